@@ -1,0 +1,534 @@
+//! Guard expressions: names resolved against the schema and the declarations, types checked,
+//! compiled into the typed tree the engine evaluates.
+
+use super::decls::Decls;
+use super::durations::DurationError;
+use super::{parse_duration, Checker};
+use crate::diagnostics::{suggestion, Diagnostic, Span};
+use crate::model::{self, ArithOp, CmpOp, Codes, EventDef, ExprKind, FieldRef, Type, Value};
+use crate::schema;
+use crate::syntax::ast::{self, Aggregate, BinOp, Name};
+use rust_decimal::Decimal;
+use std::str::FromStr;
+
+/// What an expression may refer to where it stands.
+#[derive(Clone, Copy)]
+pub(super) struct Scope<'a> {
+    /// The event whose data `event.*` reads; `None` where there is no event.
+    pub(super) event: Option<&'a EventDef>,
+    /// Where the expression stands, for "not available here" messages (`automatic transitions`).
+    pub(super) place: &'static str,
+    /// Inside an aggregate over lines: `line.*` is available.
+    pub(super) in_lines: bool,
+}
+
+impl<'a> Scope<'a> {
+    pub(super) fn new(event: Option<&'a EventDef>, place: &'static str) -> Self {
+        Scope { event, place, in_lines: false }
+    }
+}
+
+/// The diagnostic for a duration that does not parse.
+pub(super) fn duration_error(text: &str, error: &DurationError, span: Span) -> Diagnostic {
+    match error {
+        DurationError::Unit(unit) => {
+            let number: String = text.chars().take_while(char::is_ascii_digit).collect();
+            let alias = match unit.as_str() {
+                "sec" | "secs" | "second" | "seconds" => Some("s"),
+                "min" | "mins" | "minute" | "minutes" => Some("m"),
+                "hr" | "hrs" | "hour" | "hours" => Some("h"),
+                "day" | "days" => Some("d"),
+                "wk" | "week" | "weeks" => Some("w"),
+                _ => None,
+            };
+            let help = match alias {
+                Some(u) => format!("did you mean `{number}{u}`?"),
+                None => "use s, m, h, d or w, e.g. `90s`, `15m`, `48h`, `7d`, `2w`".to_string(),
+            };
+            Diagnostic::error("invalid-duration", format!("invalid duration `{text}`"), span)
+                .with_label(format!("`{unit}` is not a unit of time"))
+                .with_help(help)
+        }
+        DurationError::Zero => {
+            Diagnostic::error("invalid-duration", format!("invalid duration `{text}`"), span)
+                .with_label("a duration must be longer than zero")
+                .with_help("e.g. `15m`")
+        }
+        DurationError::TooLong => {
+            Diagnostic::error("invalid-duration", format!("invalid duration `{text}`"), span)
+                .with_label("longer than 100 years")
+                .with_help("e.g. `30d`")
+        }
+    }
+}
+
+fn code_set_name(codes: Codes) -> &'static str {
+    match codes {
+        Codes::Fulfillment => "line fulfillment method",
+        Codes::Outcomes => "payment outcome",
+        Codes::Methods => "payment method",
+        Codes::Channels => "channel",
+        Codes::Modes => "order mode",
+        Codes::Statuses => "status",
+        Codes::Phases => "phase",
+    }
+}
+
+/// Checks that a literal compared with a coded field is one of its codes.
+fn check_code(ch: &mut Checker<'_>, d: &Decls, codes: Codes, literal: &str, span: Span) {
+    let values = d.codes(codes);
+    if values.contains(&literal) {
+        return;
+    }
+    let what = code_set_name(codes);
+    let help = suggestion(literal, values.iter().copied()).unwrap_or_else(|| {
+        if values.is_empty() {
+            format!("this workflow names no {what}")
+        } else {
+            format!(
+                "the {what}s are {}",
+                values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+            )
+        }
+    });
+    // Payment methods are open: a merchant may take one the shipped list lacks.
+    let diag = if codes == Codes::Methods {
+        Diagnostic::warning(
+            "unknown-code",
+            format!("`{literal}` is not a payment method any channel here accepts"),
+            span,
+        )
+    } else {
+        Diagnostic::error("unknown-code", format!("`{literal}` is not a {what}"), span)
+    };
+    ch.report(diag.with_label(format!("expected a {what}")).with_help(help));
+}
+
+/// The literal text of an expression, when it is a code or a text literal.
+fn literal_text(e: &ast::Expr) -> Option<&str> {
+    match &e.kind {
+        ast::ExprKind::Code(c) | ast::ExprKind::Text(c) => Some(c),
+        _ => None,
+    }
+}
+
+fn comparable(a: Type, b: Type) -> bool {
+    a == b || (a.is_numeric() && b.is_numeric()) || (a.is_textual() && b.is_textual())
+}
+
+fn ordered(t: Type) -> bool {
+    t.is_numeric() || matches!(t, Type::Duration | Type::Time)
+}
+
+fn mismatch_help(a: Type, b: Type) -> String {
+    match (a, b) {
+        (x, y) if x.is_numeric() && y.is_textual() || y.is_numeric() && x.is_textual() => {
+            "write amounts and numbers without quotes, e.g. `order.total >= 100.00`".into()
+        }
+        (Type::Duration, _) | (_, Type::Duration) => {
+            "durations compare with durations, e.g. `order.time_in_status > 30m`".into()
+        }
+        (Type::Bool, _) | (_, Type::Bool) => {
+            "yes/no fields are conditions on their own: write `flags.x` or `not flags.x`".into()
+        }
+        _ => "compare values of the same kind".into(),
+    }
+}
+
+/// Compiles one expression; `None` after reporting an error in it.
+pub(super) fn expr(ch: &mut Checker<'_>, d: &Decls, e: &ast::Expr, scope: Scope<'_>) -> Option<model::Expr> {
+    let mk = |kind, ty| Some(model::Expr { kind, ty, span: e.span });
+    match &e.kind {
+        ast::ExprKind::Bool(b) => mk(ExprKind::Const(Value::Bool(*b)), Type::Bool),
+        ast::ExprKind::Number(text) => match Decimal::from_str(text) {
+            Ok(n) => mk(ExprKind::Const(Value::Number(n)), Type::Number),
+            Err(_) => {
+                ch.report(
+                    Diagnostic::error("invalid-number", format!("`{text}` is too large a number"), e.span)
+                        .with_label("out of range")
+                        .with_help("numbers hold up to 28 significant digits"),
+                );
+                None
+            }
+        },
+        ast::ExprKind::Text(t) | ast::ExprKind::Code(t) => {
+            mk(ExprKind::Const(Value::Text(t.clone())), Type::Text)
+        }
+        ast::ExprKind::Duration(text) => match parse_duration(text) {
+            Ok(dur) => mk(ExprKind::Const(Value::Duration(dur)), Type::Duration),
+            Err(err) => {
+                ch.report(duration_error(text, &err, e.span));
+                None
+            }
+        },
+        ast::ExprKind::Path(names) => {
+            let (field, ty) = path(ch, d, names, e.span, scope)?;
+            mk(ExprKind::Field(field), ty)
+        }
+        ast::ExprKind::Not(inner) => {
+            let inner = expect_bool(ch, d, inner, scope, "`not`")?;
+            mk(ExprKind::Not(Box::new(inner)), Type::Bool)
+        }
+        ast::ExprKind::Neg(inner) => {
+            let i = expr(ch, d, inner, scope)?;
+            if !i.ty.is_numeric() {
+                ch.report(
+                    Diagnostic::error(
+                        "type-mismatch",
+                        format!("cannot negate {}", i.ty.describe()),
+                        inner.span,
+                    )
+                    .with_label(format!("this is {}", i.ty.describe()))
+                    .with_help("only numbers and amounts can be negative"),
+                );
+                return None;
+            }
+            let ty = i.ty;
+            mk(ExprKind::Neg(Box::new(i)), ty)
+        }
+        ast::ExprKind::Binary(op @ (BinOp::And | BinOp::Or), l, r) => {
+            let what = if *op == BinOp::And { "`and`" } else { "`or`" };
+            let l = expect_bool(ch, d, l, scope, what);
+            let r = expect_bool(ch, d, r, scope, what);
+            let (l, r) = (Box::new(l?), Box::new(r?));
+            mk(if *op == BinOp::And { ExprKind::And(l, r) } else { ExprKind::Or(l, r) }, Type::Bool)
+        }
+        ast::ExprKind::Binary(op @ (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div), l, r) => {
+            let (lc, rc) = (expr(ch, d, l, scope), expr(ch, d, r, scope));
+            let (lc, rc) = (lc?, rc?);
+            for side in [&lc, &rc] {
+                if !side.ty.is_numeric() {
+                    ch.report(
+                        Diagnostic::error(
+                            "type-mismatch",
+                            format!("cannot use `{}` on {}", op.symbol(), side.ty.describe()),
+                            side.span,
+                        )
+                        .with_label(format!("this is {}", side.ty.describe()))
+                        .with_help("arithmetic works on numbers and amounts of money"),
+                    );
+                    return None;
+                }
+            }
+            let ty = if lc.ty == Type::Money || rc.ty == Type::Money { Type::Money } else { Type::Number };
+            let op = match op {
+                BinOp::Add => ArithOp::Add,
+                BinOp::Sub => ArithOp::Sub,
+                BinOp::Mul => ArithOp::Mul,
+                _ => ArithOp::Div,
+            };
+            mk(ExprKind::Arith(op, Box::new(lc), Box::new(rc)), ty)
+        }
+        ast::ExprKind::Binary(op, l, r) => {
+            let (lc, rc) = (expr(ch, d, l, scope), expr(ch, d, r, scope));
+            let (lc, rc) = (lc?, rc?);
+            let cmp = match op {
+                BinOp::Eq => CmpOp::Eq,
+                BinOp::Ne => CmpOp::Ne,
+                BinOp::Lt => CmpOp::Lt,
+                BinOp::Le => CmpOp::Le,
+                BinOp::Gt => CmpOp::Gt,
+                _ => CmpOp::Ge,
+            };
+            if !comparable(lc.ty, rc.ty) {
+                ch.report(
+                    Diagnostic::error(
+                        "type-mismatch",
+                        format!("cannot compare {} with {}", lc.ty.describe(), rc.ty.describe()),
+                        r.span,
+                    )
+                    .with_label(format!("this is {}", rc.ty.describe()))
+                    .with_note(l.span, format!("this is {}", lc.ty.describe()))
+                    .with_help(mismatch_help(lc.ty, rc.ty)),
+                );
+                return None;
+            }
+            if !matches!(cmp, CmpOp::Eq | CmpOp::Ne) && !ordered(lc.ty) {
+                ch.report(
+                    Diagnostic::error(
+                        "type-mismatch",
+                        format!("`{}` does not apply to {}", op.symbol(), lc.ty.describe()),
+                        e.span,
+                    )
+                    .with_label("cannot be ordered")
+                    .with_help("use `==` or `!=`, or `in [..]` for several values"),
+                );
+                return None;
+            }
+            code_checks(ch, d, &lc, r);
+            code_checks(ch, d, &rc, l);
+            mk(ExprKind::Cmp(cmp, Box::new(lc), Box::new(rc)), Type::Bool)
+        }
+        ast::ExprKind::In { value, list, negated } => {
+            let v = expr(ch, d, value, scope)?;
+            let mut items = Vec::new();
+            let mut ok = true;
+            for item in list {
+                match expr(ch, d, item, scope) {
+                    Some(c) if comparable(v.ty, c.ty) => {
+                        code_checks(ch, d, &v, item);
+                        items.push(c);
+                    }
+                    Some(c) => {
+                        ch.report(
+                            Diagnostic::error(
+                                "type-mismatch",
+                                format!("cannot compare {} with {}", v.ty.describe(), c.ty.describe()),
+                                item.span,
+                            )
+                            .with_label(format!("this is {}", c.ty.describe()))
+                            .with_note(value.span, format!("this is {}", v.ty.describe()))
+                            .with_help(mismatch_help(v.ty, c.ty)),
+                        );
+                        ok = false;
+                    }
+                    None => ok = false,
+                }
+            }
+            if !ok {
+                return None;
+            }
+            mk(ExprKind::In(Box::new(v), items, *negated), Type::Bool)
+        }
+        ast::ExprKind::Aggregate(kind, inner) => aggregate(ch, d, e, *kind, inner.as_deref(), scope),
+        ast::ExprKind::Hook(h) => {
+            ch.hook_ref(h);
+            mk(ExprKind::Hook(h.text.clone()), Type::Bool)
+        }
+    }
+}
+
+/// When `field` is coded and `other` is a literal, checks the literal is one of the codes.
+fn code_checks(ch: &mut Checker<'_>, d: &Decls, field: &model::Expr, other: &ast::Expr) {
+    if let (Type::Code(codes), Some(text)) = (field.ty, literal_text(other)) {
+        check_code(ch, d, codes, text, other.span);
+    }
+}
+
+fn expect_bool(
+    ch: &mut Checker<'_>,
+    d: &Decls,
+    e: &ast::Expr,
+    scope: Scope<'_>,
+    what: &str,
+) -> Option<model::Expr> {
+    let c = expr(ch, d, e, scope)?;
+    if c.ty != Type::Bool {
+        ch.report(
+            Diagnostic::error(
+                "type-mismatch",
+                format!("{what} needs a condition, not {}", c.ty.describe()),
+                e.span,
+            )
+            .with_label(format!("this is {}", c.ty.describe()))
+            .with_help("compare it with something, e.g. `order.total > 0`"),
+        );
+        return None;
+    }
+    Some(c)
+}
+
+/// Compiles a guard: an expression that must be a condition.
+pub(super) fn guard(ch: &mut Checker<'_>, d: &Decls, e: &ast::Expr, scope: Scope<'_>) -> Option<model::Expr> {
+    expect_bool(ch, d, e, scope, "a guard")
+}
+
+fn aggregate(
+    ch: &mut Checker<'_>,
+    d: &Decls,
+    e: &ast::Expr,
+    kind: Aggregate,
+    inner: Option<&ast::Expr>,
+    scope: Scope<'_>,
+) -> Option<model::Expr> {
+    let word = match kind {
+        Aggregate::All => "all lines",
+        Aggregate::Any => "any line",
+        Aggregate::Count => "count lines",
+        Aggregate::Sum => "sum lines",
+    };
+    if scope.in_lines {
+        ch.report(
+            Diagnostic::error(
+                "nested-aggregate",
+                format!("`{word}` inside another aggregate over lines"),
+                e.span,
+            )
+            .with_label("lines are already being gone through here")
+            .with_help("write the condition on `line.*` directly"),
+        );
+        return None;
+    }
+    let inner_scope = Scope { in_lines: true, ..scope };
+    let compiled = match (kind, inner) {
+        (Aggregate::All | Aggregate::Any, None) | (Aggregate::Sum, None) => {
+            let example =
+                if kind == Aggregate::Sum { "sum lines(line.qty)" } else { "all lines(line.is_shipped)" };
+            ch.report(
+                Diagnostic::error(
+                    "missing-condition",
+                    format!(
+                        "`{word}` needs {}",
+                        if kind == Aggregate::Sum { "a value" } else { "a condition" }
+                    ),
+                    e.span,
+                )
+                .with_label("nothing in parentheses")
+                .with_help(format!("e.g. `{example}`")),
+            );
+            return None;
+        }
+        (Aggregate::Count, None) => None,
+        (Aggregate::Sum, Some(i)) => {
+            let c = expr(ch, d, i, inner_scope)?;
+            if !c.ty.is_numeric() {
+                ch.report(
+                    Diagnostic::error("type-mismatch", format!("cannot add up {}", c.ty.describe()), i.span)
+                        .with_label(format!("this is {}", c.ty.describe()))
+                        .with_help("e.g. `sum lines(line.qty * line.unit_price)`"),
+                );
+                return None;
+            }
+            Some(c)
+        }
+        (_, Some(i)) => Some(expect_bool(ch, d, i, inner_scope, &format!("`{word}`"))?),
+    };
+    let ty = match kind {
+        Aggregate::All | Aggregate::Any => Type::Bool,
+        Aggregate::Count => Type::Number,
+        Aggregate::Sum => compiled.as_ref().map_or(Type::Number, |c| c.ty),
+    };
+    Some(model::Expr { kind: ExprKind::Aggregate(kind, compiled.map(Box::new)), ty, span: e.span })
+}
+
+/// Resolves a field path to a field and its type.
+pub(super) fn path(
+    ch: &mut Checker<'_>,
+    d: &Decls,
+    names: &[Name],
+    span: Span,
+    scope: Scope<'_>,
+) -> Option<(FieldRef, Type)> {
+    let root = names.first()?;
+    let written: Vec<&str> = names.iter().map(|n| n.text.as_str()).collect();
+    let full = written.join(".");
+    if !schema::ROOTS.contains(&root.text.as_str()) {
+        let help = suggestion(&root.text, schema::ROOTS.iter().copied())
+            .map(|s| {
+                format!("{s} (as in `{}`)", s.trim_start_matches("did you mean `").trim_end_matches("`?"))
+            })
+            .unwrap_or_else(|| format!("fields start with {}", schema::ROOTS.join(", ")));
+        ch.report(
+            Diagnostic::error("unknown-field", format!("unknown field `{full}`"), root.span)
+                .with_label(format!("`{}` is not something an order has", root.text))
+                .with_help(help),
+        );
+        return None;
+    }
+    let field = names.get(1)?;
+    if names.len() > 2 {
+        ch.report(
+            Diagnostic::error("unknown-field", format!("unknown field `{full}`"), span)
+                .with_label("fields have two parts")
+                .with_help(format!("write `{}.{}`", root.text, field.text)),
+        );
+        return None;
+    }
+    let name = field.text.as_str();
+    match root.text.as_str() {
+        "attributes" => match d.attribute(name) {
+            Some(ty) => Some((FieldRef::Attribute(name.into()), ty)),
+            None => {
+                ch.unknown(
+                    "unknown-attribute",
+                    "attribute",
+                    field,
+                    d.attributes.iter().map(|a| a.name.as_str()),
+                    || format!("declare it: `attribute {name}: text`"),
+                );
+                None
+            }
+        },
+        "flags" => {
+            if d.flags.iter().any(|f| f.name == name) {
+                Some((FieldRef::Flag(name.into()), Type::Bool))
+            } else {
+                ch.unknown("unknown-flag", "flag", field, d.flag_names(), || {
+                    format!("declare it: `flag {name} \"what it means\"`")
+                });
+                None
+            }
+        }
+        "event" => {
+            let Some(event) = scope.event else {
+                ch.report(
+                    Diagnostic::error(
+                        "no-event",
+                        format!("`{full}` is not available in {}", scope.place),
+                        span,
+                    )
+                    .with_label("there is no event here")
+                    .with_help("event data is available in `on EVENT ...` transitions"),
+                );
+                return None;
+            };
+            if let Some(ty) = schema::lookup(schema::EVENT_BUILTIN, name) {
+                return Some((FieldRef::Event(name.into()), ty));
+            }
+            match event.fields.iter().find(|f| f.name == name) {
+                Some(f) => Some((FieldRef::Event(name.into()), f.ty)),
+                None => {
+                    let candidates = event
+                        .fields
+                        .iter()
+                        .map(|f| f.name.as_str())
+                        .chain(schema::EVENT_BUILTIN.iter().map(|(n, _)| *n));
+                    let ev = event.name.clone();
+                    ch.unknown("unknown-field", &format!("field of event `{ev}`"), field, candidates, || {
+                        format!("declare it: `event {ev} {{ {name}: text }}`")
+                    });
+                    None
+                }
+            }
+        }
+        "line" if !scope.in_lines => {
+            ch.report(
+                Diagnostic::error("line-outside-aggregate", format!("`{full}` is only available over lines"), span)
+                    .with_label("which line?")
+                    .with_help(format!("go through the lines: `all lines({full} ...)`, `any line(...)`, `count lines(...)` or `sum lines(...)`")),
+            );
+            None
+        }
+        root_name => {
+            let table = schema::fields_of(root_name)?;
+            match schema::lookup(table, name) {
+                Some(ty) => {
+                    let field_ref = match root_name {
+                        "order" => FieldRef::Order(name.into()),
+                        "payment" => FieldRef::Payment(name.into()),
+                        "customer" => FieldRef::Customer(name.into()),
+                        "shipping" => FieldRef::Shipping(name.into()),
+                        "billing" => FieldRef::Billing(name.into()),
+                        _ => FieldRef::Line(name.into()),
+                    };
+                    Some((field_ref, ty))
+                }
+                None => {
+                    ch.unknown(
+                        "unknown-field",
+                        &format!("field of `{root_name}`"),
+                        field,
+                        table.iter().map(|(n, _)| *n),
+                        || {
+                            format!(
+                                "the fields of `{root_name}` are {}",
+                                table.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                            )
+                        },
+                    );
+                    None
+                }
+            }
+        }
+    }
+}

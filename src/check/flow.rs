@@ -1,0 +1,134 @@
+//! The shape of the status graph: statuses nothing reaches, non-final statuses nothing
+//! leaves, and transitions an earlier one always takes first.
+
+use super::decls::Decls;
+use super::transitions::Broken;
+use super::Checker;
+use crate::diagnostics::Diagnostic;
+use crate::model::{Channel, Timer, Transition};
+use std::collections::HashMap;
+
+pub(super) fn check(
+    ch: &mut Checker<'_>,
+    d: &Decls,
+    channels: &[Channel],
+    transitions: &[Transition],
+    timers: &[Timer],
+    broken: &[Broken],
+) {
+    // Transitions that did not compile still count as edges, and a broken one with an unknown
+    // target counts as a way out, so that one mistake is reported once.
+    let mut edges: Vec<(&[usize], Option<usize>, bool)> =
+        transitions.iter().map(|t| (t.sources.as_slice(), t.target, t.target.is_some())).collect();
+    edges.extend(broken.iter().map(|b| (b.sources.as_slice(), b.target, true)));
+    reachability(ch, d, channels, &edges, timers);
+    dead_ends(ch, d, &edges, timers);
+    shadowing(ch, d, transitions);
+}
+
+/// Sources, target, and whether it leaves its source.
+type Edge<'a> = (&'a [usize], Option<usize>, bool);
+
+fn reachability(ch: &mut Checker<'_>, d: &Decls, channels: &[Channel], edges: &[Edge<'_>], timers: &[Timer]) {
+    let n = d.statuses.len();
+    let mut reached = vec![false; n];
+    let mut stack: Vec<usize> =
+        channels.iter().flat_map(|c| c.rules.iter().filter_map(|r| r.start)).collect();
+    if stack.is_empty() {
+        return; // no channel at all is reported on its own; every status would be noise
+    }
+    // Timers without statuses are started by actions: their targets count once anything runs.
+    let started_anywhere: Vec<usize> =
+        timers.iter().filter(|t| t.statuses.is_empty()).filter_map(|t| t.target).collect();
+    stack.extend(started_anywhere);
+    while let Some(s) = stack.pop() {
+        if std::mem::replace(&mut reached[s], true) {
+            continue;
+        }
+        let next = edges
+            .iter()
+            .filter(|(sources, _, _)| sources.contains(&s))
+            .filter_map(|(_, target, _)| *target)
+            .chain(timers.iter().filter(|t| t.statuses.contains(&s)).filter_map(|t| t.target));
+        stack.extend(next.filter(|t| !reached[*t]));
+    }
+    for (id, status) in d.statuses.iter().enumerate() {
+        if !reached[id] {
+            ch.report(
+                Diagnostic::warning(
+                    "unreachable-status",
+                    format!("status `{}` can never be reached", status.code),
+                    d.status_spans[id],
+                )
+                .with_label("no channel starts orders here and no transition leads here")
+                .with_help(format!(
+                    "add a transition such as `on EVENT from STATUS go to {}`, or remove the status",
+                    status.code
+                )),
+            );
+        }
+    }
+}
+
+fn dead_ends(ch: &mut Checker<'_>, d: &Decls, edges: &[Edge<'_>], timers: &[Timer]) {
+    for (id, status) in d.statuses.iter().enumerate() {
+        if status.is_final {
+            continue;
+        }
+        let leaves = edges
+            .iter()
+            .any(|(sources, target, leaves)| sources.contains(&id) && *leaves && *target != Some(id))
+            || timers.iter().any(|t| t.statuses.contains(&id) && t.target.is_some_and(|x| x != id));
+        if !leaves {
+            ch.report(
+                Diagnostic::warning(
+                    "dead-end",
+                    format!("status `{}` is not final but nothing leaves it", status.code),
+                    d.status_spans[id],
+                )
+                .with_label("orders that get here stay forever")
+                .with_help(format!(
+                    "mark it `final`, or add a transition such as `on EVENT from {} go to STATUS`",
+                    status.code
+                )),
+            );
+        }
+    }
+}
+
+fn shadowing(ch: &mut Checker<'_>, d: &Decls, transitions: &[Transition]) {
+    // (status, event) -> the first unguarded transition that takes it.
+    let mut taken: HashMap<(usize, Option<usize>), usize> = HashMap::new();
+    for (i, t) in transitions.iter().enumerate() {
+        let blocked: Vec<(usize, usize)> =
+            t.sources.iter().filter_map(|s| taken.get(&(*s, t.event)).map(|by| (*s, *by))).collect();
+        if !blocked.is_empty() {
+            let by = &transitions[blocked[0].1];
+            let what = match t.event {
+                Some(e) => format!("`{}`", d.events[e].name),
+                None => "the automatic check".to_string(),
+            };
+            let diag = if blocked.len() == t.sources.len() {
+                Diagnostic::warning("unreachable-transition", "this transition can never fire", t.span)
+                    .with_label(format!("an earlier transition with no guard always takes {what} first"))
+            } else {
+                let names: Vec<String> =
+                    blocked.iter().map(|(s, _)| format!("`{}`", d.statuses[*s].code)).collect();
+                Diagnostic::warning(
+                    "unreachable-transition",
+                    format!("this transition can never fire from {}", names.join(", ")),
+                    t.span,
+                )
+                .with_label(format!("an earlier transition with no guard always takes {what} there first"))
+            };
+            ch.report(diag.with_note(by.span, format!("takes every {what} (line {})", by.line)).with_help(
+                "give the earlier transition a `when` guard that tells them apart, or move this one above it",
+            ));
+        }
+        if t.guard.is_none() {
+            for s in &t.sources {
+                taken.entry((*s, t.event)).or_insert(i);
+            }
+        }
+    }
+}

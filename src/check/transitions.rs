@@ -1,0 +1,268 @@
+//! Second pass: channels, transitions, status hooks, timers and renames, compiled against the
+//! declarations; then the flow checks; then the [`Workflow`] is assembled.
+
+use super::actions::actions;
+use super::decls::Decls;
+use super::exprs::{self, Scope};
+use super::{channels, flow, parse_duration, Checker};
+use crate::diagnostics::Diagnostic;
+use crate::model::{self, StatusId, Workflow};
+use crate::syntax::ast::{self, HookMoment, Item, Name, Sources, Target};
+
+pub(super) fn compile(ch: &mut Checker<'_>, file: &ast::File, d: Decls) -> Workflow {
+    let mut channels_out = Vec::new();
+    let mut transitions = Vec::new();
+    let mut timers = Vec::new();
+    let mut on_enter = vec![Vec::new(); d.statuses.len()];
+    let mut on_leave = vec![Vec::new(); d.statuses.len()];
+    let mut renamed = Vec::new();
+    let mut broken = Vec::new();
+
+    for item in &file.items {
+        match item {
+            Item::Channel(c) => channels_out.push(channels::compile(ch, &d, c)),
+            Item::Transition(t) => {
+                if let Some(t) = transition(ch, &d, t, &mut broken) {
+                    transitions.push(t);
+                }
+            }
+            Item::StatusHook(h) => {
+                let place = if h.moment == HookMoment::Entering {
+                    "`on entering` actions"
+                } else {
+                    "`on leaving` actions"
+                };
+                let acts = actions(ch, &d, &h.actions, Scope::new(None, place));
+                for s in &h.statuses {
+                    if let Some(id) = status(ch, &d, s) {
+                        let list = if h.moment == HookMoment::Entering {
+                            &mut on_enter[id]
+                        } else {
+                            &mut on_leave[id]
+                        };
+                        list.extend(acts.iter().cloned());
+                    }
+                }
+            }
+            Item::Timer(t) => {
+                if let Some(t) = timer(ch, &d, t) {
+                    timers.push(t);
+                }
+            }
+            Item::Renamed(r) => {
+                if d.status(&r.old.text).is_some() {
+                    ch.report(
+                        Diagnostic::error(
+                            "invalid-rename",
+                            format!("`{}` is still a status", r.old.text),
+                            r.old.span,
+                        )
+                        .with_label("a renamed status must be gone")
+                        .with_help("remove the old status, or this `renamed` line"),
+                    );
+                } else if let Some(id) = status(ch, &d, &r.new) {
+                    if renamed.iter().any(|(old, _): &(String, StatusId)| *old == r.old.text) {
+                        ch.report(
+                            Diagnostic::error(
+                                "duplicate",
+                                format!("`{}` is renamed twice", r.old.text),
+                                r.old.span,
+                            )
+                            .with_label("renamed again here")
+                            .with_help("keep one `renamed` line per old status"),
+                        );
+                    } else {
+                        renamed.push((r.old.text.clone(), id));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if d.channels.is_empty() && d.workflow.is_some() {
+        let span = file
+            .items
+            .iter()
+            .find_map(|i| if let Item::Workflow(w) = i { Some(w.name.span) } else { None })
+            .unwrap_or_default();
+        ch.report(
+            Diagnostic::error("no-channel", "the workflow has no channel, so no order can enter it", span)
+                .with_label("orders are created through a channel")
+                .with_help("add one, e.g. `channel website \"Website\" { start in ready_to_process }`"),
+        );
+    }
+    for t in &timers {
+        for s in &t.statuses {
+            if d.statuses[*s].is_final && t.target.is_some_and(|x| x != *s) {
+                ch.report(
+                    Diagnostic::error(
+                        "leaves-final",
+                        format!(
+                            "timer `{}` moves orders out of final status `{}`",
+                            t.name, d.statuses[*s].code
+                        ),
+                        t.span,
+                    )
+                    .with_label("final statuses are never left")
+                    .with_help("use `stay` with actions, or make the status non-final"),
+                );
+            }
+        }
+    }
+    flow::check(ch, &d, &channels_out, &transitions, &timers, &broken);
+
+    let (name, title) = d.workflow.clone().unwrap_or_default();
+    Workflow {
+        name,
+        title,
+        phases: d.phases,
+        statuses: d.statuses,
+        events: d.events,
+        flags: d.flags,
+        attributes: d.attributes,
+        webhooks: d.webhooks,
+        fulfillment_actions: d.fulfillment_actions,
+        settings: d.settings,
+        channels: channels_out,
+        transitions,
+        timers,
+        on_enter,
+        on_leave,
+        renamed,
+        hook_files: std::mem::take(&mut ch.hooks_used),
+    }
+}
+
+fn status(ch: &mut Checker<'_>, d: &Decls, name: &Name) -> Option<StatusId> {
+    let id = d.status(&name.text);
+    if id.is_none() {
+        ch.unknown("unknown-status", "status", name, d.status_names(), || {
+            format!("declare it: `status {} \"Label\"`", name.text)
+        });
+    }
+    id
+}
+
+fn target(ch: &mut Checker<'_>, d: &Decls, t: &Target) -> Result<Option<StatusId>, ()> {
+    match t {
+        Target::Stay(_) => Ok(None),
+        Target::GoTo(n) => status(ch, d, n).map(Some).ok_or(()),
+    }
+}
+
+/// A transition that did not compile, kept for the flow checks so that one mistake does not
+/// also make its statuses look unreachable or stuck.
+pub(super) struct Broken {
+    pub(super) sources: Vec<StatusId>,
+    pub(super) target: Option<StatusId>,
+}
+
+fn transition(
+    ch: &mut Checker<'_>,
+    d: &Decls,
+    t: &ast::TransitionDecl,
+    broken: &mut Vec<Broken>,
+) -> Option<model::Transition> {
+    let mut ok = true;
+    let event = match &t.event {
+        None => None,
+        Some(e) => match d.event(&e.text) {
+            Some(id) => Some(id),
+            None => {
+                ch.unknown("unknown-event", "event", e, d.events.iter().map(|e| e.name.as_str()), || {
+                    format!("declare it: `event {}`", e.text)
+                });
+                ok = false;
+                None
+            }
+        },
+    };
+    let place = if t.event.is_some() { "this transition" } else { "automatic transitions" };
+    let scope = Scope::new(event.map(|e| &d.events[e]), place);
+    let target = target(ch, d, &t.target);
+    let leaves = matches!(t.target, Target::GoTo(_));
+    let mut sources = Vec::new();
+    match &t.sources {
+        Sources::Any(_) => sources.extend((0..d.statuses.len()).filter(|s| !d.statuses[*s].is_final)),
+        Sources::List(names) => {
+            for n in names {
+                let Some(id) = status(ch, d, n) else {
+                    ok = false;
+                    continue;
+                };
+                if leaves && d.statuses[id].is_final {
+                    ch.report(
+                        Diagnostic::error(
+                            "leaves-final",
+                            format!("transition out of final status `{}`", n.text),
+                            n.span,
+                        )
+                        .with_label("final statuses are never left")
+                        .with_help(format!("remove `{}` from the sources, or make it non-final", n.text)),
+                    );
+                    ok = false;
+                } else if sources.contains(&id) {
+                    ch.report(
+                        Diagnostic::warning("duplicate", format!("`{}` is listed twice", n.text), n.span)
+                            .with_label("listed again here")
+                            .with_help("list each status once"),
+                    );
+                } else {
+                    sources.push(id);
+                }
+            }
+        }
+    }
+    let guard = match &t.guard {
+        Some(g) => match exprs::guard(ch, d, g, scope) {
+            Some(g) => Some(g),
+            None => {
+                ok = false;
+                None
+            }
+        },
+        None => None,
+    };
+    let errors_before = ch.diagnostics.iter().filter(|x| x.is_error()).count();
+    let acts = actions(ch, d, &t.actions, scope);
+    ok &= ch.diagnostics.iter().filter(|x| x.is_error()).count() == errors_before;
+    match (ok, target) {
+        (true, Ok(target)) => Some(model::Transition {
+            event,
+            sources,
+            guard,
+            target,
+            actions: acts,
+            span: t.span,
+            line: ch.line_of(t.span),
+        }),
+        (_, target) => {
+            broken.push(Broken { sources, target: target.unwrap_or(None) });
+            None
+        }
+    }
+}
+
+fn timer(ch: &mut Checker<'_>, d: &Decls, t: &ast::TimerDecl) -> Option<model::Timer> {
+    let after = match parse_duration(&t.after.text) {
+        Ok(dur) => Some(dur),
+        Err(e) => {
+            ch.report(exprs::duration_error(&t.after.text, &e, t.after.span));
+            None
+        }
+    };
+    let statuses: Vec<Option<StatusId>> = t.statuses.iter().map(|s| status(ch, d, s)).collect();
+    let target = match &t.target {
+        Some(x) => target(ch, d, x),
+        None => Ok(None),
+    };
+    let acts = actions(ch, d, &t.actions, Scope::new(None, "timers"));
+    Some(model::Timer {
+        name: t.name.text.clone(),
+        after: after?,
+        statuses: statuses.into_iter().collect::<Option<Vec<_>>>()?,
+        target: target.ok()?,
+        actions: acts,
+        span: t.span,
+    })
+}

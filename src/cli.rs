@@ -1,0 +1,163 @@
+//! The command line (clap): `orderly check` and `orderly graph`.
+//!
+//! Exit codes: 0 success, 1 a finding in the user's input, 2 a usage error (clap's own).
+
+use crate::diagnostics::Report;
+use crate::graph::{self, Format};
+use crate::load::{self, LoadError, Loaded};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// orderly: write your order lifecycle down, and orderly runs it.
+#[derive(Debug, Parser)]
+#[command(name = "orderly", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check workflow files and report every mistake, with line, column and a hint.
+    #[command(
+        after_help = "Examples:\n  orderly check                       # every workflow in workflows/\n  orderly check workflows/retail.flow\n  orderly check shop/ --error-format json\n\nExit code: 0 no errors (warnings allowed), 1 errors found, 2 usage error."
+    )]
+    Check {
+        /// A workflow file, or a folder of `*.flow` files.
+        #[arg(default_value = "workflows")]
+        path: PathBuf,
+        /// How to print findings.
+        #[arg(long, value_enum, default_value_t = ErrorFormat::Human)]
+        error_format: ErrorFormat,
+        /// Treat warnings as errors (exit 1 on any finding).
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Draw a workflow: statuses grouped by phase, final statuses marked, transitions as arrows.
+    #[command(
+        after_help = "Examples:\n  orderly graph workflows/retail.flow --format svg -o retail.svg\n  orderly graph workflows/retail.flow --format dot | dot -Tpng > retail.png\n  orderly graph workflows/repair-store.flow --format mermaid"
+    )]
+    Graph {
+        /// The workflow file.
+        file: PathBuf,
+        /// The picture format.
+        #[arg(long, short, value_enum, default_value_t = Format::Svg)]
+        format: Format,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+/// How diagnostics are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ErrorFormat {
+    /// Like a compiler: file:line:column, the source line and a caret.
+    Human,
+    /// One JSON array of findings on standard output.
+    Json,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { path, error_format, deny_warnings } => check(&path, error_format, deny_warnings),
+        Command::Graph { file, format, output } => graph_cmd(&file, format, output.as_deref()),
+    }
+}
+
+fn use_color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+fn load_or_report(path: &Path) -> Result<Vec<Loaded>, ExitCode> {
+    match load::load(path) {
+        Ok(l) => Ok(l),
+        Err(e @ LoadError::Io { .. }) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::from(2))
+        }
+        Err(e @ LoadError::Empty(_)) => {
+            eprintln!("error: {e}");
+            Err(ExitCode::from(1))
+        }
+    }
+}
+
+fn check(path: &Path, format: ErrorFormat, deny_warnings: bool) -> ExitCode {
+    let loaded = match load_or_report(path) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let reports: Vec<Report> = loaded.iter().map(Loaded::report).collect();
+    let errors: usize = reports.iter().map(Report::error_count).sum();
+    let warnings: usize = reports.iter().map(Report::warning_count).sum();
+    match format {
+        ErrorFormat::Json => {
+            let all: Vec<serde_json::Value> = reports.iter().flat_map(Report::to_json).collect();
+            println!("{}", serde_json::Value::Array(all));
+        }
+        ErrorFormat::Human => {
+            let color = use_color();
+            for r in &reports {
+                eprint!("{}", r.render(color));
+            }
+            for l in &loaded {
+                if let Some(w) = &l.outcome.workflow {
+                    println!(
+                        "ok: {} (workflow `{}`: {} statuses, {} events, {} transitions, {} channels)",
+                        l.path.display(),
+                        w.name,
+                        w.statuses.len(),
+                        w.events.len(),
+                        w.transitions.len(),
+                        w.channels.len()
+                    );
+                }
+            }
+            let files = loaded.len();
+            eprintln!(
+                "checked {files} file{}: {errors} error{}, {warnings} warning{}",
+                if files == 1 { "" } else { "s" },
+                if errors == 1 { "" } else { "s" },
+                if warnings == 1 { "" } else { "s" }
+            );
+        }
+    }
+    if errors > 0 || (deny_warnings && warnings > 0) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn graph_cmd(file: &Path, format: Format, output: Option<&Path>) -> ExitCode {
+    let loaded = match load_or_report(file) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let [one] = loaded.as_slice() else {
+        eprintln!("error: `{}` is a folder; name one workflow file", file.display());
+        return ExitCode::from(2);
+    };
+    let Some(workflow) = &one.outcome.workflow else {
+        eprint!("{}", one.report().render(use_color()));
+        eprintln!("error: `{}` has errors; fix them to draw it", file.display());
+        return ExitCode::from(1);
+    };
+    let picture = graph::render(workflow, format);
+    match output {
+        Some(out) => {
+            if let Err(e) = std::fs::write(out, picture) {
+                eprintln!("error: cannot write `{}`: {e}", out.display());
+                return ExitCode::from(1);
+            }
+            eprintln!("wrote {}", out.display());
+        }
+        None => print!("{picture}"),
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,144 @@
+//! Drawing a compiled workflow: Mermaid, Graphviz DOT or a standalone SVG picture.
+//!
+//! Phases become clusters, final statuses are marked, and every transition or timer that
+//! moves an order becomes an edge. Transitions between the same two statuses share one edge
+//! whose label lists them; `stay` transitions and timers without a target draw nothing.
+//! Output is deterministic: the same workflow always gives the same bytes.
+
+use crate::model::{Phase, StatusId, Workflow};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+mod dot;
+mod mermaid;
+mod svg;
+#[cfg(test)]
+mod tests;
+
+/// The picture formats [`render`] can produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A Mermaid flowchart (paste into Markdown).
+    Mermaid,
+    /// Graphviz DOT (render with `dot -Tsvg`).
+    Dot,
+    /// A standalone SVG image, laid out without external tools.
+    Svg,
+}
+
+/// Draws `workflow` in `format`.
+pub fn render(workflow: &Workflow, format: Format) -> String {
+    match format {
+        Format::Mermaid => mermaid::render(workflow),
+        Format::Dot => dot::render(workflow),
+        Format::Svg => svg::render(workflow),
+    }
+}
+
+/// Statuses drawn together: one group per phase (in phase order), then those in no phase.
+struct Group<'a> {
+    /// The phase; `None` for the statuses in no phase.
+    phase: Option<&'a Phase>,
+    /// Its index in [`Workflow::phases`].
+    index: usize,
+    /// Its statuses, in status order.
+    statuses: Vec<StatusId>,
+}
+
+/// The groups to draw; the group of statuses in no phase is left out when empty.
+fn groups(w: &Workflow) -> Vec<Group<'_>> {
+    let members = |phase: Option<usize>| -> Vec<StatusId> {
+        (0..w.statuses.len())
+            .filter(|&s| w.statuses[s].phase.filter(|&p| p < w.phases.len()) == phase)
+            .collect()
+    };
+    let mut out: Vec<Group<'_>> = w
+        .phases
+        .iter()
+        .enumerate()
+        .map(|(index, phase)| Group { phase: Some(phase), index, statuses: members(Some(index)) })
+        .collect();
+    let rest = members(None);
+    if !rest.is_empty() {
+        out.push(Group { phase: None, index: w.phases.len(), statuses: rest });
+    }
+    out
+}
+
+/// One drawn edge: every transition and timer from `from` to `to`.
+struct Edge {
+    from: StatusId,
+    to: StatusId,
+    /// Event names, `(auto)` or `after 30m`, without repeats, in file order.
+    labels: Vec<String>,
+}
+
+impl Edge {
+    /// The label drawn on the edge.
+    fn label(&self) -> String {
+        self.labels.join(", ")
+    }
+}
+
+/// The edges to draw: transitions in file order, then timers; one per pair of statuses.
+fn edges(w: &Workflow) -> Vec<Edge> {
+    let mut out: Vec<Edge> = Vec::new();
+    let mut index: BTreeMap<(StatusId, StatusId), usize> = BTreeMap::new();
+    let mut add = |from: StatusId, to: StatusId, label: &str| {
+        if from >= w.statuses.len() || to >= w.statuses.len() {
+            return;
+        }
+        let i = *index.entry((from, to)).or_insert_with(|| {
+            out.push(Edge { from, to, labels: Vec::new() });
+            out.len() - 1
+        });
+        if !out[i].labels.iter().any(|l| l == label) {
+            out[i].labels.push(label.to_string());
+        }
+    };
+    for t in &w.transitions {
+        let Some(to) = t.target else { continue };
+        let label = match t.event {
+            Some(e) => w.events.get(e).map_or("?", |e| e.name.as_str()),
+            None => "(auto)",
+        };
+        for &from in &t.sources {
+            add(from, to, label);
+        }
+    }
+    for timer in &w.timers {
+        let Some(to) = timer.target else { continue };
+        let label = format!("after {}", compact_duration(timer.after));
+        for &from in &timer.statuses {
+            add(from, to, &label);
+        }
+    }
+    out
+}
+
+/// `30m`, `48h` as `2d`, `90s`: the largest unit that divides the duration evenly.
+fn compact_duration(d: Duration) -> String {
+    if d.subsec_nanos() != 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    let secs = d.as_secs();
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+        if secs != 0 && secs % size == 0 {
+            return format!("{}{unit}", secs / size);
+        }
+    }
+    format!("{secs}s")
+}
+
+/// An identifier `prefix_code` safe in any diagram language. A code with characters other
+/// than ASCII letters, digits and `_` is cleaned and becomes `prefix<index>_clean`, which no
+/// clean code can produce, so identifiers stay unique.
+fn ident(prefix: &str, code: &str, index: usize) -> String {
+    let clean: String =
+        code.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+    if clean == code && !code.is_empty() {
+        format!("{prefix}_{code}")
+    } else {
+        format!("{prefix}{index}_{clean}")
+    }
+}

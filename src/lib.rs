@@ -1,0 +1,14 @@
+//! orderly: an order-workflow rules engine.
+//!
+//! The pipeline, one way: workflow text -> [`syntax::parse`] (AST with spans) ->
+//! [`check::check`] (every finding, or a compiled [`model::Workflow`]) -> engine -> store.
+//! The command line ([`cli`]) and, later, HTTP and hot reload sit at the edge and call inward.
+
+pub mod check;
+pub mod cli;
+pub mod diagnostics;
+pub mod graph;
+pub mod load;
+pub mod model;
+pub mod schema;
+pub mod syntax;

@@ -1,0 +1,125 @@
+//! Reading workflow files from disk: one file or every `*.flow` in a folder, each checked with
+//! the hook files beside it, plus the checks that span files (two files naming one workflow).
+
+use crate::check::{self, Context, Outcome};
+use crate::diagnostics::{Diagnostic, Report};
+use std::path::{Path, PathBuf};
+
+/// One workflow file, read and checked.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// Its text.
+    pub source: String,
+    /// The checker's verdict.
+    pub outcome: Outcome,
+}
+
+impl Loaded {
+    /// The findings as a renderable report.
+    pub fn report(&self) -> Report {
+        Report {
+            path: self.path.display().to_string(),
+            source: self.source.clone(),
+            diagnostics: self.outcome.diagnostics.clone(),
+        }
+    }
+}
+
+/// Why nothing could be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The path does not exist or cannot be read.
+    #[error("cannot read `{path}`: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A folder without workflow files.
+    #[error("no workflow files (`*.flow`) in `{0}`")]
+    Empty(PathBuf),
+}
+
+/// The `.rhai` files in the `hooks/` folder beside a workflow file.
+pub fn hook_files(workflow_file: &Path) -> Vec<String> {
+    let dir = workflow_file.parent().unwrap_or(Path::new(".")).join("hooks");
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".rhai"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The workflow files a path names: the file itself, or the `*.flow` files in a folder (sorted).
+pub fn workflow_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let meta = std::fs::metadata(path).map_err(|source| LoadError::Io { path: path.into(), source })?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let entries = std::fs::read_dir(path).map_err(|source| LoadError::Io { path: path.into(), source })?;
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "flow") && p.is_file())
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(LoadError::Empty(path.into()));
+    }
+    Ok(files)
+}
+
+/// Reads and checks every workflow file a path names.
+pub fn load(path: &Path) -> Result<Vec<Loaded>, LoadError> {
+    let mut loaded = Vec::new();
+    for file in workflow_files(path)? {
+        let bytes = std::fs::read(&file).map_err(|source| LoadError::Io { path: file.clone(), source })?;
+        let source = String::from_utf8_lossy(&bytes).into_owned();
+        let context = Context { hook_files: Some(hook_files(&file)) };
+        let outcome = check::compile(&source, &context);
+        loaded.push(Loaded { path: file, source, outcome });
+    }
+    cross_file(&mut loaded);
+    Ok(loaded)
+}
+
+/// Two files that name the same workflow: the second is an error.
+fn cross_file(loaded: &mut [Loaded]) {
+    for i in 0..loaded.len() {
+        let Some(name) = loaded[i].outcome.workflow.as_ref().map(|w| w.name.clone()) else { continue };
+        let first = loaded[..i]
+            .iter()
+            .find(|l| l.outcome.workflow.as_ref().is_some_and(|w| w.name == name))
+            .map(|l| l.path.display().to_string());
+        if let Some(first) = first {
+            let at = workflow_name_span(&loaded[i].source);
+            let l = &mut loaded[i];
+            l.outcome.workflow = None;
+            l.outcome.diagnostics.push(
+                Diagnostic::error("duplicate", format!("workflow `{name}` is also defined in `{first}`"), at)
+                    .with_label("second workflow with this name")
+                    .with_help("each workflow needs its own name: rename one of them"),
+            );
+        }
+    }
+}
+
+fn workflow_name_span(source: &str) -> crate::diagnostics::Span {
+    let parsed = crate::syntax::parse(source);
+    parsed
+        .file
+        .items
+        .iter()
+        .find_map(|i| match i {
+            crate::syntax::ast::Item::Workflow(w) => Some(w.name.span),
+            _ => None,
+        })
+        .unwrap_or_default()
+}

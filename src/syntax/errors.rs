@@ -1,0 +1,261 @@
+//! Pest errors -> diagnostics a merchant can act on: what was expected, in words, what was
+//! found, and a did-you-mean when the found word is close to an expected keyword.
+
+use super::Rule;
+use crate::diagnostics::{did_you_mean, Diagnostic, Span};
+use pest::error::{Error, ErrorVariant, InputLocation};
+
+/// The keywords a rule starts with, when it starts with one.
+fn leading_words(rule: Rule) -> &'static [&'static str] {
+    match rule {
+        Rule::next_item | Rule::file => super::ITEM_KEYWORDS,
+        Rule::status_decl => &["status"],
+        Rule::customer_label => &["customer"],
+        Rule::final_mark => &["final"],
+        Rule::set_flag | Rule::set_field => &["set"],
+        Rule::clear_flag => &["clear"],
+        Rule::record_action => &["record"],
+        Rule::start_timer | Rule::start_rule => &["start"],
+        Rule::cancel_timer => &["cancel"],
+        Rule::send_webhook | Rule::send_email => &["send"],
+        Rule::run_hook => &["run"],
+        Rule::emit_event => &["emit"],
+        Rule::assign => &["assign"],
+        Rule::add_note | Rule::note_opt => &["note"],
+        Rule::pick_lines => &["pick"],
+        Rule::invoice => &["invoice"],
+        Rule::require_clause => &["require"],
+        Rule::refuse_rule => &["refuse"],
+        Rule::state_complete => &["complete"],
+        Rule::state_partial => &["partial"],
+        Rule::notify_opt => &["notify"],
+        Rule::contact_opt => &["contact"],
+        Rule::visible_opt => &["visible"],
+        Rule::hidden_opt => &["hidden"],
+        Rule::guard | Rule::channel_conds => &["when"],
+        Rule::target => &["go", "stay"],
+        Rule::go_to => &["go"],
+        Rule::stay => &["stay"],
+        Rule::mode_cond => &["mode"],
+        Rule::method_cond => &["paid"],
+        Rule::outcome_cond => &["payment"],
+        Rule::unpaid_cond => &["unpaid"],
+        _ => &[],
+    }
+}
+
+/// Describes a rule the parser expected, in the words of docs/language.md.
+fn describe(rule: Rule) -> String {
+    let name = format!("{rule:?}");
+    if let Some(word) = name.strip_prefix("K_") {
+        return format!("`{word}`");
+    }
+    match rule {
+        Rule::EOI => "the end of the file".into(),
+        Rule::ident | Rule::name | Rule::ident_list => "a name".into(),
+        Rule::path => "a field such as `order.total`".into(),
+        Rule::string => "a quoted text".into(),
+        Rule::duration => "a duration such as `30m`".into(),
+        Rule::number => "a number".into(),
+        Rule::switch => "`on` or `off`".into(),
+        Rule::type_name => "a type (`text`, `money`, `number`, `bool`, ...)".into(),
+        Rule::cmp_op => "a comparison (`==`, `!=`, `<`, `<=`, `>`, `>=`)".into(),
+        Rule::add_op | Rule::mul_op => "an operator".into(),
+        Rule::optional_mark => "`?`".into(),
+        Rule::expr
+        | Rule::or_expr
+        | Rule::and_expr
+        | Rule::not_expr
+        | Rule::negation
+        | Rule::cmp_expr
+        | Rule::sum_expr
+        | Rule::prod_expr
+        | Rule::neg
+        | Rule::code
+        | Rule::bool_lit
+        | Rule::aggregate
+        | Rule::hook_guard
+        | Rule::list => "an expression".into(),
+        Rule::in_tail | Rule::cmp_tail => "a comparison".into(),
+        Rule::action_block => "`{` and a list of actions".into(),
+        Rule::guard => "`when` and a condition".into(),
+        Rule::target | Rule::go_to | Rule::stay => "`go to STATUS` or `stay`".into(),
+        Rule::sources | Rule::any_status => "`any status` or a list of statuses".into(),
+        Rule::customer_label => "`customer sees`".into(),
+        Rule::final_mark => "`final`".into(),
+        Rule::channel_conds => "`when` and a condition".into(),
+        Rule::setting => "a setting such as `auto_pick = on`".into(),
+        Rule::field_decl => "a field such as `amount: money`".into(),
+        Rule::status_decl => "`status`".into(),
+        _ => name.replace('_', " "),
+    }
+}
+
+/// Punctuation worth naming when pest expected it.
+const PUNCTUATION: &[&str] =
+    &["{", "}", "(", ")", "[", "]", "=", ":", ",", "->", "?", "==", "!=", "<", "<=", ">", ">="];
+
+/// A punctuation token pest expected, in backticks; whitespace, comments and characters
+/// inside names are left out.
+fn token_text(t: &impl std::fmt::Display) -> Option<String> {
+    let text = t.to_string();
+    PUNCTUATION.contains(&text.as_str()).then(|| format!("`{text}`"))
+}
+
+/// The word or character at `at`, for "found ..." and did-you-mean.
+fn found_at(rest: &str, at: usize) -> (String, usize) {
+    let tail = rest.get(at..).unwrap_or("");
+    let word: String = tail.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    if !word.is_empty() {
+        let len = word.len();
+        return (word, len);
+    }
+    match tail.chars().next() {
+        None => (String::new(), 0),
+        Some(c) => (c.to_string(), c.len_utf8()),
+    }
+}
+
+/// Turns a pest error on `rest` (the file from byte `base` on) into a diagnostic.
+pub(super) fn syntax_error(error: &Error<Rule>, rest: &str, base: usize) -> Diagnostic {
+    let at = match error.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
+    };
+    let mut expected: Vec<String> = Vec::new();
+    let mut keywords: Vec<&'static str> = Vec::new();
+    if let ErrorVariant::ParsingError { positives, .. } = &error.variant {
+        for r in positives {
+            let words = leading_words(*r);
+            let mut described: Vec<String> = words.iter().map(|w| format!("`{w}`")).collect();
+            keywords.extend(words.iter().copied());
+            if words.is_empty() {
+                if let Some(word) = keyword_text(*r) {
+                    keywords.push(word);
+                }
+                described.push(describe(*r));
+            }
+            for d in described {
+                if !expected.contains(&d) {
+                    expected.push(d);
+                }
+            }
+        }
+    }
+    // Punctuation the parser would have taken at this point (`{`, `=`, `,` ...) comes from the
+    // parse attempts, which pest records when error detail is on.
+    if let Some(attempts) = error.parse_attempts() {
+        if attempts.max_position == at {
+            for t in attempts.expected_tokens() {
+                if let Some(text) = token_text(&t) {
+                    if !expected.contains(&text) {
+                        expected.push(text);
+                    }
+                }
+            }
+        }
+    }
+    let (found, len) = found_at(rest, at);
+    let span = Span::new(base + at, base + at + len.max(if found.is_empty() { 0 } else { 1 }));
+    let found_text = if found.is_empty() { "the end of the file".to_string() } else { format!("`{found}`") };
+    let message = format!("unexpected {found_text}");
+    let expected_text = match expected.len() {
+        0 => "something else".to_string(),
+        1 => expected[0].clone(),
+        _ => {
+            let (last, init) =
+                expected.split_last().map(|(l, i)| (l.clone(), i.to_vec())).unwrap_or_default();
+            format!("{} or {last}", init.join(", "))
+        }
+    };
+    let mut d = Diagnostic::error("syntax", message, span).with_label(format!("expected {expected_text}"));
+    if found.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !found.is_empty() {
+        d = d.with_help_opt(
+            did_you_mean(&found, keywords.iter().copied()).map(|k| format!("did you mean `{k}`?")),
+        );
+    }
+    if found == "=" && expected.iter().any(|e| e.contains("comparison")) {
+        d = d.with_help("to compare two values write `==`");
+    }
+    d
+}
+
+/// The word a keyword rule matches.
+fn keyword_text(rule: Rule) -> Option<&'static str> {
+    let name = format!("{rule:?}");
+    let word = name.strip_prefix("K_")?;
+    KEYWORD_WORDS.iter().copied().find(|w| *w == word)
+}
+
+/// Every keyword's text, for did-you-mean (the grammar's `K_*` rules).
+const KEYWORD_WORDS: &[&str] = &[
+    "workflow",
+    "phase",
+    "status",
+    "customer",
+    "sees",
+    "final",
+    "flag",
+    "attribute",
+    "event",
+    "is",
+    "webhook",
+    "fulfillment",
+    "actions",
+    "settings",
+    "channel",
+    "require",
+    "start",
+    "refuse",
+    "in",
+    "mode",
+    "paid",
+    "by",
+    "payment",
+    "unpaid",
+    "on",
+    "from",
+    "any",
+    "when",
+    "go",
+    "to",
+    "stay",
+    "automatically",
+    "timer",
+    "after",
+    "entering",
+    "leaving",
+    "renamed",
+    "set",
+    "clear",
+    "record",
+    "complete",
+    "partial",
+    "notify",
+    "note",
+    "contact",
+    "visible",
+    "hidden",
+    "cancel",
+    "send",
+    "email",
+    "template",
+    "subject",
+    "with",
+    "run",
+    "hook",
+    "emit",
+    "assign",
+    "queue",
+    "pick",
+    "invoice",
+    "and",
+    "or",
+    "not",
+    "all",
+    "count",
+    "sum",
+    "lines",
+    "true",
+    "false",
+];

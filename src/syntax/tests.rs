@@ -1,0 +1,54 @@
+use super::ast::*;
+use super::parse;
+
+#[test]
+fn keyword_rules_form_one_range() {
+    use super::Rule;
+    assert!(super::build::is_keyword(Rule::K_workflow));
+    assert!(super::build::is_keyword(Rule::K_lines));
+    assert!(super::build::is_keyword(Rule::K_false));
+    assert!(!super::build::is_keyword(Rule::ident));
+    assert!(!super::build::is_keyword(Rule::file));
+}
+
+#[test]
+fn parses_a_small_workflow() {
+    let src = r#"
+workflow shop "Shop"
+phase pay "Payment" {
+    status awaiting_payment "Awaiting Payment" customer sees "Waiting for payment"
+}
+status shipped "Shipped" final
+event paid { amount: money  note: text? }
+on paid from awaiting_payment when event.amount >= order.total and not flags.hold go to shipped {
+    record "Payment received" complete notify "Accounts" visible to customer
+    set attributes.paid_by = payment.method
+}
+"#;
+    let parsed = parse(src);
+    assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+    assert_eq!(parsed.file.items.len(), 5);
+    let Item::Transition(t) = &parsed.file.items[4] else { panic!("not a transition") };
+    assert_eq!(t.event.as_ref().map(|e| e.text.as_str()), Some("paid"));
+    assert!(matches!(t.guard.as_ref().map(|g| &g.kind), Some(ExprKind::Binary(BinOp::And, _, _))));
+    assert_eq!(t.actions.len(), 2);
+    let Item::Event(e) = &parsed.file.items[3] else { panic!("not an event") };
+    assert_eq!(e.fields.len(), 2);
+    assert!(e.fields[1].optional);
+}
+
+#[test]
+fn reports_every_broken_item_and_keeps_the_rest() {
+    let src = "workflow w\nstauts x \"X\"\nstatus y \"Y\" final\nflag = oops\nstatus z \"Z\"\n";
+    let parsed = parse(src);
+    assert_eq!(parsed.diagnostics.len(), 2, "{:#?}", parsed.diagnostics);
+    eprintln!("{:#?}", parsed.diagnostics);
+    assert_eq!(parsed.diagnostics[0].help, vec!["did you mean `status`?".to_string()]);
+    assert_eq!(parsed.file.items.len(), 3);
+}
+
+#[test]
+fn keywords_need_a_word_boundary() {
+    let parsed = parse("workflow w\nstatusx y \"Y\"\n");
+    assert_eq!(parsed.diagnostics.len(), 1);
+}
