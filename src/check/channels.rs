@@ -37,11 +37,10 @@ fn required_field(ch: &mut Checker<'_>, d: &Decls, path: &Name) -> Option<FieldR
         );
     };
     if !REQUIRABLE.contains(&root) || name.contains('.') {
-        bad(
-            ch,
-            suggestion(root, REQUIRABLE.iter().copied())
-                .unwrap_or_else(|| "e.g. `require customer.email, shipping.zip`".into()),
-        );
+        let help = crate::diagnostics::did_you_mean(root, REQUIRABLE.iter().copied())
+            .map(|r| format!("did you mean `{r}.{name}`?"))
+            .unwrap_or_else(|| "e.g. `require customer.email, shipping.zip`".into());
+        bad(ch, help);
         return None;
     }
     if root == "attributes" {
@@ -63,7 +62,7 @@ fn required_field(ch: &mut Checker<'_>, d: &Decls, path: &Name) -> Option<FieldR
     if schema::lookup(table, name).is_none() {
         let span = Span::new(path.span.start + root.len() + 1, path.span.end);
         let n = Name { text: name.into(), span };
-        ch.unknown("unknown-field", &format!("field of `{root}`"), &n, table.iter().map(|(f, _)| *f), || {
+        ch.unknown_field(root, &n, &format!("`{root}`"), table.iter().map(|(f, _)| *f), || {
             format!(
                 "the fields of `{root}` are {}",
                 table.iter().map(|(f, _)| *f).collect::<Vec<_>>().join(", ")

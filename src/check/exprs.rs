@@ -414,8 +414,9 @@ pub(super) fn path(
     let full = written.join(".");
     if !schema::ROOTS.contains(&root.text.as_str()) {
         let help = suggestion(&root.text, schema::ROOTS.iter().copied())
-            .map(|s| {
-                format!("{s} (as in `{}`)", s.trim_start_matches("did you mean `").trim_end_matches("`?"))
+            .map(|_| {
+                let root = crate::diagnostics::did_you_mean(&root.text, schema::ROOTS.iter().copied());
+                format!("did you mean `{}.{}`?", root.unwrap_or("order"), written[1..].join("."))
             })
             .unwrap_or_else(|| format!("fields start with {}", schema::ROOTS.join(", ")));
         ch.report(
@@ -484,7 +485,7 @@ pub(super) fn path(
                         .map(|f| f.name.as_str())
                         .chain(schema::EVENT_BUILTIN.iter().map(|(n, _)| *n));
                     let ev = event.name.clone();
-                    ch.unknown("unknown-field", &format!("field of event `{ev}`"), field, candidates, || {
+                    ch.unknown_field("event", field, &format!("event `{ev}`"), candidates, || {
                         format!("declare it: `event {ev} {{ {name}: text }}`")
                     });
                     None
@@ -514,10 +515,10 @@ pub(super) fn path(
                     Some((field_ref, ty))
                 }
                 None => {
-                    ch.unknown(
-                        "unknown-field",
-                        &format!("field of `{root_name}`"),
+                    ch.unknown_field(
+                        root_name,
                         field,
+                        &format!("`{root_name}`"),
                         table.iter().map(|(n, _)| *n),
                         || {
                             format!(

@@ -39,7 +39,9 @@ pub struct Outcome {
 /// Parses and checks a workflow's text.
 pub fn compile(source: &str, context: &Context) -> Outcome {
     let parsed = crate::syntax::parse(source);
-    let mut outcome = run(&parsed.file, source, context, &parsed.skipped_words);
+    // With syntax errors the status graph is incomplete: its warnings would be noise.
+    let mut outcome =
+        run(&parsed.file, source, context, &parsed.skipped_words, parsed.diagnostics.is_empty());
     if !parsed.diagnostics.is_empty() {
         outcome.workflow = None;
     }
@@ -50,12 +52,12 @@ pub fn compile(source: &str, context: &Context) -> Outcome {
 
 /// Checks a parsed file and compiles it.
 pub fn check(file: &ast::File, source: &str, context: &Context) -> Outcome {
-    run(file, source, context, &[])
+    run(file, source, context, &[], true)
 }
 
-fn run(file: &ast::File, source: &str, context: &Context, skipped_words: &[String]) -> Outcome {
+fn run(file: &ast::File, source: &str, context: &Context, skipped_words: &[String], flow: bool) -> Outcome {
     let mut checker =
-        Checker { source, context, diagnostics: Vec::new(), hooks_used: Vec::new(), skipped_words };
+        Checker { source, context, diagnostics: Vec::new(), hooks_used: Vec::new(), skipped_words, flow };
     let decls = decls::collect(&mut checker, file);
     let workflow = transitions::compile(&mut checker, file, decls);
     let has_errors = checker.diagnostics.iter().any(Diagnostic::is_error);
@@ -74,6 +76,8 @@ struct Checker<'a> {
     /// Words in text the parser skipped: a name among them may be declared there, so it is
     /// not reported as unknown on top of the syntax error.
     skipped_words: &'a [String],
+    /// Whether to check the shape of the status graph (reachability, dead ends, shadowing).
+    flow: bool,
 }
 
 impl Checker<'_> {
@@ -100,6 +104,28 @@ impl Checker<'_> {
             None => d.with_help(declare()),
         };
         self.report(d);
+    }
+
+    /// Reports an unknown field `root.name`, suggesting a close `root.other`.
+    fn unknown_field<'c>(
+        &mut self,
+        root: &str,
+        field: &Name,
+        owner: &str,
+        candidates: impl IntoIterator<Item = &'c str>,
+        otherwise: impl FnOnce() -> String,
+    ) {
+        if self.skipped_words.contains(&field.text) {
+            return;
+        }
+        let help = crate::diagnostics::did_you_mean(&field.text, candidates)
+            .map(|c| format!("did you mean `{root}.{c}`?"))
+            .unwrap_or_else(otherwise);
+        self.report(
+            Diagnostic::error("unknown-field", format!("unknown field `{root}.{}`", field.text), field.span)
+                .with_label(format!("{owner} has no field `{}`", field.text))
+                .with_help(help),
+        );
     }
 
     /// Reports a second declaration of the same name.

@@ -109,7 +109,9 @@ pub(super) fn compile(ch: &mut Checker<'_>, file: &ast::File, d: Decls) -> Workf
             }
         }
     }
-    flow::check(ch, &d, &channels_out, &transitions, &timers, &broken);
+    if ch.flow {
+        flow::check(ch, &d, &channels_out, &transitions, &timers, &broken);
+    }
 
     let (name, title) = d.workflow.clone().unwrap_or_default();
     Workflow {

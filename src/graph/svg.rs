@@ -1,11 +1,13 @@
 //! SVG output, laid out here without external tools: one column per phase in phase order,
-//! then a column titled "Other" for statuses in no phase. Edges are cubic curves between
-//! columns; edges within a column bulge out to its side. Self-loops are not drawn.
+//! then a column titled "Other" for statuses in no phase. Edges are routed by `route`;
+//! self-loops are not drawn.
 
 use super::{edges, groups, Edge};
 use crate::model::{StatusId, Workflow};
-use std::cmp::Ordering;
+use route::{route, Route};
 use std::fmt::Write;
+
+mod route;
 
 /// Approximate width of a character at font-size 12.
 const CHAR_W: i64 = 7;
@@ -21,8 +23,6 @@ const COL_GAP: i64 = 140;
 const PAD: i64 = 16;
 const HEADER: i64 = 28;
 const MARGIN: i64 = 20;
-/// How far backward edges bow below the straight line, so they do not hide forward ones.
-const BOW: i64 = 30;
 const INK: &str = "#52606d";
 
 type Point = (i64, i64);
@@ -44,6 +44,9 @@ impl Rect {
     }
     fn cy(self) -> i64 {
         self.y + self.h / 2
+    }
+    fn overlaps(self, o: Rect) -> bool {
+        self.x < o.right() && o.x < self.right() && self.y < o.y + o.h && o.y < self.y + self.h
     }
 }
 
@@ -83,20 +86,22 @@ impl Bounds {
 
 /// The workflow as a standalone SVG document.
 pub(super) fn render(w: &Workflow) -> String {
-    let (columns, placed) = layout(w);
+    let edges: Vec<Edge> = edges(w).into_iter().filter(|e| e.from != e.to).collect();
+    let (columns, placed) = layout(w, &edges);
     let mut bounds = Bounds { min: (0, 0), max: (0, 0) };
     let mut body = String::new();
     for column in &columns {
         bounds.include_rect(column.rect);
         draw_column(&mut body, column);
     }
-    let mut labels = String::new();
+    let floor = columns.first().map_or(0, |c| c.rect.h);
+    let mut taken: Vec<Rect> = placed.iter().flatten().map(|p| p.rect).collect();
+    let (mut labels, mut lanes) = (String::new(), 0);
     body.push_str("<g class=\"edges\" fill=\"none\">\n");
-    for edge in edges(w) {
+    for edge in &edges {
         if let (Some(a), Some(b)) = (placed[edge.from], placed[edge.to]) {
-            if edge.from != edge.to {
-                draw_edge(&mut body, &mut labels, &mut bounds, &edge, a, b);
-            }
+            let route = route(a, b, floor, &mut lanes);
+            draw_edge(&mut body, &mut labels, &mut bounds, &mut taken, edge, route);
         }
     }
     body.push_str("</g>\n");
@@ -106,7 +111,11 @@ pub(super) fn render(w: &Workflow) -> String {
         }
     }
     let _ = write!(body, "<g class=\"edge-labels\" font-size=\"10\">\n{labels}</g>\n");
+    document(w, &bounds, &body)
+}
 
+/// The SVG document around `body`, sized to `bounds` plus a margin.
+fn document(w: &Workflow, bounds: &Bounds, body: &str) -> String {
     let (x, y) = (bounds.min.0 - MARGIN, bounds.min.1 - MARGIN);
     let (width, height) = (bounds.max.0 - x + MARGIN, bounds.max.1 - y + MARGIN);
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -125,14 +134,35 @@ pub(super) fn render(w: &Workflow) -> String {
     );
     let _ =
         writeln!(out, "<rect x=\"{x}\" y=\"{y}\" width=\"{width}\" height=\"{height}\" fill=\"#ffffff\"/>");
-    out.push_str(&body);
+    out.push_str(body);
     out.push_str("</svg>\n");
     out
 }
 
-/// Columns left to right, and where each status goes (`None` for none).
-fn layout(w: &Workflow) -> (Vec<Column>, Vec<Option<Placed>>) {
+/// Columns left to right, and where each status goes (`None` for none). The gap after each
+/// column is widened to fit the labels of the edges drawn in it.
+fn layout(w: &Workflow, edges: &[Edge]) -> (Vec<Column>, Vec<Option<Placed>>) {
     let groups = groups(w);
+    let mut slot = vec![(0, 0); w.statuses.len()];
+    for (col, group) in groups.iter().enumerate() {
+        for (row, &s) in group.statuses.iter().enumerate() {
+            slot[s] = (col, row);
+        }
+    }
+    let mut gaps = vec![COL_GAP; groups.len()];
+    for edge in edges {
+        let ((ca, ra), (cb, rb)) = (slot[edge.from], slot[edge.to]);
+        let label = text_w(&edge.label(), SMALL_CHAR_W) + 8;
+        let (gap, need) = match ca.abs_diff(cb) {
+            1 => (ca.min(cb), label + 48),
+            // Downward edges bulge into the gap on the right, upward ones on the left.
+            0 if ra < rb => (ca, label + 96),
+            0 if ca > 0 => (ca - 1, label + 96),
+            _ => continue,
+        };
+        gaps[gap] = gaps[gap].max(need);
+    }
+
     let rows = groups.iter().map(|g| g.statuses.len() as i64).max().unwrap_or(0);
     let stack = if rows == 0 { 0 } else { rows * (NODE_H + ROW_GAP) - ROW_GAP };
     let height = HEADER + PAD + stack + PAD;
@@ -151,13 +181,9 @@ fn layout(w: &Workflow) -> (Vec<Column>, Vec<Option<Placed>>) {
             let rect = Rect { x: x + PAD, y, w: width - 2 * PAD, h: NODE_H };
             placed[s] = Some(Placed { col, row, rect });
         }
-        columns.push(Column {
-            id,
-            is_phase: group.phase.is_some(),
-            title,
-            rect: Rect { x, y: 0, w: width, h: height },
-        });
-        x += width + COL_GAP;
+        let rect = Rect { x, y: 0, w: width, h: height };
+        columns.push(Column { id, is_phase: group.phase.is_some(), title, rect });
+        x += width + gaps[col];
     }
     (columns, placed)
 }
@@ -229,68 +255,48 @@ fn draw_status(out: &mut String, w: &Workflow, s: StatusId, r: Rect) {
     out.push_str("</g>\n");
 }
 
+/// Draws an edge's path, and its label at the first of the route's label spots that overlaps
+/// the fewest statuses and other labels.
 fn draw_edge(
     paths: &mut String,
     labels: &mut String,
     bounds: &mut Bounds,
+    taken: &mut Vec<Rect>,
     edge: &Edge,
-    a: Placed,
-    b: Placed,
+    route: Route,
 ) {
-    let [p0, p1, p2, p3] = curve(a, b);
-    for p in [p0, p1, p2, p3] {
+    for &p in &route.extent {
         bounds.include(p);
     }
     let _ = writeln!(
         paths,
-        "<path d=\"M{},{} C{},{} {},{} {},{}\" stroke=\"{INK}\" stroke-width=\"1.5\" \
-         marker-end=\"url(#arrow)\"/>",
-        p0.0, p0.1, p1.0, p1.1, p2.0, p2.1, p3.0, p3.1
+        "<path d=\"{}\" stroke=\"{INK}\" stroke-width=\"1.5\" marker-end=\"url(#arrow)\"/>",
+        route.d
     );
-    // The curve's point at t = 1/2.
-    let mx = (p0.0 + 3 * p1.0 + 3 * p2.0 + p3.0) / 8;
-    let my = (p0.1 + 3 * p1.1 + 3 * p2.1 + p3.1) / 8;
     let text = edge.label();
-    let bg_w = text_w(&text, SMALL_CHAR_W) + 8;
-    let bg = Rect { x: mx - bg_w / 2, y: my - 8, w: bg_w, h: 14 };
+    let w = text_w(&text, SMALL_CHAR_W) + 8;
+    let boxes: Vec<Rect> = route
+        .spots
+        .iter()
+        .map(|&(x, y)| Rect { x: x - w / 2 + route.align * (w / 2 + 2), y: y - 8, w, h: 14 })
+        .collect();
+    let clashes = |r: &Rect| taken.iter().filter(|t| t.overlaps(*r)).count();
+    let Some(bg) = boxes.iter().copied().min_by_key(clashes) else { return };
+    taken.push(bg);
     bounds.include_rect(bg);
     let _ = writeln!(
         labels,
         "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"3\" fill=\"#ffffff\" \
-         fill-opacity=\"0.85\"/>\n<text x=\"{mx}\" y=\"{}\" text-anchor=\"middle\" \
+         fill-opacity=\"0.85\"/>\n<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" \
          fill=\"#323f4b\">{}</text>",
         bg.x,
         bg.y,
         bg.w,
         bg.h,
-        my + 3,
+        bg.cx(),
+        bg.y + 11,
         xml(&text)
     );
-}
-
-/// The control points of the edge from `a` to `b` (different statuses).
-fn curve(a: Placed, b: Placed) -> [Point; 4] {
-    let (ra, rb) = (a.rect, b.rect);
-    match a.col.cmp(&b.col) {
-        Ordering::Less => {
-            let (p0, p3) = ((ra.right(), ra.cy() - 6), (rb.x, rb.cy() - 6));
-            let dx = (p3.0 - p0.0) / 2;
-            [p0, (p0.0 + dx, p0.1), (p3.0 - dx, p3.1), p3]
-        }
-        Ordering::Greater => {
-            let (p0, p3) = ((ra.x, ra.cy() + 6), (rb.right(), rb.cy() + 6));
-            let dx = (p0.0 - p3.0) / 2;
-            [p0, (p0.0 - dx, p0.1 + BOW), (p3.0 + dx, p3.1 + BOW), p3]
-        }
-        Ordering::Equal => {
-            let bulge = (12 + 16 * a.row.abs_diff(b.row) as i64).min(64);
-            // Downward edges leave on the right, upward ones on the left.
-            let (xa, xb, bulge) =
-                if a.row < b.row { (ra.right(), rb.right(), bulge) } else { (ra.x, rb.x, -bulge) };
-            let (p0, p3) = ((xa, ra.cy()), (xb, rb.cy()));
-            [p0, (p0.0 + bulge, p0.1), (p3.0 + bulge, p3.1), p3]
-        }
-    }
 }
 
 /// Text safe in XML content and attribute values; characters XML 1.0 forbids are dropped.

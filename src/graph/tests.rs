@@ -251,3 +251,35 @@ fn formats_parse_from_the_command_line() {
     assert_eq!(Format::from_str("mermaid", false), Ok(Format::Mermaid));
     assert_eq!(Format::from_str("dot", false), Ok(Format::Dot));
 }
+
+#[test]
+fn svg_labels_clear_statuses_and_long_edges_use_lanes() {
+    let mut w = sample();
+    w.statuses[0].label = "New \u{1}order".into();
+    let out = render(&w, Format::Svg);
+    let doc = roxmltree::Document::parse(&out).expect("control characters are dropped");
+    let num = |n: roxmltree::Node<'_, '_>, a: &str| -> i64 { n.attribute(a).unwrap().parse().unwrap() };
+    let rect = |n: roxmltree::Node<'_, '_>| (num(n, "x"), num(n, "y"), num(n, "width"), num(n, "height"));
+    let group = |class: &'static str| {
+        doc.descendants().filter(move |n| n.attribute("class").is_some_and(|c| c.starts_with(class)))
+    };
+    let statuses: Vec<_> = group("status").map(|g| rect(g.first_element_child().unwrap())).collect();
+    let labels: Vec<_> = group("edge-labels")
+        .flat_map(|g| g.children())
+        .filter(|n| n.has_tag_name("rect"))
+        .map(rect)
+        .collect();
+    assert_eq!((statuses.len(), labels.len()), (5, 5));
+    let overlap = |a: (i64, i64, i64, i64), b: (i64, i64, i64, i64)| {
+        a.0 < b.0 + b.2 && b.0 < a.0 + a.2 && a.1 < b.1 + b.3 && b.1 < a.1 + a.3
+    };
+    for l in &labels {
+        assert!(statuses.iter().all(|s| !overlap(*l, *s)), "label {l:?} on a status");
+    }
+    // Both edges into `cancelled` skip a column, so they run below the clusters.
+    let floor = {
+        let phase = group("phase").next().unwrap().first_element_child().unwrap();
+        num(phase, "y") + num(phase, "height")
+    };
+    assert_eq!(labels.iter().filter(|l| l.1 > floor).count(), 2);
+}

@@ -76,7 +76,7 @@ fn describe(rule: Rule) -> String {
         | Rule::aggregate
         | Rule::hook_guard
         | Rule::list => "an expression".into(),
-        Rule::in_tail | Rule::cmp_tail => "a comparison".into(),
+        Rule::in_tail | Rule::cmp_tail => "a comparison (`==`, `!=`, `<`, `<=`, `>`, `>=`)".into(),
         Rule::action_block => "`{` and a list of actions".into(),
         Rule::guard => "`when` and a condition".into(),
         Rule::target | Rule::go_to | Rule::stay => "`go to STATUS` or `stay`".into(),
@@ -122,6 +122,15 @@ pub(super) fn syntax_error(error: &Error<Rule>, rest: &str, base: usize) -> Diag
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
+    if let ErrorVariant::CustomError { message } = &error.variant {
+        // pest stops on its call or stack limit rather than overflowing the stack.
+        let (_, len) = found_at(rest, at);
+        let span = Span::new(base + at, base + at + len);
+        let text = if message.contains("limit") { "this is nested too deeply" } else { message.as_str() };
+        return Diagnostic::error("too-deep", text.to_string(), span)
+            .with_label("the parser gave up here")
+            .with_help("split the condition, or remove parentheses that are not needed");
+    }
     let mut expected: Vec<String> = Vec::new();
     let mut keywords: Vec<&'static str> = Vec::new();
     if let ErrorVariant::ParsingError { positives, .. } = &error.variant {
@@ -148,7 +157,10 @@ pub(super) fn syntax_error(error: &Error<Rule>, rest: &str, base: usize) -> Diag
         if attempts.max_position == at {
             for t in attempts.expected_tokens() {
                 if let Some(text) = token_text(&t) {
-                    if !expected.contains(&text) {
+                    let is_comparison =
+                        ["`==`", "`!=`", "`<`", "`<=`", "`>`", "`>=`"].contains(&text.as_str());
+                    let said = is_comparison && expected.iter().any(|e| e.starts_with("a comparison"));
+                    if !expected.contains(&text) && !said {
                         expected.push(text);
                     }
                 }
@@ -168,7 +180,13 @@ pub(super) fn syntax_error(error: &Error<Rule>, rest: &str, base: usize) -> Diag
             format!("{} or {last}", init.join(", "))
         }
     };
-    let mut d = Diagnostic::error("syntax", message, span).with_label(format!("expected {expected_text}"));
+    let at_item_start = keywords.len() >= super::ITEM_KEYWORDS.len();
+    let label = if at_item_start {
+        "expected the start of an item (`status`, `event`, `on`, `channel`, ...)".to_string()
+    } else {
+        format!("expected {expected_text}")
+    };
+    let mut d = Diagnostic::error("syntax", message, span).with_label(label);
     if found.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !found.is_empty() {
         d = d.with_help_opt(
             did_you_mean(&found, keywords.iter().copied()).map(|k| format!("did you mean `{k}`?")),
@@ -177,7 +195,48 @@ pub(super) fn syntax_error(error: &Error<Rule>, rest: &str, base: usize) -> Diag
     if found == "=" && expected.iter().any(|e| e.contains("comparison")) {
         d = d.with_help("to compare two values write `==`");
     }
+    if d.help.is_empty() && at_item_start && !found.is_empty() {
+        d = d.with_help_opt(
+            did_you_mean(&found, KEYWORD_WORDS.iter().copied()).map(|k| format!("did you mean `{k}`?")),
+        );
+    }
+    if d.help.is_empty() {
+        d = d.with_help(shape_of(rest, at_item_start));
+    }
     d
+}
+
+/// How the item being read is written, as a help line.
+fn shape_of(rest: &str, at_item_start: bool) -> String {
+    if at_item_start {
+        return "a workflow file holds items that start with `workflow`, `phase`, `status`, `flag`, \
+                `attribute`, `event`, `webhook`, `fulfillment actions`, `settings`, `channel`, `on`, \
+                `automatically`, `timer` or `renamed`"
+            .to_string();
+    }
+    let first: String =
+        rest.trim_start().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let shape = match first.as_str() {
+        "workflow" => "workflow NAME \"Title\"",
+        "phase" => "phase CODE \"Label\" { status ... }",
+        "status" => "status CODE \"Staff label\" [customer sees \"Customer label\"] [final]",
+        "flag" => "flag NAME \"what it means\"",
+        "attribute" => "attribute NAME: text|money|number|bool|time|duration \"what it holds\"",
+        "event" => {
+            "event NAME [is shipment|payment|receipt] [\"description\"] [{ field: type  other: type? }]"
+        }
+        "webhook" => "webhook NAME \"description\"",
+        "fulfillment" => "fulfillment actions { \"Payment received\" \"Picked\" ... }",
+        "settings" => "settings { auto_pick = on  lock_lease = 15m }",
+        "channel" => {
+            "channel CODE { require FIELD, ...  start in STATUS when paid by METHOD and payment is OUTCOME }"
+        }
+        "automatically" => "automatically from STATUS, ... when CONDITION go to STATUS [{ actions }]",
+        "timer" => "timer NAME after 30m [in STATUS, ...] [go to STATUS | stay] [{ actions }]",
+        "renamed" => "renamed OLD_STATUS -> NEW_STATUS",
+        _ => "on EVENT from STATUS, ... [when CONDITION] go to STATUS [{ actions }]",
+    };
+    format!("this reads `{shape}`")
 }
 
 /// The word a keyword rule matches.

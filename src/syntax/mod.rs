@@ -6,8 +6,11 @@
 pub mod ast;
 mod build;
 mod errors;
+mod print;
 
-use crate::diagnostics::Diagnostic;
+pub use print::{print, print_expr};
+
+use crate::diagnostics::{Diagnostic, Span};
 use pest::Parser as _;
 
 mod grammar {
@@ -51,13 +54,29 @@ pub fn parse(source: &str) -> Parsed {
                 };
                 let end = item.as_span().end();
                 recovering = false;
-                items.push(build::item(item, pos));
+                match too_deep(&item, pos) {
+                    Some(d) => diagnostics.push(d),
+                    None => items.push(build::item(item, pos)),
+                }
                 if end == 0 {
                     break;
                 }
                 pos += end;
             }
             Err(error) => {
+                if diagnostics.len() >= MAX_SYNTAX_ERRORS {
+                    let at = Span::new(pos, pos);
+                    diagnostics.push(
+                        Diagnostic::error(
+                            "too-many-errors",
+                            "too many syntax errors; the rest of the file was not read",
+                            at,
+                        )
+                        .with_label("stopped here")
+                        .with_help("fix the errors above and check again"),
+                    );
+                    break;
+                }
                 let diagnostic = errors::syntax_error(&detailed(rest).unwrap_or(error), rest, pos);
                 let error_at = diagnostic.span.start;
                 diagnostics.push(diagnostic);
@@ -78,6 +97,34 @@ pub fn parse(source: &str) -> Parsed {
         }
     }
     Parsed { file: ast::File { items }, diagnostics, skipped_words }
+}
+
+/// Syntax errors reported per file before giving up on the rest.
+const MAX_SYNTAX_ERRORS: usize = 50;
+
+/// Deepest nesting of grammar rules accepted in one item (about 40 levels of parentheses).
+/// The AST builder and the checker recurse along it, so it is bounded here, before them.
+const MAX_DEPTH: usize = 360;
+
+/// A diagnostic when an item nests deeper than [`MAX_DEPTH`]; measured without recursion.
+fn too_deep(item: &pest::iterators::Pair<'_, Rule>, base: usize) -> Option<Diagnostic> {
+    let mut stack = vec![(item.clone(), 1usize)];
+    while let Some((pair, depth)) = stack.pop() {
+        if depth > MAX_DEPTH {
+            let span = pair.as_span();
+            return Some(
+                Diagnostic::error(
+                    "too-deep",
+                    "this is nested too deeply",
+                    Span::new(base + span.start(), base + span.end()),
+                )
+                .with_label("too many levels of parentheses or `not`")
+                .with_help("split the condition, or remove parentheses that are not needed"),
+            );
+        }
+        stack.extend(pair.into_inner().map(|c| (c, depth + 1)));
+    }
+    None
 }
 
 /// After an error inside a block, the block's closing braces are left over: skip them.
