@@ -16,20 +16,43 @@ pub(super) fn check(
     timers: &[Timer],
     broken: &[Broken],
 ) {
-    // Transitions that did not compile still count as edges, and a broken one with an unknown
-    // target counts as a way out, so that one mistake is reported once.
-    let mut edges: Vec<(&[usize], Option<usize>, bool)> =
-        transitions.iter().map(|t| (t.sources.as_slice(), t.target, t.target.is_some())).collect();
-    edges.extend(broken.iter().map(|b| (b.sources.as_slice(), b.target, true)));
-    reachability(ch, d, channels, &edges, timers);
-    dead_ends(ch, d, &edges, timers);
+    let graph = Graph::new(d.statuses.len(), transitions, timers, broken);
+    reachability(ch, d, channels, &graph, timers);
+    dead_ends(ch, d, &graph);
     shadowing(ch, d, transitions);
 }
 
-/// Sources, target, and whether it leaves its source.
-type Edge<'a> = (&'a [usize], Option<usize>, bool);
+/// The status graph as adjacency lists, built once.
+struct Graph {
+    /// For each status, the statuses an edge leads to from it.
+    next: Vec<Vec<usize>>,
+    /// For each status, whether some transition or timer moves orders out of it.
+    leaves: Vec<bool>,
+}
 
-fn reachability(ch: &mut Checker<'_>, d: &Decls, channels: &[Channel], edges: &[Edge<'_>], timers: &[Timer]) {
+impl Graph {
+    fn new(n: usize, transitions: &[Transition], timers: &[Timer], broken: &[Broken]) -> Self {
+        let mut g = Graph { next: vec![Vec::new(); n], leaves: vec![false; n] };
+        // Transitions that did not compile still count as edges, and a broken one with an
+        // unknown target counts as a way out, so that one mistake is reported once.
+        let edges = transitions
+            .iter()
+            .map(|t| (t.sources.as_slice(), t.target, t.target.is_some()))
+            .chain(broken.iter().map(|b| (b.sources.as_slice(), b.target, true)))
+            .chain(timers.iter().map(|t| (t.statuses.as_slice(), t.target, t.target.is_some())));
+        for (sources, target, moves) in edges {
+            for s in sources {
+                if let Some(t) = target {
+                    g.next[*s].push(t);
+                }
+                g.leaves[*s] |= moves && target != Some(*s);
+            }
+        }
+        g
+    }
+}
+
+fn reachability(ch: &mut Checker<'_>, d: &Decls, channels: &[Channel], graph: &Graph, timers: &[Timer]) {
     let n = d.statuses.len();
     let mut reached = vec![false; n];
     let mut stack: Vec<usize> =
@@ -38,19 +61,12 @@ fn reachability(ch: &mut Checker<'_>, d: &Decls, channels: &[Channel], edges: &[
         return; // no channel at all is reported on its own; every status would be noise
     }
     // Timers without statuses are started by actions: their targets count once anything runs.
-    let started_anywhere: Vec<usize> =
-        timers.iter().filter(|t| t.statuses.is_empty()).filter_map(|t| t.target).collect();
-    stack.extend(started_anywhere);
+    stack.extend(timers.iter().filter(|t| t.statuses.is_empty()).filter_map(|t| t.target));
     while let Some(s) = stack.pop() {
         if std::mem::replace(&mut reached[s], true) {
             continue;
         }
-        let next = edges
-            .iter()
-            .filter(|(sources, _, _)| sources.contains(&s))
-            .filter_map(|(_, target, _)| *target)
-            .chain(timers.iter().filter(|t| t.statuses.contains(&s)).filter_map(|t| t.target));
-        stack.extend(next.filter(|t| !reached[*t]));
+        stack.extend(graph.next[s].iter().copied().filter(|t| !reached[*t]));
     }
     for (id, status) in d.statuses.iter().enumerate() {
         if !reached[id] {
@@ -70,29 +86,23 @@ fn reachability(ch: &mut Checker<'_>, d: &Decls, channels: &[Channel], edges: &[
     }
 }
 
-fn dead_ends(ch: &mut Checker<'_>, d: &Decls, edges: &[Edge<'_>], timers: &[Timer]) {
+fn dead_ends(ch: &mut Checker<'_>, d: &Decls, graph: &Graph) {
     for (id, status) in d.statuses.iter().enumerate() {
-        if status.is_final {
+        if status.is_final || graph.leaves[id] {
             continue;
         }
-        let leaves = edges
-            .iter()
-            .any(|(sources, target, leaves)| sources.contains(&id) && *leaves && *target != Some(id))
-            || timers.iter().any(|t| t.statuses.contains(&id) && t.target.is_some_and(|x| x != id));
-        if !leaves {
-            ch.report(
-                Diagnostic::warning(
-                    "dead-end",
-                    format!("status `{}` is not final but nothing leaves it", status.code),
-                    d.status_spans[id],
-                )
-                .with_label("orders that get here stay forever")
-                .with_help(format!(
-                    "mark it `final`, or add a transition such as `on EVENT from {} go to STATUS`",
-                    status.code
-                )),
-            );
-        }
+        ch.report(
+            Diagnostic::warning(
+                "dead-end",
+                format!("status `{}` is not final but nothing leaves it", status.code),
+                d.status_spans[id],
+            )
+            .with_label("orders that get here stay forever")
+            .with_help(format!(
+                "mark it `final`, or add a transition such as `on EVENT from {} go to STATUS`",
+                status.code
+            )),
+        );
     }
 }
 

@@ -56,8 +56,15 @@ pub fn check(file: &ast::File, source: &str, context: &Context) -> Outcome {
 }
 
 fn run(file: &ast::File, source: &str, context: &Context, skipped_words: &[String], flow: bool) -> Outcome {
-    let mut checker =
-        Checker { source, context, diagnostics: Vec::new(), hooks_used: Vec::new(), skipped_words, flow };
+    let line_starts = std::iter::once(0).chain(source.match_indices('\n').map(|(i, _)| i + 1)).collect();
+    let mut checker = Checker {
+        line_starts,
+        context,
+        diagnostics: Vec::new(),
+        hooks_used: Vec::new(),
+        skipped_words,
+        flow,
+    };
     let decls = decls::collect(&mut checker, file);
     let workflow = transitions::compile(&mut checker, file, decls);
     let has_errors = checker.diagnostics.iter().any(Diagnostic::is_error);
@@ -68,7 +75,8 @@ fn run(file: &ast::File, source: &str, context: &Context, skipped_words: &[Strin
 
 /// Shared state while checking one file.
 struct Checker<'a> {
-    source: &'a str,
+    /// Byte offsets where lines start, for [`Checker::line_of`].
+    line_starts: Vec<usize>,
     context: &'a Context,
     diagnostics: Vec<Diagnostic>,
     /// Hook files referenced so far, in first-use order.
@@ -170,8 +178,9 @@ impl Checker<'_> {
         }
     }
 
+    /// The 1-based line a span starts on.
     fn line_of(&self, span: Span) -> usize {
-        crate::diagnostics::line_col(self.source, span.start).0
+        self.line_starts.partition_point(|start| *start <= span.start)
     }
 }
 
