@@ -239,7 +239,15 @@ fn transition(
             line: ch.line_of(t.span),
         }),
         (_, target) => {
-            broken.push(Broken { sources, target: target.unwrap_or(None) });
+            // An unknown target is most likely a typo: count the status it was suggested to be
+            // as reached, so that the typo is not reported a second time as an unreachable status.
+            let guess = match &t.target {
+                Target::GoTo(n) => {
+                    crate::diagnostics::did_you_mean(&n.text, d.status_names()).and_then(|g| d.status(g))
+                }
+                Target::Stay(_) => None,
+            };
+            broken.push(Broken { sources, target: target.ok().flatten().or(guess) });
             None
         }
     }

@@ -90,9 +90,17 @@ pub(super) fn render(w: &Workflow) -> String {
     let (columns, placed) = layout(w, &edges);
     let mut bounds = Bounds { min: (0, 0), max: (0, 0) };
     let mut body = String::new();
-    for column in &columns {
+    // Each phase is one group holding its box, its title and its statuses, so the picture's
+    // structure says which status is in which phase; edges and their labels are drawn on top.
+    for (col, column) in columns.iter().enumerate() {
         bounds.include_rect(column.rect);
         draw_column(&mut body, column);
+        for (s, p) in placed.iter().enumerate() {
+            if let Some(p) = p.filter(|p| p.col == col) {
+                draw_status(&mut body, w, s, p.rect);
+            }
+        }
+        body.push_str("</g>\n");
     }
     let floor = columns.first().map_or(0, |c| c.rect.h);
     let mut taken: Vec<Rect> = placed.iter().flatten().map(|p| p.rect).collect();
@@ -105,11 +113,6 @@ pub(super) fn render(w: &Workflow) -> String {
         }
     }
     body.push_str("</g>\n");
-    for (s, p) in placed.iter().enumerate() {
-        if let Some(p) = p {
-            draw_status(&mut body, w, s, p.rect);
-        }
-    }
     let _ = write!(body, "<g class=\"edge-labels\" font-size=\"10\">\n{labels}</g>\n");
     document(w, &bounds, &body)
 }
@@ -206,7 +209,7 @@ fn draw_column(out: &mut String, c: &Column) {
         out,
         "<g id=\"{}\" class=\"{class}\">\n<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"12\" \
          fill=\"{fill}\" stroke=\"#9aa5b1\"{dash}/>\n\
-         <text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-weight=\"bold\">{}</text>\n</g>\n",
+         <text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-weight=\"bold\">{}</text>\n",
         xml(&c.id),
         r.x,
         r.y,

@@ -1,0 +1,144 @@
+//! The `orderly` binary as a user runs it: exit codes, what it prints, the files it writes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn orderly(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_orderly")).args(args).env("NO_COLOR", "1").output().expect("runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn shipped_workflows_check_clean() {
+    let out = orderly(&["check", "workflows/", "--deny-warnings"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("0 errors, 0 warnings"), "{}", stderr(&out));
+    for name in ["retail", "special_orders", "fulfillment", "repair_store"] {
+        assert!(
+            stdout(&out).contains(&format!("workflow `{name}`")),
+            "{name} missing from\n{}",
+            stdout(&out)
+        );
+    }
+}
+
+#[test]
+fn check_defaults_to_the_workflows_folder() {
+    let out = orderly(&["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("retail.flow"));
+}
+
+#[test]
+fn a_broken_file_exits_1_with_line_column_caret_and_help() {
+    let out = orderly(&["check", "tests/diagnostics/many_mistakes.flow"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("many_mistakes.flow:11:4"), "{err}");
+    assert!(err.contains("^^^^^"), "{err}");
+    assert!(err.contains("help: did you mean `ship`?"), "{err}");
+    assert!(err.contains("6 errors"), "{err}");
+}
+
+#[test]
+fn warnings_alone_exit_0_unless_denied() {
+    let file = "tests/diagnostics/dead_end.flow";
+    assert_eq!(orderly(&["check", file]).status.code(), Some(0));
+    assert_eq!(orderly(&["check", file, "--deny-warnings"]).status.code(), Some(1));
+}
+
+#[test]
+fn json_findings_carry_file_line_and_column() {
+    let out = orderly(&["check", "tests/diagnostics/unknown_status.flow", "--error-format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let first = &v[0];
+    assert_eq!(first["code"], "unknown-status");
+    assert_eq!(first["severity"], "error");
+    assert_eq!(first["line"], 7);
+    assert_eq!(first["column"], 24);
+    assert_eq!(first["help"][0], "did you mean `done`?");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(orderly(&["check", "no/such/place"]).status.code(), Some(2));
+    assert_eq!(orderly(&["chek"]).status.code(), Some(2));
+    assert_eq!(orderly(&["graph", "workflows/retail.flow", "--format", "png"]).status.code(), Some(2));
+}
+
+#[test]
+fn help_shows_examples() {
+    for cmd in ["check", "graph"] {
+        let out = orderly(&[cmd, "--help"]);
+        assert_eq!(out.status.code(), Some(0));
+        assert!(stdout(&out).contains("Examples:"), "{cmd} --help has no examples");
+    }
+}
+
+/// Every status of a workflow, by code, with its phase code.
+fn statuses_by_phase(file: &str) -> Vec<(String, Option<String>)> {
+    let loaded = orderly::load::load(Path::new(file)).expect("loads");
+    let w = loaded[0].outcome.workflow.as_ref().expect("compiles");
+    w.statuses.iter().map(|s| (s.code.clone(), s.phase.map(|p| w.phases[p].code.clone()))).collect()
+}
+
+#[test]
+fn graph_svg_is_valid_and_groups_every_status_by_phase() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let svg_path = dir.path().join("retail.svg");
+    let out = orderly(&[
+        "graph",
+        "workflows/retail.flow",
+        "--format",
+        "svg",
+        "-o",
+        svg_path.to_str().expect("utf8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let svg = std::fs::read_to_string(&svg_path).expect("written");
+    let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    for (code, phase) in statuses_by_phase("workflows/retail.flow") {
+        let node = doc
+            .descendants()
+            .find(|n| n.attribute("id") == Some(&format!("status-{code}")))
+            .unwrap_or_else(|| panic!("status `{code}` is not drawn"));
+        if let Some(phase) = phase {
+            let in_cluster = node.ancestors().any(|a| a.attribute("id") == Some(&format!("phase-{phase}")));
+            assert!(in_cluster, "status `{code}` is not inside its phase `{phase}`");
+        }
+    }
+}
+
+#[test]
+fn graph_dot_and_mermaid_show_every_status_and_cluster() {
+    let statuses = statuses_by_phase("workflows/retail.flow");
+    let dot = stdout(&orderly(&["graph", "workflows/retail.flow", "--format", "dot"]));
+    let mermaid = stdout(&orderly(&["graph", "workflows/retail.flow", "--format", "mermaid"]));
+    assert!(dot.starts_with("digraph"));
+    assert!(mermaid.starts_with("flowchart"));
+    for (code, phase) in &statuses {
+        assert!(dot.contains(code.as_str()), "dot lacks {code}");
+        assert!(mermaid.contains(code.as_str()), "mermaid lacks {code}");
+        if let Some(p) = phase {
+            assert!(dot.contains(&format!("subgraph cluster_{p}")), "dot lacks cluster {p}");
+            assert!(mermaid.contains(&format!("subgraph phase_{p}")), "mermaid lacks subgraph {p}");
+        }
+    }
+    assert!(dot.contains("peripheries=2"), "final statuses are not marked");
+}
+
+#[test]
+fn graph_of_a_broken_file_shows_the_errors() {
+    let out = orderly(&["graph", "tests/diagnostics/unknown_status.flow"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("unknown status `dnoe`"));
+}
