@@ -208,12 +208,14 @@ fn coverage(ch: &mut Checker<'_>, c: &ast::ChannelDecl, rules: &[ChannelRule]) {
         }
         any_unpaid |= r.unpaid;
     }
-    if modes.is_empty() {
-        modes.push(None);
-    }
+    // The cases the channel names must all be covered. Orders in a mode or paid by a method no
+    // rule names ("other") need not be: they are refused unless a rule takes them. They still
+    // count when deciding whether a rule can ever apply (a last catch-all takes them).
+    let named_modes = !modes.is_empty();
+    let named_methods = !methods.is_empty();
+    modes.push(None);
     let mut payments: Vec<Option<(Option<&str>, Outcome)>> = Vec::new();
-    let method_options: Vec<Option<&str>> =
-        if methods.is_empty() { vec![None] } else { methods.iter().map(|m| Some(*m)).collect() };
+    let method_options: Vec<Option<&str>> = methods.iter().map(|m| Some(*m)).chain([None]).collect();
     for m in &method_options {
         for o in Outcome::ALL {
             payments.push(Some((*m, o)));
@@ -222,10 +224,14 @@ fn coverage(ch: &mut Checker<'_>, c: &ast::ChannelDecl, rules: &[ChannelRule]) {
     if any_unpaid {
         payments.push(None);
     }
-    let cases: Vec<Case<'_>> = modes
+    let all_cases: Vec<Case<'_>> = modes
         .iter()
         .flat_map(|mode| payments.iter().map(move |p| Case { mode: *mode, payment: *p }))
         .collect();
+    let is_other = |case: &Case<'_>| {
+        (named_modes && case.mode.is_none()) || (named_methods && matches!(case.payment, Some((None, _))))
+    };
+    let cases: Vec<Case<'_>> = all_cases.iter().copied().filter(|c| !is_other(c)).collect();
 
     let gaps: Vec<String> =
         cases.iter().filter(|case| !rules.iter().any(|r| matches(r, **case))).map(|c| describe(*c)).collect();
@@ -252,7 +258,7 @@ fn coverage(ch: &mut Checker<'_>, c: &ast::ChannelDecl, rules: &[ChannelRule]) {
 
     // A rule every case of which an earlier rule already takes can never apply.
     for (i, r) in rules.iter().enumerate() {
-        let own: Vec<&Case<'_>> = cases.iter().filter(|case| matches(r, **case)).collect();
+        let own: Vec<&Case<'_>> = all_cases.iter().filter(|case| matches(r, **case)).collect();
         let shadowed = own.iter().all(|case| rules[..i].iter().any(|e| matches(e, **case)));
         if shadowed {
             let earlier = rules[..i].iter().find(|e| own.iter().any(|case| matches(e, **case)));

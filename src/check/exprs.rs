@@ -62,6 +62,12 @@ pub(super) fn duration_error(text: &str, error: &DurationError, span: Span) -> D
     }
 }
 
+/// `a status`, `an order mode`.
+fn with_article(noun: &str) -> String {
+    let article = if noun.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{article} {noun}")
+}
+
 fn code_set_name(codes: Codes) -> &'static str {
     match codes {
         Codes::Fulfillment => "line fulfillment method",
@@ -99,9 +105,9 @@ fn check_code(ch: &mut Checker<'_>, d: &Decls, codes: Codes, literal: &str, span
             span,
         )
     } else {
-        Diagnostic::error("unknown-code", format!("`{literal}` is not a {what}"), span)
+        Diagnostic::error("unknown-code", format!("`{literal}` is not {}", with_article(what)), span)
     };
-    ch.report(diag.with_label(format!("expected a {what}")).with_help(help));
+    ch.report(diag.with_label(format!("expected {}", with_article(what))).with_help(help));
 }
 
 /// The literal text of an expression, when it is a code or a text literal.

@@ -4,12 +4,32 @@ use super::ast::*;
 use super::Rule;
 use crate::diagnostics::Span;
 use pest::iterators::Pair;
+use pest::pratt_parser::{Assoc, Op, PrattParser};
+use std::sync::LazyLock;
 
 type P<'i> = Pair<'i, Rule>;
 
+/// A pair's span, less the whitespace and comments pest consumed after its last token while
+/// looking for optional parts (so underlines stop at the last character written).
 fn span(p: &P<'_>, base: usize) -> Span {
     let s = p.as_span();
-    Span::new(s.start() + base, s.end() + base)
+    let text = s.as_str();
+    let Some(last_child) = p.clone().into_inner().last() else {
+        return Span::new(s.start() + base, s.end() + base); // a token: exact
+    };
+    // The tail after the last inner pair holds only punctuation, whitespace and comments.
+    let tail_start = last_child.as_span().end() - s.start();
+    let mut last_token_end = tail_start;
+    let mut in_comment = false;
+    for (i, c) in text[tail_start..].char_indices() {
+        match c {
+            '\n' => in_comment = false,
+            '#' => in_comment = true,
+            c if !in_comment && !c.is_whitespace() => last_token_end = tail_start + i + c.len_utf8(),
+            _ => {}
+        }
+    }
+    Span::new(s.start() + base, s.start() + last_token_end + base)
 }
 
 /// Keyword rules are declared together in the grammar, so they form one range of `Rule`.
@@ -447,67 +467,68 @@ fn record(p: P<'_>, base: usize) -> RecordAction {
     r
 }
 
+/// Operator precedence, loosest first (see the grammar's `expr`).
+static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
+    PrattParser::new()
+        .op(Op::infix(Rule::or_op, Assoc::Left))
+        .op(Op::infix(Rule::and_op, Assoc::Left))
+        .op(Op::prefix(Rule::not_op))
+        .op(Op::infix(Rule::cmp_op, Assoc::Left) | Op::postfix(Rule::in_tail))
+        .op(Op::infix(Rule::add_op, Assoc::Left))
+        .op(Op::infix(Rule::mul_op, Assoc::Left))
+        .op(Op::prefix(Rule::neg_op))
+});
+
+fn boxed(kind: ExprKind, span: Span) -> Expr {
+    Expr { kind, span }
+}
+
+/// An `expr` pair -> an expression tree, with precedence applied.
 pub(super) fn expr(p: P<'_>, base: usize) -> Expr {
-    let sp = span(&p, base);
-    match p.as_rule() {
-        Rule::expr => children(p)
-            .next()
-            .map(|e| expr(e, base))
-            .unwrap_or(Expr { kind: ExprKind::Bool(false), span: sp }),
-        Rule::or_expr | Rule::and_expr => {
-            let op = if p.as_rule() == Rule::or_expr { BinOp::Or } else { BinOp::And };
-            fold_left(children(p).map(|e| expr(e, base)), |_| op)
-        }
-        Rule::not_expr => children(p)
-            .next()
-            .map(|e| expr(e, base))
-            .unwrap_or(Expr { kind: ExprKind::Bool(false), span: sp }),
-        Rule::negation => {
-            let inner = children(p)
-                .next()
-                .map(|e| expr(e, base))
-                .unwrap_or(Expr { kind: ExprKind::Bool(false), span: sp });
-            Expr { kind: ExprKind::Not(Box::new(inner)), span: sp }
-        }
-        Rule::cmp_expr => {
-            let mut it = children(p);
-            let left =
-                it.next().map(|e| expr(e, base)).unwrap_or(Expr { kind: ExprKind::Bool(false), span: sp });
-            match it.next() {
-                None => left,
-                Some(tail) if tail.as_rule() == Rule::cmp_tail => {
-                    let mut t = children(tail);
-                    let op = match t.next().map(|o| o.as_str().to_string()).as_deref() {
-                        Some("==") => BinOp::Eq,
-                        Some("!=") => BinOp::Ne,
-                        Some("<=") => BinOp::Le,
-                        Some(">=") => BinOp::Ge,
-                        Some("<") => BinOp::Lt,
-                        _ => BinOp::Gt,
-                    };
-                    let right = t
-                        .next()
-                        .map(|e| expr(e, base))
-                        .unwrap_or(Expr { kind: ExprKind::Bool(false), span: sp });
-                    Expr { kind: ExprKind::Binary(op, Box::new(left), Box::new(right)), span: sp }
-                }
-                Some(tail) => {
-                    let negated = has_keyword(&tail, "not");
-                    let list = children(tail)
-                        .next()
-                        .map(|l| children(l).map(|e| expr(e, base)).collect())
-                        .unwrap_or_default();
-                    Expr { kind: ExprKind::In { value: Box::new(left), list, negated }, span: sp }
-                }
+    PRATT
+        .map_primary(|operand| primary(operand, base))
+        .map_prefix(|op, rhs| {
+            let sp = span(&op, base).to(rhs.span);
+            match op.as_rule() {
+                Rule::not_op => boxed(ExprKind::Not(Box::new(rhs)), sp),
+                _ => boxed(ExprKind::Neg(Box::new(rhs)), sp),
             }
-        }
-        Rule::sum_expr | Rule::prod_expr => binary_chain(p, base),
-        Rule::neg => {
-            let inner = children(p)
+        })
+        .map_postfix(|lhs, tail| {
+            let sp = lhs.span.to(span(&tail, base));
+            let negated = has_keyword(&tail, "not");
+            let list = children(tail)
                 .next()
-                .map(|e| expr(e, base))
-                .unwrap_or(Expr { kind: ExprKind::Bool(false), span: sp });
-            Expr { kind: ExprKind::Neg(Box::new(inner)), span: sp }
+                .map(|l| children(l).map(|e| expr(e, base)).collect())
+                .unwrap_or_default();
+            boxed(ExprKind::In { value: Box::new(lhs), list, negated }, sp)
+        })
+        .map_infix(|lhs, op, rhs| {
+            let sp = lhs.span.to(rhs.span);
+            let op = match (op.as_rule(), op.as_str()) {
+                (Rule::or_op, _) => BinOp::Or,
+                (Rule::and_op, _) => BinOp::And,
+                (_, "==") => BinOp::Eq,
+                (_, "!=") => BinOp::Ne,
+                (_, "<=") => BinOp::Le,
+                (_, ">=") => BinOp::Ge,
+                (_, "<") => BinOp::Lt,
+                (_, ">") => BinOp::Gt,
+                (_, "+") => BinOp::Add,
+                (_, "-") => BinOp::Sub,
+                (_, "*") => BinOp::Mul,
+                _ => BinOp::Div,
+            };
+            boxed(ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), sp)
+        })
+        .parse(p.into_inner())
+}
+
+fn primary(p: P<'_>, base: usize) -> Expr {
+    let sp = span(&p, base);
+    let kind = match p.as_rule() {
+        Rule::paren => {
+            return children(p).next().map(|e| expr(e, base)).unwrap_or(boxed(ExprKind::Bool(false), sp));
         }
         Rule::aggregate => {
             let mut it = children(p);
@@ -517,57 +538,18 @@ pub(super) fn expr(p: P<'_>, base: usize) -> Expr {
                 Some("count") => Aggregate::Count,
                 _ => Aggregate::Sum,
             };
-            let inner = it.next().map(|e| Box::new(expr(e, base)));
-            Expr { kind: ExprKind::Aggregate(kind, inner), span: sp }
+            ExprKind::Aggregate(kind, it.next().map(|e| Box::new(expr(e, base))))
         }
-        Rule::hook_guard => {
-            let s =
-                children(p).next().map(|s| string(s, base)).unwrap_or(Str { text: String::new(), span: sp });
-            Expr { kind: ExprKind::Hook(s), span: sp }
-        }
-        Rule::duration => Expr { kind: ExprKind::Duration(p.as_str().to_string()), span: sp },
-        Rule::number => Expr { kind: ExprKind::Number(p.as_str().to_string()), span: sp },
-        Rule::string => {
-            let s = string(p, base);
-            Expr { kind: ExprKind::Text(s.text), span: sp }
-        }
-        Rule::bool_lit => Expr { kind: ExprKind::Bool(p.as_str() == "true"), span: sp },
-        Rule::path => Expr { kind: ExprKind::Path(children(p).map(|n| name(n, base)).collect()), span: sp },
-        Rule::code => Expr { kind: ExprKind::Code(p.as_str().to_string()), span: sp },
-        other => unreachable!("grammar produced {other:?} in an expression"),
-    }
-}
-
-/// `a op b op c` -> `((a op b) op c)` for sum and product chains.
-fn binary_chain(p: P<'_>, base: usize) -> Expr {
-    let sp = span(&p, base);
-    let mut it = children(p);
-    let Some(first) = it.next() else {
-        return Expr { kind: ExprKind::Bool(false), span: sp };
+        Rule::hook_guard => ExprKind::Hook(
+            children(p).next().map(|s| string(s, base)).unwrap_or(Str { text: String::new(), span: sp }),
+        ),
+        Rule::duration => ExprKind::Duration(p.as_str().to_string()),
+        Rule::number => ExprKind::Number(p.as_str().to_string()),
+        Rule::string => ExprKind::Text(string(p, base).text),
+        Rule::bool_lit => ExprKind::Bool(p.as_str() == "true"),
+        Rule::path => ExprKind::Path(children(p).map(|n| name(n, base)).collect()),
+        Rule::code => ExprKind::Code(p.as_str().to_string()),
+        other => unreachable!("grammar produced {other:?} as an operand"),
     };
-    let mut acc = expr(first, base);
-    while let (Some(op), Some(rhs)) = (it.next(), it.next()) {
-        let op = match op.as_str() {
-            "+" => BinOp::Add,
-            "-" => BinOp::Sub,
-            "*" => BinOp::Mul,
-            _ => BinOp::Div,
-        };
-        let rhs = expr(rhs, base);
-        let sp = acc.span.to(rhs.span);
-        acc = Expr { kind: ExprKind::Binary(op, Box::new(acc), Box::new(rhs)), span: sp };
-    }
-    acc
-}
-
-fn fold_left(mut it: impl Iterator<Item = Expr>, op: impl Fn(&Expr) -> BinOp) -> Expr {
-    let Some(mut acc) = it.next() else {
-        return Expr { kind: ExprKind::Bool(false), span: Span::default() };
-    };
-    for rhs in it {
-        let sp = acc.span.to(rhs.span);
-        let o = op(&acc);
-        acc = Expr { kind: ExprKind::Binary(o, Box::new(acc), Box::new(rhs)), span: sp };
-    }
-    acc
+    boxed(kind, sp)
 }

@@ -60,23 +60,20 @@ fn describe(rule: Rule) -> String {
         Rule::switch => "`on` or `off`".into(),
         Rule::type_name => "a type (`text`, `money`, `number`, `bool`, ...)".into(),
         Rule::cmp_op => "a comparison (`==`, `!=`, `<`, `<=`, `>`, `>=`)".into(),
-        Rule::add_op | Rule::mul_op => "an operator".into(),
+        Rule::add_op | Rule::mul_op => "an operator (`+`, `-`, `*`, `/`)".into(),
         Rule::optional_mark => "`?`".into(),
         Rule::expr
-        | Rule::or_expr
-        | Rule::and_expr
-        | Rule::not_expr
-        | Rule::negation
-        | Rule::cmp_expr
-        | Rule::sum_expr
-        | Rule::prod_expr
-        | Rule::neg
+        | Rule::paren
         | Rule::code
         | Rule::bool_lit
         | Rule::aggregate
         | Rule::hook_guard
-        | Rule::list => "an expression".into(),
-        Rule::in_tail | Rule::cmp_tail => "a comparison (`==`, `!=`, `<`, `<=`, `>`, `>=`)".into(),
+        | Rule::list
+        | Rule::not_op
+        | Rule::neg_op => "an expression".into(),
+        Rule::in_tail => "`in [..]`".into(),
+        Rule::and_op => "`and`".into(),
+        Rule::or_op => "`or`".into(),
         Rule::action_block => "`{` and a list of actions".into(),
         Rule::guard => "`when` and a condition".into(),
         Rule::target | Rule::go_to | Rule::stay => "`go to STATUS` or `stay`".into(),
