@@ -46,6 +46,8 @@ pub struct Workflow {
     pub on_enter: Vec<Vec<Action>>,
     /// Actions run on leaving each status (indexed by status).
     pub on_leave: Vec<Vec<Action>>,
+    /// Actions run once when an order is created, after its initial status is set.
+    pub on_create: Vec<Action>,
     /// `renamed old -> new` mappings for hot reload.
     pub renamed: Vec<(String, StatusId)>,
     /// Hook files the workflow refers to (relative to its `hooks/` folder).
@@ -354,8 +356,10 @@ pub enum Action {
     Emit(EventId),
     /// Put the order in a staff queue.
     AssignQueue(String),
+    /// Assign the order to a person (name or email).
+    AssignPerson(Expr),
     /// Add a note to the history.
-    Note(String),
+    Note(Expr),
     /// Flag in-stock lines picked.
     Pick,
     /// Invoice picked lines.

@@ -21,6 +21,8 @@ pub const ORDER: &[(&str, Type)] = &[
     ("total", Type::Money),
     ("subtotal", Type::Money),
     ("shipping_amount", Type::Money),
+    ("amount_paid", Type::Money),
+    ("balance_due", Type::Money),
     ("created_at", Type::Time),
     ("time_in_status", Type::Duration),
     ("age", Type::Duration),

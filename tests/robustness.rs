@@ -195,7 +195,12 @@ proptest! {
 
 #[test]
 fn deep_nesting_is_an_error_not_a_crash() {
-    for guard in ["(".repeat(100_000) + "true" + &")".repeat(100_000), "not ".repeat(100_000) + "true"] {
+    for guard in [
+        "(".repeat(100_000) + "true" + &")".repeat(100_000),
+        "not ".repeat(100_000) + "true",
+        "true".to_string() + &" or true".repeat(100_000),
+        "1".to_string() + &" + 1".repeat(100_000) + " > 0",
+    ] {
         let src = format!("workflow w\nstatus a \"A\" final\nchannel c {{ start in a }}\nevent e\non e from a when {guard} stay\n");
         let out = compile(&src, &Context::default());
         assert!(out.diagnostics.iter().any(|d| d.code == "too-deep"), "{:?}", out.diagnostics);

@@ -177,7 +177,10 @@ fn action(ch: &mut Checker<'_>, d: &Decls, a: &ast::Action, scope: Scope<'_>) ->
             }
         },
         ActionKind::AssignQueue(q) => model::Action::AssignQueue(q.text.clone()),
-        ActionKind::Note(n) => model::Action::Note(n.text.clone()),
+        ActionKind::AssignPerson(e) => {
+            model::Action::AssignPerson(text_expr(ch, d, e, scope, "the person assigned")?)
+        }
+        ActionKind::Note(n) => model::Action::Note(text_expr(ch, d, n, scope, "a note")?),
         ActionKind::Pick => model::Action::Pick,
         ActionKind::Invoice => model::Action::Invoice,
     })

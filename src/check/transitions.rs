@@ -15,6 +15,7 @@ pub(super) fn compile(ch: &mut Checker<'_>, file: &ast::File, d: Decls) -> Workf
     let mut timers = Vec::new();
     let mut on_enter = vec![Vec::new(); d.statuses.len()];
     let mut on_leave = vec![Vec::new(); d.statuses.len()];
+    let mut on_create = Vec::new();
     let mut renamed = Vec::new();
     let mut broken = Vec::new();
 
@@ -27,12 +28,16 @@ pub(super) fn compile(ch: &mut Checker<'_>, file: &ast::File, d: Decls) -> Workf
                 }
             }
             Item::StatusHook(h) => {
-                let place = if h.moment == HookMoment::Entering {
-                    "`on entering` actions"
-                } else {
-                    "`on leaving` actions"
+                let place = match h.moment {
+                    HookMoment::Entering => "`on entering` actions",
+                    HookMoment::Leaving => "`on leaving` actions",
+                    HookMoment::Created => "`on created` actions",
                 };
                 let acts = actions(ch, &d, &h.actions, Scope::new(None, place));
+                if h.moment == HookMoment::Created {
+                    on_create.extend(acts);
+                    continue;
+                }
                 for s in &h.statuses {
                     if let Some(id) = status(ch, &d, s) {
                         let list = if h.moment == HookMoment::Entering {
@@ -130,6 +135,7 @@ pub(super) fn compile(ch: &mut Checker<'_>, file: &ast::File, d: Decls) -> Workf
         timers,
         on_enter,
         on_leave,
+        on_create,
         renamed,
         hook_files: std::mem::take(&mut ch.hooks_used),
     }

@@ -55,7 +55,7 @@ pub enum Item {
     Channel(ChannelDecl),
     /// `on EVENT from SOURCES [when GUARD] go to STATUS [{ actions }]`
     Transition(TransitionDecl),
-    /// `on entering STATUSES { actions }` / `on leaving STATUSES { actions }`
+    /// `on entering STATUSES { actions }` / `on leaving STATUSES { actions }` / `on created { actions }`
     StatusHook(StatusHookDecl),
     /// `timer name after DURATION [in STATUSES] [go to STATUS] [{ actions }]`
     Timer(TimerDecl),
@@ -290,6 +290,8 @@ pub enum HookMoment {
     Entering,
     /// `on leaving`
     Leaving,
+    /// `on created`: once, when the order is created (after its initial status is set).
+    Created,
 }
 
 /// `on entering STATUSES { actions }` / `on leaving STATUSES { actions }`
@@ -379,8 +381,10 @@ pub enum ActionKind {
     Emit(Name),
     /// `assign to queue "name"`
     AssignQueue(Str),
-    /// `note "text"`
-    Note(Str),
+    /// `assign to EXPR`: a person (staff member) by name or email.
+    AssignPerson(Expr),
+    /// `note EXPR`: a history note.
+    Note(Expr),
     /// `pick`: flag in-stock lines picked.
     Pick,
     /// `invoice`: invoice picked lines.

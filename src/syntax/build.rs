@@ -132,9 +132,12 @@ pub(super) fn item(p: P<'_>, base: usize) -> Item {
         }),
         Rule::channel_decl => channel(p, base),
         Rule::transition | Rule::auto_transition => Item::Transition(transition(p, base)),
-        Rule::entering_decl | Rule::leaving_decl => {
-            let moment =
-                if p.as_rule() == Rule::entering_decl { HookMoment::Entering } else { HookMoment::Leaving };
+        Rule::entering_decl | Rule::leaving_decl | Rule::created_decl => {
+            let moment = match p.as_rule() {
+                Rule::entering_decl => HookMoment::Entering,
+                Rule::leaving_decl => HookMoment::Leaving,
+                _ => HookMoment::Created,
+            };
             let mut statuses = Vec::new();
             let mut actions = Vec::new();
             for c in children(p) {
@@ -432,8 +435,15 @@ fn action(p: P<'_>, base: usize) -> Action {
         }
         Rule::run_hook => ActionKind::RunHook(first_str(p)),
         Rule::emit_event => ActionKind::Emit(first_name(p)),
-        Rule::assign => ActionKind::AssignQueue(first_str(p)),
-        Rule::add_note => ActionKind::Note(first_str(p)),
+        Rule::assign => match children(p).next() {
+            Some(q) if q.as_rule() == Rule::assign_queue => ActionKind::AssignQueue(first_str(q)),
+            Some(e) => ActionKind::AssignPerson(expr(e, base)),
+            None => ActionKind::AssignQueue(Str { text: String::new(), span: sp }),
+        },
+        Rule::add_note => match children(p).next() {
+            Some(e) => ActionKind::Note(expr(e, base)),
+            None => ActionKind::Note(Expr { kind: ExprKind::Text(String::new()), span: sp }),
+        },
         Rule::pick_lines => ActionKind::Pick,
         Rule::invoice => ActionKind::Invoice,
         other => unreachable!("grammar produced {other:?} as an action"),

@@ -192,6 +192,16 @@ pub(super) fn syntax_error(error: &Error<Rule>, rest: &str, base: usize) -> Diag
     if found == "=" && expected.iter().any(|e| e.contains("comparison")) {
         d = d.with_help("to compare two values write `==`");
     }
+    let wants_name = expected.iter().any(|e| e == "a name");
+    if d.help.is_empty() && wants_name && RESERVED.contains(&found.as_str()) {
+        d = d.with_help(format!(
+            "`{found}` is a reserved word and cannot be a name; pick another, e.g. `{found}_status`"
+        ));
+    }
+    let wants_duration = expected.iter().any(|e| e.starts_with("a duration"));
+    if d.help.is_empty() && wants_duration && !found.is_empty() && found.chars().all(|c| c.is_ascii_digit()) {
+        d = d.with_help(format!("write the number and its unit together, e.g. `{found}m` or `{found}h`"));
+    }
     if d.help.is_empty() && at_item_start && !found.is_empty() {
         d = d.with_help_opt(
             did_you_mean(&found, KEYWORD_WORDS.iter().copied()).map(|k| format!("did you mean `{k}`?")),
@@ -243,6 +253,12 @@ fn keyword_text(rule: Rule) -> Option<&'static str> {
     KEYWORD_WORDS.iter().copied().find(|w| *w == word)
 }
 
+/// Words the grammar reserves (its `reserved` rule): they cannot be names.
+const RESERVED: &[&str] = &[
+    "and", "or", "not", "in", "any", "all", "count", "sum", "true", "false", "hook", "from", "to", "when",
+    "go", "stay", "entering", "leaving", "created", "lines", "line",
+];
+
 /// Every keyword's text, for did-you-mean (the grammar's `K_*` rules).
 const KEYWORD_WORDS: &[&str] = &[
     "workflow",
@@ -281,6 +297,7 @@ const KEYWORD_WORDS: &[&str] = &[
     "after",
     "entering",
     "leaving",
+    "created",
     "renamed",
     "set",
     "clear",

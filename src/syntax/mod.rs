@@ -122,7 +122,24 @@ fn too_deep(item: &pest::iterators::Pair<'_, Rule>, base: usize) -> Option<Diagn
                 .with_help("split the condition, or remove parentheses that are not needed"),
             );
         }
-        stack.extend(pair.into_inner().map(|c| (c, depth + 1)));
+        // Operators nest in the tree (`not not x`, `a or b or c`) although they are siblings here.
+        let operators = pair
+            .clone()
+            .into_inner()
+            .filter(|c| {
+                matches!(
+                    c.as_rule(),
+                    Rule::not_op
+                        | Rule::neg_op
+                        | Rule::or_op
+                        | Rule::and_op
+                        | Rule::cmp_op
+                        | Rule::add_op
+                        | Rule::mul_op
+                ) || c.as_rule() == Rule::in_tail
+            })
+            .count();
+        stack.extend(pair.into_inner().map(|c| (c, depth + 1 + operators)));
     }
     None
 }

@@ -141,8 +141,11 @@ impl Printer {
             Item::Channel(c) => self.channel(c),
             Item::Transition(t) => self.transition(t),
             Item::StatusHook(h) => {
-                let moment = if h.moment == HookMoment::Entering { "entering" } else { "leaving" };
-                self.out.push_str(&format!("on {moment} {}", names(&h.statuses)));
+                match h.moment {
+                    HookMoment::Entering => self.out.push_str(&format!("on entering {}", names(&h.statuses))),
+                    HookMoment::Leaving => self.out.push_str(&format!("on leaving {}", names(&h.statuses))),
+                    HookMoment::Created => self.out.push_str("on created"),
+                }
                 self.block(&h.actions, true);
             }
             Item::Timer(t) => {
@@ -278,7 +281,8 @@ impl Printer {
             ActionKind::RunHook(h) => format!("run hook {}", quote(&h.text)),
             ActionKind::Emit(n) => format!("emit {}", n.text),
             ActionKind::AssignQueue(q) => format!("assign to queue {}", quote(&q.text)),
-            ActionKind::Note(n) => format!("note {}", quote(&n.text)),
+            ActionKind::AssignPerson(e) => format!("assign to {}", print_expr(e)),
+            ActionKind::Note(n) => format!("note {}", print_expr(n)),
             ActionKind::Pick => "pick".to_string(),
             ActionKind::Invoice => "invoice".to_string(),
         }
