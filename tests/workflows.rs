@@ -132,7 +132,9 @@ fn retail_has_every_coresense_phase_and_status() {
 fn retail_channel_table_row_by_row() {
     use Outcome::*;
     let w = load("workflows/retail.flow");
-    let cases: &[(&str, Option<&str>, Option<(&str, Outcome)>, &str)] = &[
+    /// Channel, mode, payment (method, outcome) or unpaid, and the seed's initial status.
+    type Row<'a> = (&'a str, Option<&'a str>, Option<(&'a str, Outcome)>, &'a str);
+    let cases: &[Row<'_>] = &[
         ("pos", Some("carry"), Some(("cash", Approved)), "shipped"),
         ("pos", Some("delivery"), Some(("credit_card", Approved)), "ready_to_process"),
         ("soi", Some("present"), Some(("credit_card", Approved)), "shipped"),
