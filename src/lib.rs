@@ -12,3 +12,8 @@ pub mod load;
 pub mod model;
 pub mod schema;
 pub mod syntax;
+pub mod order;
+pub mod engine;
+pub mod store;
+pub mod registry;
+pub mod service;

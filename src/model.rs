@@ -232,7 +232,8 @@ pub struct Channel {
 }
 
 /// Payment outcomes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// The payment went through.
     Approved,

@@ -1,0 +1,361 @@
+//! Order creation: the channel's required fields, its initial status by mode, payment method
+//! and outcome, the lines, auto-pick, entering and `on created` actions, auto-invoice and
+//! automatic transitions.
+
+use super::run::Run;
+use super::{Decision, Hooks, Problem, Rejection, Step};
+use crate::model::{Channel, FieldRef, Outcome, Type, Workflow};
+use crate::order::{Address, Customer, Fulfillment, Line, Order, Payment, Time};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A new order as a channel sends it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrder {
+    /// The channel (`website`, `pos`, ...).
+    pub channel: String,
+    /// The workflow, when more than one workflow has this channel.
+    #[serde(default)]
+    pub workflow: Option<String>,
+    /// The order number; the store gives one when missing.
+    #[serde(default)]
+    pub number: Option<String>,
+    /// The channel's own id: the same id from the same channel again gives the first order back.
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// The channel's mode (`carry`, `delivery`, `layaway`, `present`, `phone`).
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// The customer.
+    #[serde(default)]
+    pub customer: CustomerInput,
+    /// Where it ships.
+    #[serde(default)]
+    pub shipping_address: Option<Address>,
+    /// Who pays.
+    #[serde(default)]
+    pub billing_address: Option<Address>,
+    /// The payment taken at checkout, if any.
+    #[serde(default)]
+    pub payment: Option<PaymentInput>,
+    /// The lines.
+    #[serde(default)]
+    pub lines: Vec<LineInput>,
+    /// Attribute values.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, serde_json::Value>,
+    /// Who creates it.
+    #[serde(default)]
+    pub actor: Option<String>,
+}
+
+/// The customer of a new order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CustomerInput {
+    /// Email.
+    pub email: String,
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: String,
+    /// Company.
+    pub company: String,
+    /// Phone.
+    pub phone: String,
+    /// Checked out without an account.
+    pub guest: bool,
+}
+
+/// The payment of a new order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentInput {
+    /// The method code.
+    pub method: String,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// The amount (default: the order's total).
+    #[serde(default)]
+    pub amount: Option<Decimal>,
+    /// The gateway's reference.
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+/// A line of a new order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineInput {
+    /// Stock keeping unit.
+    pub sku: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// Vendor.
+    #[serde(default)]
+    pub vendor: String,
+    /// Quantity.
+    pub qty: Decimal,
+    /// Price per unit.
+    pub unit_price: Decimal,
+    /// How it is sourced (default stock).
+    #[serde(default = "stock")]
+    pub fulfillment: Fulfillment,
+    /// Whether all of it is in stock (default: no).
+    #[serde(default)]
+    pub in_stock: Option<bool>,
+    /// How much of it is in stock (instead of `in_stock`).
+    #[serde(default)]
+    pub in_stock_qty: Option<Decimal>,
+}
+
+fn stock() -> Fulfillment {
+    Fulfillment::Stock
+}
+
+fn required_value(input: &NewOrder, f: &FieldRef) -> String {
+    let addr = |a: &Option<Address>, n: &str| -> String {
+        let Some(a) = a else { return String::new() };
+        match n {
+            "first_name" => a.first_name.clone(),
+            "last_name" => a.last_name.clone(),
+            "company" => a.company.clone(),
+            "address" => a.address.clone(),
+            "address2" => a.address2.clone(),
+            "city" => a.city.clone(),
+            "state" => a.state.clone(),
+            "zip" => a.zip.clone(),
+            "country" => a.country.clone(),
+            "phone" => a.phone.clone(),
+            "email" => a.email.clone(),
+            _ => String::new(),
+        }
+    };
+    let c = &input.customer;
+    match f {
+        FieldRef::Customer(n) => match n.as_str() {
+            "email" => c.email.clone(),
+            "first_name" => c.first_name.clone(),
+            "last_name" => c.last_name.clone(),
+            "company" => c.company.clone(),
+            "phone" => c.phone.clone(),
+            _ => "set".into(),
+        },
+        FieldRef::Shipping(n) => addr(&input.shipping_address, n),
+        FieldRef::Billing(n) => addr(&input.billing_address, n),
+        FieldRef::Payment(n) => match (&input.payment, n.as_str()) {
+            (None, _) => String::new(),
+            (Some(p), "method") => p.method.clone(),
+            (Some(p), "reference") => p.reference.clone().unwrap_or_default(),
+            (Some(_), _) => "set".into(),
+        },
+        FieldRef::Order(n) => match n.as_str() {
+            "number" => input.number.clone().unwrap_or_default(),
+            "external_id" => input.external_id.clone().unwrap_or_default(),
+            _ => "set".into(),
+        },
+        FieldRef::Attribute(n) => input.attributes.get(n).map(|v| v.to_string()).unwrap_or_default(),
+        _ => "set".into(),
+    }
+}
+
+/// Checks the input: the channel's required fields, the lines, the attributes.
+fn problems(w: &Workflow, channel: &Channel, input: &NewOrder) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for f in &channel.required {
+        let path = match f {
+            FieldRef::Shipping(n) => format!("shipping_address.{n}"),
+            FieldRef::Billing(n) => format!("billing_address.{n}"),
+            other => other.path(),
+        };
+        if required_value(input, f).trim().is_empty() {
+            out.push(Problem { field: path, problem: format!("is required by channel `{}`", channel.code) });
+        }
+    }
+    if input.lines.is_empty() {
+        out.push(Problem { field: "lines".into(), problem: "an order needs at least one line".into() });
+    }
+    for (i, l) in input.lines.iter().enumerate() {
+        if l.sku.trim().is_empty() {
+            out.push(Problem { field: format!("lines[{i}].sku"), problem: "is empty".into() });
+        }
+        if l.qty <= Decimal::ZERO {
+            out.push(Problem { field: format!("lines[{i}].qty"), problem: "must be above zero".into() });
+        }
+        if l.unit_price < Decimal::ZERO {
+            out.push(Problem { field: format!("lines[{i}].unit_price"), problem: "cannot be negative".into() });
+        }
+        if l.in_stock_qty.is_some_and(|q| q < Decimal::ZERO) {
+            out.push(Problem { field: format!("lines[{i}].in_stock_qty"), problem: "cannot be negative".into() });
+        }
+    }
+    if input.payment.as_ref().and_then(|p| p.amount).is_some_and(|a| a < Decimal::ZERO) {
+        out.push(Problem { field: "payment.amount".into(), problem: "cannot be negative".into() });
+    }
+    for (name, value) in &input.attributes {
+        match w.attributes.iter().find(|a| &a.name == name) {
+            None => out.push(Problem {
+                field: format!("attributes.{name}"),
+                problem: format!("is not an attribute of workflow `{}`", w.name),
+            }),
+            Some(a) if !value.is_null() && super::eval::typed(Some(value), a.ty) == super::Value::Null => {
+                out.push(Problem { field: format!("attributes.{name}"), problem: format!("must be {}", a.ty.describe()) });
+            }
+            Some(_) => {}
+        }
+    }
+    out
+}
+
+/// The index of the channel rule that takes an order, if any.
+fn rule_for(channel: &Channel, mode: Option<&str>, payment: Option<&PaymentInput>) -> Option<usize> {
+    channel.rules.iter().position(|r| {
+        let mode_ok = r.modes.as_ref().is_none_or(|ms| mode.is_some_and(|m| ms.iter().any(|x| x == m)));
+        let pay_ok = match payment {
+            None => r.methods.is_none() && r.outcomes.is_none(),
+            Some(p) => {
+                !r.unpaid
+                    && r.methods.as_ref().is_none_or(|ms| ms.iter().any(|x| *x == p.method))
+                    && r.outcomes.as_ref().is_none_or(|os| os.contains(&p.outcome))
+            }
+        };
+        mode_ok && pay_ok
+    })
+}
+
+/// Creates an order: `customer` is the store's match for the input's customer, and
+/// `possible_duplicate` whether that match was only near.
+pub fn create(
+    w: &Workflow,
+    input: &NewOrder,
+    customer: Customer,
+    possible_duplicate: bool,
+    now: Time,
+    hooks: &dyn Hooks,
+) -> Result<Decision, Rejection> {
+    let Some(channel) = w.channel(&input.channel) else {
+        let mut r = Rejection::new("unknown_channel", format!("workflow `{}` has no channel `{}`", w.name, input.channel));
+        r.problems.push(Problem {
+            field: "channel".into(),
+            problem: format!("must be one of {}", w.channels.iter().map(|c| c.code.as_str()).collect::<Vec<_>>().join(", ")),
+        });
+        return Err(r);
+    };
+    let found = problems(w, channel, input);
+    if !found.is_empty() {
+        let mut r = Rejection::new("invalid_order", format!("the order cannot be created: {} problem(s)", found.len()));
+        r.problems = found;
+        return Err(r);
+    }
+    let Some(rule_index) = rule_for(channel, input.mode.as_deref(), input.payment.as_ref()) else {
+        let what = match (&input.mode, &input.payment) {
+            (m, Some(p)) => format!(
+                "{}paid by `{}` with payment `{}`",
+                m.as_ref().map(|m| format!("in mode `{m}` ")).unwrap_or_default(),
+                p.method,
+                p.outcome.code()
+            ),
+            (m, None) => format!("{}with no payment", m.as_ref().map(|m| format!("in mode `{m}` ")).unwrap_or_default()),
+        };
+        return Err(Rejection::new("refused", format!("channel `{}` takes no order {what}", channel.code)));
+    };
+    let rule = &channel.rules[rule_index];
+    let Some(start) = rule.start else {
+        let message = rule.message.clone().unwrap_or_else(|| format!("channel `{}` refuses this order", channel.code));
+        return Err(Rejection::new("refused", message));
+    };
+
+    let lines: Vec<Line> = input
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| Line {
+            n: i as u32 + 1,
+            sku: l.sku.trim().to_string(),
+            description: l.description.clone(),
+            vendor: l.vendor.clone(),
+            qty: l.qty,
+            unit_price: l.unit_price,
+            fulfillment: l.fulfillment,
+            in_stock_qty: l.in_stock_qty.unwrap_or(if l.in_stock == Some(true) { l.qty } else { Decimal::ZERO }).min(l.qty),
+            picked_qty: Decimal::ZERO,
+            shipped_qty: Decimal::ZERO,
+            invoiced_qty: Decimal::ZERO,
+        })
+        .collect();
+    let subtotal: Decimal = lines.iter().map(Line::total).sum();
+    let payment = input.payment.as_ref().map(|p| Payment {
+        method: p.method.clone(),
+        outcome: p.outcome,
+        amount: p.amount.unwrap_or(subtotal),
+        reference: p.reference.clone().unwrap_or_default(),
+    });
+    let amount_paid = payment.as_ref().filter(|p| p.outcome == Outcome::Approved).map_or(Decimal::ZERO, |p| p.amount);
+    let mut attributes = BTreeMap::new();
+    for (name, value) in &input.attributes {
+        let ty = w.attributes.iter().find(|a| &a.name == name).map_or(Type::Text, |a| a.ty);
+        let value = match (ty, value) {
+            (Type::Money | Type::Number, serde_json::Value::Number(n)) => json!(n.to_string()),
+            _ => value.clone(),
+        };
+        attributes.insert(name.clone(), value);
+    }
+    let mut flags = BTreeSet::new();
+    if possible_duplicate {
+        flags.insert("possible_duplicate".to_string());
+    }
+    let order = Order {
+        id: 0,
+        number: input.number.clone().unwrap_or_default(),
+        workflow: w.name.clone(),
+        workflow_version: 0,
+        channel: channel.code.clone(),
+        mode: input.mode.clone(),
+        external_id: input.external_id.clone(),
+        status: w.statuses[start].code.clone(),
+        status_since: now,
+        created_at: now,
+        customer,
+        shipping: input.shipping_address.clone().unwrap_or_default(),
+        billing: input.billing_address.clone().unwrap_or_default(),
+        payment,
+        amount_paid,
+        shipping_amount: Decimal::ZERO,
+        lines,
+        flags,
+        attributes,
+        queue: None,
+        assignee: None,
+        invoiced: false,
+        related_order: None,
+        shipments: Vec::new(),
+        fulfillment_actions: Vec::new(),
+        lock: None,
+        version: 0,
+    };
+    let mut run = Run::new(w, hooks, order, now, input.actor.clone());
+    run.history.push(super::HistoryEntry {
+        at: now,
+        kind: "created".into(),
+        event: None,
+        from_status: None,
+        to_status: Some(w.statuses[start].code.clone()),
+        actor: input.actor.clone(),
+        detail: json!({"channel": channel.code, "mode": input.mode, "rule": rule_index + 1,
+                       "customer_is_new": run.order.customer.is_new, "possible_duplicate": possible_duplicate}),
+    });
+    if w.settings.auto_pick {
+        run.pick(None);
+    }
+    run.enter(start, None)?;
+    let on_create = &w.on_create;
+    run.run_actions(on_create, None)?;
+    run.settle()?;
+    let mut d = run.into_decision();
+    d.steps.insert(0, Step { event: None, from: String::new(), to: w.statuses[start].code.clone(), line: 0 });
+    Ok(d)
+}

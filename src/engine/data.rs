@@ -1,0 +1,245 @@
+//! Event data: checked against the event's declared fields, and the built-in effects of
+//! payment, shipment and receipt events on the order.
+
+use super::eval::{typed, Value};
+use super::{EventInput, HistoryEntry, Problem, Rejection};
+use crate::model::{EventDef, EventKind, Outcome, Type};
+use crate::order::{Order, Payment, Shipment, Time};
+use rust_decimal::Decimal;
+use serde_json::json;
+use std::time::Duration;
+
+/// `90s`, `15m`, `48h`, `7d`: the largest unit that divides the duration.
+pub(crate) fn format_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    for (unit, size) in [("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60)] {
+        if s >= size && s % size == 0 {
+            return format!("{}{unit}", s / size);
+        }
+    }
+    format!("{s}s")
+}
+
+/// Fields of a shipment or receipt that carry per-line quantities.
+const LINE_FIELDS: &[&str] = &["lines", "everything"];
+
+/// Checks the event's data: every required field present, every field of its type, nothing
+/// undeclared.
+pub(crate) fn validate(def: &EventDef, input: &EventInput) -> Result<(), Rejection> {
+    let mut problems = Vec::new();
+    for f in &def.fields {
+        match input.data.get(&f.name) {
+            None | Some(serde_json::Value::Null) if !f.optional => {
+                problems.push(Problem { field: format!("data.{}", f.name), problem: format!("is missing ({})", f.ty.describe()) });
+            }
+            None | Some(serde_json::Value::Null) => {}
+            Some(v) => {
+                if typed(Some(v), f.ty) == Value::Null {
+                    problems.push(Problem {
+                        field: format!("data.{}", f.name),
+                        problem: format!("must be {}, not {v}", describe_expected(f.ty)),
+                    });
+                } else if let (Type::Code(crate::model::Codes::Outcomes), Some(s)) = (f.ty, v.as_str()) {
+                    if Outcome::from_code(s).is_none() {
+                        problems.push(Problem {
+                            field: format!("data.{}", f.name),
+                            problem: "must be one of approved, declined, pending, invalid".into(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    let takes_lines = matches!(def.kind, EventKind::Shipment | EventKind::Receipt);
+    for key in input.data.keys() {
+        let declared = def.fields.iter().any(|f| &f.name == key);
+        if !declared && !(takes_lines && LINE_FIELDS.contains(&key.as_str())) {
+            let known: Vec<&str> = def.fields.iter().map(|f| f.name.as_str()).collect();
+            let hint = crate::diagnostics::did_you_mean(key, known.iter().copied())
+                .map(|k| format!("; did you mean `{k}`?"))
+                .unwrap_or_default();
+            problems.push(Problem {
+                field: format!("data.{key}"),
+                problem: format!("is not a field of event `{}`{hint}", def.name),
+            });
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        let mut r = Rejection::new("invalid_data", format!("the data of event `{}` is not valid", def.name));
+        r.problems = problems;
+        Err(r)
+    }
+}
+
+fn describe_expected(ty: Type) -> &'static str {
+    match ty {
+        Type::Bool => "true or false",
+        Type::Money => "an amount (a number or a decimal string such as \"19.99\")",
+        Type::Number => "a number",
+        Type::Text | Type::Code(_) => "text",
+        Type::Duration => "a duration such as \"15m\"",
+        Type::Time => "a time in RFC 3339 form such as \"2026-01-31T12:00:00Z\"",
+    }
+}
+
+fn decimal(v: &serde_json::Value) -> Option<Decimal> {
+    match typed(Some(v), Type::Number) {
+        Value::Number(n) => Some(n),
+        _ => None,
+    }
+}
+
+/// Per-line quantities of a shipment or receipt: `lines: [{line | sku, qty}]`; without `lines`
+/// (or with `everything: true`), everything still open.
+fn quantities(
+    order: &Order,
+    input: &EventInput,
+    open: impl Fn(&crate::order::Line) -> Decimal,
+) -> Result<Vec<(usize, Decimal)>, Vec<Problem>> {
+    let everything = input.data.get("everything").and_then(serde_json::Value::as_bool).unwrap_or(false);
+    let Some(lines) = input.data.get("lines").filter(|_| !everything) else {
+        return Ok(order.lines.iter().enumerate().map(|(i, l)| (i, open(l))).filter(|(_, q)| *q > Decimal::ZERO).collect());
+    };
+    let Some(items) = lines.as_array() else {
+        return Err(vec![Problem { field: "data.lines".into(), problem: "must be a list of {line or sku, qty}".into() }]);
+    };
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let at = format!("data.lines[{i}]");
+        let index = match (item.get("line").and_then(serde_json::Value::as_u64), item.get("sku").and_then(serde_json::Value::as_str)) {
+            (Some(n), _) => order.lines.iter().position(|l| u64::from(l.n) == n),
+            (None, Some(sku)) => order.lines.iter().position(|l| l.sku == sku),
+            (None, None) => {
+                problems.push(Problem { field: at, problem: "needs `line` (its number) or `sku`".into() });
+                continue;
+            }
+        };
+        let Some(index) = index else {
+            problems.push(Problem { field: at, problem: "names no line of this order".into() });
+            continue;
+        };
+        match item.get("qty").and_then(decimal) {
+            Some(q) if q > Decimal::ZERO => out.push((index, q)),
+            _ => problems.push(Problem { field: format!("{at}.qty"), problem: "must be a number above zero".into() }),
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
+
+fn text_field(input: &EventInput, name: &str) -> String {
+    input.data.get(name).and_then(serde_json::Value::as_str).unwrap_or_default().to_string()
+}
+
+/// Applies the built-in effect of a payment, shipment or receipt event to the order.
+pub(crate) fn apply_kind(
+    order: &mut Order,
+    def: &EventDef,
+    input: &EventInput,
+    now: Time,
+    history: &mut Vec<HistoryEntry>,
+) -> Result<(), Rejection> {
+    let entry = |kind: &str, detail: serde_json::Value| HistoryEntry {
+        at: now,
+        kind: kind.into(),
+        event: Some(def.name.clone()),
+        from_status: None,
+        to_status: None,
+        actor: input.actor.clone(),
+        detail,
+    };
+    let invalid = |problems: Vec<Problem>| {
+        let mut r = Rejection::new("invalid_data", format!("the data of event `{}` is not valid", def.name));
+        r.problems = problems;
+        r
+    };
+    match def.kind {
+        EventKind::Plain => {}
+        EventKind::Payment => {
+            let outcome = input
+                .data
+                .get("outcome")
+                .and_then(serde_json::Value::as_str)
+                .and_then(Outcome::from_code)
+                .unwrap_or(Outcome::Approved);
+            let method = input
+                .data
+                .get("method")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string)
+                .or_else(|| order.payment.as_ref().map(|p| p.method.clone()))
+                .unwrap_or_default();
+            let amount = input.data.get("amount").and_then(decimal).unwrap_or_else(|| order.balance_due());
+            if outcome == Outcome::Approved {
+                order.amount_paid += amount;
+            }
+            order.payment =
+                Some(Payment { method: method.clone(), outcome, amount, reference: text_field(input, "reference") });
+            history.push(entry(
+                "payment",
+                json!({"method": method, "outcome": outcome.code(), "amount": amount.to_string()}),
+            ));
+        }
+        EventKind::Shipment => {
+            let qty = quantities(order, input, |l| l.qty - l.shipped_qty).map_err(invalid)?;
+            let mut over = Vec::new();
+            for (i, q) in &qty {
+                let l = &order.lines[*i];
+                if l.shipped_qty + q > l.qty {
+                    over.push(Problem {
+                        field: format!("line {} ({})", l.n, l.sku),
+                        problem: format!("ships {q} but only {} of {} remain", l.qty - l.shipped_qty, l.qty),
+                    });
+                }
+            }
+            if !over.is_empty() {
+                let mut r = Rejection::new("over_shipment", "a shipment cannot ship more than was ordered");
+                r.problems = over;
+                return Err(r);
+            }
+            if qty.is_empty() {
+                return Err(invalid(vec![Problem { field: "data.lines".into(), problem: "nothing is left to ship".into() }]));
+            }
+            for (i, q) in &qty {
+                order.lines[*i].shipped_qty += q;
+            }
+            let amount = input.data.get("amount").and_then(decimal).unwrap_or_default();
+            order.shipping_amount += amount;
+            let shipment = Shipment {
+                carrier: text_field(input, "carrier"),
+                tracking_number: text_field(input, "tracking_number"),
+                amount,
+                lines: qty.iter().map(|(i, q)| (order.lines[*i].n, *q)).collect(),
+                at: now,
+            };
+            history.push(entry(
+                "shipment",
+                json!({
+                    "carrier": shipment.carrier,
+                    "tracking_number": shipment.tracking_number,
+                    "amount": amount.to_string(),
+                    "lines": shipment.lines.iter().map(|(n, q)| json!({"line": n, "qty": q.to_string()})).collect::<Vec<_>>(),
+                }),
+            ));
+            order.shipments.push(shipment);
+        }
+        EventKind::Receipt => {
+            let qty = quantities(order, input, |l| (l.qty - l.in_stock_qty).max(Decimal::ZERO)).map_err(invalid)?;
+            for (i, q) in &qty {
+                let l = &mut order.lines[*i];
+                l.in_stock_qty = (l.in_stock_qty + q).min(l.qty);
+            }
+            history.push(entry(
+                "receipt",
+                json!({"lines": qty.iter().map(|(i, q)| json!({"line": order.lines[*i].n, "qty": q.to_string()})).collect::<Vec<_>>()}),
+            ));
+        }
+    }
+    Ok(())
+}

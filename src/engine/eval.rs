@@ -1,0 +1,439 @@
+//! Guards evaluated natively on the compiled tree, and explained when they fail.
+
+use super::{EventInput, Hooks};
+use crate::model::{self, Aggregate, ArithOp, CmpOp, ExprKind, FieldRef, Type, Workflow};
+use crate::order::{Line, Order, Time};
+use rust_decimal::Decimal;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A value a guard computes with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// Nothing there (a missing field or attribute).
+    Null,
+    /// Yes or no.
+    Bool(bool),
+    /// A number or amount.
+    Number(Decimal),
+    /// Text or a code.
+    Text(String),
+    /// A length of time.
+    Duration(Duration),
+    /// A moment.
+    Time(Time),
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Null => f.write_str("empty"),
+            Value::Bool(b) => write!(f, "{}", if *b { "true" } else { "false" }),
+            Value::Number(n) => write!(f, "{n}"),
+            Value::Text(t) => write!(f, "\"{t}\""),
+            Value::Duration(d) => write!(f, "{}", crate::engine::data::format_duration(*d)),
+            Value::Time(t) => write!(f, "{}", t.format("%Y-%m-%d %H:%M:%S UTC")),
+        }
+    }
+}
+
+/// What a guard reads: the order, the event (when there is one), the line being gone through.
+pub(crate) struct Ctx<'a> {
+    pub(crate) workflow: &'a Workflow,
+    pub(crate) order: &'a Order,
+    pub(crate) event: Option<&'a EventInput>,
+    pub(crate) now: Time,
+    pub(crate) hooks: &'a dyn Hooks,
+    pub(crate) line: Option<&'a Line>,
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_string())
+}
+
+fn decimal_of(v: &serde_json::Value) -> Option<Decimal> {
+    match v {
+        serde_json::Value::String(s) => Decimal::from_str(s.trim()).ok(),
+        serde_json::Value::Number(n) => Decimal::from_str(&n.to_string()).ok(),
+        _ => None,
+    }
+}
+
+/// A JSON value read as a value of the declared type.
+pub(crate) fn typed(v: Option<&serde_json::Value>, ty: Type) -> Value {
+    let Some(v) = v else { return Value::Null };
+    match ty {
+        Type::Bool => v.as_bool().map_or(Value::Null, Value::Bool),
+        Type::Money | Type::Number => decimal_of(v).map_or(Value::Null, Value::Number),
+        Type::Text | Type::Code(_) => v.as_str().map_or(Value::Null, text),
+        Type::Duration => match v {
+            serde_json::Value::String(s) => crate::check::parse_duration(s).map_or(Value::Null, Value::Duration),
+            other => other.as_u64().map_or(Value::Null, |s| Value::Duration(Duration::from_secs(s))),
+        },
+        Type::Time => v
+            .as_str()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map_or(Value::Null, |t| Value::Time(t.with_timezone(&chrono::Utc))),
+    }
+}
+
+fn elapsed(now: Time, since: Time) -> Value {
+    Value::Duration((now - since).to_std().unwrap_or_default())
+}
+
+fn field(ctx: &Ctx<'_>, f: &FieldRef, ty: Type) -> Value {
+    let o = ctx.order;
+    match f {
+        FieldRef::Order(n) => match n.as_str() {
+            "number" => text(&o.number),
+            "external_id" => o.external_id.as_deref().map_or(Value::Null, text),
+            "channel" => text(&o.channel),
+            "mode" => o.mode.as_deref().map_or(Value::Null, text),
+            "status" => text(&o.status),
+            "phase" => ctx
+                .workflow
+                .status_id(&o.status)
+                .and_then(|s| ctx.workflow.statuses[s].phase)
+                .map_or(Value::Null, |p| text(&ctx.workflow.phases[p].code)),
+            "total" => Value::Number(o.total()),
+            "subtotal" => Value::Number(o.subtotal()),
+            "shipping_amount" => Value::Number(o.shipping_amount),
+            "amount_paid" => Value::Number(o.amount_paid),
+            "balance_due" => Value::Number(o.balance_due()),
+            "created_at" => Value::Time(o.created_at),
+            "time_in_status" => elapsed(ctx.now, o.status_since),
+            "age" => elapsed(ctx.now, o.created_at),
+            "invoiced" => Value::Bool(o.invoiced),
+            "all_in_stock" => Value::Bool(o.all_in_stock()),
+            "all_picked" => Value::Bool(o.all_picked()),
+            "all_shipped" => Value::Bool(o.all_shipped()),
+            "any_shipped" => Value::Bool(o.any_shipped()),
+            "queue" => o.queue.as_deref().map_or(Value::Null, text),
+            "assignee" => o.assignee.as_deref().map_or(Value::Null, text),
+            "is_related" => Value::Bool(o.related_order.is_some()),
+            _ => Value::Null,
+        },
+        FieldRef::Payment(n) => match (&o.payment, n.as_str()) {
+            (None, _) => Value::Null,
+            (Some(p), "method") => text(&p.method),
+            (Some(p), "outcome") => text(p.outcome.code()),
+            (Some(p), "amount") => Value::Number(p.amount),
+            (Some(p), "reference") => text(&p.reference),
+            _ => Value::Null,
+        },
+        FieldRef::Customer(n) => {
+            let c = &o.customer;
+            match n.as_str() {
+                "email" => text(&c.email),
+                "first_name" => text(&c.first_name),
+                "last_name" => text(&c.last_name),
+                "company" => text(&c.company),
+                "phone" => text(&c.phone),
+                "is_guest" => Value::Bool(c.is_guest),
+                "is_new" => Value::Bool(c.is_new),
+                _ => Value::Null,
+            }
+        }
+        FieldRef::Shipping(n) => address(&o.shipping, n),
+        FieldRef::Billing(n) => address(&o.billing, n),
+        FieldRef::Attribute(n) => typed(o.attributes.get(n), ty),
+        FieldRef::Flag(n) => Value::Bool(o.flags.contains(n)),
+        FieldRef::Event(n) => match (ctx.event, n.as_str()) {
+            (_, "time") => Value::Time(ctx.now),
+            (Some(e), _) => typed(e.data.get(n), ty),
+            (None, _) => Value::Null,
+        },
+        FieldRef::Line(n) => match ctx.line {
+            None => Value::Null,
+            Some(l) => match n.as_str() {
+                "sku" => text(&l.sku),
+                "description" => text(&l.description),
+                "vendor" => text(&l.vendor),
+                "qty" => Value::Number(l.qty),
+                "unit_price" => Value::Number(l.unit_price),
+                "total" => Value::Number(l.total()),
+                "fulfillment" => text(l.fulfillment.code()),
+                "in_stock" => Value::Bool(l.in_stock()),
+                "in_stock_qty" => Value::Number(l.in_stock_qty),
+                "picked_qty" => Value::Number(l.picked_qty),
+                "shipped_qty" => Value::Number(l.shipped_qty),
+                "invoiced_qty" => Value::Number(l.invoiced_qty),
+                "is_picked" => Value::Bool(l.is_picked()),
+                "is_shipped" => Value::Bool(l.is_shipped()),
+                _ => Value::Null,
+            },
+        },
+    }
+}
+
+fn address(a: &crate::order::Address, n: &str) -> Value {
+    let v = match n {
+        "first_name" => &a.first_name,
+        "last_name" => &a.last_name,
+        "company" => &a.company,
+        "address" => &a.address,
+        "address2" => &a.address2,
+        "city" => &a.city,
+        "state" => &a.state,
+        "zip" => &a.zip,
+        "country" => &a.country,
+        "phone" => &a.phone,
+        "email" => &a.email,
+        _ => return Value::Null,
+    };
+    text(v)
+}
+
+fn compare(op: CmpOp, a: &Value, b: &Value) -> bool {
+    use std::cmp::Ordering;
+    let ord: Option<Ordering> = match (a, b) {
+        (Value::Number(x), Value::Number(y)) => Some(x.cmp(y)),
+        (Value::Text(x), Value::Text(y)) => Some(x.cmp(y)),
+        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
+        (Value::Duration(x), Value::Duration(y)) => Some(x.cmp(y)),
+        (Value::Time(x), Value::Time(y)) => Some(x.cmp(y)),
+        (Value::Null, Value::Null) => Some(Ordering::Equal),
+        _ => None,
+    };
+    match (op, ord) {
+        (CmpOp::Eq, o) => o == Some(Ordering::Equal),
+        (CmpOp::Ne, o) => o != Some(Ordering::Equal),
+        (_, None) => false, // an empty value is neither more nor less than anything
+        (CmpOp::Lt, Some(o)) => o == Ordering::Less,
+        (CmpOp::Le, Some(o)) => o != Ordering::Greater,
+        (CmpOp::Gt, Some(o)) => o == Ordering::Greater,
+        (CmpOp::Ge, Some(o)) => o != Ordering::Less,
+    }
+}
+
+/// Evaluates an expression. `Err` only when a hook fails.
+pub(crate) fn eval(e: &model::Expr, ctx: &Ctx<'_>) -> Result<Value, String> {
+    Ok(match &e.kind {
+        ExprKind::Const(c) => match c {
+            model::Value::Bool(b) => Value::Bool(*b),
+            model::Value::Number(n) => Value::Number(*n),
+            model::Value::Text(t) => Value::Text(t.clone()),
+            model::Value::Duration(d) => Value::Duration(*d),
+        },
+        ExprKind::Field(f) => field(ctx, f, e.ty),
+        ExprKind::Not(x) => Value::Bool(!truthy(&eval(x, ctx)?)),
+        ExprKind::Neg(x) => match eval(x, ctx)? {
+            Value::Number(n) => Value::Number(-n),
+            _ => Value::Null,
+        },
+        ExprKind::And(a, b) => Value::Bool(truthy(&eval(a, ctx)?) && truthy(&eval(b, ctx)?)),
+        ExprKind::Or(a, b) => Value::Bool(truthy(&eval(a, ctx)?) || truthy(&eval(b, ctx)?)),
+        ExprKind::Cmp(op, a, b) => Value::Bool(compare(*op, &eval(a, ctx)?, &eval(b, ctx)?)),
+        ExprKind::Arith(op, a, b) => match (eval(a, ctx)?, eval(b, ctx)?) {
+            (Value::Number(x), Value::Number(y)) => match op {
+                ArithOp::Add => x.checked_add(y),
+                ArithOp::Sub => x.checked_sub(y),
+                ArithOp::Mul => x.checked_mul(y),
+                ArithOp::Div => x.checked_div(y),
+            }
+            .map_or(Value::Null, Value::Number),
+            _ => Value::Null,
+        },
+        ExprKind::In(v, list, negated) => {
+            let v = eval(v, ctx)?;
+            let mut found = false;
+            for item in list {
+                if compare(CmpOp::Eq, &v, &eval(item, ctx)?) {
+                    found = true;
+                    break;
+                }
+            }
+            Value::Bool(found != *negated)
+        }
+        ExprKind::Aggregate(kind, inner) => aggregate(*kind, inner.as_deref(), ctx)?,
+        ExprKind::Hook(h) => Value::Bool(ctx.hooks.guard(h, ctx.order, ctx.event, ctx.now)?),
+    })
+}
+
+fn aggregate(kind: Aggregate, inner: Option<&model::Expr>, ctx: &Ctx<'_>) -> Result<Value, String> {
+    let on_line = |l: &Line| -> Result<Value, String> {
+        let lctx = Ctx { line: Some(l), ..*ctx };
+        inner.map_or(Ok(Value::Bool(true)), |e| eval(e, &lctx))
+    };
+    let lines = &ctx.order.lines;
+    Ok(match kind {
+        Aggregate::All => {
+            let mut all = true;
+            for l in lines {
+                if !truthy(&on_line(l)?) {
+                    all = false;
+                    break;
+                }
+            }
+            Value::Bool(all)
+        }
+        Aggregate::Any => {
+            let mut any = false;
+            for l in lines {
+                if truthy(&on_line(l)?) {
+                    any = true;
+                    break;
+                }
+            }
+            Value::Bool(any)
+        }
+        Aggregate::Count => {
+            let mut n = 0u32;
+            for l in lines {
+                if truthy(&on_line(l)?) {
+                    n += 1;
+                }
+            }
+            Value::Number(Decimal::from(n))
+        }
+        Aggregate::Sum => {
+            let mut total = Decimal::ZERO;
+            for l in lines {
+                if let Value::Number(x) = on_line(l)? {
+                    total += x;
+                }
+            }
+            Value::Number(total)
+        }
+    })
+}
+
+fn truthy(v: &Value) -> bool {
+    matches!(v, Value::Bool(true))
+}
+
+/// Evaluates a guard on an order (and an event), for tools and tests.
+pub fn evaluate(
+    workflow: &Workflow,
+    guard: &model::Expr,
+    order: &Order,
+    event: Option<&EventInput>,
+    now: Time,
+    hooks: &dyn Hooks,
+) -> Result<Value, String> {
+    eval(guard, &Ctx { workflow, order, event, now, hooks, line: None })
+}
+
+/// The expression as text, as it could be written in a workflow.
+pub(crate) fn show(e: &model::Expr) -> String {
+    match &e.kind {
+        ExprKind::Const(model::Value::Text(t)) => format!("\"{t}\""),
+        ExprKind::Const(model::Value::Number(n)) => n.to_string(),
+        ExprKind::Const(model::Value::Bool(b)) => b.to_string(),
+        ExprKind::Const(model::Value::Duration(d)) => super::data::format_duration(*d),
+        ExprKind::Field(f) => f.path(),
+        ExprKind::Not(x) => format!("not {}", show_tight(x)),
+        ExprKind::Neg(x) => format!("-{}", show_tight(x)),
+        ExprKind::And(a, b) => format!("{} and {}", show(a), show(b)),
+        ExprKind::Or(a, b) => format!("{} or {}", show(a), show(b)),
+        ExprKind::Cmp(op, a, b) => {
+            let op = match op {
+                CmpOp::Eq => "==",
+                CmpOp::Ne => "!=",
+                CmpOp::Lt => "<",
+                CmpOp::Le => "<=",
+                CmpOp::Gt => ">",
+                CmpOp::Ge => ">=",
+            };
+            format!("{} {op} {}", show_tight(a), show_tight(b))
+        }
+        ExprKind::Arith(op, a, b) => {
+            let op = match op {
+                ArithOp::Add => "+",
+                ArithOp::Sub => "-",
+                ArithOp::Mul => "*",
+                ArithOp::Div => "/",
+            };
+            format!("{} {op} {}", show_tight(a), show_tight(b))
+        }
+        ExprKind::In(v, list, negated) => format!(
+            "{} {}in [{}]",
+            show_tight(v),
+            if *negated { "not " } else { "" },
+            list.iter().map(show).collect::<Vec<_>>().join(", ")
+        ),
+        ExprKind::Aggregate(kind, inner) => {
+            let word = match kind {
+                Aggregate::All => "all lines",
+                Aggregate::Any => "any line",
+                Aggregate::Count => "count lines",
+                Aggregate::Sum => "sum lines",
+            };
+            match inner {
+                Some(i) => format!("{word}({})", show(i)),
+                None => word.to_string(),
+            }
+        }
+        ExprKind::Hook(h) => format!("hook \"{h}\""),
+    }
+}
+
+fn show_tight(e: &model::Expr) -> String {
+    match &e.kind {
+        ExprKind::And(..) | ExprKind::Or(..) | ExprKind::Cmp(..) | ExprKind::In(..) | ExprKind::Arith(..) => {
+            format!("({})", show(e))
+        }
+        _ => show(e),
+    }
+}
+
+/// Why a guard is false: the smallest failing part, with the values it saw.
+pub fn explain(
+    workflow: &Workflow,
+    guard: &model::Expr,
+    order: &Order,
+    event: Option<&EventInput>,
+    now: Time,
+    hooks: &dyn Hooks,
+) -> String {
+    let ctx = Ctx { workflow, order, event, now, hooks, line: None };
+    why_false(guard, &ctx)
+}
+
+fn why_false(e: &model::Expr, ctx: &Ctx<'_>) -> String {
+    match &e.kind {
+        ExprKind::And(a, b) => match eval(a, ctx) {
+            Ok(v) if !truthy(&v) => why_false(a, ctx),
+            Err(err) => err,
+            _ => why_false(b, ctx),
+        },
+        ExprKind::Cmp(_, a, b) => {
+            let va = eval(a, ctx).unwrap_or(Value::Null);
+            let vb = eval(b, ctx).unwrap_or(Value::Null);
+            let mut parts = Vec::new();
+            if !matches!(a.kind, ExprKind::Const(_)) {
+                parts.push(format!("{} is {va}", show(a)));
+            }
+            if !matches!(b.kind, ExprKind::Const(_)) {
+                parts.push(format!("{} is {vb}", show(b)));
+            }
+            if parts.is_empty() {
+                format!("`{}` is false", show(e))
+            } else {
+                format!("`{}` is false: {}", show(e), parts.join(", "))
+            }
+        }
+        ExprKind::In(v, ..) => {
+            let value = eval(v, ctx).unwrap_or(Value::Null);
+            format!("`{}` is false: {} is {value}", show(e), show(v))
+        }
+        ExprKind::Hook(h) => match eval(e, ctx) {
+            Err(err) => err,
+            _ => format!("hook `{h}` answered no"),
+        },
+        ExprKind::Aggregate(Aggregate::All, Some(inner)) => {
+            let failing = ctx.order.lines.iter().find(|l| {
+                let lctx = Ctx { line: Some(l), ..*ctx };
+                !truthy(&eval(inner, &lctx).unwrap_or(Value::Null))
+            });
+            match failing {
+                Some(l) => {
+                    let lctx = Ctx { line: Some(l), ..*ctx };
+                    format!("`{}` is false: line {} ({}): {}", show(e), l.n, l.sku, why_false(inner, &lctx))
+                }
+                None => format!("`{}` is false", show(e)),
+            }
+        }
+        _ => format!("`{}` is false", show(e)),
+    }
+}

@@ -1,0 +1,212 @@
+//! The engine core: pure functions from (compiled workflow, order snapshot, input, time) to a
+//! [`Decision`] (the new snapshot and every record to write) or a [`Rejection`] that explains
+//! itself. No I/O and no clock reads here: the store and the callers bring the time.
+//!
+//! Semantics (ARCHITECTURE.md has the long form):
+//! - An event's built-in effect (payment, shipment, receipt) applies first; then the first
+//!   transition in file order whose source, event and guard match fires: leaving actions, the
+//!   transition's actions, entering actions, timers. No match: the event is rejected and
+//!   nothing changes.
+//! - Then auto-invoice and automatic transitions run until none fires, then follow-up events
+//!   (`emit`), each followed by automatic transitions, all bounded by `max_automatic_steps`.
+
+mod create;
+mod data;
+mod eval;
+mod run;
+
+pub use create::{create, CustomerInput, LineInput, NewOrder, PaymentInput};
+pub use eval::{evaluate, explain, Value};
+pub use run::{
+    add_fulfillment_action, apply, edit_fulfillment_action, failed_timer, fire_timer, locked_rejection,
+    FulfillmentActionInput,
+};
+
+use crate::order::{Order, Time};
+use serde::{Deserialize, Serialize};
+
+/// An event as it arrives: its name, its data, who sent it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventInput {
+    /// The event's name, as declared in the workflow.
+    pub name: String,
+    /// Its data fields.
+    #[serde(default)]
+    pub data: serde_json::Map<String, serde_json::Value>,
+    /// Who sent it (the lock holder check uses it).
+    #[serde(default)]
+    pub actor: Option<String>,
+}
+
+/// Runs hooks for the engine. Hooks are rhai scripts (issue 4); until they run, [`NoHooks`]
+/// rejects any event that needs one, naming the hook.
+pub trait Hooks: Sync {
+    /// Evaluates a hook used as a guard.
+    fn guard(&self, hook: &str, order: &Order, event: Option<&EventInput>, now: Time) -> Result<bool, String>;
+}
+
+/// The hook runner for a build without the hook engine: every hook call is an error.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHooks;
+
+impl Hooks for NoHooks {
+    fn guard(&self, hook: &str, _: &Order, _: Option<&EventInput>, _: Time) -> Result<bool, String> {
+        Err(format!("hook `{hook}` cannot run: this build has no hook engine"))
+    }
+}
+
+/// What one event, creation or timer did: the new order and every record to write with it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    /// The order after everything (its `version` is the store's to bump).
+    pub order: Order,
+    /// Status changes and events handled, in order.
+    pub steps: Vec<Step>,
+    /// History rows to append.
+    pub history: Vec<HistoryEntry>,
+    /// Timers to start (already net of those cancelled within this decision).
+    pub timer_starts: Vec<TimerStart>,
+    /// Timers to cancel among those stored before this decision.
+    pub timer_cancels: Vec<TimerCancel>,
+    /// Messages to queue for delivery after commit.
+    pub outbox: Vec<OutboxMessage>,
+}
+
+/// One transition taken or event handled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// The event (`None` for automatic transitions; `timer:NAME` for timers).
+    pub event: Option<String>,
+    /// The status before.
+    pub from: String,
+    /// The status after.
+    pub to: String,
+    /// The workflow line of the transition (0 for creation).
+    pub line: usize,
+}
+
+/// One row of an order's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// When.
+    pub at: Time,
+    /// What kind of entry: `created`, `transition`, `event`, `note`, `fulfillment_action`,
+    /// `fulfillment_action_changed`, `shipment`, `payment`, `receipt`, `timer`, `picked`,
+    /// `invoiced`, `outbox`, `flag`, `assigned`.
+    pub kind: String,
+    /// The event, if one caused it.
+    pub event: Option<String>,
+    /// Status before, for transitions.
+    pub from_status: Option<String>,
+    /// Status after, for transitions.
+    pub to_status: Option<String>,
+    /// Who caused it.
+    pub actor: Option<String>,
+    /// Details (a JSON object).
+    pub detail: serde_json::Value,
+}
+
+/// A timer to start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimerStart {
+    /// The timer's name.
+    pub name: String,
+    /// When it fires.
+    pub due_at: Time,
+    /// The status it belongs to: leaving it cancels the timer.
+    pub status: String,
+}
+
+/// Timers to cancel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum TimerCancel {
+    /// Every timer of the order tied to this status.
+    Status(String),
+    /// The order's timer with this name.
+    Name(String),
+}
+
+/// A message for another system, queued in the same transaction as the event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxMessage {
+    /// `webhook` or `email`.
+    pub kind: String,
+    /// The webhook target's name, or the email address.
+    pub target: String,
+    /// The email template.
+    pub template: Option<String>,
+    /// The email subject.
+    pub subject: Option<String>,
+    /// A hook that builds the payload (run at delivery, issue 4/6).
+    pub hook: Option<String>,
+    /// The payload: the order as it is after the event.
+    pub payload: serde_json::Value,
+}
+
+/// Why an input was refused. Nothing was changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rejection {
+    /// A stable code: `no_transition`, `unknown_event`, `invalid_data`, `over_shipment`,
+    /// `locked`, `missing_fields`, `unknown_channel`, `refused`, `automatic_loop`, `hook_failed`,
+    /// `unknown_action`.
+    pub code: &'static str,
+    /// A sentence for people.
+    pub message: String,
+    /// The order's status when it was refused.
+    pub status: Option<String>,
+    /// Events the order accepts in that status.
+    pub allowed_events: Vec<String>,
+    /// For `no_transition`: each candidate transition and the guard that failed.
+    pub candidates: Vec<Candidate>,
+    /// For bad data: each field and what is wrong with it.
+    pub problems: Vec<Problem>,
+}
+
+impl Rejection {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Rejection {
+            code,
+            message: message.into(),
+            status: None,
+            allowed_events: Vec::new(),
+            candidates: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)?;
+        for c in &self.candidates {
+            write!(f, "; line {}: {}", c.line, c.failed)?;
+        }
+        for p in &self.problems {
+            write!(f, "; `{}` {}", p.field, p.problem)?;
+        }
+        Ok(())
+    }
+}
+
+/// A transition that could have taken the event, and why it did not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Candidate {
+    /// Its line in the workflow file.
+    pub line: usize,
+    /// Its guard as written.
+    pub guard: String,
+    /// Which part failed, with the values it saw.
+    pub failed: String,
+}
+
+/// A field of the input and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// The field's path (`customer.email`, `data.amount`, `lines[2].qty`).
+    pub field: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+#[cfg(test)]
+mod tests;

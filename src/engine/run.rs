@@ -1,0 +1,633 @@
+//! Applying events, timers and fulfillment-action edits to an order: transitions with their
+//! leaving / transition / entering actions, timers, auto-invoice, automatic transitions and
+//! follow-up events, all into one [`Decision`].
+
+use super::data::{apply_kind, validate};
+use super::eval::{eval, explain, show, Ctx, Value};
+use super::{
+    Candidate, Decision, EventInput, HistoryEntry, Hooks, OutboxMessage, Problem, Rejection, Step, TimerCancel,
+    TimerStart,
+};
+use crate::model::{Action, Recipient, StatusId, Transition, Type, Workflow};
+use crate::order::{FulfillmentAction, Order, Time};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::VecDeque;
+
+/// The work of one input, accumulating into a decision.
+pub(crate) struct Run<'a> {
+    pub(crate) w: &'a Workflow,
+    hooks: &'a dyn Hooks,
+    pub(crate) now: Time,
+    actor: Option<String>,
+    pub(crate) order: Order,
+    steps: Vec<super::Step>,
+    pub(crate) history: Vec<HistoryEntry>,
+    timer_starts: Vec<TimerStart>,
+    timer_cancels: Vec<TimerCancel>,
+    outbox: Vec<OutboxMessage>,
+    budget: u32,
+    pending: VecDeque<EventInput>,
+}
+
+impl<'a> Run<'a> {
+    pub(crate) fn new(w: &'a Workflow, hooks: &'a dyn Hooks, order: Order, now: Time, actor: Option<String>) -> Self {
+        Run {
+            w,
+            hooks,
+            now,
+            actor,
+            order,
+            steps: Vec::new(),
+            history: Vec::new(),
+            timer_starts: Vec::new(),
+            timer_cancels: Vec::new(),
+            outbox: Vec::new(),
+            budget: w.settings.max_automatic_steps,
+            pending: VecDeque::new(),
+        }
+    }
+
+    pub(crate) fn into_decision(self) -> Decision {
+        Decision {
+            order: self.order,
+            steps: self.steps,
+            history: self.history,
+            timer_starts: self.timer_starts,
+            timer_cancels: self.timer_cancels,
+            outbox: self.outbox,
+        }
+    }
+
+    pub(crate) fn record(&mut self, kind: &str, event: Option<&str>, detail: serde_json::Value) {
+        self.history.push(HistoryEntry {
+            at: self.now,
+            kind: kind.into(),
+            event: event.map(str::to_string),
+            from_status: None,
+            to_status: None,
+            actor: self.actor.clone(),
+            detail,
+        });
+    }
+
+    fn status_id(&self) -> Result<StatusId, Rejection> {
+        self.w.status_id(&self.order.status).ok_or_else(|| {
+            Rejection::new(
+                "unknown_status",
+                format!("the order is in status `{}`, which workflow `{}` no longer has", self.order.status, self.w.name),
+            )
+        })
+    }
+
+    fn ctx<'b>(&'b self, event: Option<&'b EventInput>) -> Ctx<'b> {
+        Ctx { workflow: self.w, order: &self.order, event, now: self.now, hooks: self.hooks, line: None }
+    }
+
+    fn hook_failed(&self, message: String) -> Rejection {
+        let mut r = Rejection::new("hook_failed", message);
+        r.status = Some(self.order.status.clone());
+        r
+    }
+
+    /// Whether a transition's guard holds.
+    fn holds(&self, t: &Transition, event: Option<&EventInput>) -> Result<bool, Rejection> {
+        match &t.guard {
+            None => Ok(true),
+            Some(g) => match eval(g, &self.ctx(event)) {
+                Ok(v) => Ok(v == Value::Bool(true)),
+                Err(e) => Err(self.hook_failed(e)),
+            },
+        }
+    }
+
+    /// Sets the status, runs entering actions and starts the status's timers.
+    pub(crate) fn enter(&mut self, to: StatusId, event: Option<&EventInput>) -> Result<(), Rejection> {
+        let code = self.w.statuses[to].code.clone();
+        self.order.status = code.clone();
+        self.order.status_since = self.now;
+        for t in self.w.timers.iter().filter(|t| t.statuses.contains(&to)) {
+            let due_at = self.now + chrono::Duration::from_std(t.after).unwrap_or(chrono::Duration::MAX);
+            self.timer_starts.push(TimerStart { name: t.name.clone(), due_at, status: code.clone() });
+        }
+        let actions = &self.w.on_enter[to];
+        self.run_actions(actions, event)
+    }
+
+    fn leave(&mut self, from: StatusId, event: Option<&EventInput>) -> Result<(), Rejection> {
+        let code = self.w.statuses[from].code.clone();
+        self.timer_starts.retain(|t| t.status != code);
+        self.timer_cancels.push(TimerCancel::Status(code));
+        let actions = &self.w.on_leave[from];
+        self.run_actions(actions, event)
+    }
+
+    /// Takes a transition: leaving actions, its actions, entering actions (when it moves).
+    fn take(&mut self, t: &Transition, event: Option<&EventInput>, label: Option<String>) -> Result<(), Rejection> {
+        let from = self.status_id()?;
+        let from_code = self.order.status.clone();
+        match t.target {
+            Some(to) if to != from => {
+                self.leave(from, event)?;
+                self.run_actions(&t.actions, event)?;
+                self.enter(to, event)?;
+            }
+            _ => self.run_actions(&t.actions, event)?,
+        }
+        let to_code = self.order.status.clone();
+        self.history.push(HistoryEntry {
+            at: self.now,
+            kind: if from_code == to_code { "event".into() } else { "transition".into() },
+            event: label.clone(),
+            from_status: Some(from_code.clone()),
+            to_status: Some(to_code.clone()),
+            actor: self.actor.clone(),
+            detail: json!({"line": t.line, "automatic": t.event.is_none()}),
+        });
+        self.steps.push(Step { event: label, from: from_code, to: to_code, line: t.line });
+        Ok(())
+    }
+
+    fn text_of(&self, e: &crate::model::Expr, event: Option<&EventInput>) -> Result<String, Rejection> {
+        match eval(e, &self.ctx(event)).map_err(|m| self.hook_failed(m))? {
+            Value::Text(t) => Ok(t),
+            Value::Null => Ok(String::new()),
+            other => Ok(other.to_string()),
+        }
+    }
+
+    pub(crate) fn run_actions(&mut self, actions: &[Action], event: Option<&EventInput>) -> Result<(), Rejection> {
+        for a in actions {
+            self.run_action(a, event)?;
+        }
+        Ok(())
+    }
+
+    fn run_action(&mut self, a: &Action, event: Option<&EventInput>) -> Result<(), Rejection> {
+        let ev = event.map(|e| e.name.clone());
+        match a {
+            Action::SetFlag(f) => {
+                if self.order.flags.insert(f.clone()) {
+                    self.record("flag", ev.as_deref(), json!({"set": f}));
+                }
+            }
+            Action::ClearFlag(f) => {
+                if self.order.flags.remove(f) {
+                    self.record("flag", ev.as_deref(), json!({"cleared": f}));
+                }
+            }
+            Action::SetAttribute(name, e) => {
+                let ty = self.w.attributes.iter().find(|x| &x.name == name).map_or(Type::Text, |x| x.ty);
+                let v = eval(e, &self.ctx(event)).map_err(|m| self.hook_failed(m))?;
+                let json = to_json(&v, ty);
+                self.order.attributes.insert(name.clone(), json);
+            }
+            Action::Record(spec) => {
+                let notify = spec.notify.as_ref().map(|e| self.text_of(e, event)).transpose()?.unwrap_or_default();
+                let note = spec.note.as_ref().map(|e| self.text_of(e, event)).transpose()?.unwrap_or_default();
+                let contact = match &spec.contact {
+                    Some(e) => self.text_of(e, event)?,
+                    None => self.order.customer.email.clone(),
+                };
+                let fa = FulfillmentAction {
+                    n: self.order.fulfillment_actions.len() as u32 + 1,
+                    name: spec.name.clone(),
+                    complete: spec.complete,
+                    notify,
+                    note,
+                    contact,
+                    visible: spec.visible,
+                    at: self.now,
+                    updated_at: self.now,
+                };
+                self.record("fulfillment_action", ev.as_deref(), serde_json::to_value(&fa).unwrap_or_default());
+                self.order.fulfillment_actions.push(fa);
+            }
+            Action::StartTimer(name) => {
+                if let Some(t) = self.w.timers.iter().find(|t| &t.name == name) {
+                    let due_at = self.now + chrono::Duration::from_std(t.after).unwrap_or(chrono::Duration::MAX);
+                    self.timer_starts.retain(|s| &s.name != name);
+                    self.timer_cancels.push(TimerCancel::Name(name.clone()));
+                    self.timer_starts.push(TimerStart { name: name.clone(), due_at, status: self.order.status.clone() });
+                }
+            }
+            Action::CancelTimer(name) => {
+                self.timer_starts.retain(|s| &s.name != name);
+                self.timer_cancels.push(TimerCancel::Name(name.clone()));
+            }
+            Action::SendWebhook { target, hook } => {
+                self.queue(OutboxMessage {
+                    kind: "webhook".into(),
+                    target: target.clone(),
+                    template: None,
+                    subject: None,
+                    hook: hook.clone(),
+                    payload: payload(&self.order, ev.as_deref()),
+                });
+            }
+            Action::SendEmail { to, template, subject } => {
+                let to = match to {
+                    Recipient::Customer => self.order.customer.email.clone(),
+                    Recipient::Address(e) => self.text_of(e, event)?,
+                };
+                self.queue(OutboxMessage {
+                    kind: "email".into(),
+                    target: to,
+                    template: Some(template.clone()),
+                    subject: subject.clone(),
+                    hook: None,
+                    payload: payload(&self.order, ev.as_deref()),
+                });
+            }
+            Action::RunHook(h) => return Err(self.hook_failed(format!("hook `{h}` cannot run: this build has no hook engine"))),
+            Action::Emit(e) => {
+                let name = self.w.events[*e].name.clone();
+                self.pending.push_back(EventInput { name, data: Default::default(), actor: self.actor.clone() });
+            }
+            Action::AssignQueue(q) => {
+                self.order.queue = Some(q.clone());
+                self.record("assigned", ev.as_deref(), json!({"queue": q}));
+            }
+            Action::AssignPerson(e) => {
+                let who = self.text_of(e, event)?;
+                self.order.assignee = (!who.is_empty()).then_some(who.clone());
+                self.record("assigned", ev.as_deref(), json!({"assignee": who}));
+            }
+            Action::Note(e) => {
+                let text = self.text_of(e, event)?;
+                self.record("note", ev.as_deref(), json!({"note": text}));
+            }
+            Action::Pick => self.pick(ev.as_deref()),
+            Action::Invoice => self.invoice(ev.as_deref()),
+        }
+        Ok(())
+    }
+
+    fn queue(&mut self, m: OutboxMessage) {
+        self.record("outbox", None, json!({"kind": m.kind, "target": m.target, "template": m.template}));
+        self.outbox.push(m);
+    }
+
+    /// Flags every unit in stock as picked.
+    pub(crate) fn pick(&mut self, event: Option<&str>) {
+        let mut picked = Vec::new();
+        for l in &mut self.order.lines {
+            let can = l.qty.min(l.in_stock_qty);
+            if can > l.picked_qty {
+                picked.push(json!({"line": l.n, "qty": (can - l.picked_qty).to_string()}));
+                l.picked_qty = can;
+            }
+        }
+        if !picked.is_empty() {
+            self.record("picked", event, json!({"lines": picked}));
+        }
+    }
+
+    /// Invoices every picked unit.
+    fn invoice(&mut self, event: Option<&str>) {
+        let mut lines = Vec::new();
+        for l in &mut self.order.lines {
+            if l.picked_qty > l.invoiced_qty {
+                lines.push(json!({"line": l.n, "qty": (l.picked_qty - l.invoiced_qty).to_string()}));
+                l.invoiced_qty = l.picked_qty;
+            }
+        }
+        self.order.invoiced = !self.order.lines.is_empty() && self.order.lines.iter().all(|l| l.invoiced_qty >= l.qty);
+        if !lines.is_empty() {
+            self.record("invoiced", event, json!({"lines": lines, "complete": self.order.invoiced}));
+        }
+    }
+
+    /// Handles one event: its data, its built-in effect, the first transition that takes it.
+    pub(crate) fn handle(&mut self, input: &EventInput) -> Result<(), Rejection> {
+        let Some(event_id) = self.w.event_id(&input.name) else {
+            let mut r = Rejection::new("unknown_event", format!("workflow `{}` has no event `{}`", self.w.name, input.name));
+            r.status = Some(self.order.status.clone());
+            r.allowed_events = self.allowed_events();
+            if let Some(s) = crate::diagnostics::suggestion(&input.name, self.w.events.iter().map(|e| e.name.as_str())) {
+                r.message.push_str(&format!("; {s}"));
+            }
+            return Err(r);
+        };
+        let def = &self.w.events[event_id];
+        validate(def, input)?;
+        let from = self.status_id()?;
+        apply_kind(&mut self.order, def, input, self.now, &mut self.history)?;
+        let mut candidates = Vec::new();
+        for t in self.w.transitions_on(from, event_id) {
+            if self.holds(t, Some(input))? {
+                return self.take(t, Some(input), Some(input.name.clone()));
+            }
+            if let Some(g) = &t.guard {
+                candidates.push(Candidate {
+                    line: t.line,
+                    guard: show(g),
+                    failed: explain(self.w, g, &self.order, Some(input), self.now, self.hooks),
+                });
+            }
+        }
+        let mut r = Rejection::new(
+            "no_transition",
+            if candidates.is_empty() {
+                format!("event `{}` is not accepted in status `{}`", input.name, self.order.status)
+            } else {
+                format!("no transition for `{}` from status `{}` has a guard that holds", input.name, self.order.status)
+            },
+        );
+        r.status = Some(self.order.status.clone());
+        r.allowed_events = self.allowed_events();
+        r.candidates = candidates;
+        Err(r)
+    }
+
+    pub(crate) fn allowed_events(&self) -> Vec<String> {
+        self.w
+            .status_id(&self.order.status)
+            .map(|s| self.w.events_accepted_in(s).into_iter().map(|e| self.w.events[e].name.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Auto-invoice and automatic transitions until none fires, then follow-up events.
+    pub(crate) fn settle(&mut self) -> Result<(), Rejection> {
+        let mut visited = vec![self.order.status.clone()];
+        loop {
+            if self.w.settings.auto_invoice
+                && !self.order.invoiced
+                && !self.order.lines.is_empty()
+                && self.order.all_in_stock()
+                && self.order.all_picked()
+            {
+                self.invoice(None);
+            }
+            let from = self.status_id()?;
+            let mut fired = None;
+            for t in self.w.transitions.iter().filter(|t| t.event.is_none() && t.sources.contains(&from)) {
+                if t.target.is_some_and(|to| to != from) && self.holds(t, None)? {
+                    fired = Some(t);
+                    break;
+                }
+            }
+            let next = match fired {
+                Some(t) => Next::Automatic(t),
+                None => match self.pending.pop_front() {
+                    Some(e) => Next::Emitted(e),
+                    None => return Ok(()),
+                },
+            };
+            if self.budget == 0 {
+                let mut r = Rejection::new(
+                    "automatic_loop",
+                    format!(
+                        "more than {} automatic steps for one event (statuses {}): the workflow loops",
+                        self.w.settings.max_automatic_steps,
+                        visited.join(" -> ")
+                    ),
+                );
+                r.status = Some(self.order.status.clone());
+                return Err(r);
+            }
+            self.budget -= 1;
+            match next {
+                Next::Emitted(e) => self.handle(&e)?,
+                Next::Automatic(t) => self.take(t, None, None)?,
+            }
+            visited.push(self.order.status.clone());
+        }
+    }
+}
+
+/// What settles next: an automatic transition, or an event a transition emitted.
+enum Next<'w> {
+    Automatic(&'w Transition),
+    Emitted(EventInput),
+}
+
+/// An attribute value as stored: decimals as strings, durations as `15m`, times RFC 3339.
+fn to_json(v: &Value, ty: Type) -> serde_json::Value {
+    match (v, ty) {
+        (Value::Null, _) => serde_json::Value::Null,
+        (Value::Bool(b), _) => json!(b),
+        (Value::Number(n), _) => json!(n.to_string()),
+        (Value::Text(t), _) => json!(t),
+        (Value::Duration(d), _) => json!(super::data::format_duration(*d)),
+        (Value::Time(t), _) => json!(t.to_rfc3339()),
+    }
+}
+
+/// What a webhook or email carries: the order as it is after the event.
+fn payload(o: &Order, event: Option<&str>) -> serde_json::Value {
+    json!({
+        "event": event,
+        "order": {
+            "id": o.id,
+            "number": o.number,
+            "workflow": o.workflow,
+            "status": o.status,
+            "channel": o.channel,
+            "mode": o.mode,
+            "external_id": o.external_id,
+            "customer": o.customer,
+            "shipping_address": o.shipping,
+            "billing_address": o.billing,
+            "payment": o.payment,
+            "lines": o.lines,
+            "total": o.total().to_string(),
+            "attributes": o.attributes,
+            "flags": o.flags,
+            "shipments": o.shipments,
+        }
+    })
+}
+
+/// The refusal for an order another holder has locked.
+pub fn locked_rejection(order: &Order, lock: &crate::order::Lock) -> Rejection {
+    let mut r = Rejection::new(
+        "locked",
+        format!("order {} is locked by `{}` until {}", order.number, lock.holder, lock.expires_at.to_rfc3339()),
+    );
+    r.status = Some(order.status.clone());
+    r
+}
+
+fn locked(order: &Order, actor: Option<&str>, now: Time) -> Result<(), Rejection> {
+    match order.lock_at(now) {
+        Some(lock) if actor != Some(lock.holder.as_str()) => Err(locked_rejection(order, lock)),
+        _ => Ok(()),
+    }
+}
+
+/// What a timer that could not fire leaves: the order unchanged, and a history row saying why.
+pub fn failed_timer(order: &Order, timer: &str, why: &Rejection, now: Time) -> Decision {
+    Decision {
+        order: order.clone(),
+        steps: Vec::new(),
+        history: vec![HistoryEntry {
+            at: now,
+            kind: "timer_failed".into(),
+            event: Some(format!("timer:{timer}")),
+            from_status: None,
+            to_status: None,
+            actor: Some("timer".into()),
+            detail: json!({"timer": timer, "code": why.code, "message": why.to_string()}),
+        }],
+        timer_starts: Vec::new(),
+        timer_cancels: Vec::new(),
+        outbox: Vec::new(),
+    }
+}
+
+/// Applies an event to an order.
+pub fn apply(
+    w: &Workflow,
+    order: &Order,
+    input: &EventInput,
+    now: Time,
+    hooks: &dyn Hooks,
+) -> Result<Decision, Rejection> {
+    locked(order, input.actor.as_deref(), now)?;
+    let mut run = Run::new(w, hooks, order.clone(), now, input.actor.clone());
+    run.handle(input)?;
+    run.settle()?;
+    Ok(run.into_decision())
+}
+
+/// Fires a timer of an order.
+pub fn fire_timer(w: &Workflow, order: &Order, timer: &str, now: Time, hooks: &dyn Hooks) -> Result<Decision, Rejection> {
+    let Some(t) = w.timers.iter().find(|t| t.name == timer) else {
+        return Err(Rejection::new("unknown_timer", format!("workflow `{}` has no timer `{timer}`", w.name)));
+    };
+    let label = format!("timer:{timer}");
+    let mut run = Run::new(w, hooks, order.clone(), now, Some("timer".into()));
+    run.record("timer", Some(&label), json!({"timer": timer}));
+    run.run_actions(&t.actions, None)?;
+    let from = run.status_id()?;
+    if let Some(to) = t.target.filter(|to| *to != from) {
+        let from_code = run.order.status.clone();
+        run.leave(from, None)?;
+        run.enter(to, None)?;
+        let to_code = run.order.status.clone();
+        run.history.push(HistoryEntry {
+            at: now,
+            kind: "transition".into(),
+            event: Some(label.clone()),
+            from_status: Some(from_code.clone()),
+            to_status: Some(to_code.clone()),
+            actor: Some("timer".into()),
+            detail: json!({"timer": timer}),
+        });
+        run.steps.push(Step { event: Some(label), from: from_code, to: to_code, line: 0 });
+    }
+    run.settle()?;
+    Ok(run.into_decision())
+}
+
+/// A fulfillment action to add, or the parts of one to change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FulfillmentActionInput {
+    /// The action's name, from the workflow's list (required to add).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Complete (true) or partial (false); default complete.
+    #[serde(default)]
+    pub complete: Option<bool>,
+    /// The person notified.
+    #[serde(default)]
+    pub notify: Option<String>,
+    /// A note.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Email or phone of the person contacted (default: the customer's email).
+    #[serde(default)]
+    pub contact: Option<String>,
+    /// Whether the customer sees it (default yes).
+    #[serde(default)]
+    pub visible: Option<bool>,
+    /// Who does it.
+    #[serde(default)]
+    pub actor: Option<String>,
+}
+
+fn action_name(w: &Workflow, name: &str) -> Result<String, Rejection> {
+    if w.fulfillment_actions.iter().any(|a| a == name) {
+        return Ok(name.to_string());
+    }
+    let hint = crate::diagnostics::did_you_mean(name, w.fulfillment_actions.iter().map(String::as_str))
+        .map(|s| format!("; did you mean \"{s}\"?"))
+        .unwrap_or_else(|| format!("; the actions are: {}", w.fulfillment_actions.join(", ")));
+    let mut r = Rejection::new("unknown_action", format!("\"{name}\" is not one of workflow `{}`'s fulfillment actions{hint}", w.name));
+    r.problems.push(Problem { field: "name".into(), problem: "is not in the workflow's list".into() });
+    Err(r)
+}
+
+/// Adds a fulfillment action to an order.
+pub fn add_fulfillment_action(
+    w: &Workflow,
+    order: &Order,
+    input: &FulfillmentActionInput,
+    now: Time,
+) -> Result<Decision, Rejection> {
+    locked(order, input.actor.as_deref(), now)?;
+    let Some(name) = input.name.as_deref() else {
+        let mut r = Rejection::new("invalid_data", "a fulfillment action needs a name");
+        r.problems.push(Problem { field: "name".into(), problem: "is missing".into() });
+        return Err(r);
+    };
+    let name = action_name(w, name)?;
+    let mut o = order.clone();
+    let fa = FulfillmentAction {
+        n: o.fulfillment_actions.len() as u32 + 1,
+        name,
+        complete: input.complete.unwrap_or(true),
+        notify: input.notify.clone().unwrap_or_default(),
+        note: input.note.clone().unwrap_or_default(),
+        contact: input.contact.clone().unwrap_or_else(|| o.customer.email.clone()),
+        visible: input.visible.unwrap_or(true),
+        at: now,
+        updated_at: now,
+    };
+    let detail = serde_json::to_value(&fa).unwrap_or_default();
+    o.fulfillment_actions.push(fa);
+    let mut run = Run::new(w, &super::NoHooks, o, now, input.actor.clone());
+    run.record("fulfillment_action", None, detail);
+    Ok(run.into_decision())
+}
+
+/// Changes fulfillment action `n` of an order; the history keeps the before and after.
+pub fn edit_fulfillment_action(
+    w: &Workflow,
+    order: &Order,
+    n: u32,
+    input: &FulfillmentActionInput,
+    now: Time,
+) -> Result<Decision, Rejection> {
+    locked(order, input.actor.as_deref(), now)?;
+    let mut o = order.clone();
+    let Some(fa) = o.fulfillment_actions.iter_mut().find(|f| f.n == n) else {
+        return Err(Rejection::new("not_found", format!("order {} has no fulfillment action {n}", order.number)));
+    };
+    let before = serde_json::to_value(&*fa).unwrap_or_default();
+    if let Some(name) = &input.name {
+        fa.name = action_name(w, name)?;
+    }
+    if let Some(c) = input.complete {
+        fa.complete = c;
+    }
+    if let Some(x) = &input.notify {
+        fa.notify.clone_from(x);
+    }
+    if let Some(x) = &input.note {
+        fa.note.clone_from(x);
+    }
+    if let Some(x) = &input.contact {
+        fa.contact.clone_from(x);
+    }
+    if let Some(v) = input.visible {
+        fa.visible = v;
+    }
+    fa.updated_at = now;
+    let after = serde_json::to_value(&*fa).unwrap_or_default();
+    let mut run = Run::new(w, &super::NoHooks, o, now, input.actor.clone());
+    run.record("fulfillment_action_changed", None, json!({"n": n, "before": before, "after": after}));
+    Ok(run.into_decision())
+}

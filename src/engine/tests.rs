@@ -1,0 +1,199 @@
+use super::*;
+use crate::check::{compile, Context};
+use crate::model::Workflow;
+use crate::order::{Customer, Outcome};
+use chrono::TimeZone;
+
+const SHOP: &str = r#"
+workflow shop
+settings { auto_pick = on  auto_invoice = on  max_automatic_steps = 5 }
+status awaiting_payment "Awaiting Payment"
+status paid "Paid"
+status partially_shipped "Partially Shipped"
+status shipped "Shipped" final
+status voided "Voided" final
+flag overdue "late"
+fulfillment actions { "Payment received" }
+event payment_received is payment
+event shipment is shipment
+event void { reason: text }
+event nudge
+channel web {
+    require customer.email
+    start in paid when paid by credit_card and payment is approved
+    start in awaiting_payment when paid by check
+    refuse "no"
+}
+on payment_received from awaiting_payment when event.amount >= order.total go to paid {
+    record "Payment received" note "thanks"
+}
+on shipment from paid, partially_shipped stay
+automatically from paid, partially_shipped when order.all_shipped go to shipped {
+    send email to customer template "shipped"
+}
+automatically from paid when order.any_shipped go to partially_shipped
+on void from any status go to voided { note event.reason }
+on nudge from awaiting_payment stay { emit void }
+timer remind after 2d in awaiting_payment { set flag overdue }
+"#;
+
+fn shop() -> Workflow {
+    let out = compile(SHOP, &Context::default());
+    out.workflow.unwrap_or_else(|| panic!("{:?}", out.diagnostics))
+}
+
+fn t0() -> Time {
+    chrono::Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).single().expect("valid")
+}
+
+fn new_order(method: &str, outcome: Outcome) -> NewOrder {
+    serde_json::from_value(serde_json::json!({
+        "channel": "web",
+        "customer": {"email": "a@b.c"},
+        "payment": {"method": method, "outcome": outcome},
+        "lines": [
+            {"sku": "A", "qty": 2, "unit_price": "10.00", "in_stock": true},
+            {"sku": "B", "qty": 1, "unit_price": "5.50"}
+        ]
+    }))
+    .expect("valid input")
+}
+
+fn created(method: &str, outcome: Outcome) -> Order {
+    let w = shop();
+    create(&w, &new_order(method, outcome), Customer::default(), false, t0(), &NoHooks).expect("created").order
+}
+
+fn event(name: &str, data: serde_json::Value) -> EventInput {
+    EventInput { name: name.into(), data: data.as_object().cloned().unwrap_or_default(), actor: None }
+}
+
+#[test]
+fn channel_rules_choose_the_initial_status_and_auto_pick_runs() {
+    let o = created("check", Outcome::Pending);
+    assert_eq!(o.status, "awaiting_payment");
+    assert_eq!(o.total().to_string(), "25.50");
+    assert_eq!(o.lines[0].picked_qty.to_string(), "2", "in-stock line picked");
+    assert!(o.lines[1].picked_qty.is_zero(), "out-of-stock line not picked");
+    assert!(!o.invoiced, "not everything is in stock");
+    assert_eq!(created("credit_card", Outcome::Approved).status, "paid");
+}
+
+#[test]
+fn refusals_and_missing_fields_explain_themselves() {
+    let w = shop();
+    let r = create(&w, &new_order("paypal", Outcome::Approved), Customer::default(), false, t0(), &NoHooks)
+        .expect_err("refused");
+    assert_eq!((r.code, r.message.as_str()), ("refused", "no"));
+    let mut input = new_order("check", Outcome::Pending);
+    input.customer.email.clear();
+    input.lines[0].qty = rust_decimal::Decimal::ZERO;
+    let r = create(&w, &input, Customer::default(), false, t0(), &NoHooks).expect_err("invalid");
+    let fields: Vec<&str> = r.problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(fields, vec!["customer.email", "lines[0].qty"]);
+}
+
+#[test]
+fn a_failing_guard_is_explained_with_its_values() {
+    let w = shop();
+    let o = created("check", Outcome::Pending);
+    let r = apply(&w, &o, &event("payment_received", serde_json::json!({"amount": "20.00"})), t0(), &NoHooks)
+        .expect_err("too little");
+    assert_eq!(r.code, "no_transition");
+    assert_eq!(r.status.as_deref(), Some("awaiting_payment"));
+    assert!(r.allowed_events.contains(&"payment_received".to_string()));
+    assert_eq!(r.candidates.len(), 1);
+    assert_eq!(
+        r.candidates[0].failed,
+        "`event.amount >= order.total` is false: event.amount is 20.00, order.total is 25.50"
+    );
+}
+
+#[test]
+fn payment_moves_the_order_and_records_the_action() {
+    let w = shop();
+    let o = created("check", Outcome::Pending);
+    let d = apply(&w, &o, &event("payment_received", serde_json::json!({"amount": "25.50"})), t0(), &NoHooks)
+        .expect("applied");
+    assert_eq!(d.order.status, "paid");
+    assert_eq!(d.order.amount_paid.to_string(), "25.50");
+    assert_eq!(d.order.fulfillment_actions[0].note, "thanks");
+    assert_eq!(d.order.fulfillment_actions[0].contact, "", "the test customer has no email");
+    assert_eq!(d.timer_cancels, vec![TimerCancel::Status("awaiting_payment".into())]);
+}
+
+#[test]
+fn partial_then_complete_shipment_and_over_shipping_is_refused() {
+    let w = shop();
+    let o = created("credit_card", Outcome::Approved);
+    let d = apply(&w, &o, &event("shipment", serde_json::json!({"lines": [{"sku": "A", "qty": 2}], "carrier": "UPS"})), t0(), &NoHooks)
+        .expect("partial");
+    assert_eq!(d.order.status, "partially_shipped");
+    let over = apply(&w, &d.order, &event("shipment", serde_json::json!({"lines": [{"line": 2, "qty": 2}]})), t0(), &NoHooks)
+        .expect_err("over");
+    assert_eq!(over.code, "over_shipment");
+    let d = apply(&w, &d.order, &event("shipment", serde_json::json!({"amount": "4.95"})), t0(), &NoHooks).expect("rest");
+    assert_eq!(d.order.status, "shipped");
+    assert_eq!(d.order.shipping_amount.to_string(), "4.95");
+    assert_eq!(d.outbox.len(), 1);
+    assert_eq!(d.outbox[0].template.as_deref(), Some("shipped"));
+}
+
+#[test]
+fn bad_event_data_lists_every_problem() {
+    let w = shop();
+    let o = created("check", Outcome::Pending);
+    let r = apply(&w, &o, &event("void", serde_json::json!({"reasn": "x"})), t0(), &NoHooks).expect_err("bad");
+    assert_eq!(r.code, "invalid_data");
+    let fields: Vec<&str> = r.problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(fields, vec!["data.reason", "data.reasn"]);
+    assert!(r.problems[1].problem.contains("did you mean `reason`"));
+    let r = apply(&w, &o, &event("refund", serde_json::json!({})), t0(), &NoHooks).expect_err("unknown");
+    assert_eq!(r.code, "unknown_event");
+}
+
+#[test]
+fn emitted_events_run_after_the_first() {
+    let w = shop();
+    let o = created("check", Outcome::Pending);
+    let r = apply(&w, &o, &event("nudge", serde_json::json!({})), t0(), &NoHooks).expect_err("void needs a reason");
+    assert_eq!(r.code, "invalid_data", "the emitted event is checked like any other: {r}");
+}
+
+#[test]
+fn timers_start_on_entry_and_fire() {
+    let w = shop();
+    let d = create(&w, &new_order("check", Outcome::Pending), Customer::default(), false, t0(), &NoHooks).expect("ok");
+    assert_eq!(d.timer_starts.len(), 1);
+    assert_eq!(d.timer_starts[0].due_at, t0() + chrono::Duration::days(2));
+    let fired = fire_timer(&w, &d.order, "remind", t0() + chrono::Duration::days(2), &NoHooks).expect("fires");
+    assert!(fired.order.flags.contains("overdue"));
+}
+
+#[test]
+fn locks_refuse_other_actors() {
+    let w = shop();
+    let mut o = created("check", Outcome::Pending);
+    o.lock = Some(crate::order::Lock { holder: "ann".into(), expires_at: t0() + chrono::Duration::minutes(15) });
+    let mut e = event("void", serde_json::json!({"reason": "x"}));
+    e.actor = Some("bob".into());
+    let r = apply(&w, &o, &e, t0(), &NoHooks).expect_err("locked");
+    assert_eq!(r.code, "locked");
+    assert!(r.message.contains("`ann`"));
+    e.actor = Some("ann".into());
+    assert!(apply(&w, &o, &e, t0(), &NoHooks).is_ok());
+    e.actor = Some("bob".into());
+    assert!(apply(&w, &o, &e, t0() + chrono::Duration::minutes(16), &NoHooks).is_ok(), "expired leases are free");
+}
+
+#[test]
+fn automatic_loops_are_bounded() {
+    let src = "workflow l\nstatus a \"A\"\nstatus b \"B\"\nchannel c { start in a }\n\
+               automatically from a when true go to b\nautomatically from b when true go to a\n";
+    let w = compile(src, &Context::default()).workflow.expect("compiles");
+    let input: NewOrder = serde_json::from_value(serde_json::json!({"channel": "c", "lines": [{"sku": "x", "qty": 1, "unit_price": 1}]}))
+        .expect("input");
+    let r = create(&w, &input, Customer::default(), false, t0(), &NoHooks).expect_err("loops");
+    assert_eq!(r.code, "automatic_loop");
+    assert!(r.message.contains("a -> b -> a"), "{}", r.message);
+}

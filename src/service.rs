@@ -1,0 +1,363 @@
+//! The unit of work: read the order in a transaction, let the engine decide, write everything
+//! the decision says, commit, and retry on a conflicting concurrent update (re-evaluating on the
+//! new state). What the command line, the HTTP service and the timer scheduler call.
+
+use crate::engine::{self, Decision, EventInput, FulfillmentActionInput, Hooks, NewOrder, Rejection, Step};
+use crate::order::{Lock, Order, OrderId, Time};
+use crate::registry::{Active, Registry};
+use crate::store::{CustomerMatch, Store, StoreError, Tx};
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Where the time comes from: the system clock, or a clock tests move by hand.
+pub trait Clock: Send + Sync {
+    /// The current time.
+    fn now(&self) -> Time;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Time {
+        chrono::Utc::now()
+    }
+}
+
+/// A clock that moves only when told to.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<Time>);
+
+impl ManualClock {
+    /// A clock showing `start`.
+    pub fn new(start: Time) -> Self {
+        ManualClock(Mutex::new(start))
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: chrono::Duration) {
+        let mut t = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *t += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Time {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Why a request did not go through.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The engine refused it; nothing changed.
+    #[error("{0}")]
+    Rejected(Rejection),
+    /// No such order.
+    #[error("no order `{0}`")]
+    NotFound(String),
+    /// The order names a workflow that is not active, or the input names none that fits.
+    #[error("{0}")]
+    Workflow(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The order kept changing under us.
+    #[error("order `{0}` is too busy: it changed {1} times while this request was applied")]
+    Busy(String, u32),
+}
+
+/// The result of creating an order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Created {
+    /// The order as stored.
+    pub order: Order,
+    /// False when the channel's `external_id` was seen before and the first order came back.
+    pub created: bool,
+    /// Statuses it went through.
+    pub steps: Vec<Step>,
+}
+
+/// The result of applying an event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Applied {
+    /// The order as stored after the event.
+    pub order: Order,
+    /// Transitions taken.
+    pub steps: Vec<Step>,
+    /// True when an earlier request with the same idempotency key answered this.
+    #[serde(default)]
+    pub replayed: bool,
+}
+
+const RETRIES: u32 = 10;
+
+/// Orders: created, moved by events and timers, locked, with fulfillment actions.
+pub struct Service {
+    store: Store,
+    registry: RwLock<Arc<Registry>>,
+    clock: Arc<dyn Clock>,
+    hooks: Arc<dyn Hooks + Send>,
+}
+
+impl Service {
+    /// A service over a store and a set of workflows.
+    pub fn new(store: Store, registry: Registry, clock: Arc<dyn Clock>, hooks: Arc<dyn Hooks + Send>) -> Self {
+        Service { store, registry: RwLock::new(Arc::new(registry)), clock, hooks }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The active workflows (a snapshot: a reload does not change it under the caller).
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Makes a new set of workflows active.
+    pub fn swap_registry(&self, registry: Registry) {
+        *self.registry.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(registry);
+    }
+
+    /// The time now.
+    pub fn now(&self) -> Time {
+        self.clock.now()
+    }
+
+    fn workflow_for(&self, registry: &Registry, input: &NewOrder) -> Result<Active, ServiceError> {
+        if let Some(name) = &input.workflow {
+            return registry.get(name).cloned().ok_or_else(|| ServiceError::Workflow(format!("no active workflow `{name}`")));
+        }
+        match registry.with_channel(&input.channel).as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(ServiceError::Workflow(format!("no active workflow has channel `{}`", input.channel))),
+            many => Err(ServiceError::Workflow(format!(
+                "channel `{}` is in workflows {}: say which with `workflow`",
+                input.channel,
+                many.iter().map(|a| format!("`{}`", a.workflow.name)).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    }
+
+    /// Creates an order; the same channel and `external_id` again gives the first order back.
+    pub async fn create_order(&self, input: &NewOrder) -> Result<Created, ServiceError> {
+        let registry = self.registry();
+        let active = self.workflow_for(&registry, input)?;
+        for _ in 0..RETRIES {
+            let now = self.now();
+            let mut tx = self.store.begin().await?;
+            if let Some(ext) = input.external_id.as_deref().filter(|e| !e.is_empty()) {
+                if let Some(order) = tx.order_by_external_id(&input.channel, ext).await? {
+                    return Ok(Created { order, created: false, steps: Vec::new() });
+                }
+            }
+            let c = &input.customer;
+            let matched = tx
+                .match_customer(
+                    &CustomerMatch {
+                        email: c.email.clone(),
+                        first_name: c.first_name.clone(),
+                        last_name: c.last_name.clone(),
+                        company: c.company.clone(),
+                        phone: c.phone.clone(),
+                        is_guest: c.guest,
+                        zip: input.shipping_address.as_ref().map(|a| a.zip.clone()).unwrap_or_default(),
+                    },
+                    now,
+                )
+                .await?;
+            let decision =
+                engine::create(&active.workflow, input, matched.customer, matched.possible_duplicate, now, &*self.hooks)
+                    .map_err(ServiceError::Rejected)?;
+            let id = match tx.insert_order(&decision, active.version, now).await {
+                Err(StoreError::Duplicate(_) | StoreError::Conflict) => continue,
+                other => other?,
+            };
+            match tx.commit().await {
+                Err(StoreError::Conflict) => continue,
+                other => other?,
+            }
+            let order = self.store.order(id).await?.ok_or_else(|| ServiceError::NotFound(id.to_string()))?;
+            return Ok(Created { order, created: true, steps: decision.steps });
+        }
+        Err(ServiceError::Busy(input.external_id.clone().unwrap_or_default(), RETRIES))
+    }
+
+    async fn id_of(&self, key: &str) -> Result<OrderId, ServiceError> {
+        Ok(self.store.find_order(key).await?.ok_or_else(|| ServiceError::NotFound(key.to_string()))?.id)
+    }
+
+    /// Loads an order by id or number.
+    pub async fn order(&self, key: &str) -> Result<Order, ServiceError> {
+        self.store.find_order(key).await?.ok_or_else(|| ServiceError::NotFound(key.to_string()))
+    }
+
+    /// The workflow an order runs under.
+    pub fn workflow_of(&self, order: &Order) -> Result<Active, ServiceError> {
+        self.registry()
+            .get(&order.workflow)
+            .cloned()
+            .ok_or_else(|| ServiceError::Workflow(format!("order {} runs under workflow `{}`, which is not active", order.number, order.workflow)))
+    }
+
+    /// Runs `decide` on the order under a transaction and writes its decision, retrying on
+    /// conflicts. `decide` sees the freshest state each time.
+    async fn change<F>(&self, key: &str, idempotency_key: Option<&str>, decide: F) -> Result<Applied, ServiceError>
+    where
+        F: Fn(&Active, &Order, Time) -> Result<Decision, Rejection>,
+    {
+        let id = self.id_of(key).await?;
+        for _ in 0..RETRIES {
+            let now = self.now();
+            let mut tx = self.store.begin().await?;
+            let order = tx.order_for_update(id).await?.ok_or_else(|| ServiceError::NotFound(key.to_string()))?;
+            if let Some(k) = idempotency_key {
+                if let Some(stored) = tx.idempotent_result(id, k).await? {
+                    let mut first: Applied =
+                        serde_json::from_value(stored).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    first.replayed = true;
+                    return Ok(first);
+                }
+            }
+            let active = self.workflow_of(&order)?;
+            let decision = decide(&active, &order, now).map_err(ServiceError::Rejected)?;
+            match self.write(&mut tx, &order, &decision, &active, now, idempotency_key).await {
+                Err(ServiceError::Store(StoreError::Conflict)) => continue,
+                other => other?,
+            }
+            match tx.commit().await {
+                Err(StoreError::Conflict) => continue,
+                other => other?,
+            }
+            let order = self.store.order(id).await?.ok_or_else(|| ServiceError::NotFound(key.to_string()))?;
+            return Ok(Applied { order, steps: decision.steps, replayed: false });
+        }
+        Err(ServiceError::Busy(key.to_string(), RETRIES))
+    }
+
+    async fn write(
+        &self,
+        tx: &mut Tx,
+        before: &Order,
+        decision: &Decision,
+        active: &Active,
+        now: Time,
+        idempotency_key: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        tx.update_order(before.version, decision, active.version, now).await?;
+        if let Some(k) = idempotency_key {
+            let mut after = decision.order.clone();
+            after.version = before.version + 1;
+            after.workflow_version = active.version;
+            let result = Applied { order: after, steps: decision.steps.clone(), replayed: false };
+            let json = serde_json::to_value(&result).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            tx.save_idempotent_result(before.id, k, &json, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies an event to an order (by id or number).
+    pub async fn apply_event(
+        &self,
+        key: &str,
+        input: &EventInput,
+        idempotency_key: Option<&str>,
+    ) -> Result<Applied, ServiceError> {
+        let hooks = &*self.hooks;
+        self.change(key, idempotency_key, |a, o, now| engine::apply(&a.workflow, o, input, now, hooks)).await
+    }
+
+    /// Adds a fulfillment action.
+    pub async fn add_fulfillment_action(&self, key: &str, input: &FulfillmentActionInput) -> Result<Applied, ServiceError> {
+        self.change(key, None, |a, o, now| engine::add_fulfillment_action(&a.workflow, o, input, now)).await
+    }
+
+    /// Changes fulfillment action `n`.
+    pub async fn edit_fulfillment_action(
+        &self,
+        key: &str,
+        n: u32,
+        input: &FulfillmentActionInput,
+    ) -> Result<Applied, ServiceError> {
+        self.change(key, None, |a, o, now| engine::edit_fulfillment_action(&a.workflow, o, n, input, now)).await
+    }
+
+    /// Takes (or renews) the lock on an order for `ttl`; refused while another holder has it.
+    pub async fn lock(&self, key: &str, holder: &str, ttl: chrono::Duration) -> Result<Order, ServiceError> {
+        self.set_lock(key, holder, Some(ttl)).await
+    }
+
+    /// Releases the lock; refused while another holder has it.
+    pub async fn unlock(&self, key: &str, holder: &str) -> Result<Order, ServiceError> {
+        self.set_lock(key, holder, None).await
+    }
+
+    async fn set_lock(&self, key: &str, holder: &str, ttl: Option<chrono::Duration>) -> Result<Order, ServiceError> {
+        let id = self.id_of(key).await?;
+        for _ in 0..RETRIES {
+            let now = self.now();
+            let mut tx = self.store.begin().await?;
+            let order = tx.order_for_update(id).await?.ok_or_else(|| ServiceError::NotFound(key.to_string()))?;
+            if let Some(l) = order.lock_at(now).filter(|l| l.holder != holder) {
+                return Err(ServiceError::Rejected(engine::locked_rejection(&order, l)));
+            }
+            let lock = ttl.map(|t| Lock { holder: holder.to_string(), expires_at: now + t });
+            let entry = engine::HistoryEntry {
+                at: now,
+                kind: if lock.is_some() { "locked".into() } else { "unlocked".into() },
+                event: None,
+                from_status: None,
+                to_status: None,
+                actor: Some(holder.to_string()),
+                detail: serde_json::json!({"expires_at": lock.as_ref().map(|l| l.expires_at.to_rfc3339())}),
+            };
+            let version = self.registry().get(&order.workflow).map_or(order.workflow_version, |a| a.version);
+            match tx.set_lock(id, order.version, lock.as_ref(), &entry, version).await {
+                Err(StoreError::Conflict) => continue,
+                other => other?,
+            }
+            match tx.commit().await {
+                Err(StoreError::Conflict) => continue,
+                other => other?,
+            }
+            return self.store.order(id).await?.ok_or_else(|| ServiceError::NotFound(key.to_string()));
+        }
+        Err(ServiceError::Busy(key.to_string(), RETRIES))
+    }
+
+    /// Fires every timer due now, each in its own transaction; returns how many fired. With
+    /// several processes on one PostgreSQL each timer is taken by one of them.
+    pub async fn fire_due_timers(&self) -> Result<usize, ServiceError> {
+        let mut fired = 0;
+        loop {
+            let now = self.now();
+            let mut tx = self.store.begin().await?;
+            let Some(timer) = tx.due_timers(now, 1).await?.into_iter().next() else { return Ok(fired) };
+            let Some(order) = tx.order_for_update(timer.order_id).await? else {
+                tx.delete_timer(timer.id).await?;
+                tx.commit().await?;
+                continue;
+            };
+            let active = self.workflow_of(&order)?;
+            let decision = match engine::fire_timer(&active.workflow, &order, &timer.name, now, &*self.hooks) {
+                Ok(d) => d,
+                Err(rejection) => engine::failed_timer(&order, &timer.name, &rejection, now),
+            };
+            if !tx.delete_timer(timer.id).await? {
+                continue; // another process fired it
+            }
+            match tx.update_order(order.version, &decision, active.version, now).await {
+                Err(StoreError::Conflict) => continue,
+                other => other?,
+            }
+            match tx.commit().await {
+                Err(StoreError::Conflict) => continue,
+                other => other?,
+            }
+            fired += 1;
+        }
+    }
+}

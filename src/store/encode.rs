@@ -1,0 +1,151 @@
+//! How values are written to and read from columns, the same way in SQLite and PostgreSQL:
+//! decimals as text (`Decimal::to_string`, exact, scale kept), times as fixed-width UTC text
+//! (`2024-05-01T09:30:00.000000Z`, microseconds, sorts as text), booleans as 0/1, JSON as
+//! text, flags as ` a b ` (space-separated and space-surrounded, for `LIKE '% a %'`).
+//!
+//! Every reader returns [`StoreError::Corrupt`] naming the column instead of panicking.
+
+use super::StoreError;
+use crate::order::Time;
+use chrono::NaiveDateTime;
+use rust_decimal::Decimal;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use std::collections::BTreeSet;
+
+/// The text form of times: fixed width, UTC, microseconds.
+const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
+
+/// A time as stored (sub-microsecond digits are dropped).
+pub(crate) fn time(t: Time) -> String {
+    t.format(TIME_FORMAT).to_string()
+}
+
+/// A stored time, read back.
+pub(crate) fn parse_time(s: &str) -> Option<Time> {
+    if s.len() != 27 {
+        return None;
+    }
+    NaiveDateTime::parse_from_str(s, TIME_FORMAT).ok().map(|t| t.and_utc())
+}
+
+/// A decimal as stored.
+pub(crate) fn decimal(d: Decimal) -> String {
+    d.to_string()
+}
+
+/// A boolean as stored.
+pub(crate) fn boolean(b: bool) -> i64 {
+    i64::from(b)
+}
+
+/// Flags as stored: ` a b ` (empty for no flags).
+pub(crate) fn flags(flags: &BTreeSet<String>) -> String {
+    if flags.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(" ");
+    for flag in flags {
+        out.push_str(flag);
+        out.push(' ');
+    }
+    out
+}
+
+/// A value as JSON text.
+pub(crate) fn json<T: Serialize + ?Sized>(what: &str, value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("cannot encode {what}: {e}")))
+}
+
+fn corrupt(col: &str, problem: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("column `{col}`: {problem}"))
+}
+
+/// A non-null integer column.
+pub(crate) fn get_i64(row: &AnyRow, col: &str) -> Result<i64, StoreError> {
+    row.try_get::<i64, _>(col).map_err(|e| corrupt(col, e))
+}
+
+/// A non-null text column.
+pub(crate) fn get_str(row: &AnyRow, col: &str) -> Result<String, StoreError> {
+    row.try_get::<String, _>(col).map_err(|e| corrupt(col, e))
+}
+
+/// A nullable text column.
+pub(crate) fn get_opt_str(row: &AnyRow, col: &str) -> Result<Option<String>, StoreError> {
+    row.try_get::<Option<String>, _>(col).map_err(|e| corrupt(col, e))
+}
+
+/// A 0/1 column.
+pub(crate) fn get_bool(row: &AnyRow, col: &str) -> Result<bool, StoreError> {
+    match get_i64(row, col)? {
+        0 => Ok(false),
+        1 => Ok(true),
+        n => Err(corrupt(col, format!("`{n}` is not a boolean (0 or 1)"))),
+    }
+}
+
+/// A line or action number (1, 2, ...).
+pub(crate) fn get_u32(row: &AnyRow, col: &str) -> Result<u32, StoreError> {
+    let n = get_i64(row, col)?;
+    u32::try_from(n).map_err(|_| corrupt(col, format!("`{n}` is out of range")))
+}
+
+/// A non-null time column.
+pub(crate) fn get_time(row: &AnyRow, col: &str) -> Result<Time, StoreError> {
+    let s = get_str(row, col)?;
+    parse_time(&s).ok_or_else(|| corrupt(col, format!("`{s}` is not a stored time")))
+}
+
+/// A nullable time column.
+pub(crate) fn get_opt_time(row: &AnyRow, col: &str) -> Result<Option<Time>, StoreError> {
+    match get_opt_str(row, col)? {
+        None => Ok(None),
+        Some(s) => parse_time(&s).map(Some).ok_or_else(|| corrupt(col, format!("`{s}` is not a stored time"))),
+    }
+}
+
+/// A decimal column.
+pub(crate) fn get_decimal(row: &AnyRow, col: &str) -> Result<Decimal, StoreError> {
+    let s = get_str(row, col)?;
+    Decimal::from_str_exact(&s).map_err(|e| corrupt(col, format!("`{s}` is not a decimal: {e}")))
+}
+
+/// A JSON column, decoded into `T`.
+pub(crate) fn get_json<T: DeserializeOwned>(row: &AnyRow, col: &str) -> Result<T, StoreError> {
+    let s = get_str(row, col)?;
+    serde_json::from_str(&s).map_err(|e| corrupt(col, format!("bad JSON: {e}")))
+}
+
+/// The flags column.
+pub(crate) fn get_flags(row: &AnyRow, col: &str) -> Result<BTreeSet<String>, StoreError> {
+    Ok(get_str(row, col)?.split_whitespace().map(str::to_string).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn times_are_fixed_width_and_round_trip() {
+        let t = chrono::Utc.with_ymd_and_hms(2024, 5, 1, 9, 30, 0).single().unwrap()
+            + chrono::Duration::microseconds(123_456);
+        let s = time(t);
+        assert_eq!(s, "2024-05-01T09:30:00.123456Z");
+        assert_eq!(parse_time(&s), Some(t));
+        let whole = chrono::Utc.with_ymd_and_hms(2024, 5, 1, 9, 30, 0).single().unwrap();
+        assert_eq!(time(whole), "2024-05-01T09:30:00.000000Z");
+        assert_eq!(parse_time("2024-05-01T09:30:00Z"), None);
+        assert_eq!(parse_time("garbage"), None);
+    }
+
+    #[test]
+    fn flags_are_space_surrounded() {
+        let set: BTreeSet<String> = ["rush", "vip"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(flags(&set), " rush vip ");
+        assert_eq!(flags(&BTreeSet::new()), "");
+    }
+}

@@ -1,0 +1,79 @@
+//! An order's history: appended with every decision, read back in order.
+
+use super::encode::{self, get_i64, get_json, get_opt_str, get_str, get_time};
+use super::{Store, StoreError};
+use crate::engine::HistoryEntry;
+use crate::order::OrderId;
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+
+/// A stored history row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredHistory {
+    /// The row's id (increasing in the order rows were written).
+    pub id: i64,
+    /// The workflow version the decision that wrote it ran under.
+    pub workflow_version: i64,
+    /// The entry itself.
+    #[serde(flatten)]
+    pub entry: HistoryEntry,
+}
+
+/// Appends entries to an order's history.
+pub(crate) async fn insert(
+    conn: &mut AnyConnection,
+    order: OrderId,
+    entries: &[HistoryEntry],
+    workflow_version: i64,
+) -> Result<(), StoreError> {
+    for h in entries {
+        sqlx::query(
+            "INSERT INTO order_history \
+             (order_id, at, kind, event, from_status, to_status, actor, workflow_version, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(order)
+        .bind(encode::time(h.at))
+        .bind(h.kind.as_str())
+        .bind(h.event.as_deref())
+        .bind(h.from_status.as_deref())
+        .bind(h.to_status.as_deref())
+        .bind(h.actor.as_deref())
+        .bind(workflow_version)
+        .bind(encode::json("history detail", &h.detail)?)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+fn decode(row: &AnyRow) -> Result<StoredHistory, StoreError> {
+    Ok(StoredHistory {
+        id: get_i64(row, "id")?,
+        workflow_version: get_i64(row, "workflow_version")?,
+        entry: HistoryEntry {
+            at: get_time(row, "at")?,
+            kind: get_str(row, "kind")?,
+            event: get_opt_str(row, "event")?,
+            from_status: get_opt_str(row, "from_status")?,
+            to_status: get_opt_str(row, "to_status")?,
+            actor: get_opt_str(row, "actor")?,
+            detail: get_json(row, "detail")?,
+        },
+    })
+}
+
+impl Store {
+    /// An order's history, oldest first (empty for an unknown order).
+    pub async fn history(&self, id: OrderId) -> Result<Vec<StoredHistory>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, at, kind, event, from_status, to_status, actor, workflow_version, detail \
+             FROM order_history WHERE order_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode).collect()
+    }
+}

@@ -1,0 +1,185 @@
+//! The store: orders, their history, timers, outbox and customers in SQLite or PostgreSQL,
+//! through one code path (`sqlx::Any`) and one schema (embedded migrations, see [`schema`]).
+//!
+//! The unit of work is a [`Tx`]: read the order ([`Tx::order_for_update`]), let the engine
+//! decide, write the [`Decision`](crate::engine::Decision) ([`Tx::update_order`]), commit.
+//! Every write checks the order's `version`; a write against a stale version, and a database
+//! that reports contention, both return [`StoreError::Conflict`]: drop the `Tx`, read again,
+//! decide again.
+//!
+//! Concurrency, per backend:
+//! - SQLite: [`Store::begin`] issues `BEGIN IMMEDIATE`, so a `Tx` holds the database's single
+//!   write lock from its first statement to commit or drop. Writers queue behind each other
+//!   (up to `busy_timeout`, 5 s, then `Conflict`); readers outside a `Tx` (WAL) never wait.
+//!   Keep transactions short, and never await another `Tx` while holding one. With
+//!   `sqlite::memory:` the pool has one connection: while a `Tx` is open, every other call
+//!   waits for it.
+//! - PostgreSQL: `READ COMMITTED`; [`Tx::order_for_update`] locks the order row
+//!   (`FOR UPDATE`), so a second transaction on the same order waits, then reads the new
+//!   version. [`Tx::due_timers`] uses `FOR UPDATE SKIP LOCKED`, so several processes never
+//!   take the same timer.
+//!
+//! After any error inside a `Tx`, drop it: on PostgreSQL the transaction is aborted.
+
+mod customers;
+mod encode;
+mod error;
+mod history;
+mod orders;
+mod outbox;
+mod schema;
+mod timers;
+mod tx;
+mod workflows;
+
+pub use customers::{CustomerMatch, MatchedCustomer};
+pub use error::StoreError;
+pub use history::StoredHistory;
+pub use outbox::StoredOutbox;
+pub use timers::StoredTimer;
+pub use tx::Tx;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
+use sqlx::{Any, Transaction};
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, a file (or memory).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// Settings every SQLite connection gets, in this order (`busy_timeout` first, so that switching
+/// to WAL waits for other connections instead of failing).
+const SQLITE_PRAGMAS: &[&str] = &[
+    "PRAGMA busy_timeout = 5000",
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA foreign_keys = ON",
+];
+
+/// Connections per pool for a SQLite file and for PostgreSQL.
+const SQLITE_POOL: u32 = 8;
+const POSTGRES_POOL: u32 = 10;
+
+/// The connection pool, with the backend it talks to. Cheap to clone (the pool is shared).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects and brings the schema up to date.
+    ///
+    /// URLs: `sqlite://path` (the file is created if missing), `sqlite::memory:` (a private
+    /// database held by a single connection, so every query sees it), `postgres://...` (or
+    /// `postgresql://`). SQLite connections run in WAL mode with `synchronous = NORMAL`,
+    /// `foreign_keys = ON` and `busy_timeout = 5000`.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (backend, url, memory) = parse_url(url)?;
+        let options = match backend {
+            Backend::Sqlite if memory => AnyPoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None),
+            Backend::Sqlite => AnyPoolOptions::new().max_connections(SQLITE_POOL),
+            Backend::Postgres => AnyPoolOptions::new().max_connections(POSTGRES_POOL),
+        };
+        let options = match backend {
+            Backend::Sqlite => options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    for pragma in SQLITE_PRAGMAS {
+                        sqlx::query(pragma).execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            }),
+            Backend::Postgres => options,
+        };
+        let pool = options.connect(&url).await.map_err(|e| match e {
+            sqlx::Error::Configuration(e) => StoreError::BadUrl(e.to_string()),
+            e => StoreError::from(e),
+        })?;
+        schema::migrator(backend).await?.run(&pool).await?;
+        Ok(Store { pool, backend })
+    }
+
+    /// The database this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Starts a write transaction (SQLite: `BEGIN IMMEDIATE`, which waits for the write lock
+    /// up to the busy timeout, then fails with [`StoreError::Conflict`]).
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(Tx::new(tx, self.backend))
+    }
+
+    /// Closes the pool: waits for connections in use to come back, then closes them all.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// A read-only transaction that sees one snapshot (SQLite: a deferred transaction, which
+    /// in WAL mode reads one snapshot; PostgreSQL: `REPEATABLE READ`).
+    async fn read(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin().await?,
+            Backend::Postgres => {
+                self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?
+            }
+        })
+    }
+}
+
+/// The backend, the URL to connect to, and whether it is an in-memory SQLite database.
+fn parse_url(url: &str) -> Result<(Backend, String, bool), StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok((Backend::Postgres, url.to_string(), false));
+    }
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        if rest.trim_start_matches('/').is_empty() {
+            return Err(StoreError::BadUrl(format!("`{url}` names no database file")));
+        }
+        let memory = rest.contains(":memory:") || rest.contains("mode=memory");
+        if memory || rest.contains("mode=") {
+            return Ok((Backend::Sqlite, url.to_string(), memory));
+        }
+        let separator = if rest.contains('?') { '&' } else { '?' };
+        return Ok((Backend::Sqlite, format!("{url}{separator}mode=rwc"), false));
+    }
+    Err(StoreError::BadUrl(format!(
+        "`{url}`: expected `sqlite://PATH`, `sqlite::memory:` or `postgres://...`"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let (b, u, m) = parse_url("sqlite://orderly.db").unwrap();
+        assert_eq!((b, u.as_str(), m), (Backend::Sqlite, "sqlite://orderly.db?mode=rwc", false));
+        let (_, u, _) = parse_url("sqlite://x.db?cache=shared").unwrap();
+        assert_eq!(u, "sqlite://x.db?cache=shared&mode=rwc");
+        let (_, u, _) = parse_url("sqlite://x.db?mode=ro").unwrap();
+        assert_eq!(u, "sqlite://x.db?mode=ro");
+        let (b, u, m) = parse_url("sqlite::memory:").unwrap();
+        assert_eq!((b, u.as_str(), m), (Backend::Sqlite, "sqlite::memory:", true));
+        let (b, _, _) = parse_url("postgres://u@h/db").unwrap();
+        assert_eq!(b, Backend::Postgres);
+        assert!(matches!(parse_url("mysql://h/db"), Err(StoreError::BadUrl(_))));
+        assert!(matches!(parse_url("sqlite://"), Err(StoreError::BadUrl(_))));
+    }
+}

@@ -1,0 +1,448 @@
+//! Orders: the `orders` row (searchable fields as columns, the rest of the snapshot as a JSON
+//! `body`) plus its lines, shipments and fulfillment actions; reading one back whole, and
+//! writing a [`Decision`] with everything it carries.
+
+use super::encode::{
+    self, get_bool, get_decimal, get_flags, get_i64, get_json, get_opt_str, get_opt_time, get_str,
+    get_time, get_u32,
+};
+use super::{history, outbox, timers, Backend, Store, StoreError, Tx};
+use crate::engine::Decision;
+use crate::order::{
+    Address, Customer, Fulfillment, FulfillmentAction, Line, Lock, Order, OrderId, Payment, Shipment, Time,
+};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+use std::collections::BTreeMap;
+
+/// The columns of `orders` an [`Order`] is read from.
+macro_rules! order_columns {
+    () => {
+        "id, number, workflow, workflow_version, channel, mode, external_id, status, status_since, \
+         body, flags, queue, assignee, version, lock_holder, lock_expires_at, created_at"
+    };
+}
+
+/// Added to the id to make an order number when the order comes without one.
+const NUMBER_BASE: i64 = 100_000;
+
+/// The part of the snapshot kept as JSON in `orders.body`, as written.
+#[derive(Serialize)]
+struct BodyOut<'a> {
+    customer: &'a Customer,
+    shipping: &'a Address,
+    billing: &'a Address,
+    payment: &'a Option<Payment>,
+    amount_paid: Decimal,
+    shipping_amount: Decimal,
+    attributes: &'a BTreeMap<String, serde_json::Value>,
+    invoiced: bool,
+    related_order: Option<OrderId>,
+}
+
+/// The part of the snapshot kept as JSON in `orders.body`, as read.
+#[derive(Deserialize)]
+struct BodyIn {
+    customer: Customer,
+    shipping: Address,
+    billing: Address,
+    payment: Option<Payment>,
+    amount_paid: Decimal,
+    shipping_amount: Decimal,
+    attributes: BTreeMap<String, serde_json::Value>,
+    invoiced: bool,
+    related_order: Option<OrderId>,
+}
+
+fn body(o: &Order) -> Result<String, StoreError> {
+    encode::json(
+        "order body",
+        &BodyOut {
+            customer: &o.customer,
+            shipping: &o.shipping,
+            billing: &o.billing,
+            payment: &o.payment,
+            amount_paid: o.amount_paid,
+            shipping_amount: o.shipping_amount,
+            attributes: &o.attributes,
+            invoiced: o.invoiced,
+            related_order: o.related_order,
+        },
+    )
+}
+
+/// The order row, without lines, shipments and fulfillment actions.
+fn decode(row: &AnyRow) -> Result<Order, StoreError> {
+    let id = get_i64(row, "id")?;
+    let body: BodyIn =
+        get_json(row, "body").map_err(|e| StoreError::Corrupt(format!("order {id}: {e}")))?;
+    let lock = match (get_opt_str(row, "lock_holder")?, get_opt_time(row, "lock_expires_at")?) {
+        (Some(holder), Some(expires_at)) => Some(Lock { holder, expires_at }),
+        (None, None) => None,
+        _ => return Err(StoreError::Corrupt(format!("order {id}: lock holder without expiry or the reverse"))),
+    };
+    Ok(Order {
+        id,
+        number: get_opt_str(row, "number")?
+            .ok_or_else(|| StoreError::Corrupt(format!("order {id} has no number")))?,
+        workflow: get_str(row, "workflow")?,
+        workflow_version: get_i64(row, "workflow_version")?,
+        channel: get_str(row, "channel")?,
+        mode: get_opt_str(row, "mode")?,
+        external_id: get_opt_str(row, "external_id")?,
+        status: get_str(row, "status")?,
+        status_since: get_time(row, "status_since")?,
+        created_at: get_time(row, "created_at")?,
+        customer: body.customer,
+        shipping: body.shipping,
+        billing: body.billing,
+        payment: body.payment,
+        amount_paid: body.amount_paid,
+        shipping_amount: body.shipping_amount,
+        lines: Vec::new(),
+        flags: get_flags(row, "flags")?,
+        attributes: body.attributes,
+        queue: get_opt_str(row, "queue")?,
+        assignee: get_opt_str(row, "assignee")?,
+        invoiced: body.invoiced,
+        related_order: body.related_order,
+        shipments: Vec::new(),
+        fulfillment_actions: Vec::new(),
+        lock,
+        version: get_i64(row, "version")?,
+    })
+}
+
+fn decode_line(row: &AnyRow) -> Result<Line, StoreError> {
+    let code = get_str(row, "fulfillment")?;
+    Ok(Line {
+        n: get_u32(row, "n")?,
+        sku: get_str(row, "sku")?,
+        description: get_str(row, "description")?,
+        vendor: get_str(row, "vendor")?,
+        qty: get_decimal(row, "qty")?,
+        unit_price: get_decimal(row, "unit_price")?,
+        fulfillment: Fulfillment::from_code(&code)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown fulfillment `{code}`")))?,
+        in_stock_qty: get_decimal(row, "in_stock_qty")?,
+        picked_qty: get_decimal(row, "picked_qty")?,
+        shipped_qty: get_decimal(row, "shipped_qty")?,
+        invoiced_qty: get_decimal(row, "invoiced_qty")?,
+    })
+}
+
+fn decode_shipment(row: &AnyRow) -> Result<Shipment, StoreError> {
+    Ok(Shipment {
+        carrier: get_str(row, "carrier")?,
+        tracking_number: get_str(row, "tracking_number")?,
+        amount: get_decimal(row, "amount")?,
+        lines: get_json(row, "lines")?,
+        at: get_time(row, "at")?,
+    })
+}
+
+fn decode_action(row: &AnyRow) -> Result<FulfillmentAction, StoreError> {
+    Ok(FulfillmentAction {
+        n: get_u32(row, "n")?,
+        name: get_str(row, "name")?,
+        complete: get_bool(row, "complete")?,
+        notify: get_str(row, "notify")?,
+        note: get_str(row, "note")?,
+        contact: get_str(row, "contact")?,
+        visible: get_bool(row, "visible")?,
+        at: get_time(row, "at")?,
+        updated_at: get_time(row, "updated_at")?,
+    })
+}
+
+/// Completes an order row with its lines, shipments and fulfillment actions.
+async fn complete(conn: &mut AnyConnection, row: Option<AnyRow>) -> Result<Option<Order>, StoreError> {
+    let Some(row) = row else { return Ok(None) };
+    let mut order = decode(&row)?;
+    let rows = sqlx::query(
+        "SELECT n, sku, description, vendor, qty, unit_price, fulfillment, in_stock_qty, picked_qty, \
+         shipped_qty, invoiced_qty FROM order_lines WHERE order_id = $1 ORDER BY n",
+    )
+    .bind(order.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    order.lines = rows.iter().map(decode_line).collect::<Result<_, _>>()?;
+    let rows = sqlx::query(
+        "SELECT carrier, tracking_number, amount, lines, at FROM shipments WHERE order_id = $1 ORDER BY id",
+    )
+    .bind(order.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    order.shipments = rows.iter().map(decode_shipment).collect::<Result<_, _>>()?;
+    let rows = sqlx::query(
+        "SELECT n, name, complete, notify, note, contact, visible, at, updated_at \
+         FROM fulfillment_actions WHERE order_id = $1 ORDER BY n",
+    )
+    .bind(order.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    order.fulfillment_actions = rows.iter().map(decode_action).collect::<Result<_, _>>()?;
+    Ok(Some(order))
+}
+
+/// The order with this id.
+async fn by_id(conn: &mut AnyConnection, id: OrderId, for_update: bool) -> Result<Option<Order>, StoreError> {
+    let sql = if for_update {
+        concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1 FOR UPDATE")
+    } else {
+        concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1")
+    };
+    let row = sqlx::query(sql).bind(id).fetch_optional(&mut *conn).await?;
+    complete(conn, row).await
+}
+
+/// The order with this number.
+async fn by_number(conn: &mut AnyConnection, number: &str) -> Result<Option<Order>, StoreError> {
+    let row = sqlx::query(concat!("SELECT ", order_columns!(), " FROM orders WHERE number = $1"))
+        .bind(number)
+        .fetch_optional(&mut *conn)
+        .await?;
+    complete(conn, row).await
+}
+
+/// Writes an order's lines, shipments and fulfillment actions (after deleting the old ones).
+async fn replace_parts(conn: &mut AnyConnection, id: OrderId, o: &Order, fresh: bool) -> Result<(), StoreError> {
+    if !fresh {
+        for sql in [
+            "DELETE FROM order_lines WHERE order_id = $1",
+            "DELETE FROM shipments WHERE order_id = $1",
+            "DELETE FROM fulfillment_actions WHERE order_id = $1",
+        ] {
+            sqlx::query(sql).bind(id).execute(&mut *conn).await?;
+        }
+    }
+    for l in &o.lines {
+        sqlx::query(
+            "INSERT INTO order_lines (order_id, n, sku, description, vendor, qty, unit_price, fulfillment, \
+             in_stock_qty, picked_qty, shipped_qty, invoiced_qty) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(id)
+        .bind(i64::from(l.n))
+        .bind(l.sku.as_str())
+        .bind(l.description.as_str())
+        .bind(l.vendor.as_str())
+        .bind(encode::decimal(l.qty))
+        .bind(encode::decimal(l.unit_price))
+        .bind(l.fulfillment.code())
+        .bind(encode::decimal(l.in_stock_qty))
+        .bind(encode::decimal(l.picked_qty))
+        .bind(encode::decimal(l.shipped_qty))
+        .bind(encode::decimal(l.invoiced_qty))
+        .execute(&mut *conn)
+        .await?;
+    }
+    for s in &o.shipments {
+        sqlx::query(
+            "INSERT INTO shipments (order_id, carrier, tracking_number, amount, lines, at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(s.carrier.as_str())
+        .bind(s.tracking_number.as_str())
+        .bind(encode::decimal(s.amount))
+        .bind(encode::json("shipment lines", &s.lines)?)
+        .bind(encode::time(s.at))
+        .execute(&mut *conn)
+        .await?;
+    }
+    for a in &o.fulfillment_actions {
+        sqlx::query(
+            "INSERT INTO fulfillment_actions (order_id, n, name, complete, notify, note, contact, visible, at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(id)
+        .bind(i64::from(a.n))
+        .bind(a.name.as_str())
+        .bind(encode::boolean(a.complete))
+        .bind(a.notify.as_str())
+        .bind(a.note.as_str())
+        .bind(a.contact.as_str())
+        .bind(encode::boolean(a.visible))
+        .bind(encode::time(a.at))
+        .bind(encode::time(a.updated_at))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// The order with this id, read from one snapshot.
+    pub async fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
+        let mut tx = self.read().await?;
+        let order = by_id(&mut tx, id, false).await?;
+        tx.commit().await?;
+        Ok(order)
+    }
+
+    /// The order with this id or number: all digits is tried as an id first, then as a number.
+    pub async fn find_order(&self, id_or_number: &str) -> Result<Option<Order>, StoreError> {
+        let key = id_or_number.trim();
+        if key.is_empty() {
+            return Ok(None);
+        }
+        let mut tx = self.read().await?;
+        let mut order = None;
+        if key.bytes().all(|b| b.is_ascii_digit()) {
+            if let Ok(id) = key.parse::<OrderId>() {
+                order = by_id(&mut tx, id, false).await?;
+            }
+        }
+        if order.is_none() {
+            order = by_number(&mut tx, key).await?;
+        }
+        tx.commit().await?;
+        Ok(order)
+    }
+
+    /// How many orders there are.
+    pub async fn count_orders(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM orders").fetch_one(&self.pool).await?;
+        get_i64(&row, "n")
+    }
+}
+
+impl Tx {
+    /// The order with this id, locked against other writers until this transaction ends
+    /// (PostgreSQL: `FOR UPDATE`; SQLite: the `Tx` holds the write lock already).
+    pub async fn order_for_update(&mut self, id: OrderId) -> Result<Option<Order>, StoreError> {
+        let for_update = self.backend() == Backend::Postgres;
+        by_id(self.conn(), id, for_update).await
+    }
+
+    /// The order a channel sent with this external id (to spot a repeated create).
+    pub async fn order_by_external_id(
+        &mut self,
+        channel: &str,
+        external_id: &str,
+    ) -> Result<Option<Order>, StoreError> {
+        let conn = self.conn();
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            order_columns!(),
+            " FROM orders WHERE channel = $1 AND external_id = $2"
+        ))
+        .bind(channel)
+        .bind(external_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        complete(conn, row).await
+    }
+
+    /// Writes a new order from a creation decision: the order (version 1; an empty number
+    /// becomes one made from the id, `100000 + id`), its lines, shipments, fulfillment actions,
+    /// `d.history` (each row with `workflow_version`), `d.timer_starts` and `d.outbox`. The
+    /// order's `workflow_version` becomes `workflow_version`; `d.order.id` and
+    /// `d.order.version` are ignored. A taken number, or channel and external id, is
+    /// [`StoreError::Duplicate`].
+    pub async fn insert_order(
+        &mut self,
+        d: &Decision,
+        workflow_version: i64,
+        now: Time,
+    ) -> Result<OrderId, StoreError> {
+        let o = &d.order;
+        let conn = self.conn();
+        let number = (!o.number.is_empty()).then_some(o.number.as_str());
+        let row = sqlx::query(
+            "INSERT INTO orders (number, workflow, workflow_version, channel, mode, external_id, status, \
+             status_since, customer_id, body, flags, queue, assignee, version, lock_holder, lock_expires_at, \
+             created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+             RETURNING id",
+        )
+        .bind(number)
+        .bind(o.workflow.as_str())
+        .bind(workflow_version)
+        .bind(o.channel.as_str())
+        .bind(o.mode.as_deref())
+        .bind(o.external_id.as_deref())
+        .bind(o.status.as_str())
+        .bind(encode::time(o.status_since))
+        .bind(o.customer.id)
+        .bind(body(o)?)
+        .bind(encode::flags(&o.flags))
+        .bind(o.queue.as_deref())
+        .bind(o.assignee.as_deref())
+        .bind(1_i64)
+        .bind(o.lock.as_ref().map(|l| l.holder.as_str()))
+        .bind(o.lock.as_ref().map(|l| encode::time(l.expires_at)))
+        .bind(encode::time(o.created_at))
+        .bind(encode::time(now))
+        .fetch_one(&mut *conn)
+        .await?;
+        let id = get_i64(&row, "id")?;
+        if number.is_none() {
+            sqlx::query("UPDATE orders SET number = $1 WHERE id = $2")
+                .bind((NUMBER_BASE + id).to_string())
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        replace_parts(conn, id, o, true).await?;
+        history::insert(conn, id, &d.history, workflow_version).await?;
+        timers::start(conn, id, &d.timer_starts, now).await?;
+        outbox::insert(conn, id, &d.outbox, now).await?;
+        Ok(id)
+    }
+
+    /// Writes a decision about an existing order, if it is still at `expected_version` (else
+    /// [`StoreError::Conflict`], and nothing is written). The order row is rewritten (all but
+    /// id, number and created_at; version `expected_version + 1`, `workflow_version` and
+    /// `updated_at` from the arguments); lines, shipments and fulfillment actions are replaced;
+    /// history is appended; `d.timer_cancels` are applied before `d.timer_starts` are
+    /// inserted; outbox messages are queued.
+    pub async fn update_order(
+        &mut self,
+        expected_version: i64,
+        d: &Decision,
+        workflow_version: i64,
+        now: Time,
+    ) -> Result<(), StoreError> {
+        let o = &d.order;
+        let conn = self.conn();
+        let done = sqlx::query(
+            "UPDATE orders SET workflow = $1, workflow_version = $2, channel = $3, mode = $4, external_id = $5, \
+             status = $6, status_since = $7, customer_id = $8, body = $9, flags = $10, queue = $11, \
+             assignee = $12, version = $13, lock_holder = $14, lock_expires_at = $15, updated_at = $16 \
+             WHERE id = $17 AND version = $18",
+        )
+        .bind(o.workflow.as_str())
+        .bind(workflow_version)
+        .bind(o.channel.as_str())
+        .bind(o.mode.as_deref())
+        .bind(o.external_id.as_deref())
+        .bind(o.status.as_str())
+        .bind(encode::time(o.status_since))
+        .bind(o.customer.id)
+        .bind(body(o)?)
+        .bind(encode::flags(&o.flags))
+        .bind(o.queue.as_deref())
+        .bind(o.assignee.as_deref())
+        .bind(expected_version + 1)
+        .bind(o.lock.as_ref().map(|l| l.holder.as_str()))
+        .bind(o.lock.as_ref().map(|l| encode::time(l.expires_at)))
+        .bind(encode::time(now))
+        .bind(o.id)
+        .bind(expected_version)
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict);
+        }
+        replace_parts(conn, o.id, o, false).await?;
+        history::insert(conn, o.id, &d.history, workflow_version).await?;
+        timers::cancel(conn, o.id, &d.timer_cancels).await?;
+        timers::start(conn, o.id, &d.timer_starts, now).await?;
+        outbox::insert(conn, o.id, &d.outbox, now).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,247 @@
+//! The engine behind the store, on SQLite and PostgreSQL: what one event does, what a rejected
+//! one does not, idempotency, concurrent events on one order, timers with several processes,
+//! and a process killed between events.
+
+mod support;
+
+use chrono::TimeZone;
+use orderly::engine::{EventInput, NewOrder, NoHooks};
+use orderly::registry::Registry;
+use orderly::service::{ManualClock, Service, ServiceError};
+use orderly::store::Store;
+use std::path::Path;
+use std::sync::Arc;
+
+fn t0() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).single().expect("valid time")
+}
+
+async fn service(store: Store) -> (Service, Arc<ManualClock>) {
+    let registry = Registry::load(Path::new("tests/fixtures/shop"), &store).await.expect("workflows load");
+    let clock = Arc::new(ManualClock::new(t0()));
+    (Service::new(store, registry, clock.clone(), Arc::new(NoHooks)), clock)
+}
+
+fn order(method: &str, outcome: &str, qty: u32) -> NewOrder {
+    serde_json::from_value(serde_json::json!({
+        "channel": "web",
+        "customer": {"email": " Ann@Example.com ", "first_name": "Ann", "last_name": "Lee"},
+        "payment": {"method": method, "outcome": outcome},
+        "lines": [{"sku": "A", "qty": qty, "unit_price": "2.50", "in_stock": true}]
+    }))
+    .expect("valid order")
+}
+
+fn event(name: &str, data: serde_json::Value) -> EventInput {
+    EventInput { name: name.into(), data: data.as_object().cloned().unwrap_or_default(), actor: None }
+}
+
+/// Everything stored about an order, as text: the order, its history, timers and outbox.
+async fn snapshot(s: &Service, number: &str) -> String {
+    let o = s.order(number).await.expect("order");
+    let h = s.store().history(o.id).await.expect("history");
+    let t = s.store().timers(o.id).await.expect("timers");
+    let m = s.store().outbox(Some(o.id)).await.expect("outbox");
+    format!("{}\n{h:?}\n{t:?}\n{m:?}", serde_json::to_string(&o).expect("json"))
+}
+
+#[tokio::test]
+async fn a_rejected_event_changes_nothing_and_explains_the_guard() {
+    support::on_both("a_rejected_event_changes_nothing_and_explains_the_guard", |store| async move {
+        let (s, _) = service(store).await;
+        let o = s.create_order(&order("check", "pending", 4)).await.expect("created").order;
+        assert_eq!(o.status, "awaiting_payment");
+        let before = snapshot(&s, &o.number).await;
+        let err = s
+            .apply_event(&o.number, &event("payment_received", serde_json::json!({"amount": "1.00"})), None)
+            .await
+            .expect_err("too little");
+        let ServiceError::Rejected(r) = err else { panic!("not a rejection: {err}") };
+        assert_eq!(r.code, "no_transition");
+        assert_eq!(r.candidates[0].failed, "`order.balance_due <= 0` is false: order.balance_due is 9.00");
+        assert_eq!(snapshot(&s, &o.number).await, before, "a rejected event changed the order");
+        let bad = s.apply_event(&o.number, &event("note", serde_json::json!({})), None).await.expect_err("no text");
+        assert!(matches!(bad, ServiceError::Rejected(ref r) if r.code == "invalid_data"));
+        assert_eq!(snapshot(&s, &o.number).await, before);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_event_writes_order_history_and_version_together() {
+    support::on_both("an_event_writes_order_history_and_version_together", |store| async move {
+        let (s, _) = service(store).await;
+        let o = s.create_order(&order("check", "pending", 4)).await.expect("created").order;
+        assert_eq!(s.store().timers(o.id).await.expect("timers").len(), 1, "the chase timer started");
+        let a = s
+            .apply_event(&o.number, &event("payment_received", serde_json::json!({"amount": "10.00"})), None)
+            .await
+            .expect("paid");
+        assert_eq!(a.order.status, "paid");
+        assert_eq!(a.order.version, o.version + 1);
+        assert!(s.store().timers(o.id).await.expect("timers").is_empty(), "leaving the status cancels its timer");
+        let h = s.store().history(o.id).await.expect("history");
+        let last = h.iter().rev().find(|e| e.entry.kind == "transition").expect("a transition row");
+        assert_eq!(last.entry.to_status.as_deref(), Some("paid"));
+        assert_eq!(last.workflow_version, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_repeated_idempotency_key_applies_once() {
+    support::on_both("a_repeated_idempotency_key_applies_once", |store| async move {
+        let (s, _) = service(store).await;
+        let o = s.create_order(&order("credit_card", "approved", 4)).await.expect("created").order;
+        let ship = event("shipment", serde_json::json!({"lines": [{"sku": "A", "qty": 1}]}));
+        let first = s.apply_event(&o.number, &ship, Some("ship-1")).await.expect("first");
+        let again = s.apply_event(&o.number, &ship, Some("ship-1")).await.expect("replayed");
+        assert!(!first.replayed && again.replayed);
+        assert_eq!(again.order.lines[0].shipped_qty, first.order.lines[0].shipped_qty);
+        assert_eq!(s.order(&o.number).await.expect("order").lines[0].shipped_qty.to_string(), "1");
+        let other = s.apply_event(&o.number, &ship, Some("ship-2")).await.expect("a new key applies");
+        assert_eq!(other.order.lines[0].shipped_qty.to_string(), "2");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_same_external_id_gives_the_first_order_back() {
+    support::on_both("the_same_external_id_gives_the_first_order_back", |store| async move {
+        let (s, _) = service(store).await;
+        let mut input = order("check", "pending", 1);
+        input.external_id = Some("cart-77".into());
+        let first = s.create_order(&input).await.expect("created");
+        let second = s.create_order(&input).await.expect("found");
+        assert!(first.created && !second.created);
+        assert_eq!(first.order.id, second.order.id);
+        assert_eq!(s.store().count_orders().await.expect("count"), 1);
+        let third = s.create_order(&order("check", "pending", 1)).await.expect("no external id: a new order");
+        assert_eq!(third.order.customer.id, first.order.customer.id, "same email, case and spaces aside: same customer");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_events_on_one_order_never_apply_to_a_stale_state() {
+    support::on_both("concurrent_events_on_one_order_never_apply_to_a_stale_state", |store| async move {
+        let (s, _) = service(store).await;
+        let s = Arc::new(s);
+        let o = s.create_order(&order("credit_card", "approved", 12)).await.expect("created").order;
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let s = s.clone();
+            let number = o.number.clone();
+            tasks.push(tokio::spawn(async move {
+                s.apply_event(&number, &event("shipment", serde_json::json!({"lines": [{"sku": "A", "qty": 1}]})), None).await
+            }));
+        }
+        let mut applied = 0;
+        let mut over = 0;
+        for t in tasks {
+            match t.await.expect("task") {
+                Ok(_) => applied += 1,
+                Err(ServiceError::Rejected(r)) if r.code == "over_shipment" || r.code == "no_transition" => over += 1,
+                Err(e) => panic!("unexpected: {e}"),
+            }
+        }
+        let after = s.order(&o.number).await.expect("order");
+        assert_eq!((applied, over), (12, 4), "each unit shipped exactly once");
+        assert_eq!(after.lines[0].shipped_qty.to_string(), "12");
+        assert_eq!(after.status, "shipped");
+        let shipments = s.store().history(o.id).await.expect("history").iter().filter(|h| h.entry.kind == "shipment").count();
+        assert_eq!(shipments, 12);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn timers_fire_once_even_with_two_processes() {
+    support::on_both("timers_fire_once_even_with_two_processes", |store| async move {
+        let (a, clock) = service(store.clone()).await;
+        let registry = Registry::load(Path::new("tests/fixtures/shop"), &store).await.expect("load");
+        let b = Service::new(store, registry, clock.clone(), Arc::new(NoHooks));
+        let mut numbers = Vec::new();
+        for _ in 0..10 {
+            numbers.push(a.create_order(&order("check", "pending", 1)).await.expect("created").order.number);
+        }
+        assert_eq!(a.fire_due_timers().await.expect("none due"), 0);
+        clock.advance(chrono::Duration::hours(25));
+        let (x, y) = tokio::join!(a.fire_due_timers(), b.fire_due_timers());
+        assert_eq!(x.expect("a") + y.expect("b"), 10, "every timer fired exactly once");
+        for n in &numbers {
+            let o = a.order(n).await.expect("order");
+            assert!(o.flags.contains("late"));
+            let fired = a.store().history(o.id).await.expect("history").iter().filter(|h| h.entry.kind == "timer").count();
+            assert_eq!(fired, 1, "order {n}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_lock_refuses_other_actors_until_released() {
+    support::on_both("a_lock_refuses_other_actors_until_released", |store| async move {
+        let (s, clock) = service(store).await;
+        let o = s.create_order(&order("check", "pending", 1)).await.expect("created").order;
+        s.lock(&o.number, "ann", chrono::Duration::minutes(15)).await.expect("locked");
+        let mut e = event("note", serde_json::json!({"text": "hi"}));
+        e.actor = Some("bob".into());
+        let err = s.apply_event(&o.number, &e, None).await.expect_err("locked");
+        assert!(matches!(err, ServiceError::Rejected(ref r) if r.code == "locked" && r.message.contains("`ann`")), "{err}");
+        assert!(s.lock(&o.number, "bob", chrono::Duration::minutes(5)).await.is_err(), "bob cannot take ann's lock");
+        clock.advance(chrono::Duration::minutes(16));
+        s.apply_event(&o.number, &e, None).await.expect("an expired lease is free");
+    })
+    .await;
+}
+
+/// The child half of `a_killed_process_loses_no_committed_event`: applies events and prints
+/// each one it has committed, then dies without cleaning up.
+#[tokio::test]
+async fn child_writer() {
+    let (Ok(url), Ok(number)) = (std::env::var("ORDERLY_CHILD_URL"), std::env::var("ORDERLY_CHILD_ORDER")) else {
+        return; // only runs as the child of the test below
+    };
+    let store = Store::connect(&url).await.expect("connect");
+    let (s, _) = service(store).await;
+    for i in 0..1000 {
+        let e = event("note", serde_json::json!({"text": format!("note {i}")}));
+        s.apply_event(&number, &e, None).await.expect("applied");
+        println!("committed {i}");
+    }
+}
+
+#[tokio::test]
+async fn a_killed_process_loses_no_committed_event() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("kill.db").display());
+    let store = Store::connect(&url).await.expect("connect");
+    let (s, _) = service(store.clone()).await;
+    let o = s.create_order(&order("check", "pending", 1)).await.expect("created").order;
+    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["child_writer", "--exact", "--nocapture", "--test-threads=1"])
+        .env("ORDERLY_CHILD_URL", &url)
+        .env("ORDERLY_CHILD_ORDER", &o.number)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("child starts");
+    let out = child.stdout.take().expect("stdout");
+    let reader = std::io::BufRead::lines(std::io::BufReader::new(out));
+    let mut acknowledged = 0usize;
+    for line in reader {
+        let line = line.expect("line");
+        if line.starts_with("committed") {
+            acknowledged += 1;
+            if acknowledged == 50 {
+                child.kill().expect("kill");
+                break;
+            }
+        }
+    }
+    child.wait().ok();
+    assert_eq!(acknowledged, 50, "the child process did not write");
+    let store = Store::connect(&url).await.expect("reconnect");
+    let notes = store.history(o.id).await.expect("history").iter().filter(|h| h.entry.kind == "note").count();
+    assert!(notes >= acknowledged, "{acknowledged} events were acknowledged but only {notes} survived");
+}

@@ -1,0 +1,654 @@
+//! The store, on SQLite and (with `ORDERLY_TEST_POSTGRES_URL`) PostgreSQL: orders round-trip
+//! exactly, versions guard every write, timers, idempotency keys, customer matching, workflow
+//! versions, and two writers on one order.
+
+mod support;
+
+use chrono::{DateTime, Utc};
+use orderly::engine::{Decision, HistoryEntry, OutboxMessage, TimerCancel, TimerStart};
+use orderly::model::Outcome;
+use orderly::order::{
+    Address, Customer, Fulfillment, FulfillmentAction, Line, Lock, Order, OrderId, Payment, Shipment, Time,
+};
+use orderly::store::{Backend, CustomerMatch, Store, StoreError};
+use rust_decimal::Decimal;
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use support::on_both;
+
+fn t(s: &str) -> Time {
+    DateTime::parse_from_rfc3339(s).expect("a valid test time").with_timezone(&Utc)
+}
+
+fn dec(s: &str) -> Decimal {
+    s.parse().expect("a valid test decimal")
+}
+
+fn line(n: u32, sku: &str, qty: &str, price: &str) -> Line {
+    Line {
+        n,
+        sku: sku.into(),
+        description: format!("{sku} description"),
+        vendor: String::new(),
+        qty: dec(qty),
+        unit_price: dec(price),
+        fulfillment: Fulfillment::Stock,
+        in_stock_qty: dec(qty),
+        picked_qty: Decimal::ZERO,
+        shipped_qty: Decimal::ZERO,
+        invoiced_qty: Decimal::ZERO,
+    }
+}
+
+/// A small order: one line, no customer id, nothing optional.
+fn plain_order(channel: &str, external_id: Option<&str>) -> Order {
+    let at = t("2024-05-01T09:30:00Z");
+    Order {
+        id: 0,
+        number: String::new(),
+        workflow: "retail".into(),
+        workflow_version: 0,
+        channel: channel.into(),
+        mode: None,
+        external_id: external_id.map(str::to_string),
+        status: "awaiting_payment".into(),
+        status_since: at,
+        created_at: at,
+        customer: Customer::default(),
+        shipping: Address::default(),
+        billing: Address::default(),
+        payment: None,
+        amount_paid: Decimal::ZERO,
+        shipping_amount: Decimal::ZERO,
+        lines: vec![line(1, "MUG", "1", "9.50")],
+        flags: BTreeSet::new(),
+        attributes: BTreeMap::new(),
+        queue: None,
+        assignee: None,
+        invoiced: false,
+        related_order: None,
+        shipments: Vec::new(),
+        fulfillment_actions: Vec::new(),
+        lock: None,
+        version: 0,
+    }
+}
+
+fn entry(kind: &str, at: Time, from: Option<&str>, to: Option<&str>) -> HistoryEntry {
+    HistoryEntry {
+        at,
+        kind: kind.into(),
+        event: None,
+        from_status: from.map(str::to_string),
+        to_status: to.map(str::to_string),
+        actor: Some("tester".into()),
+        detail: json!({ "kind": kind }),
+    }
+}
+
+fn decision(order: Order) -> Decision {
+    let at = order.created_at;
+    let to = order.status.clone();
+    Decision {
+        order,
+        steps: Vec::new(),
+        history: vec![entry("created", at, None, Some(&to))],
+        timer_starts: Vec::new(),
+        timer_cancels: Vec::new(),
+        outbox: Vec::new(),
+    }
+}
+
+/// A decision that moves `order` to `status` at `at`.
+fn transition(order: &Order, status: &str, at: Time) -> Decision {
+    let mut next = order.clone();
+    next.status = status.into();
+    next.status_since = at;
+    Decision {
+        order: next,
+        steps: Vec::new(),
+        history: vec![entry("transition", at, Some(&order.status), Some(status))],
+        timer_starts: Vec::new(),
+        timer_cancels: Vec::new(),
+        outbox: Vec::new(),
+    }
+}
+
+async fn insert(store: &Store, d: &Decision) -> Result<OrderId, StoreError> {
+    let mut tx = store.begin().await?;
+    let id = tx.insert_order(d, 1, t("2024-05-01T09:30:00Z")).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+async fn must_insert(store: &Store, d: &Decision) -> Order {
+    let id = insert(store, d).await.expect("the order is inserted");
+    store.order(id).await.expect("readable").expect("stored")
+}
+
+async fn update(store: &Store, expected: i64, d: &Decision) -> Result<(), StoreError> {
+    let mut tx = store.begin().await?;
+    tx.update_order(expected, d, 2, t("2024-05-02T10:00:00Z")).await?;
+    tx.commit().await
+}
+
+#[tokio::test]
+async fn a_full_order_round_trips_exactly() {
+    on_both("a_full_order_round_trips_exactly", |store| async move {
+        let now = t("2024-05-01T09:30:00.123456Z");
+        let mut tx = store.begin().await.unwrap();
+        let matched = tx
+            .match_customer(
+                &CustomerMatch {
+                    email: "ann@example.com".into(),
+                    first_name: "Ann".into(),
+                    last_name: "Lee".into(),
+                    company: "Acme".into(),
+                    phone: "555-0100".into(),
+                    is_guest: false,
+                    zip: "12345".into(),
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        let address = Address {
+            first_name: "Ann".into(),
+            last_name: "Lee".into(),
+            company: "Acme".into(),
+            address: "1 Main St".into(),
+            address2: "Suite 2".into(),
+            city: "Springfield".into(),
+            state: "IL".into(),
+            zip: "12345".into(),
+            country: "US".into(),
+            phone: "555-0100".into(),
+            email: "ann@example.com".into(),
+        };
+        let mut second = line(2, "SPOON", "3", "0.10");
+        second.fulfillment = Fulfillment::Dropship;
+        second.vendor = "Spoons Inc".into();
+        second.shipped_qty = dec("1.5");
+        let order = Order {
+            id: 0,
+            number: String::new(),
+            workflow: "retail".into(),
+            workflow_version: 0,
+            channel: "web".into(),
+            mode: Some("carry".into()),
+            external_id: Some("W-1001".into()),
+            status: "ready_to_process".into(),
+            status_since: t("2024-05-01T09:31:02.654321Z"),
+            created_at: now,
+            customer: matched.customer.clone(),
+            shipping: address.clone(),
+            billing: Address { address2: String::new(), ..address },
+            payment: Some(Payment {
+                method: "credit_card".into(),
+                outcome: Outcome::Approved,
+                amount: dec("40.28"),
+                reference: "ch_123".into(),
+            }),
+            amount_paid: dec("40.28"),
+            shipping_amount: dec("0.30"),
+            lines: vec![line(1, "MUG", "2", "19.99"), second],
+            flags: ["rush", "vip"].iter().map(|s| s.to_string()).collect(),
+            attributes: BTreeMap::from([
+                ("gift_note".to_string(), json!("Happy birthday")),
+                ("weight".to_string(), json!("1.250")),
+                ("promised_at".to_string(), json!("2024-05-03T12:00:00Z")),
+                ("priority".to_string(), json!(2)),
+            ]),
+            queue: Some("packing".into()),
+            assignee: Some("sam".into()),
+            invoiced: true,
+            related_order: Some(7),
+            shipments: vec![Shipment {
+                carrier: "UPS".into(),
+                tracking_number: "1Z999".into(),
+                amount: dec("0.30"),
+                lines: vec![(2, dec("1.5"))],
+                at: t("2024-05-01T15:00:00.000001Z"),
+            }],
+            fulfillment_actions: vec![FulfillmentAction {
+                n: 1,
+                name: "called_vendor".into(),
+                complete: false,
+                notify: "sam".into(),
+                note: "vendor confirms Friday".into(),
+                contact: "+1 555 0199".into(),
+                visible: true,
+                at: t("2024-05-01T11:00:00Z"),
+                updated_at: t("2024-05-01T11:05:00.5Z"),
+            }],
+            lock: Some(Lock { holder: "sam".into(), expires_at: t("2024-05-01T10:00:00.25Z") }),
+            version: 0,
+        };
+        let mut d = decision(order.clone());
+        d.timer_starts = vec![TimerStart {
+            name: "remind".into(),
+            due_at: t("2024-05-04T09:30:00Z"),
+            status: "ready_to_process".into(),
+        }];
+        d.outbox = vec![OutboxMessage {
+            kind: "email".into(),
+            target: "ann@example.com".into(),
+            template: Some("confirmation".into()),
+            subject: Some("Thanks".into()),
+            hook: None,
+            payload: json!({ "total": "40.28", "lines": [1, 2] }),
+        }];
+
+        let mut tx = store.begin().await.unwrap();
+        let id = tx.insert_order(&d, 3, now).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let got = store.order(id).await.unwrap().expect("the order is stored");
+        let expected =
+            Order { id, number: (100_000 + id).to_string(), workflow_version: 3, version: 1, ..order };
+        assert_eq!(got, expected);
+        assert_eq!(got.lines[0].unit_price.to_string(), "19.99");
+        assert_eq!(got.lines[1].unit_price.to_string(), "0.10", "the scale is kept");
+        assert_eq!(got.shipping_amount.to_string(), "0.30");
+        assert_eq!(got.total(), dec("40.58"));
+        assert_eq!(got.customer.id, matched.customer.id);
+
+        let history = store.history(id).await.unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].workflow_version, 3);
+        assert_eq!(history[0].entry, d.history[0]);
+
+        let timers = store.timers(id).await.unwrap();
+        assert_eq!(timers.len(), 1);
+        assert_eq!((timers[0].order_id, timers[0].name.as_str()), (id, "remind"));
+        assert_eq!(timers[0].due_at, t("2024-05-04T09:30:00Z"));
+
+        let outbox = store.outbox(Some(id)).await.unwrap();
+        assert_eq!(outbox.len(), 1);
+        assert_eq!(outbox[0].message, d.outbox[0]);
+        assert_eq!((outbox[0].state.as_str(), outbox[0].attempts, outbox[0].created_at), ("pending", 0, now));
+        assert_eq!(store.outbox(None).await.unwrap().len(), 1);
+        assert_eq!(store.count_orders().await.unwrap(), 1);
+        assert_eq!(store.order(id + 1000).await.unwrap(), None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_stale_version_conflicts_and_changes_nothing() {
+    on_both("a_stale_version_conflicts_and_changes_nothing", |store| async move {
+        let order = must_insert(&store, &decision(plain_order("web", Some("W-1")))).await;
+        assert_eq!(order.version, 1);
+
+        let mut paid = transition(&order, "paid", t("2024-05-02T10:00:00Z"));
+        paid.order.lines.push(line(2, "LID", "1", "2.00"));
+        update(&store, 1, &paid).await.unwrap();
+        let after = store.order(order.id).await.unwrap().unwrap();
+        assert_eq!((after.version, after.status.as_str(), after.lines.len()), (2, "paid", 2));
+        assert_eq!(after.workflow_version, 2);
+
+        let mut stale = transition(&order, "cancelled", t("2024-05-02T11:00:00Z"));
+        stale.timer_starts.push(TimerStart {
+            name: "purge".into(),
+            due_at: t("2024-06-01T00:00:00Z"),
+            status: "cancelled".into(),
+        });
+        stale.outbox.push(OutboxMessage {
+            kind: "webhook".into(),
+            target: "erp".into(),
+            template: None,
+            subject: None,
+            hook: None,
+            payload: json!({}),
+        });
+        let mut tx = store.begin().await.unwrap();
+        assert!(matches!(tx.update_order(1, &stale, 2, t("2024-05-02T11:00:00Z")).await, Err(StoreError::Conflict)));
+        drop(tx);
+
+        assert_eq!(store.order(order.id).await.unwrap().unwrap(), after);
+        assert_eq!(store.history(order.id).await.unwrap().len(), 2);
+        assert!(store.timers(order.id).await.unwrap().is_empty());
+        assert!(store.outbox(Some(order.id)).await.unwrap().is_empty());
+
+        let mut tx = store.begin().await.unwrap();
+        let lock = Lock { holder: "sam".into(), expires_at: t("2024-05-02T12:00:00Z") };
+        let locked = entry("locked", t("2024-05-02T11:30:00Z"), None, None);
+        assert!(matches!(tx.set_lock(order.id, 1, Some(&lock), &locked, 2).await, Err(StoreError::Conflict)));
+        tx.set_lock(order.id, 2, Some(&lock), &locked, 2).await.unwrap();
+        tx.commit().await.unwrap();
+        let with_lock = store.order(order.id).await.unwrap().unwrap();
+        assert_eq!((with_lock.version, with_lock.lock.as_ref()), (3, Some(&lock)));
+        assert_eq!(with_lock.status, "paid");
+        let mut tx = store.begin().await.unwrap();
+        tx.set_lock(order.id, 3, None, &entry("unlocked", t("2024-05-02T11:40:00Z"), None, None), 2)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let unlocked = store.order(order.id).await.unwrap().unwrap();
+        assert_eq!((unlocked.version, unlocked.lock), (4, None));
+        let kinds: Vec<String> =
+            store.history(order.id).await.unwrap().into_iter().map(|h| h.entry.kind).collect();
+        assert_eq!(kinds, ["created", "transition", "locked", "unlocked"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn timer_cancels_apply_before_starts() {
+    on_both("timer_cancels_apply_before_starts", |store| async move {
+        let timer = |name: &str, status: &str, due: &str| TimerStart {
+            name: name.into(),
+            due_at: t(due),
+            status: status.into(),
+        };
+        let mut d = decision(plain_order("web", None));
+        d.timer_starts = vec![
+            timer("remind", "awaiting_payment", "2024-05-02T09:30:00Z"),
+            timer("cancel_unpaid", "awaiting_payment", "2024-05-08T09:30:00Z"),
+            timer("survey", "any", "2024-05-10T09:30:00Z"),
+            timer("audit", "any", "2024-05-11T09:30:00Z"),
+        ];
+        let order = must_insert(&store, &d).await;
+        assert_eq!(store.timers(order.id).await.unwrap().len(), 4);
+
+        let mut next = transition(&order, "awaiting_payment", t("2024-05-02T10:00:00Z"));
+        next.timer_cancels = vec![TimerCancel::Status("awaiting_payment".into()), TimerCancel::Name("audit".into())];
+        next.timer_starts = vec![timer("remind", "awaiting_payment", "2024-05-03T10:00:00Z")];
+        update(&store, 1, &next).await.unwrap();
+
+        let left: Vec<(String, Time)> =
+            store.timers(order.id).await.unwrap().into_iter().map(|t| (t.name, t.due_at)).collect();
+        assert_eq!(
+            left,
+            [("remind".to_string(), t("2024-05-03T10:00:00Z")), ("survey".to_string(), t("2024-05-10T09:30:00Z"))]
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn due_timers_are_taken_oldest_first_and_deleted_once() {
+    on_both("due_timers_are_taken_oldest_first_and_deleted_once", |store| async move {
+        let mut d = decision(plain_order("web", None));
+        for (name, due) in [("c", "2024-05-03T00:00:00Z"), ("a", "2024-05-01T00:00:00Z"), ("b", "2024-05-02T00:00:00Z")]
+        {
+            d.timer_starts.push(TimerStart { name: name.into(), due_at: t(due), status: "s".into() });
+        }
+        let order = must_insert(&store, &d).await;
+
+        let mut tx = store.begin().await.unwrap();
+        assert!(tx.due_timers(t("2024-04-30T23:59:59Z"), 10).await.unwrap().is_empty());
+        let due = tx.due_timers(t("2024-05-02T00:00:00Z"), 10).await.unwrap();
+        let names: Vec<&str> = due.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"], "due_at <= now, oldest first");
+        assert!(due.iter().all(|t| t.order_id == order.id));
+        let first = tx.due_timers(t("2024-05-09T00:00:00Z"), 1).await.unwrap();
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].name, "a");
+        assert!(tx.delete_timer(first[0].id).await.unwrap());
+        assert!(!tx.delete_timer(first[0].id).await.unwrap(), "a second delete finds nothing");
+        tx.commit().await.unwrap();
+
+        let mut tx = store.begin().await.unwrap();
+        assert!(!tx.delete_timer(first[0].id).await.unwrap());
+        drop(tx);
+        let left: Vec<String> = store.timers(order.id).await.unwrap().into_iter().map(|t| t.name).collect();
+        assert_eq!(left, ["b", "c"]);
+
+        if store.backend() == Backend::Postgres {
+            // Two workers at once: the second skips the timer the first holds.
+            let mut one = store.begin().await.unwrap();
+            let mut two = store.begin().await.unwrap();
+            let now = t("2024-05-09T00:00:00Z");
+            let taken_one = one.due_timers(now, 1).await.unwrap();
+            let taken_two = two.due_timers(now, 1).await.unwrap();
+            assert_eq!(taken_one.len(), 1);
+            assert_eq!(taken_two.len(), 1);
+            assert_ne!(taken_one[0].id, taken_two[0].id);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn idempotent_results_are_saved_once() {
+    on_both("idempotent_results_are_saved_once", |store| async move {
+        let order = must_insert(&store, &decision(plain_order("web", None))).await;
+        let result = json!({ "status": "paid", "steps": [{ "from": "a", "to": "b" }], "amount": "19.99" });
+        let mut tx = store.begin().await.unwrap();
+        assert_eq!(tx.idempotent_result(order.id, "key-1").await.unwrap(), None);
+        tx.save_idempotent_result(order.id, "key-1", &result, t("2024-05-02T10:00:00Z")).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = store.begin().await.unwrap();
+        assert_eq!(tx.idempotent_result(order.id, "key-1").await.unwrap(), Some(result.clone()));
+        assert_eq!(tx.idempotent_result(order.id, "key-2").await.unwrap(), None);
+        let again = tx.save_idempotent_result(order.id, "key-1", &json!({}), t("2024-05-02T10:00:01Z")).await;
+        assert!(matches!(again, Err(StoreError::Conflict)), "{again:?}");
+        drop(tx);
+
+        let mut tx = store.begin().await.unwrap();
+        assert_eq!(tx.idempotent_result(order.id, "key-1").await.unwrap(), Some(result));
+    })
+    .await;
+}
+
+fn who(email: &str, first: &str, last: &str, company: &str, zip: &str) -> CustomerMatch {
+    CustomerMatch {
+        email: email.into(),
+        first_name: first.into(),
+        last_name: last.into(),
+        company: company.into(),
+        phone: String::new(),
+        is_guest: false,
+        zip: zip.into(),
+    }
+}
+
+#[tokio::test]
+async fn customers_are_matched_by_email_then_company() {
+    on_both("customers_are_matched_by_email_then_company", |store| async move {
+        let now = t("2024-05-01T09:30:00Z");
+        let mut tx = store.begin().await.unwrap();
+
+        let ann = tx.match_customer(&who("Ann@Example.com", "Ann", "Lee", "Acme", "12345"), now).await.unwrap();
+        assert!(ann.customer.is_new && !ann.possible_duplicate);
+        let ann_id = ann.customer.id.expect("an id");
+        assert_eq!(ann.customer.email, "Ann@Example.com");
+
+        // Email case and spaces do not matter; company case and spaces neither.
+        let again = tx.match_customer(&who("  ann@EXAMPLE.com ", "A", "L", " ACME ", ""), now).await.unwrap();
+        assert_eq!(again.customer.id, Some(ann_id));
+        assert!(!again.customer.is_new && !again.possible_duplicate);
+        assert_eq!((again.customer.first_name.as_str(), again.customer.company.as_str()), ("Ann", "Acme"));
+
+        // No company given: the oldest customer with the email.
+        let no_company = tx.match_customer(&who("ann@example.com", "", "", "", ""), now).await.unwrap();
+        assert_eq!(no_company.customer.id, Some(ann_id));
+        assert!(!no_company.possible_duplicate);
+
+        // Same email, another company: a new customer, flagged.
+        let other = tx.match_customer(&who("ann@example.com", "Ann", "Lee", "Other Ltd", ""), now).await.unwrap();
+        assert!(other.customer.is_new && other.possible_duplicate);
+        assert_ne!(other.customer.id, Some(ann_id));
+        // ... which the next order for that company links to.
+        let other_again = tx.match_customer(&who("ANN@example.com", "", "", "other ltd", ""), now).await.unwrap();
+        assert_eq!(other_again.customer.id, other.customer.id);
+        assert!(!other_again.possible_duplicate);
+
+        // Another email, same name and postal code: new, flagged.
+        let bob = tx.match_customer(&who("bob@x.com", "Bob", "Stone", "", "SW1A 1AA"), now).await.unwrap();
+        assert!(!bob.possible_duplicate);
+        let bob2 = tx.match_customer(&who("bobby@y.com", " bob ", "STONE", "", "sw1a1aa"), now).await.unwrap();
+        assert!(bob2.customer.is_new && bob2.possible_duplicate);
+        assert_ne!(bob2.customer.id, bob.customer.id);
+        // Same name and company, other email: flagged too.
+        let ann3 = tx.match_customer(&who("ann.lee@z.com", "Ann", "Lee", "acme", "99999"), now).await.unwrap();
+        assert!(ann3.customer.is_new && ann3.possible_duplicate);
+        // Same name, nothing else in common: new, not flagged.
+        let bob3 = tx.match_customer(&who("b@z.com", "Bob", "Stone", "", "90210"), now).await.unwrap();
+        assert!(bob3.customer.is_new && !bob3.possible_duplicate);
+
+        // A guest gets a record; an empty email never matches.
+        let mut guest = who("guest@example.com", "Gus", "Test", "", "");
+        guest.is_guest = true;
+        let g = tx.match_customer(&guest, now).await.unwrap();
+        assert!(g.customer.is_new && g.customer.is_guest && g.customer.id.is_some());
+        let mut anonymous = who("", "", "", "", "");
+        anonymous.is_guest = true;
+        let a1 = tx.match_customer(&anonymous, now).await.unwrap();
+        let a2 = tx.match_customer(&anonymous, now).await.unwrap();
+        assert!(a1.customer.is_new && a2.customer.is_new);
+        assert_ne!(a1.customer.id, a2.customer.id);
+        tx.commit().await.unwrap();
+
+        // Committed: seen by a later transaction.
+        let mut tx = store.begin().await.unwrap();
+        let later = tx.match_customer(&who("ann@example.com", "", "", "Acme", ""), now).await.unwrap();
+        assert_eq!(later.customer.id, Some(ann_id));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_repeated_external_id_or_number_is_a_duplicate() {
+    on_both("a_repeated_external_id_or_number_is_a_duplicate", |store| async move {
+        let first = must_insert(&store, &decision(plain_order("web", Some("W-1")))).await;
+        let again = insert(&store, &decision(plain_order("web", Some("W-1")))).await;
+        assert!(matches!(again, Err(StoreError::Duplicate(_))), "{again:?}");
+        // Another channel may use the same external id; no external id never clashes.
+        insert(&store, &decision(plain_order("phone", Some("W-1")))).await.unwrap();
+        insert(&store, &decision(plain_order("web", None))).await.unwrap();
+        insert(&store, &decision(plain_order("web", None))).await.unwrap();
+
+        let mut numbered = plain_order("web", Some("W-2"));
+        numbered.number = first.number.clone();
+        let clash = insert(&store, &decision(numbered)).await;
+        assert!(matches!(clash, Err(StoreError::Duplicate(_))), "{clash:?}");
+        assert_eq!(store.count_orders().await.unwrap(), 4);
+
+        let mut tx = store.begin().await.unwrap();
+        assert_eq!(tx.order_by_external_id("web", "W-1").await.unwrap().map(|o| o.id), Some(first.id));
+        assert_eq!(tx.order_by_external_id("web", "W-9").await.unwrap(), None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn workflow_versions_are_numbered_by_content() {
+    on_both("workflow_versions_are_numbered_by_content", |store| async move {
+        assert_eq!(store.workflow_version("retail", "h1", "workflow retail v1").await.unwrap(), 1);
+        assert_eq!(store.workflow_version("retail", "h1", "workflow retail v1").await.unwrap(), 1);
+        assert_eq!(store.workflow_version("retail", "h2", "workflow retail v2").await.unwrap(), 2);
+        assert_eq!(store.workflow_version("retail", "h1", "workflow retail v1").await.unwrap(), 1);
+        assert_eq!(store.workflow_version("repair", "h1", "workflow repair").await.unwrap(), 1);
+        assert_eq!(store.workflow_version("retail", "h3", "workflow retail v3").await.unwrap(), 3);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn orders_are_found_by_id_or_number() {
+    on_both("orders_are_found_by_id_or_number", |store| async move {
+        let generated = must_insert(&store, &decision(plain_order("web", None))).await;
+        assert_eq!(generated.number, (100_000 + generated.id).to_string());
+        let mut named = plain_order("web", None);
+        named.number = "A-1001".into();
+        let named = must_insert(&store, &decision(named)).await;
+        let mut digits = plain_order("web", None);
+        digits.number = "555".into();
+        let digits = must_insert(&store, &decision(digits)).await;
+
+        let found = |key: &'static str| {
+            let store = store.clone();
+            async move { store.find_order(key).await.unwrap().map(|o| o.id) }
+        };
+        assert_eq!(found("A-1001").await, Some(named.id));
+        assert_eq!(found("555").await, Some(digits.id), "digits that are no id are tried as a number");
+        assert_eq!(store.find_order(&generated.id.to_string()).await.unwrap().map(|o| o.id), Some(generated.id));
+        assert_eq!(store.find_order(&generated.number).await.unwrap().map(|o| o.id), Some(generated.id));
+        assert_eq!(store.find_order(&format!(" {} ", named.id)).await.unwrap().map(|o| o.id), Some(named.id));
+        assert_eq!(found("A-9999").await, None);
+        assert_eq!(found("99999999999999999999999").await, None);
+        assert_eq!(found("").await, None);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_writers_on_one_snapshot_one_commits_one_conflicts() {
+    on_both("two_writers_on_one_snapshot_one_commits_one_conflicts", |store| async move {
+        let order = must_insert(&store, &decision(plain_order("web", None))).await;
+        let start = Arc::new(tokio::sync::Barrier::new(2));
+        let mut tasks = Vec::new();
+        for status in ["paid", "cancelled"] {
+            let (store, order, start) = (store.clone(), order.clone(), start.clone());
+            tasks.push(tokio::spawn(async move {
+                start.wait().await;
+                let d = transition(&order, status, t("2024-05-02T10:00:00Z"));
+                let mut tx = store.begin().await?;
+                tx.update_order(order.version, &d, 2, t("2024-05-02T10:00:00Z")).await?;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                tx.commit().await.map(|()| status)
+            }));
+        }
+        let mut won = Vec::new();
+        let mut conflicts = 0;
+        for task in tasks {
+            match task.await.expect("the writer finishes") {
+                Ok(status) => won.push(status),
+                Err(StoreError::Conflict) => conflicts += 1,
+                Err(e) => panic!("unexpected error: {e}"),
+            }
+        }
+        assert_eq!((won.len(), conflicts), (1, 1));
+        let after = store.order(order.id).await.unwrap().unwrap();
+        assert_eq!((after.version, after.status.as_str()), (2, won[0]));
+        assert_eq!(store.history(order.id).await.unwrap().len(), 2);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writers_that_read_for_update_are_serialized() {
+    on_both("writers_that_read_for_update_are_serialized", |store| async move {
+        let order = must_insert(&store, &decision(plain_order("web", None))).await;
+        let start = Arc::new(tokio::sync::Barrier::new(2));
+        let mut tasks = Vec::new();
+        for flag in ["one", "two"] {
+            let (store, start, id) = (store.clone(), start.clone(), order.id);
+            tasks.push(tokio::spawn(async move {
+                start.wait().await;
+                // As the service does: read under the lock, decide, write; retry on conflict.
+                for _ in 0..10 {
+                    let attempt = async {
+                        let mut tx = store.begin().await?;
+                        let current = tx.order_for_update(id).await?.expect("the order exists");
+                        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+                        let mut d = transition(&current, &current.status, t("2024-05-02T10:00:00Z"));
+                        d.order.flags.insert(flag.to_string());
+                        tx.update_order(current.version, &d, 2, t("2024-05-02T10:00:00Z")).await?;
+                        tx.commit().await
+                    };
+                    match attempt.await {
+                        Ok(()) => return,
+                        Err(StoreError::Conflict) => continue,
+                        Err(e) => panic!("unexpected error: {e}"),
+                    }
+                }
+                panic!("no attempt went through");
+            }));
+        }
+        for task in tasks {
+            task.await.expect("the writer finishes");
+        }
+        let after = store.order(order.id).await.unwrap().unwrap();
+        assert_eq!(after.version, 3, "both writes applied, one after the other");
+        let flags: Vec<&str> = after.flags.iter().map(String::as_str).collect();
+        assert_eq!(flags, ["one", "two"], "the second writer saw the first one's change");
+    })
+    .await;
+}

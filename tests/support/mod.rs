@@ -1,0 +1,125 @@
+//! Test support: run one async test body against every backend.
+//!
+//! SQLite always runs, on a fresh file in a temporary folder. PostgreSQL runs when
+//! `ORDERLY_TEST_POSTGRES_URL` names a server (an admin URL such as
+//! `postgres://postgres@127.0.0.1:5432/postgres`): each test gets a fresh database,
+//! `orderly_t_<unique>`, dropped afterwards. Without the variable, the PostgreSQL half is skipped
+//! with a loud line on stderr.
+
+use orderly::store::Store;
+use sqlx::{Connection, Executor, PgConnection};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The environment variable naming the PostgreSQL server for tests.
+pub(crate) const POSTGRES_ENV: &str = "ORDERLY_TEST_POSTGRES_URL";
+
+/// Runs `body` on a fresh SQLite store, then on a fresh PostgreSQL store when one is configured.
+/// A panic in the body fails the test, naming the backend.
+pub(crate) async fn on_both<F, Fut>(name: &str, body: F)
+where
+    F: Fn(Store) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let url = format!("sqlite://{}", dir.path().join("orderly.db").display());
+    let store = Store::connect(&url).await.expect("SQLite store connects");
+    run(name, "SQLite", store.clone(), &body).await.unwrap_or_else(|e| std::panic::resume_unwind(e));
+    store.close().await;
+
+    match std::env::var(POSTGRES_ENV) {
+        Ok(admin) if !admin.trim().is_empty() => {
+            let db = TestDatabase::create(&admin).await;
+            let store = Store::connect(&db.url).await.expect("PostgreSQL store connects");
+            let outcome = run(name, "PostgreSQL", store.clone(), &body).await;
+            store.close().await;
+            db.drop_database().await;
+            outcome.unwrap_or_else(|e| std::panic::resume_unwind(e));
+        }
+        _ => eprintln!(
+            "\n*** SKIPPED PostgreSQL: set {POSTGRES_ENV} to run {name} on PostgreSQL \
+             (e.g. {POSTGRES_ENV}=postgres://postgres@127.0.0.1:5432/postgres) ***\n"
+        ),
+    }
+}
+
+/// Runs the body as its own task, so a panic comes back as a value (and the PostgreSQL database
+/// can still be dropped).
+async fn run<F, Fut>(name: &str, backend: &str, store: Store, body: &F) -> Result<(), Box<dyn std::any::Any + Send>>
+where
+    F: Fn(Store) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    match tokio::spawn(body(store)).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_panic() => {
+            eprintln!("{name} FAILED on {backend}");
+            Err(e.into_panic())
+        }
+        Err(e) => panic!("{name} on {backend}: the test task did not finish: {e}"),
+    }
+}
+
+/// A PostgreSQL database made for one test.
+struct TestDatabase {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    async fn create(admin: &str) -> TestDatabase {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        // Only digits and `_`: safe to splice into the statement (identifiers cannot be bound).
+        let name = format!(
+            "orderly_t_{}_{}_{}",
+            std::process::id(),
+            nanos,
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut conn = PgConnection::connect(admin)
+            .await
+            .unwrap_or_else(|e| panic!("{POSTGRES_ENV}={admin}: cannot connect: {e}"));
+        conn.execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+        conn.close().await.ok();
+        let url = with_database(admin, &name);
+        TestDatabase { admin: admin.to_string(), name, url }
+    }
+
+    /// Drops the database; a failure only warns (the name is unique, a leftover does no harm).
+    async fn drop_database(self) {
+        match PgConnection::connect(&self.admin).await {
+            Ok(mut conn) => {
+                if let Err(e) = conn.execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str()).await
+                {
+                    eprintln!("warning: cannot drop test database {}: {e}", self.name);
+                }
+                conn.close().await.ok();
+            }
+            Err(e) => eprintln!("warning: cannot drop test database {}: {e}", self.name),
+        }
+    }
+}
+
+/// The admin URL with its database replaced by `name`.
+fn with_database(admin: &str, name: &str) -> String {
+    let (base, query) = match admin.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (admin, None),
+    };
+    let authority_start = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let server = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{server}/{name}?{q}"),
+        None => format!("{server}/{name}"),
+    }
+}
