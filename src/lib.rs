@@ -4,16 +4,21 @@
 //! [`check::check`] (every finding, or a compiled [`model::Workflow`]) -> engine -> store.
 //! The command line ([`cli`]) and, later, HTTP and hot reload sit at the edge and call inward.
 
+#![expect(
+    clippy::result_large_err,
+    reason = "a Rejection carries its explanation (candidates, problems); refusals are the slow path"
+)]
+
 pub mod check;
 pub mod cli;
 pub mod diagnostics;
+pub mod engine;
 pub mod graph;
 pub mod load;
 pub mod model;
-pub mod schema;
-pub mod syntax;
 pub mod order;
-pub mod engine;
-pub mod store;
 pub mod registry;
+pub mod schema;
 pub mod service;
+pub mod store;
+pub mod syntax;

@@ -48,11 +48,8 @@ impl Registry {
     /// Loads, checks and versions every workflow in `dir` (a folder or one file).
     pub async fn load(dir: &Path, store: &Store) -> Result<Registry, RegistryError> {
         let loaded = load::load(dir)?;
-        let broken: Vec<Report> = loaded
-            .iter()
-            .filter(|l| l.outcome.workflow.is_none())
-            .map(load::Loaded::report)
-            .collect();
+        let broken: Vec<Report> =
+            loaded.iter().filter(|l| l.outcome.workflow.is_none()).map(load::Loaded::report).collect();
         if !broken.is_empty() {
             return Err(RegistryError::Invalid(broken));
         }

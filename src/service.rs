@@ -103,7 +103,12 @@ pub struct Service {
 
 impl Service {
     /// A service over a store and a set of workflows.
-    pub fn new(store: Store, registry: Registry, clock: Arc<dyn Clock>, hooks: Arc<dyn Hooks + Send>) -> Self {
+    pub fn new(
+        store: Store,
+        registry: Registry,
+        clock: Arc<dyn Clock>,
+        hooks: Arc<dyn Hooks + Send>,
+    ) -> Self {
         Service { store, registry: RwLock::new(Arc::new(registry)), clock, hooks }
     }
 
@@ -129,7 +134,10 @@ impl Service {
 
     fn workflow_for(&self, registry: &Registry, input: &NewOrder) -> Result<Active, ServiceError> {
         if let Some(name) = &input.workflow {
-            return registry.get(name).cloned().ok_or_else(|| ServiceError::Workflow(format!("no active workflow `{name}`")));
+            return registry
+                .get(name)
+                .cloned()
+                .ok_or_else(|| ServiceError::Workflow(format!("no active workflow `{name}`")));
         }
         match registry.with_channel(&input.channel).as_slice() {
             [one] => Ok((*one).clone()),
@@ -146,6 +154,7 @@ impl Service {
     pub async fn create_order(&self, input: &NewOrder) -> Result<Created, ServiceError> {
         let registry = self.registry();
         let active = self.workflow_for(&registry, input)?;
+        let mut duplicate_seen = false;
         for _ in 0..RETRIES {
             let now = self.now();
             let mut tx = self.store.begin().await?;
@@ -169,11 +178,31 @@ impl Service {
                     now,
                 )
                 .await?;
-            let decision =
-                engine::create(&active.workflow, input, matched.customer, matched.possible_duplicate, now, &*self.hooks)
-                    .map_err(ServiceError::Rejected)?;
+            let decision = engine::create(
+                &active.workflow,
+                input,
+                matched.customer,
+                matched.possible_duplicate,
+                now,
+                &*self.hooks,
+            )
+            .map_err(ServiceError::Rejected)?;
             let id = match tx.insert_order(&decision, active.version, now).await {
-                Err(StoreError::Duplicate(_) | StoreError::Conflict) => continue,
+                Err(StoreError::Conflict) => continue,
+                // Another request with the same external id won the race: the next round finds
+                // its order. Without one, the clash is the order number: say so.
+                Err(StoreError::Duplicate(_)) if input.external_id.is_some() && !duplicate_seen => {
+                    duplicate_seen = true;
+                    continue;
+                }
+                Err(StoreError::Duplicate(what)) => {
+                    let mut r = Rejection::new_public(
+                        "duplicate",
+                        format!("an order with this {what} already exists"),
+                    );
+                    r.problems.push(engine::Problem { field: "number".into(), problem: "is taken".into() });
+                    return Err(ServiceError::Rejected(r));
+                }
                 other => other?,
             };
             match tx.commit().await {
@@ -197,15 +226,22 @@ impl Service {
 
     /// The workflow an order runs under.
     pub fn workflow_of(&self, order: &Order) -> Result<Active, ServiceError> {
-        self.registry()
-            .get(&order.workflow)
-            .cloned()
-            .ok_or_else(|| ServiceError::Workflow(format!("order {} runs under workflow `{}`, which is not active", order.number, order.workflow)))
+        self.registry().get(&order.workflow).cloned().ok_or_else(|| {
+            ServiceError::Workflow(format!(
+                "order {} runs under workflow `{}`, which is not active",
+                order.number, order.workflow
+            ))
+        })
     }
 
     /// Runs `decide` on the order under a transaction and writes its decision, retrying on
     /// conflicts. `decide` sees the freshest state each time.
-    async fn change<F>(&self, key: &str, idempotency_key: Option<&str>, decide: F) -> Result<Applied, ServiceError>
+    async fn change<F>(
+        &self,
+        key: &str,
+        idempotency_key: Option<&str>,
+        decide: F,
+    ) -> Result<Applied, ServiceError>
     where
         F: Fn(&Active, &Order, Time) -> Result<Decision, Rejection>,
     {
@@ -213,7 +249,8 @@ impl Service {
         for _ in 0..RETRIES {
             let now = self.now();
             let mut tx = self.store.begin().await?;
-            let order = tx.order_for_update(id).await?.ok_or_else(|| ServiceError::NotFound(key.to_string()))?;
+            let order =
+                tx.order_for_update(id).await?.ok_or_else(|| ServiceError::NotFound(key.to_string()))?;
             if let Some(k) = idempotency_key {
                 if let Some(stored) = tx.idempotent_result(id, k).await? {
                     let mut first: Applied =
@@ -271,7 +308,11 @@ impl Service {
     }
 
     /// Adds a fulfillment action.
-    pub async fn add_fulfillment_action(&self, key: &str, input: &FulfillmentActionInput) -> Result<Applied, ServiceError> {
+    pub async fn add_fulfillment_action(
+        &self,
+        key: &str,
+        input: &FulfillmentActionInput,
+    ) -> Result<Applied, ServiceError> {
         self.change(key, None, |a, o, now| engine::add_fulfillment_action(&a.workflow, o, input, now)).await
     }
 
@@ -282,7 +323,8 @@ impl Service {
         n: u32,
         input: &FulfillmentActionInput,
     ) -> Result<Applied, ServiceError> {
-        self.change(key, None, |a, o, now| engine::edit_fulfillment_action(&a.workflow, o, n, input, now)).await
+        self.change(key, None, |a, o, now| engine::edit_fulfillment_action(&a.workflow, o, n, input, now))
+            .await
     }
 
     /// Takes (or renews) the lock on an order for `ttl`; refused while another holder has it.
@@ -295,12 +337,18 @@ impl Service {
         self.set_lock(key, holder, None).await
     }
 
-    async fn set_lock(&self, key: &str, holder: &str, ttl: Option<chrono::Duration>) -> Result<Order, ServiceError> {
+    async fn set_lock(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Option<chrono::Duration>,
+    ) -> Result<Order, ServiceError> {
         let id = self.id_of(key).await?;
         for _ in 0..RETRIES {
             let now = self.now();
             let mut tx = self.store.begin().await?;
-            let order = tx.order_for_update(id).await?.ok_or_else(|| ServiceError::NotFound(key.to_string()))?;
+            let order =
+                tx.order_for_update(id).await?.ok_or_else(|| ServiceError::NotFound(key.to_string()))?;
             if let Some(l) = order.lock_at(now).filter(|l| l.holder != holder) {
                 return Err(ServiceError::Rejected(engine::locked_rejection(&order, l)));
             }
@@ -342,7 +390,8 @@ impl Service {
                 continue;
             };
             let active = self.workflow_of(&order)?;
-            let decision = match engine::fire_timer(&active.workflow, &order, &timer.name, now, &*self.hooks) {
+            let decision = match engine::fire_timer(&active.workflow, &order, &timer.name, now, &*self.hooks)
+            {
                 Ok(d) => d,
                 Err(rejection) => engine::failed_timer(&order, &timer.name, &rejection, now),
             };

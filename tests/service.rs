@@ -60,7 +60,8 @@ async fn a_rejected_event_changes_nothing_and_explains_the_guard() {
         assert_eq!(r.code, "no_transition");
         assert_eq!(r.candidates[0].failed, "`order.balance_due <= 0` is false: order.balance_due is 9.00");
         assert_eq!(snapshot(&s, &o.number).await, before, "a rejected event changed the order");
-        let bad = s.apply_event(&o.number, &event("note", serde_json::json!({})), None).await.expect_err("no text");
+        let bad =
+            s.apply_event(&o.number, &event("note", serde_json::json!({})), None).await.expect_err("no text");
         assert!(matches!(bad, ServiceError::Rejected(ref r) if r.code == "invalid_data"));
         assert_eq!(snapshot(&s, &o.number).await, before);
     })
@@ -79,7 +80,10 @@ async fn an_event_writes_order_history_and_version_together() {
             .expect("paid");
         assert_eq!(a.order.status, "paid");
         assert_eq!(a.order.version, o.version + 1);
-        assert!(s.store().timers(o.id).await.expect("timers").is_empty(), "leaving the status cancels its timer");
+        assert!(
+            s.store().timers(o.id).await.expect("timers").is_empty(),
+            "leaving the status cancels its timer"
+        );
         let h = s.store().history(o.id).await.expect("history");
         let last = h.iter().rev().find(|e| e.entry.kind == "transition").expect("a transition row");
         assert_eq!(last.entry.to_status.as_deref(), Some("paid"));
@@ -117,7 +121,10 @@ async fn the_same_external_id_gives_the_first_order_back() {
         assert_eq!(first.order.id, second.order.id);
         assert_eq!(s.store().count_orders().await.expect("count"), 1);
         let third = s.create_order(&order("check", "pending", 1)).await.expect("no external id: a new order");
-        assert_eq!(third.order.customer.id, first.order.customer.id, "same email, case and spaces aside: same customer");
+        assert_eq!(
+            third.order.customer.id, first.order.customer.id,
+            "same email, case and spaces aside: same customer"
+        );
     })
     .await;
 }
@@ -133,7 +140,12 @@ async fn concurrent_events_on_one_order_never_apply_to_a_stale_state() {
             let s = s.clone();
             let number = o.number.clone();
             tasks.push(tokio::spawn(async move {
-                s.apply_event(&number, &event("shipment", serde_json::json!({"lines": [{"sku": "A", "qty": 1}]})), None).await
+                s.apply_event(
+                    &number,
+                    &event("shipment", serde_json::json!({"lines": [{"sku": "A", "qty": 1}]})),
+                    None,
+                )
+                .await
             }));
         }
         let mut applied = 0;
@@ -141,7 +153,9 @@ async fn concurrent_events_on_one_order_never_apply_to_a_stale_state() {
         for t in tasks {
             match t.await.expect("task") {
                 Ok(_) => applied += 1,
-                Err(ServiceError::Rejected(r)) if r.code == "over_shipment" || r.code == "no_transition" => over += 1,
+                Err(ServiceError::Rejected(r)) if r.code == "over_shipment" || r.code == "no_transition" => {
+                    over += 1
+                }
                 Err(e) => panic!("unexpected: {e}"),
             }
         }
@@ -149,7 +163,14 @@ async fn concurrent_events_on_one_order_never_apply_to_a_stale_state() {
         assert_eq!((applied, over), (12, 4), "each unit shipped exactly once");
         assert_eq!(after.lines[0].shipped_qty.to_string(), "12");
         assert_eq!(after.status, "shipped");
-        let shipments = s.store().history(o.id).await.expect("history").iter().filter(|h| h.entry.kind == "shipment").count();
+        let shipments = s
+            .store()
+            .history(o.id)
+            .await
+            .expect("history")
+            .iter()
+            .filter(|h| h.entry.kind == "shipment")
+            .count();
         assert_eq!(shipments, 12);
     })
     .await;
@@ -172,7 +193,14 @@ async fn timers_fire_once_even_with_two_processes() {
         for n in &numbers {
             let o = a.order(n).await.expect("order");
             assert!(o.flags.contains("late"));
-            let fired = a.store().history(o.id).await.expect("history").iter().filter(|h| h.entry.kind == "timer").count();
+            let fired = a
+                .store()
+                .history(o.id)
+                .await
+                .expect("history")
+                .iter()
+                .filter(|h| h.entry.kind == "timer")
+                .count();
             assert_eq!(fired, 1, "order {n}");
         }
     })
@@ -188,8 +216,14 @@ async fn a_lock_refuses_other_actors_until_released() {
         let mut e = event("note", serde_json::json!({"text": "hi"}));
         e.actor = Some("bob".into());
         let err = s.apply_event(&o.number, &e, None).await.expect_err("locked");
-        assert!(matches!(err, ServiceError::Rejected(ref r) if r.code == "locked" && r.message.contains("`ann`")), "{err}");
-        assert!(s.lock(&o.number, "bob", chrono::Duration::minutes(5)).await.is_err(), "bob cannot take ann's lock");
+        assert!(
+            matches!(err, ServiceError::Rejected(ref r) if r.code == "locked" && r.message.contains("`ann`")),
+            "{err}"
+        );
+        assert!(
+            s.lock(&o.number, "bob", chrono::Duration::minutes(5)).await.is_err(),
+            "bob cannot take ann's lock"
+        );
         clock.advance(chrono::Duration::minutes(16));
         s.apply_event(&o.number, &e, None).await.expect("an expired lease is free");
     })
@@ -200,7 +234,8 @@ async fn a_lock_refuses_other_actors_until_released() {
 /// each one it has committed, then dies without cleaning up.
 #[tokio::test]
 async fn child_writer() {
-    let (Ok(url), Ok(number)) = (std::env::var("ORDERLY_CHILD_URL"), std::env::var("ORDERLY_CHILD_ORDER")) else {
+    let (Ok(url), Ok(number)) = (std::env::var("ORDERLY_CHILD_URL"), std::env::var("ORDERLY_CHILD_ORDER"))
+    else {
         return; // only runs as the child of the test below
     };
     let store = Store::connect(&url).await.expect("connect");

@@ -305,7 +305,10 @@ async fn a_stale_version_conflicts_and_changes_nothing() {
             payload: json!({}),
         });
         let mut tx = store.begin().await.unwrap();
-        assert!(matches!(tx.update_order(1, &stale, 2, t("2024-05-02T11:00:00Z")).await, Err(StoreError::Conflict)));
+        assert!(matches!(
+            tx.update_order(1, &stale, 2, t("2024-05-02T11:00:00Z")).await,
+            Err(StoreError::Conflict)
+        ));
         drop(tx);
 
         assert_eq!(store.order(order.id).await.unwrap().unwrap(), after);
@@ -355,7 +358,8 @@ async fn timer_cancels_apply_before_starts() {
         assert_eq!(store.timers(order.id).await.unwrap().len(), 4);
 
         let mut next = transition(&order, "awaiting_payment", t("2024-05-02T10:00:00Z"));
-        next.timer_cancels = vec![TimerCancel::Status("awaiting_payment".into()), TimerCancel::Name("audit".into())];
+        next.timer_cancels =
+            vec![TimerCancel::Status("awaiting_payment".into()), TimerCancel::Name("audit".into())];
         next.timer_starts = vec![timer("remind", "awaiting_payment", "2024-05-03T10:00:00Z")];
         update(&store, 1, &next).await.unwrap();
 
@@ -363,7 +367,10 @@ async fn timer_cancels_apply_before_starts() {
             store.timers(order.id).await.unwrap().into_iter().map(|t| (t.name, t.due_at)).collect();
         assert_eq!(
             left,
-            [("remind".to_string(), t("2024-05-03T10:00:00Z")), ("survey".to_string(), t("2024-05-10T09:30:00Z"))]
+            [
+                ("remind".to_string(), t("2024-05-03T10:00:00Z")),
+                ("survey".to_string(), t("2024-05-10T09:30:00Z"))
+            ]
         );
     })
     .await;
@@ -373,7 +380,8 @@ async fn timer_cancels_apply_before_starts() {
 async fn due_timers_are_taken_oldest_first_and_deleted_once() {
     on_both("due_timers_are_taken_oldest_first_and_deleted_once", |store| async move {
         let mut d = decision(plain_order("web", None));
-        for (name, due) in [("c", "2024-05-03T00:00:00Z"), ("a", "2024-05-01T00:00:00Z"), ("b", "2024-05-02T00:00:00Z")]
+        for (name, due) in
+            [("c", "2024-05-03T00:00:00Z"), ("a", "2024-05-01T00:00:00Z"), ("b", "2024-05-02T00:00:00Z")]
         {
             d.timer_starts.push(TimerStart { name: name.into(), due_at: t(due), status: "s".into() });
         }
@@ -454,7 +462,8 @@ async fn customers_are_matched_by_email_then_company() {
         let now = t("2024-05-01T09:30:00Z");
         let mut tx = store.begin().await.unwrap();
 
-        let ann = tx.match_customer(&who("Ann@Example.com", "Ann", "Lee", "Acme", "12345"), now).await.unwrap();
+        let ann =
+            tx.match_customer(&who("Ann@Example.com", "Ann", "Lee", "Acme", "12345"), now).await.unwrap();
         assert!(ann.customer.is_new && !ann.possible_duplicate);
         let ann_id = ann.customer.id.expect("an id");
         assert_eq!(ann.customer.email, "Ann@Example.com");
@@ -471,22 +480,26 @@ async fn customers_are_matched_by_email_then_company() {
         assert!(!no_company.possible_duplicate);
 
         // Same email, another company: a new customer, flagged.
-        let other = tx.match_customer(&who("ann@example.com", "Ann", "Lee", "Other Ltd", ""), now).await.unwrap();
+        let other =
+            tx.match_customer(&who("ann@example.com", "Ann", "Lee", "Other Ltd", ""), now).await.unwrap();
         assert!(other.customer.is_new && other.possible_duplicate);
         assert_ne!(other.customer.id, Some(ann_id));
         // ... which the next order for that company links to.
-        let other_again = tx.match_customer(&who("ANN@example.com", "", "", "other ltd", ""), now).await.unwrap();
+        let other_again =
+            tx.match_customer(&who("ANN@example.com", "", "", "other ltd", ""), now).await.unwrap();
         assert_eq!(other_again.customer.id, other.customer.id);
         assert!(!other_again.possible_duplicate);
 
         // Another email, same name and postal code: new, flagged.
         let bob = tx.match_customer(&who("bob@x.com", "Bob", "Stone", "", "SW1A 1AA"), now).await.unwrap();
         assert!(!bob.possible_duplicate);
-        let bob2 = tx.match_customer(&who("bobby@y.com", " bob ", "STONE", "", "sw1a1aa"), now).await.unwrap();
+        let bob2 =
+            tx.match_customer(&who("bobby@y.com", " bob ", "STONE", "", "sw1a1aa"), now).await.unwrap();
         assert!(bob2.customer.is_new && bob2.possible_duplicate);
         assert_ne!(bob2.customer.id, bob.customer.id);
         // Same name and company, other email: flagged too.
-        let ann3 = tx.match_customer(&who("ann.lee@z.com", "Ann", "Lee", "acme", "99999"), now).await.unwrap();
+        let ann3 =
+            tx.match_customer(&who("ann.lee@z.com", "Ann", "Lee", "acme", "99999"), now).await.unwrap();
         assert!(ann3.customer.is_new && ann3.possible_duplicate);
         // Same name, nothing else in common: new, not flagged.
         let bob3 = tx.match_customer(&who("b@z.com", "Bob", "Stone", "", "90210"), now).await.unwrap();
@@ -568,7 +581,10 @@ async fn orders_are_found_by_id_or_number() {
         };
         assert_eq!(found("A-1001").await, Some(named.id));
         assert_eq!(found("555").await, Some(digits.id), "digits that are no id are tried as a number");
-        assert_eq!(store.find_order(&generated.id.to_string()).await.unwrap().map(|o| o.id), Some(generated.id));
+        assert_eq!(
+            store.find_order(&generated.id.to_string()).await.unwrap().map(|o| o.id),
+            Some(generated.id)
+        );
         assert_eq!(store.find_order(&generated.number).await.unwrap().map(|o| o.id), Some(generated.id));
         assert_eq!(store.find_order(&format!(" {} ", named.id)).await.unwrap().map(|o| o.id), Some(named.id));
         assert_eq!(found("A-9999").await, None);

@@ -187,10 +187,16 @@ fn problems(w: &Workflow, channel: &Channel, input: &NewOrder) -> Vec<Problem> {
             out.push(Problem { field: format!("lines[{i}].qty"), problem: "must be above zero".into() });
         }
         if l.unit_price < Decimal::ZERO {
-            out.push(Problem { field: format!("lines[{i}].unit_price"), problem: "cannot be negative".into() });
+            out.push(Problem {
+                field: format!("lines[{i}].unit_price"),
+                problem: "cannot be negative".into(),
+            });
         }
         if l.in_stock_qty.is_some_and(|q| q < Decimal::ZERO) {
-            out.push(Problem { field: format!("lines[{i}].in_stock_qty"), problem: "cannot be negative".into() });
+            out.push(Problem {
+                field: format!("lines[{i}].in_stock_qty"),
+                problem: "cannot be negative".into(),
+            });
         }
     }
     if input.payment.as_ref().and_then(|p| p.amount).is_some_and(|a| a < Decimal::ZERO) {
@@ -203,7 +209,10 @@ fn problems(w: &Workflow, channel: &Channel, input: &NewOrder) -> Vec<Problem> {
                 problem: format!("is not an attribute of workflow `{}`", w.name),
             }),
             Some(a) if !value.is_null() && super::eval::typed(Some(value), a.ty) == super::Value::Null => {
-                out.push(Problem { field: format!("attributes.{name}"), problem: format!("must be {}", a.ty.describe()) });
+                out.push(Problem {
+                    field: format!("attributes.{name}"),
+                    problem: format!("must be {}", a.ty.describe()),
+                });
             }
             Some(_) => {}
         }
@@ -219,7 +228,7 @@ fn rule_for(channel: &Channel, mode: Option<&str>, payment: Option<&PaymentInput
             None => r.methods.is_none() && r.outcomes.is_none(),
             Some(p) => {
                 !r.unpaid
-                    && r.methods.as_ref().is_none_or(|ms| ms.iter().any(|x| *x == p.method))
+                    && r.methods.as_ref().is_none_or(|ms| ms.contains(&p.method))
                     && r.outcomes.as_ref().is_none_or(|os| os.contains(&p.outcome))
             }
         };
@@ -238,16 +247,25 @@ pub fn create(
     hooks: &dyn Hooks,
 ) -> Result<Decision, Rejection> {
     let Some(channel) = w.channel(&input.channel) else {
-        let mut r = Rejection::new("unknown_channel", format!("workflow `{}` has no channel `{}`", w.name, input.channel));
+        let mut r = Rejection::new(
+            "unknown_channel",
+            format!("workflow `{}` has no channel `{}`", w.name, input.channel),
+        );
         r.problems.push(Problem {
             field: "channel".into(),
-            problem: format!("must be one of {}", w.channels.iter().map(|c| c.code.as_str()).collect::<Vec<_>>().join(", ")),
+            problem: format!(
+                "must be one of {}",
+                w.channels.iter().map(|c| c.code.as_str()).collect::<Vec<_>>().join(", ")
+            ),
         });
         return Err(r);
     };
     let found = problems(w, channel, input);
     if !found.is_empty() {
-        let mut r = Rejection::new("invalid_order", format!("the order cannot be created: {} problem(s)", found.len()));
+        let mut r = Rejection::new(
+            "invalid_order",
+            format!("the order cannot be created: {} problem(s)", found.len()),
+        );
         r.problems = found;
         return Err(r);
     }
@@ -259,13 +277,17 @@ pub fn create(
                 p.method,
                 p.outcome.code()
             ),
-            (m, None) => format!("{}with no payment", m.as_ref().map(|m| format!("in mode `{m}` ")).unwrap_or_default()),
+            (m, None) => format!(
+                "{}with no payment",
+                m.as_ref().map(|m| format!("in mode `{m}` ")).unwrap_or_default()
+            ),
         };
         return Err(Rejection::new("refused", format!("channel `{}` takes no order {what}", channel.code)));
     };
     let rule = &channel.rules[rule_index];
     let Some(start) = rule.start else {
-        let message = rule.message.clone().unwrap_or_else(|| format!("channel `{}` refuses this order", channel.code));
+        let message =
+            rule.message.clone().unwrap_or_else(|| format!("channel `{}` refuses this order", channel.code));
         return Err(Rejection::new("refused", message));
     };
 
@@ -281,7 +303,10 @@ pub fn create(
             qty: l.qty,
             unit_price: l.unit_price,
             fulfillment: l.fulfillment,
-            in_stock_qty: l.in_stock_qty.unwrap_or(if l.in_stock == Some(true) { l.qty } else { Decimal::ZERO }).min(l.qty),
+            in_stock_qty: l
+                .in_stock_qty
+                .unwrap_or(if l.in_stock == Some(true) { l.qty } else { Decimal::ZERO })
+                .min(l.qty),
             picked_qty: Decimal::ZERO,
             shipped_qty: Decimal::ZERO,
             invoiced_qty: Decimal::ZERO,
@@ -294,7 +319,8 @@ pub fn create(
         amount: p.amount.unwrap_or(subtotal),
         reference: p.reference.clone().unwrap_or_default(),
     });
-    let amount_paid = payment.as_ref().filter(|p| p.outcome == Outcome::Approved).map_or(Decimal::ZERO, |p| p.amount);
+    let amount_paid =
+        payment.as_ref().filter(|p| p.outcome == Outcome::Approved).map_or(Decimal::ZERO, |p| p.amount);
     let mut attributes = BTreeMap::new();
     for (name, value) in &input.attributes {
         let ty = w.attributes.iter().find(|a| &a.name == name).map_or(Type::Text, |a| a.ty);

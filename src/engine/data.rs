@@ -30,7 +30,10 @@ pub(crate) fn validate(def: &EventDef, input: &EventInput) -> Result<(), Rejecti
     for f in &def.fields {
         match input.data.get(&f.name) {
             None | Some(serde_json::Value::Null) if !f.optional => {
-                problems.push(Problem { field: format!("data.{}", f.name), problem: format!("is missing ({})", f.ty.describe()) });
+                problems.push(Problem {
+                    field: format!("data.{}", f.name),
+                    problem: format!("is missing ({})", f.ty.describe()),
+                });
             }
             None | Some(serde_json::Value::Null) => {}
             Some(v) => {
@@ -53,7 +56,8 @@ pub(crate) fn validate(def: &EventDef, input: &EventInput) -> Result<(), Rejecti
     let takes_lines = matches!(def.kind, EventKind::Shipment | EventKind::Receipt);
     for key in input.data.keys() {
         let declared = def.fields.iter().any(|f| &f.name == key);
-        if !declared && !(takes_lines && LINE_FIELDS.contains(&key.as_str())) {
+        let structured = takes_lines && LINE_FIELDS.contains(&key.as_str());
+        if !declared && !structured {
             let known: Vec<&str> = def.fields.iter().map(|f| f.name.as_str()).collect();
             let hint = crate::diagnostics::did_you_mean(key, known.iter().copied())
                 .map(|k| format!("; did you mean `{k}`?"))
@@ -100,16 +104,28 @@ fn quantities(
 ) -> Result<Vec<(usize, Decimal)>, Vec<Problem>> {
     let everything = input.data.get("everything").and_then(serde_json::Value::as_bool).unwrap_or(false);
     let Some(lines) = input.data.get("lines").filter(|_| !everything) else {
-        return Ok(order.lines.iter().enumerate().map(|(i, l)| (i, open(l))).filter(|(_, q)| *q > Decimal::ZERO).collect());
+        return Ok(order
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (i, open(l)))
+            .filter(|(_, q)| *q > Decimal::ZERO)
+            .collect());
     };
     let Some(items) = lines.as_array() else {
-        return Err(vec![Problem { field: "data.lines".into(), problem: "must be a list of {line or sku, qty}".into() }]);
+        return Err(vec![Problem {
+            field: "data.lines".into(),
+            problem: "must be a list of {line or sku, qty}".into(),
+        }]);
     };
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let at = format!("data.lines[{i}]");
-        let index = match (item.get("line").and_then(serde_json::Value::as_u64), item.get("sku").and_then(serde_json::Value::as_str)) {
+        let index = match (
+            item.get("line").and_then(serde_json::Value::as_u64),
+            item.get("sku").and_then(serde_json::Value::as_str),
+        ) {
             (Some(n), _) => order.lines.iter().position(|l| u64::from(l.n) == n),
             (None, Some(sku)) => order.lines.iter().position(|l| l.sku == sku),
             (None, None) => {
@@ -123,7 +139,8 @@ fn quantities(
         };
         match item.get("qty").and_then(decimal) {
             Some(q) if q > Decimal::ZERO => out.push((index, q)),
-            _ => problems.push(Problem { field: format!("{at}.qty"), problem: "must be a number above zero".into() }),
+            _ => problems
+                .push(Problem { field: format!("{at}.qty"), problem: "must be a number above zero".into() }),
         }
     }
     if problems.is_empty() {
@@ -179,8 +196,12 @@ pub(crate) fn apply_kind(
             if outcome == Outcome::Approved {
                 order.amount_paid += amount;
             }
-            order.payment =
-                Some(Payment { method: method.clone(), outcome, amount, reference: text_field(input, "reference") });
+            order.payment = Some(Payment {
+                method: method.clone(),
+                outcome,
+                amount,
+                reference: text_field(input, "reference"),
+            });
             history.push(entry(
                 "payment",
                 json!({"method": method, "outcome": outcome.code(), "amount": amount.to_string()}),
@@ -204,7 +225,10 @@ pub(crate) fn apply_kind(
                 return Err(r);
             }
             if qty.is_empty() {
-                return Err(invalid(vec![Problem { field: "data.lines".into(), problem: "nothing is left to ship".into() }]));
+                return Err(invalid(vec![Problem {
+                    field: "data.lines".into(),
+                    problem: "nothing is left to ship".into(),
+                }]));
             }
             for (i, q) in &qty {
                 order.lines[*i].shipped_qty += q;
@@ -230,7 +254,8 @@ pub(crate) fn apply_kind(
             order.shipments.push(shipment);
         }
         EventKind::Receipt => {
-            let qty = quantities(order, input, |l| (l.qty - l.in_stock_qty).max(Decimal::ZERO)).map_err(invalid)?;
+            let qty =
+                quantities(order, input, |l| (l.qty - l.in_stock_qty).max(Decimal::ZERO)).map_err(invalid)?;
             for (i, q) in &qty {
                 let l = &mut order.lines[*i];
                 l.in_stock_qty = (l.in_stock_qty + q).min(l.qty);

@@ -67,7 +67,9 @@ pub(crate) fn typed(v: Option<&serde_json::Value>, ty: Type) -> Value {
         Type::Money | Type::Number => decimal_of(v).map_or(Value::Null, Value::Number),
         Type::Text | Type::Code(_) => v.as_str().map_or(Value::Null, text),
         Type::Duration => match v {
-            serde_json::Value::String(s) => crate::check::parse_duration(s).map_or(Value::Null, Value::Duration),
+            serde_json::Value::String(s) => {
+                crate::check::parse_duration(s).map_or(Value::Null, Value::Duration)
+            }
             other => other.as_u64().map_or(Value::Null, |s| Value::Duration(Duration::from_secs(s))),
         },
         Type::Time => v

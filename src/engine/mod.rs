@@ -42,7 +42,8 @@ pub struct EventInput {
 /// rejects any event that needs one, naming the hook.
 pub trait Hooks: Sync {
     /// Evaluates a hook used as a guard.
-    fn guard(&self, hook: &str, order: &Order, event: Option<&EventInput>, now: Time) -> Result<bool, String>;
+    fn guard(&self, hook: &str, order: &Order, event: Option<&EventInput>, now: Time)
+        -> Result<bool, String>;
 }
 
 /// The hook runner for a build without the hook engine: every hook call is an error.
@@ -163,6 +164,11 @@ pub struct Rejection {
 }
 
 impl Rejection {
+    /// A rejection with a code and a message, for the layers around the engine.
+    pub fn new_public(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(code, message)
+    }
+
     fn new(code: &'static str, message: impl Into<String>) -> Self {
         Rejection {
             code,

@@ -5,8 +5,8 @@
 use super::data::{apply_kind, validate};
 use super::eval::{eval, explain, show, Ctx, Value};
 use super::{
-    Candidate, Decision, EventInput, HistoryEntry, Hooks, OutboxMessage, Problem, Rejection, Step, TimerCancel,
-    TimerStart,
+    Candidate, Decision, EventInput, HistoryEntry, Hooks, OutboxMessage, Problem, Rejection, Step,
+    TimerCancel, TimerStart,
 };
 use crate::model::{Action, Recipient, StatusId, Transition, Type, Workflow};
 use crate::order::{FulfillmentAction, Order, Time};
@@ -31,7 +31,13 @@ pub(crate) struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    pub(crate) fn new(w: &'a Workflow, hooks: &'a dyn Hooks, order: Order, now: Time, actor: Option<String>) -> Self {
+    pub(crate) fn new(
+        w: &'a Workflow,
+        hooks: &'a dyn Hooks,
+        order: Order,
+        now: Time,
+        actor: Option<String>,
+    ) -> Self {
         Run {
             w,
             hooks,
@@ -75,7 +81,10 @@ impl<'a> Run<'a> {
         self.w.status_id(&self.order.status).ok_or_else(|| {
             Rejection::new(
                 "unknown_status",
-                format!("the order is in status `{}`, which workflow `{}` no longer has", self.order.status, self.w.name),
+                format!(
+                    "the order is in status `{}`, which workflow `{}` no longer has",
+                    self.order.status, self.w.name
+                ),
             )
         })
     }
@@ -123,7 +132,12 @@ impl<'a> Run<'a> {
     }
 
     /// Takes a transition: leaving actions, its actions, entering actions (when it moves).
-    fn take(&mut self, t: &Transition, event: Option<&EventInput>, label: Option<String>) -> Result<(), Rejection> {
+    fn take(
+        &mut self,
+        t: &Transition,
+        event: Option<&EventInput>,
+        label: Option<String>,
+    ) -> Result<(), Rejection> {
         let from = self.status_id()?;
         let from_code = self.order.status.clone();
         match t.target {
@@ -156,7 +170,11 @@ impl<'a> Run<'a> {
         }
     }
 
-    pub(crate) fn run_actions(&mut self, actions: &[Action], event: Option<&EventInput>) -> Result<(), Rejection> {
+    pub(crate) fn run_actions(
+        &mut self,
+        actions: &[Action],
+        event: Option<&EventInput>,
+    ) -> Result<(), Rejection> {
         for a in actions {
             self.run_action(a, event)?;
         }
@@ -183,8 +201,10 @@ impl<'a> Run<'a> {
                 self.order.attributes.insert(name.clone(), json);
             }
             Action::Record(spec) => {
-                let notify = spec.notify.as_ref().map(|e| self.text_of(e, event)).transpose()?.unwrap_or_default();
-                let note = spec.note.as_ref().map(|e| self.text_of(e, event)).transpose()?.unwrap_or_default();
+                let notify =
+                    spec.notify.as_ref().map(|e| self.text_of(e, event)).transpose()?.unwrap_or_default();
+                let note =
+                    spec.note.as_ref().map(|e| self.text_of(e, event)).transpose()?.unwrap_or_default();
                 let contact = match &spec.contact {
                     Some(e) => self.text_of(e, event)?,
                     None => self.order.customer.email.clone(),
@@ -200,15 +220,24 @@ impl<'a> Run<'a> {
                     at: self.now,
                     updated_at: self.now,
                 };
-                self.record("fulfillment_action", ev.as_deref(), serde_json::to_value(&fa).unwrap_or_default());
+                self.record(
+                    "fulfillment_action",
+                    ev.as_deref(),
+                    serde_json::to_value(&fa).unwrap_or_default(),
+                );
                 self.order.fulfillment_actions.push(fa);
             }
             Action::StartTimer(name) => {
                 if let Some(t) = self.w.timers.iter().find(|t| &t.name == name) {
-                    let due_at = self.now + chrono::Duration::from_std(t.after).unwrap_or(chrono::Duration::MAX);
+                    let due_at =
+                        self.now + chrono::Duration::from_std(t.after).unwrap_or(chrono::Duration::MAX);
                     self.timer_starts.retain(|s| &s.name != name);
                     self.timer_cancels.push(TimerCancel::Name(name.clone()));
-                    self.timer_starts.push(TimerStart { name: name.clone(), due_at, status: self.order.status.clone() });
+                    self.timer_starts.push(TimerStart {
+                        name: name.clone(),
+                        due_at,
+                        status: self.order.status.clone(),
+                    });
                 }
             }
             Action::CancelTimer(name) => {
@@ -239,10 +268,16 @@ impl<'a> Run<'a> {
                     payload: payload(&self.order, ev.as_deref()),
                 });
             }
-            Action::RunHook(h) => return Err(self.hook_failed(format!("hook `{h}` cannot run: this build has no hook engine"))),
+            Action::RunHook(h) => {
+                return Err(self.hook_failed(format!("hook `{h}` cannot run: this build has no hook engine")))
+            }
             Action::Emit(e) => {
                 let name = self.w.events[*e].name.clone();
-                self.pending.push_back(EventInput { name, data: Default::default(), actor: self.actor.clone() });
+                self.pending.push_back(EventInput {
+                    name,
+                    data: Default::default(),
+                    actor: self.actor.clone(),
+                });
             }
             Action::AssignQueue(q) => {
                 self.order.queue = Some(q.clone());
@@ -292,7 +327,8 @@ impl<'a> Run<'a> {
                 l.invoiced_qty = l.picked_qty;
             }
         }
-        self.order.invoiced = !self.order.lines.is_empty() && self.order.lines.iter().all(|l| l.invoiced_qty >= l.qty);
+        self.order.invoiced =
+            !self.order.lines.is_empty() && self.order.lines.iter().all(|l| l.invoiced_qty >= l.qty);
         if !lines.is_empty() {
             self.record("invoiced", event, json!({"lines": lines, "complete": self.order.invoiced}));
         }
@@ -301,10 +337,15 @@ impl<'a> Run<'a> {
     /// Handles one event: its data, its built-in effect, the first transition that takes it.
     pub(crate) fn handle(&mut self, input: &EventInput) -> Result<(), Rejection> {
         let Some(event_id) = self.w.event_id(&input.name) else {
-            let mut r = Rejection::new("unknown_event", format!("workflow `{}` has no event `{}`", self.w.name, input.name));
+            let mut r = Rejection::new(
+                "unknown_event",
+                format!("workflow `{}` has no event `{}`", self.w.name, input.name),
+            );
             r.status = Some(self.order.status.clone());
             r.allowed_events = self.allowed_events();
-            if let Some(s) = crate::diagnostics::suggestion(&input.name, self.w.events.iter().map(|e| e.name.as_str())) {
+            if let Some(s) =
+                crate::diagnostics::suggestion(&input.name, self.w.events.iter().map(|e| e.name.as_str()))
+            {
                 r.message.push_str(&format!("; {s}"));
             }
             return Err(r);
@@ -331,7 +372,10 @@ impl<'a> Run<'a> {
             if candidates.is_empty() {
                 format!("event `{}` is not accepted in status `{}`", input.name, self.order.status)
             } else {
-                format!("no transition for `{}` from status `{}` has a guard that holds", input.name, self.order.status)
+                format!(
+                    "no transition for `{}` from status `{}` has a guard that holds",
+                    input.name, self.order.status
+                )
             },
         );
         r.status = Some(self.order.status.clone());
@@ -343,7 +387,9 @@ impl<'a> Run<'a> {
     pub(crate) fn allowed_events(&self) -> Vec<String> {
         self.w
             .status_id(&self.order.status)
-            .map(|s| self.w.events_accepted_in(s).into_iter().map(|e| self.w.events[e].name.clone()).collect())
+            .map(|s| {
+                self.w.events_accepted_in(s).into_iter().map(|e| self.w.events[e].name.clone()).collect()
+            })
             .unwrap_or_default()
     }
 
@@ -443,7 +489,12 @@ fn payload(o: &Order, event: Option<&str>) -> serde_json::Value {
 pub fn locked_rejection(order: &Order, lock: &crate::order::Lock) -> Rejection {
     let mut r = Rejection::new(
         "locked",
-        format!("order {} is locked by `{}` until {}", order.number, lock.holder, lock.expires_at.to_rfc3339()),
+        format!(
+            "order {} is locked by `{}` until {}",
+            order.number,
+            lock.holder,
+            lock.expires_at.to_rfc3339()
+        ),
     );
     r.status = Some(order.status.clone());
     r
@@ -492,7 +543,13 @@ pub fn apply(
 }
 
 /// Fires a timer of an order.
-pub fn fire_timer(w: &Workflow, order: &Order, timer: &str, now: Time, hooks: &dyn Hooks) -> Result<Decision, Rejection> {
+pub fn fire_timer(
+    w: &Workflow,
+    order: &Order,
+    timer: &str,
+    now: Time,
+    hooks: &dyn Hooks,
+) -> Result<Decision, Rejection> {
     let Some(t) = w.timers.iter().find(|t| t.name == timer) else {
         return Err(Rejection::new("unknown_timer", format!("workflow `{}` has no timer `{timer}`", w.name)));
     };
@@ -555,7 +612,10 @@ fn action_name(w: &Workflow, name: &str) -> Result<String, Rejection> {
     let hint = crate::diagnostics::did_you_mean(name, w.fulfillment_actions.iter().map(String::as_str))
         .map(|s| format!("; did you mean \"{s}\"?"))
         .unwrap_or_else(|| format!("; the actions are: {}", w.fulfillment_actions.join(", ")));
-    let mut r = Rejection::new("unknown_action", format!("\"{name}\" is not one of workflow `{}`'s fulfillment actions{hint}", w.name));
+    let mut r = Rejection::new(
+        "unknown_action",
+        format!("\"{name}\" is not one of workflow `{}`'s fulfillment actions{hint}", w.name),
+    );
     r.problems.push(Problem { field: "name".into(), problem: "is not in the workflow's list".into() });
     Err(r)
 }
@@ -604,7 +664,10 @@ pub fn edit_fulfillment_action(
     locked(order, input.actor.as_deref(), now)?;
     let mut o = order.clone();
     let Some(fa) = o.fulfillment_actions.iter_mut().find(|f| f.n == n) else {
-        return Err(Rejection::new("not_found", format!("order {} has no fulfillment action {n}", order.number)));
+        return Err(Rejection::new(
+            "not_found",
+            format!("order {} has no fulfillment action {n}", order.number),
+        ));
     };
     let before = serde_json::to_value(&*fa).unwrap_or_default();
     if let Some(name) = &input.name {

@@ -61,7 +61,9 @@ fn new_order(method: &str, outcome: Outcome) -> NewOrder {
 
 fn created(method: &str, outcome: Outcome) -> Order {
     let w = shop();
-    create(&w, &new_order(method, outcome), Customer::default(), false, t0(), &NoHooks).expect("created").order
+    create(&w, &new_order(method, outcome), Customer::default(), false, t0(), &NoHooks)
+        .expect("created")
+        .order
 }
 
 fn event(name: &str, data: serde_json::Value) -> EventInput {
@@ -126,13 +128,26 @@ fn payment_moves_the_order_and_records_the_action() {
 fn partial_then_complete_shipment_and_over_shipping_is_refused() {
     let w = shop();
     let o = created("credit_card", Outcome::Approved);
-    let d = apply(&w, &o, &event("shipment", serde_json::json!({"lines": [{"sku": "A", "qty": 2}], "carrier": "UPS"})), t0(), &NoHooks)
-        .expect("partial");
+    let d = apply(
+        &w,
+        &o,
+        &event("shipment", serde_json::json!({"lines": [{"sku": "A", "qty": 2}], "carrier": "UPS"})),
+        t0(),
+        &NoHooks,
+    )
+    .expect("partial");
     assert_eq!(d.order.status, "partially_shipped");
-    let over = apply(&w, &d.order, &event("shipment", serde_json::json!({"lines": [{"line": 2, "qty": 2}]})), t0(), &NoHooks)
-        .expect_err("over");
+    let over = apply(
+        &w,
+        &d.order,
+        &event("shipment", serde_json::json!({"lines": [{"line": 2, "qty": 2}]})),
+        t0(),
+        &NoHooks,
+    )
+    .expect_err("over");
     assert_eq!(over.code, "over_shipment");
-    let d = apply(&w, &d.order, &event("shipment", serde_json::json!({"amount": "4.95"})), t0(), &NoHooks).expect("rest");
+    let d = apply(&w, &d.order, &event("shipment", serde_json::json!({"amount": "4.95"})), t0(), &NoHooks)
+        .expect("rest");
     assert_eq!(d.order.status, "shipped");
     assert_eq!(d.order.shipping_amount.to_string(), "4.95");
     assert_eq!(d.outbox.len(), 1);
@@ -143,7 +158,8 @@ fn partial_then_complete_shipment_and_over_shipping_is_refused() {
 fn bad_event_data_lists_every_problem() {
     let w = shop();
     let o = created("check", Outcome::Pending);
-    let r = apply(&w, &o, &event("void", serde_json::json!({"reasn": "x"})), t0(), &NoHooks).expect_err("bad");
+    let r =
+        apply(&w, &o, &event("void", serde_json::json!({"reasn": "x"})), t0(), &NoHooks).expect_err("bad");
     assert_eq!(r.code, "invalid_data");
     let fields: Vec<&str> = r.problems.iter().map(|p| p.field.as_str()).collect();
     assert_eq!(fields, vec!["data.reason", "data.reasn"]);
@@ -156,17 +172,20 @@ fn bad_event_data_lists_every_problem() {
 fn emitted_events_run_after_the_first() {
     let w = shop();
     let o = created("check", Outcome::Pending);
-    let r = apply(&w, &o, &event("nudge", serde_json::json!({})), t0(), &NoHooks).expect_err("void needs a reason");
+    let r = apply(&w, &o, &event("nudge", serde_json::json!({})), t0(), &NoHooks)
+        .expect_err("void needs a reason");
     assert_eq!(r.code, "invalid_data", "the emitted event is checked like any other: {r}");
 }
 
 #[test]
 fn timers_start_on_entry_and_fire() {
     let w = shop();
-    let d = create(&w, &new_order("check", Outcome::Pending), Customer::default(), false, t0(), &NoHooks).expect("ok");
+    let d = create(&w, &new_order("check", Outcome::Pending), Customer::default(), false, t0(), &NoHooks)
+        .expect("ok");
     assert_eq!(d.timer_starts.len(), 1);
     assert_eq!(d.timer_starts[0].due_at, t0() + chrono::Duration::days(2));
-    let fired = fire_timer(&w, &d.order, "remind", t0() + chrono::Duration::days(2), &NoHooks).expect("fires");
+    let fired =
+        fire_timer(&w, &d.order, "remind", t0() + chrono::Duration::days(2), &NoHooks).expect("fires");
     assert!(fired.order.flags.contains("overdue"));
 }
 
@@ -174,7 +193,8 @@ fn timers_start_on_entry_and_fire() {
 fn locks_refuse_other_actors() {
     let w = shop();
     let mut o = created("check", Outcome::Pending);
-    o.lock = Some(crate::order::Lock { holder: "ann".into(), expires_at: t0() + chrono::Duration::minutes(15) });
+    o.lock =
+        Some(crate::order::Lock { holder: "ann".into(), expires_at: t0() + chrono::Duration::minutes(15) });
     let mut e = event("void", serde_json::json!({"reason": "x"}));
     e.actor = Some("bob".into());
     let r = apply(&w, &o, &e, t0(), &NoHooks).expect_err("locked");
@@ -183,7 +203,10 @@ fn locks_refuse_other_actors() {
     e.actor = Some("ann".into());
     assert!(apply(&w, &o, &e, t0(), &NoHooks).is_ok());
     e.actor = Some("bob".into());
-    assert!(apply(&w, &o, &e, t0() + chrono::Duration::minutes(16), &NoHooks).is_ok(), "expired leases are free");
+    assert!(
+        apply(&w, &o, &e, t0() + chrono::Duration::minutes(16), &NoHooks).is_ok(),
+        "expired leases are free"
+    );
 }
 
 #[test]
@@ -191,8 +214,10 @@ fn automatic_loops_are_bounded() {
     let src = "workflow l\nstatus a \"A\"\nstatus b \"B\"\nchannel c { start in a }\n\
                automatically from a when true go to b\nautomatically from b when true go to a\n";
     let w = compile(src, &Context::default()).workflow.expect("compiles");
-    let input: NewOrder = serde_json::from_value(serde_json::json!({"channel": "c", "lines": [{"sku": "x", "qty": 1, "unit_price": 1}]}))
-        .expect("input");
+    let input: NewOrder = serde_json::from_value(
+        serde_json::json!({"channel": "c", "lines": [{"sku": "x", "qty": 1, "unit_price": 1}]}),
+    )
+    .expect("input");
     let r = create(&w, &input, Customer::default(), false, t0(), &NoHooks).expect_err("loops");
     assert_eq!(r.code, "automatic_loop");
     assert!(r.message.contains("a -> b -> a"), "{}", r.message);

@@ -83,7 +83,11 @@ fn decode(row: &AnyRow) -> Result<(Customer, String), StoreError> {
 impl Tx {
     /// Links the order's customer to an existing customer or creates one (see the module
     /// documentation for the rules).
-    pub async fn match_customer(&mut self, c: &CustomerMatch, now: Time) -> Result<MatchedCustomer, StoreError> {
+    pub async fn match_customer(
+        &mut self,
+        c: &CustomerMatch,
+        now: Time,
+    ) -> Result<MatchedCustomer, StoreError> {
         let email = norm(&c.email);
         let company = norm(&c.company);
         if !email.is_empty() {

@@ -103,7 +103,9 @@ pub(crate) fn get_time(row: &AnyRow, col: &str) -> Result<Time, StoreError> {
 pub(crate) fn get_opt_time(row: &AnyRow, col: &str) -> Result<Option<Time>, StoreError> {
     match get_opt_str(row, col)? {
         None => Ok(None),
-        Some(s) => parse_time(&s).map(Some).ok_or_else(|| corrupt(col, format!("`{s}` is not a stored time"))),
+        Some(s) => {
+            parse_time(&s).map(Some).ok_or_else(|| corrupt(col, format!("`{s}` is not a stored time")))
+        }
     }
 }
 

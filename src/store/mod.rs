@@ -1,5 +1,5 @@
 //! The store: orders, their history, timers, outbox and customers in SQLite or PostgreSQL,
-//! through one code path (`sqlx::Any`) and one schema (embedded migrations, see [`schema`]).
+//! through one code path (`sqlx::Any`) and one schema (migrations embedded from `migrations/`).
 //!
 //! The unit of work is a [`Tx`]: read the order ([`Tx::order_for_update`]), let the engine
 //! decide, write the [`Decision`](crate::engine::Decision) ([`Tx::update_order`]), commit.
@@ -181,5 +181,53 @@ mod tests {
         assert_eq!(b, Backend::Postgres);
         assert!(matches!(parse_url("mysql://h/db"), Err(StoreError::BadUrl(_))));
         assert!(matches!(parse_url("sqlite://"), Err(StoreError::BadUrl(_))));
+    }
+
+    /// Rows that do not decode are reported as corrupt, naming what is wrong, never a panic.
+    #[tokio::test]
+    async fn corrupt_rows_are_errors() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let t = "2024-05-01T09:30:00.000000Z";
+        let body = r#"{"customer":{"id":null,"email":"","first_name":"","last_name":"","company":"",
+            "phone":"","is_guest":false,"is_new":false},"shipping":{},"billing":{},"payment":null,
+            "amount_paid":"0","shipping_amount":"0","attributes":{},"invoiced":false,"related_order":null}"#;
+        let insert =
+            "INSERT INTO orders (number, workflow, workflow_version, channel, status, status_since, \
+                      body, flags, version, created_at, updated_at) \
+                      VALUES ($1, 'w', 1, 'web', 'new', $2, $3, '', 1, $4, $5)";
+        let id = |n: &str| {
+            let store = store.clone();
+            let n = n.to_string();
+            async move {
+                let order = store.find_order(&n).await;
+                order.map(|o| o.map(|o| o.id))
+            }
+        };
+        sqlx::query(insert).bind("1").bind(t).bind(body).bind(t).bind(t).execute(&store.pool).await.unwrap();
+        assert!(matches!(id("1").await, Ok(Some(1))), "the good row decodes");
+
+        sqlx::query(insert)
+            .bind("2")
+            .bind("yesterday")
+            .bind(body)
+            .bind(t)
+            .bind(t)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        sqlx::query(insert).bind("3").bind(t).bind("{}").bind(t).bind(t).execute(&store.pool).await.unwrap();
+        sqlx::query(insert).bind("4").bind(t).bind(body).bind(t).bind(t).execute(&store.pool).await.unwrap();
+        sqlx::query(
+            "INSERT INTO order_lines VALUES (4, 1, 's', 'd', 'v', 'x', '1', 'stock', '1', '0', '0', '0')",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        for (n, needle) in [("2", "status_since"), ("3", "body"), ("4", "qty")] {
+            match id(n).await {
+                Err(StoreError::Corrupt(message)) => assert!(message.contains(needle), "{message}"),
+                other => panic!("order {n}: expected a corrupt row, got {other:?}"),
+            }
+        }
     }
 }

@@ -3,8 +3,8 @@
 //! writing a [`Decision`] with everything it carries.
 
 use super::encode::{
-    self, get_bool, get_decimal, get_flags, get_i64, get_json, get_opt_str, get_opt_time, get_str,
-    get_time, get_u32,
+    self, get_bool, get_decimal, get_flags, get_i64, get_json, get_opt_str, get_opt_time, get_str, get_time,
+    get_u32,
 };
 use super::{history, outbox, timers, Backend, Store, StoreError, Tx};
 use crate::engine::Decision;
@@ -76,12 +76,13 @@ fn body(o: &Order) -> Result<String, StoreError> {
 /// The order row, without lines, shipments and fulfillment actions.
 fn decode(row: &AnyRow) -> Result<Order, StoreError> {
     let id = get_i64(row, "id")?;
-    let body: BodyIn =
-        get_json(row, "body").map_err(|e| StoreError::Corrupt(format!("order {id}: {e}")))?;
+    let body: BodyIn = get_json(row, "body").map_err(|e| StoreError::Corrupt(format!("order {id}: {e}")))?;
     let lock = match (get_opt_str(row, "lock_holder")?, get_opt_time(row, "lock_expires_at")?) {
         (Some(holder), Some(expires_at)) => Some(Lock { holder, expires_at }),
         (None, None) => None,
-        _ => return Err(StoreError::Corrupt(format!("order {id}: lock holder without expiry or the reverse"))),
+        _ => {
+            return Err(StoreError::Corrupt(format!("order {id}: lock holder without expiry or the reverse")))
+        }
     };
     Ok(Order {
         id,
@@ -208,7 +209,12 @@ async fn by_number(conn: &mut AnyConnection, number: &str) -> Result<Option<Orde
 }
 
 /// Writes an order's lines, shipments and fulfillment actions (after deleting the old ones).
-async fn replace_parts(conn: &mut AnyConnection, id: OrderId, o: &Order, fresh: bool) -> Result<(), StoreError> {
+async fn replace_parts(
+    conn: &mut AnyConnection,
+    id: OrderId,
+    o: &Order,
+    fresh: bool,
+) -> Result<(), StoreError> {
     if !fresh {
         for sql in [
             "DELETE FROM order_lines WHERE order_id = $1",

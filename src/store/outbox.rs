@@ -88,7 +88,11 @@ impl Store {
                     .fetch_all(&self.pool)
                     .await?
             }
-            None => sqlx::query(&format!("SELECT {COLUMNS} FROM outbox ORDER BY id")).fetch_all(&self.pool).await?,
+            None => {
+                sqlx::query(&format!("SELECT {COLUMNS} FROM outbox ORDER BY id"))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
         };
         rows.iter().map(decode).collect()
     }

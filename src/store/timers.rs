@@ -77,10 +77,11 @@ pub(crate) async fn start(
 impl Store {
     /// An order's timers, the next due first.
     pub async fn timers(&self, id: OrderId) -> Result<Vec<StoredTimer>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM timers WHERE order_id = $1 ORDER BY due_at, id"))
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query(&format!("SELECT {COLUMNS} FROM timers WHERE order_id = $1 ORDER BY due_at, id"))
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(decode).collect()
     }
 }
@@ -94,7 +95,8 @@ impl Tx {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         };
-        let sql = format!("SELECT {COLUMNS} FROM timers WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2{lock}");
+        let sql =
+            format!("SELECT {COLUMNS} FROM timers WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2{lock}");
         let rows = sqlx::query(&sql).bind(encode::time(now)).bind(limit).fetch_all(self.conn()).await?;
         rows.iter().map(decode).collect()
     }

@@ -45,7 +45,12 @@ where
 
 /// Runs the body as its own task, so a panic comes back as a value (and the PostgreSQL database
 /// can still be dropped).
-async fn run<F, Fut>(name: &str, backend: &str, store: Store, body: &F) -> Result<(), Box<dyn std::any::Any + Send>>
+async fn run<F, Fut>(
+    name: &str,
+    backend: &str,
+    store: Store,
+    body: &F,
+) -> Result<(), Box<dyn std::any::Any + Send>>
 where
     F: Fn(Store) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -75,12 +80,8 @@ impl TestDatabase {
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
         // Only digits and `_`: safe to splice into the statement (identifiers cannot be bound).
-        let name = format!(
-            "orderly_t_{}_{}_{}",
-            std::process::id(),
-            nanos,
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
+        let name =
+            format!("orderly_t_{}_{}_{}", std::process::id(), nanos, COUNTER.fetch_add(1, Ordering::Relaxed));
         let mut conn = PgConnection::connect(admin)
             .await
             .unwrap_or_else(|e| panic!("{POSTGRES_ENV}={admin}: cannot connect: {e}"));
@@ -96,7 +97,8 @@ impl TestDatabase {
     async fn drop_database(self) {
         match PgConnection::connect(&self.admin).await {
             Ok(mut conn) => {
-                if let Err(e) = conn.execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str()).await
+                if let Err(e) =
+                    conn.execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str()).await
                 {
                     eprintln!("warning: cannot drop test database {}: {e}", self.name);
                 }
