@@ -1,12 +1,13 @@
-//! The command line (clap): `orderly check` and `orderly graph`.
+//! The command line (clap): `orderly check`, `orderly graph` and `orderly test`.
 //!
 //! Exit codes: 0 success, 1 a finding in the user's input, 2 a usage error (clap's own).
 
 use crate::diagnostics::Report;
 use crate::graph::{self, Format};
 use crate::load::{self, LoadError, Loaded};
+use crate::scenario;
 use clap::{Parser, Subcommand, ValueEnum};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -49,6 +50,27 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Replay the scenarios in `tests/` against the workflows and report what differs.
+    #[command(
+        after_help = "Each scenario (a `*.toml` file) creates one order as a channel would send it, takes its \
+steps (events, the clock moving on, fulfillment actions, locks) and checks what the file expects after \
+each: the status, flags, messages queued, timers, quantities shipped, a refusal and its code. Every \
+scenario runs alone on a fresh in-memory database. docs/testing.md describes the format.
+
+Examples:
+  orderly test                                   # every scenario in workflows/tests/
+  orderly test workflows/                        # the same
+  orderly test workflows/tests/retail            # the scenarios in one folder
+  orderly test workflows/tests/retail/website-check.toml
+
+Exit code: 0 every scenario passed, 1 a scenario failed or could not be read, 2 usage error."
+    )]
+    Test {
+        /// A workflows folder (its `tests/` folder is searched), a folder of scenarios, or one
+        /// scenario file.
+        #[arg(default_value = "workflows")]
+        path: PathBuf,
+    },
 }
 
 /// How diagnostics are printed.
@@ -66,6 +88,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check { path, error_format, deny_warnings } => check(&path, error_format, deny_warnings),
         Command::Graph { file, format, output } => graph_cmd(&file, format, output.as_deref()),
+        Command::Test { path } => test_cmd(&path),
     }
 }
 
@@ -160,4 +183,40 @@ fn graph_cmd(file: &Path, format: Format, output: Option<&Path>) -> ExitCode {
         None => print!("{picture}"),
     }
     ExitCode::SUCCESS
+}
+
+fn test_cmd(path: &Path) -> ExitCode {
+    let found = match scenario::find(path) {
+        Ok(f) => f,
+        Err(e @ scenario::FindError::Io { .. }) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+        Err(e @ scenario::FindError::Empty(_)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let options = scenario::Options::default();
+    let mut summary = scenario::Summary::default();
+    let mut out = std::io::stdout();
+    for f in &found {
+        let result = runtime.block_on(scenario::run_named(f, &options));
+        let _ = out.write_all(result.render().as_bytes());
+        let _ = out.flush();
+        summary.results.push(result);
+    }
+    println!("{}", summary.summary_line());
+    if summary.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }

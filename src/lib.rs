@@ -18,6 +18,7 @@ pub mod load;
 pub mod model;
 pub mod order;
 pub mod registry;
+pub mod scenario;
 pub mod schema;
 pub mod service;
 pub mod store;

@@ -93,6 +93,13 @@ pub struct Applied {
 
 const RETRIES: u32 = 10;
 
+/// The order as the store holds it once a decision about `before` is written.
+fn stored(mut after: Order, before: &Order, active: &Active) -> Order {
+    after.version = before.version + 1;
+    after.workflow_version = active.version;
+    after
+}
+
 /// Orders: created, moved by events and timers, locked, with fulfillment actions.
 pub struct Service {
     store: Store,
@@ -127,9 +134,12 @@ impl Service {
         *self.registry.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(registry);
     }
 
-    /// The time now.
+    /// The time now, to the microsecond (what the store keeps), so that what an answer shows is
+    /// what a later read shows.
     pub fn now(&self) -> Time {
-        self.clock.now()
+        use chrono::{DurationRound, TimeDelta};
+        let now = self.clock.now();
+        now.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(now)
     }
 
     fn workflow_for(&self, registry: &Registry, input: &NewOrder) -> Result<Active, ServiceError> {
@@ -216,7 +226,7 @@ impl Service {
     }
 
     async fn id_of(&self, key: &str) -> Result<OrderId, ServiceError> {
-        Ok(self.store.find_order(key).await?.ok_or_else(|| ServiceError::NotFound(key.to_string()))?.id)
+        self.store.order_id(key).await?.ok_or_else(|| ServiceError::NotFound(key.to_string()))
     }
 
     /// Loads an order by id or number.
@@ -269,7 +279,7 @@ impl Service {
                 Err(StoreError::Conflict) => continue,
                 other => other?,
             }
-            let order = self.store.order(id).await?.ok_or_else(|| ServiceError::NotFound(key.to_string()))?;
+            let order = stored(decision.order, &order, &active);
             return Ok(Applied { order, steps: decision.steps, replayed: false });
         }
         Err(ServiceError::Busy(key.to_string(), RETRIES))
@@ -284,11 +294,9 @@ impl Service {
         now: Time,
         idempotency_key: Option<&str>,
     ) -> Result<(), ServiceError> {
-        tx.update_order(before.version, decision, active.version, now).await?;
+        tx.update_order_from(before, decision, active.version, now).await?;
         if let Some(k) = idempotency_key {
-            let mut after = decision.order.clone();
-            after.version = before.version + 1;
-            after.workflow_version = active.version;
+            let after = stored(decision.order.clone(), before, active);
             let result = Applied { order: after, steps: decision.steps.clone(), replayed: false };
             let json = serde_json::to_value(&result).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             tx.save_idempotent_result(before.id, k, &json, now).await?;
@@ -398,7 +406,7 @@ impl Service {
             if !tx.delete_timer(timer.id).await? {
                 continue; // another process fired it
             }
-            match tx.update_order(order.version, &decision, active.version, now).await {
+            match tx.update_order_from(&order, &decision, active.version, now).await {
                 Err(StoreError::Conflict) => continue,
                 other => other?,
             }

@@ -280,3 +280,41 @@ async fn a_killed_process_loses_no_committed_event() {
     let notes = store.history(o.id).await.expect("history").iter().filter(|h| h.entry.kind == "note").count();
     assert!(notes >= acknowledged, "{acknowledged} events were acknowledged but only {notes} survived");
 }
+
+#[tokio::test]
+async fn a_thousand_concurrent_events_on_a_hundred_orders_all_apply_once() {
+    support::on_both("a_thousand_concurrent_events_on_a_hundred_orders_all_apply_once", |store| async move {
+        let (s, _) = service(store).await;
+        let s = Arc::new(s);
+        let mut numbers = Vec::new();
+        for _ in 0..100 {
+            numbers.push(s.create_order(&order("check", "pending", 1)).await.expect("created").order.number);
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..1000 {
+            let s = s.clone();
+            let number = numbers[i % 100].clone();
+            tasks.spawn(async move {
+                let e = event("note", serde_json::json!({"text": format!("event {i}")}));
+                s.apply_event(&number, &e, Some(&format!("k{i}"))).await
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            r.expect("task").expect("every event applies");
+        }
+        for n in &numbers {
+            let o = s.order(n).await.expect("order");
+            let notes = s
+                .store()
+                .history(o.id)
+                .await
+                .expect("history")
+                .iter()
+                .filter(|h| h.entry.kind == "note")
+                .count();
+            assert_eq!(notes, 10, "order {n}");
+            assert_eq!(o.version, 11, "order {n}: one version per event");
+        }
+    })
+    .await;
+}

@@ -4,12 +4,14 @@ use super::{EventInput, Hooks};
 use crate::model::{self, Aggregate, ArithOp, CmpOp, ExprKind, FieldRef, Type, Workflow};
 use crate::order::{Line, Order, Time};
 use rust_decimal::Decimal;
+use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// A value a guard computes with.
+/// A value a guard computes with. Text borrows from the order or the workflow where it can,
+/// so evaluating a guard allocates nothing in the common case.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub enum Value<'a> {
     /// Nothing there (a missing field or attribute).
     Null,
     /// Yes or no.
@@ -17,14 +19,28 @@ pub enum Value {
     /// A number or amount.
     Number(Decimal),
     /// Text or a code.
-    Text(String),
+    Text(Cow<'a, str>),
     /// A length of time.
     Duration(Duration),
     /// A moment.
     Time(Time),
 }
 
-impl std::fmt::Display for Value {
+impl Value<'_> {
+    /// The same value, owning its text.
+    pub fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::Null => Value::Null,
+            Value::Bool(b) => Value::Bool(b),
+            Value::Number(n) => Value::Number(n),
+            Value::Text(t) => Value::Text(Cow::Owned(t.into_owned())),
+            Value::Duration(d) => Value::Duration(d),
+            Value::Time(t) => Value::Time(t),
+        }
+    }
+}
+
+impl std::fmt::Display for Value<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Value::Null => f.write_str("empty"),
@@ -47,8 +63,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) line: Option<&'a Line>,
 }
 
-fn text(s: &str) -> Value {
-    Value::Text(s.to_string())
+fn text(s: &str) -> Value<'_> {
+    Value::Text(Cow::Borrowed(s))
 }
 
 fn decimal_of(v: &serde_json::Value) -> Option<Decimal> {
@@ -60,7 +76,7 @@ fn decimal_of(v: &serde_json::Value) -> Option<Decimal> {
 }
 
 /// A JSON value read as a value of the declared type.
-pub(crate) fn typed(v: Option<&serde_json::Value>, ty: Type) -> Value {
+pub(crate) fn typed(v: Option<&serde_json::Value>, ty: Type) -> Value<'_> {
     let Some(v) = v else { return Value::Null };
     match ty {
         Type::Bool => v.as_bool().map_or(Value::Null, Value::Bool),
@@ -79,11 +95,11 @@ pub(crate) fn typed(v: Option<&serde_json::Value>, ty: Type) -> Value {
     }
 }
 
-fn elapsed(now: Time, since: Time) -> Value {
+fn elapsed(now: Time, since: Time) -> Value<'static> {
     Value::Duration((now - since).to_std().unwrap_or_default())
 }
 
-fn field(ctx: &Ctx<'_>, f: &FieldRef, ty: Type) -> Value {
+fn field<'a>(ctx: &Ctx<'a>, f: &FieldRef, ty: Type) -> Value<'a> {
     let o = ctx.order;
     match f {
         FieldRef::Order(n) => match n.as_str() {
@@ -168,7 +184,7 @@ fn field(ctx: &Ctx<'_>, f: &FieldRef, ty: Type) -> Value {
     }
 }
 
-fn address(a: &crate::order::Address, n: &str) -> Value {
+fn address<'a>(a: &'a crate::order::Address, n: &str) -> Value<'a> {
     let v = match n {
         "first_name" => &a.first_name,
         "last_name" => &a.last_name,
@@ -186,7 +202,7 @@ fn address(a: &crate::order::Address, n: &str) -> Value {
     text(v)
 }
 
-fn compare(op: CmpOp, a: &Value, b: &Value) -> bool {
+fn compare(op: CmpOp, a: &Value<'_>, b: &Value<'_>) -> bool {
     use std::cmp::Ordering;
     let ord: Option<Ordering> = match (a, b) {
         (Value::Number(x), Value::Number(y)) => Some(x.cmp(y)),
@@ -209,12 +225,12 @@ fn compare(op: CmpOp, a: &Value, b: &Value) -> bool {
 }
 
 /// Evaluates an expression. `Err` only when a hook fails.
-pub(crate) fn eval(e: &model::Expr, ctx: &Ctx<'_>) -> Result<Value, String> {
+pub(crate) fn eval<'a>(e: &'a model::Expr, ctx: &Ctx<'a>) -> Result<Value<'a>, String> {
     Ok(match &e.kind {
         ExprKind::Const(c) => match c {
             model::Value::Bool(b) => Value::Bool(*b),
             model::Value::Number(n) => Value::Number(*n),
-            model::Value::Text(t) => Value::Text(t.clone()),
+            model::Value::Text(t) => Value::Text(Cow::Borrowed(t)),
             model::Value::Duration(d) => Value::Duration(*d),
         },
         ExprKind::Field(f) => field(ctx, f, e.ty),
@@ -252,8 +268,12 @@ pub(crate) fn eval(e: &model::Expr, ctx: &Ctx<'_>) -> Result<Value, String> {
     })
 }
 
-fn aggregate(kind: Aggregate, inner: Option<&model::Expr>, ctx: &Ctx<'_>) -> Result<Value, String> {
-    let on_line = |l: &Line| -> Result<Value, String> {
+fn aggregate<'a>(
+    kind: Aggregate,
+    inner: Option<&'a model::Expr>,
+    ctx: &Ctx<'a>,
+) -> Result<Value<'a>, String> {
+    let on_line = |l: &'a Line| -> Result<Value<'a>, String> {
         let lctx = Ctx { line: Some(l), ..*ctx };
         inner.map_or(Ok(Value::Bool(true)), |e| eval(e, &lctx))
     };
@@ -300,7 +320,7 @@ fn aggregate(kind: Aggregate, inner: Option<&model::Expr>, ctx: &Ctx<'_>) -> Res
     })
 }
 
-fn truthy(v: &Value) -> bool {
+fn truthy(v: &Value<'_>) -> bool {
     matches!(v, Value::Bool(true))
 }
 
@@ -312,8 +332,8 @@ pub fn evaluate(
     event: Option<&EventInput>,
     now: Time,
     hooks: &dyn Hooks,
-) -> Result<Value, String> {
-    eval(guard, &Ctx { workflow, order, event, now, hooks, line: None })
+) -> Result<Value<'static>, String> {
+    eval(guard, &Ctx { workflow, order, event, now, hooks, line: None }).map(Value::into_owned)
 }
 
 /// The expression as text, as it could be written in a workflow.

@@ -164,7 +164,7 @@ impl<'a> Run<'a> {
 
     fn text_of(&self, e: &crate::model::Expr, event: Option<&EventInput>) -> Result<String, Rejection> {
         match eval(e, &self.ctx(event)).map_err(|m| self.hook_failed(m))? {
-            Value::Text(t) => Ok(t),
+            Value::Text(t) => Ok(t.into_owned()),
             Value::Null => Ok(String::new()),
             other => Ok(other.to_string()),
         }
@@ -395,7 +395,8 @@ impl<'a> Run<'a> {
 
     /// Auto-invoice and automatic transitions until none fires, then follow-up events.
     pub(crate) fn settle(&mut self) -> Result<(), Rejection> {
-        let mut visited = vec![self.order.status.clone()];
+        // Statuses gone through, for the message when the bound is hit (ids: no allocation).
+        let mut visited: Vec<StatusId> = self.w.status_id(&self.order.status).into_iter().collect();
         loop {
             if self.w.settings.auto_invoice
                 && !self.order.invoiced
@@ -426,7 +427,11 @@ impl<'a> Run<'a> {
                     format!(
                         "more than {} automatic steps for one event (statuses {}): the workflow loops",
                         self.w.settings.max_automatic_steps,
-                        visited.join(" -> ")
+                        visited
+                            .iter()
+                            .map(|s| self.w.statuses[*s].code.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" -> ")
                     ),
                 );
                 r.status = Some(self.order.status.clone());
@@ -437,7 +442,7 @@ impl<'a> Run<'a> {
                 Next::Emitted(e) => self.handle(&e)?,
                 Next::Automatic(t) => self.take(t, None, None)?,
             }
-            visited.push(self.order.status.clone());
+            visited.extend(self.w.status_id(&self.order.status));
         }
     }
 }

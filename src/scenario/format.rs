@@ -43,10 +43,22 @@ pub struct Scenario {
     pub order: NewOrder,
     /// What must hold once the order is created.
     #[serde(default)]
-    pub expect: Spanned<Expect>,
+    pub expect: Option<Spanned<Expect>>,
     /// The steps, in order (`[[step]]`).
     #[serde(default, rename = "step")]
     pub steps: Vec<Spanned<Step>>,
+}
+
+impl Scenario {
+    /// What must hold once the order is created (nothing when there is no `[expect]`).
+    pub fn creation_expect(&self) -> Expect {
+        self.expect.as_ref().map(|e| e.get_ref().clone()).unwrap_or_default()
+    }
+
+    /// Where `[expect]` starts in the text (a byte offset).
+    pub fn creation_expect_at(&self) -> Option<usize> {
+        self.expect.as_ref().map(|e| e.span().start)
+    }
 }
 
 /// A moment in time: an RFC 3339 string or a TOML date-time, with its time zone.
@@ -71,9 +83,9 @@ impl<'de> Deserialize<'de> for Moment {
 
 /// Parses an RFC 3339 time (with its offset, e.g. `Z`).
 pub fn parse_time(text: &str) -> Result<Time, String> {
-    chrono::DateTime::parse_from_rfc3339(text.trim())
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .map_err(|e| format!("`{text}` is not a time such as \"2026-01-05T09:00:00Z\" (with its time zone): {e}"))
+    chrono::DateTime::parse_from_rfc3339(text.trim()).map(|t| t.with_timezone(&chrono::Utc)).map_err(|e| {
+        format!("`{text}` is not a time such as \"2026-01-05T09:00:00Z\" (with its time zone): {e}")
+    })
 }
 
 /// A length of time written like the workflow language's durations: `90s`, `45m`, `48h`,
@@ -95,7 +107,9 @@ impl<'de> Deserialize<'de> for Wait {
 
 /// Parses `90s`, `45m`, `48h`, `14d`, `2w`, or several of them together (`1d12h`).
 pub fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
-    let bad = || format!("`{text}` is not a duration: write a number and its unit together, e.g. \"45m\", \"48h\", \"14d\"");
+    let bad = || {
+        format!("`{text}` is not a duration: write a number and its unit together, e.g. \"45m\", \"48h\", \"14d\"")
+    };
     let mut total = chrono::Duration::zero();
     let mut digits = String::new();
     let mut parts = 0;
@@ -266,16 +280,20 @@ impl Step {
         .into_iter()
         .filter_map(|(k, on)| on.then_some(k))
         .collect();
-        let action = match given.as_slice() {
-            [] => return Err("a step needs one of `event`, `advance`, `add_action`, `edit_action`, `lock`, `unlock`".into()),
-            [_] => given[0],
-            many => {
-                return Err(format!(
-                    "a step does one thing, but this one has {}: split it into several steps",
-                    many.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" and ")
-                ))
-            }
-        };
+        let action =
+            match given.as_slice() {
+                [] => return Err(
+                    "a step needs one of `event`, `advance`, `add_action`, `edit_action`, `lock`, `unlock`"
+                        .into(),
+                ),
+                [_] => given[0],
+                many => {
+                    return Err(format!(
+                        "a step does one thing, but this one has {}: split it into several steps",
+                        many.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" and ")
+                    ))
+                }
+            };
         if action != "event" {
             for (key, on) in [
                 ("data", self.data.is_some()),
@@ -307,7 +325,9 @@ impl Step {
             "add_action" => {
                 let a = self.add_action.clone().unwrap_or_default();
                 if a.name.is_none() {
-                    return Err("`add_action` needs a `name` (one of the workflow's fulfillment actions)".into());
+                    return Err(
+                        "`add_action` needs a `name` (one of the workflow's fulfillment actions)".into()
+                    );
                 }
                 Action::AddAction(a)
             }
@@ -357,7 +377,9 @@ pub fn to_json(v: &toml::Value) -> serde_json::Value {
     match v {
         toml::Value::String(s) => serde_json::Value::String(s.clone()),
         toml::Value::Integer(i) => serde_json::Value::from(*i),
-        toml::Value::Float(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, serde_json::Value::Number),
+        toml::Value::Float(f) => {
+            serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, serde_json::Value::Number)
+        }
         toml::Value::Boolean(b) => serde_json::Value::Bool(*b),
         toml::Value::Datetime(d) => serde_json::Value::String(d.to_string()),
         toml::Value::Array(a) => serde_json::Value::Array(a.iter().map(to_json).collect()),
@@ -478,13 +500,8 @@ pub struct Expect {
 impl Expect {
     /// The keys that describe a refusal; the others describe the order.
     pub fn only_rejection_keys(&self) -> bool {
-        let e = Expect {
-            rejected: None,
-            message: None,
-            problems: None,
-            allowed_events: None,
-            ..self.clone()
-        };
+        let e =
+            Expect { rejected: None, message: None, problems: None, allowed_events: None, ..self.clone() };
         e.is_empty()
     }
 
@@ -699,12 +716,14 @@ fn error_at(text: &str, span: Option<Range<usize>>, message: String) -> FormatEr
 
 /// Reads a scenario and checks that every step says what it does.
 pub fn parse(text: &str) -> Result<Scenario, FormatError> {
-    let scenario: Scenario = toml::from_str(text).map_err(|e| error_at(text, e.span(), e.message().trim().to_string()))?;
+    let scenario: Scenario =
+        toml::from_str(text).map_err(|e| error_at(text, e.span(), e.message().trim().to_string()))?;
     if scenario.description.trim().is_empty() {
         return Err(FormatError {
             line: None,
             column: None,
-            message: "`description` is empty: say what the scenario shows and which story it comes from".into(),
+            message: "`description` is empty: say what the scenario shows and which story it comes from"
+                .into(),
         });
     }
     for (i, step) in scenario.steps.iter().enumerate() {
@@ -712,7 +731,7 @@ pub fn parse(text: &str) -> Result<Scenario, FormatError> {
             return Err(error_at(text, Some(step.span()), format!("step {}: {m}", i + 1)));
         }
     }
-    if scenario.expect.get_ref().rejected.is_some() && !scenario.steps.is_empty() {
+    if scenario.creation_expect().rejected.is_some() && !scenario.steps.is_empty() {
         return Err(error_at(
             text,
             Some(scenario.steps[0].span()),
@@ -795,7 +814,7 @@ fulfillment_actions = ["Picked (partial)", { name = "Packed", visible = false }]
         let s = parse(text).unwrap();
         assert_eq!(s.order.lines[0].unit_price, Decimal::new(49900, 2));
         assert_eq!(s.start.map(|m| m.0.to_rfc3339()), Some("2026-01-05T09:00:00+00:00".into()));
-        let fa = s.expect.get_ref().fulfillment_actions.clone().unwrap();
+        let fa = s.creation_expect().fulfillment_actions.clone().unwrap();
         assert_eq!(fa[1].visible, Some(false));
     }
 }

@@ -183,7 +183,8 @@ pub struct Found {
 /// `tests` folder inside), every `*.toml` below `tests/`; or every `*.toml` below the folder.
 /// Sorted by name.
 pub fn find(path: &Path) -> Result<Vec<Found>, FindError> {
-    let meta = std::fs::metadata(path).map_err(|source| FindError::Io { path: path.to_path_buf(), source })?;
+    let meta =
+        std::fs::metadata(path).map_err(|source| FindError::Io { path: path.to_path_buf(), source })?;
     if meta.is_file() {
         return Ok(vec![Found { path: path.to_path_buf(), name: path.display().to_string() }]);
     }
@@ -200,7 +201,9 @@ pub fn find(path: &Path) -> Result<Vec<Found>, FindError> {
         .map(|p| {
             let name = p
                 .strip_prefix(&root)
-                .map(|rel| rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"))
+                .map(|rel| {
+                    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+                })
                 .unwrap_or_else(|_| p.display().to_string());
             Found { path: p, name }
         })
@@ -208,7 +211,8 @@ pub fn find(path: &Path) -> Result<Vec<Found>, FindError> {
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), FindError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| FindError::Io { path: dir.to_path_buf(), source })?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|source| FindError::Io { path: dir.to_path_buf(), source })?;
     for entry in entries {
         let entry = entry.map_err(|source| FindError::Io { path: dir.to_path_buf(), source })?;
         let p = entry.path();

@@ -21,6 +21,7 @@
 //!
 //! After any error inside a `Tx`, drop it: on PostgreSQL the transaction is aborted.
 
+mod baseline;
 mod customers;
 mod encode;
 mod error;

@@ -208,7 +208,8 @@ async fn by_number(conn: &mut AnyConnection, number: &str) -> Result<Option<Orde
     complete(conn, row).await
 }
 
-/// Writes an order's lines, shipments and fulfillment actions (after deleting the old ones).
+/// Writes an order's lines, shipments and fulfillment actions, replacing what was stored
+/// (`fresh`: nothing was).
 async fn replace_parts(
     conn: &mut AnyConnection,
     id: OrderId,
@@ -224,7 +225,81 @@ async fn replace_parts(
             sqlx::query(sql).bind(id).execute(&mut *conn).await?;
         }
     }
-    for l in &o.lines {
+    insert_lines(conn, id, &o.lines).await?;
+    insert_shipments(conn, id, &o.shipments).await?;
+    insert_actions(conn, id, &o.fulfillment_actions).await
+}
+
+/// Writes only what changed between `before` and `o`: changed lines updated in place, new
+/// shipments and fulfillment actions appended, changed actions updated. Falls back to replacing
+/// everything when the shapes differ.
+async fn write_changed_parts(
+    conn: &mut AnyConnection,
+    id: OrderId,
+    before: &Order,
+    o: &Order,
+) -> Result<(), StoreError> {
+    let same_lines =
+        before.lines.len() == o.lines.len() && before.lines.iter().zip(&o.lines).all(|(a, b)| a.n == b.n);
+    let shipments_appended = o.shipments.starts_with(&before.shipments);
+    let actions_kept = o.fulfillment_actions.len() >= before.fulfillment_actions.len()
+        && before.fulfillment_actions.iter().zip(&o.fulfillment_actions).all(|(a, b)| a.n == b.n);
+    if !(same_lines && shipments_appended && actions_kept) {
+        return replace_parts(conn, id, o, false).await;
+    }
+    for (old, new) in before.lines.iter().zip(&o.lines) {
+        if old != new {
+            sqlx::query(
+                "UPDATE order_lines SET sku = $1, description = $2, vendor = $3, qty = $4, unit_price = $5, \
+                 fulfillment = $6, in_stock_qty = $7, picked_qty = $8, shipped_qty = $9, invoiced_qty = $10 \
+                 WHERE order_id = $11 AND n = $12",
+            )
+            .bind(new.sku.as_str())
+            .bind(new.description.as_str())
+            .bind(new.vendor.as_str())
+            .bind(encode::decimal(new.qty))
+            .bind(encode::decimal(new.unit_price))
+            .bind(new.fulfillment.code())
+            .bind(encode::decimal(new.in_stock_qty))
+            .bind(encode::decimal(new.picked_qty))
+            .bind(encode::decimal(new.shipped_qty))
+            .bind(encode::decimal(new.invoiced_qty))
+            .bind(id)
+            .bind(i64::from(new.n))
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    insert_shipments(conn, id, &o.shipments[before.shipments.len()..]).await?;
+    let kept = before.fulfillment_actions.len();
+    for (old, new) in before.fulfillment_actions.iter().zip(&o.fulfillment_actions) {
+        if old != new {
+            sqlx::query(
+                "UPDATE fulfillment_actions SET name = $1, complete = $2, notify = $3, note = $4, contact = $5, \
+                 visible = $6, updated_at = $7 WHERE order_id = $8 AND n = $9",
+            )
+            .bind(new.name.as_str())
+            .bind(encode::boolean(new.complete))
+            .bind(new.notify.as_str())
+            .bind(new.note.as_str())
+            .bind(new.contact.as_str())
+            .bind(encode::boolean(new.visible))
+            .bind(encode::time(new.updated_at))
+            .bind(id)
+            .bind(i64::from(new.n))
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    insert_actions(conn, id, &o.fulfillment_actions[kept..]).await
+}
+
+async fn insert_lines(
+    conn: &mut AnyConnection,
+    id: OrderId,
+    lines: &[crate::order::Line],
+) -> Result<(), StoreError> {
+    for l in lines {
         sqlx::query(
             "INSERT INTO order_lines (order_id, n, sku, description, vendor, qty, unit_price, fulfillment, \
              in_stock_qty, picked_qty, shipped_qty, invoiced_qty) \
@@ -245,7 +320,15 @@ async fn replace_parts(
         .execute(&mut *conn)
         .await?;
     }
-    for s in &o.shipments {
+    Ok(())
+}
+
+async fn insert_shipments(
+    conn: &mut AnyConnection,
+    id: OrderId,
+    shipments: &[crate::order::Shipment],
+) -> Result<(), StoreError> {
+    for s in shipments {
         sqlx::query(
             "INSERT INTO shipments (order_id, carrier, tracking_number, amount, lines, at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -259,7 +342,15 @@ async fn replace_parts(
         .execute(&mut *conn)
         .await?;
     }
-    for a in &o.fulfillment_actions {
+    Ok(())
+}
+
+async fn insert_actions(
+    conn: &mut AnyConnection,
+    id: OrderId,
+    actions: &[crate::order::FulfillmentAction],
+) -> Result<(), StoreError> {
+    for a in actions {
         sqlx::query(
             "INSERT INTO fulfillment_actions (order_id, n, name, complete, notify, note, contact, visible, at, \
              updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -281,6 +372,27 @@ async fn replace_parts(
 }
 
 impl Store {
+    /// The id of the order with this id or number (all digits: an id first, then a number).
+    pub async fn order_id(&self, id_or_number: &str) -> Result<Option<OrderId>, StoreError> {
+        let key = id_or_number.trim();
+        if key.is_empty() {
+            return Ok(None);
+        }
+        if let Ok(id) = key.parse::<i64>() {
+            let found: Option<i64> = sqlx::query_scalar("SELECT id FROM orders WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(sqlx::query_scalar("SELECT id FROM orders WHERE number = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
     /// The order with this id, read from one snapshot.
     pub async fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
         let mut tx = self.read().await?;
@@ -413,6 +525,29 @@ impl Tx {
         workflow_version: i64,
         now: Time,
     ) -> Result<(), StoreError> {
+        self.write_update(expected_version, None, d, workflow_version, now).await
+    }
+
+    /// Like [`Tx::update_order`], given the order as it was read (`before`): writes only the
+    /// lines, shipments and fulfillment actions that changed.
+    pub async fn update_order_from(
+        &mut self,
+        before: &Order,
+        d: &Decision,
+        workflow_version: i64,
+        now: Time,
+    ) -> Result<(), StoreError> {
+        self.write_update(before.version, Some(before), d, workflow_version, now).await
+    }
+
+    async fn write_update(
+        &mut self,
+        expected_version: i64,
+        before: Option<&Order>,
+        d: &Decision,
+        workflow_version: i64,
+        now: Time,
+    ) -> Result<(), StoreError> {
         let o = &d.order;
         let conn = self.conn();
         let done = sqlx::query(
@@ -444,7 +579,10 @@ impl Tx {
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict);
         }
-        replace_parts(conn, o.id, o, false).await?;
+        match before {
+            Some(before) => write_changed_parts(conn, o.id, before, o).await?,
+            None => replace_parts(conn, o.id, o, false).await?,
+        }
         history::insert(conn, o.id, &d.history, workflow_version).await?;
         timers::cancel(conn, o.id, &d.timer_cancels).await?;
         timers::start(conn, o.id, &d.timer_starts, now).await?;

@@ -1,0 +1,1085 @@
+//! Running one scenario: a fresh store, the workflows of its folder, a manual clock; the order
+//! created, then each step taken through the [`Service`] exactly as the API would, and what
+//! happened (read back from the store) compared with what the file expects.
+
+use super::format::{self, Action, Expect, OutboxExpect, Scenario};
+use super::{Failure, Found, Options, Outcome, ScenarioResult};
+use crate::diagnostics::did_you_mean;
+use crate::engine::{EventInput, Hooks, NewOrder, NoHooks, OutboxMessage, Rejection};
+use crate::model::{Type, Workflow};
+use crate::order::{Order, OrderId, Time};
+use crate::registry::{Registry, RegistryError};
+use crate::service::{Clock, ManualClock, Service, ServiceError};
+use crate::store::Store;
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Guard hooks answered from the scenario's `hooks` table; any other hook fails as it does
+/// without a hook engine.
+struct ScenarioHooks(BTreeMap<String, bool>);
+
+impl Hooks for ScenarioHooks {
+    fn guard(
+        &self,
+        hook: &str,
+        order: &Order,
+        event: Option<&EventInput>,
+        now: Time,
+    ) -> Result<bool, String> {
+        match self.0.get(hook) {
+            Some(answer) => Ok(*answer),
+            None => NoHooks
+                .guard(hook, order, event, now)
+                .map_err(|e| format!("{e} (a scenario can answer it: `hooks = {{ \"{hook}\" = true }}`)")),
+        }
+    }
+}
+
+/// A refusal, from the engine or from a timer that could not fire.
+#[derive(Debug, Clone)]
+struct Refusal {
+    code: String,
+    /// The whole refusal as printed (message, failing guards, problems).
+    text: String,
+    problems: Vec<String>,
+    allowed_events: Vec<String>,
+    /// For the report: the refusal, each failing guard, each problem, the events accepted.
+    lines: Vec<String>,
+}
+
+impl Refusal {
+    fn from_rejection(r: &Rejection) -> Refusal {
+        let mut lines = vec![format!("refused: {}: {}", r.code, r.message)];
+        for c in &r.candidates {
+            lines.push(format!("  guard at line {} `{}` failed: {}", c.line, c.guard, c.failed));
+        }
+        for p in &r.problems {
+            lines.push(format!("  problem: `{}` {}", p.field, p.problem));
+        }
+        if let Some(status) = &r.status {
+            if r.allowed_events.is_empty() {
+                lines.push(format!("  in status `{status}` the order accepts no event"));
+            } else {
+                lines.push(format!(
+                    "  in status `{status}` the order accepts: {}",
+                    r.allowed_events.join(", ")
+                ));
+            }
+        }
+        Refusal {
+            code: r.code.to_string(),
+            text: r.to_string(),
+            problems: r.problems.iter().map(|p| p.field.clone()).collect(),
+            allowed_events: r.allowed_events.clone(),
+            lines,
+        }
+    }
+
+    fn from_timer(detail: &serde_json::Value) -> Refusal {
+        let s = |k: &str| detail.get(k).and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
+        let text = s("message");
+        Refusal {
+            code: s("code"),
+            lines: vec![format!("timer `{}` could not fire: {text}", s("timer"))],
+            text,
+            problems: Vec::new(),
+            allowed_events: Vec::new(),
+        }
+    }
+}
+
+/// What one step did, read back from the store.
+struct Observed<'a> {
+    order: Option<&'a Order>,
+    workflow: Option<&'a Workflow>,
+    refusal: Option<Refusal>,
+    steps: Vec<String>,
+    outbox: Vec<OutboxMessage>,
+    notes: Vec<String>,
+    fired: Vec<String>,
+    timers: Vec<String>,
+    replayed: Option<bool>,
+    now: Time,
+    /// For a refused step: what changed anyway.
+    changed: Vec<String>,
+}
+
+/// Where the store's rows were before a step.
+#[derive(Default, Clone, Copy)]
+struct Mark {
+    history: i64,
+    outbox: i64,
+}
+
+struct Runner {
+    service: Service,
+    clock: Arc<ManualClock>,
+    orders: Vec<OrderId>,
+}
+
+/// A problem that is not an expectation: the store failed, the input could not be sent.
+type Broken = String;
+
+fn store_failed(e: impl std::fmt::Display) -> Broken {
+    format!("the store failed: {e}")
+}
+
+pub(crate) async fn run(found: &Found, options: &Options) -> ScenarioResult {
+    let path = &found.path;
+    let mut result =
+        ScenarioResult { path: path.clone(), name: found.name.clone(), steps: 0, outcome: Outcome::Passed };
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            result.outcome = Outcome::Invalid(format!("{}: cannot read: {e}", path.display()));
+            return result;
+        }
+    };
+    let scenario = match format::parse(&text) {
+        Ok(s) => s,
+        Err(e) => {
+            result.outcome = Outcome::Invalid(located(path, &text, e.line, e.column, &e.message));
+            return result;
+        }
+    };
+    result.steps = scenario.steps.len();
+    let dir = match workflows_dir(path, &scenario) {
+        Ok(d) => d,
+        Err(m) => {
+            result.outcome = Outcome::Invalid(format!("{}: {m}", path.display()));
+            return result;
+        }
+    };
+    let store = match options.store.open(&found.name).await {
+        Ok(s) => s,
+        Err(e) => {
+            result.outcome = Outcome::Invalid(format!("{}: cannot open a store: {e}", path.display()));
+            return result;
+        }
+    };
+    result.outcome = play(path, &text, &scenario, &dir, store.clone()).await;
+    store.close().await;
+    result
+}
+
+/// `path:line:column: message`, then the line itself.
+fn located(path: &Path, text: &str, line: Option<usize>, column: Option<usize>, message: &str) -> String {
+    let Some(l) = line else { return format!("{}: {message}", path.display()) };
+    let mut out = match column {
+        Some(c) => format!("{}:{l}:{c}: {message}", path.display()),
+        None => format!("{}:{l}: {message}", path.display()),
+    };
+    if let Some(src) = text.lines().nth(l - 1) {
+        out.push_str(&format!("\n{l:>5} | {src}"));
+        if let Some(c) = column {
+            out.push_str(&format!("\n      | {}^", " ".repeat(c.saturating_sub(1))));
+        }
+    }
+    out
+}
+
+/// The folder of workflow files: `workflows` relative to the scenario's folder, or the folder
+/// holding the nearest `tests` folder above the scenario, or the scenario's own folder when it
+/// holds workflow files.
+fn workflows_dir(path: &Path, scenario: &Scenario) -> Result<PathBuf, String> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if let Some(w) = &scenario.workflows {
+        return Ok(dir.join(w));
+    }
+    let absolute = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+    for a in absolute.ancestors() {
+        if a.file_name().is_some_and(|n| n == "tests") {
+            if let Some(parent) = a.parent() {
+                return Ok(parent.to_path_buf());
+            }
+        }
+    }
+    let has_flows = std::fs::read_dir(&dir)
+        .map(|rd| rd.flatten().any(|e| e.path().extension().is_some_and(|x| x == "flow")))
+        .unwrap_or(false);
+    if has_flows {
+        return Ok(dir);
+    }
+    Err("cannot tell which workflows to use: put the scenario in a `tests` folder beside the workflow files, \
+         or say where they are with `workflows = \"path/to/workflows\"`"
+        .into())
+}
+
+async fn play(path: &Path, text: &str, scenario: &Scenario, dir: &Path, store: Store) -> Outcome {
+    let registry = match Registry::load(dir, &store).await {
+        Ok(r) => r,
+        Err(RegistryError::Invalid(reports)) => {
+            let rendered: String = reports.iter().map(|r| r.render(false)).collect();
+            return Outcome::Invalid(format!(
+                "{}: the workflows in `{}` have errors (run `orderly check {}`):\n{rendered}",
+                path.display(),
+                dir.display(),
+                dir.display()
+            ));
+        }
+        Err(e) => {
+            return Outcome::Invalid(format!(
+                "{}: cannot load the workflows in `{}`: {e}",
+                path.display(),
+                dir.display()
+            ))
+        }
+    };
+    if let Err((line, message)) = check_names(text, scenario, &registry) {
+        return Outcome::Invalid(located(path, text, line, None, &message));
+    }
+    let start = match scenario.start {
+        Some(m) => m.0,
+        None => match format::parse_time(format::DEFAULT_START) {
+            Ok(t) => t,
+            Err(e) => return Outcome::Invalid(e),
+        },
+    };
+    let clock = Arc::new(ManualClock::new(start));
+    let hooks = Arc::new(ScenarioHooks(scenario.hooks.clone()));
+    let service = Service::new(store, registry, clock.clone(), hooks);
+    let mut runner = Runner { service, clock, orders: Vec::new() };
+    match runner.play(text, scenario).await {
+        Ok(None) => Outcome::Passed,
+        Ok(Some(f)) => Outcome::Failed(f),
+        Err(broken) => Outcome::Failed(Failure {
+            at: "the run".into(),
+            line: None,
+            differences: vec![broken],
+            rejection: Vec::new(),
+        }),
+    }
+}
+
+/// The workflow a scenario's order will run under, when it can be told before creating it.
+fn workflow_of<'r>(scenario: &Scenario, registry: &'r Registry) -> Option<&'r Workflow> {
+    let name = scenario.order.workflow.as_ref().or(scenario.workflow.as_ref());
+    match name {
+        Some(n) => registry.get(n).map(|a| &*a.workflow),
+        None => match registry.with_channel(&scenario.order.channel).as_slice() {
+            [one] => Some(&*one.workflow),
+            _ => None,
+        },
+    }
+}
+
+/// Checks the names an expectation uses against the workflow, so that a misspelt status or
+/// flag is reported as such rather than as a failing scenario.
+fn check_names(text: &str, scenario: &Scenario, registry: &Registry) -> Result<(), (Option<usize>, String)> {
+    if let Some(name) = &scenario.workflow {
+        if registry.get(name).is_none() {
+            let names: Vec<&str> = registry.all().map(|a| a.workflow.name.as_str()).collect();
+            let hint = did_you_mean(name, names.iter().copied())
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            return Err((None, format!("no workflow `{name}` (there are: {}){hint}", names.join(", "))));
+        }
+    }
+    let Some(w) = workflow_of(scenario, registry) else { return Ok(()) };
+    let all_hooks: BTreeSet<&str> = w.hook_files.iter().map(String::as_str).collect();
+    for hook in scenario.hooks.keys() {
+        if !all_hooks.contains(hook.as_str()) {
+            return Err((
+                None,
+                format!(
+                    "`hooks`: workflow `{}` uses no hook `{hook}` (it uses: {})",
+                    w.name,
+                    all_hooks.iter().copied().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+    }
+    let line = |span: std::ops::Range<usize>| Some(format::line_column(text, span.start).0);
+    check_expect(w, &scenario.creation_expect()).map_err(|m| {
+        (scenario.creation_expect_at().map(|at| format::line_column(text, at).0), format!("[expect]: {m}"))
+    })?;
+    for (i, s) in scenario.steps.iter().enumerate() {
+        check_expect(w, &s.get_ref().expect).map_err(|m| (line(s.span()), format!("step {}: {m}", i + 1)))?;
+    }
+    Ok(())
+}
+
+fn known<'a>(
+    what: &str,
+    w: &Workflow,
+    name: &str,
+    names: impl Iterator<Item = &'a str> + Clone,
+) -> Result<(), String> {
+    if names.clone().any(|n| n == name) {
+        return Ok(());
+    }
+    let hint = did_you_mean(name, names).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
+    Err(format!("`{name}` is not {what} of workflow `{}`{hint}", w.name))
+}
+
+fn check_expect(w: &Workflow, e: &Expect) -> Result<(), String> {
+    let statuses = || w.statuses.iter().map(|s| s.code.as_str());
+    for s in e.status.iter().chain(e.steps.iter().flatten()) {
+        known("a status", w, s, statuses())?;
+    }
+    let flags = || w.flags.iter().map(|f| f.name.as_str()).chain(std::iter::once("possible_duplicate"));
+    for f in [&e.flags, &e.has_flags, &e.lacks_flags].into_iter().flatten().flatten() {
+        known("a flag", w, f, flags())?;
+    }
+    let timers = || w.timers.iter().map(|t| t.name.as_str());
+    for t in [&e.timers, &e.fired].into_iter().flatten().flatten() {
+        known("a timer", w, t, timers())?;
+    }
+    let actions = || w.fulfillment_actions.iter().map(String::as_str);
+    for a in e.fulfillment_actions.iter().flatten().map(|a| &a.name).chain(e.visible_actions.iter().flatten())
+    {
+        known("a fulfillment action", w, a, actions())?;
+    }
+    let events = || w.events.iter().map(|x| x.name.as_str());
+    for ev in e.allowed_events.iter().flatten() {
+        known("an event", w, ev, events())?;
+    }
+    let attributes = || w.attributes.iter().map(|a| a.name.as_str());
+    for a in e.attributes.iter().flat_map(BTreeMap::keys) {
+        known("an attribute", w, a, attributes())?;
+    }
+    for m in e.outbox.iter().flatten() {
+        if let OutboxExpect::Webhook(t) = m {
+            known("a webhook target", w, t, w.webhooks.iter().map(String::as_str))?;
+        }
+    }
+    Ok(())
+}
+
+impl Runner {
+    fn store(&self) -> &Store {
+        self.service.store()
+    }
+
+    async fn mark(&self, id: OrderId) -> Result<Mark, Broken> {
+        let history = self.store().history(id).await.map_err(store_failed)?;
+        let outbox = self.store().outbox(Some(id)).await.map_err(store_failed)?;
+        Ok(Mark { history: history.last().map_or(0, |h| h.id), outbox: outbox.last().map_or(0, |m| m.id) })
+    }
+
+    /// Plays the scenario; `Ok(Some(..))` is the first step whose expectations failed.
+    async fn play(&mut self, text: &str, scenario: &Scenario) -> Result<Option<Failure>, Broken> {
+        let with_workflow = |o: &NewOrder| {
+            let mut o = o.clone();
+            if o.workflow.is_none() {
+                o.workflow.clone_from(&scenario.workflow);
+            }
+            o
+        };
+        for (i, earlier) in scenario.earlier_orders.iter().enumerate() {
+            match self.service.create_order(&with_workflow(earlier)).await {
+                Ok(c) => self.orders.push(c.order.id),
+                Err(e) => {
+                    return Ok(Some(Failure {
+                        at: format!("earlier order {} (channel {})", i + 1, earlier.channel),
+                        line: None,
+                        differences: vec![format!("the earlier order must be created, but: {e}")],
+                        rejection: match &e {
+                            ServiceError::Rejected(r) => Refusal::from_rejection(r).lines,
+                            _ => Vec::new(),
+                        },
+                    }))
+                }
+            }
+        }
+
+        // Creation.
+        let input = with_workflow(&scenario.order);
+        let at = format!(
+            "creation (channel {}{})",
+            input.channel,
+            input.mode.as_ref().map(|m| format!(", mode {m}")).unwrap_or_default()
+        );
+        let count_before = self.store().count_orders().await.map_err(store_failed)?;
+        let expect = &scenario.creation_expect();
+        let expect_line = scenario.creation_expect_at().map(|at| format::line_column(text, at).0);
+        let created = match self.service.create_order(&input).await {
+            Ok(c) => c,
+            Err(ServiceError::Rejected(r)) => {
+                let refusal = Refusal::from_rejection(&r);
+                let count_after = self.store().count_orders().await.map_err(store_failed)?;
+                let mut changed = Vec::new();
+                if count_after != count_before {
+                    changed.push("an order was stored".to_string());
+                }
+                let obs = Observed {
+                    order: None,
+                    workflow: None,
+                    refusal: Some(refusal),
+                    steps: Vec::new(),
+                    outbox: Vec::new(),
+                    notes: Vec::new(),
+                    fired: Vec::new(),
+                    timers: Vec::new(),
+                    replayed: None,
+                    now: self.clock.now(),
+                    changed,
+                };
+                return Ok(failure(&at, expect_line, expect, &obs));
+            }
+            Err(ServiceError::Workflow(m)) => {
+                return Ok(Some(Failure {
+                    at,
+                    line: None,
+                    differences: vec![format!("the order cannot be created: {m}")],
+                    rejection: Vec::new(),
+                }))
+            }
+            Err(e) => return Err(store_failed(e)),
+        };
+        let id = created.order.id;
+        self.orders.push(id);
+        if let Some(f) =
+            self.observe_and_compare(&at, expect_line, expect, id, Mark::default(), None, None, None).await?
+        {
+            return Ok(Some(f));
+        }
+
+        // Steps.
+        for (i, spanned) in scenario.steps.iter().enumerate() {
+            let step = spanned.get_ref();
+            let at = step.label(i + 1);
+            let line = Some(format::line_column(text, spanned.span().start).0);
+            let action = step.action().map_err(|m| format!("{at}: {m}"))?;
+            let mark = self.mark(id).await?;
+            let before = self.store().order(id).await.map_err(store_failed)?;
+            let (refusal, replayed) = self.take(id, &action).await?;
+            let check_unchanged = !matches!(action, Action::Advance(_));
+            let before = before.filter(|_| check_unchanged && refusal.is_some());
+            if let Some(f) = self
+                .observe_and_compare(&at, line, &step.expect, id, mark, refusal, replayed, before.as_ref())
+                .await?
+            {
+                return Ok(Some(f));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Takes one step: a refusal, whether the event was replayed.
+    async fn take(
+        &mut self,
+        id: OrderId,
+        action: &Action,
+    ) -> Result<(Option<Refusal>, Option<bool>), Broken> {
+        let key = id.to_string();
+        let refused = |e: ServiceError| match e {
+            ServiceError::Rejected(r) => Ok(Some(Refusal::from_rejection(&r))),
+            other => Err(store_failed(other)),
+        };
+        match action {
+            Action::Event { input, idempotency_key } => {
+                match self.service.apply_event(&key, input, idempotency_key.as_deref()).await {
+                    Ok(applied) => Ok((None, Some(applied.replayed))),
+                    Err(e) => Ok((refused(e)?, None)),
+                }
+            }
+            Action::AddAction(input) => match self.service.add_fulfillment_action(&key, input).await {
+                Ok(_) => Ok((None, None)),
+                Err(e) => Ok((refused(e)?, None)),
+            },
+            Action::EditAction(n, input) => match self.service.edit_fulfillment_action(&key, *n, input).await
+            {
+                Ok(_) => Ok((None, None)),
+                Err(e) => Ok((refused(e)?, None)),
+            },
+            Action::Lock { holder, ttl } => {
+                let ttl = match ttl {
+                    Some(t) => t.duration,
+                    None => {
+                        let order = self.service.order(&key).await.map_err(store_failed)?;
+                        let lease = self
+                            .service
+                            .workflow_of(&order)
+                            .map(|a| a.workflow.settings.lock_lease)
+                            .unwrap_or(std::time::Duration::from_secs(15 * 60));
+                        chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(15))
+                    }
+                };
+                match self.service.lock(&key, holder, ttl).await {
+                    Ok(_) => Ok((None, None)),
+                    Err(e) => Ok((refused(e)?, None)),
+                }
+            }
+            Action::Unlock(holder) => match self.service.unlock(&key, holder).await {
+                Ok(_) => Ok((None, None)),
+                Err(e) => Ok((refused(e)?, None)),
+            },
+            Action::Advance(wait) => {
+                self.advance(wait.duration).await?;
+                Ok((None, None))
+            }
+        }
+    }
+
+    /// Moves the clock by `by`, stopping at each timer that falls due on the way so that every
+    /// timer fires at its own time, in order.
+    async fn advance(&mut self, by: chrono::Duration) -> Result<(), Broken> {
+        let target = self.clock.now() + by;
+        for _ in 0..10_000 {
+            let mut next: Option<Time> = None;
+            for id in &self.orders {
+                for t in self.store().timers(*id).await.map_err(store_failed)? {
+                    if t.due_at <= target && next.is_none_or(|n| t.due_at < n) {
+                        next = Some(t.due_at);
+                    }
+                }
+            }
+            let Some(due) = next else { break };
+            let now = self.clock.now();
+            if due > now {
+                self.clock.advance(due - now);
+            }
+            let fired = self.service.fire_due_timers().await.map_err(store_failed)?;
+            if fired == 0 && due <= now {
+                break;
+            }
+        }
+        let now = self.clock.now();
+        if target > now {
+            self.clock.advance(target - now);
+        }
+        self.service.fire_due_timers().await.map_err(store_failed)?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn observe_and_compare(
+        &self,
+        at: &str,
+        line: Option<usize>,
+        expect: &Expect,
+        id: OrderId,
+        mark: Mark,
+        mut refusal: Option<Refusal>,
+        replayed: Option<bool>,
+        before: Option<&Order>,
+    ) -> Result<Option<Failure>, Broken> {
+        let store = self.store();
+        let order =
+            store.order(id).await.map_err(store_failed)?.ok_or_else(|| format!("order {id} disappeared"))?;
+        let history: Vec<_> = store
+            .history(id)
+            .await
+            .map_err(store_failed)?
+            .into_iter()
+            .filter(|h| h.id > mark.history)
+            .collect();
+        let outbox: Vec<_> = store
+            .outbox(Some(id))
+            .await
+            .map_err(store_failed)?
+            .into_iter()
+            .filter(|m| m.id > mark.outbox)
+            .collect();
+        let timers = store.timers(id).await.map_err(store_failed)?.into_iter().map(|t| t.name).collect();
+        let mut steps = Vec::new();
+        let mut notes = Vec::new();
+        let mut fired = Vec::new();
+        for h in &history {
+            let e = &h.entry;
+            match e.kind.as_str() {
+                "created" | "transition" => {
+                    if let Some(to) = &e.to_status {
+                        if e.from_status.as_ref() != Some(to) {
+                            steps.push(to.clone());
+                        }
+                    }
+                }
+                "note" => notes.push(
+                    e.detail.get("note").and_then(serde_json::Value::as_str).unwrap_or_default().to_string(),
+                ),
+                "timer" => fired.push(
+                    e.detail.get("timer").and_then(serde_json::Value::as_str).unwrap_or_default().to_string(),
+                ),
+                "timer_failed" if refusal.is_none() => refusal = Some(Refusal::from_timer(&e.detail)),
+                _ => {}
+            }
+        }
+        let mut changed = Vec::new();
+        if let Some(before) = before {
+            changed = changed_fields(before, &order);
+            if !history.is_empty() {
+                changed.push("history".into());
+            }
+            if !outbox.is_empty() {
+                changed.push("outbox".into());
+            }
+        }
+        let registry = self.service.registry();
+        let workflow = registry.get(&order.workflow).map(|a| &*a.workflow);
+        let obs = Observed {
+            order: Some(&order),
+            workflow,
+            refusal,
+            steps,
+            outbox: outbox.into_iter().map(|m| m.message).collect(),
+            notes,
+            fired,
+            timers,
+            replayed,
+            now: self.clock.now(),
+            changed,
+        };
+        Ok(failure(at, line, expect, &obs))
+    }
+}
+
+/// The top-level fields of the order that differ.
+fn changed_fields(before: &Order, after: &Order) -> Vec<String> {
+    let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
+        (serde_json::to_value(before), serde_json::to_value(after))
+    else {
+        return if before == after { Vec::new() } else { vec!["the order".into()] };
+    };
+    a.iter().filter(|(k, v)| b.get(*k) != Some(*v)).map(|(k, _)| k.clone()).collect()
+}
+
+/// Compares; `None` when every expectation holds.
+fn failure(at: &str, line: Option<usize>, e: &Expect, obs: &Observed<'_>) -> Option<Failure> {
+    let differences = compare(e, obs);
+    if differences.is_empty() {
+        return None;
+    }
+    let rejection = match (&obs.refusal, &e.rejected) {
+        (Some(r), _) => r.lines.clone(),
+        (None, _) => Vec::new(),
+    };
+    Some(Failure { at: at.to_string(), line, differences, rejection })
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "[]".into()
+    } else {
+        format!("[{}]", items.iter().map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(", "))
+    }
+}
+
+fn sorted(items: &[String]) -> Vec<String> {
+    let mut v = items.to_vec();
+    v.sort();
+    v
+}
+
+fn qty(d: Decimal) -> String {
+    d.normalize().to_string()
+}
+
+fn none_if_empty(s: &str) -> String {
+    if s.is_empty() {
+        "none".into()
+    } else {
+        format!("`{s}`")
+    }
+}
+
+/// Each expectation that does not hold, as `key: expected ..., got ...`.
+fn compare(e: &Expect, obs: &Observed<'_>) -> Vec<String> {
+    let mut d = Vec::new();
+
+    // The refusal first: it decides how to read the rest.
+    match (&e.rejected, &obs.refusal) {
+        (Some(code), Some(r)) if *code != r.code => {
+            d.push(format!("rejected: expected `{code}`, got `{}`", r.code));
+        }
+        (Some(code), None) => {
+            let what = match obs.order {
+                Some(o) if !obs.steps.is_empty() => format!(" (status went to `{}`)", o.status),
+                Some(o) => format!(" (status `{}`)", o.status),
+                None => String::new(),
+            };
+            d.push(format!("rejected: expected `{code}`, but the step went through{what}"));
+        }
+        (None, Some(r)) => d.push(format!("the step was refused ({}), but no refusal was expected", r.code)),
+        _ => {}
+    }
+    if e.rejected.is_some() && obs.refusal.is_some() && !obs.changed.is_empty() {
+        d.push(format!("the step was refused, yet the order changed: {}", obs.changed.join(", ")));
+    }
+    let refusal = obs.refusal.as_ref();
+    if let Some(m) = &e.message {
+        match refusal {
+            Some(r) if r.text.contains(m.as_str()) => {}
+            Some(r) => d.push(format!("message: expected it to contain \"{m}\", got \"{}\"", r.text)),
+            None => {
+                d.push(format!("message: expected a refusal containing \"{m}\", but nothing was refused"))
+            }
+        }
+    }
+    if let Some(p) = &e.problems {
+        match refusal {
+            Some(r) if sorted(p) == sorted(&r.problems) => {}
+            Some(r) => {
+                d.push(format!("problems: expected {}, got {}", list(&sorted(p)), list(&sorted(&r.problems))))
+            }
+            None => d.push(format!("problems: expected {}, but nothing was refused", list(p))),
+        }
+    }
+    if let Some(a) = &e.allowed_events {
+        match refusal {
+            Some(r) if sorted(a) == sorted(&r.allowed_events) => {}
+            Some(r) => d.push(format!(
+                "allowed_events: expected {}, got {}",
+                list(&sorted(a)),
+                list(&sorted(&r.allowed_events))
+            )),
+            None => d.push(format!("allowed_events: expected {}, but nothing was refused", list(a))),
+        }
+    }
+
+    let Some(o) = obs.order else {
+        if !e.only_rejection_keys() {
+            d.push("the order was not created, so nothing else can be compared".into());
+        }
+        return d;
+    };
+
+    if let Some(s) = &e.status {
+        if *s != o.status {
+            d.push(format!("status: expected `{s}`, got `{}`", o.status));
+        }
+    }
+    if let Some(s) = &e.customer_sees {
+        let actual = obs
+            .workflow
+            .and_then(|w| w.statuses.iter().find(|x| x.code == o.status))
+            .map(|x| x.customer_label.clone())
+            .unwrap_or_default();
+        if *s != actual {
+            d.push(format!("customer_sees: expected \"{s}\", got \"{actual}\""));
+        }
+    }
+    if let Some(steps) = &e.steps {
+        if *steps != obs.steps {
+            d.push(format!("steps: expected {}, got {}", list(steps), list(&obs.steps)));
+        }
+    }
+    let flags: Vec<String> = o.flags.iter().cloned().collect();
+    if let Some(f) = &e.flags {
+        if sorted(f) != flags {
+            d.push(format!("flags: expected {}, got {}", list(&sorted(f)), list(&flags)));
+        }
+    }
+    for f in e.has_flags.iter().flatten() {
+        if !o.flags.contains(f) {
+            d.push(format!("has_flags: expected flag `{f}`, got flags {}", list(&flags)));
+        }
+    }
+    for f in e.lacks_flags.iter().flatten() {
+        if o.flags.contains(f) {
+            d.push(format!("lacks_flags: expected no flag `{f}`, got flags {}", list(&flags)));
+        }
+    }
+    if let Some(q) = &e.queue {
+        let actual = o.queue.clone().unwrap_or_default();
+        if *q != actual {
+            d.push(format!("queue: expected {}, got {}", none_if_empty(q), none_if_empty(&actual)));
+        }
+    }
+    if let Some(a) = &e.assignee {
+        let actual = o.assignee.clone().unwrap_or_default();
+        if *a != actual {
+            d.push(format!("assignee: expected {}, got {}", none_if_empty(a), none_if_empty(&actual)));
+        }
+    }
+    for (name, want) in e.attributes.iter().flatten() {
+        let ty = obs
+            .workflow
+            .and_then(|w| w.attributes.iter().find(|a| &a.name == name))
+            .map_or(Type::Text, |a| a.ty);
+        let got = o.attributes.get(name);
+        if !same_value(want, got, ty) {
+            d.push(format!(
+                "attributes.{name}: expected {}, got {}",
+                show_json(&format::to_json(want)),
+                got.map_or_else(|| "nothing (not set)".to_string(), show_json)
+            ));
+        }
+    }
+    if let Some(want) = &e.fulfillment_actions {
+        let got: Vec<String> = o.fulfillment_actions.iter().map(show_action).collect();
+        let same = want.len() == o.fulfillment_actions.len()
+            && want.iter().zip(&o.fulfillment_actions).all(|(w, a)| {
+                w.name == a.name
+                    && w.complete.is_none_or(|c| c == a.complete)
+                    && w.visible.is_none_or(|v| v == a.visible)
+                    && w.notify.as_ref().is_none_or(|n| *n == a.notify)
+                    && w.note.as_ref().is_none_or(|n| *n == a.note)
+                    && w.contact.as_ref().is_none_or(|c| *c == a.contact)
+            });
+        if !same {
+            let want: Vec<String> = want.iter().map(|w| show_action_expect(w)).collect();
+            d.push(format!("fulfillment_actions: expected {}, got {}", list(&want), list(&got)));
+        }
+    }
+    if let Some(want) = &e.visible_actions {
+        let got: Vec<String> =
+            o.fulfillment_actions.iter().filter(|a| a.visible).map(|a| a.name.clone()).collect();
+        if *want != got {
+            d.push(format!("visible_actions: expected {}, got {}", list(want), list(&got)));
+        }
+    }
+    if let Some(want) = &e.outbox {
+        let same = want.len() == obs.outbox.len()
+            && want.iter().zip(&obs.outbox).all(|(w, m)| match w {
+                OutboxExpect::Webhook(t) => m.kind == "webhook" && m.target == *t,
+                OutboxExpect::Email { template, to } => {
+                    m.kind == "email"
+                        && m.template.as_deref() == Some(template.as_str())
+                        && to.as_ref().is_none_or(|to| *to == m.target)
+                }
+            });
+        if !same {
+            let want: Vec<String> = want.iter().map(ToString::to_string).collect();
+            let got: Vec<String> = obs.outbox.iter().map(show_message).collect();
+            d.push(format!("outbox: expected {}, got {}", list(&want), list(&got)));
+        }
+    }
+    if let Some(t) = &e.timers {
+        if sorted(t) != sorted(&obs.timers) {
+            d.push(format!("timers: expected {}, got {}", list(&sorted(t)), list(&sorted(&obs.timers))));
+        }
+    }
+    if let Some(f) = &e.fired {
+        if *f != obs.fired {
+            d.push(format!("fired: expected {}, got {}", list(f), list(&obs.fired)));
+        }
+    }
+    if let Some(n) = &e.notes {
+        let same =
+            n.len() == obs.notes.len() && n.iter().zip(&obs.notes).all(|(w, g)| g.contains(w.as_str()));
+        if !same {
+            d.push(format!("notes: expected {}, got {}", list(n), list(&obs.notes)));
+        }
+    }
+    if let Some(i) = e.invoiced {
+        if i != o.invoiced {
+            d.push(format!("invoiced: expected {i}, got {}", o.invoiced));
+        }
+    }
+    let per_sku = |key: &str,
+                   want: &Option<BTreeMap<String, Decimal>>,
+                   f: fn(&crate::order::Line) -> Decimal,
+                   d: &mut Vec<String>| {
+        for (sku, q) in want.iter().flatten() {
+            let lines: Vec<_> = o.lines.iter().filter(|l| &l.sku == sku).collect();
+            if lines.is_empty() {
+                let skus: Vec<String> = o.lines.iter().map(|l| l.sku.clone()).collect();
+                d.push(format!(
+                    "{key}.{sku}: the order has no line with SKU `{sku}` (it has {})",
+                    list(&skus)
+                ));
+                continue;
+            }
+            let got: Decimal = lines.iter().map(|l| f(l)).sum();
+            if got != *q {
+                d.push(format!("{key}.{sku}: expected {}, got {}", qty(*q), qty(got)));
+            }
+        }
+    };
+    per_sku("picked", &e.picked, |l| l.picked_qty, &mut d);
+    per_sku("shipped", &e.shipped, |l| l.shipped_qty, &mut d);
+    per_sku("invoiced_units", &e.invoiced_units, |l| l.invoiced_qty, &mut d);
+    per_sku("in_stock", &e.in_stock, |l| l.in_stock_qty, &mut d);
+    if let Some(want) = &e.shipments {
+        let got: Vec<String> = o.shipments.iter().map(|s| show_shipment(o, s)).collect();
+        let same = want.len() == o.shipments.len()
+            && want.iter().zip(&o.shipments).all(|(w, s)| {
+                w.carrier.as_ref().is_none_or(|c| *c == s.carrier)
+                    && w.tracking_number.as_ref().is_none_or(|t| *t == s.tracking_number)
+                    && w.amount.is_none_or(|a| a == s.amount)
+                    && w.lines.as_ref().is_none_or(|lines| {
+                        let mut by_sku: BTreeMap<String, Decimal> = BTreeMap::new();
+                        for (n, q) in &s.lines {
+                            if let Some(l) = o.lines.iter().find(|l| l.n == *n) {
+                                *by_sku.entry(l.sku.clone()).or_default() += *q;
+                            }
+                        }
+                        by_sku.len() == lines.len() && lines.iter().all(|(k, v)| by_sku.get(k) == Some(v))
+                    })
+            });
+        if !same {
+            let want: Vec<String> = want
+                .iter()
+                .map(|w| {
+                    let mut parts = Vec::new();
+                    if let Some(c) = &w.carrier {
+                        parts.push(c.clone());
+                    }
+                    if let Some(t) = &w.tracking_number {
+                        parts.push(t.clone());
+                    }
+                    if let Some(a) = w.amount {
+                        parts.push(format!("amount {}", a));
+                    }
+                    if let Some(l) = &w.lines {
+                        parts.push(
+                            l.iter()
+                                .map(|(k, v)| format!("{k} x {}", qty(*v)))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        );
+                    }
+                    parts.join(" ")
+                })
+                .collect();
+            d.push(format!("shipments: expected {}, got {}", list(&want), list(&got)));
+        }
+    }
+    let money = |key: &str, want: Option<Decimal>, got: Decimal, d: &mut Vec<String>| {
+        if let Some(w) = want {
+            if w != got {
+                d.push(format!("{key}: expected {w}, got {got}"));
+            }
+        }
+    };
+    money("amount_paid", e.amount_paid, o.amount_paid, &mut d);
+    money("balance_due", e.balance_due, o.balance_due(), &mut d);
+    money("total", e.total, o.total(), &mut d);
+    money("shipping_amount", e.shipping_amount, o.shipping_amount, &mut d);
+    if let Some(p) = &e.payment {
+        match &o.payment {
+            None => d.push("payment: expected a payment, got none".into()),
+            Some(got) => {
+                let ok = p.method.as_ref().is_none_or(|m| *m == got.method)
+                    && p.outcome.as_ref().is_none_or(|x| x == got.outcome.code())
+                    && p.amount.is_none_or(|a| a == got.amount)
+                    && p.reference.as_ref().is_none_or(|r| *r == got.reference);
+                if !ok {
+                    let mut want = Vec::new();
+                    if let Some(m) = &p.method {
+                        want.push(format!("method {m}"));
+                    }
+                    if let Some(x) = &p.outcome {
+                        want.push(format!("outcome {x}"));
+                    }
+                    if let Some(a) = p.amount {
+                        want.push(format!("amount {a}"));
+                    }
+                    if let Some(r) = &p.reference {
+                        want.push(format!("reference {r}"));
+                    }
+                    d.push(format!(
+                        "payment: expected {}, got method {} outcome {} amount {} reference \"{}\"",
+                        want.join(" "),
+                        got.method,
+                        got.outcome.code(),
+                        got.amount,
+                        got.reference
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(n) = e.customer_is_new {
+        if n != o.customer.is_new {
+            d.push(format!("customer_is_new: expected {n}, got {}", o.customer.is_new));
+        }
+    }
+    if let Some(g) = e.customer_is_guest {
+        if g != o.customer.is_guest {
+            d.push(format!("customer_is_guest: expected {g}, got {}", o.customer.is_guest));
+        }
+    }
+    if let Some(l) = &e.locked_by {
+        let got = o.lock_at(obs.now).map(|l| l.holder.clone()).unwrap_or_default();
+        if *l != got {
+            d.push(format!("locked_by: expected {}, got {}", none_if_empty(l), none_if_empty(&got)));
+        }
+    }
+    if let Some(r) = e.replayed {
+        match obs.replayed {
+            Some(got) if got == r => {}
+            Some(got) => d.push(format!("replayed: expected {r}, got {got}")),
+            None => {
+                d.push(format!("replayed: expected {r}, but the step was not an event that went through"))
+            }
+        }
+    }
+    d
+}
+
+fn same_value(want: &toml::Value, got: Option<&serde_json::Value>, ty: Type) -> bool {
+    let want = format::to_json(want);
+    let Some(got) = got.filter(|g| !g.is_null()) else {
+        return matches!(&want, serde_json::Value::String(s) if s.is_empty());
+    };
+    if *got == want {
+        return true;
+    }
+    if matches!(ty, Type::Money | Type::Number) {
+        let num = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => s.trim().parse::<Decimal>().ok(),
+            serde_json::Value::Number(n) => n.to_string().parse::<Decimal>().ok(),
+            _ => None,
+        };
+        if let (Some(a), Some(b)) = (num(got), num(&want)) {
+            return a == b;
+        }
+    }
+    false
+}
+
+fn show_json(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => format!("\"{s}\""),
+        other => other.to_string(),
+    }
+}
+
+fn show_action(a: &crate::order::FulfillmentAction) -> String {
+    let mut parts = vec![if a.complete { "complete" } else { "partial" }];
+    if !a.visible {
+        parts.push("hidden");
+    }
+    let mut s = format!("{} ({})", a.name, parts.join(", "));
+    for (k, v) in [("notify", &a.notify), ("note", &a.note), ("contact", &a.contact)] {
+        if !v.is_empty() {
+            s.push_str(&format!(" {k}: {v}"));
+        }
+    }
+    s
+}
+
+fn show_action_expect(a: &format::ActionExpect) -> String {
+    let mut parts = Vec::new();
+    if let Some(c) = a.complete {
+        parts.push(if c { "complete" } else { "partial" });
+    }
+    if let Some(v) = a.visible {
+        parts.push(if v { "visible" } else { "hidden" });
+    }
+    let mut s = if parts.is_empty() { a.name.clone() } else { format!("{} ({})", a.name, parts.join(", ")) };
+    for (k, v) in [("notify", &a.notify), ("note", &a.note), ("contact", &a.contact)] {
+        if let Some(v) = v {
+            s.push_str(&format!(" {k}: {v}"));
+        }
+    }
+    s
+}
+
+fn show_message(m: &OutboxMessage) -> String {
+    match (m.kind.as_str(), &m.template) {
+        ("email", Some(t)) => format!("email:{t} to {}", m.target),
+        (kind, _) => format!("{kind}:{}", m.target),
+    }
+}
+
+fn show_shipment(o: &Order, s: &crate::order::Shipment) -> String {
+    let lines: Vec<String> = s
+        .lines
+        .iter()
+        .map(|(n, q)| {
+            let sku =
+                o.lines.iter().find(|l| l.n == *n).map_or_else(|| format!("line {n}"), |l| l.sku.clone());
+            format!("{sku} x {}", qty(*q))
+        })
+        .collect();
+    format!("{} {} amount {} {}", s.carrier, s.tracking_number, s.amount, lines.join(", "))
+}
