@@ -255,12 +255,26 @@ impl Service {
     where
         F: Fn(&Active, &Order, Time) -> Result<Decision, Rejection>,
     {
-        let id = self.id_of(key).await?;
+        // A numeric key is tried as an id inside the transaction, saving a lookup.
+        let mut id = match key.trim().parse::<OrderId>() {
+            Ok(id) => id,
+            Err(_) => self.id_of(key).await?,
+        };
         for _ in 0..RETRIES {
             let now = self.now();
             let mut tx = self.store.begin().await?;
-            let order =
-                tx.order_for_update(id).await?.ok_or_else(|| ServiceError::NotFound(key.to_string()))?;
+            let order = match tx.order_for_update(id).await? {
+                Some(order) => order,
+                None => {
+                    drop(tx);
+                    let found = self.id_of(key).await?;
+                    if found == id {
+                        return Err(ServiceError::NotFound(key.to_string()));
+                    }
+                    id = found;
+                    continue;
+                }
+            };
             if let Some(k) = idempotency_key {
                 if let Some(stored) = tx.idempotent_result(id, k).await? {
                     let mut first: Applied =

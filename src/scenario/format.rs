@@ -714,10 +714,25 @@ fn error_at(text: &str, span: Option<Range<usize>>, message: String) -> FormatEr
     FormatError { line, column, message }
 }
 
+/// `unknown field `staus`, expected one of `status`, ...` becomes `unknown key `staus`: did you
+/// mean `status`?` when one of the keys is close.
+fn shorten(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else { return message.to_string() };
+    let Some((field, expected)) = rest.split_once("`, expected ") else { return message.to_string() };
+    let keys: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    match crate::diagnostics::did_you_mean(field, keys.iter().copied()) {
+        Some(k) => format!("unknown key `{field}`: did you mean `{k}`?"),
+        None => format!(
+            "unknown key `{field}`: the keys here are {}",
+            keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
 /// Reads a scenario and checks that every step says what it does.
 pub fn parse(text: &str) -> Result<Scenario, FormatError> {
     let scenario: Scenario =
-        toml::from_str(text).map_err(|e| error_at(text, e.span(), e.message().trim().to_string()))?;
+        toml::from_str(text).map_err(|e| error_at(text, e.span(), shorten(e.message().trim())))?;
     if scenario.description.trim().is_empty() {
         return Err(FormatError {
             line: None,
@@ -786,7 +801,7 @@ mod tests {
         let text = "description = \"x\"\n[order]\nchannel = \"website\"\n[[step]]\nevent = \"void\"\nexpect = { staus = \"voided\" }\n";
         let e = parse(text).unwrap_err();
         assert_eq!(e.line, Some(6), "{e}");
-        assert!(e.message.contains("staus"), "{e}");
+        assert_eq!(e.message, "unknown key `staus`: did you mean `status`?");
     }
 
     #[test]

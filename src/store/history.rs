@@ -27,23 +27,43 @@ pub(crate) async fn insert(
     entries: &[HistoryEntry],
     workflow_version: i64,
 ) -> Result<(), StoreError> {
-    for h in entries {
-        sqlx::query(
-            "INSERT INTO order_history \
-             (order_id, at, kind, event, from_status, to_status, actor, workflow_version, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(order)
-        .bind(encode::time(h.at))
-        .bind(h.kind.as_str())
-        .bind(h.event.as_deref())
-        .bind(h.from_status.as_deref())
-        .bind(h.to_status.as_deref())
-        .bind(h.actor.as_deref())
-        .bind(workflow_version)
-        .bind(encode::json("history detail", &h.detail)?)
-        .execute(&mut *conn)
-        .await?;
+    // One statement per chunk of rows: a round trip per row would dominate short transactions.
+    for chunk in entries.chunks(50) {
+        let mut sql = String::from(
+            "INSERT INTO order_history (order_id, at, kind, event, from_status, to_status, actor, workflow_version, detail) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let b = i * 9;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8,
+                b + 9
+            ));
+        }
+        let mut q = sqlx::query(&sql);
+        for h in chunk {
+            q = q
+                .bind(order)
+                .bind(encode::time(h.at))
+                .bind(h.kind.as_str())
+                .bind(h.event.as_deref())
+                .bind(h.from_status.as_deref())
+                .bind(h.to_status.as_deref())
+                .bind(h.actor.as_deref())
+                .bind(workflow_version)
+                .bind(encode::json("history detail", &h.detail)?);
+        }
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }

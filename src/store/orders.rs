@@ -25,8 +25,11 @@ macro_rules! order_columns {
     };
 }
 
-/// Added to the id to make an order number when the order comes without one.
-const NUMBER_BASE: i64 = 100_000;
+/// The number of an order that came without one: `ORD` and its id. Not all digits, so it can
+/// never be mistaken for another order's id where either is accepted.
+fn generated_number(id: OrderId) -> String {
+    format!("ORD{id:06}")
+}
 
 /// The part of the snapshot kept as JSON in `orders.body`, as written.
 #[derive(Serialize)]
@@ -40,6 +43,10 @@ struct BodyOut<'a> {
     attributes: &'a BTreeMap<String, serde_json::Value>,
     invoiced: bool,
     related_order: Option<OrderId>,
+    /// How many shipments and fulfillment actions the order has: a read skips the query for
+    /// a part that is empty.
+    shipment_count: usize,
+    action_count: usize,
 }
 
 /// The part of the snapshot kept as JSON in `orders.body`, as read.
@@ -54,6 +61,15 @@ struct BodyIn {
     attributes: BTreeMap<String, serde_json::Value>,
     invoiced: bool,
     related_order: Option<OrderId>,
+    #[serde(default = "unknown_count")]
+    shipment_count: usize,
+    #[serde(default = "unknown_count")]
+    action_count: usize,
+}
+
+/// A body written before the counts were kept: read the parts.
+fn unknown_count() -> usize {
+    usize::MAX
 }
 
 fn body(o: &Order) -> Result<String, StoreError> {
@@ -69,12 +85,15 @@ fn body(o: &Order) -> Result<String, StoreError> {
             attributes: &o.attributes,
             invoiced: o.invoiced,
             related_order: o.related_order,
+            shipment_count: o.shipments.len(),
+            action_count: o.fulfillment_actions.len(),
         },
     )
 }
 
-/// The order row, without lines, shipments and fulfillment actions.
-fn decode(row: &AnyRow) -> Result<Order, StoreError> {
+/// The order row, without lines, shipments and fulfillment actions; and how many shipments
+/// and fulfillment actions it has.
+fn decode(row: &AnyRow) -> Result<(Order, usize, usize), StoreError> {
     let id = get_i64(row, "id")?;
     let body: BodyIn = get_json(row, "body").map_err(|e| StoreError::Corrupt(format!("order {id}: {e}")))?;
     let lock = match (get_opt_str(row, "lock_holder")?, get_opt_time(row, "lock_expires_at")?) {
@@ -84,7 +103,7 @@ fn decode(row: &AnyRow) -> Result<Order, StoreError> {
             return Err(StoreError::Corrupt(format!("order {id}: lock holder without expiry or the reverse")))
         }
     };
-    Ok(Order {
+    let order = Order {
         id,
         number: get_opt_str(row, "number")?
             .ok_or_else(|| StoreError::Corrupt(format!("order {id} has no number")))?,
@@ -113,7 +132,8 @@ fn decode(row: &AnyRow) -> Result<Order, StoreError> {
         fulfillment_actions: Vec::new(),
         lock,
         version: get_i64(row, "version")?,
-    })
+    };
+    Ok((order, body.shipment_count, body.action_count))
 }
 
 fn decode_line(row: &AnyRow) -> Result<Line, StoreError> {
@@ -161,7 +181,7 @@ fn decode_action(row: &AnyRow) -> Result<FulfillmentAction, StoreError> {
 /// Completes an order row with its lines, shipments and fulfillment actions.
 async fn complete(conn: &mut AnyConnection, row: Option<AnyRow>) -> Result<Option<Order>, StoreError> {
     let Some(row) = row else { return Ok(None) };
-    let mut order = decode(&row)?;
+    let (mut order, shipments, actions) = decode(&row)?;
     let rows = sqlx::query(
         "SELECT n, sku, description, vendor, qty, unit_price, fulfillment, in_stock_qty, picked_qty, \
          shipped_qty, invoiced_qty FROM order_lines WHERE order_id = $1 ORDER BY n",
@@ -170,21 +190,25 @@ async fn complete(conn: &mut AnyConnection, row: Option<AnyRow>) -> Result<Optio
     .fetch_all(&mut *conn)
     .await?;
     order.lines = rows.iter().map(decode_line).collect::<Result<_, _>>()?;
-    let rows = sqlx::query(
-        "SELECT carrier, tracking_number, amount, lines, at FROM shipments WHERE order_id = $1 ORDER BY id",
-    )
-    .bind(order.id)
-    .fetch_all(&mut *conn)
-    .await?;
-    order.shipments = rows.iter().map(decode_shipment).collect::<Result<_, _>>()?;
-    let rows = sqlx::query(
-        "SELECT n, name, complete, notify, note, contact, visible, at, updated_at \
-         FROM fulfillment_actions WHERE order_id = $1 ORDER BY n",
-    )
-    .bind(order.id)
-    .fetch_all(&mut *conn)
-    .await?;
-    order.fulfillment_actions = rows.iter().map(decode_action).collect::<Result<_, _>>()?;
+    if shipments > 0 {
+        let rows = sqlx::query(
+            "SELECT carrier, tracking_number, amount, lines, at FROM shipments WHERE order_id = $1 ORDER BY id",
+        )
+        .bind(order.id)
+        .fetch_all(&mut *conn)
+        .await?;
+        order.shipments = rows.iter().map(decode_shipment).collect::<Result<_, _>>()?;
+    }
+    if actions > 0 {
+        let rows = sqlx::query(
+            "SELECT n, name, complete, notify, note, contact, visible, at, updated_at \
+             FROM fulfillment_actions WHERE order_id = $1 ORDER BY n",
+        )
+        .bind(order.id)
+        .fetch_all(&mut *conn)
+        .await?;
+        order.fulfillment_actions = rows.iter().map(decode_action).collect::<Result<_, _>>()?;
+    }
     Ok(Some(order))
 }
 
@@ -456,7 +480,7 @@ impl Tx {
     }
 
     /// Writes a new order from a creation decision: the order (version 1; an empty number
-    /// becomes one made from the id, `100000 + id`), its lines, shipments, fulfillment actions,
+    /// becomes one made from the id, `ORD000042`), its lines, shipments, fulfillment actions,
     /// `d.history` (each row with `workflow_version`), `d.timer_starts` and `d.outbox`. The
     /// order's `workflow_version` becomes `workflow_version`; `d.order.id` and
     /// `d.order.version` are ignored. A taken number, or channel and external id, is
@@ -500,7 +524,7 @@ impl Tx {
         let id = get_i64(&row, "id")?;
         if number.is_none() {
             sqlx::query("UPDATE orders SET number = $1 WHERE id = $2")
-                .bind((NUMBER_BASE + id).to_string())
+                .bind(generated_number(id))
                 .bind(id)
                 .execute(&mut *conn)
                 .await?;

@@ -1,0 +1,250 @@
+//! `orderly test`: every shipped scenario (workflows/tests/) passes, through the library on
+//! in-memory SQLite and, when `ORDERLY_TEST_POSTGRES_URL` names a server, on PostgreSQL with a
+//! fresh database per scenario; the binary reports failures, refusals and broken files usefully.
+
+use orderly::scenario::{self, Options, StoreFuture, StoreSource};
+use orderly::store::Store;
+use sqlx::{Connection, Executor, PgConnection};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+const POSTGRES_ENV: &str = "ORDERLY_TEST_POSTGRES_URL";
+
+fn orderly(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_orderly")).args(args).env("NO_COLOR", "1").output().expect("runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn last_line(s: &str) -> &str {
+    s.trim_end().lines().last().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn every_shipped_scenario_passes_on_sqlite() {
+    let summary =
+        scenario::run_path(Path::new("workflows"), &Options::default()).await.expect("scenarios found");
+    assert!(summary.ok(), "{}", summary.render());
+    assert!(summary.results.len() >= 40, "only {} scenarios", summary.results.len());
+    for folder in ["retail/", "special_orders/", "fulfillment/", "repair_store/"] {
+        let n = summary.results.iter().filter(|r| r.name.starts_with(folder)).count();
+        assert!(n >= 4, "{folder}: only {n} scenarios");
+    }
+}
+
+#[tokio::test]
+async fn shipped_scenarios_cite_their_seed() {
+    for found in scenario::find(Path::new("workflows")).expect("scenarios found") {
+        let text = std::fs::read_to_string(&found.path).expect("readable");
+        let s = scenario::format::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", found.name));
+        let cites =
+            ["CORESense", "AIMsi", "SalesCart", "ATS"].iter().any(|seed| s.description.contains(seed));
+        assert!(cites, "{}: the description names no seed", found.name);
+    }
+}
+
+/// A database made on the PostgreSQL server for one scenario, dropped when the run is over.
+fn database_url(admin: &str, name: &str) -> String {
+    let (base, query) = match admin.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (admin, None),
+    };
+    let start = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[start..].find('/') {
+        Some(slash) => &base[..start + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{server}/{name}?{q}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
+#[tokio::test]
+async fn every_shipped_scenario_passes_on_postgres() {
+    let admin = match std::env::var(POSTGRES_ENV) {
+        Ok(a) if !a.trim().is_empty() => a,
+        _ => {
+            eprintln!(
+                "\n*** SKIPPED PostgreSQL: set {POSTGRES_ENV} to run the shipped scenarios on PostgreSQL \
+                 (e.g. {POSTGRES_ENV}=postgres://postgres@127.0.0.1:5432/postgres) ***\n"
+            );
+            return;
+        }
+    };
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let created: Arc<Mutex<Vec<String>>> = Arc::default();
+    let factory = {
+        let admin = admin.clone();
+        let created = created.clone();
+        move |_scenario: &str| -> StoreFuture {
+            // Only digits and `_`: safe to splice into the statement.
+            let name =
+                format!("orderly_s_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+            created.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(name.clone());
+            let admin = admin.clone();
+            Box::pin(async move {
+                let mut conn =
+                    PgConnection::connect(&admin).await.map_err(|e| format!("{POSTGRES_ENV}: {e}"))?;
+                conn.execute(format!("CREATE DATABASE {name}").as_str()).await.map_err(|e| e.to_string())?;
+                conn.close().await.ok();
+                Store::connect(&database_url(&admin, &name)).await.map_err(|e| e.to_string())
+            })
+        }
+    };
+    let options = Options { store: StoreSource::Factory(Arc::new(factory)) };
+    let summary = scenario::run_path(Path::new("workflows"), &options).await.expect("scenarios found");
+    let names = created.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    if let Ok(mut conn) = PgConnection::connect(&admin).await {
+        for name in &names {
+            if let Err(e) =
+                conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await
+            {
+                eprintln!("warning: cannot drop test database {name}: {e}");
+            }
+        }
+        conn.close().await.ok();
+    }
+    assert_eq!(names.len(), summary.results.len(), "one database per scenario");
+    assert!(summary.ok(), "on PostgreSQL:\n{}", summary.render());
+}
+
+#[test]
+fn the_binary_runs_the_shipped_scenarios() {
+    for args in [&["test", "workflows/"][..], &["test"][..]] {
+        let out = orderly(args);
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(0), "{args:?}\n{text}{}", stderr(&out));
+        assert!(text.contains("ok   retail/channel-website-check.toml  (1 step)"), "{text}");
+        let last = last_line(&text);
+        let (passed, failed) = last.split_once(" passed, ").expect("a summary line");
+        assert!(passed.parse::<usize>().expect("a count") >= 40, "{last}");
+        assert_eq!(failed, "0 failed", "{text}");
+    }
+}
+
+#[test]
+fn a_wrong_expectation_names_the_step_the_expected_and_the_actual_status() {
+    let out = orderly(&["test", "tests/scenarios/wrong.toml"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.starts_with("FAIL tests/scenarios/wrong.toml  (1 step)"), "{text}");
+    assert!(text.contains("step 1 \"the check arrives\" (event payment_received), line 16"), "{text}");
+    assert!(text.contains("status: expected `shipped`, got `ready_to_process`"), "{text}");
+    assert_eq!(last_line(&text), "0 passed, 1 failed");
+}
+
+#[test]
+fn an_unexpected_refusal_shows_its_message_and_the_failing_guard() {
+    let out = orderly(&["test", "tests/scenarios/refused.toml"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("the step was refused (no_transition), but no refusal was expected"), "{text}");
+    assert!(text.contains("refused: no_transition: no transition for `payment_received`"), "{text}");
+    assert!(text.contains("guard at line 260 `event.outcome == \"approved\"` failed"), "{text}");
+    assert!(text.contains("event.outcome is \"pending\""), "{text}");
+    assert!(text.contains("the order accepts: payment_received"), "{text}");
+}
+
+#[test]
+fn invalid_toml_and_unknown_keys_are_reported_with_their_line() {
+    let out = orderly(&["test", "tests/scenarios/broken.toml"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAIL tests/scenarios/broken.toml  (cannot run)"), "{text}");
+    assert!(text.contains("tests/scenarios/broken.toml:7:"), "{text}");
+
+    let out = orderly(&["test", "tests/scenarios/typo.toml"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("tests/scenarios/typo.toml:15:1: unknown key `staus`: did you mean `status`?"),
+        "{text}"
+    );
+    assert_eq!(last_line(&text), "0 passed, 1 failed");
+}
+
+#[test]
+fn a_folder_of_fixtures_runs_every_file_and_counts_the_failures() {
+    let out = orderly(&["test", "tests/scenarios"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_eq!(last_line(&text), "0 passed, 4 failed");
+    for name in ["broken.toml", "refused.toml", "typo.toml", "wrong.toml"] {
+        assert!(text.contains(&format!("FAIL {name}")), "{name}\n{text}");
+    }
+}
+
+#[test]
+fn a_workflows_folder_of_ones_own_finds_its_tests_folder() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let flows = dir.path().join("shop");
+    std::fs::create_dir_all(flows.join("tests/orders")).expect("folders");
+    std::fs::copy("workflows/fulfillment.flow", flows.join("fulfillment.flow")).expect("copied");
+    let good = r#"
+description = "SalesCart: a paid order is processed"
+[order]
+channel = "website"
+payment = { method = "credit_card", outcome = "approved" }
+customer = { email = "a@example.com" }
+lines = [ { sku = "X", qty = 1, unit_price = "5.00" } ]
+[expect]
+status = "processing"
+"#;
+    std::fs::write(flows.join("tests/orders/paid.toml"), good).expect("written");
+    let shop = flows.display().to_string();
+    let out = orderly(&["test", &shop]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(stdout(&out), "ok   orders/paid.toml  (0 steps)\n1 passed, 0 failed\n");
+
+    std::fs::write(flows.join("tests/orders/unpaid.toml"), good.replace("processing", "processed"))
+        .expect("written");
+    let out = orderly(&["test", &shop]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("`processed` is not a status of workflow `fulfillment`; did you mean `processing`?"),
+        "{text}"
+    );
+    assert_eq!(last_line(&text), "1 passed, 1 failed");
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_has_examples() {
+    let out = orderly(&["test", "no/such/folder"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot read `no/such/folder`"), "{}", stderr(&out));
+    let out = orderly(&["test", "--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = orderly(&["test", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains("Examples:"), "{}", stdout(&out));
+}
+
+#[tokio::test]
+async fn zz_timing() {
+    let admin = "postgres://postgres@127.0.0.1:5432/postgres";
+    let t = std::time::Instant::now();
+    let mut conn = PgConnection::connect(admin).await.unwrap();
+    conn.execute("DROP DATABASE IF EXISTS zz_timing WITH (FORCE)").await.unwrap();
+    conn.execute("CREATE DATABASE zz_timing").await.unwrap();
+    eprintln!("create {:?}", t.elapsed());
+    let store = Store::connect(&database_url(admin, "zz_timing")).await.unwrap();
+    eprintln!("connect+migrate {:?}", t.elapsed());
+    let options = Options { store: StoreSource::Url(database_url(admin, "zz_timing")) };
+    drop(store);
+    let r = scenario::run_file(Path::new("workflows/tests/retail/lock.toml"), &options).await;
+    eprintln!("{:?} run {:?}", r.outcome, t.elapsed());
+    let r = scenario::run_file(Path::new("workflows/tests/special_orders/lock.toml"), &options).await;
+    eprintln!("{:?} run {:?}", r.outcome, t.elapsed());
+    let r = scenario::run_file(Path::new("workflows/tests/special_orders/lock.toml"), &Options::default()).await;
+    eprintln!("{:?} sqlite run {:?}", r.outcome, t.elapsed());
+}
