@@ -61,7 +61,7 @@ Examples:
   orderly test                                   # every scenario in workflows/tests/
   orderly test workflows/                        # the same
   orderly test workflows/tests/retail            # the scenarios in one folder
-  orderly test workflows/tests/retail/website-check.toml
+  orderly test workflows/tests/retail/channel-website-check.toml
 
 Exit code: 0 every scenario passed, 1 a scenario failed or could not be read, 2 usage error."
     )]

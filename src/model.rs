@@ -140,7 +140,8 @@ impl EventKind {
             ],
             EventKind::Payment => &[
                 ("method", Type::Code(Codes::Methods), true),
-                ("outcome", Type::Code(Codes::Outcomes), true),
+                // A payment without its outcome would have to be guessed: the data must say it.
+                ("outcome", Type::Code(Codes::Outcomes), false),
                 ("amount", Type::Money, true),
                 ("reference", Type::Text, true),
             ],

@@ -4,6 +4,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 pub use crate::model::Outcome;
 
@@ -36,12 +37,12 @@ pub struct Order {
     pub status_since: Time,
     /// When it was created.
     pub created_at: Time,
-    /// The customer.
-    pub customer: Customer,
+    /// The customer (shared: it does not change once the order exists, so copies are cheap).
+    pub customer: Arc<Customer>,
     /// Where it ships.
-    pub shipping: Address,
+    pub shipping: Arc<Address>,
     /// Who pays.
-    pub billing: Address,
+    pub billing: Arc<Address>,
     /// The payment, when there is one.
     pub payment: Option<Payment>,
     /// Sum of approved payments.
@@ -137,7 +138,7 @@ pub struct Customer {
 
 /// A postal address.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Address {
     /// First name.
     pub first_name: String,

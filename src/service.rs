@@ -197,6 +197,13 @@ impl Service {
                 &*self.hooks,
             )
             .map_err(ServiceError::Rejected)?;
+            if !decision.related.is_empty() {
+                return Err(ServiceError::Rejected(Rejection::new_public(
+                    "hook_failed",
+                    "a hook asked for a related order while this order was being created: related orders are \
+                     created from events, once the order exists",
+                )));
+            }
             let id = match tx.insert_order(&decision, active.version, now).await {
                 Err(StoreError::Conflict) => continue,
                 // Another request with the same external id won the race: the next round finds
@@ -284,7 +291,11 @@ impl Service {
                 }
             }
             let active = self.workflow_of(&order)?;
-            let decision = decide(&active, &order, now).map_err(ServiceError::Rejected)?;
+            let mut decision = decide(&active, &order, now).map_err(ServiceError::Rejected)?;
+            match self.create_related(&mut tx, &order, &mut decision, &active, now).await {
+                Err(ServiceError::Store(StoreError::Conflict)) => continue,
+                other => other?,
+            }
             match self.write(&mut tx, &order, &decision, &active, now, idempotency_key).await {
                 Err(ServiceError::Store(StoreError::Conflict)) => continue,
                 other => other?,
@@ -297,6 +308,49 @@ impl Service {
             return Ok(Applied { order, steps: decision.steps, replayed: false });
         }
         Err(ServiceError::Busy(key.to_string(), RETRIES))
+    }
+
+    /// Creates the orders a hook asked for, in the same transaction, for the same customer,
+    /// linked both ways: the new order's `related_order` is this one, this one's is the new one.
+    async fn create_related(
+        &self,
+        tx: &mut Tx,
+        order: &Order,
+        decision: &mut Decision,
+        active: &Active,
+        now: Time,
+    ) -> Result<(), ServiceError> {
+        for new in std::mem::take(&mut decision.related) {
+            let target = match &new.workflow {
+                Some(name) if name != &active.workflow.name => self
+                    .registry()
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| ServiceError::Workflow(format!("no active workflow `{name}`")))?,
+                _ => active.clone(),
+            };
+            let customer = crate::order::Customer { is_new: false, ..(*order.customer).clone() };
+            let mut created = engine::create(&target.workflow, &new, customer, false, now, &*self.hooks)
+                .map_err(|r| {
+                    let mut r = r;
+                    r.message =
+                        format!("the related order a hook asked for cannot be created: {}", r.message);
+                    ServiceError::Rejected(r)
+                })?;
+            created.order.related_order = Some(order.id);
+            let id = tx.insert_order(&created, target.version, now).await?;
+            decision.order.related_order = Some(id);
+            decision.history.push(engine::HistoryEntry {
+                at: now,
+                kind: "related_order".into(),
+                event: None,
+                from_status: None,
+                to_status: None,
+                actor: None,
+                detail: serde_json::json!({"order_id": id, "workflow": target.workflow.name}),
+            });
+        }
+        Ok(())
     }
 
     async fn write(
@@ -412,11 +466,19 @@ impl Service {
                 continue;
             };
             let active = self.workflow_of(&order)?;
-            let decision = match engine::fire_timer(&active.workflow, &order, &timer.name, now, &*self.hooks)
-            {
-                Ok(d) => d,
-                Err(rejection) => engine::failed_timer(&order, &timer.name, &rejection, now),
-            };
+            let mut decision =
+                match engine::fire_timer(&active.workflow, &order, &timer.name, now, &*self.hooks) {
+                    Ok(d) => d,
+                    Err(rejection) => engine::failed_timer(&order, &timer.name, &rejection, now),
+                };
+            match self.create_related(&mut tx, &order, &mut decision, &active, now).await {
+                Ok(()) => {}
+                Err(ServiceError::Rejected(r)) => {
+                    decision = engine::failed_timer(&order, &timer.name, &r, now)
+                }
+                Err(ServiceError::Store(StoreError::Conflict)) => continue,
+                Err(other) => return Err(other),
+            }
             if !tx.delete_timer(timer.id).await? {
                 continue; // another process fired it
             }

@@ -228,23 +228,3 @@ fn usage_errors_exit_2_and_help_has_examples() {
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).contains("Examples:"), "{}", stdout(&out));
 }
-
-#[tokio::test]
-async fn zz_timing() {
-    let admin = "postgres://postgres@127.0.0.1:5432/postgres";
-    let t = std::time::Instant::now();
-    let mut conn = PgConnection::connect(admin).await.unwrap();
-    conn.execute("DROP DATABASE IF EXISTS zz_timing WITH (FORCE)").await.unwrap();
-    conn.execute("CREATE DATABASE zz_timing").await.unwrap();
-    eprintln!("create {:?}", t.elapsed());
-    let store = Store::connect(&database_url(admin, "zz_timing")).await.unwrap();
-    eprintln!("connect+migrate {:?}", t.elapsed());
-    let options = Options { store: StoreSource::Url(database_url(admin, "zz_timing")) };
-    drop(store);
-    let r = scenario::run_file(Path::new("workflows/tests/retail/lock.toml"), &options).await;
-    eprintln!("{:?} run {:?}", r.outcome, t.elapsed());
-    let r = scenario::run_file(Path::new("workflows/tests/special_orders/lock.toml"), &options).await;
-    eprintln!("{:?} run {:?}", r.outcome, t.elapsed());
-    let r = scenario::run_file(Path::new("workflows/tests/special_orders/lock.toml"), &Options::default()).await;
-    eprintln!("{:?} sqlite run {:?}", r.outcome, t.elapsed());
-}

@@ -53,7 +53,11 @@ async fn a_rejected_event_changes_nothing_and_explains_the_guard() {
         assert_eq!(o.status, "awaiting_payment");
         let before = snapshot(&s, &o.number).await;
         let err = s
-            .apply_event(&o.number, &event("payment_received", serde_json::json!({"amount": "1.00"})), None)
+            .apply_event(
+                &o.number,
+                &event("payment_received", serde_json::json!({"amount": "1.00", "outcome": "approved"})),
+                None,
+            )
             .await
             .expect_err("too little");
         let ServiceError::Rejected(r) = err else { panic!("not a rejection: {err}") };
@@ -75,7 +79,11 @@ async fn an_event_writes_order_history_and_version_together() {
         let o = s.create_order(&order("check", "pending", 4)).await.expect("created").order;
         assert_eq!(s.store().timers(o.id).await.expect("timers").len(), 1, "the chase timer started");
         let a = s
-            .apply_event(&o.number, &event("payment_received", serde_json::json!({"amount": "10.00"})), None)
+            .apply_event(
+                &o.number,
+                &event("payment_received", serde_json::json!({"amount": "10.00", "outcome": "approved"})),
+                None,
+            )
             .await
             .expect("paid");
         assert_eq!(a.order.status, "paid");

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use orderly::engine::{Decision, HistoryEntry, OutboxMessage, TimerCancel, TimerStart};
 use orderly::model::Outcome;
 use orderly::order::{
-    Address, Customer, Fulfillment, FulfillmentAction, Line, Lock, Order, OrderId, Payment, Shipment, Time,
+    Address, Fulfillment, FulfillmentAction, Line, Lock, Order, OrderId, Payment, Shipment, Time,
 };
 use orderly::store::{Backend, CustomerMatch, Store, StoreError};
 use rust_decimal::Decimal;
@@ -55,9 +55,9 @@ fn plain_order(channel: &str, external_id: Option<&str>) -> Order {
         status: "awaiting_payment".into(),
         status_since: at,
         created_at: at,
-        customer: Customer::default(),
-        shipping: Address::default(),
-        billing: Address::default(),
+        customer: Default::default(),
+        shipping: Default::default(),
+        billing: Default::default(),
         payment: None,
         amount_paid: Decimal::ZERO,
         shipping_amount: Decimal::ZERO,
@@ -97,6 +97,7 @@ fn decision(order: Order) -> Decision {
         timer_starts: Vec::new(),
         timer_cancels: Vec::new(),
         outbox: Vec::new(),
+        related: Vec::new(),
     }
 }
 
@@ -112,6 +113,7 @@ fn transition(order: &Order, status: &str, at: Time) -> Decision {
         timer_starts: Vec::new(),
         timer_cancels: Vec::new(),
         outbox: Vec::new(),
+        related: Vec::new(),
     }
 }
 
@@ -183,9 +185,9 @@ async fn a_full_order_round_trips_exactly() {
             status: "ready_to_process".into(),
             status_since: t("2024-05-01T09:31:02.654321Z"),
             created_at: now,
-            customer: matched.customer.clone(),
-            shipping: address.clone(),
-            billing: Address { address2: String::new(), ..address },
+            customer: matched.customer.clone().into(),
+            shipping: address.clone().into(),
+            billing: Address { address2: String::new(), ..address }.into(),
             payment: Some(Payment {
                 method: "credit_card".into(),
                 outcome: Outcome::Approved,

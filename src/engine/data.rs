@@ -193,6 +193,12 @@ pub(crate) fn apply_kind(
                 .or_else(|| order.payment.as_ref().map(|p| p.method.clone()))
                 .unwrap_or_default();
             let amount = input.data.get("amount").and_then(decimal).unwrap_or_else(|| order.balance_due());
+            if amount < Decimal::ZERO {
+                return Err(invalid(vec![Problem {
+                    field: "data.amount".into(),
+                    problem: "cannot be negative".into(),
+                }]));
+            }
             if outcome == Outcome::Approved {
                 order.amount_paid += amount;
             }
@@ -208,7 +214,17 @@ pub(crate) fn apply_kind(
             ));
         }
         EventKind::Shipment => {
-            let qty = quantities(order, input, |l| l.qty - l.shipped_qty).map_err(invalid)?;
+            let mut qty = quantities(order, input, |l| l.qty - l.shipped_qty).map_err(invalid)?;
+            // Entries naming the same line add up before the check.
+            qty.sort_by_key(|(i, _)| *i);
+            qty.dedup_by(|next, first| {
+                if next.0 == first.0 {
+                    first.1 += next.1;
+                    true
+                } else {
+                    false
+                }
+            });
             let mut over = Vec::new();
             for (i, q) in &qty {
                 let l = &order.lines[*i];
@@ -234,6 +250,12 @@ pub(crate) fn apply_kind(
                 order.lines[*i].shipped_qty += q;
             }
             let amount = input.data.get("amount").and_then(decimal).unwrap_or_default();
+            if amount < Decimal::ZERO {
+                return Err(invalid(vec![Problem {
+                    field: "data.amount".into(),
+                    problem: "cannot be negative".into(),
+                }]));
+            }
             order.shipping_amount += amount;
             let shipment = Shipment {
                 carrier: text_field(input, "carrier"),

@@ -38,12 +38,106 @@ pub struct EventInput {
     pub actor: Option<String>,
 }
 
-/// Runs hooks for the engine. Hooks are rhai scripts (issue 4); until they run, [`NoHooks`]
-/// rejects any event that needs one, naming the hook.
+/// Runs hooks for the engine: rhai scripts in a workflow's `hooks/` folder (src/hooks). A hook
+/// is `file.rhai` or `file.rhai::function`; errors are one line naming the file and line.
+/// [`NoHooks`] refuses every call, so an input that needs a hook is rejected, naming it.
 pub trait Hooks: Sync {
     /// Evaluates a hook used as a guard.
     fn guard(&self, hook: &str, order: &Order, event: Option<&EventInput>, now: Time)
         -> Result<bool, String>;
+
+    /// Runs a hook as an action; it returns the effects the engine applies.
+    fn run(
+        &self,
+        hook: &str,
+        _order: &Order,
+        _event: Option<&EventInput>,
+        _now: Time,
+    ) -> Result<Vec<Effect>, String> {
+        Err(format!("hook `{hook}` cannot run: this build has no hook engine"))
+    }
+
+    /// Builds a webhook's payload.
+    fn payload(
+        &self,
+        hook: &str,
+        _order: &Order,
+        _event: Option<&EventInput>,
+        _now: Time,
+    ) -> Result<serde_json::Value, String> {
+        Err(format!("hook `{hook}` cannot run: this build has no hook engine"))
+    }
+}
+
+/// What a hook asks the engine to do; applied in the same transaction as the event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "effect")]
+pub enum Effect {
+    /// Set an attribute (decimals as strings).
+    SetAttribute {
+        /// The attribute (declared in the workflow).
+        name: String,
+        /// Its new value.
+        value: serde_json::Value,
+    },
+    /// Set a flag (declared in the workflow).
+    SetFlag {
+        /// The flag.
+        name: String,
+    },
+    /// Clear a flag.
+    ClearFlag {
+        /// The flag.
+        name: String,
+    },
+    /// Add a note to the history.
+    Note {
+        /// The text.
+        text: String,
+    },
+    /// Record a fulfillment action from the workflow's list.
+    RecordAction {
+        /// The action's name, its state and details.
+        action: FulfillmentActionInput,
+    },
+    /// Queue a webhook to a declared target.
+    Webhook {
+        /// The target.
+        target: String,
+        /// The JSON body.
+        payload: serde_json::Value,
+    },
+    /// Queue an email.
+    Email {
+        /// The address.
+        to: String,
+        /// The template.
+        template: String,
+        /// The subject.
+        subject: Option<String>,
+    },
+    /// Emit a follow-up event on the same order.
+    Emit {
+        /// The event.
+        event: String,
+        /// Its data.
+        data: serde_json::Map<String, serde_json::Value>,
+    },
+    /// Put the order in a staff queue.
+    AssignQueue {
+        /// The queue.
+        queue: String,
+    },
+    /// Assign the order to a person.
+    AssignPerson {
+        /// Who.
+        person: String,
+    },
+    /// Create a related order (same customer), linked both ways to this one.
+    CreateRelatedOrder {
+        /// The new order, as a channel would send it.
+        order: Box<NewOrder>,
+    },
 }
 
 /// The hook runner for a build without the hook engine: every hook call is an error.
@@ -71,6 +165,8 @@ pub struct Decision {
     pub timer_cancels: Vec<TimerCancel>,
     /// Messages to queue for delivery after commit.
     pub outbox: Vec<OutboxMessage>,
+    /// Orders to create in the same transaction, linked both ways to this one (from hooks).
+    pub related: Vec<NewOrder>,
 }
 
 /// One transition taken or event handled.

@@ -28,6 +28,7 @@ pub(crate) struct Run<'a> {
     outbox: Vec<OutboxMessage>,
     budget: u32,
     pending: VecDeque<EventInput>,
+    related: Vec<super::NewOrder>,
 }
 
 impl<'a> Run<'a> {
@@ -51,6 +52,7 @@ impl<'a> Run<'a> {
             outbox: Vec::new(),
             budget: w.settings.max_automatic_steps,
             pending: VecDeque::new(),
+            related: Vec::new(),
         }
     }
 
@@ -62,6 +64,7 @@ impl<'a> Run<'a> {
             timer_starts: self.timer_starts,
             timer_cancels: self.timer_cancels,
             outbox: self.outbox,
+            related: self.related,
         }
     }
 
@@ -245,13 +248,20 @@ impl<'a> Run<'a> {
                 self.timer_cancels.push(TimerCancel::Name(name.clone()));
             }
             Action::SendWebhook { target, hook } => {
+                let body = match hook {
+                    Some(h) => self
+                        .hooks
+                        .payload(h, &self.order, event, self.now)
+                        .map_err(|m| self.hook_failed(m))?,
+                    None => payload(&self.order, ev.as_deref()),
+                };
                 self.queue(OutboxMessage {
                     kind: "webhook".into(),
                     target: target.clone(),
                     template: None,
                     subject: None,
                     hook: hook.clone(),
-                    payload: payload(&self.order, ev.as_deref()),
+                    payload: body,
                 });
             }
             Action::SendEmail { to, template, subject } => {
@@ -269,7 +279,12 @@ impl<'a> Run<'a> {
                 });
             }
             Action::RunHook(h) => {
-                return Err(self.hook_failed(format!("hook `{h}` cannot run: this build has no hook engine")))
+                let effects =
+                    self.hooks.run(h, &self.order, event, self.now).map_err(|m| self.hook_failed(m))?;
+                self.record("hook", ev.as_deref(), json!({"hook": h, "effects": effects.len()}));
+                for effect in effects {
+                    self.apply_effect(h, effect, event)?;
+                }
             }
             Action::Emit(e) => {
                 let name = self.w.events[*e].name.clone();
@@ -298,6 +313,120 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
+    /// Applies one effect a hook returned, checked against the workflow like the same action
+    /// written in the DSL would be.
+    fn apply_effect(
+        &mut self,
+        hook: &str,
+        effect: super::Effect,
+        event: Option<&EventInput>,
+    ) -> Result<(), Rejection> {
+        use super::Effect as E;
+        let ev = event.map(|e| e.name.clone());
+        let status = self.order.status.clone();
+        let refuse = |what: String| {
+            let mut r = Rejection::new("hook_failed", format!("hook `{hook}` {what}"));
+            r.status = Some(status.clone());
+            r
+        };
+        let w = self.w;
+        match effect {
+            E::SetAttribute { name, value } => {
+                let Some(a) = w.attributes.iter().find(|a| a.name == name) else {
+                    return Err(refuse(format!(
+                        "set attribute `{name}`, which workflow `{}` does not declare",
+                        w.name
+                    )));
+                };
+                if !value.is_null() && super::eval::typed(Some(&value), a.ty) == Value::Null {
+                    return Err(refuse(format!(
+                        "set attribute `{name}` to {value}, but it holds {}",
+                        a.ty.describe()
+                    )));
+                }
+                self.order.attributes.insert(name, value);
+            }
+            E::SetFlag { name } | E::ClearFlag { name } if !w.flags.iter().any(|f| f.name == name) => {
+                return Err(refuse(format!(
+                    "used flag `{name}`, which workflow `{}` does not declare",
+                    w.name
+                )));
+            }
+            E::SetFlag { name } => self.run_action(&Action::SetFlag(name), event)?,
+            E::ClearFlag { name } => self.run_action(&Action::ClearFlag(name), event)?,
+            E::Note { text } => self.record("note", ev.as_deref(), json!({"note": text, "hook": hook})),
+            E::RecordAction { action } => {
+                let name = action_name(w, action.name.as_deref().unwrap_or_default())?;
+                let fa = FulfillmentAction {
+                    n: self.order.fulfillment_actions.len() as u32 + 1,
+                    name,
+                    complete: action.complete.unwrap_or(true),
+                    notify: action.notify.unwrap_or_default(),
+                    note: action.note.unwrap_or_default(),
+                    contact: action.contact.unwrap_or_else(|| self.order.customer.email.clone()),
+                    visible: action.visible.unwrap_or(true),
+                    at: self.now,
+                    updated_at: self.now,
+                };
+                self.record(
+                    "fulfillment_action",
+                    ev.as_deref(),
+                    serde_json::to_value(&fa).unwrap_or_default(),
+                );
+                self.order.fulfillment_actions.push(fa);
+            }
+            E::Webhook { target, payload } => {
+                if !w.webhooks.contains(&target) {
+                    return Err(refuse(format!(
+                        "sent a webhook to `{target}`, which workflow `{}` does not declare",
+                        w.name
+                    )));
+                }
+                self.queue(OutboxMessage {
+                    kind: "webhook".into(),
+                    target,
+                    template: None,
+                    subject: None,
+                    hook: Some(hook.to_string()),
+                    payload,
+                });
+            }
+            E::Email { to, template, subject } => {
+                let body = payload(&self.order, ev.as_deref());
+                self.queue(OutboxMessage {
+                    kind: "email".into(),
+                    target: to,
+                    template: Some(template),
+                    subject,
+                    hook: Some(hook.to_string()),
+                    payload: body,
+                });
+            }
+            E::Emit { event: name, data } => {
+                if w.event_id(&name).is_none() {
+                    return Err(refuse(format!(
+                        "emitted event `{name}`, which workflow `{}` does not declare",
+                        w.name
+                    )));
+                }
+                self.pending.push_back(EventInput { name, data, actor: self.actor.clone() });
+            }
+            E::AssignQueue { queue } => {
+                self.record("assigned", ev.as_deref(), json!({"queue": queue}));
+                self.order.queue = Some(queue);
+            }
+            E::AssignPerson { person } => {
+                self.record("assigned", ev.as_deref(), json!({"assignee": person}));
+                self.order.assignee = (!person.is_empty()).then_some(person);
+            }
+            E::CreateRelatedOrder { order } => {
+                self.record("related_order", ev.as_deref(), json!({"hook": hook, "channel": order.channel}));
+                self.related.push(*order);
+            }
+        }
+        Ok(())
+    }
+
     fn queue(&mut self, m: OutboxMessage) {
         self.record("outbox", None, json!({"kind": m.kind, "target": m.target, "template": m.template}));
         self.outbox.push(m);
@@ -318,13 +447,14 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Invoices every picked unit.
+    /// Invoices every unit picked or shipped.
     fn invoice(&mut self, event: Option<&str>) {
         let mut lines = Vec::new();
         for l in &mut self.order.lines {
-            if l.picked_qty > l.invoiced_qty {
-                lines.push(json!({"line": l.n, "qty": (l.picked_qty - l.invoiced_qty).to_string()}));
-                l.invoiced_qty = l.picked_qty;
+            let ready = l.picked_qty.max(l.shipped_qty).min(l.qty);
+            if ready > l.invoiced_qty {
+                lines.push(json!({"line": l.n, "qty": (ready - l.invoiced_qty).to_string()}));
+                l.invoiced_qty = ready;
             }
         }
         self.order.invoiced =
@@ -529,6 +659,7 @@ pub fn failed_timer(order: &Order, timer: &str, why: &Rejection, now: Time) -> D
         timer_starts: Vec::new(),
         timer_cancels: Vec::new(),
         outbox: Vec::new(),
+        related: Vec::new(),
     }
 }
 

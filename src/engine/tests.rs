@@ -99,8 +99,14 @@ fn refusals_and_missing_fields_explain_themselves() {
 fn a_failing_guard_is_explained_with_its_values() {
     let w = shop();
     let o = created("check", Outcome::Pending);
-    let r = apply(&w, &o, &event("payment_received", serde_json::json!({"amount": "20.00"})), t0(), &NoHooks)
-        .expect_err("too little");
+    let r = apply(
+        &w,
+        &o,
+        &event("payment_received", serde_json::json!({"amount": "20.00", "outcome": "approved"})),
+        t0(),
+        &NoHooks,
+    )
+    .expect_err("too little");
     assert_eq!(r.code, "no_transition");
     assert_eq!(r.status.as_deref(), Some("awaiting_payment"));
     assert!(r.allowed_events.contains(&"payment_received".to_string()));
@@ -115,8 +121,14 @@ fn a_failing_guard_is_explained_with_its_values() {
 fn payment_moves_the_order_and_records_the_action() {
     let w = shop();
     let o = created("check", Outcome::Pending);
-    let d = apply(&w, &o, &event("payment_received", serde_json::json!({"amount": "25.50"})), t0(), &NoHooks)
-        .expect("applied");
+    let d = apply(
+        &w,
+        &o,
+        &event("payment_received", serde_json::json!({"amount": "25.50", "outcome": "approved"})),
+        t0(),
+        &NoHooks,
+    )
+    .expect("applied");
     assert_eq!(d.order.status, "paid");
     assert_eq!(d.order.amount_paid.to_string(), "25.50");
     assert_eq!(d.order.fulfillment_actions[0].note, "thanks");
@@ -221,4 +233,39 @@ fn automatic_loops_are_bounded() {
     let r = create(&w, &input, Customer::default(), false, t0(), &NoHooks).expect_err("loops");
     assert_eq!(r.code, "automatic_loop");
     assert!(r.message.contains("a -> b -> a"), "{}", r.message);
+}
+
+#[test]
+fn one_shipment_naming_a_line_twice_cannot_over_ship_it() {
+    let w = shop();
+    let o = created("credit_card", Outcome::Approved);
+    let r = apply(
+        &w,
+        &o,
+        &event("shipment", serde_json::json!({"lines": [{"sku": "A", "qty": 2}, {"sku": "A", "qty": 2}]})),
+        t0(),
+        &NoHooks,
+    )
+    .expect_err("4 of 2");
+    assert_eq!(r.code, "over_shipment");
+    assert!(r.problems[0].problem.contains("ships 4"), "{:?}", r.problems);
+}
+
+#[test]
+fn payments_must_say_their_outcome_and_cannot_be_negative() {
+    let w = shop();
+    let o = created("check", Outcome::Pending);
+    let r = apply(&w, &o, &event("payment_received", serde_json::json!({"amount": "25.50"})), t0(), &NoHooks)
+        .expect_err("no outcome");
+    assert_eq!(r.code, "invalid_data");
+    assert_eq!(r.problems[0].field, "data.outcome");
+    let r = apply(
+        &w,
+        &o,
+        &event("payment_received", serde_json::json!({"amount": "-5", "outcome": "approved"})),
+        t0(),
+        &NoHooks,
+    )
+    .expect_err("negative");
+    assert_eq!(r.problems[0].field, "data.amount");
 }

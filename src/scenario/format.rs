@@ -389,7 +389,7 @@ pub fn to_json(v: &toml::Value) -> serde_json::Value {
 
 /// What must hold after creation or after a step. Every key is optional: only what is given is
 /// compared.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// The status code.
@@ -507,7 +507,7 @@ impl Expect {
 
     /// Whether nothing is expected.
     pub fn is_empty(&self) -> bool {
-        format!("{self:?}") == format!("{:?}", Expect::default())
+        *self == Expect::default()
     }
 }
 
@@ -697,7 +697,7 @@ impl std::fmt::Display for FormatError {
 
 /// Line and column (from 1) of a byte offset.
 pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
+    let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, column)

@@ -123,7 +123,7 @@ struct Runner {
 type Broken = String;
 
 fn store_failed(e: impl std::fmt::Display) -> Broken {
-    format!("the store failed: {e}")
+    format!("the step could not run: {e}")
 }
 
 pub(crate) async fn run(found: &Found, options: &Options) -> ScenarioResult {
@@ -445,20 +445,32 @@ impl Runner {
             let step = spanned.get_ref();
             let at = step.label(i + 1);
             let line = Some(format::line_column(text, spanned.span().start).0);
-            let action = step.action().map_err(|m| format!("{at}: {m}"))?;
-            let mark = self.mark(id).await?;
-            let before = self.store().order(id).await.map_err(store_failed)?;
-            let (refusal, replayed) = self.take(id, &action).await?;
-            let check_unchanged = !matches!(action, Action::Advance(_));
-            let before = before.filter(|_| check_unchanged && refusal.is_some());
-            if let Some(f) = self
-                .observe_and_compare(&at, line, &step.expect, id, mark, refusal, replayed, before.as_ref())
-                .await?
-            {
-                return Ok(Some(f));
+            let broken =
+                |e: Broken| Failure { at: at.clone(), line, differences: vec![e], rejection: Vec::new() };
+            match self.step(id, step, &at, line).await {
+                Ok(None) => {}
+                Ok(Some(f)) => return Ok(Some(f)),
+                Err(e) => return Ok(Some(broken(e))),
             }
         }
         Ok(None)
+    }
+
+    /// Takes one step and compares what it did with what it expects.
+    async fn step(
+        &mut self,
+        id: OrderId,
+        step: &format::Step,
+        at: &str,
+        line: Option<usize>,
+    ) -> Result<Option<Failure>, Broken> {
+        let action = step.action()?;
+        let mark = self.mark(id).await?;
+        let before = self.store().order(id).await.map_err(store_failed)?;
+        let (refusal, replayed) = self.take(id, &action).await?;
+        let check_unchanged = !matches!(action, Action::Advance(_));
+        let before = before.filter(|_| check_unchanged && refusal.is_some());
+        self.observe_and_compare(at, line, &step.expect, id, mark, refusal, replayed, before.as_ref()).await
     }
 
     /// Takes one step: a refusal, whether the event was replayed.
@@ -646,10 +658,7 @@ fn failure(at: &str, line: Option<usize>, e: &Expect, obs: &Observed<'_>) -> Opt
     if differences.is_empty() {
         return None;
     }
-    let rejection = match (&obs.refusal, &e.rejected) {
-        (Some(r), _) => r.lines.clone(),
-        (None, _) => Vec::new(),
-    };
+    let rejection = obs.refusal.as_ref().map(|r| r.lines.clone()).unwrap_or_default();
     Some(Failure { at: at.to_string(), line, differences, rejection })
 }
 

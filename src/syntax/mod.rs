@@ -102,7 +102,8 @@ pub fn parse(source: &str) -> Parsed {
 /// Syntax errors reported per file before giving up on the rest.
 const MAX_SYNTAX_ERRORS: usize = 50;
 
-/// Deepest nesting of grammar rules accepted in one item (about 40 levels of parentheses).
+/// Deepest nesting accepted in one item, counting rule levels and operators (about 170 levels of
+/// parentheses, or about 350 operators in one condition).
 /// The AST builder and the checker recurse along it, so it is bounded here, before them.
 const MAX_DEPTH: usize = 360;
 
