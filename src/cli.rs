@@ -50,6 +50,13 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Create or bring up to date the database's tables (also done by every command that uses it).
+    #[command(after_help = "Examples:\n  orderly migrate                                  # sqlite://orderly.db\n  orderly migrate --database postgres://postgres@127.0.0.1:5432/orderly\n\nThe URL may also come from ORDERLY_DATABASE_URL.")]
+    Migrate {
+        /// The database: `sqlite://FILE` (created if missing) or `postgres://...`.
+        #[arg(long, env = "ORDERLY_DATABASE_URL", default_value = "sqlite://orderly.db")]
+        database: String,
+    },
     /// Replay the scenarios in `tests/` against the workflows and report what differs.
     #[command(
         after_help = "Each scenario (a `*.toml` file) creates one order as a channel would send it, takes its \
@@ -89,6 +96,7 @@ pub fn main() -> ExitCode {
         Command::Check { path, error_format, deny_warnings } => check(&path, error_format, deny_warnings),
         Command::Graph { file, format, output } => graph_cmd(&file, format, output.as_deref()),
         Command::Test { path } => test_cmd(&path),
+        Command::Migrate { database } => migrate_cmd(&database),
     }
 }
 
@@ -218,5 +226,26 @@ fn test_cmd(path: &Path) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+fn migrate_cmd(url: &str) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(crate::store::Store::connect(url)) {
+        Ok(store) => {
+            runtime.block_on(store.close());
+            println!("database `{url}` is up to date");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: database `{url}`: {e}");
+            ExitCode::from(1)
+        }
     }
 }

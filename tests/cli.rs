@@ -142,3 +142,16 @@ fn graph_of_a_broken_file_shows_the_errors() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("unknown status `dnoe`"));
 }
+
+#[test]
+fn migrate_creates_the_tables_and_rejects_bad_urls() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("new.db").display());
+    let out = orderly(&["migrate", "--database", &url]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(dir.path().join("new.db").exists());
+    assert_eq!(orderly(&["migrate", "--database", &url]).status.code(), Some(0), "migrating twice is fine");
+    let bad = orderly(&["migrate", "--database", "mysql://x"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("bad database URL"), "{}", stderr(&bad));
+}
