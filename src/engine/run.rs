@@ -212,23 +212,16 @@ impl<'a> Run<'a> {
                     Some(e) => self.text_of(e, event)?,
                     None => self.order.customer.email.clone(),
                 };
-                let fa = FulfillmentAction {
-                    n: self.order.fulfillment_actions.len() as u32 + 1,
-                    name: spec.name.clone(),
-                    complete: spec.complete,
-                    notify,
-                    note,
-                    contact,
-                    visible: spec.visible,
-                    at: self.now,
-                    updated_at: self.now,
+                let input = FulfillmentActionInput {
+                    name: Some(spec.name.clone()),
+                    complete: Some(spec.complete),
+                    notify: Some(notify),
+                    note: Some(note),
+                    contact: Some(contact),
+                    visible: Some(spec.visible),
+                    actor: None,
                 };
-                self.record(
-                    "fulfillment_action",
-                    ev.as_deref(),
-                    serde_json::to_value(&fa).unwrap_or_default(),
-                );
-                self.order.fulfillment_actions.push(fa);
+                self.push_action(spec.name.clone(), &input, ev.as_deref());
             }
             Action::StartTimer(name) => {
                 if let Some(t) = self.w.timers.iter().find(|t| &t.name == name) {
@@ -357,23 +350,7 @@ impl<'a> Run<'a> {
             E::Note { text } => self.record("note", ev.as_deref(), json!({"note": text, "hook": hook})),
             E::RecordAction { action } => {
                 let name = action_name(w, action.name.as_deref().unwrap_or_default())?;
-                let fa = FulfillmentAction {
-                    n: self.order.fulfillment_actions.len() as u32 + 1,
-                    name,
-                    complete: action.complete.unwrap_or(true),
-                    notify: action.notify.unwrap_or_default(),
-                    note: action.note.unwrap_or_default(),
-                    contact: action.contact.unwrap_or_else(|| self.order.customer.email.clone()),
-                    visible: action.visible.unwrap_or(true),
-                    at: self.now,
-                    updated_at: self.now,
-                };
-                self.record(
-                    "fulfillment_action",
-                    ev.as_deref(),
-                    serde_json::to_value(&fa).unwrap_or_default(),
-                );
-                self.order.fulfillment_actions.push(fa);
+                self.push_action(name, &action, ev.as_deref());
             }
             E::Webhook { target, payload } => {
                 if !w.webhooks.contains(&target) {
@@ -425,6 +402,25 @@ impl<'a> Run<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Records fulfillment action `name` (already checked against the workflow's list), numbered
+    /// next, with the input's details and their defaults (complete, visible, the customer's email
+    /// as contact), and a history row.
+    fn push_action(&mut self, name: String, input: &FulfillmentActionInput, event: Option<&str>) {
+        let fa = FulfillmentAction {
+            n: self.order.fulfillment_actions.len() as u32 + 1,
+            name,
+            complete: input.complete.unwrap_or(true),
+            notify: input.notify.clone().unwrap_or_default(),
+            note: input.note.clone().unwrap_or_default(),
+            contact: input.contact.clone().unwrap_or_else(|| self.order.customer.email.clone()),
+            visible: input.visible.unwrap_or(true),
+            at: self.now,
+            updated_at: self.now,
+        };
+        self.record("fulfillment_action", event, serde_json::to_value(&fa).unwrap_or_default());
+        self.order.fulfillment_actions.push(fa);
     }
 
     fn queue(&mut self, m: OutboxMessage) {
@@ -770,22 +766,8 @@ pub fn add_fulfillment_action(
         return Err(r);
     };
     let name = action_name(w, name)?;
-    let mut o = order.clone();
-    let fa = FulfillmentAction {
-        n: o.fulfillment_actions.len() as u32 + 1,
-        name,
-        complete: input.complete.unwrap_or(true),
-        notify: input.notify.clone().unwrap_or_default(),
-        note: input.note.clone().unwrap_or_default(),
-        contact: input.contact.clone().unwrap_or_else(|| o.customer.email.clone()),
-        visible: input.visible.unwrap_or(true),
-        at: now,
-        updated_at: now,
-    };
-    let detail = serde_json::to_value(&fa).unwrap_or_default();
-    o.fulfillment_actions.push(fa);
-    let mut run = Run::new(w, &super::NoHooks, o, now, input.actor.clone());
-    run.record("fulfillment_action", None, detail);
+    let mut run = Run::new(w, &super::NoHooks, order.clone(), now, input.actor.clone());
+    run.push_action(name, input, None);
     Ok(run.into_decision())
 }
 
