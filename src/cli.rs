@@ -51,7 +51,9 @@ enum Command {
         output: Option<PathBuf>,
     },
     /// Create or bring up to date the database's tables (also done by every command that uses it).
-    #[command(after_help = "Examples:\n  orderly migrate                                  # sqlite://orderly.db\n  orderly migrate --database postgres://postgres@127.0.0.1:5432/orderly\n\nThe URL may also come from ORDERLY_DATABASE_URL.")]
+    #[command(
+        after_help = "Examples:\n  orderly migrate                                  # sqlite://orderly.db\n  orderly migrate --database postgres://postgres@127.0.0.1:5432/orderly\n\nThe URL may also come from ORDERLY_DATABASE_URL."
+    )]
     Migrate {
         /// The database: `sqlite://FILE` (created if missing) or `postgres://...`.
         #[arg(long, env = "ORDERLY_DATABASE_URL", default_value = "sqlite://orderly.db")]
@@ -123,7 +125,15 @@ fn check(path: &Path, format: ErrorFormat, deny_warnings: bool) -> ExitCode {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let reports: Vec<Report> = loaded.iter().map(Loaded::report).collect();
+    let mut reports: Vec<Report> = loaded.iter().map(Loaded::report).collect();
+    // The hooks beside the workflows are checked too: a syntax error or an unknown function is
+    // reported like any workflow error.
+    let mut hook_dirs: Vec<PathBuf> =
+        loaded.iter().map(|l| l.path.parent().unwrap_or(Path::new(".")).join("hooks")).collect();
+    hook_dirs.dedup();
+    for dir in hook_dirs.iter().filter(|d| d.is_dir()) {
+        reports.extend(crate::hooks::check_hooks(dir));
+    }
     let errors: usize = reports.iter().map(Report::error_count).sum();
     let warnings: usize = reports.iter().map(Report::warning_count).sum();
     match format {

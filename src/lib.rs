@@ -14,6 +14,7 @@ pub mod cli;
 pub mod diagnostics;
 pub mod engine;
 pub mod graph;
+pub mod hooks;
 pub mod load;
 pub mod model;
 pub mod order;

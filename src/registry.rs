@@ -48,8 +48,11 @@ impl Registry {
     /// Loads, checks and versions every workflow in `dir` (a folder or one file).
     pub async fn load(dir: &Path, store: &Store) -> Result<Registry, RegistryError> {
         let loaded = load::load(dir)?;
-        let broken: Vec<Report> =
+        let mut broken: Vec<Report> =
             loaded.iter().filter(|l| l.outcome.workflow.is_none()).map(load::Loaded::report).collect();
+        // Hooks that do not compile block the set like a broken workflow does.
+        let folder = if dir.is_dir() { dir } else { dir.parent().unwrap_or(Path::new(".")) };
+        broken.extend(crate::hooks::check_hooks(&folder.join("hooks")));
         if !broken.is_empty() {
             return Err(RegistryError::Invalid(broken));
         }

@@ -196,10 +196,10 @@ proptest! {
 #[test]
 fn deep_nesting_is_an_error_not_a_crash() {
     for guard in [
-        "(".repeat(100_000) + "true" + &")".repeat(100_000),
+        "(".repeat(100_000) + "true" + ")".repeat(100_000).as_str(),
         "not ".repeat(100_000) + "true",
-        "true".to_string() + &" or true".repeat(100_000),
-        "1".to_string() + &" + 1".repeat(100_000) + " > 0",
+        "true".to_string() + " or true".repeat(100_000).as_str(),
+        "1".to_string() + " + 1".repeat(100_000).as_str() + " > 0",
     ] {
         let src = format!("workflow w\nstatus a \"A\" final\nchannel c {{ start in a }}\nevent e\non e from a when {guard} stay\n");
         let out = compile(&src, &Context::default());
@@ -209,7 +209,7 @@ fn deep_nesting_is_an_error_not_a_crash() {
 
 #[test]
 fn moderate_nesting_is_fine() {
-    let guard = "(".repeat(30) + "order.total > 1" + &")".repeat(30);
+    let guard = "(".repeat(30) + "order.total > 1" + ")".repeat(30).as_str();
     let src = format!("workflow w\nstatus a \"A\"\nstatus b \"B\" final\nchannel c {{ start in a }}\nevent e\non e from a when {guard} go to b\n");
     let out = compile(&src, &Context::default());
     assert!(out.workflow.is_some(), "{:?}", out.diagnostics);

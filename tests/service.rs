@@ -326,3 +326,58 @@ async fn a_thousand_concurrent_events_on_a_hundred_orders_all_apply_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_priced_order_hook_replaces_a_zero_dollar_repair_in_one_transaction() {
+    support::on_both(
+        "the_priced_order_hook_replaces_a_zero_dollar_repair_in_one_transaction",
+        |store| async move {
+            let registry =
+                Registry::load(Path::new("workflows/repair-store.flow"), &store).await.expect("workflow");
+            let hooks =
+                orderly::hooks::HookEngine::load(Path::new("workflows/hooks")).expect("hooks compile");
+            let s = Service::new(store, registry, Arc::new(ManualClock::new(t0())), Arc::new(hooks));
+            let input: NewOrder = serde_json::from_value(serde_json::json!({
+            "channel": "website",
+            "customer": {"email": "eva@lab.example", "first_name": "Eva", "last_name": "Luation"},
+            "shipping_address": {"address": "3 Lab Way", "city": "Reading", "state": "PA", "zip": "19601"},
+            "payment": {"method": "credit_card", "outcome": "approved"},
+            "lines": [{"sku": "EVAL-DRIVE", "qty": 1, "unit_price": "0.00"}]
+        }))
+        .expect("order");
+            let zero = s.create_order(&input).await.expect("created").order;
+            let go = |name: &str, data: serde_json::Value| event(name, data);
+            s.apply_event(
+                &zero.number,
+                &go(
+                    "crm_accepted",
+                    serde_json::json!({"order_kind": "eval", "opportunity_id": "006E1", "quote_id": "Q1"}),
+                ),
+                None,
+            )
+            .await
+            .expect("to evaluation");
+            s.apply_event(
+                &zero.number,
+                &go("evaluation_complete", serde_json::json!({"repair_fee": "240.00"})),
+                None,
+            )
+            .await
+            .expect("quoted");
+            let done = s
+                .apply_event(&zero.number, &go("quote_approved", serde_json::json!({})), None)
+                .await
+                .expect("approved");
+            assert_eq!(done.order.status, "canceled");
+            let new_id = done.order.related_order.expect("linked to the priced order");
+            let priced = s.order(&new_id.to_string()).await.expect("the priced order exists");
+            assert_eq!(priced.related_order, Some(zero.id), "linked back");
+            assert_eq!(priced.total().to_string(), "240.00");
+            assert_eq!(priced.customer.id, zero.customer.id, "same customer");
+            assert_eq!(priced.lines[0].sku, "EVAL-DRIVE", "same product");
+            assert_eq!(priced.status, "order_placed", "the priced order starts like a paid website order");
+            assert_eq!(s.store().count_orders().await.expect("count"), 2);
+        },
+    )
+    .await;
+}

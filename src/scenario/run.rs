@@ -16,9 +16,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Guard hooks answered from the scenario's `hooks` table; any other hook fails as it does
-/// without a hook engine.
-struct ScenarioHooks(BTreeMap<String, bool>);
+/// The workflows' own hooks (rhai), with guard answers the scenario fixes in its `hooks` table
+/// taking precedence (to test both ways of a guard without changing the script).
+struct ScenarioHooks {
+    answers: BTreeMap<String, bool>,
+    engine: Option<crate::hooks::HookEngine>,
+}
 
 impl Hooks for ScenarioHooks {
     fn guard(
@@ -28,11 +31,38 @@ impl Hooks for ScenarioHooks {
         event: Option<&EventInput>,
         now: Time,
     ) -> Result<bool, String> {
-        match self.0.get(hook) {
-            Some(answer) => Ok(*answer),
-            None => NoHooks
+        match (self.answers.get(hook), &self.engine) {
+            (Some(answer), _) => Ok(*answer),
+            (None, Some(engine)) => engine.guard(hook, order, event, now),
+            (None, None) => NoHooks
                 .guard(hook, order, event, now)
                 .map_err(|e| format!("{e} (a scenario can answer it: `hooks = {{ \"{hook}\" = true }}`)")),
+        }
+    }
+
+    fn run(
+        &self,
+        hook: &str,
+        order: &Order,
+        event: Option<&EventInput>,
+        now: Time,
+    ) -> Result<Vec<crate::engine::Effect>, String> {
+        match &self.engine {
+            Some(engine) => engine.run(hook, order, event, now),
+            None => NoHooks.run(hook, order, event, now),
+        }
+    }
+
+    fn payload(
+        &self,
+        hook: &str,
+        order: &Order,
+        event: Option<&EventInput>,
+        now: Time,
+    ) -> Result<serde_json::Value, String> {
+        match &self.engine {
+            Some(engine) => engine.payload(hook, order, event, now),
+            None => NoHooks.payload(hook, order, event, now),
         }
     }
 }
@@ -241,7 +271,23 @@ async fn play(path: &Path, text: &str, scenario: &Scenario, dir: &Path, store: S
         },
     };
     let clock = Arc::new(ManualClock::new(start));
-    let hooks = Arc::new(ScenarioHooks(scenario.hooks.clone()));
+    let hooks_dir = dir.join("hooks");
+    let engine = if hooks_dir.is_dir() {
+        match crate::hooks::HookEngine::load(&hooks_dir) {
+            Ok(engine) => Some(engine),
+            Err(found) => {
+                let text: Vec<String> = found.iter().map(ToString::to_string).collect();
+                return Outcome::Invalid(format!(
+                    "the hooks in `{}` do not compile: {}",
+                    hooks_dir.display(),
+                    text.join("; ")
+                ));
+            }
+        }
+    } else {
+        None
+    };
+    let hooks = Arc::new(ScenarioHooks { answers: scenario.hooks.clone(), engine });
     let service = Service::new(store, registry, clock.clone(), hooks);
     let mut runner = Runner { service, clock, orders: Vec::new() };
     match runner.play(text, scenario).await {
