@@ -155,3 +155,21 @@ fn migrate_creates_the_tables_and_rejects_bad_urls() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("bad database URL"), "{}", stderr(&bad));
 }
+
+#[test]
+fn check_reports_a_hook_syntax_error_with_line_column_and_caret() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::copy("workflows/retail.flow", dir.path().join("retail.flow")).expect("copy");
+    std::fs::create_dir(dir.path().join("hooks")).expect("hooks");
+    for entry in std::fs::read_dir("workflows/hooks").expect("hooks") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), dir.path().join("hooks").join(entry.file_name())).expect("copy hook");
+    }
+    std::fs::write(dir.path().join("hooks/dropship_vendor.rhai"), "// broken\nlet x = order.total +;\nx > 0\n")
+        .expect("write");
+    let out = orderly(&["check", dir.path().to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("dropship_vendor.rhai:2:"), "{err}");
+    assert!(err.contains('^'), "{err}");
+}

@@ -254,6 +254,32 @@ async fn replace_parts(
     insert_actions(conn, id, &o.fulfillment_actions).await
 }
 
+/// Whether everything the `orders` row holds (apart from versions and `updated_at`) is the
+/// same in both snapshots.
+fn same_row(a: &Order, b: &Order) -> bool {
+    a.workflow == b.workflow
+        && a.channel == b.channel
+        && a.mode == b.mode
+        && a.external_id == b.external_id
+        && a.status == b.status
+        && a.status_since == b.status_since
+        && a.customer == b.customer
+        && a.shipping == b.shipping
+        && a.billing == b.billing
+        && a.payment == b.payment
+        && a.amount_paid == b.amount_paid
+        && a.shipping_amount == b.shipping_amount
+        && a.attributes == b.attributes
+        && a.invoiced == b.invoiced
+        && a.related_order == b.related_order
+        && a.flags == b.flags
+        && a.queue == b.queue
+        && a.assignee == b.assignee
+        && a.lock == b.lock
+        && a.shipments.len() == b.shipments.len()
+        && a.fulfillment_actions.len() == b.fulfillment_actions.len()
+}
+
 /// Writes only what changed between `before` and `o`: changed lines updated in place, new
 /// shipments and fulfillment actions appended, changed actions updated. Falls back to replacing
 /// everything when the shapes differ.
@@ -574,7 +600,19 @@ impl Tx {
     ) -> Result<(), StoreError> {
         let o = &d.order;
         let conn = self.conn();
-        let done = sqlx::query(
+        // An event that only adds history (a note, a `stay` with nothing set) leaves the row's
+        // content as it was: then only the version moves.
+        let done = if before.is_some_and(|b| same_row(b, o)) {
+            sqlx::query("UPDATE orders SET workflow_version = $1, version = $2, updated_at = $3 WHERE id = $4 AND version = $5")
+                .bind(workflow_version)
+                .bind(expected_version + 1)
+                .bind(encode::time(now))
+                .bind(o.id)
+                .bind(expected_version)
+                .execute(&mut *conn)
+                .await?
+        } else {
+            sqlx::query(
             "UPDATE orders SET workflow = $1, workflow_version = $2, channel = $3, mode = $4, external_id = $5, \
              status = $6, status_since = $7, customer_id = $8, body = $9, flags = $10, queue = $11, \
              assignee = $12, version = $13, lock_holder = $14, lock_expires_at = $15, updated_at = $16 \
@@ -599,7 +637,8 @@ impl Tx {
         .bind(o.id)
         .bind(expected_version)
         .execute(&mut *conn)
-        .await?;
+        .await?
+        };
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict);
         }
