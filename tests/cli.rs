@@ -165,8 +165,11 @@ fn check_reports_a_hook_syntax_error_with_line_column_and_caret() {
         let entry = entry.expect("entry");
         std::fs::copy(entry.path(), dir.path().join("hooks").join(entry.file_name())).expect("copy hook");
     }
-    std::fs::write(dir.path().join("hooks/dropship_vendor.rhai"), "// broken\nlet x = order.total +;\nx > 0\n")
-        .expect("write");
+    std::fs::write(
+        dir.path().join("hooks/dropship_vendor.rhai"),
+        "// broken\nlet x = order.total +;\nx > 0\n",
+    )
+    .expect("write");
     let out = orderly(&["check", dir.path().to_str().expect("utf8")]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);

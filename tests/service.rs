@@ -384,37 +384,54 @@ async fn the_priced_order_hook_replaces_a_zero_dollar_repair_in_one_transaction(
 
 #[tokio::test]
 async fn a_failing_hook_rejects_the_event_names_file_and_line_and_changes_nothing() {
-    support::on_both("a_failing_hook_rejects_the_event_names_file_and_line_and_changes_nothing", |store| async move {
-        let dir = Path::new("tests/fixtures/bad_hooks");
-        let registry = Registry::load(dir, &store).await.expect("workflow and hooks load");
-        let hooks = orderly::hooks::HookEngine::load(&dir.join("hooks")).expect("hooks compile");
-        let s = Service::new(store, registry, Arc::new(ManualClock::new(t0())), Arc::new(hooks));
-        let input: NewOrder = serde_json::from_value(serde_json::json!({
-            "channel": "web", "lines": [{"sku": "A", "qty": 1, "unit_price": "5.00"}]
-        }))
-        .expect("order");
-        let o = s.create_order(&input).await.expect("created").order;
-        let before = snapshot(&s, &o.number).await;
-        for (name, file, line) in [
-            // Where a limit trips inside a loop is the loop body's line.
-            ("loop", "endless.rhai", 4),
-            ("allocate", "allocate.rhai", 4),
-            ("crash", "crash.rhai", 4),
-            ("wrong_type", "wrong_type.rhai", 0),
-        ] {
-            let started = std::time::Instant::now();
-            let err = s.apply_event(&o.number, &event(name, serde_json::json!({})), None).await.expect_err(name);
-            let ServiceError::Rejected(r) = err else { panic!("{name}: not a rejection: {err}") };
-            assert_eq!(r.code, "hook_failed", "{name}: {r}");
-            assert!(r.message.contains(file), "{name}: the message names no file: {}", r.message);
-            if line > 0 {
-                assert!(r.message.contains(&format!("line {line}")), "{name}: the message names no line: {}", r.message);
+    support::on_both(
+        "a_failing_hook_rejects_the_event_names_file_and_line_and_changes_nothing",
+        |store| async move {
+            let dir = Path::new("tests/fixtures/bad_hooks");
+            let registry = Registry::load(dir, &store).await.expect("workflow and hooks load");
+            let hooks = orderly::hooks::HookEngine::load(&dir.join("hooks")).expect("hooks compile");
+            let s = Service::new(store, registry, Arc::new(ManualClock::new(t0())), Arc::new(hooks));
+            let input: NewOrder = serde_json::from_value(serde_json::json!({
+                "channel": "web", "lines": [{"sku": "A", "qty": 1, "unit_price": "5.00"}]
+            }))
+            .expect("order");
+            let o = s.create_order(&input).await.expect("created").order;
+            let before = snapshot(&s, &o.number).await;
+            for (name, file, line) in [
+                // Where a limit trips inside a loop is the loop body's line.
+                ("loop", "endless.rhai", 4),
+                ("allocate", "allocate.rhai", 4),
+                ("crash", "crash.rhai", 4),
+                ("wrong_type", "wrong_type.rhai", 0),
+            ] {
+                let started = std::time::Instant::now();
+                let err = s
+                    .apply_event(&o.number, &event(name, serde_json::json!({})), None)
+                    .await
+                    .expect_err(name);
+                let ServiceError::Rejected(r) = err else { panic!("{name}: not a rejection: {err}") };
+                assert_eq!(r.code, "hook_failed", "{name}: {r}");
+                assert!(r.message.contains(file), "{name}: the message names no file: {}", r.message);
+                if line > 0 {
+                    assert!(
+                        r.message.contains(&format!("line {line}")),
+                        "{name}: the message names no line: {}",
+                        r.message
+                    );
+                }
+                assert!(
+                    started.elapsed() < std::time::Duration::from_secs(2),
+                    "{name}: took {:?}",
+                    started.elapsed()
+                );
+                assert_eq!(snapshot(&s, &o.number).await, before, "{name}: the order changed");
             }
-            assert!(started.elapsed() < std::time::Duration::from_secs(2), "{name}: took {:?}", started.elapsed());
-            assert_eq!(snapshot(&s, &o.number).await, before, "{name}: the order changed");
-        }
-        let closed = s.apply_event(&o.number, &event("close", serde_json::json!({})), None).await.expect("still healthy");
-        assert_eq!(closed.order.status, "closed");
-    })
+            let closed = s
+                .apply_event(&o.number, &event("close", serde_json::json!({})), None)
+                .await
+                .expect("still healthy");
+            assert_eq!(closed.order.status, "closed");
+        },
+    )
     .await;
 }
