@@ -87,7 +87,36 @@ pub fn load(path: &Path) -> Result<Vec<Loaded>, LoadError> {
         loaded.push(Loaded { path: file, source, outcome });
     }
     cross_file(&mut loaded);
+    resolve_hooks(&mut loaded);
     Ok(loaded)
+}
+
+/// Checks that every `file.rhai::function` a workflow names exists, once the hooks beside it
+/// compile (when they do not, `orderly check` reports the hook files themselves).
+fn resolve_hooks(loaded: &mut [Loaded]) {
+    for l in loaded.iter_mut() {
+        let Some(workflow) = &l.outcome.workflow else { continue };
+        if workflow.hook_refs.is_empty() {
+            continue;
+        }
+        let dir = l.path.parent().unwrap_or(Path::new(".")).join("hooks");
+        let Ok(engine) = crate::hooks::HookEngine::load(&dir) else { continue };
+        let mut found = Vec::new();
+        for (hook, span) in &workflow.hook_refs {
+            if let Err(why) = engine.resolve(hook) {
+                let detail = why.split_once("failed: ").map_or(why.as_str(), |(_, rest)| rest);
+                found.push(
+                    Diagnostic::error("unknown-hook", format!("hook `{hook}` cannot run: {detail}"), *span)
+                        .with_label("not found in the compiled hooks")
+                        .with_help("define the function in the hook file, or name the file alone to run its top level"),
+                );
+            }
+        }
+        if !found.is_empty() {
+            l.outcome.workflow = None;
+            l.outcome.diagnostics.extend(found);
+        }
+    }
 }
 
 /// Two files that name the same workflow: the second is an error.

@@ -52,6 +52,9 @@ pub struct Workflow {
     pub renamed: Vec<(String, StatusId)>,
     /// Hook files the workflow refers to (relative to its `hooks/` folder).
     pub hook_files: Vec<String>,
+    /// Every hook reference (`file.rhai` or `file.rhai::function`) and where it is written, so
+    /// that the functions can be checked once the hooks are compiled.
+    pub hook_refs: Vec<(String, Span)>,
 }
 
 impl Workflow {

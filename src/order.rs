@@ -33,6 +33,10 @@ pub struct Order {
     pub external_id: Option<String>,
     /// The status code.
     pub status: String,
+    /// The phase of that status, as the engine last saw it in the workflow (derived, not
+    /// stored: `None` on an order just read from the store).
+    #[serde(skip)]
+    pub phase: Option<String>,
     /// When it entered that status.
     pub status_since: Time,
     /// When it was created.

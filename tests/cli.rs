@@ -176,3 +176,13 @@ fn check_reports_a_hook_syntax_error_with_line_column_and_caret() {
     assert!(err.contains("dropship_vendor.rhai:2:"), "{err}");
     assert!(err.contains('^'), "{err}");
 }
+
+#[test]
+fn check_reports_a_hook_function_that_does_not_exist() {
+    let out = orderly(&["check", "tests/fixtures/missing_fn"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("guards.rhai::absent"), "{err}");
+    assert!(!err.contains("guards.rhai::present` cannot run"), "{err}");
+    assert!(err.contains("shop.flow:8:"), "{err}");
+}

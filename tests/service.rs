@@ -426,6 +426,17 @@ async fn a_failing_hook_rejects_the_event_names_file_and_line_and_changes_nothin
                 );
                 assert_eq!(snapshot(&s, &o.number).await, before, "{name}: the order changed");
             }
+            let noted = s
+                .apply_event(&o.number, &event("phase_note", serde_json::json!({})), None)
+                .await
+                .expect("noted");
+            let history = s.store().history(noted.order.id).await.expect("history");
+            assert!(
+                history
+                    .iter()
+                    .any(|h| h.entry.kind == "note" && h.entry.detail["note"] == "in phase working"),
+                "the hook did not see the phase"
+            );
             let closed = s
                 .apply_event(&o.number, &event("close", serde_json::json!({})), None)
                 .await

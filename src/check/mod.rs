@@ -62,6 +62,7 @@ fn run(file: &ast::File, source: &str, context: &Context, skipped_words: &[Strin
         context,
         diagnostics: Vec::new(),
         hooks_used: Vec::new(),
+        hook_refs: Vec::new(),
         skipped_words,
         flow,
     };
@@ -81,6 +82,8 @@ struct Checker<'a> {
     diagnostics: Vec<Diagnostic>,
     /// Hook files referenced so far, in first-use order.
     hooks_used: Vec<String>,
+    /// Every hook reference (`file.rhai[::function]`) with where it is written.
+    hook_refs: Vec<(String, Span)>,
     /// Words in text the parser skipped: a name among them may be declared there, so it is
     /// not reported as unknown on top of the syntax error.
     skipped_words: &'a [String],
@@ -176,6 +179,7 @@ impl Checker<'_> {
         if !self.hooks_used.iter().any(|f| f == file) {
             self.hooks_used.push(file.to_string());
         }
+        self.hook_refs.push((hook.text.clone(), hook.span));
     }
 
     /// The 1-based line a span starts on.

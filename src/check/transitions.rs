@@ -138,6 +138,7 @@ pub(super) fn compile(ch: &mut Checker<'_>, file: &ast::File, d: Decls) -> Workf
         on_create,
         renamed,
         hook_files: std::mem::take(&mut ch.hooks_used),
+        hook_refs: std::mem::take(&mut ch.hook_refs),
     }
 }
 

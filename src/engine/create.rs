@@ -343,6 +343,7 @@ pub fn create(
         mode: input.mode.clone(),
         external_id: input.external_id.clone(),
         status: w.statuses[start].code.clone(),
+        phase: None,
         status_since: now,
         created_at: now,
         customer: std::sync::Arc::new(customer),

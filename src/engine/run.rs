@@ -35,10 +35,11 @@ impl<'a> Run<'a> {
     pub(crate) fn new(
         w: &'a Workflow,
         hooks: &'a dyn Hooks,
-        order: Order,
+        mut order: Order,
         now: Time,
         actor: Option<String>,
     ) -> Self {
+        order.phase = phase_of(w, &order.status);
         Run {
             w,
             hooks,
@@ -116,6 +117,7 @@ impl<'a> Run<'a> {
     /// Sets the status, runs entering actions and starts the status's timers.
     pub(crate) fn enter(&mut self, to: StatusId, event: Option<&EventInput>) -> Result<(), Rejection> {
         let code = self.w.statuses[to].code.clone();
+        self.order.phase = phase_of(self.w, &code);
         self.order.status = code.clone();
         self.order.status_since = self.now;
         for t in self.w.timers.iter().filter(|t| t.statuses.contains(&to)) {
@@ -571,6 +573,11 @@ impl<'a> Run<'a> {
             visited.extend(self.w.status_id(&self.order.status));
         }
     }
+}
+
+/// The phase code of a status, if it is in one.
+fn phase_of(w: &Workflow, status: &str) -> Option<String> {
+    w.status_id(status).and_then(|s| w.statuses[s].phase).map(|p| w.phases[p].code.clone())
 }
 
 /// What settles next: an automatic transition, or an event a transition emitted.

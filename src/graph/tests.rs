@@ -83,6 +83,7 @@ fn sample() -> Workflow {
         on_enter: vec![vec![]; 5],
         on_leave: vec![vec![]; 5],
         on_create: Vec::new(),
+        hook_refs: Vec::new(),
         renamed: vec![],
         hook_files: vec![],
     }

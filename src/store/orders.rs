@@ -113,6 +113,7 @@ fn decode(row: &AnyRow) -> Result<(Order, usize, usize), StoreError> {
         mode: get_opt_str(row, "mode")?,
         external_id: get_opt_str(row, "external_id")?,
         status: get_str(row, "status")?,
+        phase: None,
         status_since: get_time(row, "status_since")?,
         created_at: get_time(row, "created_at")?,
         customer: std::sync::Arc::new(body.customer),
