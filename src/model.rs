@@ -288,6 +288,33 @@ pub struct ChannelRule {
     pub span: Span,
 }
 
+impl ChannelRule {
+    /// Whether the rule takes an order in `mode`, paid as `payment` (method, outcome) or unpaid
+    /// (`None`). A method of `None` stands for one no rule names: it never matches `paid by`.
+    pub fn takes(&self, mode: Option<&str>, payment: Option<(Option<&str>, Outcome)>) -> bool {
+        let mode_ok = self.modes.as_ref().is_none_or(|ms| mode.is_some_and(|m| ms.iter().any(|x| x == m)));
+        let payment_ok = match payment {
+            None => self.methods.is_none() && self.outcomes.is_none(),
+            Some((method, outcome)) => {
+                !self.unpaid
+                    && self
+                        .methods
+                        .as_ref()
+                        .is_none_or(|ms| method.is_some_and(|m| ms.iter().any(|x| x == m)))
+                    && self.outcomes.as_ref().is_none_or(|os| os.contains(&outcome))
+            }
+        };
+        mode_ok && payment_ok
+    }
+}
+
+impl Channel {
+    /// The index of the first rule that takes an order in `mode`, paid as `payment`.
+    pub fn rule_for(&self, mode: Option<&str>, payment: Option<(&str, Outcome)>) -> Option<usize> {
+        self.rules.iter().position(|r| r.takes(mode, payment.map(|(m, o)| (Some(m), o))))
+    }
+}
+
 /// An event-driven or automatic transition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transition {

@@ -25,18 +25,7 @@ fn initial(
     payment: Option<(&str, Outcome)>,
 ) -> Option<String> {
     let c = w.channel(channel).unwrap_or_else(|| panic!("no channel `{channel}`"));
-    let rule = c.rules.iter().find(|r| {
-        let mode_ok = r.modes.as_ref().is_none_or(|ms| mode.is_some_and(|m| ms.iter().any(|x| x == m)));
-        let pay_ok = match payment {
-            None => r.methods.is_none() && r.outcomes.is_none(),
-            Some((method, outcome)) => {
-                !r.unpaid
-                    && r.methods.as_ref().is_none_or(|ms| ms.iter().any(|x| x == method))
-                    && r.outcomes.as_ref().is_none_or(|os| os.contains(&outcome))
-            }
-        };
-        mode_ok && pay_ok
-    })?;
+    let rule = &c.rules[c.rule_for(mode, payment)?];
     rule.start.map(|s| w.statuses[s].code.clone())
 }
 

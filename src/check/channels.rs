@@ -167,19 +167,7 @@ struct Case<'a> {
 }
 
 fn matches(r: &ChannelRule, case: Case<'_>) -> bool {
-    if let Some(modes) = &r.modes {
-        if !case.mode.is_some_and(|m| modes.iter().any(|x| x == m)) {
-            return false;
-        }
-    }
-    match case.payment {
-        None => r.methods.is_none() && r.outcomes.is_none(),
-        Some((method, outcome)) => {
-            !r.unpaid
-                && r.methods.as_ref().is_none_or(|ms| method.is_some_and(|m| ms.iter().any(|x| x == m)))
-                && r.outcomes.as_ref().is_none_or(|os| os.contains(&outcome))
-        }
-    }
+    r.takes(case.mode, case.payment)
 }
 
 fn describe(case: Case<'_>) -> String {

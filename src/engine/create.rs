@@ -222,18 +222,7 @@ fn problems(w: &Workflow, channel: &Channel, input: &NewOrder) -> Vec<Problem> {
 
 /// The index of the channel rule that takes an order, if any.
 fn rule_for(channel: &Channel, mode: Option<&str>, payment: Option<&PaymentInput>) -> Option<usize> {
-    channel.rules.iter().position(|r| {
-        let mode_ok = r.modes.as_ref().is_none_or(|ms| mode.is_some_and(|m| ms.iter().any(|x| x == m)));
-        let pay_ok = match payment {
-            None => r.methods.is_none() && r.outcomes.is_none(),
-            Some(p) => {
-                !r.unpaid
-                    && r.methods.as_ref().is_none_or(|ms| ms.contains(&p.method))
-                    && r.outcomes.as_ref().is_none_or(|os| os.contains(&p.outcome))
-            }
-        };
-        mode_ok && pay_ok
-    })
+    channel.rule_for(mode, payment.map(|p| (p.method.as_str(), p.outcome)))
 }
 
 /// Creates an order: `customer` is the store's match for the input's customer, and
