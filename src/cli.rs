@@ -1,4 +1,5 @@
-//! The command line (clap): `orderly check`, `orderly graph` and `orderly test`.
+//! The command line (clap): `orderly serve`, `orderly check`, `orderly graph`, `orderly test` and
+//! `orderly migrate`.
 //!
 //! Exit codes: 0 success, 1 a finding in the user's input, 2 a usage error (clap's own).
 
@@ -21,6 +22,34 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the HTTP service: orders, events, locks, tracking, metrics, hot reload.
+    #[command(
+        after_help = "With no arguments and no orderly.toml it just works from the repository root: SQLite file \
+orderly.db (created and migrated on start), workflows from workflows/, http://127.0.0.1:8080. orderly.toml \
+(or --config) and ORDERLY_* environment variables change that; docs/configuration.md lists every key. \
+Flags given here win over both.
+
+Examples:
+  orderly serve
+  orderly serve --bind 127.0.0.1:9000 --database postgres://postgres@127.0.0.1:5432/orderly
+  ORDERLY_LOG_FORMAT=json orderly serve --config /etc/orderly/orderly.toml
+
+Stops on SIGTERM or Ctrl-C after requests in flight finish (exit 0). SIGHUP reloads the workflows."
+    )]
+    Serve {
+        /// The configuration file (default: orderly.toml, when it exists).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The address to listen on (overrides `bind`).
+        #[arg(long)]
+        bind: Option<std::net::SocketAddr>,
+        /// The database URL (overrides `database_url`).
+        #[arg(long)]
+        database: Option<String>,
+        /// The workflows folder (overrides `workflows`).
+        #[arg(long)]
+        workflows: Option<PathBuf>,
+    },
     /// Check workflow files and report every mistake, with line, column and a hint.
     #[command(
         after_help = "Examples:\n  orderly check                       # every workflow in workflows/\n  orderly check workflows/retail.flow\n  orderly check shop/ --error-format json\n\nExit code: 0 no errors (warnings allowed), 1 errors found, 2 usage error."
@@ -95,6 +124,7 @@ enum ErrorFormat {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve { config, bind, database, workflows } => serve_cmd(config, bind, database, workflows),
         Command::Check { path, error_format, deny_warnings } => check(&path, error_format, deny_warnings),
         Command::Graph { file, format, output } => graph_cmd(&file, format, output.as_deref()),
         Command::Test { path } => test_cmd(&path),
@@ -255,6 +285,45 @@ fn migrate_cmd(url: &str) -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: database `{url}`: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn serve_cmd(
+    file: Option<PathBuf>,
+    bind: Option<std::net::SocketAddr>,
+    database: Option<String>,
+    workflows: Option<PathBuf>,
+) -> ExitCode {
+    let mut config = match crate::config::Config::load(file.as_deref(), |k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Some(b) = bind {
+        config.bind = b;
+    }
+    if let Some(d) = database {
+        config.database_url = d;
+    }
+    if let Some(w) = workflows {
+        config.workflows = w;
+    }
+    crate::serve::init_tracing(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(crate::serve::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
             ExitCode::from(1)
         }
     }

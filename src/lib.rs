@@ -11,16 +11,21 @@
 
 pub mod check;
 pub mod cli;
+pub mod config;
 pub mod diagnostics;
 pub mod engine;
 pub mod graph;
 pub mod hooks;
+pub mod http;
 pub mod load;
+pub mod metrics;
 pub mod model;
 pub mod order;
 pub mod registry;
+pub mod reload;
 pub mod scenario;
 pub mod schema;
+pub mod serve;
 pub mod service;
 pub mod store;
 pub mod syntax;

@@ -138,6 +138,32 @@ fn cross_file(loaded: &mut [Loaded]) {
             );
         }
     }
+    // Two workflows that both take a shared channel's orders by default: which one is meant?
+    for i in 0..loaded.len() {
+        let Some(w) = loaded[i].outcome.workflow.as_ref().filter(|w| w.settings.default_for_channels) else {
+            continue;
+        };
+        let clash = loaded[..i].iter().find_map(|l| {
+            let other = l.outcome.workflow.as_ref().filter(|o| o.settings.default_for_channels)?;
+            let shared = w.channels.iter().find(|c| other.channel(&c.code).is_some())?;
+            Some((other.name.clone(), shared.code.clone()))
+        });
+        if let Some((other, channel)) = clash {
+            let name = w.name.clone();
+            let at = workflow_name_span(&loaded[i].source);
+            let l = &mut loaded[i];
+            l.outcome.workflow = None;
+            l.outcome.diagnostics.push(
+                Diagnostic::error(
+                    "duplicate-default",
+                    format!("workflows `{other}` and `{name}` both take `{channel}` orders by default"),
+                    at,
+                )
+                .with_label("second default for this channel")
+                .with_help("set `default_for_channels = on` in one of them only"),
+            );
+        }
+    }
 }
 
 fn workflow_name_span(source: &str) -> crate::diagnostics::Span {

@@ -208,6 +208,9 @@ pub struct Settings {
     pub max_automatic_steps: u32,
     /// The currency of money amounts (ISO 4217 code).
     pub currency: String,
+    /// Orders from a channel that other workflows also have, and that name no workflow, come
+    /// to this one.
+    pub default_for_channels: bool,
 }
 
 impl Default for Settings {
@@ -218,6 +221,7 @@ impl Default for Settings {
             lock_lease: Duration::from_secs(15 * 60),
             max_automatic_steps: 16,
             currency: "USD".into(),
+            default_for_channels: false,
         }
     }
 }
@@ -236,7 +240,7 @@ pub struct Channel {
 }
 
 /// Payment outcomes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// The payment went through.

@@ -120,7 +120,7 @@ impl Order {
 }
 
 /// A customer record, as linked to the order.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Customer {
     /// The store's id.
     pub id: Option<i64>,
@@ -141,7 +141,7 @@ pub struct Customer {
 }
 
 /// A postal address.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Address {
     /// First name.
@@ -169,7 +169,7 @@ pub struct Address {
 }
 
 /// A payment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Payment {
     /// The method code (`credit_card`, `check`, ...).
     pub method: String,
@@ -182,7 +182,7 @@ pub struct Payment {
 }
 
 /// How a line is sourced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Fulfillment {
     /// From the warehouse.
@@ -215,7 +215,7 @@ impl Fulfillment {
 }
 
 /// An order line.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Line {
     /// Position in the order, from 1.
     pub n: u32,
@@ -264,7 +264,7 @@ impl Line {
 }
 
 /// A shipment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Shipment {
     /// Carrier (UPS, FedEx, ...).
     pub carrier: String,
@@ -273,13 +273,15 @@ pub struct Shipment {
     /// Shipping amount charged.
     pub amount: Decimal,
     /// (line number, units) shipped.
+    #[schema(value_type = Vec<Vec<serde_json::Value>>)]
     pub lines: Vec<(u32, Decimal)>,
     /// When.
+    #[schema(value_type = String, format = DateTime)]
     pub at: Time,
 }
 
 /// A fulfillment action recorded on an order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FulfillmentAction {
     /// Its number on the order, from 1.
     pub n: u32,
@@ -296,16 +298,19 @@ pub struct FulfillmentAction {
     /// Whether the customer sees it.
     pub visible: bool,
     /// When it was recorded.
+    #[schema(value_type = String, format = DateTime)]
     pub at: Time,
     /// When it was last changed.
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: Time,
 }
 
 /// A lease on an order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Lock {
     /// Who holds it.
     pub holder: String,
     /// When it runs out.
+    #[schema(value_type = String, format = DateTime)]
     pub expires_at: Time,
 }

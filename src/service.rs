@@ -1,6 +1,10 @@
 //! The unit of work: read the order in a transaction, let the engine decide, write everything
 //! the decision says, commit, and retry on a conflicting concurrent update (re-evaluating on the
 //! new state). What the command line, the HTTP service and the timer scheduler call.
+//!
+//! Every input runs on one snapshot of the workflows and the hooks, taken when it starts: a
+//! reload swaps both together ([`Service::swap_registry`], [`PausedInputs::swap`]) and an input
+//! already running finishes on the snapshot it took.
 
 use crate::engine::{self, Decision, EventInput, FulfillmentActionInput, Hooks, NewOrder, Rejection, Step};
 use crate::order::{Lock, Order, OrderId, Time};
@@ -100,23 +104,80 @@ fn stored(mut after: Order, before: &Order, active: &Active) -> Order {
     after
 }
 
-/// Orders: created, moved by events and timers, locked, with fulfillment actions.
-pub struct Service {
-    store: Store,
-    registry: RwLock<Arc<Registry>>,
-    clock: Arc<dyn Clock>,
+/// What one input runs on: the workflows and the hooks, swapped as one.
+struct Current {
+    registry: Arc<Registry>,
     hooks: Arc<dyn Hooks + Send>,
 }
 
+/// Orders: created, moved by events and timers, locked, with fulfillment actions.
+pub struct Service {
+    store: Store,
+    /// The snapshot new inputs take; replaced whole by a swap.
+    current: RwLock<Arc<Current>>,
+    clock: Arc<dyn Clock>,
+    /// Hooks given to [`Service::new`], kept across swaps; `None` for [`Service::serving`],
+    /// whose hooks are the registry's own.
+    fixed_hooks: Option<Arc<dyn Hooks + Send>>,
+    /// Every input holds it shared while it runs; [`Service::pause_inputs`] holds it alone.
+    gate: tokio::sync::RwLock<()>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("store", &self.store)
+            .field("workflows", &self.registry().versions())
+            .field("fixed_hooks", &self.fixed_hooks.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Service {
-    /// A service over a store and a set of workflows.
+    /// A service over a store and a set of workflows, running `hooks` whatever the registry
+    /// carries, also after a swap (tests, `orderly test`, embedding with hooks of one's own).
     pub fn new(
         store: Store,
         registry: Registry,
         clock: Arc<dyn Clock>,
         hooks: Arc<dyn Hooks + Send>,
     ) -> Self {
-        Service { store, registry: RwLock::new(Arc::new(registry)), clock, hooks }
+        Self::with(store, registry, clock, Some(hooks))
+    }
+
+    /// The running service: its hooks are the ones compiled with the registry
+    /// ([`Registry::hooks`]), and a swap replaces workflows and hooks together.
+    pub fn serving(store: Store, registry: Registry, clock: Arc<dyn Clock>) -> Self {
+        Self::with(store, registry, clock, None)
+    }
+
+    fn with(
+        store: Store,
+        registry: Registry,
+        clock: Arc<dyn Clock>,
+        fixed_hooks: Option<Arc<dyn Hooks + Send>>,
+    ) -> Self {
+        let current = Self::snapshot(&fixed_hooks, registry);
+        Service {
+            store,
+            current: RwLock::new(Arc::new(current)),
+            clock,
+            fixed_hooks,
+            gate: tokio::sync::RwLock::new(()),
+        }
+    }
+
+    fn snapshot(fixed_hooks: &Option<Arc<dyn Hooks + Send>>, registry: Registry) -> Current {
+        let hooks = match fixed_hooks {
+            Some(h) => h.clone(),
+            None => registry.hooks() as Arc<dyn Hooks + Send>,
+        };
+        Current { registry: Arc::new(registry), hooks }
+    }
+
+    /// The snapshot an input runs on from start to end.
+    fn current(&self) -> Arc<Current> {
+        self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// The store.
@@ -126,12 +187,24 @@ impl Service {
 
     /// The active workflows (a snapshot: a reload does not change it under the caller).
     pub fn registry(&self) -> Arc<Registry> {
-        self.registry.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.current().registry.clone()
     }
 
-    /// Makes a new set of workflows active.
+    /// Makes a new set of workflows active, with its hooks (or the hooks given to
+    /// [`Service::new`]), in one step: an input sees the old pair or the new pair, never a mix.
+    /// Inputs running keep the pair they started with. Does not wait for them; a reload uses
+    /// [`Service::pause_inputs`], which does.
     pub fn swap_registry(&self, registry: Registry) {
-        *self.registry.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(registry);
+        let next = Arc::new(Self::snapshot(&self.fixed_hooks, registry));
+        *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = next;
+    }
+
+    /// Waits for the inputs running to finish (on the workflows they started with) and holds
+    /// new ones back until the returned guard is swapped or dropped: what a reload does while
+    /// it counts orders per status, moves renamed statuses and swaps, so that no order moves
+    /// into a status the new version drops in between. Inputs wait, they are not refused.
+    pub async fn pause_inputs(&self) -> PausedInputs<'_> {
+        PausedInputs { service: self, _gate: self.gate.write().await }
     }
 
     /// The time now, to the microsecond (what the store keeps), so that what an answer shows is
@@ -149,7 +222,13 @@ impl Service {
                 .cloned()
                 .ok_or_else(|| ServiceError::Workflow(format!("no active workflow `{name}`")));
         }
-        match registry.with_channel(&input.channel).as_slice() {
+        let candidates = registry.with_channel(&input.channel);
+        if let [_, _, ..] = candidates.as_slice() {
+            if let Some(default) = candidates.iter().find(|a| a.workflow.settings.default_for_channels) {
+                return Ok((*default).clone());
+            }
+        }
+        match candidates.as_slice() {
             [one] => Ok((*one).clone()),
             [] => Err(ServiceError::Workflow(format!("no active workflow has channel `{}`", input.channel))),
             many => Err(ServiceError::Workflow(format!(
@@ -162,8 +241,9 @@ impl Service {
 
     /// Creates an order; the same channel and `external_id` again gives the first order back.
     pub async fn create_order(&self, input: &NewOrder) -> Result<Created, ServiceError> {
-        let registry = self.registry();
-        let active = self.workflow_for(&registry, input)?;
+        let _input = self.gate.read().await;
+        let current = self.current();
+        let active = self.workflow_for(&current.registry, input)?;
         let mut duplicate_seen = false;
         for _ in 0..RETRIES {
             let now = self.now();
@@ -194,7 +274,7 @@ impl Service {
                 matched.customer,
                 matched.possible_duplicate,
                 now,
-                &*self.hooks,
+                &*current.hooks,
             )
             .map_err(ServiceError::Rejected)?;
             if !decision.related.is_empty() {
@@ -243,12 +323,7 @@ impl Service {
 
     /// The workflow an order runs under.
     pub fn workflow_of(&self, order: &Order) -> Result<Active, ServiceError> {
-        self.registry().get(&order.workflow).cloned().ok_or_else(|| {
-            ServiceError::Workflow(format!(
-                "order {} runs under workflow `{}`, which is not active",
-                order.number, order.workflow
-            ))
-        })
+        active_of(&self.registry(), order)
     }
 
     /// Runs `decide` on the order under a transaction and writes its decision, retrying on
@@ -260,8 +335,10 @@ impl Service {
         decide: F,
     ) -> Result<Applied, ServiceError>
     where
-        F: Fn(&Active, &Order, Time) -> Result<Decision, Rejection>,
+        F: Fn(&Active, &Order, Time, &dyn Hooks) -> Result<Decision, Rejection>,
     {
+        let _input = self.gate.read().await;
+        let current = self.current();
         // A numeric key is tried as an id inside the transaction, saving a lookup.
         let mut id = match key.trim().parse::<OrderId>() {
             Ok(id) => id,
@@ -290,9 +367,10 @@ impl Service {
                     return Ok(first);
                 }
             }
-            let active = self.workflow_of(&order)?;
-            let mut decision = decide(&active, &order, now).map_err(ServiceError::Rejected)?;
-            match self.create_related(&mut tx, &order, &mut decision, &active, now).await {
+            let active = active_of(&current.registry, &order)?;
+            let mut decision =
+                decide(&active, &order, now, &*current.hooks).map_err(ServiceError::Rejected)?;
+            match self.create_related(&mut tx, &order, &mut decision, &active, &current, now).await {
                 Err(ServiceError::Store(StoreError::Conflict)) => continue,
                 other => other?,
             }
@@ -318,25 +396,25 @@ impl Service {
         order: &Order,
         decision: &mut Decision,
         active: &Active,
+        current: &Current,
         now: Time,
     ) -> Result<(), ServiceError> {
         for new in std::mem::take(&mut decision.related) {
             let target = match &new.workflow {
-                Some(name) if name != &active.workflow.name => self
-                    .registry()
+                Some(name) if name != &active.workflow.name => current
+                    .registry
                     .get(name)
                     .cloned()
                     .ok_or_else(|| ServiceError::Workflow(format!("no active workflow `{name}`")))?,
                 _ => active.clone(),
             };
             let customer = crate::order::Customer { is_new: false, ..(*order.customer).clone() };
-            let mut created = engine::create(&target.workflow, &new, customer, false, now, &*self.hooks)
+            let mut created = engine::create(&target.workflow, &new, customer, false, now, &*current.hooks)
                 .map_err(|r| {
-                    let mut r = r;
-                    r.message =
-                        format!("the related order a hook asked for cannot be created: {}", r.message);
-                    ServiceError::Rejected(r)
-                })?;
+                let mut r = r;
+                r.message = format!("the related order a hook asked for cannot be created: {}", r.message);
+                ServiceError::Rejected(r)
+            })?;
             created.order.related_order = Some(order.id);
             let id = tx.insert_order(&created, target.version, now).await?;
             decision.order.related_order = Some(id);
@@ -379,8 +457,8 @@ impl Service {
         input: &EventInput,
         idempotency_key: Option<&str>,
     ) -> Result<Applied, ServiceError> {
-        let hooks = &*self.hooks;
-        self.change(key, idempotency_key, |a, o, now| engine::apply(&a.workflow, o, input, now, hooks)).await
+        self.change(key, idempotency_key, |a, o, now, hooks| engine::apply(&a.workflow, o, input, now, hooks))
+            .await
     }
 
     /// Adds a fulfillment action.
@@ -389,7 +467,8 @@ impl Service {
         key: &str,
         input: &FulfillmentActionInput,
     ) -> Result<Applied, ServiceError> {
-        self.change(key, None, |a, o, now| engine::add_fulfillment_action(&a.workflow, o, input, now)).await
+        self.change(key, None, |a, o, now, _| engine::add_fulfillment_action(&a.workflow, o, input, now))
+            .await
     }
 
     /// Changes fulfillment action `n`.
@@ -399,7 +478,7 @@ impl Service {
         n: u32,
         input: &FulfillmentActionInput,
     ) -> Result<Applied, ServiceError> {
-        self.change(key, None, |a, o, now| engine::edit_fulfillment_action(&a.workflow, o, n, input, now))
+        self.change(key, None, |a, o, now, _| engine::edit_fulfillment_action(&a.workflow, o, n, input, now))
             .await
     }
 
@@ -420,6 +499,8 @@ impl Service {
         ttl: Option<chrono::Duration>,
     ) -> Result<Order, ServiceError> {
         let id = self.id_of(key).await?;
+        let _input = self.gate.read().await;
+        let current = self.current();
         for _ in 0..RETRIES {
             let now = self.now();
             let mut tx = self.store.begin().await?;
@@ -438,7 +519,7 @@ impl Service {
                 actor: Some(holder.to_string()),
                 detail: serde_json::json!({"expires_at": lock.as_ref().map(|l| l.expires_at.to_rfc3339())}),
             };
-            let version = self.registry().get(&order.workflow).map_or(order.workflow_version, |a| a.version);
+            let version = current.registry.get(&order.workflow).map_or(order.workflow_version, |a| a.version);
             match tx.set_lock(id, order.version, lock.as_ref(), &entry, version).await {
                 Err(StoreError::Conflict) => continue,
                 other => other?,
@@ -457,6 +538,9 @@ impl Service {
     pub async fn fire_due_timers(&self) -> Result<usize, ServiceError> {
         let mut fired = 0;
         loop {
+            // Each timer is one input: it runs on the snapshot it starts with.
+            let _input = self.gate.read().await;
+            let current = self.current();
             let now = self.now();
             let mut tx = self.store.begin().await?;
             let Some(timer) = tx.due_timers(now, 1).await?.into_iter().next() else { return Ok(fired) };
@@ -465,13 +549,13 @@ impl Service {
                 tx.commit().await?;
                 continue;
             };
-            let active = self.workflow_of(&order)?;
+            let active = active_of(&current.registry, &order)?;
             let mut decision =
-                match engine::fire_timer(&active.workflow, &order, &timer.name, now, &*self.hooks) {
+                match engine::fire_timer(&active.workflow, &order, &timer.name, now, &*current.hooks) {
                     Ok(d) => d,
                     Err(rejection) => engine::failed_timer(&order, &timer.name, &rejection, now),
                 };
-            match self.create_related(&mut tx, &order, &mut decision, &active, now).await {
+            match self.create_related(&mut tx, &order, &mut decision, &active, &current, now).await {
                 Ok(()) => {}
                 Err(ServiceError::Rejected(r)) => {
                     decision = engine::failed_timer(&order, &timer.name, &r, now)
@@ -492,5 +576,40 @@ impl Service {
             }
             fired += 1;
         }
+    }
+}
+
+/// The workflow an order runs under, in this registry.
+fn active_of(registry: &Registry, order: &Order) -> Result<Active, ServiceError> {
+    registry.get(&order.workflow).cloned().ok_or_else(|| {
+        ServiceError::Workflow(format!(
+            "order {} runs under workflow `{}`, which is not active",
+            order.number, order.workflow
+        ))
+    })
+}
+
+/// Inputs held back by [`Service::pause_inputs`]: none is running, new ones wait until this is
+/// swapped or dropped.
+pub struct PausedInputs<'a> {
+    service: &'a Service,
+    _gate: tokio::sync::RwLockWriteGuard<'a, ()>,
+}
+
+impl std::fmt::Debug for PausedInputs<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PausedInputs").finish_non_exhaustive()
+    }
+}
+
+impl PausedInputs<'_> {
+    /// The workflows active now (nothing can change them while inputs are paused, but a swap).
+    pub fn registry(&self) -> Arc<Registry> {
+        self.service.registry()
+    }
+
+    /// Makes `registry` (and its hooks) active, then lets inputs resume: they all run on it.
+    pub fn swap(self, registry: Registry) {
+        self.service.swap_registry(registry);
     }
 }

@@ -149,7 +149,7 @@ fn an_unexpected_refusal_shows_its_message_and_the_failing_guard() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("the step was refused (no_transition), but no refusal was expected"), "{text}");
     assert!(text.contains("refused: no_transition: no transition for `payment_received`"), "{text}");
-    assert!(text.contains("guard at line 260 `event.outcome == \"approved\"` failed"), "{text}");
+    assert!(text.contains("guard at line 263 `event.outcome == \"approved\"` failed"), "{text}");
     assert!(text.contains("event.outcome is \"pending\""), "{text}");
     assert!(text.contains("the order accepts: payment_received"), "{text}");
 }

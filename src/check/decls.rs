@@ -393,7 +393,8 @@ fn kind_name(kind: EventKind) -> &'static str {
     }
 }
 
-const SETTINGS: &[&str] = &["auto_pick", "auto_invoice", "lock_lease", "max_automatic_steps", "currency"];
+const SETTINGS: &[&str] =
+    &["auto_pick", "auto_invoice", "lock_lease", "max_automatic_steps", "currency", "default_for_channels"];
 
 fn setting(ch: &mut Checker<'_>, s: &mut Settings, entry: &ast::Setting) {
     let key = entry.key.text.as_str();
@@ -407,7 +408,8 @@ fn setting(ch: &mut Checker<'_>, s: &mut Settings, entry: &ast::Setting) {
     match (key, &entry.value) {
         ("auto_pick", SettingValue::Switch(b)) => s.auto_pick = *b,
         ("auto_invoice", SettingValue::Switch(b)) => s.auto_invoice = *b,
-        ("auto_pick" | "auto_invoice", _) => wrong(ch, "`on` or `off`", "on"),
+        ("default_for_channels", SettingValue::Switch(b)) => s.default_for_channels = *b,
+        ("auto_pick" | "auto_invoice" | "default_for_channels", _) => wrong(ch, "`on` or `off`", "on"),
         ("lock_lease", SettingValue::Duration(text)) => match parse_duration(text) {
             Ok(d) => s.lock_lease = d,
             Err(e) => ch.report(super::exprs::duration_error(text, &e, entry.value_span)),

@@ -16,6 +16,7 @@ mod eval;
 mod run;
 
 pub use create::{create, CustomerInput, LineInput, NewOrder, PaymentInput};
+pub(crate) use eval::show as show_guard;
 pub use eval::{evaluate, explain, Value};
 pub use run::{
     add_fulfillment_action, apply, edit_fulfillment_action, failed_timer, fire_timer, locked_rejection,
@@ -170,7 +171,7 @@ pub struct Decision {
 }
 
 /// One transition taken or event handled.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Step {
     /// The event (`None` for automatic transitions; `timer:NAME` for timers).
     pub event: Option<String>,
@@ -183,9 +184,10 @@ pub struct Step {
 }
 
 /// One row of an order's history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     /// When.
+    #[schema(value_type = String, format = DateTime)]
     pub at: Time,
     /// What kind of entry: `created`, `transition`, `event`, `note`, `fulfillment_action`,
     /// `fulfillment_action_changed`, `shipment`, `payment`, `receipt`, `timer`, `picked`,
@@ -291,7 +293,7 @@ impl std::fmt::Display for Rejection {
 }
 
 /// A transition that could have taken the event, and why it did not.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Candidate {
     /// Its line in the workflow file.
     pub line: usize,
@@ -302,7 +304,7 @@ pub struct Candidate {
 }
 
 /// A field of the input and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// The field's path (`customer.email`, `data.amount`, `lines[2].qty`).
     pub field: String,

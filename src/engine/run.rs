@@ -718,7 +718,7 @@ pub fn fire_timer(
 }
 
 /// A fulfillment action to add, or the parts of one to change.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FulfillmentActionInput {
     /// The action's name, from the workflow's list (required to add).

@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 /// A stored history row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StoredHistory {
     /// The row's id (increasing in the order rows were written).
     pub id: i64,

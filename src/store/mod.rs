@@ -25,18 +25,22 @@ mod baseline;
 mod customers;
 mod encode;
 mod error;
+mod grid;
 mod history;
 mod orders;
 mod outbox;
 mod schema;
+mod status_counts;
 mod timers;
 mod tx;
 mod workflows;
 
 pub use customers::{CustomerMatch, MatchedCustomer};
 pub use error::StoreError;
+pub use grid::{GridPage, GridQuery, GridRow};
 pub use history::StoredHistory;
 pub use outbox::StoredOutbox;
+pub use status_counts::StatusRename;
 pub use timers::StoredTimer;
 pub use tx::Tx;
 
@@ -124,6 +128,17 @@ impl Store {
             Backend::Postgres => self.pool.begin().await?,
         };
         Ok(Tx::new(tx, self.backend))
+    }
+
+    /// Checks that the database answers (`SELECT 1`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Connections in the pool: (open, idle).
+    pub fn pool_stats(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
     }
 
     /// Closes the pool: waits for connections in use to come back, then closes them all.

@@ -472,6 +472,14 @@ impl Store {
         Ok(order)
     }
 
+    /// The order with this number (never read as an id).
+    pub async fn order_by_number(&self, number: &str) -> Result<Option<Order>, StoreError> {
+        let mut tx = self.read().await?;
+        let order = by_number(&mut tx, number.trim()).await?;
+        tx.commit().await?;
+        Ok(order)
+    }
+
     /// How many orders there are.
     pub async fn count_orders(&self) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM orders").fetch_one(&self.pool).await?;

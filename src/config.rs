@@ -1,0 +1,596 @@
+//! The service's configuration (`orderly serve`), read once at start.
+//!
+//! Precedence, lowest first: the built-in defaults ([`Config::default`]), then the file
+//! (`orderly.toml`, or the one given with `--config`), then the `ORDERLY_*` environment
+//! variables, one per key (`bind` is `ORDERLY_BIND`; `ORDERLY_TOKENS` holds the tokens as a JSON
+//! array and replaces the file's list). Unknown keys are errors, not ignored, and every error
+//! says where it is: `orderly.toml:3:1: ...` for the file, `ORDERLY_BIND=...: ...` for the
+//! environment. Tokens are kept only as SHA-256 digests of their secrets. `docs/configuration.md`
+//! is the operator's reference.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::de::{SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+
+use crate::diagnostics::did_you_mean;
+
+/// The configuration of `orderly serve`: defaults, then the file, then the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The store: `sqlite://...` or `postgres://...` (`database_url`, `ORDERLY_DATABASE_URL`).
+    pub database_url: String,
+    /// The address to listen on (`bind`, `ORDERLY_BIND`).
+    pub bind: SocketAddr,
+    /// The folder of `*.flow` files (`workflows`, `ORDERLY_WORKFLOWS`).
+    pub workflows: PathBuf,
+    /// The largest request body accepted, in bytes (`body_limit`, `ORDERLY_BODY_LIMIT`).
+    pub body_limit: usize,
+    /// How log lines are written (`log_format`, `ORDERLY_LOG_FORMAT`).
+    pub log_format: LogFormat,
+    /// A tracing `EnvFilter` directive such as `info` or `orderly=debug,info` (`log_level`,
+    /// `ORDERLY_LOG_LEVEL`); `RUST_LOG`, when set, wins over it.
+    pub log_level: String,
+    /// The API tokens (`[[tokens]]`, `ORDERLY_TOKENS`). None means every route is open.
+    pub tokens: Vec<Token>,
+    /// `/v1/track` requests allowed per client address per minute (`track_per_minute`).
+    pub track_per_minute: u32,
+    /// How often due timers are fired, in milliseconds (`timer_interval_ms`).
+    pub timer_interval_ms: u64,
+    /// Quiet time after the last workflow file change before reloading (`reload_debounce_ms`).
+    pub reload_debounce_ms: u64,
+    /// Whether to watch the workflows folder and reload on change (`watch`).
+    pub watch: bool,
+    /// On SIGTERM, how long in-flight requests may take to finish (`shutdown_grace_seconds`).
+    pub shutdown_grace_seconds: u64,
+    /// The file the configuration was read from; `None` for defaults and environment only.
+    pub source: Option<PathBuf>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Readable lines for a terminal (`human`).
+    #[default]
+    Human,
+    /// One JSON object per line, for log collectors (`json`).
+    Json,
+}
+
+/// What a token may do. Written `orders:read`, `orders:write`, `events:write`,
+/// `workflows:read`, `metrics:read`, `admin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    /// `orders:read`: list and read orders.
+    OrdersRead,
+    /// `orders:write`: create orders, take locks, edit fulfillment actions.
+    OrdersWrite,
+    /// `events:write`: post events to orders.
+    EventsWrite,
+    /// `workflows:read`: read the active workflows.
+    WorkflowsRead,
+    /// `metrics:read`: scrape `/metrics`.
+    MetricsRead,
+    /// `admin`: everything, including reloading the workflows.
+    Admin,
+}
+
+/// An API token: a name, the SHA-256 of its secret, and what it may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// A name for logs and messages, unique among the tokens.
+    pub name: String,
+    /// The SHA-256 digest of the secret (the secret itself is not kept).
+    pub sha256: [u8; 32],
+    /// What the token may do.
+    pub scopes: Vec<Scope>,
+    /// With `events:write`: the only event names this token may post (`None`: all of them).
+    pub events: Option<Vec<String>>,
+}
+
+/// Why the configuration could not be read. `Display` gives one message saying what and where.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read `{}`: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A mistake in the file.
+    #[error("{}:{line}:{column}: {message}", file.display())]
+    File {
+        /// The file, as given.
+        file: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column, in characters.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A mistake in an `ORDERLY_*` environment variable.
+    #[error("{var}{}: {message}", value.as_ref().map(|v| format!("={v}")).unwrap_or_default())]
+    Env {
+        /// The variable.
+        var: String,
+        /// Its value, when it is safe to repeat (never for tokens or the database URL).
+        value: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// A non-loopback address without any token: the service would be open to the network.
+    #[error(
+        "refusing to listen on `{bind}` without tokens: every route, admin ones included, would be \
+         open to anyone who can reach it; add a `[[tokens]]` table to the configuration file (or \
+         set ORDERLY_TOKENS), or bind to a loopback address such as `127.0.0.1:{}`",
+        bind.port()
+    )]
+    Exposure {
+        /// The refused address.
+        bind: SocketAddr,
+    },
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: "sqlite://orderly.db".into(),
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            workflows: PathBuf::from("workflows"),
+            body_limit: 1_048_576,
+            log_format: LogFormat::Human,
+            log_level: "info".into(),
+            tokens: Vec::new(),
+            track_per_minute: 30,
+            timer_interval_ms: 1000,
+            reload_debounce_ms: 100,
+            watch: true,
+            shutdown_grace_seconds: 30,
+            source: None,
+        }
+    }
+}
+
+impl Scope {
+    /// Every scope, in the order they are documented.
+    pub const ALL: [Scope; 6] = [
+        Scope::OrdersRead,
+        Scope::OrdersWrite,
+        Scope::EventsWrite,
+        Scope::WorkflowsRead,
+        Scope::MetricsRead,
+        Scope::Admin,
+    ];
+
+    /// How the scope is written: `orders:read`, ...
+    pub fn code(self) -> &'static str {
+        match self {
+            Scope::OrdersRead => "orders:read",
+            Scope::OrdersWrite => "orders:write",
+            Scope::EventsWrite => "events:write",
+            Scope::WorkflowsRead => "workflows:read",
+            Scope::MetricsRead => "metrics:read",
+            Scope::Admin => "admin",
+        }
+    }
+
+    /// The scope written `s`, if any.
+    pub fn from_code(s: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|scope| scope.code() == s)
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for Scope {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Scope::from_code(&s).ok_or_else(|| {
+            let codes = Scope::ALL.map(Scope::code);
+            let hint = did_you_mean(&s, codes).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
+            serde::de::Error::custom(format!("unknown scope `{s}`{hint} (scopes: {})", codes.join(", ")))
+        })
+    }
+}
+
+impl Token {
+    /// Whether the token has `scope`; `admin` allows everything.
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.scopes.contains(&Scope::Admin) || self.scopes.contains(&scope)
+    }
+
+    /// Whether the token may post `event`: `admin`, or `events:write` and the event is in its
+    /// `events` list (or it has none).
+    pub fn allows_event(&self, event: &str) -> bool {
+        self.scopes.contains(&Scope::Admin)
+            || (self.scopes.contains(&Scope::EventsWrite)
+                && self.events.as_ref().is_none_or(|events| events.iter().any(|e| e == event)))
+    }
+}
+
+impl Config {
+    /// Reads `path` if given (error if missing), else `orderly.toml` in the current directory if
+    /// it exists, else defaults; then applies env overrides read through `env` (pass
+    /// `|k| std::env::var(k).ok()` in production; tests pass a closure over a map).
+    pub fn load(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let default = Path::new("orderly.toml");
+        let path = match path {
+            Some(p) => p,
+            None if default.is_file() => default,
+            None => {
+                let mut config = Config::default();
+                config.apply_env(&env)?;
+                return Ok(config);
+            }
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        Config::from_toml(&text, path, env)
+    }
+
+    /// Reads the configuration from `text`, the contents of `file` (the name used in messages),
+    /// then applies the environment overrides read through `env`.
+    pub fn from_toml(
+        text: &str,
+        file: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let at = |span: Range<usize>, message: String| {
+            let (line, column) = line_column(text, span.start);
+            ConfigError::File { file: file.into(), line, column, message }
+        };
+        let raw: RawFile = toml::from_str(text).map_err(|e| {
+            let message = e.message().trim().lines().map(str::trim).collect::<Vec<_>>().join("; ");
+            at(e.span().unwrap_or(0..0), unknown_key(&message))
+        })?;
+        let mut config = Config { source: Some(file.into()), ..Config::default() };
+        let values = [
+            ("database_url", raw.database_url),
+            ("bind", raw.bind),
+            ("workflows", raw.workflows),
+            ("body_limit", raw.body_limit),
+            ("log_format", raw.log_format),
+            ("log_level", raw.log_level),
+            ("track_per_minute", raw.track_per_minute),
+            ("timer_interval_ms", raw.timer_interval_ms),
+            ("reload_debounce_ms", raw.reload_debounce_ms),
+            ("watch", raw.watch),
+            ("shutdown_grace_seconds", raw.shutdown_grace_seconds),
+        ];
+        for (key, value) in values {
+            if let Some(value) = value {
+                config.set(key, value.get_ref()).map_err(|m| at(value.span(), format!("`{key}` {m}")))?;
+            }
+        }
+        if let Some(tokens) = raw.tokens {
+            let tokens = tokens.0.into_iter().map(|t| (t.span(), t.into_inner()));
+            config.tokens = tokens_from(tokens).map_err(|(span, m)| at(span, m))?;
+        }
+        config.apply_env(&env)?;
+        Ok(config)
+    }
+
+    /// Overrides the keys set by `ORDERLY_*` variables.
+    fn apply_env(&mut self, env: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        for key in KEYS {
+            let var = format!("ORDERLY_{}", key.to_ascii_uppercase());
+            if let Some(text) = env(&var) {
+                self.set(key, &toml::Value::String(text.clone())).map_err(|message| ConfigError::Env {
+                    var,
+                    // A database URL may hold a password: never repeat it.
+                    value: (key != "database_url").then_some(text),
+                    message,
+                })?;
+            }
+        }
+        if let Some(json) = env("ORDERLY_TOKENS") {
+            let error =
+                |message: String| ConfigError::Env { var: "ORDERLY_TOKENS".into(), value: None, message };
+            let raw: Vec<RawToken> = serde_json::from_str(&json).map_err(|e| error(json_message(&e)))?;
+            self.tokens = tokens_from(raw.into_iter().map(|t| (0..0, t))).map_err(|(_, m)| error(m))?;
+        }
+        Ok(())
+    }
+
+    /// Sets `key` from `value` (environment values arrive as strings). The error message
+    /// completes a sentence that starts with the key or the variable: "must be ...".
+    fn set(&mut self, key: &str, value: &toml::Value) -> Result<(), String> {
+        match key {
+            "database_url" => self.database_url = text(value)?,
+            "bind" => {
+                let text = text(value)?;
+                self.bind =
+                    text.parse().map_err(|e| format!("must be an address like `127.0.0.1:8080`: {e}"))?;
+            }
+            "workflows" => self.workflows = text(value)?.into(),
+            "body_limit" => self.body_limit = byte_size(value)?,
+            "log_format" => {
+                self.log_format = match text(value)?.to_ascii_lowercase().as_str() {
+                    "human" => LogFormat::Human,
+                    "json" => LogFormat::Json,
+                    _ => return Err("must be `human` or `json`".into()),
+                }
+            }
+            "log_level" => {
+                let filter = text(value)?;
+                if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&filter) {
+                    return Err(format!("must be a filter like `info` or `orderly=debug,info`: {e}"));
+                }
+                self.log_level = filter;
+            }
+            "track_per_minute" => self.track_per_minute = whole(value, 1)?,
+            "timer_interval_ms" => self.timer_interval_ms = whole(value, 1)?,
+            "reload_debounce_ms" => self.reload_debounce_ms = whole(value, 0)?,
+            "shutdown_grace_seconds" => self.shutdown_grace_seconds = whole(value, 0)?,
+            "watch" => {
+                self.watch = match value {
+                    toml::Value::Boolean(b) => *b,
+                    toml::Value::String(s) if ["true", "1"].contains(&s.trim()) => true,
+                    toml::Value::String(s) if ["false", "0"].contains(&s.trim()) => false,
+                    _ => return Err("must be `true` or `false` (or `1` or `0`)".into()),
+                }
+            }
+            _ => return Err("is not a configuration key".into()),
+        }
+        Ok(())
+    }
+
+    /// Finds the token whose secret is `presented` (compares SHA-256 digests).
+    pub fn authenticate(&self, presented: &str) -> Option<&Token> {
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        // Every byte is compared, so the time taken does not tell where two digests differ.
+        self.tokens.iter().find(|t| t.sha256.iter().zip(&digest).fold(0, |acc, (a, b)| acc | (a ^ b)) == 0)
+    }
+
+    /// Refuses a non-loopback `bind` when no token is configured (the service would be open to
+    /// the network): the error says so and what to do.
+    pub fn check_exposure(&self) -> Result<(), ConfigError> {
+        if self.tokens.is_empty() && !self.bind.ip().to_canonical().is_loopback() {
+            return Err(ConfigError::Exposure { bind: self.bind });
+        }
+        Ok(())
+    }
+}
+
+/// The keys besides `tokens`, each also set by `ORDERLY_<KEY>`.
+const KEYS: [&str; 11] = [
+    "database_url",
+    "bind",
+    "workflows",
+    "body_limit",
+    "log_format",
+    "log_level",
+    "track_per_minute",
+    "timer_interval_ms",
+    "reload_debounce_ms",
+    "watch",
+    "shutdown_grace_seconds",
+];
+
+/// The file as written: every key optional, unknown keys refused, spans kept for messages.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    database_url: Option<Spanned<toml::Value>>,
+    bind: Option<Spanned<toml::Value>>,
+    workflows: Option<Spanned<toml::Value>>,
+    body_limit: Option<Spanned<toml::Value>>,
+    log_format: Option<Spanned<toml::Value>>,
+    log_level: Option<Spanned<toml::Value>>,
+    tokens: Option<TokenTables>,
+    track_per_minute: Option<Spanned<toml::Value>>,
+    timer_interval_ms: Option<Spanned<toml::Value>>,
+    reload_debounce_ms: Option<Spanned<toml::Value>>,
+    watch: Option<Spanned<toml::Value>>,
+    shutdown_grace_seconds: Option<Spanned<toml::Value>>,
+}
+
+/// The `[[tokens]]` tables, with their places; says "two brackets" to a `[tokens]` table.
+struct TokenTables(Vec<Spanned<RawToken>>);
+
+impl<'de> Deserialize<'de> for TokenTables {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Tables;
+        impl<'de> Visitor<'de> for Tables {
+            type Value = TokenTables;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`[[tokens]]` tables (two brackets)")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TokenTables, A::Error> {
+                let mut tables = Vec::new();
+                while let Some(table) = seq.next_element()? {
+                    tables.push(table);
+                }
+                Ok(TokenTables(tables))
+            }
+        }
+        d.deserialize_seq(Tables)
+    }
+}
+
+/// A `[[tokens]]` table, or one element of `ORDERLY_TOKENS`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a token (`name`, `secret` or `secret_sha256`, `scopes`)")]
+struct RawToken {
+    name: String,
+    secret: Option<String>,
+    secret_sha256: Option<String>,
+    #[serde(default)]
+    scopes: Vec<Scope>,
+    events: Option<Vec<String>>,
+}
+
+/// A non-empty string, trimmed.
+fn text(value: &toml::Value) -> Result<String, String> {
+    match value {
+        toml::Value::String(s) if s.trim().is_empty() => Err("must not be empty".into()),
+        toml::Value::String(s) => Ok(s.trim().to_string()),
+        other => Err(format!("must be a string, not {}", other.type_str())),
+    }
+}
+
+/// A whole number, at least `min`, that fits `T`.
+fn whole<T: TryFrom<i64>>(value: &toml::Value, min: i64) -> Result<T, String> {
+    let n = match value {
+        toml::Value::Integer(n) => *n,
+        toml::Value::String(s) => s.trim().parse().map_err(|_| "must be a whole number".to_string())?,
+        other => return Err(format!("must be a whole number, not {}", other.type_str())),
+    };
+    if n < min {
+        return Err(format!("must be at least {min}"));
+    }
+    T::try_from(n).map_err(|_| format!("is too large: {n}"))
+}
+
+/// A number of bytes, or a size with a unit: `512KiB`, `2MiB`, `1MB` (units are case-insensitive).
+fn byte_size(value: &toml::Value) -> Result<usize, String> {
+    const UNITS: [(&str, u64); 7] = [
+        ("b", 1),
+        ("kb", 1000),
+        ("kib", 1 << 10),
+        ("mb", 1_000_000),
+        ("mib", 1 << 20),
+        ("gb", 1_000_000_000),
+        ("gib", 1 << 30),
+    ];
+    let bytes = match value {
+        toml::Value::String(s) if s.trim().chars().any(|c| !c.is_ascii_digit()) => {
+            let s = s.trim();
+            let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+            let unit = unit.trim().to_ascii_lowercase();
+            let factor = UNITS.iter().find(|(u, _)| *u == unit).map(|(_, f)| *f);
+            match (digits.parse::<u64>(), factor) {
+                (Ok(n), Some(f)) => {
+                    n.checked_mul(f).and_then(|n| usize::try_from(n).ok()).ok_or("is too large")?
+                }
+                _ => return Err("must be a number of bytes or a size like `512KiB`, `2MiB` or `1MB`".into()),
+            }
+        }
+        other => whole(other, 1)?,
+    };
+    if bytes == 0 {
+        return Err("must be at least 1".into());
+    }
+    Ok(bytes)
+}
+
+/// Checks the tokens (`span` locates each in the file) and keeps only their digests.
+fn tokens_from(
+    raw: impl IntoIterator<Item = (Range<usize>, RawToken)>,
+) -> Result<Vec<Token>, (Range<usize>, String)> {
+    let mut tokens: Vec<Token> = Vec::new();
+    for (span, t) in raw {
+        let fail = |m: String| Err((span.clone(), m));
+        let name = t.name.trim();
+        if name.is_empty() {
+            return fail("a token's `name` is empty".into());
+        }
+        if tokens.iter().any(|other| other.name == name) {
+            return fail(format!("two tokens are named `{name}`: token names must be unique"));
+        }
+        let sha256 = match (t.secret, t.secret_sha256) {
+            (Some(_), Some(_)) => {
+                return fail(format!("token `{name}` has both `secret` and `secret_sha256`: keep one"));
+            }
+            (None, None) => {
+                return fail(format!(
+                    "token `{name}` has no secret: give `secret` (the plain text) or `secret_sha256` (its SHA-256 in hex)"
+                ));
+            }
+            (Some(secret), None) if secret.chars().count() < 16 => {
+                return fail(format!(
+                    "token `{name}`: `secret` is shorter than 16 characters; use a long random value, e.g. from `openssl rand -hex 32`"
+                ));
+            }
+            (Some(secret), None) => Sha256::digest(secret.as_bytes()).into(),
+            (None, Some(hex)) => match parse_hex(hex.trim()) {
+                Some(digest) => digest,
+                None => {
+                    return fail(format!(
+                        "token `{name}`: `secret_sha256` must be 64 hexadecimal characters, as printed by `printf %s 'the secret' | sha256sum`"
+                    ));
+                }
+            },
+        };
+        if t.scopes.is_empty() {
+            let codes = Scope::ALL.map(Scope::code).join(", ");
+            return fail(format!("token `{name}` has no scopes: give it at least one of {codes}"));
+        }
+        if t.events.is_some() && !t.scopes.contains(&Scope::EventsWrite) {
+            return fail(format!(
+                "token `{name}` lists `events` but lacks the `events:write` scope: add the scope or remove `events`"
+            ));
+        }
+        if t.events.as_ref().is_some_and(Vec::is_empty) {
+            return fail(format!(
+                "token `{name}` has an empty `events` list, so it could post no event: list the event names, or remove `events` to allow all"
+            ));
+        }
+        tokens.push(Token { name: name.to_string(), sha256, scopes: t.scopes, events: t.events });
+    }
+    Ok(tokens)
+}
+
+/// 64 hexadecimal characters as 32 bytes.
+fn parse_hex(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (byte, pair) in out.iter_mut().zip(hex.as_bytes().chunks(2)) {
+        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// `unknown field `bnd`, expected one of `bind`, ...` (serde's words) becomes
+/// `unknown key `bnd`; did you mean `bind`?`, or lists the keys when none is close.
+fn unknown_key(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else { return message.to_string() };
+    let Some((field, expected)) = rest.split_once("`, expected ") else { return message.to_string() };
+    let keys: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    match did_you_mean(field, keys.iter().copied()) {
+        Some(key) => format!("unknown key `{field}`; did you mean `{key}`?"),
+        None => {
+            let keys: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
+            format!("unknown key `{field}`; the keys are {}", keys.join(", "))
+        }
+    }
+}
+
+/// serde_json's message with its place in front, an unknown key turned into a did-you-mean, and
+/// an example when the text is not an array of tokens.
+fn json_message(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let mut message = unknown_key(full.strip_suffix(&suffix).unwrap_or(&full));
+    if e.is_syntax() || e.is_eof() || message.starts_with("invalid type") {
+        message.push_str(
+            "; the value must be a JSON array like `[{\"name\": \"ci\", \"secret\": \"...\", \"scopes\": [\"orders:read\"]}]`",
+        );
+    }
+    match (e.line(), e.column()) {
+        (_, 0) => message,
+        (1, column) => format!("at column {column}: {message}"),
+        (line, column) => format!("at line {line}, column {column}: {message}"),
+    }
+}
+
+/// The 1-based line and column (in characters) of byte `offset`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (before.matches('\n').count() + 1, before[line_start..].chars().count() + 1)
+}

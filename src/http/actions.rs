@@ -1,0 +1,74 @@
+//! `POST /v1/orders/{id}/fulfillment-actions` and `PATCH .../{n}`: the fulfillment actions staff
+//! record on an order (SalesCart's "Drop-Ship Email Sent", "Called Customer", ...), with the
+//! before and after of every change kept in the history.
+
+use super::auth::Caller;
+use super::error::{ApiError, Body, PathArgs};
+use super::orders::view_of;
+use super::view::OrderView;
+use super::{trace_order, AppState};
+use crate::config::Scope;
+use crate::engine::FulfillmentActionInput;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use std::sync::Arc;
+
+/// Records a fulfillment action on an order.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/fulfillment-actions", tag = "fulfillment",
+    params(("id" = String, Path, description = "The order's id or number")),
+    request_body = FulfillmentActionInput,
+    responses(
+        (status = 201, description = "Recorded; the order with it", body = OrderView),
+        (status = 422, description = "`unknown_action` (not in the workflow's list) or a missing `name`", body = super::error::ErrorBody),
+        (status = 423, description = "Another actor holds the lock", body = super::error::ErrorBody),
+        (status = 404, description = "No such order", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn add(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    PathArgs(id): PathArgs<String>,
+    Body(mut input): Body<FulfillmentActionInput>,
+) -> Result<(StatusCode, Json<OrderView>), ApiError> {
+    caller.require(Scope::OrdersWrite)?;
+    trace_order(&id, None);
+    if input.actor.is_none() {
+        input.actor = caller.name().map(str::to_string);
+    }
+    let applied = state.service.add_fulfillment_action(&id, &input).await?;
+    Ok((StatusCode::CREATED, Json(view_of(&state, applied.order).await?)))
+}
+
+/// Changes fulfillment action `n` of an order (only the fields given).
+#[utoipa::path(
+    patch, path = "/v1/orders/{id}/fulfillment-actions/{n}", tag = "fulfillment",
+    params(
+        ("id" = String, Path, description = "The order's id or number"),
+        ("n" = u32, Path, description = "The action's number on the order, from 1"),
+    ),
+    request_body = FulfillmentActionInput,
+    responses(
+        (status = 200, description = "Changed", body = OrderView),
+        (status = 400, description = "`n` is not a number", body = super::error::ErrorBody),
+        (status = 422, description = "No action `n` on the order, or an unknown action name", body = super::error::ErrorBody),
+        (status = 404, description = "No such order", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn edit(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    PathArgs((id, n)): PathArgs<(String, u32)>,
+    Body(mut input): Body<FulfillmentActionInput>,
+) -> Result<Json<OrderView>, ApiError> {
+    caller.require(Scope::OrdersWrite)?;
+    trace_order(&id, None);
+    if input.actor.is_none() {
+        input.actor = caller.name().map(str::to_string);
+    }
+    let applied = state.service.edit_fulfillment_action(&id, n, &input).await?;
+    Ok(Json(view_of(&state, applied.order).await?))
+}

@@ -1,0 +1,88 @@
+//! Bearer tokens and scopes. With no token configured every caller may do everything (the
+//! service then binds to loopback only, see `serve`); otherwise a request needs
+//! `Authorization: Bearer <secret>` of a token with the route's scope: 401 without a valid
+//! token, 403 without the scope.
+
+use super::error::ApiError;
+use super::AppState;
+use crate::config::{Scope, Token};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use std::sync::Arc;
+
+/// Who is calling: a token, or anyone when the service has no tokens.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// No tokens are configured: every request may do everything.
+    Open,
+    /// The token the request presented.
+    Token(Token),
+}
+
+impl Caller {
+    /// Refuses with 403 unless the caller has `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        match self {
+            Caller::Open => Ok(()),
+            Caller::Token(t) if t.allows(scope) => Ok(()),
+            Caller::Token(t) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("token `{}` does not have the `{}` scope this needs", t.name, scope.code()),
+            )
+            .with("required_scope", scope.code())),
+        }
+    }
+
+    /// Refuses with 403 unless the caller may post `event`.
+    pub fn require_event(&self, event: &str) -> Result<(), ApiError> {
+        self.require(Scope::EventsWrite)?;
+        match self {
+            Caller::Token(t) if !t.allows_event(event) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("token `{}` may not post `{event}` events", t.name),
+            )
+            .with("allowed", t.events.clone().unwrap_or_default())),
+            _ => Ok(()),
+        }
+    }
+
+    /// The token's name, to record as the actor when a request names none.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Caller::Open => None,
+            Caller::Token(t) => Some(&t.name),
+        }
+    }
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+        .header(header::WWW_AUTHENTICATE, "Bearer realm=\"orderly\"")
+}
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        if state.config.tokens.is_empty() {
+            return Ok(Caller::Open);
+        }
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Err(unauthorized("this needs a token: send `Authorization: Bearer <secret>`"));
+        };
+        let presented = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <secret>`"))?;
+        state
+            .config
+            .authenticate(presented)
+            .map(|t| Caller::Token(t.clone()))
+            .ok_or_else(|| unauthorized("the token is not valid"))
+    }
+}

@@ -1,0 +1,260 @@
+//! Every error the API answers with: `{"error": code, "message": text, ...details}` and the
+//! status code that goes with it. Store failures are logged and answered with a plain 500;
+//! their details never reach the client.
+
+use crate::engine::Rejection;
+use crate::service::ServiceError;
+use crate::store::StoreError;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::FromRequest;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// A stable code (`no_transition`, `not_found`, `invalid_body`, ...).
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+    /// More fields merged into the body (`status`, `allowed_events`, `problems`, ...).
+    pub details: Map<String, Value>,
+    /// Extra headers (`Retry-After`, `WWW-Authenticate`).
+    headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+/// The body of every error, for the OpenAPI document.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable code: `no_transition`, `locked`, `invalid_data`, `missing_fields`, `not_found`,
+    /// `invalid_body`, `bad_json`, `unauthorized`, `forbidden`, `rate_limited`, ...
+    pub error: String,
+    /// What was wrong, in words.
+    pub message: String,
+    /// For refused events: the order's status.
+    #[schema(nullable = false)]
+    pub status: Option<String>,
+    /// For refused events: the events the order accepts now.
+    #[schema(nullable = false)]
+    pub allowed_events: Option<Vec<String>>,
+    /// For `no_transition`: each transition that could have taken the event and the part of its
+    /// guard that failed.
+    #[schema(nullable = false)]
+    pub candidates: Option<Vec<crate::engine::Candidate>>,
+    /// For bad data: each field and what is wrong with it.
+    #[schema(nullable = false)]
+    pub problems: Option<Vec<crate::engine::Problem>>,
+}
+
+impl ApiError {
+    /// An error with a status, a code and a message.
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code: code.to_string(),
+            message: message.into(),
+            details: Map::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds a field to the body.
+    pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
+        self.details.insert(key.to_string(), serde_json::to_value(value).unwrap_or(Value::Null));
+        self
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: header::HeaderName, value: &str) -> Self {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.push((name, v));
+        }
+        self
+    }
+
+    /// 404 for an order key that names no order.
+    pub fn no_order(key: &str) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no order has id or number `{key}`"))
+    }
+
+    /// 500 for a failure the client cannot act on; the cause is logged, not sent.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the service failed to answer; the error is in its log",
+        )
+    }
+}
+
+/// The HTTP status for a rejection code.
+pub fn rejection_status(code: &str) -> StatusCode {
+    match code {
+        "no_transition" | "over_shipment" | "automatic_loop" | "duplicate" => StatusCode::CONFLICT,
+        "locked" => StatusCode::LOCKED,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(r: Rejection) -> Self {
+        let mut e = ApiError::new(rejection_status(r.code), r.code, r.message);
+        if let Some(status) = r.status {
+            e = e.with("status", status).with("allowed_events", r.allowed_events);
+        }
+        if !r.candidates.is_empty() {
+            e = e.with("candidates", r.candidates);
+        }
+        if !r.problems.is_empty() {
+            e = e.with("problems", r.problems);
+        }
+        e
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Rejected(r) => r.into(),
+            ServiceError::NotFound(key) => ApiError::no_order(&key),
+            ServiceError::Workflow(message) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "workflow_unavailable", message)
+            }
+            ServiceError::Busy(..) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())
+                .header(header::RETRY_AFTER, "1"),
+            ServiceError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "the database is busy with other writes; try again",
+            )
+            .header(header::RETRY_AFTER, "1"),
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::JsonSyntaxError(e) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_json",
+                format!("the body is not valid JSON: {}", source_text(&e)),
+            ),
+            JsonRejection::JsonDataError(e) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                format!("the body does not fit: {}", source_text(&e)),
+            ),
+            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON, with `Content-Type: application/json`",
+            ),
+            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "the body is larger than the service accepts (`body_limit` in orderly.toml)",
+            ),
+            other => ApiError::new(other.status(), "bad_body", other.body_text()),
+        }
+    }
+}
+
+/// The innermost error's text: serde's own message, with the path and position.
+fn source_text(e: &dyn std::error::Error) -> String {
+    let mut cur: &dyn std::error::Error = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_path",
+            format!("the path does not fit: {}", r.body_text()),
+        )
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            format!("the query string does not fit: {}", source_text(&r)),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = Map::new();
+        body.insert("error".into(), Value::String(self.code));
+        body.insert("message".into(), Value::String(self.message));
+        for (k, v) in self.details {
+            body.insert(k, v);
+        }
+        let mut response = (self.status, axum::Json(Value::Object(body))).into_response();
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+}
+
+/// A JSON body whose rejections are [`ApiError`]s.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Body<T>(pub T);
+
+/// A path whose rejections are [`ApiError`]s.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct PathArgs<T>(pub T);
+
+/// A query string whose rejections are [`ApiError`]s.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct QueryArgs<T>(pub T);
+
+/// The answer to a panic in a handler (tower-http's `CatchPanic`): logged, then a 500.
+pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = err
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| (*s).to_string()))
+        .unwrap_or_else(|| "a panic".into());
+    tracing::error!(panic = %detail, "a request handler panicked; the service goes on");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the service failed to answer; the error is in its log",
+    )
+    .into_response()
+}
+
+/// 404 for a path no route has.
+pub async fn no_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no_route",
+        format!("no route `{}`; see /v1/openapi.json", uri.path()),
+    )
+}

@@ -1,0 +1,101 @@
+//! `POST /v1/orders/{id}/events`: an event from another system (a payment gateway, shipping
+//! software, a CRM, a clerk) applied to one order, in one transaction, once per idempotency key.
+
+use super::auth::Caller;
+use super::error::{ApiError, Body, PathArgs};
+use super::orders::view_of;
+use super::view::EventResult;
+use super::{trace_order, AppState};
+use crate::engine::EventInput;
+use crate::service::ServiceError;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::Json;
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// An event for an order.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EventRequest {
+    /// The event's name, as the workflow declares it (`payment_received`, `shipped`, ...).
+    event: String,
+    /// Its data fields, as the workflow declares them.
+    #[serde(default)]
+    data: serde_json::Map<String, serde_json::Value>,
+    /// A key the sender picks: the same key again returns the first answer and applies nothing
+    /// (also accepted as the `Idempotency-Key` header).
+    #[serde(default)]
+    idempotency_key: Option<String>,
+    /// Who sends it (a lock holder's events pass their lock); the token's name by default.
+    #[serde(default)]
+    actor: Option<String>,
+}
+
+/// Applies an event to an order.
+///
+/// The first transition (in file order) leaving the order's status on this event whose guard
+/// holds is taken, then automatic transitions, all in one transaction.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/events", tag = "events",
+    params(
+        ("id" = String, Path, description = "The order's id or number"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Same as `idempotency_key` in the body"),
+    ),
+    request_body = EventRequest,
+    responses(
+        (status = 200, description = "Applied (or replayed for a repeated idempotency key)", body = EventResult),
+        (status = 409, description = "`no_transition`: no transition takes this event in this status; the body has `status`, `allowed_events` and each candidate's failing guard", body = super::error::ErrorBody),
+        (status = 423, description = "`locked`: another actor holds the order's lock", body = super::error::ErrorBody),
+        (status = 422, description = "`unknown_event`, `invalid_data` (each field's problem in `problems`), `hook_failed`", body = super::error::ErrorBody),
+        (status = 404, description = "No such order", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn post(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    PathArgs(id): PathArgs<String>,
+    headers: HeaderMap,
+    Body(req): Body<EventRequest>,
+) -> Result<Json<EventResult>, ApiError> {
+    caller.require_event(&req.event)?;
+    trace_order(&id, Some(&req.event));
+    let key = req
+        .idempotency_key
+        .or_else(|| headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string))
+        .filter(|k| !k.is_empty());
+    let input = EventInput {
+        name: req.event,
+        data: req.data,
+        actor: req.actor.or_else(|| caller.name().map(str::to_string)),
+    };
+    let started = Instant::now();
+    match state.service.apply_event(&id, &input, key.as_deref()).await {
+        Ok(applied) => {
+            if !applied.replayed {
+                state.metrics.event_applied(
+                    &applied.order.workflow,
+                    &input.name,
+                    started.elapsed().as_secs_f64(),
+                );
+            }
+            let order = view_of(&state, applied.order).await?;
+            Ok(Json(EventResult { order, transitions: applied.steps, replayed: applied.replayed }))
+        }
+        Err(ServiceError::Rejected(r)) => {
+            // Refusals are the slow path: one more read names the workflow for the metric.
+            let workflow = match state.service.store().find_order(&id).await {
+                Ok(Some(o)) => o.workflow,
+                _ => String::new(),
+            };
+            // An undeclared name is the sender's text: keep it out of the labels.
+            let event = if r.code == "unknown_event" { "(unknown)" } else { input.name.as_str() };
+            state.metrics.event_rejected(&workflow, event, r.code);
+            tracing::info!(code = r.code, message = %r.message, "event refused");
+            Err(r.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}

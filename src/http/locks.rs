@@ -1,0 +1,128 @@
+//! `POST` / `DELETE /v1/orders/{id}/lock`: a lease that keeps other actors' events off an order
+//! (a clerk editing it, a picker on the floor). 423 while another holder has it.
+
+use super::auth::Caller;
+use super::error::{ApiError, Body, PathArgs};
+use super::orders::view_of;
+use super::view::OrderView;
+use super::{trace_order, AppState};
+use crate::config::Scope;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// The longest lease one request may take: a day.
+const MAX_TTL_SECONDS: u64 = 86_400;
+
+/// A lease to take or renew.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LockRequest {
+    /// Who takes it (the token's name by default).
+    #[serde(default)]
+    holder: Option<String>,
+    /// How long it lasts, 1 to 86400 seconds (default: the workflow's `lock_lease`).
+    #[serde(default)]
+    ttl_seconds: Option<u64>,
+}
+
+/// A lease to release.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct UnlockRequest {
+    /// Who releases it (the token's name by default).
+    #[serde(default)]
+    holder: Option<String>,
+}
+
+fn holder(given: Option<String>, caller: &Caller) -> Result<String, ApiError> {
+    given.filter(|h| !h.trim().is_empty()).or_else(|| caller.name().map(str::to_string)).ok_or_else(|| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "say who holds the lock: `holder`")
+            .with(
+                "problems",
+                [crate::engine::Problem { field: "holder".into(), problem: "is missing".into() }],
+            )
+    })
+}
+
+/// Takes or renews the lock on an order.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/lock", tag = "locks",
+    params(("id" = String, Path, description = "The order's id or number")),
+    request_body = LockRequest,
+    responses(
+        (status = 200, description = "Locked (or renewed) until `lock.expires_at`", body = OrderView),
+        (status = 423, description = "Another holder has the lock; the message names them", body = super::error::ErrorBody),
+        (status = 404, description = "No such order", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn lock(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    PathArgs(id): PathArgs<String>,
+    Body(req): Body<LockRequest>,
+) -> Result<Json<OrderView>, ApiError> {
+    caller.require(Scope::OrdersWrite)?;
+    trace_order(&id, None);
+    let holder = holder(req.holder, &caller)?;
+    let ttl = match req.ttl_seconds {
+        Some(t) => t,
+        None => {
+            let order =
+                state.service.store().find_order(&id).await?.ok_or_else(|| ApiError::no_order(&id))?;
+            let registry = state.service.registry();
+            registry.get(&order.workflow).map_or(900, |a| a.workflow.settings.lock_lease.as_secs())
+        }
+    };
+    if !(1..=MAX_TTL_SECONDS).contains(&ttl) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            format!("`ttl_seconds` must be between 1 and {MAX_TTL_SECONDS}, not {ttl}"),
+        ));
+    }
+    let ttl = chrono::Duration::seconds(i64::try_from(ttl).unwrap_or(900));
+    let order = state.service.lock(&id, &holder, ttl).await?;
+    Ok(Json(view_of(&state, order).await?))
+}
+
+/// Releases the lock (a holder releases only their own).
+#[utoipa::path(
+    delete, path = "/v1/orders/{id}/lock", tag = "locks",
+    params(("id" = String, Path, description = "The order's id or number")),
+    request_body(content = UnlockRequest, description = "Optional: `{\"holder\": ...}`"),
+    responses(
+        (status = 200, description = "Released", body = OrderView),
+        (status = 423, description = "Another holder has the lock", body = super::error::ErrorBody),
+        (status = 404, description = "No such order", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn unlock(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    PathArgs(id): PathArgs<String>,
+    body: Bytes,
+) -> Result<Json<OrderView>, ApiError> {
+    caller.require(Scope::OrdersWrite)?;
+    trace_order(&id, None);
+    // DELETE bodies are optional: none means the token's own lock.
+    let req: UnlockRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        UnlockRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                format!("the body does not fit: {e}"),
+            )
+        })?
+    };
+    let holder = holder(req.holder, &caller)?;
+    let order = state.service.unlock(&id, &holder).await?;
+    Ok(Json(view_of(&state, order).await?))
+}

@@ -1,0 +1,172 @@
+//! The v1 HTTP API (axum), as `../shared/design.md` section 6 fixes it. [`app`] builds the
+//! router from the state, without a socket, so tests drive it with `oneshot`; `serve` binds it.
+//!
+//! One module per resource: `orders` (create, view, grid), `events`, `locks`, `actions`
+//! (fulfillment actions), `track` (the customer's view), `workflows`, `ops` (health, metrics).
+//! `error` holds the one error type every handler returns; `auth` the bearer tokens; `view` what
+//! the answers show. The OpenAPI document is generated from the handlers' annotations by
+//! utoipa, from the same router the service serves, so the two cannot drift.
+
+mod actions;
+pub mod auth;
+pub mod error;
+mod events;
+mod locks;
+mod ops;
+mod orders;
+mod track;
+pub mod view;
+mod workflows;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::reload::Reloader;
+use crate::service::Service;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Request;
+use axum::Router;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// What every handler reads.
+pub struct AppState {
+    /// Orders, events, locks, timers.
+    pub service: Arc<Service>,
+    /// The configuration (tokens, limits).
+    pub config: Config,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// The reloader, when workflows can be reloaded (`GET /v1/workflows` shows its last result).
+    pub reloader: Option<Arc<Reloader>>,
+    track_limiter: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("bind", &self.config.bind).finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// The state for `app`.
+    pub fn new(
+        service: Arc<Service>,
+        config: Config,
+        metrics: Arc<Metrics>,
+        reloader: Option<Arc<Reloader>>,
+    ) -> Arc<AppState> {
+        let per_minute = NonZeroU32::new(config.track_per_minute).unwrap_or(NonZeroU32::MIN);
+        Arc::new(AppState {
+            service,
+            track_limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            config,
+            metrics,
+            reloader,
+        })
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "orderly",
+        description = "Order workflows: create orders from channels, move them with events, lock them, \
+                       track them. Errors are `{\"error\": code, \"message\": text, ...details}`."
+    ),
+    components(schemas(error::ErrorBody)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "orders", description = "Orders: create, view, list"),
+        (name = "events", description = "Events that move orders along their workflow"),
+        (name = "locks", description = "Leases that keep other actors off an order"),
+        (name = "fulfillment", description = "Fulfillment actions recorded on orders"),
+        (name = "tracking", description = "The customer's view, without a token"),
+        (name = "workflows", description = "Active workflows, reloads, pictures"),
+        (name = "operations", description = "Health and metrics")
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+fn api() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(orders::create, orders::grid))
+        .routes(routes!(orders::get))
+        .routes(routes!(events::post))
+        .routes(routes!(locks::lock, locks::unlock))
+        .routes(routes!(actions::add))
+        .routes(routes!(actions::edit))
+        .routes(routes!(track::track))
+        .routes(routes!(workflows::list))
+        .routes(routes!(workflows::get))
+        .routes(routes!(workflows::graph))
+        .routes(routes!(workflows::reload))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::metrics))
+}
+
+/// The OpenAPI 3 document of the API (what `GET /v1/openapi.json` serves).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().split_for_parts().1
+}
+
+/// The router: every v1 route, the OpenAPI document, JSON errors for unknown routes, bodies
+/// over the limit and panics, and a tracing span per request.
+pub fn app(state: Arc<AppState>) -> Router {
+    let (router, doc) = api().split_for_parts();
+    let doc = Arc::new(doc);
+    let body_limit = state.config.body_limit;
+    router
+        .route(
+            "/v1/openapi.json",
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc) }
+            }),
+        )
+        .fallback(error::no_route)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(CatchPanicLayer::custom(error::panic_response))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let route = req
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map_or_else(|| req.uri().path().to_string(), |m| m.as_str().to_string());
+            tracing::info_span!(
+                "request",
+                method = %req.method(),
+                route = %route,
+                order = tracing::field::Empty,
+                event = tracing::field::Empty,
+            )
+        }))
+        .with_state(state)
+}
+
+/// Records the order (and event) a request is about on its tracing span.
+fn trace_order(order: &str, event: Option<&str>) {
+    let span = tracing::Span::current();
+    span.record("order", order);
+    if let Some(e) = event {
+        span.record("event", e);
+    }
+}

@@ -1,0 +1,295 @@
+//! `GET /v1/workflows` (the active versions and the last reload, with its findings),
+//! `GET /v1/workflows/{name}` (statuses, events, transitions), `.../graph` (a picture) and
+//! `POST /v1/workflows/reload` (admin).
+
+use super::auth::Caller;
+use super::error::{ApiError, PathArgs, QueryArgs};
+use super::AppState;
+use crate::config::Scope;
+use crate::graph::{self, Format};
+use crate::registry::Active;
+use crate::reload::{ReloadReport, Trigger};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// One active workflow, in short.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct WorkflowSummary {
+    name: String,
+    title: Option<String>,
+    /// Its version number (a new one for every change of its text or hooks).
+    version: i64,
+    /// SHA-256 of its text and hooks.
+    hash: String,
+    /// The file it came from.
+    file: String,
+    statuses: usize,
+    events: usize,
+    transitions: usize,
+    channels: Vec<String>,
+}
+
+impl WorkflowSummary {
+    fn of(a: &Active) -> Self {
+        let w = &a.workflow;
+        WorkflowSummary {
+            name: w.name.clone(),
+            title: w.title.clone(),
+            version: a.version,
+            hash: a.hash.clone(),
+            file: a.path.display().to_string(),
+            statuses: w.statuses.len(),
+            events: w.events.len(),
+            transitions: w.transitions.len(),
+            channels: w.channels.iter().map(|c| c.code.clone()).collect(),
+        }
+    }
+}
+
+/// The active workflows and how the last reload went.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct WorkflowList {
+    workflows: Vec<WorkflowSummary>,
+    /// The last reload: when, what triggered it, ok or not, the findings when it failed.
+    #[schema(value_type = Object)]
+    last_reload: Option<ReloadReport>,
+}
+
+/// Lists the active workflows, with the last reload's result.
+#[utoipa::path(
+    get, path = "/v1/workflows", tag = "workflows",
+    responses((status = 200, description = "Active workflows", body = WorkflowList)),
+    security(("bearer" = []))
+)]
+pub(super) async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Json<WorkflowList>, ApiError> {
+    caller.require(Scope::WorkflowsRead)?;
+    let registry = state.service.registry();
+    Ok(Json(WorkflowList {
+        workflows: registry.all().map(WorkflowSummary::of).collect(),
+        last_reload: state.reloader.as_ref().map(|r| r.last()),
+    }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct PhaseView {
+    code: String,
+    label: String,
+    statuses: Vec<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct StatusDetail {
+    code: String,
+    label: String,
+    customer_label: String,
+    phase: Option<String>,
+    /// No transition leaves it.
+    #[serde(rename = "final")]
+    is_final: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct FieldView {
+    name: String,
+    #[serde(rename = "type")]
+    ty: String,
+    optional: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct EventView {
+    name: String,
+    description: Option<String>,
+    fields: Vec<FieldView>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct TransitionView {
+    /// Its line in the file.
+    line: usize,
+    /// The event; absent for automatic transitions.
+    event: Option<String>,
+    from: Vec<String>,
+    /// The target; absent when the order stays.
+    to: Option<String>,
+    guard: Option<String>,
+}
+
+/// One workflow in full.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct WorkflowDetail {
+    #[serde(flatten)]
+    summary: WorkflowSummary,
+    phases: Vec<PhaseView>,
+    #[serde(rename = "statuses")]
+    status_list: Vec<StatusDetail>,
+    #[serde(rename = "events")]
+    event_list: Vec<EventView>,
+    #[serde(rename = "transitions")]
+    transition_list: Vec<TransitionView>,
+    fulfillment_actions: Vec<String>,
+}
+
+fn find(state: &AppState, name: &str) -> Result<Active, ApiError> {
+    let registry = state.service.registry();
+    registry.get(name).cloned().ok_or_else(|| {
+        let names: Vec<&str> = registry.all().map(|a| a.workflow.name.as_str()).collect();
+        let hint = crate::diagnostics::did_you_mean(name, names.iter().copied())
+            .map(|m| format!("; did you mean `{m}`?"))
+            .unwrap_or_else(|| format!(" (active: {})", names.join(", ")));
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no active workflow `{name}`{hint}"))
+    })
+}
+
+/// A workflow: phases, statuses, events with their data, transitions with their guards.
+#[utoipa::path(
+    get, path = "/v1/workflows/{name}", tag = "workflows",
+    params(("name" = String, Path, description = "The workflow's name")),
+    responses(
+        (status = 200, description = "The workflow", body = WorkflowDetail),
+        (status = 404, description = "No active workflow has this name", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn get(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    PathArgs(name): PathArgs<String>,
+) -> Result<Json<WorkflowDetail>, ApiError> {
+    caller.require(Scope::WorkflowsRead)?;
+    let a = find(&state, &name)?;
+    let w = &a.workflow;
+    let code = |s: usize| w.statuses[s].code.clone();
+    Ok(Json(WorkflowDetail {
+        summary: WorkflowSummary::of(&a),
+        phases: w
+            .phases
+            .iter()
+            .map(|p| PhaseView {
+                code: p.code.clone(),
+                label: p.label.clone(),
+                statuses: p.statuses.iter().map(|s| code(*s)).collect(),
+            })
+            .collect(),
+        status_list: w
+            .statuses
+            .iter()
+            .map(|s| StatusDetail {
+                code: s.code.clone(),
+                label: s.label.clone(),
+                customer_label: s.customer_label.clone(),
+                phase: s.phase.map(|p| w.phases[p].code.clone()),
+                is_final: s.is_final,
+            })
+            .collect(),
+        event_list: w
+            .events
+            .iter()
+            .map(|e| EventView {
+                name: e.name.clone(),
+                description: e.description.clone(),
+                fields: e
+                    .fields
+                    .iter()
+                    .map(|f| FieldView {
+                        name: f.name.clone(),
+                        ty: f.ty.describe().into(),
+                        optional: f.optional,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        transition_list: w
+            .transitions
+            .iter()
+            .map(|t| TransitionView {
+                line: t.line,
+                event: t.event.map(|e| w.events[e].name.clone()),
+                from: t.sources.iter().map(|s| code(*s)).collect(),
+                to: t.target.map(code),
+                guard: t.guard.as_ref().map(crate::engine::show_guard),
+            })
+            .collect(),
+        fulfillment_actions: w.fulfillment_actions.clone(),
+    }))
+}
+
+/// The picture format.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct GraphParams {
+    /// `svg` (default), `dot` or `mermaid`.
+    format: Option<String>,
+}
+
+/// The workflow as a picture: statuses grouped by phase, transitions as arrows.
+#[utoipa::path(
+    get, path = "/v1/workflows/{name}/graph", tag = "workflows",
+    params(("name" = String, Path, description = "The workflow's name"), GraphParams),
+    responses(
+        (status = 200, description = "SVG (`image/svg+xml`), DOT (`text/vnd.graphviz`) or Mermaid (`text/plain`)", body = String),
+        (status = 400, description = "An unknown format", body = super::error::ErrorBody),
+        (status = 404, description = "No active workflow has this name", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn graph(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    PathArgs(name): PathArgs<String>,
+    QueryArgs(p): QueryArgs<GraphParams>,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::WorkflowsRead)?;
+    let (format, mime) = match p.format.as_deref().unwrap_or("svg") {
+        "svg" => (Format::Svg, "image/svg+xml"),
+        "dot" => (Format::Dot, "text/vnd.graphviz; charset=utf-8"),
+        "mermaid" => (Format::Mermaid, "text/plain; charset=utf-8"),
+        other => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                format!("unknown format `{other}`: use `svg`, `dot` or `mermaid`"),
+            ))
+        }
+    };
+    let a = find(&state, &name)?;
+    Ok(([(header::CONTENT_TYPE, mime)], graph::render(&a.workflow, format)).into_response())
+}
+
+/// Reloads the workflows folder now (as a file change would): parse, check, check against the
+/// orders in the database, swap. A failure keeps the running version.
+#[utoipa::path(
+    post, path = "/v1/workflows/reload", tag = "workflows",
+    responses(
+        (status = 200, description = "Reloaded (`changed` lists new versions)", body = Object),
+        (status = 422, description = "`reload_failed`: the running version stays; `findings` has every diagnostic, `rendered` the same as text", body = super::error::ErrorBody),
+        (status = 403, description = "The token lacks `admin`", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn reload(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Scope::Admin)?;
+    let Some(reloader) = &state.reloader else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "no_reload",
+            "this service was started without a workflows folder to reload",
+        ));
+    };
+    let report = reloader.reload(Trigger::Api).await;
+    if report.ok {
+        Ok(Json(report).into_response())
+    } else {
+        Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "reload_failed", report.message.clone())
+            .with("findings", &report.findings)
+            .with("rendered", &report.rendered))
+    }
+}

@@ -1,0 +1,221 @@
+//! `orderly serve`: the configuration, the database (created and migrated on start), the
+//! workflows (checked; a broken set refuses to start), the HTTP API, the timer loop, hot reload
+//! (file watcher, SIGHUP) and a graceful shutdown on SIGTERM or Ctrl-C (stop accepting, let
+//! requests in flight finish, exit 0).
+
+use crate::config::{Config, LogFormat};
+use crate::http::{app, AppState};
+use crate::metrics::Metrics;
+use crate::registry::{Registry, RegistryError};
+use crate::reload::Reloader;
+use crate::service::{Service, SystemClock};
+use crate::store::Store;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Why the service could not start (or stopped).
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The database cannot be opened or migrated.
+    #[error("database `{url}`: {source}")]
+    Store {
+        /// The URL (without its password).
+        url: String,
+        /// What failed.
+        source: crate::store::StoreError,
+    },
+    /// The workflows cannot become active; the text holds the rendered findings.
+    #[error("{0}")]
+    Workflows(String),
+    /// The address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// Serving failed.
+    #[error("the server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Sets up logging as configured (`RUST_LOG`, when set, wins over `log_level`).
+pub fn init_tracing(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.log_level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // A second call (tests) keeps the first subscriber.
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Human => {
+            builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init()
+        }
+    };
+}
+
+/// A database URL with its password hidden, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!("{}://{}:***{}", &url[..scheme], &userinfo[..colon], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Runs the service until SIGTERM or Ctrl-C.
+pub async fn run(config: Config) -> Result<(), ServeError> {
+    config.check_exposure()?;
+    let store = Store::connect(&config.database_url)
+        .await
+        .map_err(|source| ServeError::Store { url: redact(&config.database_url), source })?;
+    let registry = match Registry::load(&config.workflows, &store).await {
+        Ok(r) => r,
+        Err(RegistryError::Invalid(reports)) => {
+            let rendered: String = reports.iter().map(|r| r.render(false)).collect();
+            return Err(ServeError::Workflows(format!(
+                "{rendered}the workflows in `{}` have errors; fix them and start again",
+                config.workflows.display()
+            )));
+        }
+        Err(e) => {
+            return Err(ServeError::Workflows(format!("workflows `{}`: {e}", config.workflows.display())))
+        }
+    };
+    let active: Vec<String> = registry.all().map(|a| format!("{}@{}", a.workflow.name, a.version)).collect();
+    let service = Arc::new(Service::serving(store.clone(), registry, Arc::new(SystemClock)));
+    let reloader = Arc::new(Reloader::new(service.clone(), config.workflows.clone()));
+    let _watch = if config.watch {
+        match reloader.watch(Duration::from_millis(config.reload_debounce_ms)) {
+            Ok(guard) => Some(guard),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the workflows folder; reload with SIGHUP or POST /v1/workflows/reload");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let sighup = reloader.on_sighup();
+    let metrics = Arc::new(Metrics::new());
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|source| ServeError::Bind { addr: config.bind, source })?;
+    let addr = listener.local_addr()?;
+    if config.tokens.is_empty() {
+        tracing::warn!(
+            "no tokens configured: every request may do everything, so the service listens on loopback only \
+             (add [[tokens]] to orderly.toml to open it to the network; see docs/configuration.md)"
+        );
+    }
+    tracing::info!(
+        address = %addr,
+        database = %redact(&config.database_url),
+        workflows = %active.join(", "),
+        "orderly listening on http://{addr} with workflows {}",
+        active.join(", ")
+    );
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let timers = tokio::spawn(timer_loop(
+        service.clone(),
+        metrics.clone(),
+        Duration::from_millis(config.timer_interval_ms.max(10)),
+        stop_rx.clone(),
+    ));
+    let grace = Duration::from_secs(config.shutdown_grace_seconds);
+    let state = AppState::new(service.clone(), config, metrics, Some(reloader));
+    let router = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let mut server_stop = stop_rx.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = server_stop.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    shutdown_signal().await;
+    tracing::info!("shutting down: no new connections; finishing requests in flight (up to {grace:?})");
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(grace, server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => return Err(ServeError::Io(e)),
+        Ok(Err(join)) => tracing::error!(error = %join, "the server task failed"),
+        Err(_) => tracing::warn!("requests still running after {grace:?}; stopping anyway"),
+    }
+    let _ = timers.await;
+    sighup.abort();
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Fires due timers every `every` until told to stop.
+async fn timer_loop(
+    service: Arc<Service>,
+    metrics: Arc<Metrics>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        match service.fire_due_timers().await {
+            Ok(fired) => {
+                for _ in 0..fired {
+                    metrics.timer_fired(0.0);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "firing due timers failed; trying again next tick"),
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(redact("postgres://app:s3cret@db:5432/orders"), "postgres://app:***@db:5432/orders");
+        assert_eq!(redact("postgres://postgres@127.0.0.1/x"), "postgres://postgres@127.0.0.1/x");
+        assert_eq!(redact("sqlite://orderly.db"), "sqlite://orderly.db");
+    }
+}

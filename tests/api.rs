@@ -1,0 +1,748 @@
+//! The v1 HTTP API without a socket (`app(state).oneshot(request)`), on SQLite and PostgreSQL:
+//! the retail walk from a website order paid by check to Shipped, refusals that explain
+//! themselves, bad input that changes nothing, locks, tokens and scopes, the tracking page,
+//! the order grid, workflows, health, metrics and the OpenAPI document.
+
+mod support;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use orderly::config::Config;
+use orderly::http::{app, AppState};
+use orderly::metrics::Metrics;
+use orderly::registry::Registry;
+use orderly::reload::Reloader;
+use orderly::service::{Service, SystemClock};
+use orderly::store::Store;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+const READER: &str = "reader-secret-0123456789";
+const WRITER: &str = "writer-secret-0123456789";
+const PAYMENTS: &str = "payments-secret-012345678";
+const ADMIN: &str = "admin-secret-0123456789ab";
+
+fn config(with_tokens: bool, extra: &str) -> Config {
+    let tokens = if with_tokens {
+        format!(
+            r#"
+[[tokens]]
+name = "reader"
+secret = "{READER}"
+scopes = ["orders:read", "workflows:read"]
+
+[[tokens]]
+name = "shop"
+secret = "{WRITER}"
+scopes = ["orders:read", "orders:write", "events:write"]
+
+[[tokens]]
+name = "gateway"
+secret = "{PAYMENTS}"
+scopes = ["events:write"]
+events = ["payment_received"]
+
+[[tokens]]
+name = "ops"
+secret = "{ADMIN}"
+scopes = ["admin"]
+"#
+        )
+    } else {
+        String::new()
+    };
+    Config::from_toml(&format!("{extra}\n{tokens}"), Path::new("orderly.toml"), |_| None)
+        .expect("test config")
+}
+
+struct Api {
+    app: Router,
+    service: Arc<Service>,
+    token: Option<&'static str>,
+}
+
+impl Api {
+    async fn new(store: Store, config: Config) -> Api {
+        Self::in_dir(store, config, Path::new("workflows")).await
+    }
+
+    async fn in_dir(store: Store, config: Config, dir: &Path) -> Api {
+        let registry = Registry::load(dir, &store).await.expect("workflows load");
+        let service = Arc::new(Service::serving(store, registry, Arc::new(SystemClock)));
+        let reloader = Arc::new(Reloader::new(service.clone(), dir.to_path_buf()));
+        let state = AppState::new(service.clone(), config, Arc::new(Metrics::new()), Some(reloader));
+        Api { app: app(state), service, token: None }
+    }
+
+    fn as_token(&mut self, token: Option<&'static str>) -> &mut Self {
+        self.token = token;
+        self
+    }
+
+    async fn raw(
+        &self,
+        method: Method,
+        uri: &str,
+        body: Option<Vec<u8>>,
+    ) -> (StatusCode, String, axum::http::HeaderMap) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(t) = self.token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(b) => req.header(header::CONTENT_TYPE, "application/json").body(Body::from(b)),
+            None => req.body(Body::empty()),
+        }
+        .expect("request");
+        let res = self.app.clone().oneshot(req).await.expect("the router answers");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024 * 1024).await.expect("body");
+        (status, String::from_utf8_lossy(&bytes).into_owned(), headers)
+    }
+
+    async fn call(&self, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let (status, text, _) = self.raw(method, uri, body.map(|b| b.to_string().into_bytes())).await;
+        let value = serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.clone()));
+        (status, value)
+    }
+
+    async fn get(&self, uri: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, uri, None).await
+    }
+
+    async fn post(&self, uri: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, uri, Some(body)).await
+    }
+
+    async fn event(&self, order: &str, event: &str, data: Value) -> (StatusCode, Value) {
+        self.post(
+            &format!("/v1/orders/{order}/events"),
+            json!({"event": event, "data": data, "actor": "clerk"}),
+        )
+        .await
+    }
+
+    /// Everything stored about an order, to show that a refusal changed nothing.
+    async fn stored(&self, number: &str) -> String {
+        let o = self.service.order(number).await.expect("order");
+        let h = self.service.store().history(o.id).await.expect("history");
+        let t = self.service.store().timers(o.id).await.expect("timers");
+        let m = self.service.store().outbox(Some(o.id)).await.expect("outbox");
+        format!("{}\n{h:?}\n{t:?}\n{m:?}", serde_json::to_string(&o).expect("json"))
+    }
+}
+
+/// A website order paid by check, for a customer of their own (a shared name would flag the
+/// order `possible_duplicate`).
+fn website_check_order(email: &str) -> Value {
+    let last = email.split('@').next().unwrap_or("Lee");
+    json!({
+        "channel": "website",
+        "customer": {"email": email, "first_name": "Ann", "last_name": last},
+        "shipping_address": {"first_name": "Ann", "last_name": last, "address": "12 Elm St", "city": "Albany", "state": "NY", "zip": "12207"},
+        "payment": {"method": "check", "outcome": "pending"},
+        "lines": [
+            {"sku": "STAND-3", "description": "Guitar stand", "qty": 2, "unit_price": "25.00", "fulfillment": "stock", "in_stock": true},
+            {"sku": "GTR-1", "description": "Acoustic guitar", "qty": 1, "unit_price": "499.00", "fulfillment": "stock", "in_stock": true}
+        ]
+    })
+}
+
+fn number(order: &Value) -> String {
+    order["number"].as_str().expect("an order number").to_string()
+}
+
+#[tokio::test]
+async fn a_website_check_order_walks_to_shipped_and_refuses_a_void() {
+    support::on_both("a_website_check_order_walks_to_shipped_and_refuses_a_void", |store| async move {
+        let api = Api::new(store, config(false, "")).await;
+        let (status, order) = api.post("/v1/orders", website_check_order("ann@example.com")).await;
+        assert_eq!(status, StatusCode::CREATED, "{order}");
+        assert_eq!(order["workflow"], "retail", "shared channels go to the default workflow: {order}");
+        assert_eq!(order["status"], json!({"code": "awaiting_payment", "label": "Awaiting Payment", "phase": "payment_processing"}));
+        assert_eq!(order["balance_due"], "549.00");
+        let allowed: Vec<&str> = order["allowed_events"].as_array().expect("list").iter().filter_map(Value::as_str).collect();
+        assert!(allowed.contains(&"payment_received") && allowed.contains(&"void"), "{allowed:?}");
+        let n = number(&order);
+
+        let (status, r) = api
+            .event(&n, "payment_received", json!({"amount": "549.00", "outcome": "approved", "method": "check", "reference": "check #1042"}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        assert_eq!(r["order"]["status"]["code"], "ready_to_process");
+        assert_eq!(r["transitions"][0]["from"], "awaiting_payment");
+        assert_eq!(r["transitions"][0]["to"], "ready_to_process");
+
+        let (status, r) = api.event(&n, "payment_confirmed", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        assert_eq!(r["order"]["status"]["code"], "in_shipping", "{r}");
+        let (status, r) = api.event(&n, "picked", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        let (status, r) = api
+            .event(&n, "shipment", json!({"carrier": "UPS", "tracking_number": "1Z999AA10123456784", "lines": [{"sku": "STAND-3", "qty": 2}, {"sku": "GTR-1", "qty": 1}]}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        assert_eq!(r["order"]["status"], json!({"code": "shipped", "label": "Shipped", "phase": "pick_pack_and_ship"}), "{r}");
+
+        let before = api.stored(&n).await;
+        let (status, err) = api.event(&n, "void", json!({})).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{err}");
+        assert_eq!(err["error"], "no_transition");
+        assert_eq!(err["status"], "shipped");
+        assert!(err["allowed_events"].is_array(), "{err}");
+        assert!(err["message"].as_str().unwrap_or_default().contains("void"), "{err}");
+        assert_eq!(api.stored(&n).await, before, "a refused event changes nothing");
+
+        let (status, view) = api.get(&format!("/v1/orders/{n}")).await;
+        assert_eq!(status, StatusCode::OK);
+        let history = view["history"].as_array().expect("history");
+        assert!(history.len() >= 5, "{view}");
+        assert!(history.iter().all(|h| h["workflow_version"].as_i64() == Some(1)), "{view}");
+        // The same order by id.
+        let (status, by_id) = api.get(&format!("/v1/orders/{}", view["id"])).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(by_id["number"], view["number"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn refusals_say_what_was_wrong_and_change_nothing() {
+    support::on_both("refusals_say_what_was_wrong_and_change_nothing", |store| async move {
+        let api = Api::new(store, config(false, "body_limit = 4096")).await;
+        // Missing fields: every one listed.
+        let (status, err) = api
+            .post("/v1/orders", json!({"channel": "website", "workflow": "repair_store", "lines": [{"sku": "A", "qty": 1, "unit_price": "1"}]}))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert_eq!(err["error"], "invalid_order", "{err}");
+        assert_eq!(err["problems"].as_array().map(Vec::len), Some(7), "every missing field is listed: {err}");
+        assert!(!err["problems"].as_array().expect("problems").is_empty(), "{err}");
+        // Unknown channel.
+        let (status, err) = api.post("/v1/orders", json!({"channel": "fax"})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert!(err["message"].as_str().unwrap_or_default().contains("fax"), "{err}");
+        // Malformed JSON: 400, with where.
+        let (status, text, _) = api.raw(Method::POST, "/v1/orders", Some(b"{\"channel\": ".to_vec())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+        let err: Value = serde_json::from_str(&text).expect("a JSON error");
+        assert_eq!(err["error"], "bad_json");
+        assert!(err["message"].as_str().unwrap_or_default().contains("line 1"), "{err}");
+        // Wrong type, and an unknown field: 422 naming the field.
+        let (status, err) = api.post("/v1/orders", json!({"channel": 7})).await;
+        assert_eq!((status, err["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body")), "{err}");
+        let (status, err) = api.post("/v1/orders", json!({"channel": "website", "custmer": {}})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert!(err["message"].as_str().unwrap_or_default().contains("custmer"), "{err}");
+        // Over the body limit: 413.
+        let big = json!({"channel": "website", "attributes": {"x": "y".repeat(5000)}});
+        let (status, err) = api.post("/v1/orders", big).await;
+        assert_eq!((status, err["error"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("body_too_large")), "{err}");
+        // Not JSON at all.
+        let (status, text, _) = api.raw(Method::POST, "/v1/orders", None).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{text}");
+        assert_eq!(api.service.store().count_orders().await.expect("count"), 0, "nothing was created");
+
+        let (_, order) = api.post("/v1/orders", website_check_order("bob@example.com")).await;
+        let n = number(&order);
+        let before = api.stored(&n).await;
+        // Unknown order, unknown event, event data missing a declared field, wrong type.
+        let (status, err) = api.event("ORD999999", "void", json!({})).await;
+        assert_eq!((status, err["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{err}");
+        let (status, err) = api.event(&n, "payment_recieved", json!({})).await;
+        assert_eq!((status, err["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_event")), "{err}");
+        assert!(err["message"].as_str().unwrap_or_default().contains("payment_received"), "did-you-mean: {err}");
+        let (status, err) = api.event(&n, "payment_received", json!({"amount": "10.00"})).await;
+        assert_eq!((status, err["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_data")), "{err}");
+        assert!(err["problems"].to_string().contains("outcome"), "{err}");
+        let (status, err) = api.event(&n, "payment_received", json!({"amount": "lots", "outcome": "approved"})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        let (status, err) = api.post(&format!("/v1/orders/{n}/events"), json!({"event": "void", "colour": "red"})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        // Path parts that are not what they should be.
+        let (status, err) = api.call(Method::PATCH, &format!("/v1/orders/{n}/fulfillment-actions/first"), Some(json!({}))).await;
+        assert_eq!((status, err["error"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_path")), "{err}");
+        let (status, err) = api.get("/v1/nothing/here").await;
+        assert_eq!((status, err["error"].as_str()), (StatusCode::NOT_FOUND, Some("no_route")), "{err}");
+        let (status, err) = api.get("/v1/orders?limit=0").await;
+        assert_eq!((status, err["error"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_query")), "{err}");
+        let (status, err) = api.get("/v1/orders?phase=paymnt_processing").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+        assert!(err["message"].as_str().unwrap_or_default().contains("payment_processing"), "did-you-mean: {err}");
+        assert_eq!(api.stored(&n).await, before, "no bad input changed the order");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn repeats_are_answered_once() {
+    support::on_both("repeats_are_answered_once", |store| async move {
+        let api = Api::new(store, config(false, "")).await;
+        let mut body = website_check_order("cy@example.com");
+        body["external_id"] = json!("web-1001");
+        let (status, first) = api.post("/v1/orders", body.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{first}");
+        let (status, again) = api.post("/v1/orders", body).await;
+        assert_eq!(status, StatusCode::OK, "the same external id gives the first order: {again}");
+        assert_eq!(again["id"], first["id"]);
+        let n = number(&first);
+        let pay = json!({"event": "payment_received", "idempotency_key": "gw-77", "data": {"amount": "549.00", "outcome": "approved"}});
+        let (s1, r1) = api.post(&format!("/v1/orders/{n}/events"), pay.clone()).await;
+        let (s2, r2) = api.post(&format!("/v1/orders/{n}/events"), pay).await;
+        assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK), "{r1} {r2}");
+        assert_eq!(r1["replayed"], false);
+        assert_eq!(r2["replayed"], true);
+        assert_eq!(r2["order"]["version"], r1["order"]["version"]);
+        assert_eq!(r2["order"]["amount_paid"], "549.00", "paid once, not twice: {r2}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_lock_keeps_other_holders_out_with_423() {
+    support::on_both("a_lock_keeps_other_holders_out_with_423", |store| async move {
+        let api = Api::new(store, config(false, "")).await;
+        let (_, order) = api.post("/v1/orders", website_check_order("dee@example.com")).await;
+        let n = number(&order);
+        let (status, locked) = api.post(&format!("/v1/orders/{n}/lock"), json!({"holder": "alice"})).await;
+        assert_eq!(status, StatusCode::OK, "{locked}");
+        assert_eq!(locked["lock"]["holder"], "alice");
+        // Without a ttl the workflow's lock_lease (15m in retail) applies.
+        let expires = chrono::DateTime::parse_from_rfc3339(locked["lock"]["expires_at"].as_str().expect("time")).expect("rfc3339");
+        let left = expires.signed_duration_since(chrono::Utc::now()).num_seconds();
+        assert!((800..=900).contains(&left), "lease of about 15 minutes, got {left} s");
+
+        let before = api.stored(&n).await;
+        let (status, err) = api
+            .post(&format!("/v1/orders/{n}/events"), json!({"event": "payment_received", "actor": "bob", "data": {"amount": "549.00", "outcome": "approved"}}))
+            .await;
+        assert_eq!(status, StatusCode::LOCKED, "{err}");
+        assert_eq!(err["error"], "locked");
+        assert!(err["message"].as_str().unwrap_or_default().contains("alice"), "names the holder: {err}");
+        assert_eq!(api.stored(&n).await, before);
+        let (status, err) = api.post(&format!("/v1/orders/{n}/lock"), json!({"holder": "bob"})).await;
+        assert_eq!(status, StatusCode::LOCKED, "{err}");
+        let (status, err) = api.call(Method::DELETE, &format!("/v1/orders/{n}/lock"), Some(json!({"holder": "bob"}))).await;
+        assert_eq!(status, StatusCode::LOCKED, "{err}");
+        // The holder's own events pass.
+        let (status, r) = api
+            .post(&format!("/v1/orders/{n}/events"), json!({"event": "payment_received", "actor": "alice", "data": {"amount": "549.00", "outcome": "approved"}}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        let (status, r) = api.call(Method::DELETE, &format!("/v1/orders/{n}/lock"), Some(json!({"holder": "alice"}))).await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        assert!(r["lock"].is_null(), "{r}");
+        let (status, err) = api.post(&format!("/v1/orders/{n}/lock"), json!({"holder": "bob", "ttl_seconds": 0})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        let (status, _) = api.post(&format!("/v1/orders/{n}/lock"), json!({"holder": "bob", "ttl_seconds": 60})).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, grid) = api.get("/v1/orders?locked=true").await;
+        assert_eq!(grid["orders"].as_array().map(Vec::len), Some(1), "{grid}");
+        assert_eq!(grid["orders"][0]["lock_holder"], "bob");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn tokens_and_scopes() {
+    support::on_both("tokens_and_scopes", |store| async move {
+        let mut api = Api::new(store, config(true, "")).await;
+        let (status, err) = api.get("/v1/orders").await;
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("unauthorized")),
+            "{err}"
+        );
+        let (_, _, headers) = api.raw(Method::GET, "/v1/orders", None).await;
+        assert!(headers.get(header::WWW_AUTHENTICATE).is_some());
+        api.as_token(Some("not-a-token-at-all-000000"));
+        let (status, _) = api.get("/v1/orders").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+        api.as_token(Some(READER));
+        let (status, _) = api.get("/v1/orders").await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, err) = api.post("/v1/orders", website_check_order("eve@example.com")).await;
+        assert_eq!((status, err["error"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{err}");
+        assert!(err["message"].as_str().unwrap_or_default().contains("orders:write"), "{err}");
+        let (status, _) = api.call(Method::POST, "/v1/workflows/reload", None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _) = api.get("/metrics").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "metrics need metrics:read");
+
+        api.as_token(Some(WRITER));
+        let (status, order) = api.post("/v1/orders", website_check_order("eve@example.com")).await;
+        assert_eq!(status, StatusCode::CREATED, "{order}");
+        let n = number(&order);
+        let history = order["history"].as_array().expect("history");
+        assert_eq!(history[0]["actor"], "shop", "the token's name is the actor by default: {order}");
+
+        api.as_token(Some(PAYMENTS));
+        let (status, err) = api.event(&n, "void", json!({})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{err}");
+        assert!(err["message"].as_str().unwrap_or_default().contains("void"), "{err}");
+        let (status, r) =
+            api.event(&n, "payment_received", json!({"amount": "549.00", "outcome": "approved"})).await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        let (status, _) = api.get(&format!("/v1/orders/{n}")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "events:write alone cannot read orders");
+
+        api.as_token(Some(ADMIN));
+        let (status, r) = api.call(Method::POST, "/v1/workflows/reload", None).await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        assert_eq!(r["ok"], true);
+        let (status, _) = api.get("/metrics").await;
+        assert_eq!(status, StatusCode::OK);
+
+        // No token needed: health, the OpenAPI document, tracking.
+        api.as_token(None);
+        assert_eq!(api.get("/healthz").await.0, StatusCode::OK);
+        assert_eq!(api.get("/v1/openapi.json").await.0, StatusCode::OK);
+        let (status, _) = api.get(&format!("/v1/track/{n}?email=eve@example.com")).await;
+        assert_eq!(status, StatusCode::OK);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_tracking_page_shows_the_customer_only_their_order() {
+    support::on_both("the_tracking_page_shows_the_customer_only_their_order", |store| async move {
+        let api = Api::new(store, config(false, "track_per_minute = 5")).await;
+        let (_, order) = api.post("/v1/orders", website_check_order("fay@example.com")).await;
+        let n = number(&order);
+        let (status, view) = api.get(&format!("/v1/track/{n}?email=FAY@example.com")).await;
+        assert_eq!(status, StatusCode::OK, "{view}");
+        let mut keys: Vec<&str> = view.as_object().expect("object").keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["fulfillment_actions", "lines", "number", "placed_at", "shipments", "status"]);
+        assert_eq!(view["status"], "Waiting for your payment", "the customer's label: {view}");
+        let text = view.to_string();
+        for secret in ["fay@example.com", "unit_price", "history", "flags", "attributes", "549"] {
+            assert!(!text.contains(secret), "the tracking view shows `{secret}`: {text}");
+        }
+        let (s1, wrong_email, _) =
+            api.raw(Method::GET, &format!("/v1/track/{n}?email=someone@example.com"), None).await;
+        let (s2, wrong_number, _) =
+            api.raw(Method::GET, "/v1/track/ORD424242?email=fay@example.com", None).await;
+        let (s3, no_email, _) = api.raw(Method::GET, &format!("/v1/track/{n}"), None).await;
+        assert_eq!((s1, s2, s3), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND, StatusCode::NOT_FOUND));
+        assert_eq!(wrong_email, wrong_number, "a wrong email and a wrong number look the same");
+        assert_eq!(wrong_email, no_email);
+        // An id is not a number: ids are guessable.
+        let (status, _) = api.get(&format!("/v1/track/{}?email=fay@example.com", order["id"])).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        // Five a minute from one address: the sixth is refused.
+        let (status, err) = api.get(&format!("/v1/track/{n}?email=fay@example.com")).await;
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")),
+            "{err}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_grid_filters_and_pages() {
+    support::on_both("the_grid_filters_and_pages", |store| async move {
+        let api = Api::new(store, config(false, "")).await;
+        let mut numbers = Vec::new();
+        for i in 0..7 {
+            let (status, o) = api.post("/v1/orders", website_check_order(&format!("g{i}@example.com"))).await;
+            assert_eq!(status, StatusCode::CREATED, "{o}");
+            numbers.push(number(&o));
+        }
+        let card = json!({
+            "channel": "website",
+            "customer": {"email": "card@example.com", "first_name": "Cara", "last_name": "Card"},
+            "payment": {"method": "credit_card", "outcome": "approved"},
+            "lines": [{"sku": "GTR-1", "qty": 1, "unit_price": "499.00", "in_stock": true}]
+        });
+        let (status, paid) = api.post("/v1/orders", card).await;
+        assert_eq!(status, StatusCode::CREATED, "{paid}");
+        let (_, all) = api.get("/v1/orders").await;
+        assert_eq!(all["orders"].as_array().map(Vec::len), Some(8), "{all}");
+        assert!(all["next_cursor"].is_null());
+        assert_eq!(all["orders"][0]["number"], paid["number"], "newest first");
+        let (_, waiting) = api.get("/v1/orders?status=awaiting_payment").await;
+        assert_eq!(waiting["orders"].as_array().map(Vec::len), Some(7));
+        let (_, phase) = api.get("/v1/orders?phase=inventory_sourcing").await;
+        assert_eq!(phase["orders"].as_array().map(Vec::len), Some(1), "{phase}");
+        let (_, both) = api.get("/v1/orders?status=awaiting_payment,ready_to_process&channel=website").await;
+        assert_eq!(both["orders"].as_array().map(Vec::len), Some(8));
+        let (_, none) = api.get("/v1/orders?channel=pos").await;
+        assert_eq!(none["orders"].as_array().map(Vec::len), Some(0));
+        let (_, free) = api.get("/v1/orders?locked=false").await;
+        assert_eq!(free["orders"].as_array().map(Vec::len), Some(8));
+        let (_, flagged) = api.get("/v1/orders?flag=possible_duplicate").await;
+        assert_eq!(flagged["orders"].as_array().map(Vec::len), Some(0), "{flagged}");
+        let (_, assigned) = api.get("/v1/orders?assignee=nobody").await;
+        assert_eq!(assigned["orders"].as_array().map(Vec::len), Some(0));
+        // Pages of three, by cursor, see every order once.
+        let mut seen = Vec::new();
+        let mut uri = "/v1/orders?limit=3".to_string();
+        loop {
+            let (status, page) = api.get(&uri).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            seen.extend(page["orders"].as_array().expect("rows").iter().map(|r| r["number"].clone()));
+            match page["next_cursor"].as_str() {
+                Some(c) => uri = format!("/v1/orders?limit=3&cursor={c}"),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 8);
+        let mut dedup = seen.clone();
+        dedup.sort_by_key(ToString::to_string);
+        dedup.dedup();
+        assert_eq!(dedup.len(), 8, "no order twice: {seen:?}");
+        let (status, _) = api.get("/v1/orders?cursor=abc").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn fulfillment_actions_are_added_and_changed() {
+    support::on_both("fulfillment_actions_are_added_and_changed", |store| async move {
+        let api = Api::new(store, config(false, "")).await;
+        let order = json!({
+            "channel": "website", "workflow": "fulfillment",
+            "customer": {"email": "gus@example.com", "first_name": "Gus", "last_name": "Gray"},
+            "payment": {"method": "credit_card", "outcome": "approved"},
+            "lines": [{"sku": "A", "qty": 1, "unit_price": "10.00"}]
+        });
+        let (status, o) = api.post("/v1/orders", order).await;
+        assert_eq!(status, StatusCode::CREATED, "{o}");
+        let n = number(&o);
+        let (_, wf) = api.get("/v1/workflows/fulfillment").await;
+        let action = wf["fulfillment_actions"][0].as_str().expect("an action").to_string();
+        let (status, r) = api
+            .post(
+                &format!("/v1/orders/{n}/fulfillment-actions"),
+                json!({"name": action, "note": "called", "complete": false}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+        assert_eq!(r["fulfillment_actions"][0]["complete"], false);
+        let (status, r) = api
+            .call(
+                Method::PATCH,
+                &format!("/v1/orders/{n}/fulfillment-actions/1"),
+                Some(json!({"complete": true})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        assert_eq!(r["fulfillment_actions"][0]["complete"], true);
+        let (status, err) =
+            api.post(&format!("/v1/orders/{n}/fulfillment-actions"), json!({"name": "Sent a pigeon"})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        let (status, err) = api
+            .call(
+                Method::PATCH,
+                &format!("/v1/orders/{n}/fulfillment-actions/9"),
+                Some(json!({"complete": true})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn workflows_health_and_metrics() {
+    support::on_both("workflows_health_and_metrics", |store| async move {
+        let api = Api::new(store, config(false, "")).await;
+        let (status, list) = api.get("/v1/workflows").await;
+        assert_eq!(status, StatusCode::OK);
+        let names: Vec<&str> = list["workflows"].as_array().expect("list").iter().filter_map(|w| w["name"].as_str()).collect();
+        assert_eq!(names, ["fulfillment", "repair_store", "retail", "special_orders"]);
+        assert!(list["workflows"][0]["version"].as_i64().is_some());
+        let (status, retail) = api.get("/v1/workflows/retail").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(retail["statuses"].as_array().expect("statuses").iter().any(|s| s["code"] == "awaiting_payment" && s["phase"] == "payment_processing"));
+        assert!(retail["transitions"].as_array().expect("transitions").iter().any(|t| t["guard"].is_string()));
+        let (status, err) = api.get("/v1/workflows/retial").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(err["message"].as_str().unwrap_or_default().contains("`retail`"), "{err}");
+        for (format, mime, start) in [("svg", "image/svg+xml", "<svg"), ("dot", "text/vnd.graphviz", "digraph"), ("mermaid", "text/plain", "flowchart")] {
+            let (status, body, headers) = api.raw(Method::GET, &format!("/v1/workflows/retail/graph?format={format}"), None).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert!(headers[header::CONTENT_TYPE].to_str().unwrap_or_default().starts_with(mime));
+            assert!(body.contains(start), "{format}: {}", &body[..body.len().min(200)]);
+        }
+        let (status, _) = api.get("/v1/workflows/retail/graph?format=png").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+
+        let (status, health) = api.get("/healthz").await;
+        assert_eq!((status, health["database"].as_str()), (StatusCode::OK, Some("ok")));
+
+        let (_, o) = api.post("/v1/orders", website_check_order("hal@example.com")).await;
+        let n = number(&o);
+        let _ = api.event(&n, "payment_received", json!({"amount": "549.00", "outcome": "approved"})).await;
+        let _ = api.event(&n, "start_shipping", json!({})).await;
+        let (status, text, _) = api.raw(Method::GET, "/metrics", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(text.contains(r#"orderly_events_applied_total{workflow="retail",event="payment_received"} 1"#), "{text}");
+        assert!(text.contains(r#"orderly_events_rejected_total{workflow="retail",event="start_shipping",reason="no_transition"} 1"#), "{text}");
+        assert!(text.contains(r#"orderly_orders{workflow="retail",status="ready_to_process"} 1"#), "{text}");
+        assert!(text.contains("orderly_event_duration_seconds_bucket"), "{text}");
+        assert!(text.contains("orderly_db_pool_connections"), "{text}");
+        assert!(text.contains("orderly_reloads{result=\"ok\"}"), "{text}");
+    })
+    .await;
+}
+
+/// The OpenAPI document stays true: every route answers (nothing in the document is missing
+/// from the router, nothing served is missing from the document), and real answers have
+/// exactly the properties their schemas declare.
+#[tokio::test]
+async fn the_openapi_document_matches_the_service() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store =
+        Store::connect(&format!("sqlite://{}", dir.path().join("o.db").display())).await.expect("store");
+    let api = Api::new(store, config(false, "")).await;
+    let (status, doc) = api.get("/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"].as_str().map(|v| v.starts_with("3.")), Some(true));
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut listed: Vec<String> = Vec::new();
+    for (path, ops) in paths {
+        for method in ops.as_object().expect("operations").keys() {
+            listed.push(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    listed.sort();
+    let expected = [
+        "DELETE /v1/orders/{id}/lock",
+        "GET /healthz",
+        "GET /metrics",
+        "GET /v1/orders",
+        "GET /v1/orders/{id}",
+        "GET /v1/track/{number}",
+        "GET /v1/workflows",
+        "GET /v1/workflows/{name}",
+        "GET /v1/workflows/{name}/graph",
+        "PATCH /v1/orders/{id}/fulfillment-actions/{n}",
+        "POST /v1/orders",
+        "POST /v1/orders/{id}/events",
+        "POST /v1/orders/{id}/fulfillment-actions",
+        "POST /v1/orders/{id}/lock",
+        "POST /v1/workflows/reload",
+    ];
+    assert_eq!(listed, expected, "the contract's routes, each documented");
+    // Every documented route is served (not the fallback).
+    for entry in &listed {
+        let (method, path) = entry.split_once(' ').expect("method and path");
+        let uri = path
+            .replace("{id}", "1")
+            .replace("{number}", "X")
+            .replace("{name}", "retail")
+            .replace("{n}", "1");
+        let method = Method::from_bytes(method.as_bytes()).expect("method");
+        let (_, body) = api.call(method, &uri, Some(json!({}))).await;
+        assert_ne!(body["error"], "no_route", "{entry} is documented but not served");
+    }
+    // Answers have the properties their schemas declare, no more, no less (required ones).
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    // (properties, required) of a schema, through `allOf` (flattened structs) and `$ref`s.
+    fn shape(schemas: &serde_json::Map<String, Value>, schema: &Value) -> (Vec<String>, Vec<String>) {
+        if let Some(r) = schema["$ref"].as_str() {
+            let name = r.rsplit('/').next().unwrap_or_default();
+            return shape(schemas, &schemas[name]);
+        }
+        let mut props: Vec<String> =
+            schema["properties"].as_object().map(|p| p.keys().cloned().collect()).unwrap_or_default();
+        let mut required: Vec<String> = schema["required"]
+            .as_array()
+            .map(|r| r.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        for part in schema["allOf"].as_array().into_iter().flatten() {
+            let (p, r) = shape(schemas, part);
+            props.extend(p);
+            required.extend(r);
+        }
+        (props, required)
+    }
+    let check = |name: &str, value: &Value| {
+        let (props, required) = shape(schemas, &schemas[name]);
+        assert!(!props.is_empty(), "schema {name} has no properties");
+        let value = value.as_object().unwrap_or_else(|| panic!("{name}: an object, got {value}"));
+        for k in value.keys() {
+            assert!(props.contains(k), "`{k}` of {name} is not in its schema");
+        }
+        for r in &required {
+            assert!(value.contains_key(r), "{name} lacks required `{r}`");
+        }
+    };
+    let (_, order) = api.post("/v1/orders", website_check_order("ivy@example.com")).await;
+    check("OrderView", &order);
+    check("StatusView", &order["status"]);
+    check("Line", &order["lines"][0]);
+    check("Customer", &order["customer"]);
+    check("StoredHistory", &order["history"][0]);
+    let n = number(&order);
+    let (_, applied) =
+        api.event(&n, "payment_received", json!({"amount": "549.00", "outcome": "approved"})).await;
+    check("EventResult", &applied);
+    check("Step", &applied["transitions"][0]);
+    let (_, refused) = api.event(&n, "start_shipping", json!({})).await;
+    check("ErrorBody", &refused);
+    let (_, grid) = api.get("/v1/orders").await;
+    check("GridAnswer", &grid);
+    check("GridRow", &grid["orders"][0]);
+    let (_, tracked) = api.get(&format!("/v1/track/{n}?email=ivy@example.com")).await;
+    check("TrackingView", &tracked);
+    let (_, list) = api.get("/v1/workflows").await;
+    check("WorkflowList", &list);
+    check("WorkflowSummary", &list["workflows"][0]);
+    let (_, wf) = api.get("/v1/workflows/retail").await;
+    check("WorkflowDetail", &wf);
+}
+
+/// A reload through the API: a broken file keeps the running version and shows its findings.
+#[tokio::test]
+async fn a_broken_reload_keeps_serving_and_shows_why() {
+    let dir = tempfile::tempdir().expect("dir");
+    let flows = dir.path().join("workflows");
+    std::fs::create_dir_all(flows.join("hooks")).expect("dir");
+    for entry in std::fs::read_dir("workflows").expect("workflows") {
+        let p = entry.expect("entry").path();
+        if p.extension().is_some_and(|e| e == "flow") {
+            std::fs::copy(&p, flows.join(p.file_name().expect("name"))).expect("copy");
+        }
+    }
+    for entry in std::fs::read_dir("workflows/hooks").expect("hooks") {
+        let p = entry.expect("entry").path();
+        std::fs::copy(&p, flows.join("hooks").join(p.file_name().expect("name"))).expect("copy");
+    }
+    let store =
+        Store::connect(&format!("sqlite://{}", dir.path().join("o.db").display())).await.expect("store");
+    let api = Api::in_dir(store, config(false, ""), &flows).await;
+    let retail = flows.join("retail.flow");
+    let text = std::fs::read_to_string(&retail).expect("read");
+    std::fs::write(&retail, text.replacen("on void from any status", "on void frm any status", 1))
+        .expect("write");
+    let (status, err) = api.call(Method::POST, "/v1/workflows/reload", None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert_eq!(err["error"], "reload_failed");
+    assert!(err["rendered"].as_str().unwrap_or_default().contains("retail.flow"), "{err}");
+    let (_, list) = api.get("/v1/workflows").await;
+    assert_eq!(list["last_reload"]["ok"], false, "{list}");
+    assert!(!list["last_reload"]["findings"].as_array().expect("findings").is_empty(), "{list}");
+    let (status, o) = api.post("/v1/orders", website_check_order("jo@example.com")).await;
+    assert_eq!(status, StatusCode::CREATED, "the old version still serves: {o}");
+    std::fs::write(
+        &retail,
+        text.replace("\"Awaiting Payment\" customer sees", "\"Waiting for Payment\" customer sees"),
+    )
+    .expect("write");
+    let (status, r) = api.call(Method::POST, "/v1/workflows/reload", None).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let (_, o) = api.post("/v1/orders", website_check_order("jo2@example.com")).await;
+    assert_eq!(o["status"]["label"], "Waiting for Payment", "{o}");
+    assert_eq!(o["workflow_version"], 2);
+}
