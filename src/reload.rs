@@ -34,8 +34,8 @@ use crate::order::Time;
 use crate::registry::{Checked, Registry, RegistryError};
 use crate::service::Service;
 use crate::store::StatusRename;
-use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
-use notify_debouncer_mini::{new_debouncer, DebounceEventResult, DebouncedEventKind, Debouncer};
+use notify::event::{AccessKind, AccessMode, MetadataKind, ModifyKind};
+use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -89,7 +89,7 @@ pub enum ReloadError {
         /// The folder.
         path: PathBuf,
         /// The watcher's error.
-        source: notify_debouncer_mini::notify::Error,
+        source: notify::Error,
     },
     /// Called outside a tokio runtime.
     #[error("watching needs a tokio runtime to reload on")]
@@ -111,7 +111,7 @@ pub struct Reloader {
 /// Stops watching when dropped (a reload already running finishes).
 #[derive(Debug)]
 pub struct WatchGuard {
-    _debouncer: Debouncer<RecommendedWatcher>,
+    _watcher: RecommendedWatcher,
 }
 
 /// A new version that would strand orders.
@@ -198,11 +198,18 @@ impl Reloader {
         let _one_at_a_time = self.running.lock().await;
         let before = self.service.registry();
         let report = match self.run().await {
-            Ok(changed) => {
-                let message = if changed.is_empty() {
+            Ok((changed, removed)) => {
+                let mut parts = Vec::new();
+                if !changed.is_empty() {
+                    parts.push(changed.join(", "));
+                }
+                if !removed.is_empty() {
+                    parts.push(format!("removed {}", removed.join(", ")));
+                }
+                let message = if parts.is_empty() {
                     format!("reloaded: nothing changed; serving {}", list(&before.versions()))
                 } else {
-                    format!("reloaded: {}", changed.join(", "))
+                    format!("reloaded: {}", parts.join("; "))
                 };
                 tracing::info!(trigger = ?trigger, changed = ?changed, "{message}");
                 ReloadReport {
@@ -258,8 +265,9 @@ impl Reloader {
         report
     }
 
-    /// Steps 1 to 5; the `name@version` of every workflow whose version changed.
-    async fn run(&self) -> Result<Vec<String>, Failure> {
+    /// Steps 1 to 5; the `name@version` of every workflow whose version changed (or that is
+    /// new), and the names of the workflows no longer active.
+    async fn run(&self) -> Result<(Vec<String>, Vec<String>), Failure> {
         let dir = self.dir.clone();
         let checked = match tokio::task::spawn_blocking(move || Registry::check(&dir)).await {
             Ok(Ok(checked)) => checked,
@@ -293,8 +301,13 @@ impl Reloader {
             .filter(|a| running.get(&a.workflow.name).is_none_or(|old| old.version != a.version))
             .map(|a| format!("{}@{}", a.workflow.name, a.version))
             .collect();
+        let removed = running
+            .all()
+            .filter(|a| next.get(&a.workflow.name).is_none())
+            .map(|a| a.workflow.name.clone())
+            .collect();
         paused.swap(next);
-        Ok(changed)
+        Ok((changed, removed))
     }
 
     /// The last reload's result (the initial load counts as the first, ok).
@@ -309,10 +322,12 @@ impl Reloader {
     }
 
     /// Watches the folder recursively (the workflows and `hooks/`), waits for a burst of
-    /// changes to settle (`debounce` without a change to a `*.flow` or `*.rhai` file), and
-    /// reloads once per settled burst. The folder is watched, not the files, so editors that
-    /// save by writing a temporary file and renaming it over the original are seen. Returns a
-    /// guard that stops watching when dropped. Call from within a tokio runtime.
+    /// changes to settle (`debounce` without a change to a `*.flow` or `*.rhai` file, or to the
+    /// folders), and reloads once per settled burst. The folder is watched, not the files, so
+    /// editors that save by writing a temporary file and renaming it over the original are
+    /// seen. Reading a file is not a change (a reload reads them all). Returns a guard that
+    /// stops watching when dropped (a reload already running finishes). Call from within a
+    /// tokio runtime.
     pub fn watch(self: &Arc<Self>, debounce: Duration) -> Result<WatchGuard, ReloadError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ReloadError::NoRuntime)?;
         let root = if self.dir.is_dir() {
@@ -322,39 +337,35 @@ impl Reloader {
         };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
         let handler_root = root.clone();
-        let handler = move |result: DebounceEventResult| match result {
-            Ok(events) => {
-                // A path still changing comes back as `Any` once it settles.
-                if events
-                    .iter()
-                    .any(|e| e.kind == DebouncedEventKind::Any && relevant(&handler_root, &e.path))
-                {
+        let handler = move |result: notify::Result<Event>| match result {
+            Ok(event) => {
+                if changes(&event.kind) && event.paths.iter().any(|p| relevant(&handler_root, p)) {
                     let _ = tx.send(());
                 }
             }
             Err(e) => tracing::warn!("watching the workflows: {e}"),
         };
         let watch_error = |source| ReloadError::Watch { path: root.clone(), source };
-        let mut debouncer = new_debouncer(debounce, handler).map_err(watch_error)?;
-        debouncer.watcher().watch(&root, RecursiveMode::Recursive).map_err(watch_error)?;
+        let mut watcher = notify::recommended_watcher(handler).map_err(watch_error)?;
+        watcher.watch(&root, RecursiveMode::Recursive).map_err(watch_error)?;
         let reloader = Arc::clone(self);
-        // Paths settle one by one: changes to several files within `debounce` of each other
-        // are one burst.
-        let settle = debounce.max(Duration::from_millis(10));
+        // A burst that never settles still reloads now and then.
+        let longest = debounce * 20 + Duration::from_secs(1);
         runtime.spawn(async move {
             while rx.recv().await.is_some() {
+                let started = tokio::time::Instant::now();
                 loop {
-                    match tokio::time::timeout(settle, rx.recv()).await {
-                        Ok(Some(())) => continue,
+                    match tokio::time::timeout(debounce, rx.recv()).await {
+                        Ok(Some(())) if started.elapsed() < longest => continue,
+                        Ok(Some(())) | Err(_) => break,
                         Ok(None) => return, // the guard was dropped
-                        Err(_) => break,
                     }
                 }
                 reloader.reload(Trigger::Watch).await;
             }
         });
         tracing::info!(folder = %root.display(), "watching the workflows");
-        Ok(WatchGuard { _debouncer: debouncer })
+        Ok(WatchGuard { _watcher: watcher })
     }
 
     /// Reloads on every SIGHUP, until the returned task is aborted. Call from within a tokio
@@ -379,6 +390,17 @@ impl Reloader {
             #[cfg(not(unix))]
             drop(reloader);
         })
+    }
+}
+
+/// Whether an event can change a file's content or name: not opening, reading or closing a
+/// file read, nor an access time.
+fn changes(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        EventKind::Modify(ModifyKind::Metadata(MetadataKind::AccessTime)) => false,
+        _ => true,
     }
 }
 
@@ -411,10 +433,13 @@ fn compare(
         if *n <= 0 {
             continue;
         }
-        // Orders under a workflow that is not running now are not this reload's to judge.
-        let Some(old) = running.get(workflow) else { continue };
+        // Orders under a workflow that is not running now are not this reload's to judge (but a
+        // `renamed` line still moves them).
+        let old = running.get(workflow);
         let Some(new) = next.get(workflow) else {
-            *gone.entry(workflow).or_default() += n;
+            if old.is_some() {
+                *gone.entry(workflow).or_default() += n;
+            }
             continue;
         };
         let new_workflow: &Workflow = &new.workflow;
@@ -428,7 +453,7 @@ fn compare(
                 to: new_workflow.statuses[*to].code.clone(),
                 workflow_version: 0,
             });
-        } else if old.workflow.status_id(status).is_some() {
+        } else if old.is_some_and(|old| old.workflow.status_id(status).is_some()) {
             stranded.push(Stranded {
                 workflow: workflow.clone(),
                 status: Some(status.clone()),
@@ -437,7 +462,7 @@ fn compare(
             });
         } else {
             // Unknown to the running version too: the new one strands nothing more.
-            tracing::warn!(workflow, status, orders = n, "orders are in a status no version declares");
+            tracing::warn!(%workflow, %status, orders = n, "orders are in a status no running version declares");
         }
     }
     for (workflow, orders) in gone {
@@ -504,6 +529,16 @@ mod tests {
         assert!(!relevant(root, Path::new("/w/retail.flow~")));
         assert!(!relevant(root, Path::new("/w/4913")));
         assert!(!relevant(root, Path::new("/w/tests/paid.toml")));
+    }
+
+    #[test]
+    fn reading_is_not_a_change() {
+        assert!(!changes(&EventKind::Access(AccessKind::Open(AccessMode::Any))));
+        assert!(!changes(&EventKind::Access(AccessKind::Close(AccessMode::Read))));
+        assert!(changes(&EventKind::Access(AccessKind::Close(AccessMode::Write))));
+        assert!(changes(&EventKind::Modify(ModifyKind::Any)));
+        assert!(changes(&EventKind::Create(notify::event::CreateKind::File)));
+        assert!(changes(&EventKind::Remove(notify::event::RemoveKind::Any)));
     }
 
     #[test]
