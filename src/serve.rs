@@ -175,12 +175,11 @@ async fn timer_loop(
             _ = tick.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        match service.fire_due_timers().await {
-            Ok(fired) => {
-                for _ in 0..fired {
-                    metrics.timer_fired(0.0);
-                }
-            }
+        let mut observe = |lag: chrono::Duration| {
+            metrics.timer_fired(lag.to_std().map_or(0.0, |d| d.as_secs_f64()));
+        };
+        match service.fire_due_timers_with(&mut observe).await {
+            Ok(()) => {}
             Err(e) => tracing::error!(error = %e, "firing due timers failed; trying again next tick"),
         }
     }

@@ -537,19 +537,39 @@ impl Service {
     /// several processes on one PostgreSQL each timer is taken by one of them.
     pub async fn fire_due_timers(&self) -> Result<usize, ServiceError> {
         let mut fired = 0;
+        self.fire_due_timers_with(&mut |_| fired += 1).await?;
+        Ok(fired)
+    }
+
+    /// [`Service::fire_due_timers`], telling `on_fired` how late each timer fired (for the
+    /// timer-lag metric).
+    pub async fn fire_due_timers_with(
+        &self,
+        on_fired: &mut (dyn FnMut(chrono::Duration) + Send),
+    ) -> Result<(), ServiceError> {
         loop {
             // Each timer is one input: it runs on the snapshot it starts with.
             let _input = self.gate.read().await;
             let current = self.current();
             let now = self.now();
             let mut tx = self.store.begin().await?;
-            let Some(timer) = tx.due_timers(now, 1).await?.into_iter().next() else { return Ok(fired) };
+            let Some(timer) = tx.due_timers(now, 1).await?.into_iter().next() else { return Ok(()) };
             let Some(order) = tx.order_for_update(timer.order_id).await? else {
                 tx.delete_timer(timer.id).await?;
                 tx.commit().await?;
                 continue;
             };
-            let active = active_of(&current.registry, &order)?;
+            let active = match active_of(&current.registry, &order) {
+                Ok(a) => a,
+                Err(e) => {
+                    // Its workflow is not active here: try again later rather than hold up
+                    // every timer behind this one.
+                    tracing::warn!(order = %order.number, timer = %timer.name, error = %e, "timer postponed by a minute");
+                    tx.postpone_timer(timer.id, now + chrono::Duration::minutes(1)).await?;
+                    tx.commit().await?;
+                    continue;
+                }
+            };
             let mut decision =
                 match engine::fire_timer(&active.workflow, &order, &timer.name, now, &*current.hooks) {
                     Ok(d) => d,
@@ -574,7 +594,7 @@ impl Service {
                 Err(StoreError::Conflict) => continue,
                 other => other?,
             }
-            fired += 1;
+            on_fired(now - timer.due_at);
         }
     }
 }

@@ -135,7 +135,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     let (router, doc) = api().split_for_parts();
     let doc = Arc::new(doc);
     let body_limit = state.config.body_limit;
-    router
+    let router = router
         .route(
             "/v1/openapi.json",
             axum::routing::get(move || {
@@ -143,7 +143,13 @@ pub fn app(state: Arc<AppState>) -> Router {
                 async move { axum::Json(doc) }
             }),
         )
-        .fallback(error::no_route)
+        .fallback(error::no_route);
+    edge(router, body_limit).with_state(state)
+}
+
+/// What wraps every route: the body limit, a caught panic answered 500, a tracing span.
+fn edge<S: Clone + Send + Sync + 'static>(router: Router<S>, body_limit: usize) -> Router<S> {
+    router
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -159,7 +165,6 @@ pub fn app(state: Arc<AppState>) -> Router {
                 event = tracing::field::Empty,
             )
         }))
-        .with_state(state)
 }
 
 /// Records the order (and event) a request is about on its tracing span.
@@ -168,5 +173,37 @@ fn trace_order(order: &str, event: Option<&str>) {
     span.record("order", order);
     if let Some(e) = event {
         span.record("event", e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::edge;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use axum::Router;
+    use tower::ServiceExt;
+
+    async fn boom() -> &'static str {
+        panic!("a bug in a handler")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_answered_500_in_json_and_the_router_goes_on() {
+        let router = edge(Router::new().route("/boom", get(boom)).route("/ok", get(|| async { "ok" })), 1024);
+        let res = router.clone().oneshot(Request::get("/boom").body(Body::empty()).expect("request")).await;
+        let res = res.expect("an answer");
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(res.into_body(), 4096).await.expect("body");
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(json["error"], "internal");
+        assert!(
+            !json.to_string().contains("a bug in a handler"),
+            "the panic's text stays in the log: {json}"
+        );
+        let res =
+            router.oneshot(Request::get("/ok").body(Body::empty()).expect("request")).await.expect("answer");
+        assert_eq!(res.status(), StatusCode::OK);
     }
 }

@@ -101,6 +101,17 @@ impl Tx {
         rows.iter().map(decode).collect()
     }
 
+    /// Moves a timer's due time (a timer that cannot fire now waits instead of blocking the
+    /// queue). False if it was gone already.
+    pub async fn postpone_timer(&mut self, id: i64, due_at: Time) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE timers SET due_at = $1 WHERE id = $2")
+            .bind(encode::time(due_at))
+            .bind(id)
+            .execute(self.conn())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Deletes a timer (once fired). False if it was gone already.
     pub async fn delete_timer(&mut self, id: i64) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM timers WHERE id = $1").bind(id).execute(self.conn()).await?;
