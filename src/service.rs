@@ -93,6 +93,17 @@ pub struct Applied {
     /// True when an earlier request with the same idempotency key answered this.
     #[serde(default)]
     pub replayed: bool,
+    /// The request this answers (the event's name and data), kept with an idempotency key so
+    /// that the same key with another request is refused instead of answered with this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<serde_json::Value>,
+}
+
+/// An idempotency key and the request it stands for.
+#[derive(Debug, Clone, Copy)]
+struct Idempotency<'a> {
+    key: &'a str,
+    request: &'a serde_json::Value,
 }
 
 const RETRIES: u32 = 10;
@@ -331,7 +342,7 @@ impl Service {
     async fn change<F>(
         &self,
         key: &str,
-        idempotency_key: Option<&str>,
+        idempotency: Option<Idempotency<'_>>,
         decide: F,
     ) -> Result<Applied, ServiceError>
     where
@@ -359,11 +370,23 @@ impl Service {
                     continue;
                 }
             };
-            if let Some(k) = idempotency_key {
-                if let Some(stored) = tx.idempotent_result(id, k).await? {
+            if let Some(i) = idempotency {
+                if let Some(stored) = tx.idempotent_result(id, i.key).await? {
                     let mut first: Applied =
                         serde_json::from_value(stored).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    if first.request.as_ref().is_some_and(|r| r != i.request) {
+                        let was = first.request.as_ref().and_then(|r| r["event"].as_str()).unwrap_or("?");
+                        return Err(ServiceError::Rejected(Rejection::new_public(
+                            "idempotency_conflict",
+                            format!(
+                                "idempotency key `{}` was used before for another request (event `{was}`): \
+                                 use a new key for a new request",
+                                i.key
+                            ),
+                        )));
+                    }
                     first.replayed = true;
+                    first.request = None;
                     return Ok(first);
                 }
             }
@@ -374,7 +397,7 @@ impl Service {
                 Err(ServiceError::Store(StoreError::Conflict)) => continue,
                 other => other?,
             }
-            match self.write(&mut tx, &order, &decision, &active, now, idempotency_key).await {
+            match self.write(&mut tx, &order, &decision, &active, now, idempotency).await {
                 Err(ServiceError::Store(StoreError::Conflict)) => continue,
                 other => other?,
             }
@@ -383,7 +406,7 @@ impl Service {
                 other => other?,
             }
             let order = stored(decision.order, &order, &active);
-            return Ok(Applied { order, steps: decision.steps, replayed: false });
+            return Ok(Applied { order, steps: decision.steps, replayed: false, request: None });
         }
         Err(ServiceError::Busy(key.to_string(), RETRIES))
     }
@@ -438,14 +461,19 @@ impl Service {
         decision: &Decision,
         active: &Active,
         now: Time,
-        idempotency_key: Option<&str>,
+        idempotency: Option<Idempotency<'_>>,
     ) -> Result<(), ServiceError> {
         tx.update_order_from(before, decision, active.version, now).await?;
-        if let Some(k) = idempotency_key {
+        if let Some(i) = idempotency {
             let after = stored(decision.order.clone(), before, active);
-            let result = Applied { order: after, steps: decision.steps.clone(), replayed: false };
+            let result = Applied {
+                order: after,
+                steps: decision.steps.clone(),
+                replayed: false,
+                request: Some(i.request.clone()),
+            };
             let json = serde_json::to_value(&result).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            tx.save_idempotent_result(before.id, k, &json, now).await?;
+            tx.save_idempotent_result(before.id, i.key, &json, now).await?;
         }
         Ok(())
     }
@@ -457,7 +485,9 @@ impl Service {
         input: &EventInput,
         idempotency_key: Option<&str>,
     ) -> Result<Applied, ServiceError> {
-        self.change(key, idempotency_key, |a, o, now, hooks| engine::apply(&a.workflow, o, input, now, hooks))
+        let request = serde_json::json!({"event": input.name, "data": input.data});
+        let idempotency = idempotency_key.map(|key| Idempotency { key, request: &request });
+        self.change(key, idempotency, |a, o, now, hooks| engine::apply(&a.workflow, o, input, now, hooks))
             .await
     }
 

@@ -232,6 +232,7 @@ async fn refusals_say_what_was_wrong_and_change_nothing() {
         let err: Value = serde_json::from_str(&text).expect("a JSON error");
         assert_eq!(err["error"], "bad_json");
         assert!(err["message"].as_str().unwrap_or_default().contains("line 1"), "{err}");
+        assert!(!err["message"].as_str().unwrap_or_default().contains("channel:"), "no field path for broken JSON: {err}");
         // Wrong type, and an unknown field: 422 naming the field.
         let (status, err) = api.post("/v1/orders", json!({"channel": 7})).await;
         assert_eq!((status, err["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body")), "{err}");
@@ -268,6 +269,8 @@ async fn refusals_say_what_was_wrong_and_change_nothing() {
         assert_eq!((status, err["error"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_path")), "{err}");
         let (status, err) = api.get("/v1/nothing/here").await;
         assert_eq!((status, err["error"].as_str()), (StatusCode::NOT_FOUND, Some("no_route")), "{err}");
+        let (status, err) = api.call(Method::DELETE, "/v1/workflows", None).await;
+        assert_eq!((status, err["error"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")), "{err}");
         let (status, err) = api.get("/v1/orders?limit=0").await;
         assert_eq!((status, err["error"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_query")), "{err}");
         let (status, err) = api.get("/v1/orders?phase=paymnt_processing").await;
@@ -298,6 +301,14 @@ async fn repeats_are_answered_once() {
         assert_eq!(r2["replayed"], true);
         assert_eq!(r2["order"]["version"], r1["order"]["version"]);
         assert_eq!(r2["order"]["amount_paid"], "549.00", "paid once, not twice: {r2}");
+        // The same key for another request is a client's mistake: refused, not replayed.
+        let before = api.stored(&n).await;
+        let (status, err) = api
+            .post(&format!("/v1/orders/{n}/events"), json!({"event": "void", "idempotency_key": "gw-77"}))
+            .await;
+        assert_eq!((status, err["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("idempotency_conflict")), "{err}");
+        assert!(err["message"].as_str().unwrap_or_default().contains("payment_received"), "{err}");
+        assert_eq!(api.stored(&n).await, before);
     })
     .await;
 }
@@ -323,6 +334,7 @@ async fn a_lock_keeps_other_holders_out_with_423() {
         assert_eq!(status, StatusCode::LOCKED, "{err}");
         assert_eq!(err["error"], "locked");
         assert!(err["message"].as_str().unwrap_or_default().contains("alice"), "names the holder: {err}");
+        assert!(err.get("allowed_events").is_none(), "a lock refuses every event: {err}");
         assert_eq!(api.stored(&n).await, before);
         let (status, err) = api.post(&format!("/v1/orders/{n}/lock"), json!({"holder": "bob"})).await;
         assert_eq!(status, StatusCode::LOCKED, "{err}");

@@ -97,6 +97,7 @@ pub fn rejection_status(code: &str) -> StatusCode {
     match code {
         "no_transition" | "over_shipment" | "automatic_loop" | "duplicate" => StatusCode::CONFLICT,
         "locked" => StatusCode::LOCKED,
+        "idempotency_conflict" => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
@@ -105,7 +106,11 @@ impl From<Rejection> for ApiError {
     fn from(r: Rejection) -> Self {
         let mut e = ApiError::new(rejection_status(r.code), r.code, r.message);
         if let Some(status) = r.status {
-            e = e.with("status", status).with("allowed_events", r.allowed_events);
+            e = e.with("status", status);
+            // A lock refuses every event: listing the status's events would mislead.
+            if r.code != "locked" {
+                e = e.with("allowed_events", r.allowed_events);
+            }
         }
         if !r.candidates.is_empty() {
             e = e.with("candidates", r.candidates);
@@ -152,7 +157,7 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::JsonSyntaxError(e) => ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "bad_json",
-                format!("the body is not valid JSON: {}", source_text(&e)),
+                format!("the body is not valid JSON: {}", json_text(&e)),
             ),
             JsonRejection::JsonDataError(e) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -172,6 +177,22 @@ impl From<JsonRejection> for ApiError {
             other => ApiError::new(other.status(), "bad_body", other.body_text()),
         }
     }
+}
+
+/// serde_json's own message (what and where: line and column), without the path of the field
+/// it was reading, which means nothing when the text is not JSON at all.
+fn json_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(json) = err.downcast_ref::<serde_json::Error>() {
+            return json.to_string();
+        }
+        if let Some(wrapped) = err.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>() {
+            return wrapped.inner().to_string();
+        }
+        cur = err.source();
+    }
+    source_text(e)
 }
 
 /// The innermost error's text: serde's own message, with the path and position.
@@ -248,6 +269,15 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response 
         "the service failed to answer; the error is in its log",
     )
     .into_response()
+}
+
+/// 405 for a route that exists without this method.
+pub async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("`{}` does not take {method}; see /v1/openapi.json", uri.path()),
+    )
 }
 
 /// 404 for a path no route has.

@@ -143,7 +143,8 @@ pub fn app(state: Arc<AppState>) -> Router {
                 async move { axum::Json(doc) }
             }),
         )
-        .fallback(error::no_route);
+        .fallback(error::no_route)
+        .method_not_allowed_fallback(error::wrong_method);
     edge(router, body_limit).with_state(state)
 }
 
