@@ -8,6 +8,7 @@
 //! environment. Tokens are kept only as SHA-256 digests of their secrets. `docs/configuration.md`
 //! is the operator's reference.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -48,8 +49,104 @@ pub struct Config {
     pub watch: bool,
     /// On SIGTERM, how long in-flight requests may take to finish (`shutdown_grace_seconds`).
     pub shutdown_grace_seconds: u64,
+    /// Webhook targets by name (`[webhooks.NAME]`), as workflows name them (`send webhook NAME`).
+    pub webhooks: BTreeMap<String, WebhookSettings>,
+    /// How the delivery worker paces itself (`[delivery]`).
+    pub delivery: DeliverySettings,
+    /// How emails are sent (`[email]`); without it, email messages wait in the outbox.
+    pub email: Option<EmailSettings>,
     /// The file the configuration was read from; `None` for defaults and environment only.
     pub source: Option<PathBuf>,
+}
+
+/// A webhook target (`[webhooks.NAME]`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// Where messages are POSTed (`http://` or `https://`).
+    pub url: String,
+    /// The HMAC-SHA256 key the signature is made with (`secret`, or the variable `secret_env`
+    /// names); at least 16 characters.
+    pub secret: String,
+    /// How long one attempt may take, in milliseconds (`timeout_ms`, default 5000).
+    pub timeout_ms: u64,
+    /// Attempts before the message is dead (`max_attempts`, default 8).
+    pub max_attempts: u32,
+}
+
+impl fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookSettings")
+            .field("url", &self.url)
+            .field("secret", &"***")
+            .field("timeout_ms", &self.timeout_ms)
+            .field("max_attempts", &self.max_attempts)
+            .finish()
+    }
+}
+
+/// How the delivery worker paces itself (`[delivery]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliverySettings {
+    /// How often due messages are looked for, in milliseconds (`interval_ms`, default 500).
+    pub interval_ms: u64,
+    /// The first retry's delay ceiling, doubled for each attempt (`backoff_base_ms`, 1000).
+    pub backoff_base_ms: u64,
+    /// The largest retry delay ceiling (`backoff_max_ms`, 300000).
+    pub backoff_max_ms: u64,
+    /// How long a claimed message is held by the process sending it: one that dies mid-send
+    /// leaves the message due again after this (`lease_seconds`, 60).
+    pub lease_seconds: u64,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        DeliverySettings {
+            interval_ms: 500,
+            backoff_base_ms: 1000,
+            backoff_max_ms: 300_000,
+            lease_seconds: 60,
+        }
+    }
+}
+
+/// How emails are sent (`[email]`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct EmailSettings {
+    /// The SMTP server (`smtp_host`, required).
+    pub smtp_host: String,
+    /// Its port (`smtp_port`, default 25).
+    pub smtp_port: u16,
+    /// The sender address (`from`, required).
+    pub from: String,
+    /// The SMTP user (`username`).
+    pub username: Option<String>,
+    /// The SMTP password (`password`, or the variable `password_env` names).
+    pub password: Option<String>,
+    /// `false` (default): plain SMTP, for local relays and tests; `true`: STARTTLS.
+    pub tls: bool,
+    /// The templates folder (`templates`); `None`: `<workflows>/templates`.
+    pub templates: Option<PathBuf>,
+}
+
+impl EmailSettings {
+    /// The templates folder: `templates`, or `templates/` in the workflows folder.
+    pub fn templates_dir(&self, workflows: &Path) -> PathBuf {
+        self.templates.clone().unwrap_or_else(|| workflows.join("templates"))
+    }
+}
+
+impl fmt::Debug for EmailSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmailSettings")
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("from", &self.from)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("tls", &self.tls)
+            .field("templates", &self.templates)
+            .finish()
+    }
 }
 
 /// How log lines are written.
@@ -154,6 +251,9 @@ impl Default for Config {
             reload_debounce_ms: 100,
             watch: true,
             shutdown_grace_seconds: 30,
+            webhooks: BTreeMap::new(),
+            delivery: DeliverySettings::default(),
+            email: None,
             source: None,
         }
     }
@@ -278,6 +378,18 @@ impl Config {
             let tokens = tokens.0.into_iter().map(|t| (t.span(), t.into_inner()));
             config.tokens = tokens_from(tokens).map_err(|(span, m)| at(span, m))?;
         }
+        for (name, table) in raw.webhooks.unwrap_or_default() {
+            let span = table.span();
+            let hook = webhook(&name, table.into_inner(), &env).map_err(|(s, m)| at(s.unwrap_or(span), m))?;
+            config.webhooks.insert(name, hook);
+        }
+        if let Some(d) = raw.delivery {
+            config.delivery = delivery(d.into_inner()).map_err(|(s, m)| at(s, m))?;
+        }
+        if let Some(e) = raw.email {
+            let span = e.span();
+            config.email = Some(email(e.into_inner(), &env).map_err(|(s, m)| at(s.unwrap_or(span), m))?);
+        }
         config.apply_env(&env)?;
         Ok(config)
     }
@@ -395,6 +507,160 @@ struct RawFile {
     reload_debounce_ms: Option<Spanned<toml::Value>>,
     watch: Option<Spanned<toml::Value>>,
     shutdown_grace_seconds: Option<Spanned<toml::Value>>,
+    webhooks: Option<BTreeMap<String, Spanned<RawWebhook>>>,
+    delivery: Option<Spanned<RawDelivery>>,
+    email: Option<Spanned<RawEmail>>,
+}
+
+type Value = Option<Spanned<toml::Value>>;
+
+/// A `[webhooks.NAME]` table.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhook {
+    url: Value,
+    secret: Value,
+    secret_env: Value,
+    timeout_ms: Value,
+    max_attempts: Value,
+}
+
+/// The `[delivery]` table.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDelivery {
+    interval_ms: Value,
+    backoff_base_ms: Value,
+    backoff_max_ms: Value,
+    lease_seconds: Value,
+}
+
+/// The `[email]` table.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEmail {
+    smtp_host: Value,
+    smtp_port: Value,
+    from: Value,
+    username: Value,
+    password: Value,
+    password_env: Value,
+    tls: Value,
+    templates: Value,
+}
+
+/// A mistake in a table: where (`None`: the table itself) and what.
+type TableError = (Option<Range<usize>>, String);
+
+/// Reads one value of a table with `read`; the message names `table.key`.
+fn field<T>(
+    table: &str,
+    key: &str,
+    value: &Value,
+    read: impl Fn(&toml::Value) -> Result<T, String>,
+) -> Result<Option<T>, TableError> {
+    match value {
+        None => Ok(None),
+        Some(v) => read(v.get_ref()).map(Some).map_err(|m| (Some(v.span()), format!("`{table}.{key}` {m}"))),
+    }
+}
+
+/// A secret given in the file (`key`) or through a variable (`key_env`), read with `env`.
+fn secret(
+    table: &str,
+    key: &str,
+    plain: &Value,
+    from_env: &Value,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<String>, TableError> {
+    let plain = field(table, key, plain, text)?;
+    let var = field(table, &format!("{key}_env"), from_env, text)?;
+    match (plain, var) {
+        (Some(_), Some(_)) => Err((None, format!("`{table}` has both `{key}` and `{key}_env`: keep one"))),
+        (Some(s), None) => Ok(Some(s)),
+        (None, Some(var)) => match env(&var) {
+            Some(s) if !s.trim().is_empty() => Ok(Some(s.trim().to_string())),
+            _ => Err((None, format!("`{table}.{key}_env` names `{var}`, which is not set"))),
+        },
+        (None, None) => Ok(None),
+    }
+}
+
+fn webhook(
+    name: &str,
+    raw: RawWebhook,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<WebhookSettings, TableError> {
+    let table = format!("webhooks.{name}");
+    let url = field(&table, "url", &raw.url, |v| {
+        let url = text(v)?;
+        match reqwest::Url::parse(&url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(url),
+            Ok(_) => Err("must be an `http://` or `https://` URL".to_string()),
+            Err(e) => Err(format!("must be an `http://` or `https://` URL: {e}")),
+        }
+    })?
+    .ok_or_else(|| {
+        (None, format!("webhook `{name}` has no `url`: give the address messages are POSTed to"))
+    })?;
+    let secret = secret(&table, "secret", &raw.secret, &raw.secret_env, env)?.ok_or_else(|| {
+        (
+            None,
+            format!(
+                "webhook `{name}` has no secret: give `secret` (at least 16 characters) or `secret_env` (a variable holding it)"
+            ),
+        )
+    })?;
+    if secret.chars().count() < 16 {
+        return Err((
+            None,
+            format!(
+                "webhook `{name}`: the secret is shorter than 16 characters; use a long random value, e.g. from `openssl rand -hex 32`"
+            ),
+        ));
+    }
+    Ok(WebhookSettings {
+        url,
+        secret,
+        timeout_ms: field(&table, "timeout_ms", &raw.timeout_ms, |v| whole(v, 1))?.unwrap_or(5000),
+        max_attempts: field(&table, "max_attempts", &raw.max_attempts, |v| whole(v, 1))?.unwrap_or(8),
+    })
+}
+
+fn delivery(raw: RawDelivery) -> Result<DeliverySettings, (Range<usize>, String)> {
+    let d = DeliverySettings::default();
+    let read = |key: &str, value: &Value, min: i64, default: u64| {
+        field("delivery", key, value, |v| whole(v, min))
+            .map(|v| v.unwrap_or(default))
+            .map_err(|(s, m)| (s.unwrap_or(0..0), m))
+    };
+    let settings = DeliverySettings {
+        interval_ms: read("interval_ms", &raw.interval_ms, 1, d.interval_ms)?,
+        backoff_base_ms: read("backoff_base_ms", &raw.backoff_base_ms, 0, d.backoff_base_ms)?,
+        backoff_max_ms: read("backoff_max_ms", &raw.backoff_max_ms, 0, d.backoff_max_ms)?,
+        lease_seconds: read("lease_seconds", &raw.lease_seconds, 1, d.lease_seconds)?,
+    };
+    Ok(settings)
+}
+
+fn email(raw: RawEmail, env: &impl Fn(&str) -> Option<String>) -> Result<EmailSettings, TableError> {
+    let required = |key: &str, value: &Value| {
+        field("email", key, value, text)?
+            .ok_or_else(|| (None, format!("`[email]` has no `{key}`: it is required to send emails")))
+    };
+    let flag = |v: &toml::Value| match v {
+        toml::Value::Boolean(b) => Ok(*b),
+        _ => Err("must be `true` or `false`".to_string()),
+    };
+    Ok(EmailSettings {
+        smtp_host: required("smtp_host", &raw.smtp_host)?,
+        smtp_port: field("email", "smtp_port", &raw.smtp_port, |v| whole(v, 1))?.unwrap_or(25),
+        from: required("from", &raw.from)?,
+        username: field("email", "username", &raw.username, text)?,
+        password: secret("email", "password", &raw.password, &raw.password_env, env)?,
+        tls: field("email", "tls", &raw.tls, flag)?.unwrap_or(false),
+        templates: field("email", "templates", &raw.templates, text)?.map(PathBuf::from),
+    })
 }
 
 /// The `[[tokens]]` tables, with their places; says "two brackets" to a `[tokens]` table.

@@ -12,6 +12,7 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod delivery;
 pub mod diagnostics;
 pub mod engine;
 pub mod graph;

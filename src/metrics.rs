@@ -1,5 +1,6 @@
 //! What `GET /metrics` shows, in Prometheus text format (prometheus-client): events applied and
-//! rejected, transition latency, orders by status, reloads, timer lag, the database pool.
+//! rejected, transition latency, orders by status, reloads, timer lag, the database pool, and
+//! the outbox: messages by state, sent / retried / dead by kind and target, delivery latency.
 //!
 //! Counters and histograms are updated where things happen (the HTTP handlers, the timer loop);
 //! gauges that describe the database (orders by status, pool) are read when the page is asked for,
@@ -38,6 +39,17 @@ struct ResultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetLabels {
+    kind: String,
+    target: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PoolLabels {
     state: String,
 }
@@ -53,6 +65,12 @@ pub struct Metrics {
     timers_fired: Counter,
     timer_lag: Histogram,
     pool: Family<PoolLabels, Gauge>,
+    outbox: Family<StateLabels, Gauge>,
+    sent: Family<TargetLabels, Counter>,
+    retried: Family<TargetLabels, Counter>,
+    dead: Family<TargetLabels, Counter>,
+    delivery_latency: Histogram,
+    attempt_duration: Histogram,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -78,6 +96,8 @@ pub struct Snapshot {
     pub pool_size: u32,
     /// Of those, idle.
     pub pool_idle: usize,
+    /// (state, outbox messages).
+    pub outbox_by_state: Vec<(String, i64)>,
 }
 
 impl Metrics {
@@ -94,6 +114,14 @@ impl Metrics {
         // 10 ms .. ~20 min
         let timer_lag = Histogram::new(exponential_buckets(0.01, 2.0, 18));
         let pool = Family::<PoolLabels, Gauge>::default();
+        let outbox = Family::<StateLabels, Gauge>::default();
+        let sent = Family::<TargetLabels, Counter>::default();
+        let retried = Family::<TargetLabels, Counter>::default();
+        let dead = Family::<TargetLabels, Counter>::default();
+        // 10 ms .. ~45 h
+        let delivery_latency = Histogram::new(exponential_buckets(0.01, 2.0, 24));
+        // 1 ms .. ~65 s
+        let attempt_duration = Histogram::new(exponential_buckets(0.001, 2.0, 17));
         registry.register("events_applied", "Events applied, by workflow and event", applied.clone());
         registry.register(
             "events_rejected",
@@ -114,6 +142,28 @@ impl Metrics {
             timer_lag.clone(),
         );
         registry.register("db_pool_connections", "Database pool connections, by state", pool.clone());
+        registry.register(
+            "outbox_messages",
+            "Outbox messages by state (pending: queued, not delivered yet; sent; dead)",
+            outbox.clone(),
+        );
+        registry.register("outbox_sent", "Messages delivered, by kind and target", sent.clone());
+        registry.register(
+            "outbox_retried",
+            "Failed delivery attempts to be tried again, by kind and target",
+            retried.clone(),
+        );
+        registry.register("outbox_dead", "Messages delivery gave up on, by kind and target", dead.clone());
+        registry.register(
+            "delivery_latency_seconds",
+            "From queued (the commit) to delivered, for messages delivered",
+            delivery_latency.clone(),
+        );
+        registry.register(
+            "delivery_attempt_duration_seconds",
+            "Time one delivery attempt took (the HTTP request or SMTP conversation)",
+            attempt_duration.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             applied,
@@ -124,7 +174,40 @@ impl Metrics {
             timers_fired,
             timer_lag,
             pool,
+            outbox,
+            sent,
+            retried,
+            dead,
+            delivery_latency,
+            attempt_duration,
         }
+    }
+
+    fn target(kind: &str, target: &str) -> TargetLabels {
+        TargetLabels { kind: kind.into(), target: target.into() }
+    }
+
+    /// A message was delivered, `queued_seconds` after it was queued, by an attempt that took
+    /// `attempt_seconds`.
+    pub fn delivery_sent(&self, kind: &str, target: &str, queued_seconds: f64, attempt_seconds: f64) {
+        self.sent.get_or_create(&Self::target(kind, target)).inc();
+        self.delivery_latency.observe(queued_seconds.max(0.0));
+        self.attempt_duration.observe(attempt_seconds.max(0.0));
+    }
+
+    /// A delivery attempt failed after `attempt_seconds`.
+    pub fn delivery_failed(&self, _kind: &str, _target: &str, attempt_seconds: f64) {
+        self.attempt_duration.observe(attempt_seconds.max(0.0));
+    }
+
+    /// A failed message will be tried again.
+    pub fn delivery_retried(&self, kind: &str, target: &str) {
+        self.retried.get_or_create(&Self::target(kind, target)).inc();
+    }
+
+    /// Delivery gave up on a message.
+    pub fn delivery_dead(&self, kind: &str, target: &str) {
+        self.dead.get_or_create(&Self::target(kind, target)).inc();
     }
 
     /// An event was applied in `seconds`.
@@ -158,6 +241,11 @@ impl Metrics {
                 .get_or_create(&StatusLabels { workflow: workflow.clone(), status: status.clone() })
                 .set(*n);
         }
+        self.outbox.clear();
+        for state in crate::store::OUTBOX_STATES {
+            let n = snapshot.outbox_by_state.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
+            self.outbox.get_or_create(&StateLabels { state: state.into() }).set(n);
+        }
         let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         self.reloads.get_or_create(&ResultLabels { result: "ok".into() }).set(gauge(snapshot.reloads.0));
         self.reloads.get_or_create(&ResultLabels { result: "failed".into() }).set(gauge(snapshot.reloads.1));
@@ -184,11 +272,15 @@ mod tests {
         m.event_applied("retail", "payment_received", 0.004);
         m.event_rejected("retail", "void", "no_transition");
         m.timer_fired(1.5);
+        m.delivery_sent("webhook", "crm", 0.5, 0.02);
+        m.delivery_retried("webhook", "crm");
+        m.delivery_dead("email", "order_shipped");
         let page = m.render(&Snapshot {
             orders_by_status: vec![("retail".into(), "shipped".into(), 7)],
             reloads: (3, 1),
             pool_size: 5,
             pool_idle: 4,
+            outbox_by_state: vec![("pending".into(), 2), ("dead".into(), 1)],
         });
         assert!(
             page.contains(r#"orderly_events_applied_total{workflow="retail",event="payment_received"} 2"#),
@@ -205,6 +297,15 @@ mod tests {
         assert!(page.contains(r#"orderly_db_pool_connections{state="busy"} 1"#), "{page}");
         assert!(page.contains("orderly_event_duration_seconds_count 2"), "{page}");
         assert!(page.contains("orderly_timer_lag_seconds_count 1"), "{page}");
+        assert!(page.contains(r#"orderly_outbox_messages{state="pending"} 2"#), "{page}");
+        assert!(page.contains(r#"orderly_outbox_messages{state="sent"} 0"#), "{page}");
+        assert!(page.contains(r#"orderly_outbox_sent_total{kind="webhook",target="crm"} 1"#), "{page}");
+        assert!(page.contains(r#"orderly_outbox_retried_total{kind="webhook",target="crm"} 1"#), "{page}");
+        assert!(
+            page.contains(r#"orderly_outbox_dead_total{kind="email",target="order_shipped"} 1"#),
+            "{page}"
+        );
+        assert!(page.contains("orderly_delivery_latency_seconds_count 1"), "{page}");
         // A status with no orders left disappears instead of showing a stale count.
         let page = m.render(&Snapshot::default());
         assert!(!page.contains(r#"status="shipped""#), "{page}");

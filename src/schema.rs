@@ -107,8 +107,10 @@ pub const PAYMENT_METHODS: &[&str] = &[
 ];
 
 /// Flags the engine itself sets, declared in every workflow.
-pub const BUILTIN_FLAGS: &[(&str, &str)] =
-    &[("possible_duplicate", "the customer looks like an existing one with other details")];
+pub const BUILTIN_FLAGS: &[(&str, &str)] = &[
+    ("possible_duplicate", "the customer looks like an existing one with other details"),
+    ("integration_failed", "delivering a message (webhook, email) to another system failed for good"),
+];
 
 /// The fields of a root that has a fixed table.
 pub fn fields_of(root: &str) -> Option<&'static [(&'static str, Type)]> {

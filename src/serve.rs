@@ -1,9 +1,11 @@
 //! `orderly serve`: the configuration, the database (created and migrated on start), the
 //! workflows (checked; a broken set refuses to start), the HTTP API, the timer loop, hot reload
-//! (file watcher, SIGHUP) and a graceful shutdown on SIGTERM or Ctrl-C (stop accepting, let
+//! (file watcher, SIGHUP), the delivery worker (outbox messages: webhooks, emails) and a
+//! graceful shutdown on SIGTERM or Ctrl-C (stop accepting, let
 //! requests in flight finish, exit 0).
 
 use crate::config::{Config, LogFormat};
+use crate::delivery::Worker;
 use crate::http::{app, AppState};
 use crate::metrics::Metrics;
 use crate::registry::{Registry, RegistryError};
@@ -134,6 +136,20 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         Duration::from_millis(config.timer_interval_ms.max(10)),
         stop_rx.clone(),
     ));
+    let worker = Worker::new(service.clone(), &config, Some(metrics.clone()));
+    let missing = worker.missing_targets();
+    if !missing.is_empty() {
+        tracing::warn!(
+            targets = %missing.join(", "),
+            "webhook targets named in the workflows have no [webhooks.NAME] table in the configuration: \
+             their messages wait in the outbox (GET /v1/outbox?state=pending) until one is added and the service restarts"
+        );
+    }
+    if config.email.is_none() {
+        tracing::info!("no [email] configured: email messages wait in the outbox");
+    }
+    let delivery =
+        tokio::spawn(worker.run(Duration::from_millis(config.delivery.interval_ms.max(10)), stop_rx.clone()));
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     let state = AppState::new(service.clone(), config, metrics, Some(reloader));
     let router = app(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -155,6 +171,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         Err(_) => tracing::warn!("requests still running after {grace:?}; stopping anyway"),
     }
     let _ = timers.await;
+    let _ = delivery.await;
     sighup.abort();
     store.close().await;
     tracing::info!("stopped");

@@ -9,7 +9,7 @@
 use crate::engine::{self, Decision, EventInput, FulfillmentActionInput, Hooks, NewOrder, Rejection, Step};
 use crate::order::{Lock, Order, OrderId, Time};
 use crate::registry::{Active, Registry};
-use crate::store::{CustomerMatch, Store, StoreError, Tx};
+use crate::store::{CustomerMatch, Store, StoreError, StoredOutbox, Tx};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -199,6 +199,12 @@ impl Service {
     /// The active workflows (a snapshot: a reload does not change it under the caller).
     pub fn registry(&self) -> Arc<Registry> {
         self.current().registry.clone()
+    }
+
+    /// The hooks inputs started now run with (swapped with the workflows on a reload): what the
+    /// delivery worker builds webhook payloads with.
+    pub fn hooks(&self) -> Arc<dyn Hooks + Send> {
+        self.current().hooks.clone()
     }
 
     /// Makes a new set of workflows active, with its hooks (or the hooks given to
@@ -626,6 +632,84 @@ impl Service {
             }
             on_fired(now - timer.due_at);
         }
+    }
+}
+
+impl Service {
+    /// Gives up on an outbox message: in one transaction the message becomes `dead` (with a
+    /// `delivery` row in its order's history) and the order gets the built-in flag
+    /// `integration_failed`, a history row naming the message and why, and its automatic
+    /// transitions (one input, like an event; locks do not stop it). False when the message was
+    /// no longer pending (nothing changes then).
+    pub async fn outbox_dead(
+        &self,
+        message: &StoredOutbox,
+        status: Option<i64>,
+        error: &str,
+    ) -> Result<bool, ServiceError> {
+        let _input = self.gate.read().await;
+        let current = self.current();
+        let detail = serde_json::json!({
+            "message_id": message.id,
+            "kind": message.message.kind,
+            "target": message.message.target,
+            "attempts": message.attempts,
+            "status": status,
+            "error": error,
+        });
+        for _ in 0..RETRIES {
+            let now = self.now();
+            let mut tx = self.store.begin().await?;
+            let order = tx.order_for_update(message.order_id).await?;
+            match tx.outbox_dead(message, status, error, now).await {
+                Err(StoreError::Conflict) => continue,
+                Ok(false) => return Ok(false),
+                Ok(true) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let Some(order) = order else {
+                tx.commit().await?;
+                return Ok(true);
+            };
+            let (mut decision, active) = match active_of(&current.registry, &order) {
+                Ok(active) => {
+                    let d = engine::integration_failed(
+                        &active.workflow,
+                        &order,
+                        detail.clone(),
+                        now,
+                        &*current.hooks,
+                    )
+                    .unwrap_or_else(|r| engine::integration_failed_plain(&order, detail.clone(), &r, now));
+                    (d, Some(active))
+                }
+                Err(e) => {
+                    let why = Rejection::new_public("workflow", e.to_string());
+                    (engine::integration_failed_plain(&order, detail.clone(), &why, now), None)
+                }
+            };
+            if let Some(active) = &active {
+                match self.create_related(&mut tx, &order, &mut decision, active, &current, now).await {
+                    Ok(()) => {}
+                    Err(ServiceError::Rejected(r)) => {
+                        decision = engine::integration_failed_plain(&order, detail.clone(), &r, now)
+                    }
+                    Err(ServiceError::Store(StoreError::Conflict)) => continue,
+                    Err(other) => return Err(other),
+                }
+            }
+            let version = active.as_ref().map_or(order.workflow_version, |a| a.version);
+            match tx.update_order_from(&order, &decision, version, now).await {
+                Err(StoreError::Conflict) => continue,
+                other => other?,
+            }
+            match tx.commit().await {
+                Err(StoreError::Conflict) => continue,
+                other => other?,
+            }
+            return Ok(true);
+        }
+        Err(ServiceError::Busy(message.order_id.to_string(), RETRIES))
     }
 }
 

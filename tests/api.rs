@@ -634,6 +634,7 @@ async fn the_openapi_document_matches_the_service() {
         "GET /metrics",
         "GET /v1/orders",
         "GET /v1/orders/{id}",
+        "GET /v1/outbox",
         "GET /v1/track/{number}",
         "GET /v1/workflows",
         "GET /v1/workflows/{name}",
@@ -643,6 +644,7 @@ async fn the_openapi_document_matches_the_service() {
         "POST /v1/orders/{id}/events",
         "POST /v1/orders/{id}/fulfillment-actions",
         "POST /v1/orders/{id}/lock",
+        "POST /v1/outbox/{id}/retry",
         "POST /v1/workflows/reload",
     ];
     assert_eq!(listed, expected, "the contract's routes, each documented");

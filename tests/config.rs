@@ -215,7 +215,7 @@ fn unknown_keys_get_a_did_you_mean() {
         error("colour = true"),
         "orderly.toml:1:1: unknown key `colour`; the keys are `database_url`, `bind`, `workflows`, \
          `body_limit`, `log_format`, `log_level`, `tokens`, `track_per_minute`, `timer_interval_ms`, \
-         `reload_debounce_ms`, `watch`, `shutdown_grace_seconds`"
+         `reload_debounce_ms`, `watch`, `shutdown_grace_seconds`, `webhooks`, `delivery`, `email`"
     );
     assert_eq!(
         error("[[tokens]]\nname = \"a\"\nsecret = \"0123456789abcdef\"\nscope = [\"admin\"]\n"),
@@ -519,4 +519,59 @@ fn the_documented_example_is_valid() {
     let from_env = Config::from_toml("", Path::new("orderly.toml"), env(&[("ORDERLY_TOKENS", json)]))
         .expect("the documented ORDERLY_TOKENS");
     assert_eq!(from_env.tokens, c.tokens);
+}
+
+/// `[webhooks.NAME]`, `[delivery]` and `[email]`: defaults, secrets from the environment, and
+/// mistakes that name the table and key.
+#[test]
+fn webhooks_delivery_and_email() {
+    let c = parse(
+        "[webhooks.crm]\nurl = \"https://crm.example.com/hooks/orderly\"\nsecret = \"0123456789abcdef\"\n\n\
+         [webhooks.erp]\nurl = \"http://127.0.0.1:9000/in\"\nsecret_env = \"ERP_SECRET\"\ntimeout_ms = 250\nmax_attempts = 3\n",
+    );
+    assert!(c.is_err(), "secret_env names a variable that is not set");
+    let text = "[webhooks.crm]\nurl = \"https://crm.example.com/hooks/orderly\"\nsecret = \"0123456789abcdef\"\n\n\
+                [webhooks.erp]\nurl = \"http://127.0.0.1:9000/in\"\nsecret_env = \"ERP_SECRET\"\ntimeout_ms = 250\nmax_attempts = 3\n\n\
+                [delivery]\ninterval_ms = 100\nbackoff_base_ms = 0\n\n\
+                [email]\nsmtp_host = \"127.0.0.1\"\nfrom = \"shop@example.com\"\n";
+    let c =
+        Config::from_toml(text, Path::new("orderly.toml"), env(&[("ERP_SECRET", "erp-secret-0123456789")]))
+            .expect("valid");
+    let crm = &c.webhooks["crm"];
+    assert_eq!((crm.timeout_ms, crm.max_attempts), (5000, 8), "defaults");
+    assert_eq!(c.webhooks["erp"].secret, "erp-secret-0123456789");
+    assert_eq!((c.webhooks["erp"].timeout_ms, c.webhooks["erp"].max_attempts), (250, 3));
+    assert!(!format!("{c:?}").contains("0123456789abcdef"), "secrets stay out of Debug");
+    assert_eq!(c.delivery.interval_ms, 100);
+    assert_eq!(c.delivery.backoff_base_ms, 0);
+    assert_eq!((c.delivery.backoff_max_ms, c.delivery.lease_seconds), (300_000, 60), "defaults");
+    let email = c.email.as_ref().expect("email");
+    assert_eq!((email.smtp_port, email.tls, email.username.as_deref()), (25, false, None));
+    assert_eq!(email.templates_dir(Path::new("workflows")), PathBuf::from("workflows/templates"));
+    assert!(Config::default().webhooks.is_empty() && Config::default().email.is_none());
+
+    assert_eq!(
+        error("[webhooks.crm]\nurl = \"https://x.example\"\nsceret = \"0123456789abcdef\"\n"),
+        "orderly.toml:3:1: unknown key `sceret`; did you mean `secret`?"
+    );
+    assert_eq!(
+        error("[webhooks.crm]\nurl = \"ftp://x.example\"\nsecret = \"0123456789abcdef\"\n"),
+        "orderly.toml:2:7: `webhooks.crm.url` must be an `http://` or `https://` URL"
+    );
+    assert!(error("[webhooks.crm]\nurl = \"https://x.example\"\nsecret = \"short\"\n")
+        .contains("webhook `crm`: the secret is shorter than 16 characters"),);
+    assert!(error("[webhooks.crm]\nurl = \"https://x.example\"\n").contains("webhook `crm` has no secret"));
+    assert_eq!(
+        error("[delivery]\nintervl_ms = 5\n"),
+        "orderly.toml:2:1: unknown key `intervl_ms`; did you mean `interval_ms`?"
+    );
+    assert_eq!(
+        error("[delivery]\nlease_seconds = 0\n"),
+        "orderly.toml:2:17: `delivery.lease_seconds` must be at least 1"
+    );
+    assert!(error("[email]\nfrom = \"a@b.c\"\n").contains("`[email]` has no `smtp_host`"));
+    assert_eq!(
+        error("[email]\nsmtp_host = \"h\"\nfrom = \"a@b.c\"\nsmtp_prot = 2525\n"),
+        "orderly.toml:4:1: unknown key `smtp_prot`; did you mean `smtp_port`?"
+    );
 }

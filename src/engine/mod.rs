@@ -19,8 +19,8 @@ pub use create::{create, CustomerInput, LineInput, NewOrder, PaymentInput};
 pub(crate) use eval::show as show_guard;
 pub use eval::{evaluate, explain, Value};
 pub use run::{
-    add_fulfillment_action, apply, edit_fulfillment_action, failed_timer, fire_timer, locked_rejection,
-    FulfillmentActionInput,
+    add_fulfillment_action, apply, edit_fulfillment_action, failed_timer, fire_timer, integration_failed,
+    integration_failed_plain, locked_rejection, FulfillmentActionInput, INTEGRATION_FAILED,
 };
 
 use crate::order::{Order, Time};
@@ -191,7 +191,8 @@ pub struct HistoryEntry {
     pub at: Time,
     /// What kind of entry: `created`, `transition`, `event`, `note`, `fulfillment_action`,
     /// `fulfillment_action_changed`, `shipment`, `payment`, `receipt`, `timer`, `picked`,
-    /// `invoiced`, `outbox`, `flag`, `assigned`.
+    /// `invoiced`, `outbox`, `flag`, `assigned`, `delivery` (an outbox delivery attempt),
+    /// `integration_failed` (delivery gave up on a message).
     pub kind: String,
     /// The event, if one caused it.
     pub event: Option<String>,
@@ -236,7 +237,7 @@ pub struct OutboxMessage {
     pub template: Option<String>,
     /// The email subject.
     pub subject: Option<String>,
-    /// A hook that builds the payload (run at delivery, issue 4/6).
+    /// A hook that builds the payload, run at delivery on the order as it is then.
     pub hook: Option<String>,
     /// The payload: the order as it is after the event.
     pub payload: serde_json::Value,

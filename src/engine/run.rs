@@ -248,7 +248,7 @@ impl<'a> Run<'a> {
                         .hooks
                         .payload(h, &self.order, event, self.now)
                         .map_err(|m| self.hook_failed(m))?,
-                    None => payload(&self.order, ev.as_deref()),
+                    None => payload(&self.order, ev.as_deref(), event),
                 };
                 self.queue(OutboxMessage {
                     kind: "webhook".into(),
@@ -270,7 +270,7 @@ impl<'a> Run<'a> {
                     template: Some(template.clone()),
                     subject: subject.clone(),
                     hook: None,
-                    payload: payload(&self.order, ev.as_deref()),
+                    payload: payload(&self.order, ev.as_deref(), event),
                 });
             }
             Action::RunHook(h) => {
@@ -371,7 +371,7 @@ impl<'a> Run<'a> {
                 });
             }
             E::Email { to, template, subject } => {
-                let body = payload(&self.order, ev.as_deref());
+                let body = payload(&self.order, ev.as_deref(), event);
                 self.queue(OutboxMessage {
                     kind: "email".into(),
                     target: to,
@@ -599,9 +599,12 @@ fn to_json(v: &Value, ty: Type) -> serde_json::Value {
 }
 
 /// What a webhook or email carries: the order as it is after the event.
-fn payload(o: &Order, event: Option<&str>) -> serde_json::Value {
+/// What a message carries: the event (its name and data) and the order after it, for webhook
+/// receivers and email templates.
+fn payload(o: &Order, event: Option<&str>, input: Option<&EventInput>) -> serde_json::Value {
     json!({
         "event": event,
+        "data": input.map(|i| &i.data),
         "order": {
             "id": o.id,
             "number": o.number,
@@ -619,6 +622,9 @@ fn payload(o: &Order, event: Option<&str>) -> serde_json::Value {
             "attributes": o.attributes,
             "flags": o.flags,
             "shipments": o.shipments,
+            "fulfillment_actions": o.fulfillment_actions,
+            "amount_paid": o.amount_paid.to_string(),
+            "balance_due": o.balance_due().to_string(),
         }
     })
 }
@@ -659,6 +665,63 @@ pub fn failed_timer(order: &Order, timer: &str, why: &Rejection, now: Time) -> D
             actor: Some("timer".into()),
             detail: json!({"timer": timer, "code": why.code, "message": why.to_string()}),
         }],
+        timer_starts: Vec::new(),
+        timer_cancels: Vec::new(),
+        outbox: Vec::new(),
+        related: Vec::new(),
+    }
+}
+
+/// The flag the engine sets when delivering a message failed for good (a built-in flag).
+pub const INTEGRATION_FAILED: &str = "integration_failed";
+
+/// A message to another system could not be delivered (the outbox gave up on it): the order
+/// gets the built-in flag `integration_failed` and a history row saying which message and why,
+/// then automatic transitions run, so a workflow can react with `when flags.integration_failed`.
+/// Like timers, it ignores locks. `detail` describes the message (id, kind, target, error).
+pub fn integration_failed(
+    w: &Workflow,
+    order: &Order,
+    detail: serde_json::Value,
+    now: Time,
+    hooks: &dyn Hooks,
+) -> Result<Decision, Rejection> {
+    let mut run = Run::new(w, hooks, order.clone(), now, Some("delivery".into()));
+    run.record("integration_failed", None, detail);
+    run.run_action(&Action::SetFlag(INTEGRATION_FAILED.into()), None)?;
+    run.settle()?;
+    Ok(run.into_decision())
+}
+
+/// What a failed delivery leaves when the workflow refuses what [`integration_failed`] would do
+/// (a hook fails, automatic steps loop): the flag and the history rows, nothing else.
+pub fn integration_failed_plain(
+    order: &Order,
+    detail: serde_json::Value,
+    why: &Rejection,
+    now: Time,
+) -> Decision {
+    let mut order = order.clone();
+    order.flags.insert(INTEGRATION_FAILED.into());
+    let entry = |kind: &str, detail: serde_json::Value| HistoryEntry {
+        at: now,
+        kind: kind.into(),
+        event: None,
+        from_status: None,
+        to_status: None,
+        actor: Some("delivery".into()),
+        detail,
+    };
+    Decision {
+        order,
+        steps: Vec::new(),
+        history: vec![
+            entry("integration_failed", detail),
+            entry(
+                "flag",
+                json!({"set": INTEGRATION_FAILED, "note": format!("automatic steps refused: {why}")}),
+            ),
+        ],
         timer_starts: Vec::new(),
         timer_cancels: Vec::new(),
         outbox: Vec::new(),

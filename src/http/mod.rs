@@ -2,7 +2,8 @@
 //! router from the state, without a socket, so tests drive it with `oneshot`; `serve` binds it.
 //!
 //! One module per resource: `orders` (create, view, grid), `events`, `locks`, `actions`
-//! (fulfillment actions), `track` (the customer's view), `workflows`, `ops` (health, metrics).
+//! (fulfillment actions), `track` (the customer's view), `workflows`, `outbox` (messages for
+//! other systems and their delivery), `ops` (health, metrics).
 //! `error` holds the one error type every handler returns; `auth` the bearer tokens; `view` what
 //! the answers show. The OpenAPI document is generated from the handlers' annotations by
 //! utoipa, from the same router the service serves, so the two cannot drift.
@@ -14,6 +15,7 @@ mod events;
 mod locks;
 mod ops;
 mod orders;
+mod outbox;
 mod track;
 pub mod view;
 mod workflows;
@@ -89,6 +91,7 @@ impl AppState {
         (name = "fulfillment", description = "Fulfillment actions recorded on orders"),
         (name = "tracking", description = "The customer's view, without a token"),
         (name = "workflows", description = "Active workflows, reloads, pictures"),
+        (name = "outbox", description = "Messages for other systems (webhooks, emails) and their delivery"),
         (name = "operations", description = "Health and metrics")
     )
 )]
@@ -120,6 +123,8 @@ fn api() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(workflows::get))
         .routes(routes!(workflows::graph))
         .routes(routes!(workflows::reload))
+        .routes(routes!(outbox::list))
+        .routes(routes!(outbox::retry))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::metrics))
 }

@@ -55,6 +55,7 @@ pub(super) async fn metrics(
         reloads: state.reloader.as_ref().map_or((0, 0), |r| r.counts()),
         pool_size,
         pool_idle,
+        outbox_by_state: store.outbox_counts().await?,
     };
     let body = state.metrics.render(&snapshot);
     Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)

@@ -368,7 +368,9 @@ fn check_expect(w: &Workflow, e: &Expect) -> Result<(), String> {
     for s in e.status.iter().chain(e.steps.iter().flatten()) {
         known("a status", w, s, statuses())?;
     }
-    let flags = || w.flags.iter().map(|f| f.name.as_str()).chain(std::iter::once("possible_duplicate"));
+    let flags = || {
+        w.flags.iter().map(|f| f.name.as_str()).chain(crate::schema::BUILTIN_FLAGS.iter().map(|(n, _)| *n))
+    };
     for f in [&e.flags, &e.has_flags, &e.lacks_flags].into_iter().flatten().flatten() {
         known("a flag", w, f, flags())?;
     }

@@ -14,12 +14,16 @@ use std::future::Future;
 use std::pin::Pin;
 
 /// (version, description, SQL) of each SQLite migration, in order.
-const SQLITE: &[(i64, &str, &str)] =
-    &[(1, "schema", include_str!("../../migrations/sqlite/0001_schema.sql"))];
+const SQLITE: &[(i64, &str, &str)] = &[
+    (1, "schema", include_str!("../../migrations/sqlite/0001_schema.sql")),
+    (2, "delivery", include_str!("../../migrations/sqlite/0002_delivery.sql")),
+];
 
 /// (version, description, SQL) of each PostgreSQL migration, in order.
-const POSTGRES: &[(i64, &str, &str)] =
-    &[(1, "schema", include_str!("../../migrations/postgres/0001_schema.sql"))];
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (1, "schema", include_str!("../../migrations/postgres/0001_schema.sql")),
+    (2, "delivery", include_str!("../../migrations/postgres/0002_delivery.sql")),
+];
 
 /// Migrations compiled into the binary.
 #[derive(Debug)]

@@ -1,0 +1,181 @@
+//! The outbox: `GET /v1/outbox` (messages for other systems and how their delivery goes,
+//! filtered by state and order, paged by cursor; `orders:read`) and
+//! `POST /v1/outbox/{id}/retry` (a `dead` or `pending` message due again now with its attempts
+//! reset; `admin`).
+
+use super::auth::Caller;
+use super::error::{ApiError, PathArgs, QueryArgs};
+use super::AppState;
+use crate::config::Scope;
+use crate::store::{OutboxQuery, StoredOutbox, OUTBOX_STATES};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// One outbox message.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct OutboxView {
+    /// The message's id (its webhooks carry `Idempotency-Key: orderly-<id>`).
+    id: i64,
+    /// The order that queued it.
+    order_id: i64,
+    /// `webhook` or `email`.
+    kind: String,
+    /// The webhook target's name, or the email address.
+    target: String,
+    /// The email template.
+    template: Option<String>,
+    /// The email subject.
+    subject: Option<String>,
+    /// The hook that builds a webhook's body at delivery.
+    hook: Option<String>,
+    /// `pending` (waiting for delivery, or between attempts), `sent` or `dead`.
+    state: String,
+    /// Delivery attempts so far.
+    attempts: i64,
+    /// When it was queued.
+    #[schema(value_type = String, format = DateTime)]
+    created_at: crate::order::Time,
+    /// When the next attempt is due (pending messages).
+    #[schema(value_type = String, format = DateTime)]
+    next_attempt_at: crate::order::Time,
+    /// When it was delivered.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    sent_at: Option<crate::order::Time>,
+    /// The HTTP status of the last answer.
+    last_status: Option<i64>,
+    /// What went wrong last.
+    last_error: Option<String>,
+    /// The payload queued with it (a hook may build the body sent from the order instead).
+    #[schema(value_type = Object)]
+    payload: serde_json::Value,
+}
+
+impl From<StoredOutbox> for OutboxView {
+    fn from(m: StoredOutbox) -> Self {
+        OutboxView {
+            id: m.id,
+            order_id: m.order_id,
+            kind: m.message.kind,
+            target: m.message.target,
+            template: m.message.template,
+            subject: m.message.subject,
+            hook: m.message.hook,
+            state: m.state,
+            attempts: m.attempts,
+            created_at: m.created_at,
+            next_attempt_at: m.next_attempt_at,
+            sent_at: m.sent_at,
+            last_status: m.last_status,
+            last_error: m.last_error,
+            payload: m.message.payload,
+        }
+    }
+}
+
+/// Filters and paging of the outbox.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct OutboxParams {
+    /// `pending`, `sent` or `dead`.
+    state: Option<String>,
+    /// One order's messages: its id or number.
+    order: Option<String>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Rows per page, 1 to 500 (default 50).
+    limit: Option<u32>,
+}
+
+/// A page of outbox messages.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct OutboxPage {
+    /// Messages, newest first.
+    messages: Vec<OutboxView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+/// Outbox messages, newest first: filtered by state and order, paged by cursor.
+#[utoipa::path(
+    get, path = "/v1/outbox", tag = "outbox",
+    params(OutboxParams),
+    responses(
+        (status = 200, description = "A page of messages", body = OutboxPage),
+        (status = 400, description = "An unknown state, a cursor that is not one, a limit out of range", body = super::error::ErrorBody),
+        (status = 404, description = "`order` names no order", body = super::error::ErrorBody),
+        (status = 403, description = "The token lacks `orders:read`", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    QueryArgs(p): QueryArgs<OutboxParams>,
+) -> Result<Json<OutboxPage>, ApiError> {
+    caller.require(Scope::OrdersRead)?;
+    let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", m);
+    let limit = p.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(bad(format!("`limit` must be between 1 and 500, not {limit}")));
+    }
+    if let Some(s) = p.state.as_deref().filter(|s| !OUTBOX_STATES.contains(s)) {
+        let hint = crate::diagnostics::did_you_mean(s, OUTBOX_STATES)
+            .map(|d| format!("; did you mean `{d}`?"))
+            .unwrap_or_default();
+        return Err(bad(format!("`state` must be `pending`, `sent` or `dead`, not `{s}`{hint}")));
+    }
+    let before = match p.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(
+            c.parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| bad(format!("`cursor` `{c}` is not a cursor this service gave")))?,
+        ),
+    };
+    let order = match p.order.as_deref().filter(|o| !o.trim().is_empty()) {
+        None => None,
+        Some(key) => Some(state.service.store().order_id(key).await?.ok_or_else(|| ApiError::no_order(key))?),
+    };
+    let query = OutboxQuery { state: p.state, order, before, limit };
+    let (messages, next) = state.service.store().outbox_page(&query).await?;
+    Ok(Json(OutboxPage {
+        messages: messages.into_iter().map(OutboxView::from).collect(),
+        next_cursor: next.map(|n| n.to_string()),
+    }))
+}
+
+/// Makes a `dead` (or `pending`) message due now, with its attempts reset; noted in the
+/// order's history. A message already `sent` is not sent again (409).
+#[utoipa::path(
+    post, path = "/v1/outbox/{id}/retry", tag = "outbox",
+    params(("id" = i64, Path, description = "The message's id")),
+    responses(
+        (status = 200, description = "Pending again, due now", body = OutboxView),
+        (status = 404, description = "No such message", body = super::error::ErrorBody),
+        (status = 409, description = "`already_sent`: the message was delivered", body = super::error::ErrorBody),
+        (status = 403, description = "The token lacks `admin`", body = super::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn retry(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    PathArgs(id): PathArgs<i64>,
+) -> Result<Json<OutboxView>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let now = state.service.now();
+    match state.service.store().outbox_requeue(id, caller.name(), now).await? {
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no outbox message {id}"))),
+        Some(m) if m.state == "sent" => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_sent",
+            format!("outbox message {id} was delivered already; it is not sent again"),
+        )),
+        Some(m) => Ok(Json(OutboxView::from(m))),
+    }
+}
