@@ -2,7 +2,9 @@
 //! a local SMTP listener (a minimal SMTP server in this file) with its subject, recipient and
 //! body.
 
-use orderly::config::EmailSettings;
+mod support;
+
+use orderly::config::{DeliverySettings, EmailSettings};
 use orderly::delivery::{email, template};
 use orderly::engine::OutboxMessage;
 use orderly::store::StoredOutbox;
@@ -223,4 +225,53 @@ fn dummy_order() -> orderly::order::Order {
         lock: None,
         version: 1,
     }
+}
+
+/// Through the whole path: an event queues the email in its transaction, the delivery worker
+/// renders it and hands it to the SMTP server, the outbox says `sent`, the order's history has
+/// the attempt.
+#[tokio::test]
+async fn a_voided_order_emails_its_customer_through_the_worker() {
+    support::on_both("a_voided_order_emails_its_customer_through_the_worker", |store| async move {
+        let registry =
+            orderly::registry::Registry::load(Path::new("workflows"), &store).await.expect("workflows");
+        let service = std::sync::Arc::new(orderly::service::Service::serving(
+            store,
+            registry,
+            std::sync::Arc::new(orderly::service::SystemClock),
+        ));
+        let order: orderly::engine::NewOrder = serde_json::from_value(json!({
+            "channel": "website",
+            "customer": {"email": "vera@example.com", "first_name": "Vera", "last_name": "Void"},
+            "payment": {"method": "check", "outcome": "pending"},
+            "lines": [{"sku": "GTR-1", "qty": 1, "unit_price": "499.00"}]
+        }))
+        .expect("order");
+        let created = service.create_order(&order).await.expect("created").order;
+        let void = orderly::engine::EventInput { name: "void".into(), ..Default::default() };
+        service.apply_event(&created.number, &void, None).await.expect("voided");
+        let queued = service.store().outbox(Some(created.id)).await.expect("outbox");
+        let email = queued.iter().find(|m| m.message.kind == "email").expect("an email is queued");
+        assert_eq!(email.state, "pending");
+
+        let (port, received) = smtp_listener().await;
+        let worker = orderly::delivery::Worker::with(
+            service.clone(),
+            Default::default(),
+            DeliverySettings::default(),
+            Some((settings(port), Path::new("workflows/templates").to_path_buf())),
+            None,
+        );
+        assert!(worker.run_once().await.expect("a round") >= 1);
+        let (envelope, data) = received.await.expect("the listener finishes");
+        assert!(envelope.iter().any(|l| l.contains("<vera@example.com>")), "{envelope:?}");
+        assert!(data.contains("Subject: Your order was cancelled"), "{data}");
+        assert!(data.contains(&created.number), "{data}");
+        let after = service.store().outbox(Some(created.id)).await.expect("outbox");
+        let sent = after.iter().find(|m| m.id == email.id).expect("the message");
+        assert_eq!(sent.state, "sent", "{sent:?}");
+        let history = service.store().history(created.id).await.expect("history");
+        assert!(history.iter().any(|h| h.entry.kind == "delivery"), "{history:?}");
+    })
+    .await;
 }
