@@ -9,7 +9,7 @@
 //! both.
 
 use crate::diagnostics::Report;
-use crate::hooks::{HookDiagnostic, HookEngine, HookLimits};
+use crate::hooks::{HookEngine, HookLimits};
 use crate::load::{self, LoadError};
 use crate::model::Workflow;
 use crate::store::{Store, StoreError};
@@ -134,7 +134,7 @@ impl Registry {
         let hooks = match HookEngine::load(&folder.join("hooks")) {
             Ok(engine) => Some(engine),
             Err(found) => {
-                broken.extend(hook_reports(&found));
+                broken.extend(crate::hooks::hook_reports(&found));
                 None
             }
         };
@@ -185,21 +185,4 @@ impl Registry {
     pub fn versions(&self) -> Vec<String> {
         self.by_name.values().map(|a| format!("{}@{}", a.workflow.name, a.version)).collect()
     }
-}
-
-/// Hook findings as one report per file, in file order.
-fn hook_reports(found: &[HookDiagnostic]) -> Vec<Report> {
-    let mut by_file: BTreeMap<&str, Report> = BTreeMap::new();
-    for d in found {
-        by_file
-            .entry(&d.file)
-            .or_insert_with(|| Report {
-                path: d.file.clone(),
-                source: d.source.clone(),
-                diagnostics: Vec::new(),
-            })
-            .diagnostics
-            .push(d.into());
-    }
-    by_file.into_values().collect()
 }

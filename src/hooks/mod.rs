@@ -21,6 +21,7 @@ mod api;
 mod check;
 mod view;
 
+pub(crate) use check::reports as hook_reports;
 pub use check::HookDiagnostic;
 
 use crate::diagnostics::Report;

@@ -173,6 +173,25 @@ fn edge<S: Clone + Send + Sync + 'static>(router: Router<S>, body_limit: usize) 
         }))
 }
 
+/// `limit` (1 to 500, default 50) and `cursor` (an id this service gave) of a paged list.
+fn paging(limit: Option<u32>, cursor: Option<&str>) -> Result<(u32, Option<i64>), error::ApiError> {
+    let bad = |m: String| error::ApiError::new(axum::http::StatusCode::BAD_REQUEST, "bad_query", m);
+    let limit = limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(bad(format!("`limit` must be between 1 and 500, not {limit}")));
+    }
+    let before = match cursor.filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(
+            c.parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| bad(format!("`cursor` `{c}` is not a cursor this service gave")))?,
+        ),
+    };
+    Ok((limit, before))
+}
+
 /// Records the order (and event) a request is about on its tracing span.
 fn trace_order(order: &str, event: Option<&str>) {
     let span = tracing::Span::current();

@@ -125,20 +125,7 @@ pub(super) async fn grid(
     QueryArgs(p): QueryArgs<GridParams>,
 ) -> Result<Json<GridAnswer>, ApiError> {
     caller.require(Scope::OrdersRead)?;
-    let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", m);
-    let limit = p.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(bad(format!("`limit` must be between 1 and 500, not {limit}")));
-    }
-    let before = match p.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(
-            c.parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| bad(format!("`cursor` `{c}` is not a cursor this service gave")))?,
-        ),
-    };
+    let (limit, before) = super::paging(p.limit, p.cursor.as_deref())?;
     let workflow_statuses = match p.phase.as_deref() {
         None => None,
         Some(phase) => Some(phase_statuses(&state, phase)?),

@@ -117,26 +117,17 @@ pub(super) async fn list(
     QueryArgs(p): QueryArgs<OutboxParams>,
 ) -> Result<Json<OutboxPage>, ApiError> {
     caller.require(Scope::OrdersRead)?;
-    let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", m);
-    let limit = p.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(bad(format!("`limit` must be between 1 and 500, not {limit}")));
-    }
+    let (limit, before) = super::paging(p.limit, p.cursor.as_deref())?;
     if let Some(s) = p.state.as_deref().filter(|s| !OUTBOX_STATES.contains(s)) {
         let hint = crate::diagnostics::did_you_mean(s, OUTBOX_STATES)
             .map(|d| format!("; did you mean `{d}`?"))
             .unwrap_or_default();
-        return Err(bad(format!("`state` must be `pending`, `sent` or `dead`, not `{s}`{hint}")));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            format!("`state` must be `pending`, `sent` or `dead`, not `{s}`{hint}"),
+        ));
     }
-    let before = match p.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(
-            c.parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| bad(format!("`cursor` `{c}` is not a cursor this service gave")))?,
-        ),
-    };
     let order = match p.order.as_deref().filter(|o| !o.trim().is_empty()) {
         None => None,
         Some(key) => Some(state.service.store().order_id(key).await?.ok_or_else(|| ApiError::no_order(key))?),
