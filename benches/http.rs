@@ -5,24 +5,30 @@
 //! `ORDERLY_BENCH_POSTGRES_URL` names a database, e.g.
 //! `postgres://postgres@127.0.0.1:5432/orderly_bench`, which is dropped and created again):
 //!
-//! 1. **store-only**: the same event on the same kind of orders through the library
-//!    (`Service::apply_event`, one event per transaction), sequentially and from 64 tasks, on
-//!    a database of its own holding the same number of orders, so that the HTTP rate is compared
-//!    with the store rate measured on this machine in this run;
+//! 1. **store-only** setup: 10,000 orders through the library (`Service::create_order`) on a
+//!    database of its own;
 //! 2. `orderly serve` (RSS when idle), 10,000 orders through `POST /v1/orders` (website, paid by
 //!    credit card, declined: status `credit_card_declined`);
-//! 3. **load**: 64 connections POST `card_declined` (`{"outcome": "declined"}`, which stays in
-//!    `credit_card_declined` with a note) on random orders for 10 s: requests/s, p50/p90/p99/max,
-//!    CPU per process; then the same for `GET /healthz`, `GET /v1/workflows` and
-//!    `GET /v1/orders/{id}` (where the time goes);
+//! 3. **load**: the store-only rate, sequential (`Service::apply_event`, one event per
+//!    transaction), then rounds, each on fresh orders, that run for 10 s each: 64 tasks calling
+//!    `Service::apply_event`; the same plus the answer the HTTP handler builds (history read,
+//!    order view, JSON); 64 HTTP connections posting the same event (`card_declined` with
+//!    `{"outcome": "declined"}`, which stays in `credit_card_declined` with a note) on random
+//!    orders: requests/s, p50/p90/p99/max, CPU per process, the ratio HTTP / store-only per round
+//!    and for the median round; then events on 1,000 older orders, and `GET /healthz`,
+//!    `GET /v1/workflows` and `GET /v1/orders/{id}` under the same load (where the time goes);
 //! 4. **reload**: 20 edits of a comment in `retail.flow`, each timed from the write to
-//!    `GET /v1/workflows` showing the new retail version; 20 `POST /v1/workflows/reload` (the
-//!    pipeline without the watcher); again with `ORDERLY_RELOAD_DEBOUNCE_MS=20`;
-//! 5. **memory**: the child's VmRSS idle, after the load, and after 100,000 orders in all.
+//!    `GET /v1/workflows` showing the new retail version, and 20 `POST /v1/workflows/reload`
+//!    (the pipeline without the watcher); again with `ORDERLY_RELOAD_DEBOUNCE_MS=20`;
+//! 5. **memory**: the child's RSS idle, after the loads, and after 100,000 orders in all (on a
+//!    restarted server when the reload part ran), then events on all of them.
 //!
 //! `cargo bench --bench http` runs everything; words after `--` pick parts: `sqlite`,
 //! `postgres` (backends), `load`, `reload`, `memory` (parts). Environment: BENCH_SECONDS (10),
-//! BENCH_CONNECTIONS (64), BENCH_ORDERS (10000), BENCH_TOTAL_ORDERS (100000), BENCH_EDITS (20).
+//! BENCH_CONNECTIONS (64), BENCH_ROUNDS (3), BENCH_ORDERS (10000), BENCH_TOTAL_ORDERS (100000),
+//! BENCH_EDITS (20), BENCH_ANSWER (`no-history`: the in-process answer skips the history, to
+//! see what it costs), BENCH_PERF (a path prefix: record a `perf` profile of the server during
+//! each event load), BENCH_KEEP (keep the PostgreSQL database).
 
 use hdrhistogram::Histogram;
 use orderly::engine::{EventInput, NewOrder};
@@ -130,23 +136,35 @@ impl Server {
 
     /// The child's resident set, in MiB.
     fn rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
+        status_mib(self.pid(), "VmRSS")
     }
 
-    /// The child's peak resident set (VmHWM), in MiB.
-    fn hwm_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
-        status
+    /// `25.8 MiB (anonymous 17.1, file 8.7; peak 26.5; 14 threads)`.
+    fn memory(&self) -> String {
+        let pid = self.pid();
+        let threads = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_default()
             .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
+            .find_map(|l| l.strip_prefix("Threads:").map(|v| v.trim().to_string()))
+            .unwrap_or_default();
+        format!(
+            "{:.1} MiB (anonymous {:.1}, file {:.1}; peak {:.1}; {threads} threads)",
+            status_mib(pid, "VmRSS"),
+            status_mib(pid, "RssAnon"),
+            status_mib(pid, "RssFile") + status_mib(pid, "RssShmem"),
+            status_mib(pid, "VmHWM")
+        )
     }
+}
+
+/// A `kB` field of `/proc/PID/status`, in MiB.
+fn status_mib(pid: u32, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field).and_then(|v| v.strip_prefix(':')))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 /// Copies the shipped workflows and their hooks (not the scenario tests) into `to`.
@@ -198,10 +216,25 @@ fn machine_ticks() -> (u64, u64) {
     (total - idle, total)
 }
 
-/// CPU used during a run: by the server, by this program, by the machine in all (in cores).
+/// utime + stime of every `postgres` process, by pid (the local database's server processes).
+fn postgres_ticks() -> std::collections::HashMap<u32, u64> {
+    let mut all = std::collections::HashMap::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == "postgres" {
+            all.insert(pid, process_ticks(&pid.to_string()));
+        }
+    }
+    all
+}
+
+/// CPU used during a run: by the server, by this program, by PostgreSQL, by the machine in all
+/// (in cores).
 struct Cpu {
     server: u64,
     bench: u64,
+    postgres: std::collections::HashMap<u32, u64>,
     machine: (u64, u64),
     at: Instant,
     server_pid: Option<u32>,
@@ -212,6 +245,7 @@ impl Cpu {
         Cpu {
             server: server_pid.map_or(0, |p| process_ticks(&p.to_string())),
             bench: process_ticks("self"),
+            postgres: postgres_ticks(),
             machine: machine_ticks(),
             at: Instant::now(),
             server_pid,
@@ -227,14 +261,26 @@ impl Cpu {
         let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
         let machine = ncpu * (busy - self.machine.0) as f64 / (total - self.machine.1).max(1) as f64;
         let bench = cores(process_ticks("self") - self.bench);
+        // Backends that lived through the run (the pools' connections).
+        let postgres: u64 = postgres_ticks()
+            .iter()
+            .filter_map(|(pid, t)| self.postgres.get(pid).map(|before| t.saturating_sub(*before)))
+            .sum();
+        let postgres = cores(postgres);
         match self.server_pid {
-            Some(pid) => format!(
-                "CPU: server {:.2} cores, load generator {:.2}, whole machine {:.2} of {ncpu}",
-                cores(process_ticks(&pid.to_string()).saturating_sub(self.server)),
-                bench,
-                machine
+            Some(pid) => {
+                let server = cores(process_ticks(&pid.to_string()).saturating_sub(self.server));
+                format!(
+                    "CPU: server {server:.2} cores, load generator {bench:.2}, PostgreSQL {postgres:.2}, \
+                     other jobs {:.2}; busy {machine:.2} of {ncpu}",
+                    (machine - server - bench - postgres).max(0.0)
+                )
+            }
+            None => format!(
+                "CPU: this process {bench:.2} cores, PostgreSQL {postgres:.2}, other jobs {:.2}; busy \
+                 {machine:.2} of {ncpu}",
+                (machine - bench - postgres).max(0.0)
             ),
-            None => format!("CPU: this process {bench:.2} cores, whole machine {machine:.2} of {ncpu}"),
         }
     }
 }
@@ -293,7 +339,7 @@ fn histogram() -> Histogram<u64> {
 }
 
 /// Creates orders `from..to` through `POST /v1/orders`, `concurrency` at a time; their ids.
-async fn create_orders(base: &str, from: usize, to: usize, concurrency: usize) -> Vec<i64> {
+async fn create_orders(base: &str, from: usize, to: usize, concurrency: usize, pid: u32) -> Vec<i64> {
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().expect("client");
     let next = Arc::new(AtomicUsize::new(from));
     let ids = Arc::new(Mutex::new(Vec::with_capacity(to - from)));
@@ -322,9 +368,10 @@ async fn create_orders(base: &str, from: usize, to: usize, concurrency: usize) -
                 let done = i + 1 - from;
                 if done % 10_000 == 0 {
                     eprintln!(
-                        "  {} orders created ({:.0}/s)",
+                        "  {} orders created ({:.0}/s), server RSS {:.1} MiB",
                         i + 1,
-                        done as f64 / started.elapsed().as_secs_f64()
+                        done as f64 / started.elapsed().as_secs_f64(),
+                        status_mib(pid, "VmRSS")
                     );
                 }
             }
@@ -369,10 +416,24 @@ struct Outcome {
     hist: Histogram<u64>,
     secs: f64,
     history_rows: u64,
+    sampled: u64,
     bytes: u64,
 }
 
 impl Outcome {
+    fn new(secs: f64) -> Outcome {
+        Outcome {
+            ok: 0,
+            failed: 0,
+            errors: Vec::new(),
+            hist: histogram(),
+            secs,
+            history_rows: 0,
+            sampled: 0,
+            bytes: 0,
+        }
+    }
+
     fn rate(&self) -> f64 {
         self.ok as f64 / self.secs
     }
@@ -410,15 +471,7 @@ async fn load(server: &Server, ids: &[i64], req: Req, connections: usize, secs: 
             // Open the connection before the clock starts.
             client.get(format!("{base}/healthz")).send().await.expect("warm-up").bytes().await.ok();
             let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((w as u64 + 1) * 0x2545_F491_4F6C_DD1D));
-            let mut out = Outcome {
-                ok: 0,
-                failed: 0,
-                errors: Vec::new(),
-                hist: histogram(),
-                secs,
-                history_rows: 0,
-                bytes: 0,
-            };
+            let mut out = Outcome::new(secs);
             barrier.wait().await;
             let deadline = Instant::now() + Duration::from_secs_f64(secs);
             let mut checked = false;
@@ -457,10 +510,11 @@ async fn load(server: &Server, ids: &[i64], req: Req, connections: usize, secs: 
                                 assert_eq!(v["replayed"], json!(false), "{v}");
                             }
                         }
-                        if req == Req::Event && out.ok % 64 == 0 {
+                        if req == Req::Event && out.ok % 8 == 1 {
                             // A sample of how long the history in the answer is.
                             let v: Value = serde_json::from_slice(&body).unwrap_or_default();
                             out.history_rows += v["order"]["history"].as_array().map_or(0, Vec::len) as u64;
+                            out.sampled += 1;
                         }
                     }
                     Ok((status, body)) => {
@@ -483,26 +537,34 @@ async fn load(server: &Server, ids: &[i64], req: Req, connections: usize, secs: 
     barrier.wait().await;
     let started = Instant::now();
     let cpu = Cpu::start(Some(server.child.id()));
+    // BENCH_PERF=PREFIX: profile the server during the event load (`perf report -i PREFIX-PID.data`).
+    let perf = match std::env::var("BENCH_PERF") {
+        Ok(prefix) if req == Req::Event => {
+            let file = format!("{prefix}-{}.data", server.pid());
+            Command::new("perf")
+                .args(["record", "-F", "499", "-g", "-o", &file, "-p", &server.pid().to_string(), "--"])
+                .args(["sleep", &format!("{}", secs.floor().max(1.0))])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map(|child| (child, file))
+                .ok()
+        }
+        _ => None,
+    };
     // How many connections the server really holds, half-way.
     let port = server.port;
     let probe = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs_f64(secs / 2.0)).await;
         established(port)
     });
-    let mut all = Outcome {
-        ok: 0,
-        failed: 0,
-        errors: Vec::new(),
-        hist: histogram(),
-        secs: 0.0,
-        history_rows: 0,
-        bytes: 0,
-    };
+    let mut all = Outcome::new(0.0);
     for t in tasks {
         let o = t.await.expect("worker");
         all.ok += o.ok;
         all.failed += o.failed;
         all.history_rows += o.history_rows;
+        all.sampled += o.sampled;
         all.bytes += o.bytes;
         all.hist.add(&o.hist).expect("merge");
         all.errors.extend(o.errors);
@@ -510,12 +572,17 @@ async fn load(server: &Server, ids: &[i64], req: Req, connections: usize, secs: 
     all.secs = started.elapsed().as_secs_f64();
     let cpu = cpu.report();
     let conns = probe.await.unwrap_or(0);
+    if let Some((mut child, file)) = perf {
+        let _ = child.wait();
+        println!("    perf profile of the server: {file}");
+    }
     println!("  {} x{connections} for {secs:.0} s: {}", req.label(), all.line());
     println!("    {cpu}; server-side established connections mid-run: {conns}");
-    if req == Req::Event && all.ok >= 64 {
+    if req == Req::Event && all.sampled > 0 {
         println!(
-            "    history rows in an event answer (sampled): {:.1} on average",
-            all.history_rows as f64 / (all.ok / 64) as f64
+            "    history rows in an event answer: {:.1} on average ({} sampled)",
+            all.history_rows as f64 / all.sampled as f64,
+            all.sampled
         );
     }
     for e in all.errors.iter().take(5) {
@@ -526,132 +593,165 @@ async fn load(server: &Server, ids: &[i64], req: Req, connections: usize, secs: 
 
 // ------------------------------------------------------------------ store-only
 
-struct StoreRates {
-    sequential: f64,
-    concurrent: Outcome,
+/// The body `POST /v1/orders/{id}/events` answers with, built as its handler builds it.
+async fn answer(service: &Service, applied: orderly::service::Applied) -> Vec<u8> {
+    use orderly::http::view::{EventResult, OrderView};
+    // BENCH_ANSWER=no-history: what an answer without the order's history would cost.
+    let history = if std::env::var("BENCH_ANSWER").is_ok_and(|v| v == "no-history") {
+        Vec::new()
+    } else {
+        service.store().history(applied.order.id).await.expect("history")
+    };
+    let registry = service.registry();
+    let workflow = registry.get(&applied.order.workflow).map(|a| &*a.workflow);
+    let order = OrderView::new(applied.order, workflow, history, service.now());
+    serde_json::to_vec(&EventResult { order, transitions: applied.steps, replayed: false }).expect("JSON")
 }
 
-/// The same event on the same kind of orders through the library, on a database of its own.
-async fn store_only(url: &str, orders: usize, connections: usize, secs: f64) -> StoreRates {
-    let workflows = Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows");
-    let store = Store::connect(url).await.expect("store");
-    let registry = Registry::load(&workflows, &store).await.expect("workflows");
-    let service = Arc::new(Service::serving(store.clone(), registry, Arc::new(SystemClock)));
-    let started = Instant::now();
-    let next = Arc::new(AtomicUsize::new(0));
-    let ids = Arc::new(Mutex::new(Vec::with_capacity(orders)));
-    let mut tasks = Vec::new();
-    for _ in 0..16 {
-        let (service, next, ids) = (service.clone(), next.clone(), ids.clone());
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= orders {
-                    return;
-                }
-                let input: NewOrder = serde_json::from_value(new_order(i)).expect("order");
-                let created = service.create_order(&input).await.expect("create");
-                assert_eq!(created.order.status, STATUS);
-                ids.lock().expect("ids").push(created.order.id);
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.expect("creator");
-    }
-    let ids: Arc<Vec<i64>> = Arc::new(std::mem::take(&mut *ids.lock().expect("ids")));
-    eprintln!(
-        "  store-only: created {} orders through Service::create_order in {:.1} s",
-        ids.len(),
-        started.elapsed().as_secs_f64()
-    );
-    let event: EventInput = EventInput {
-        name: "card_declined".into(),
-        data: json!({"outcome": "declined"}).as_object().cloned().unwrap_or_default(),
-        actor: None,
-    };
+/// The library side: a service of its own on a database of its own, holding the same orders.
+struct StoreSide {
+    store: Store,
+    service: Arc<Service>,
+    event: EventInput,
+    created: usize,
+}
 
-    let mut rng = Rng(0x1234_5678_9ABC_DEF1);
-    let seq_secs = (secs / 2.0).max(1.0);
-    let cpu = Cpu::start(None);
-    let started = Instant::now();
-    let mut n = 0u64;
-    while started.elapsed().as_secs_f64() < seq_secs {
-        let id = rng.pick(&ids);
-        let applied = service.apply_event(&id.to_string(), &event, None).await.expect("applied");
-        assert_eq!(applied.order.status, STATUS);
-        n += 1;
+impl StoreSide {
+    /// Connects to `url` (an empty database) and loads the shipped workflows.
+    async fn setup(url: &str) -> StoreSide {
+        let workflows = Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows");
+        let store = Store::connect(url).await.expect("store");
+        let registry = Registry::load(&workflows, &store).await.expect("workflows");
+        let service = Arc::new(Service::serving(store.clone(), registry, Arc::new(SystemClock)));
+        let event = EventInput {
+            name: "card_declined".into(),
+            data: json!({"outcome": "declined"}).as_object().cloned().unwrap_or_default(),
+            actor: None,
+        };
+        StoreSide { store, service, event, created: 0 }
     }
-    let sequential = n as f64 / started.elapsed().as_secs_f64();
-    println!("  store-only, sequential: {sequential:.0} events/s ({n} in {seq_secs:.0} s); {}", cpu.report());
 
-    let barrier = Arc::new(tokio::sync::Barrier::new(connections + 1));
-    let mut tasks = Vec::new();
-    for w in 0..connections {
-        let (service, ids, barrier, event) = (service.clone(), ids.clone(), barrier.clone(), event.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((w as u64 + 7) * 0x2545_F491_4F6C_DD1D));
-            let mut out = Outcome {
-                ok: 0,
-                failed: 0,
-                errors: Vec::new(),
-                hist: histogram(),
-                secs,
-                history_rows: 0,
-                bytes: 0,
-            };
-            barrier.wait().await;
-            let deadline = Instant::now() + Duration::from_secs_f64(secs);
-            while Instant::now() < deadline {
-                let id = rng.pick(&ids);
-                let t = Instant::now();
-                match service.apply_event(&id.to_string(), &event, None).await {
-                    Ok(_) => {
-                        out.ok += 1;
-                        out.hist.record((t.elapsed().as_micros() as u64).max(1)).ok();
+    /// Creates `n` more orders through `Service::create_order`, 16 at a time; their ids.
+    async fn create(&mut self, n: usize) -> Vec<i64> {
+        let (from, to) = (self.created, self.created + n);
+        self.created = to;
+        let started = Instant::now();
+        let next = Arc::new(AtomicUsize::new(from));
+        let ids = Arc::new(Mutex::new(Vec::with_capacity(n)));
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let (service, next, ids) = (self.service.clone(), next.clone(), ids.clone());
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= to {
+                        return;
                     }
-                    Err(e) => {
-                        out.failed += 1;
-                        if out.errors.len() < 3 {
-                            out.errors.push(e.to_string());
+                    let input: NewOrder = serde_json::from_value(new_order(i)).expect("order");
+                    let created = service.create_order(&input).await.expect("create");
+                    assert_eq!(created.order.status, STATUS);
+                    ids.lock().expect("ids").push(created.order.id);
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("creator");
+        }
+        let ids = std::mem::take(&mut *ids.lock().expect("ids"));
+        eprintln!(
+            "  store-only: created {} orders through Service::create_order in {:.1} s",
+            ids.len(),
+            started.elapsed().as_secs_f64()
+        );
+        ids
+    }
+
+    /// One event after the other for `secs`: events/s.
+    async fn sequential(&self, ids: &[i64], secs: f64) -> f64 {
+        let mut rng = Rng(0x1234_5678_9ABC_DEF1);
+        let cpu = Cpu::start(None);
+        let started = Instant::now();
+        let mut n = 0u64;
+        while started.elapsed().as_secs_f64() < secs {
+            let id = rng.pick(ids);
+            let applied =
+                self.service.apply_event(&id.to_string(), &self.event, None).await.expect("applied");
+            assert_eq!(applied.order.status, STATUS);
+            n += 1;
+        }
+        let rate = n as f64 / started.elapsed().as_secs_f64();
+        println!("  store-only, sequential: {rate:.0} events/s ({n} in {secs:.0} s); {}", cpu.report());
+        rate
+    }
+
+    /// `tasks` tasks applying events on random orders for `secs`; `with_view`: each also
+    /// builds the answer the HTTP handler sends (history read, order view, JSON).
+    async fn concurrent(&self, ids: &[i64], tasks: usize, secs: f64, with_view: bool) -> Outcome {
+        let ids = Arc::new(ids.to_vec());
+        let barrier = Arc::new(tokio::sync::Barrier::new(tasks + 1));
+        let mut handles = Vec::new();
+        for w in 0..tasks {
+            let (service, ids, barrier, event) =
+                (self.service.clone(), ids.clone(), barrier.clone(), self.event.clone());
+            handles.push(tokio::spawn(async move {
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((w as u64 + 7) * 0x2545_F491_4F6C_DD1D));
+                let mut out = Outcome::new(secs);
+                barrier.wait().await;
+                let deadline = Instant::now() + Duration::from_secs_f64(secs);
+                while Instant::now() < deadline {
+                    let id = rng.pick(&ids);
+                    let t = Instant::now();
+                    match service.apply_event(&id.to_string(), &event, None).await {
+                        Ok(applied) => {
+                            if with_view {
+                                // What the HTTP handler adds: the history, the view, the JSON.
+                                let body = answer(&service, applied).await;
+                                out.bytes += body.len() as u64;
+                            }
+                            out.ok += 1;
+                            out.hist.record((t.elapsed().as_micros() as u64).max(1)).ok();
+                        }
+                        Err(e) => {
+                            out.failed += 1;
+                            if out.errors.len() < 3 {
+                                out.errors.push(e.to_string());
+                            }
                         }
                     }
                 }
-            }
-            out
-        }));
+                out
+            }));
+        }
+        barrier.wait().await;
+        let cpu = Cpu::start(None);
+        let started = Instant::now();
+        let mut all = Outcome::new(0.0);
+        for t in handles {
+            let o = t.await.expect("task");
+            all.ok += o.ok;
+            all.failed += o.failed;
+            all.hist.add(&o.hist).expect("merge");
+            all.errors.extend(o.errors);
+            all.bytes += o.bytes;
+        }
+        all.secs = started.elapsed().as_secs_f64();
+        all.bytes = all.bytes.max(1); // one line format for both
+        let what = if with_view { "store + answer (history, view, JSON)" } else { "store-only" };
+        println!(
+            "  {what}, {tasks} tasks for {secs:.0} s: {}",
+            all.line().replace("req/s", "events/s").replace(", 0 bytes/answer", "")
+        );
+        println!("    {}", cpu.report());
+        for e in all.errors.iter().take(5) {
+            println!("    FAILED: {e}");
+        }
+        all
     }
-    barrier.wait().await;
-    let cpu = Cpu::start(None);
-    let started = Instant::now();
-    let mut all = Outcome {
-        ok: 0,
-        failed: 0,
-        errors: Vec::new(),
-        hist: histogram(),
-        secs: 0.0,
-        history_rows: 0,
-        bytes: 0,
-    };
-    for t in tasks {
-        let o = t.await.expect("task");
-        all.ok += o.ok;
-        all.failed += o.failed;
-        all.hist.add(&o.hist).expect("merge");
-        all.errors.extend(o.errors);
+
+    async fn close(self) {
+        drop(self.service);
+        self.store.close().await;
     }
-    all.secs = started.elapsed().as_secs_f64();
-    println!(
-        "  store-only, {connections} tasks: {}",
-        all.line().replace("req/s", "events/s").replace(", 0 bytes/answer", "")
-    );
-    println!("    {}", cpu.report());
-    for e in all.errors.iter().take(5) {
-        println!("    FAILED: {e}");
-    }
-    drop(service);
-    store.close().await;
-    StoreRates { sequential, concurrent: all }
 }
 
 // ------------------------------------------------------------------ reload
@@ -684,7 +784,7 @@ fn summary(mut ms: Vec<f64>) -> String {
 
 /// Edits a comment at the end of `retail.flow` `edits` times; each time, the time from the
 /// write to `GET /v1/workflows` showing a new retail version. Then `edits` API reloads.
-async fn reload(server: &Server, work: &Path, edits: usize, label: &str) -> (Vec<f64>, Vec<f64>) {
+async fn reload(server: &Server, work: &Path, edits: usize, label: &str) {
     let client = reqwest::Client::new();
     let file = work.join("workflows/retail.flow");
     let original = std::fs::read_to_string(&file).expect("retail.flow");
@@ -711,9 +811,18 @@ async fn reload(server: &Server, work: &Path, edits: usize, label: &str) -> (Vec
         // Let the watcher go quiet, so that edits are not one burst.
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    println!("  reload {label}: file write -> new version serving: {}", summary(times.clone()));
+    println!("  reload {label}: file write -> new version serving: {}", summary(times));
+    api_reloads(server, edits, label).await;
+    std::fs::write(&file, original).expect("restore retail.flow");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+}
+
+/// `n` times `POST /v1/workflows/reload` with nothing changed: the pipeline without the watcher
+/// (check, pause inputs, count orders per status, number, swap).
+async fn api_reloads(server: &Server, n: usize, label: &str) {
+    let client = reqwest::Client::new();
     let mut api = Vec::new();
-    for _ in 0..edits {
+    for _ in 0..n {
         let t = Instant::now();
         let resp = client.post(format!("{}/v1/workflows/reload", server.base)).send().await.expect("reload");
         let status = resp.status();
@@ -723,11 +832,8 @@ async fn reload(server: &Server, work: &Path, edits: usize, label: &str) -> (Vec
     }
     println!(
         "  reload {label}: POST /v1/workflows/reload (nothing changed, the whole pipeline): {}",
-        summary(api.clone())
+        summary(api)
     );
-    std::fs::write(&file, original).expect("restore retail.flow");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    (times, api)
 }
 
 // ------------------------------------------------------------------ one backend
@@ -747,70 +853,107 @@ async fn run(label: &str, http_url: &str, store_url: &str, work: &Path, parts: &
     let edits = env_num("BENCH_EDITS", 20) as usize;
     println!("== {label}");
 
-    let store =
-        if parts.load { Some(store_only(store_url, orders, connections, seconds).await) } else { None };
+    let mut store = if parts.load { Some(StoreSide::setup(store_url).await) } else { None };
 
     copy_workflows(&Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows"), &work.join("workflows"));
     let server = Server::start(work, http_url, None).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = server.rss_mib();
-    println!("  RSS idle: {idle:.1} MiB");
-    let mut ids = create_orders(&server.base, 0, orders, 16).await;
-    println!("  RSS after {} orders: {:.1} MiB", ids.len(), server.rss_mib());
+    println!("  RSS idle: {}", server.memory());
+    let mut ids = create_orders(&server.base, 0, orders, 16, server.pid()).await;
+    println!("  RSS after {} orders: {}", ids.len(), server.memory());
 
-    if let (true, Some(store)) = (parts.load, &store) {
-        let http = load(&server, &ids, Req::Event, connections, seconds).await;
-        let after = server.rss_mib();
-        println!("  RSS after the event load: {after:.1} MiB (peak {:.1})", server.hwm_mib());
+    if let Some(store) = &mut store {
+        // Store-only and HTTP alternate, so that both see the same machine (it is shared), and
+        // each round runs on orders of its own, fresh (an event's answer carries the order's
+        // history: older orders make longer answers).
+        let rounds = env_num("BENCH_ROUNDS", 3).max(1) as usize;
+        let mut results = Vec::new();
+        let mut sequential = 0.0;
+        let mut http_ids = ids.clone();
+        for round in 1..=rounds {
+            println!("  round {round} of {rounds}:");
+            if round > 1 {
+                http_ids = create_orders(&server.base, ids.len(), ids.len() + orders, 16, server.pid()).await;
+                ids.extend(&http_ids);
+            }
+            let lib_ids = store.create(orders).await;
+            if round == 1 {
+                sequential = store.sequential(&lib_ids, (seconds / 2.0).max(1.0)).await;
+            }
+            let lib = store.concurrent(&lib_ids, connections, seconds, false).await;
+            let view_ids = store.create(orders).await;
+            let viewed = store.concurrent(&view_ids, connections, seconds, true).await;
+            let http = load(&server, &http_ids, Req::Event, connections, seconds).await;
+            println!(
+                "    ratio HTTP/store-only: {:.2} ({:.0} / {:.0}); {:.2} against sequential; store + answer / \
+                 store-only {:.2}; HTTP / store + answer {:.2}",
+                http.rate() / lib.rate(),
+                http.rate(),
+                lib.rate(),
+                http.rate() / sequential,
+                viewed.rate() / lib.rate(),
+                http.rate() / viewed.rate()
+            );
+            results.push((http, lib));
+        }
+        // Older orders: 1,000 of the first round's, which then get about 15 events each.
+        println!("  events on 1,000 orders for {seconds:.0} s (their history grows):");
+        load(&server, &ids[..1000.min(ids.len())], Req::Event, connections, seconds).await;
+        println!("  RSS after the event load: {}", server.memory());
         let floor_secs = (seconds / 2.0).max(1.0);
         load(&server, &ids, Req::Healthz, connections, floor_secs).await;
         load(&server, &ids, Req::Workflows, connections, floor_secs).await;
         load(&server, &ids, Req::GetOrder, connections, floor_secs).await;
+        println!("  RSS after the GET loads: {}", server.memory());
+        // The round with the median ratio.
+        results.sort_by(|a, b| (a.0.rate() / a.1.rate()).total_cmp(&(b.0.rate() / b.1.rate())));
+        let ratios: Vec<String> =
+            results.iter().map(|(h, l)| format!("{:.2}", h.rate() / l.rate())).collect();
+        let (http, lib) = &results[(results.len() - 1) / 2];
         let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
         println!(
-            "  RESULT {label}: HTTP {:.0} req/s (p50 {:.2} ms, p99 {:.2} ms, {} not 2xx); store-only {:.0} events/s from {connections} tasks (p50 {:.2} ms, p99 {:.2} ms), {:.0} sequential; ratio HTTP/store {:.2} ({:.2} against sequential)",
+            "  RESULT {label}, median round: HTTP {:.0} req/s (p50 {:.2} ms, p99 {:.2} ms, {} not 2xx); store-only {:.0} events/s from {connections} tasks (p50 {:.2} ms, p99 {:.2} ms), {sequential:.0} sequential; ratio HTTP/store {:.2} (rounds: {}); {:.2} against sequential",
             http.rate(),
             ms(&http.hist, 0.5),
             ms(&http.hist, 0.99),
-            http.failed,
-            store.concurrent.rate(),
-            ms(&store.concurrent.hist, 0.5),
-            ms(&store.concurrent.hist, 0.99),
-            store.sequential,
-            http.rate() / store.concurrent.rate(),
-            http.rate() / store.sequential
+            results.iter().map(|(h, _)| h.failed).sum::<u64>(),
+            lib.rate(),
+            ms(&lib.hist, 0.5),
+            ms(&lib.hist, 0.99),
+            http.rate() / lib.rate(),
+            ratios.join(", "),
+            http.rate() / sequential
         );
     }
 
+    if let Some(store) = store {
+        store.close().await;
+    }
+    let mut server = server;
     if parts.reload {
-        reload(&server, work, edits, "(debounce 100 ms, the default)").await;
+        let n = ids.len();
+        reload(&server, work, edits, &format!("(debounce 100 ms, the default; {n} orders)")).await;
+        println!("  RSS after {} reloads: {}", 2 * edits, server.memory());
+        drop(server);
+        let fast = Server::start(work, http_url, Some(20)).await;
+        reload(&fast, work, edits, &format!("(ORDERLY_RELOAD_DEBOUNCE_MS=20; {n} orders)")).await;
+        drop(fast);
+        server = Server::start(work, http_url, None).await;
     }
 
     if parts.memory {
         if ids.len() < total {
-            let more = create_orders(&server.base, ids.len(), total, 32).await;
+            let more = create_orders(&server.base, ids.len(), total, 32, server.pid()).await;
             ids.extend(more);
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
-        println!(
-            "  RSS after {} orders: {:.1} MiB (peak {:.1})",
-            ids.len(),
-            server.rss_mib(),
-            server.hwm_mib()
-        );
+        println!("  RSS after {} orders: {}", ids.len(), server.memory());
         load(&server, &ids, Req::Event, connections, (seconds / 2.0).max(1.0)).await;
-        println!(
-            "  RSS after events on {} orders: {:.1} MiB (peak {:.1}); idle was {idle:.1} MiB",
-            ids.len(),
-            server.rss_mib(),
-            server.hwm_mib()
-        );
-    }
-    drop(server);
-
-    if parts.reload {
-        let server = Server::start(work, http_url, Some(20)).await;
-        reload(&server, work, edits, "(ORDERLY_RELOAD_DEBOUNCE_MS=20)").await;
+        println!("  RSS after events on {} orders: {}; idle was {idle:.1} MiB", ids.len(), server.memory());
+        if parts.reload {
+            api_reloads(&server, edits, &format!("({} orders)", ids.len())).await;
+        }
     }
 }
 
