@@ -5,22 +5,20 @@
 //! `ORDERLY_BENCH_POSTGRES_URL` names a database, e.g.
 //! `postgres://postgres@127.0.0.1:5432/orderly_bench`, which is dropped and created again):
 //!
-//! 1. **store-only** setup: 10,000 orders through the library (`Service::create_order`) on a
-//!    database of its own;
-//! 2. `orderly serve` (RSS when idle), 10,000 orders through `POST /v1/orders` (website, paid by
+//! 1. `orderly serve` (RSS when idle), 10,000 orders through `POST /v1/orders` (website, paid by
 //!    credit card, declined: status `credit_card_declined`);
-//! 3. **load**: the store-only rate, sequential (`Service::apply_event`, one event per
-//!    transaction), then rounds, each on fresh orders, that run for 10 s each: 64 tasks calling
-//!    `Service::apply_event`; the same plus the answer the HTTP handler builds (history read,
-//!    order view, JSON); 64 HTTP connections posting the same event (`card_declined` with
-//!    `{"outcome": "declined"}`, which stays in `credit_card_declined` with a note) on random
-//!    orders: requests/s, p50/p90/p99/max, CPU per process, the ratio HTTP / store-only per round
-//!    and for the median round; then events on 1,000 older orders, and `GET /healthz`,
-//!    `GET /v1/workflows` and `GET /v1/orders/{id}` under the same load (where the time goes);
-//! 4. **reload**: 20 edits of a comment in `retail.flow`, each timed from the write to
+//! 2. **load**: rounds (3), each on 10,000 fresh orders per side, of 10 s each: 64 tasks calling
+//!    `Service::apply_event` in this process on a database of its own (the store-only rate; the
+//!    first round also measures it sequentially); the same plus the answer the HTTP handler
+//!    builds (history read, order view, JSON); 64 HTTP connections posting the same event
+//!    (`card_declined` with `{"outcome": "declined"}`, which stays in `credit_card_declined`
+//!    with a note) on random orders. Requests/s, p50/p90/p99/max, CPU per process, the ratio
+//!    HTTP / store-only per round and for the median round; then events on 1,000 older orders,
+//!    and `GET /healthz`, `GET /v1/workflows` and `GET /v1/orders/{id}` under the same load;
+//! 3. **reload**: 20 edits of a comment in `retail.flow`, each timed from the write to
 //!    `GET /v1/workflows` showing the new retail version, and 20 `POST /v1/workflows/reload`
 //!    (the pipeline without the watcher); again with `ORDERLY_RELOAD_DEBOUNCE_MS=20`;
-//! 5. **memory**: the child's RSS idle, after the loads, and after 100,000 orders in all (on a
+//! 4. **memory**: the child's RSS idle, after the loads, and after 100,000 orders in all (on a
 //!    restarted server when the reload part ran), then events on all of them.
 //!
 //! `cargo bench --bench http` runs everything; words after `--` pick parts: `sqlite`,
