@@ -40,6 +40,17 @@ async fn every_shipped_scenario_passes_on_sqlite() {
     }
 }
 
+/// Automatic `stay` rules run at creation and after events, once when their actions make the
+/// guard false, and one whose guard always holds is refused at the step limit.
+#[tokio::test]
+async fn automatic_stay_rules_run_and_loops_are_refused() {
+    let summary = scenario::run_path(Path::new("tests/fixtures/automatic"), &Options::default())
+        .await
+        .expect("scenarios found");
+    assert_eq!(summary.results.len(), 2, "{}", summary.render());
+    assert!(summary.ok(), "{}", summary.render());
+}
+
 #[tokio::test]
 async fn shipped_scenarios_cite_their_seed() {
     for found in scenario::find(Path::new("workflows")).expect("scenarios found") {

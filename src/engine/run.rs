@@ -536,8 +536,10 @@ impl<'a> Run<'a> {
             }
             let from = self.status_id()?;
             let mut fired = None;
+            // `stay` rules fire too: their actions run and the loop looks again, so a `stay`
+            // whose guard keeps holding is caught by the step bound below.
             for t in self.w.transitions.iter().filter(|t| t.event.is_none() && t.sources.contains(&from)) {
-                if t.target.is_some_and(|to| to != from) && self.holds(t, None)? {
+                if self.holds(t, None)? {
                     fired = Some(t);
                     break;
                 }
