@@ -12,6 +12,21 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+// Output that never panics: a closed pipe (`orderly check | head -3`) or a closed stream ends
+// the output quietly, where `println!` would panic and exit 101.
+macro_rules! outln {
+    ($($t:tt)*) => {{ let _ = writeln!(std::io::stdout().lock(), $($t)*); }};
+}
+macro_rules! out {
+    ($($t:tt)*) => {{ let _ = write!(std::io::stdout().lock(), $($t)*); }};
+}
+macro_rules! errln {
+    ($($t:tt)*) => {{ let _ = writeln!(std::io::stderr().lock(), $($t)*); }};
+}
+macro_rules! err {
+    ($($t:tt)*) => {{ let _ = write!(std::io::stderr().lock(), $($t)*); }};
+}
+
 /// orderly: write your order lifecycle down, and orderly runs it.
 #[derive(Debug, Parser)]
 #[command(name = "orderly", version, about, long_about = None)]
@@ -140,11 +155,11 @@ fn load_or_report(path: &Path) -> Result<Vec<Loaded>, ExitCode> {
     match load::load(path) {
         Ok(l) => Ok(l),
         Err(e @ LoadError::Io { .. }) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             Err(ExitCode::from(2))
         }
         Err(e @ LoadError::Empty(_)) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             Err(ExitCode::from(1))
         }
     }
@@ -161,36 +176,59 @@ fn check(path: &Path, format: ErrorFormat, deny_warnings: bool) -> ExitCode {
     let mut hook_dirs: Vec<PathBuf> =
         loaded.iter().map(|l| l.path.parent().unwrap_or(Path::new(".")).join("hooks")).collect();
     hook_dirs.dedup();
+    let mut broken_hooks: Vec<(PathBuf, String, usize)> = Vec::new();
     for dir in hook_dirs.iter().filter(|d| d.is_dir()) {
-        reports.extend(crate::hooks::check_hooks(dir));
+        for r in crate::hooks::check_hooks(dir) {
+            let name = Path::new(&r.path).file_name().map(|n| n.to_string_lossy().into_owned());
+            if let (Some(name), true) = (name, r.error_count() > 0) {
+                broken_hooks.push((dir.clone(), name, r.error_count()));
+            }
+            reports.push(r);
+        }
     }
     let errors: usize = reports.iter().map(Report::error_count).sum();
     let warnings: usize = reports.iter().map(Report::warning_count).sum();
     match format {
         ErrorFormat::Json => {
             let all: Vec<serde_json::Value> = reports.iter().flat_map(Report::to_json).collect();
-            println!("{}", serde_json::Value::Array(all));
+            outln!("{}", serde_json::Value::Array(all));
         }
         ErrorFormat::Human => {
             let color = use_color();
             for r in &reports {
-                eprint!("{}", r.render(color));
+                err!("{}", r.render(color));
             }
             for l in &loaded {
-                if let Some(w) = &l.outcome.workflow {
-                    println!(
-                        "ok: {} (workflow `{}`: {} statuses, {} events, {} transitions, {} channels)",
-                        l.path.display(),
-                        w.name,
-                        w.statuses.len(),
-                        w.events.len(),
-                        w.transitions.len(),
-                        w.channels.len()
-                    );
+                let Some(w) = &l.outcome.workflow else {
+                    let n = l.outcome.diagnostics.iter().filter(|d| d.is_error()).count();
+                    outln!("not ok: {} ({n} error{})", l.path.display(), if n == 1 { "" } else { "s" });
+                    continue;
+                };
+                // A workflow whose hooks do not compile cannot run either.
+                let dir = l.path.parent().unwrap_or(Path::new(".")).join("hooks");
+                let broken: Vec<String> = broken_hooks
+                    .iter()
+                    .filter(|(d, name, _)| *d == dir && w.hook_files.contains(name))
+                    .map(|(_, name, n)| {
+                        format!("hook `{name}` has {n} error{}", if *n == 1 { "" } else { "s" })
+                    })
+                    .collect();
+                if !broken.is_empty() {
+                    outln!("not ok: {} ({})", l.path.display(), broken.join(", "));
+                    continue;
                 }
+                outln!(
+                    "ok: {} (workflow `{}`: {} statuses, {} events, {} transitions, {} channels)",
+                    l.path.display(),
+                    w.name,
+                    w.statuses.len(),
+                    w.events.len(),
+                    w.transitions.len(),
+                    w.channels.len()
+                );
             }
             let files = loaded.len();
-            eprintln!(
+            errln!(
                 "checked {files} file{}: {errors} error{}, {warnings} warning{}",
                 if files == 1 { "" } else { "s" },
                 if errors == 1 { "" } else { "s" },
@@ -211,24 +249,24 @@ fn graph_cmd(file: &Path, format: Format, output: Option<&Path>) -> ExitCode {
         Err(code) => return code,
     };
     let [one] = loaded.as_slice() else {
-        eprintln!("error: `{}` is a folder; name one workflow file", file.display());
+        errln!("error: `{}` is a folder; name one workflow file", file.display());
         return ExitCode::from(2);
     };
     let Some(workflow) = &one.outcome.workflow else {
-        eprint!("{}", one.report().render(use_color()));
-        eprintln!("error: `{}` has errors; fix them to draw it", file.display());
+        err!("{}", one.report().render(use_color()));
+        errln!("error: `{}` has errors; fix them to draw it", file.display());
         return ExitCode::from(1);
     };
     let picture = graph::render(workflow, format);
     match output {
         Some(out) => {
             if let Err(e) = std::fs::write(out, picture) {
-                eprintln!("error: cannot write `{}`: {e}", out.display());
+                errln!("error: cannot write `{}`: {e}", out.display());
                 return ExitCode::from(1);
             }
-            eprintln!("wrote {}", out.display());
+            errln!("wrote {}", out.display());
         }
-        None => print!("{picture}"),
+        None => out!("{picture}"),
     }
     ExitCode::SUCCESS
 }
@@ -237,18 +275,18 @@ fn test_cmd(path: &Path) -> ExitCode {
     let found = match scenario::find(path) {
         Ok(f) => f,
         Err(e @ scenario::FindError::Io { .. }) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return ExitCode::from(2);
         }
         Err(e @ scenario::FindError::Empty(_)) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return ExitCode::from(1);
         }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            errln!("error: cannot start the runtime: {e}");
             return ExitCode::from(1);
         }
     };
@@ -261,7 +299,7 @@ fn test_cmd(path: &Path) -> ExitCode {
         let _ = out.flush();
         summary.results.push(result);
     }
-    println!("{}", summary.summary_line());
+    outln!("{}", summary.summary_line());
     if summary.ok() {
         ExitCode::SUCCESS
     } else {
@@ -273,18 +311,18 @@ fn migrate_cmd(url: &str) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start: {e}");
+            errln!("error: cannot start: {e}");
             return ExitCode::from(1);
         }
     };
     match runtime.block_on(crate::store::Store::connect(url)) {
         Ok(store) => {
             runtime.block_on(store.close());
-            println!("database `{url}` is up to date");
+            outln!("database `{url}` is up to date");
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: database `{url}`: {e}");
+            errln!("error: database `{url}`: {e}");
             ExitCode::from(1)
         }
     }
@@ -299,7 +337,7 @@ fn serve_cmd(
     let mut config = match crate::config::Config::load(file.as_deref(), |k| std::env::var(k).ok()) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return ExitCode::from(1);
         }
     };
@@ -316,14 +354,14 @@ fn serve_cmd(
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            errln!("error: cannot start the runtime: {e}");
             return ExitCode::from(1);
         }
     };
     match runtime.block_on(crate::serve::run(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             ExitCode::from(1)
         }
     }

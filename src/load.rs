@@ -57,6 +57,21 @@ pub fn hook_files(workflow_file: &Path) -> Vec<String> {
     files
 }
 
+/// The email templates (`NAME.txt`, listed as `NAME`) in the `templates/` folder beside a
+/// workflow file.
+pub fn template_files(workflow_file: &Path) -> Vec<String> {
+    let dir = workflow_file.parent().unwrap_or(Path::new(".")).join("templates");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(".txt").map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
 /// The workflow files a path names: the file itself, or the `*.flow` files in a folder (sorted).
 pub fn workflow_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
     let meta = std::fs::metadata(path).map_err(|source| LoadError::Io { path: path.into(), source })?;
@@ -82,7 +97,8 @@ pub fn load(path: &Path) -> Result<Vec<Loaded>, LoadError> {
     for file in workflow_files(path)? {
         let bytes = std::fs::read(&file).map_err(|source| LoadError::Io { path: file.clone(), source })?;
         let source = String::from_utf8_lossy(&bytes).into_owned();
-        let context = Context { hook_files: Some(hook_files(&file)) };
+        let context =
+            Context { hook_files: Some(hook_files(&file)), template_files: Some(template_files(&file)) };
         let outcome = check::compile(&source, &context);
         loaded.push(Loaded { path: file, source, outcome });
     }

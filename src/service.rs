@@ -42,7 +42,8 @@ impl ManualClock {
     /// Moves the clock forward.
     pub fn advance(&self, by: chrono::Duration) {
         let mut t = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *t += by;
+        // Past the last representable time the clock stops there rather than panic.
+        *t = t.checked_add_signed(by).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
     }
 }
 

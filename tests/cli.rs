@@ -186,3 +186,42 @@ fn check_reports_a_hook_function_that_does_not_exist() {
     assert!(!err.contains("guards.rhai::present` cannot run"), "{err}");
     assert!(err.contains("shop.flow:8:"), "{err}");
 }
+
+#[test]
+fn a_workflow_whose_hook_does_not_compile_is_not_ok() {
+    let out = orderly(&["check", "tests/fixtures/broken_hook"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("not ok: tests/fixtures/broken_hook/shop.flow (hook `route.rhai` has 1 error)"),
+        "{text}"
+    );
+    assert!(!text.lines().any(|l| l.starts_with("ok: tests/fixtures/broken_hook/shop.flow")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("ok: tests/fixtures/broken_hook/other.flow")), "{text}");
+    assert!(stderr(&out).contains("route.rhai:4:1"), "{}", stderr(&out));
+}
+
+/// `orderly check | head -1`: a reader that stops early ends the output quietly (exit 0 or
+/// 1 as usual), never a panic (exit 101).
+#[test]
+fn a_closed_output_pipe_is_not_a_panic() {
+    use std::process::Stdio;
+    for args in [
+        &["check", "workflows/"][..],
+        &["check", "tests/diagnostics/many_mistakes.flow"][..],
+        &["graph", "workflows/retail.flow", "--format", "svg"][..],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_orderly"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runs");
+        // Close both pipes before the program writes: every write fails with a broken pipe.
+        drop(child.stdout.take());
+        drop(child.stderr.take());
+        let status = child.wait().expect("exits");
+        assert_ne!(status.code(), Some(101), "{args:?} panicked on a closed pipe");
+        assert!(matches!(status.code(), Some(0 | 1)), "{args:?}: {status:?}");
+    }
+}

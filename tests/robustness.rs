@@ -174,7 +174,7 @@ proptest! {
     #[test]
     fn random_text_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
         let src = String::from_utf8_lossy(&bytes);
-        let _ = compile(&src, &Context { hook_files: Some(vec!["a.rhai".into()]) });
+        let _ = compile(&src, &Context { hook_files: Some(vec!["a.rhai".into()]), ..Context::default() });
     }
 
     #[test]

@@ -403,6 +403,8 @@ async fn a_failing_hook_rejects_the_event_names_file_and_line_and_changes_nothin
                 ("allocate", "allocate.rhai", 4),
                 ("crash", "crash.rhai", 4),
                 ("wrong_type", "wrong_type.rhai", 0),
+                // Fails on entering `audited`: the order is still in `open`.
+                ("audit", "crash.rhai", 4),
             ] {
                 let started = std::time::Instant::now();
                 let err = s
@@ -411,6 +413,13 @@ async fn a_failing_hook_rejects_the_event_names_file_and_line_and_changes_nothin
                     .expect_err(name);
                 let ServiceError::Rejected(r) = err else { panic!("{name}: not a rejection: {err}") };
                 assert_eq!(r.code, "hook_failed", "{name}: {r}");
+                assert_eq!(r.status.as_deref(), Some("open"), "{name}: the refusal names another status");
+                assert!(
+                    r.allowed_events.iter().any(|e| e == "close")
+                        && r.allowed_events.iter().any(|e| e == "audit"),
+                    "{name}: the refusal lists {:?}",
+                    r.allowed_events
+                );
                 assert!(r.message.contains(file), "{name}: the message names no file: {}", r.message);
                 if line > 0 {
                     assert!(

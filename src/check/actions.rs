@@ -157,6 +157,28 @@ fn action(ch: &mut Checker<'_>, d: &Decls, a: &ast::Action, scope: Scope<'_>) ->
                 );
                 return None;
             }
+            if let Some(files) = &ch.context.template_files {
+                if !files.contains(&template.text) {
+                    let d = Diagnostic::error(
+                        "unknown-template",
+                        format!("email template `{}` does not exist", template.text),
+                        template.span,
+                    )
+                    .with_label(format!("no `templates/{}.txt` beside the workflow", template.text));
+                    let d = match crate::diagnostics::suggestion(
+                        &template.text,
+                        files.iter().map(String::as_str),
+                    ) {
+                        Some(s) => d.with_help(s),
+                        None => d.with_help(format!(
+                            "create `templates/{}.txt` (the text body; `.html` beside it is optional)",
+                            template.text
+                        )),
+                    };
+                    ch.report(d);
+                    return None;
+                }
+            }
             model::Action::SendEmail {
                 to,
                 template: template.text.clone(),

@@ -320,6 +320,22 @@ fn expect_bool(
 ) -> Option<model::Expr> {
     let c = expr(ch, d, e, scope)?;
     if c.ty != Type::Bool {
+        // A bare name that is a flag or a yes/no attribute: the path is what was meant.
+        let meant = match &e.kind {
+            ast::ExprKind::Code(name) if d.flags.iter().any(|f| f.name == *name) => {
+                Some(format!("flags.{name}"))
+            }
+            ast::ExprKind::Code(name)
+                if d.attributes.iter().any(|a| a.name == *name && a.ty == Type::Bool) =>
+            {
+                Some(format!("attributes.{name}"))
+            }
+            _ => None,
+        };
+        let help = match &meant {
+            Some(path) => format!("did you mean `{path}`? flags and attributes are read through their path"),
+            None => "compare it with something, e.g. `order.total > 0`".to_string(),
+        };
         ch.report(
             Diagnostic::error(
                 "type-mismatch",
@@ -327,7 +343,7 @@ fn expect_bool(
                 e.span,
             )
             .with_label(format!("this is {}", c.ty.describe()))
-            .with_help("compare it with something, e.g. `order.total > 0`"),
+            .with_help(help),
         );
         return None;
     }

@@ -109,35 +109,71 @@ fn dead_ends(ch: &mut Checker<'_>, d: &Decls, graph: &Graph) {
 fn shadowing(ch: &mut Checker<'_>, d: &Decls, transitions: &[Transition]) {
     // (status, event) -> the first unguarded transition that takes it.
     let mut taken: HashMap<(usize, Option<usize>), usize> = HashMap::new();
+    // (status, event, guard as written) -> the first transition with that guard: a later one
+    // with the same guard never fires, since the earlier one takes every case it would.
+    let mut same: HashMap<(usize, Option<usize>, String), usize> = HashMap::new();
     for (i, t) in transitions.iter().enumerate() {
-        let blocked: Vec<(usize, usize)> =
-            t.sources.iter().filter_map(|s| taken.get(&(*s, t.event)).map(|by| (*s, *by))).collect();
-        if !blocked.is_empty() {
-            let by = &transitions[blocked[0].1];
+        let guard_text = t.guard.as_ref().map(|g| {
+            let text = ch.source.get(g.span.start..g.span.end).unwrap_or_default();
+            text.split_whitespace().collect::<Vec<_>>().join(" ")
+        });
+        let blocked: Vec<(usize, usize, bool)> = t
+            .sources
+            .iter()
+            .filter_map(|s| {
+                let by_unguarded = taken.get(&(*s, t.event)).map(|by| (*s, *by, false));
+                by_unguarded.or_else(|| {
+                    let g = guard_text.clone()?;
+                    same.get(&(*s, t.event, g)).map(|by| (*s, *by, true))
+                })
+            })
+            .collect();
+        if let Some(&(_, by, same_guard)) = blocked.first() {
+            let by = &transitions[by];
             let what = match t.event {
                 Some(e) => format!("`{}`", d.events[e].name),
                 None => "the automatic check".to_string(),
             };
+            let earlier = if same_guard {
+                "an earlier transition with the same guard"
+            } else {
+                "an earlier transition with no guard"
+            };
             let diag = if blocked.len() == t.sources.len() {
                 Diagnostic::warning("unreachable-transition", "this transition can never fire", t.span)
-                    .with_label(format!("an earlier transition with no guard always takes {what} first"))
+                    .with_label(format!("{earlier} always takes {what} first"))
             } else {
                 let names: Vec<String> =
-                    blocked.iter().map(|(s, _)| format!("`{}`", d.statuses[*s].code)).collect();
+                    blocked.iter().map(|(s, _, _)| format!("`{}`", d.statuses[*s].code)).collect();
                 Diagnostic::warning(
                     "unreachable-transition",
                     format!("this transition can never fire from {}", names.join(", ")),
                     t.span,
                 )
-                .with_label(format!("an earlier transition with no guard always takes {what} there first"))
+                .with_label(format!("{earlier} always takes {what} there first"))
             };
-            ch.report(diag.with_note(by.span, format!("takes every {what} (line {})", by.line)).with_help(
-                "give the earlier transition a `when` guard that tells them apart, or move this one above it",
-            ));
+            let takes = if same_guard {
+                format!("takes {what} whenever this guard holds (line {})", by.line)
+            } else {
+                format!("takes every {what} (line {})", by.line)
+            };
+            let help = if same_guard {
+                "make the guards differ, merge the two transitions' actions into the first, or remove this one"
+            } else {
+                "give the earlier transition a `when` guard that tells them apart, or move this one above it"
+            };
+            ch.report(diag.with_note(by.span, takes).with_help(help));
         }
-        if t.guard.is_none() {
-            for s in &t.sources {
-                taken.entry((*s, t.event)).or_insert(i);
+        match guard_text {
+            None => {
+                for s in &t.sources {
+                    taken.entry((*s, t.event)).or_insert(i);
+                }
+            }
+            Some(g) => {
+                for s in &t.sources {
+                    same.entry((*s, t.event, g.clone())).or_insert(i);
+                }
             }
         }
     }

@@ -25,6 +25,9 @@ pub struct Context {
     /// The hook files present in the workflow's `hooks/` folder, when known. `None` skips the
     /// check that referenced hook files exist.
     pub hook_files: Option<Vec<String>>,
+    /// The email templates in the workflow's `templates/` folder (names without `.txt`), when
+    /// known. `None` skips the check that named templates exist.
+    pub template_files: Option<Vec<String>>,
 }
 
 /// The result of checking one file.
@@ -58,6 +61,7 @@ pub fn check(file: &ast::File, source: &str, context: &Context) -> Outcome {
 fn run(file: &ast::File, source: &str, context: &Context, skipped_words: &[String], flow: bool) -> Outcome {
     let line_starts = std::iter::once(0).chain(source.match_indices('\n').map(|(i, _)| i + 1)).collect();
     let mut checker = Checker {
+        source,
         line_starts,
         context,
         diagnostics: Vec::new(),
@@ -76,6 +80,8 @@ fn run(file: &ast::File, source: &str, context: &Context, skipped_words: &[Strin
 
 /// Shared state while checking one file.
 struct Checker<'a> {
+    /// The text being checked.
+    source: &'a str,
     /// Byte offsets where lines start, for [`Checker::line_of`].
     line_starts: Vec<usize>,
     context: &'a Context,

@@ -84,7 +84,8 @@ pub(super) fn compile(ch: &mut Checker<'_>, file: &ast::File, d: Decls) -> Workf
             _ => {}
         }
     }
-    if d.channels.is_empty() && d.workflow.is_some() {
+    // A channel the parser had to skip is a syntax error already: not a second finding.
+    if d.channels.is_empty() && d.workflow.is_some() && !ch.skipped_words.iter().any(|w| w == "channel") {
         let span = file
             .items
             .iter()

@@ -741,9 +741,19 @@ pub fn apply(
 ) -> Result<Decision, Rejection> {
     locked(order, input.actor.as_deref(), now)?;
     let mut run = Run::new(w, hooks, order.clone(), now, input.actor.clone());
-    run.handle(input)?;
-    run.settle()?;
-    Ok(run.into_decision())
+    match run.handle(input).and_then(|()| run.settle()) {
+        Ok(()) => Ok(run.into_decision()),
+        Err(r) => Err(as_of(w, order, hooks, now, r)),
+    }
+}
+
+/// A refusal as the client sees it: the order did not change, so it names the status the
+/// order is in and the events it accepts there, wherever in the run the refusal came from (a
+/// hook failing on entering the next status, a loop several steps on).
+fn as_of(w: &Workflow, order: &Order, hooks: &dyn Hooks, now: Time, mut r: Rejection) -> Rejection {
+    r.status = Some(order.status.clone());
+    r.allowed_events = Run::new(w, hooks, order.clone(), now, None).allowed_events();
+    r
 }
 
 /// Fires a timer of an order.
@@ -757,6 +767,17 @@ pub fn fire_timer(
     let Some(t) = w.timers.iter().find(|t| t.name == timer) else {
         return Err(Rejection::new("unknown_timer", format!("workflow `{}` has no timer `{timer}`", w.name)));
     };
+    fire(w, order, t, now, hooks).map_err(|r| as_of(w, order, hooks, now, r))
+}
+
+fn fire(
+    w: &Workflow,
+    order: &Order,
+    t: &crate::model::Timer,
+    now: Time,
+    hooks: &dyn Hooks,
+) -> Result<Decision, Rejection> {
+    let timer = t.name.as_str();
     let label = format!("timer:{timer}");
     let mut run = Run::new(w, hooks, order.clone(), now, Some("timer".into()));
     run.record("timer", Some(&label), json!({"timer": timer}));

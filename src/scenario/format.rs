@@ -138,6 +138,10 @@ pub fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
     if total <= chrono::Duration::zero() {
         return Err(format!("`{text}`: a duration must be longer than zero"));
     }
+    // Workflow durations stop at 100 years too; beyond that a date would overflow.
+    if total > chrono::Duration::days(100 * 366) {
+        return Err(format!("`{text}` is longer than 100 years: no order waits that long"));
+    }
     Ok(total)
 }
 

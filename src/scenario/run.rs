@@ -580,7 +580,11 @@ impl Runner {
     /// Moves the clock by `by`, stopping at each timer that falls due on the way so that every
     /// timer fires at its own time, in order.
     async fn advance(&mut self, by: chrono::Duration) -> Result<(), Broken> {
-        let target = self.clock.now() + by;
+        let target = self
+            .clock
+            .now()
+            .checked_add_signed(by)
+            .ok_or_else(|| format!("advancing the clock by {by} goes past the last date there is"))?;
         for _ in 0..10_000 {
             let mut next: Option<Time> = None;
             for id in &self.orders {

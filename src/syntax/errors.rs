@@ -5,6 +5,8 @@ use super::Rule;
 use crate::diagnostics::{did_you_mean, Diagnostic, Span};
 use pest::error::{Error, ErrorVariant, InputLocation};
 
+mod hints;
+
 /// The keywords a rule starts with, when it starts with one.
 fn leading_words(rule: Rule) -> &'static [&'static str] {
     match rule {
@@ -70,11 +72,14 @@ fn describe(rule: Rule) -> String {
         | Rule::hook_guard
         | Rule::list
         | Rule::not_op
-        | Rule::neg_op => "an expression".into(),
+        | Rule::neg_op
+        | Rule::agg_kind => "an expression".into(),
         Rule::in_tail => "`in [..]`".into(),
         Rule::and_op => "`and`".into(),
         Rule::or_op => "`or`".into(),
         Rule::action_block => "`{` and a list of actions".into(),
+        Rule::block_end => "`}`".into(),
+        Rule::next_action => "an action (`note`, `set flag`, `record`, `assign to`, ...) or `}`".into(),
         Rule::guard => "`when` and a condition".into(),
         Rule::target | Rule::go_to | Rule::stay => "`go to STATUS` or `stay`".into(),
         Rule::sources | Rule::any_status => "`any status` or a list of statuses".into(),
@@ -113,12 +118,25 @@ fn found_at(rest: &str, at: usize) -> (String, usize) {
     }
 }
 
-/// Turns a pest error on `rest` (the file from byte `base` on) into a diagnostic.
-pub(super) fn syntax_error(error: &Error<Rule>, rest: &str, base: usize) -> Diagnostic {
+/// What the parser was reading when it met a mistake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Level {
+    /// A top-level item (`status`, `on`, `channel`, ...).
+    Item,
+    /// One statement of an action block (`note`, `assign to`, `send email`, ...).
+    Statement,
+}
+
+/// Turns a pest error on the file from byte `base` on into a diagnostic.
+pub(super) fn syntax_error(error: &Error<Rule>, source: &str, base: usize, level: Level) -> Diagnostic {
+    let rest = &source[base..];
     let at = match error.location {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
+    if let Some(d) = unterminated_text(source, base + at) {
+        return d;
+    }
     if let ErrorVariant::CustomError { message } = &error.variant {
         // pest stops on its call or stack limit rather than overflowing the stack.
         let (_, len) = found_at(rest, at);
@@ -164,9 +182,14 @@ pub(super) fn syntax_error(error: &Error<Rule>, rest: &str, base: usize) -> Diag
             }
         }
     }
+    collapse_operands(&mut expected);
     let (found, len) = found_at(rest, at);
     let span = Span::new(base + at, base + at + len.max(if found.is_empty() { 0 } else { 1 }));
-    let found_text = if found.is_empty() { "the end of the file".to_string() } else { format!("`{found}`") };
+    let found_text = match found.as_str() {
+        "" => "end of file".to_string(),
+        "\n" | "\r" => "end of line".to_string(),
+        _ => format!("`{found}`"),
+    };
     let message = format!("unexpected {found_text}");
     let expected_text = match expected.len() {
         0 => "something else".to_string(),
@@ -177,7 +200,10 @@ pub(super) fn syntax_error(error: &Error<Rule>, rest: &str, base: usize) -> Diag
             format!("{} or {last}", init.join(", "))
         }
     };
-    let at_item_start = keywords.len() >= super::ITEM_KEYWORDS.len();
+    let at_item_start = level == Level::Item && keywords.len() >= super::ITEM_KEYWORDS.len();
+    if let Some(d) = hints::spaced_duration(source, base + at, &found) {
+        return d;
+    }
     let label = if at_item_start {
         "expected the start of an item (`status`, `event`, `on`, `channel`, ...)".to_string()
     } else {
@@ -202,15 +228,116 @@ pub(super) fn syntax_error(error: &Error<Rule>, rest: &str, base: usize) -> Diag
     if d.help.is_empty() && wants_duration && !found.is_empty() && found.chars().all(|c| c.is_ascii_digit()) {
         d = d.with_help(format!("write the number and its unit together, e.g. `{found}m` or `{found}h`"));
     }
+    if d.help.is_empty() {
+        d = hints::misplaced(d, source, base + at, &found, at_item_start);
+    }
     if d.help.is_empty() && at_item_start && !found.is_empty() {
         d = d.with_help_opt(
             did_you_mean(&found, KEYWORD_WORDS.iter().copied()).map(|k| format!("did you mean `{k}`?")),
         );
     }
+    if d.help.is_empty() && level == Level::Statement {
+        d = d.with_help(statement_shape(rest));
+    }
     if d.help.is_empty() {
         d = d.with_help(shape_of(rest, at_item_start));
     }
     d
+}
+
+/// Where any value may stand, pest lists every kind of operand: say "a value" once instead.
+fn collapse_operands(expected: &mut Vec<String>) {
+    const OPERANDS: &[&str] = &[
+        "an expression",
+        "a name",
+        "a quoted text",
+        "a duration such as `30m`",
+        "a number",
+        "a field such as `order.total`",
+        "`hook`",
+        "`not`",
+        "`(`",
+        "`-`",
+        "`all`",
+        "`any`",
+        "`count`",
+        "`sum`",
+        "`true`",
+        "`false`",
+    ];
+    let Some(first) = expected.iter().position(|e| e == "an expression") else { return };
+    expected[first] =
+        "a value (a field such as `order.total`, a number such as `20.00`, a quoted text, a duration such as `30m`, ...)"
+            .into();
+    let mut i = 0;
+    expected.retain(|e| {
+        i += 1;
+        i - 1 == first || !OPERANDS.contains(&e.as_str())
+    });
+}
+
+/// A text whose closing quote is missing on the line of `at`: reported at its opening quote.
+fn unterminated_text(source: &str, at: usize) -> Option<Diagnostic> {
+    let at = at.min(source.len());
+    // An error at a line's end belongs to that line.
+    let line_start = source[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = source[at..].find('\n').map_or(source.len(), |i| at + i);
+    let line = &source[line_start..line_end];
+    let mut open = None;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        match (open, c) {
+            (None, '#') => break,
+            (None, '"') => open = Some(i),
+            (Some(_), '\\') if !escaped => {
+                escaped = true;
+                continue;
+            }
+            (Some(_), '"') if !escaped => open = None,
+            _ => {}
+        }
+        escaped = false;
+    }
+    let open = line_start + open?;
+    (open <= at).then(|| {
+        Diagnostic::error("syntax", "this text is not closed", Span::new(open, open + 1))
+            .with_label("the text starts here and runs to the end of the line")
+            .with_help("end it with `\"` on the same line: a text cannot run over several lines")
+    })
+}
+
+/// How a statement of an action block is written, from its first word, as a help line.
+fn statement_shape(rest: &str) -> String {
+    let first: String =
+        rest.trim_start().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let shape = match first.as_str() {
+        "set" => "set flag NAME` or `set attributes.NAME = EXPRESSION",
+        "clear" => "clear flag NAME",
+        "record" => {
+            "record \"Action\" [complete | partial] [notify EXPR] [note EXPR] [contact EXPR] \
+             [visible to customer | hidden from customer]"
+        }
+        "start" => "start timer NAME",
+        "cancel" => "cancel timer NAME",
+        "send" => "send webhook NAME [with hook \"file.rhai\"]` or `send email to customer template \"NAME\" [subject \"...\"]",
+        "run" => "run hook \"file.rhai\"",
+        "emit" => "emit EVENT",
+        "assign" => "assign to queue \"NAME\"` or `assign to EXPRESSION",
+        "note" => "note EXPRESSION",
+        "pick" => "pick",
+        "invoice" => "invoice",
+        _ => {
+            let hint = did_you_mean(&first, super::ACTION_KEYWORDS.iter().copied())
+                .map(|k| format!("did you mean `{k}`? "))
+                .unwrap_or_default();
+            return format!(
+                "{hint}an action block holds actions: `set flag`, `clear flag`, `set attributes.NAME = ...`, \
+                 `record`, `note`, `assign to`, `send webhook`, `send email`, `run hook`, `emit`, \
+                 `start timer`, `cancel timer`, `pick` and `invoice`"
+            );
+        }
+    };
+    format!("this reads `{shape}`")
 }
 
 /// How the item being read is written, as a help line.

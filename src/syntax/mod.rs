@@ -77,18 +77,37 @@ pub fn parse(source: &str) -> Parsed {
                     );
                     break;
                 }
-                let diagnostic = errors::syntax_error(&detailed(rest).unwrap_or(error), rest, pos);
+                let diagnostic = errors::syntax_error(
+                    &detailed(Rule::next_item, rest).unwrap_or(error),
+                    source,
+                    pos,
+                    errors::Level::Item,
+                );
                 let error_at = diagnostic.span.start;
-                diagnostics.push(diagnostic);
+                // A mistake inside an action block: read the block statement by statement, so
+                // each mistake is reported where it is, with the shape of its statement, and
+                // the rest of the file is read from the block's end.
+                if let Some(open) = block_open(source, pos, error_at) {
+                    let (found, end) = read_block(source, open + 1);
+                    let room = MAX_SYNTAX_ERRORS.saturating_sub(diagnostics.len()).max(1);
+                    if found.is_empty() {
+                        diagnostics.push(diagnostic);
+                    } else {
+                        diagnostics.extend(found.into_iter().take(room));
+                    }
+                    if let Some(end) = end {
+                        skipped_words.extend(words(&source[pos..end]));
+                        pos = end;
+                        recovering = true;
+                        continue;
+                    }
+                } else {
+                    diagnostics.push(diagnostic);
+                }
                 recovering = true;
                 let next = resync(source, error_at);
                 let skipped = &source[pos..next.unwrap_or(source.len())];
-                skipped_words.extend(
-                    skipped
-                        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                        .filter(|w| !w.is_empty())
-                        .map(str::to_string),
-                );
+                skipped_words.extend(words(skipped));
                 match next {
                     Some(next) => pos = next,
                     None => break,
@@ -163,11 +182,179 @@ fn skip_closing_braces(source: &str, mut pos: usize) -> usize {
 
 /// Parses `rest` again with pest's error detail on, to learn the punctuation it expected.
 /// Detail costs time, so it is only switched on to explain an error already found.
-fn detailed(rest: &str) -> Option<pest::error::Error<Rule>> {
+fn detailed(rule: Rule, rest: &str) -> Option<pest::error::Error<Rule>> {
     pest::set_error_detail(true);
-    let again = WorkflowParser::parse(Rule::next_item, rest).err();
+    let again = WorkflowParser::parse(rule, rest).err();
     pest::set_error_detail(false);
     again
+}
+
+/// The words of a piece of text (names, keywords, numbers).
+fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+}
+
+/// Items whose `{ }` holds actions.
+const BLOCK_ITEMS: &[&str] = &["on", "automatically", "timer"];
+
+/// Words that start a statement inside an action block.
+pub(crate) const ACTION_KEYWORDS: &[&str] = &[
+    "set", "clear", "record", "start", "cancel", "send", "run", "emit", "assign", "note", "pick", "invoice",
+];
+
+/// The offset of the `{` of the action block that `error_at` is inside, when the item starting
+/// at `item_start` has one open there (strings and comments are skipped).
+fn block_open(source: &str, item_start: usize, error_at: usize) -> Option<usize> {
+    let item_start = skip_blank(source, item_start);
+    let first: String =
+        source[item_start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    if !BLOCK_ITEMS.contains(&first.as_str()) {
+        return None;
+    }
+    let mut open = None;
+    let mut chars = source.get(item_start..error_at.min(source.len()))?.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => {
+                // A text ends at its closing quote or, unterminated, at the end of the line.
+                let mut escaped = false;
+                for (_, c) in chars.by_ref() {
+                    match c {
+                        '\\' if !escaped => escaped = true,
+                        '"' | '\n' if !escaped => break,
+                        _ => escaped = false,
+                    }
+                }
+            }
+            '#' => {
+                for (_, c) in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '{' => open = Some(item_start + i),
+            '}' => open = None,
+            _ => {}
+        }
+    }
+    open
+}
+
+/// Reads the statements of an action block from `start` (just after its `{`): the syntax
+/// errors found, and the offset just after the block's `}` (`None` when the block is not
+/// closed before the next item or the end of the file).
+fn read_block(source: &str, start: usize) -> (Vec<Diagnostic>, Option<usize>) {
+    let mut found = Vec::new();
+    let mut p = start;
+    loop {
+        p = skip_blank(source, p);
+        if p >= source.len() || starts_item_line(source, p) || found.len() >= MAX_SYNTAX_ERRORS {
+            return (found, None);
+        }
+        let rest = &source[p..];
+        match WorkflowParser::parse(Rule::next_action, rest) {
+            Ok(mut pairs) => {
+                let Some(statement) = pairs.next().and_then(|n| n.into_inner().next()) else {
+                    return (found, None);
+                };
+                let end = statement.as_span().end();
+                if statement.as_rule() == Rule::block_end {
+                    return (found, Some(p + end));
+                }
+                if end == 0 {
+                    return (found, None);
+                }
+                p += end;
+            }
+            Err(error) => {
+                let d = errors::syntax_error(
+                    &detailed(Rule::next_action, rest).unwrap_or(error),
+                    source,
+                    p,
+                    errors::Level::Statement,
+                );
+                let at = d.span.start.max(p);
+                found.push(d);
+                match next_statement(source, at) {
+                    Some(next) => p = next,
+                    None => return (found, None),
+                }
+            }
+        }
+    }
+}
+
+/// Skips whitespace and comments from `p`.
+fn skip_blank(source: &str, mut p: usize) -> usize {
+    loop {
+        let rest = &source[p..];
+        let trimmed = rest.trim_start();
+        p += rest.len() - trimmed.len();
+        if trimmed.starts_with('#') {
+            p += trimmed.find('\n').map_or(trimmed.len(), |i| i + 1);
+        } else {
+            return p;
+        }
+    }
+}
+
+/// Whether `p` is at the start of an unindented line that starts a top-level item.
+fn starts_item_line(source: &str, p: usize) -> bool {
+    let at_line_start = p == 0 || source[..p].ends_with('\n');
+    let word: String = source[p..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    at_line_start && ITEM_KEYWORDS.contains(&word.as_str())
+}
+
+/// After a mistake at `at` inside a block, where the next statement (or the block's `}`)
+/// starts: the next word that starts a statement, outside texts and comments. `None` when the
+/// next top-level item, another `{` or the end of the file comes first.
+fn next_statement(source: &str, at: usize) -> Option<usize> {
+    let mut p = at;
+    // The word or character the mistake is at is not a new statement.
+    let first = source[p..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').count();
+    p += if first > 0 { first } else { source[p..].chars().next().map_or(0, char::len_utf8) };
+    let mut in_text = false;
+    while p < source.len() {
+        let rest = &source[p..];
+        let Some(c) = rest.chars().next() else { break };
+        if in_text {
+            match c {
+                '\\' => p += rest.chars().nth(1).map_or(1, |n| 1 + n.len_utf8()),
+                '"' | '\n' => {
+                    in_text = false;
+                    p += 1;
+                }
+                _ => p += c.len_utf8(),
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_text = true;
+                p += 1;
+            }
+            '#' => p += rest.find('\n').unwrap_or(rest.len()),
+            '}' => return Some(p),
+            '{' => return None,
+            c if c.is_ascii_alphanumeric() || c == '_' => {
+                if starts_item_line(source, p) {
+                    return None;
+                }
+                let word: String =
+                    rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                let after_space = source[..p].ends_with(|c: char| c.is_whitespace());
+                if after_space && ACTION_KEYWORDS.contains(&word.as_str()) {
+                    return Some(p);
+                }
+                p += word.len();
+            }
+            _ => p += c.len_utf8(),
+        }
+    }
+    None
 }
 
 /// Words that start a top-level item.

@@ -52,3 +52,25 @@ fn keywords_need_a_word_boundary() {
     let parsed = parse("workflow w\nstatusx y \"Y\"\n");
     assert_eq!(parsed.diagnostics.len(), 1);
 }
+
+#[test]
+fn a_broken_block_is_read_statement_by_statement_and_the_file_goes_on() {
+    let src = "workflow w\nstatus a \"A\"\nevent e\non e from a stay {\n    note \"x\"\n    assign queue \"q\"\n    set flag\n    emitt e\n}\nstatus b \"B\" final\n";
+    let parsed = parse(src);
+    let lines: Vec<usize> =
+        parsed.diagnostics.iter().map(|d| src[..d.span.start].matches('\n').count() + 1).collect();
+    // `assign queue` (line 6), then `set flag` runs into `emitt` (line 8): each where it is.
+    assert_eq!(lines, vec![6, 8], "{:#?}", parsed.diagnostics);
+    assert!(parsed.diagnostics[0].help[0].contains("assign to queue"), "{:?}", parsed.diagnostics[0].help);
+    // The status after the block is read.
+    assert!(parsed.file.items.iter().any(|i| matches!(i, Item::Status(s) if s.code.text == "b")));
+}
+
+#[test]
+fn an_unclosed_block_does_not_swallow_the_next_item() {
+    let src = "workflow w\nstatus a \"A\"\nevent e\non e from a stay { note \"x\n on e from a stay\nstatus b \"B\" final\n";
+    let parsed = parse(src);
+    assert_eq!(parsed.diagnostics.len(), 1, "{:#?}", parsed.diagnostics);
+    assert_eq!(parsed.diagnostics[0].message, "this text is not closed");
+    assert!(parsed.file.items.iter().any(|i| matches!(i, Item::Status(s) if s.code.text == "b")));
+}

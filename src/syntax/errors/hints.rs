@@ -1,0 +1,115 @@
+//! Hints for mistakes that pest alone explains badly: the obvious fix, said in the merchant's
+//! words (`30 minutes` -> `30m`, a timer with `when`, `$2,000`, `require ... when`,
+//! `paid by a or b`).
+
+use crate::diagnostics::{Diagnostic, Span};
+
+/// Words people write for a duration's unit, and the unit orderly reads.
+const UNIT_WORDS: &[(&str, &str)] = &[
+    ("s", "s"),
+    ("sec", "s"),
+    ("secs", "s"),
+    ("second", "s"),
+    ("seconds", "s"),
+    ("m", "m"),
+    ("min", "m"),
+    ("mins", "m"),
+    ("minute", "m"),
+    ("minutes", "m"),
+    ("h", "h"),
+    ("hr", "h"),
+    ("hrs", "h"),
+    ("hour", "h"),
+    ("hours", "h"),
+    ("d", "d"),
+    ("day", "d"),
+    ("days", "d"),
+    ("w", "w"),
+    ("wk", "w"),
+    ("wks", "w"),
+    ("week", "w"),
+    ("weeks", "w"),
+];
+
+/// `30 minutes`, `30 m`, `48 hours`: a number, a space and a unit, where a duration is one word.
+pub(super) fn spaced_duration(source: &str, at: usize, found: &str) -> Option<Diagnostic> {
+    let unit = UNIT_WORDS.iter().find(|(w, _)| w.eq_ignore_ascii_case(found)).map(|(_, u)| *u)?;
+    let before = source[..at].trim_end_matches([' ', '\t']);
+    if before.len() == at {
+        return None;
+    }
+    let digits = before.len() - before.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    if digits == 0 {
+        return None;
+    }
+    let number_at = before.len() - digits;
+    // `2.5 hours`: the digits belong to a decimal number.
+    if before[..number_at].ends_with('.')
+        || before[..number_at].ends_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        return None;
+    }
+    let number = &before[number_at..];
+    let written = format!("{number}{unit}");
+    Some(
+        Diagnostic::error("syntax", format!("a duration is one word: write `{written}`"), Span::new(number_at, at + found.len()))
+            .with_label(format!("write `{written}`"))
+            .with_help(format!(
+                "write the number and its unit together, with no space: `{written}` (units: `s`, `m`, `h`, `d`, `w`)"
+            )),
+    )
+}
+
+/// Help for a word or sign that is valid elsewhere but not where it stands.
+pub(super) fn misplaced(
+    d: Diagnostic,
+    source: &str,
+    at: usize,
+    found: &str,
+    at_item_start: bool,
+) -> Diagnostic {
+    let line_start = source[..at.min(source.len())].rfind('\n').map_or(0, |i| i + 1);
+    let line = source[line_start..].lines().next().unwrap_or_default().trim_start();
+    let first = first_word(line);
+    let before = source[..at].trim_end();
+    let after = &source[(at + found.len()).min(source.len())..];
+    match found {
+        "when" if at_item_start && item_of(source, at) == Some("timer") => {
+            d.with_label("a timer takes no condition").with_help(
+                "a timer fires once the order has stayed long enough in its statuses; to act only when \
+                 something holds, write an `automatically from STATUS when CONDITION` rule, or start the \
+                 timer (`start timer NAME`) from the transition where it applies",
+            )
+        }
+        "when" if first == "require" => d.with_label("`require` takes no condition").with_help(
+            "`require` lists the fields every order of this channel must have: `require customer.email, \
+             shipping.zip`; to turn some orders away, write `refuse when paid by METHOD \"why\"`",
+        ),
+        "or" if matches!(first, "start" | "refuse") => d
+            .with_label("list the choices with commas")
+            .with_help("in a channel rule, list several choices with commas: `paid by check, cash`"),
+        "$" => d.with_help(
+            "write amounts as plain numbers, with no currency sign or thousands separator: `2000.00`",
+        ),
+        "," if before.ends_with(|c: char| c.is_ascii_digit())
+            && after.chars().take(3).filter(char::is_ascii_digit).count() == 3 =>
+        {
+            d.with_help("write amounts as plain numbers, with no thousands separator: `2000.00`")
+        }
+        _ => d,
+    }
+}
+
+fn first_word(text: &str) -> &str {
+    let end = text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(text.len());
+    &text[..end]
+}
+
+/// The keyword of the top-level item the text before `at` belongs to: the last unindented line
+/// before it that starts with an item keyword.
+fn item_of(source: &str, at: usize) -> Option<&'static str> {
+    source[..at.min(source.len())].lines().rev().find_map(|line| {
+        let word = first_word(line);
+        super::super::ITEM_KEYWORDS.iter().copied().find(|k| *k == word)
+    })
+}
