@@ -647,6 +647,7 @@ impl Service {
         message: &StoredOutbox,
         status: Option<i64>,
         error: &str,
+        sent: Option<&serde_json::Value>,
     ) -> Result<bool, ServiceError> {
         let _input = self.gate.read().await;
         let current = self.current();
@@ -662,7 +663,7 @@ impl Service {
             let now = self.now();
             let mut tx = self.store.begin().await?;
             let order = tx.order_for_update(message.order_id).await?;
-            match tx.outbox_dead(message, status, error, now).await {
+            match tx.outbox_dead(message, status, error, sent, now).await {
                 Err(StoreError::Conflict) => continue,
                 Ok(false) => return Ok(false),
                 Ok(true) => {}

@@ -46,6 +46,7 @@ struct Hit {
     idempotency_key: String,
     attempt: String,
     order: String,
+    event: String,
     signature_ok: bool,
     body: Value,
 }
@@ -96,6 +97,7 @@ async fn receive(State(state): State<ReceiverState>, headers: HeaderMap, body: B
         idempotency_key: get("idempotency-key"),
         attempt: get("x-orderly-attempt"),
         order: get("x-orderly-order"),
+        event: get("x-orderly-event"),
         signature_ok: verify(&headers, &body),
         body: json.clone(),
     };
@@ -599,4 +601,84 @@ async fn killing_the_service_between_commit_and_delivery_loses_nothing() {
         .expect("json");
     assert_eq!(page["messages"][0]["state"], "sent", "{page}");
     drop(second);
+}
+
+/// Issue 10, items 8-10: a webhook an action hook queues is sent with the body the script
+/// built (it is not run again as a payload hook); a payload hook runs at delivery and sees the
+/// event that queued its message (and `X-Orderly-Event` names it); the outbox and the history
+/// keep what was sent.
+#[tokio::test]
+async fn webhooks_built_by_hooks_are_sent_as_built_and_payload_hooks_see_the_event() {
+    on_both(
+        "webhooks_built_by_hooks_are_sent_as_built_and_payload_hooks_see_the_event",
+        |store| async move {
+            let registry = Registry::load(Path::new("tests/fixtures/hook_webhooks"), &store)
+                .await
+                .expect("workflow loads");
+            let clock = Arc::new(ManualClock::new(t0()));
+            let service = Arc::new(Service::serving(store.clone(), registry, clock));
+            let erp = receiver(answers(None, &[200])).await;
+            let mut targets = target(&erp.url, 2000, 3);
+            let settings = targets.remove("crm").expect("a target");
+            let worker = Worker::with(
+                service.clone(),
+                BTreeMap::from([("erp".to_string(), settings)]),
+                pacing(),
+                None,
+                None,
+            );
+            let input: NewOrder = serde_json::from_value(json!({
+                "channel": "web", "customer": {"email": "erp@example.com"},
+                "lines": [{"sku": "A", "qty": 1, "unit_price": "5.00"}]
+            }))
+            .expect("order");
+            let order = service.create_order(&input).await.expect("created").order;
+            let ship = EventInput {
+                name: "ship".into(),
+                data: json!({"carrier": "UPS"}).as_object().cloned().expect("map"),
+                actor: None,
+            };
+            service.apply_event(&order.number, &ship, None).await.expect("shipped");
+            let s = store.clone();
+            deliver_until(&worker, "both messages to be sent", || {
+                let s = s.clone();
+                async move { outbox_state(&s, order.id).await.iter().all(|(state, _)| state == "sent") }
+            })
+            .await;
+            let mut hits = erp.hits();
+            hits.sort_by_key(|h| {
+                h.idempotency_key.trim_start_matches("orderly-").parse::<i64>().unwrap_or_default()
+            });
+            assert_eq!(hits.len(), 2, "{hits:?}");
+            assert_eq!(
+                hits[0].body,
+                json!({"notice": "shipped", "order_number": order.number, "carrier": "UPS"}),
+                "the action hook's body, as built"
+            );
+            assert_eq!(
+                hits[1].body,
+                json!({"order_number": order.number, "status": "shipped", "event": "ship", "carrier": "UPS"}),
+                "the payload hook saw the event"
+            );
+            assert!(hits.iter().all(|h| h.signature_ok && h.attempt == "1" && h.event == "ship"), "{hits:?}");
+            let outbox = store.outbox(Some(order.id)).await.expect("outbox");
+            assert!(outbox.iter().all(|m| m.message.event.as_deref() == Some("ship")), "{outbox:?}");
+            for (m, hit) in outbox.iter().zip(&hits) {
+                assert_eq!(m.sent, Some(json!({"body": hit.body})), "the outbox shows what was sent");
+            }
+            let mut rows = deliveries(&store, order.id).await;
+            rows.sort_by_key(|d| d["message_id"].as_i64());
+            let sent: Vec<Value> = rows.into_iter().map(|d| d["sent"]["body"].clone()).collect();
+            assert_eq!(
+                sent,
+                hits.iter().map(|h| h.body.clone()).collect::<Vec<_>>(),
+                "each attempt's body is in the history"
+            );
+            assert!(
+                store.order(order.id).await.expect("read").expect("order").flags.is_empty(),
+                "nothing failed"
+            );
+        },
+    )
+    .await;
 }

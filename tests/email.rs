@@ -124,12 +124,14 @@ fn message(template: &str, to: &str) -> StoredOutbox {
         last_error: None,
         last_status: None,
         sent_at: None,
+        sent: None,
         message: OutboxMessage {
             kind: "email".into(),
             target: to.into(),
             template: Some(template.into()),
             subject: Some("Your order {{ order.number }} has shipped".into()),
             hook: None,
+            event: None,
             payload: sample_payload(),
         },
     }

@@ -605,9 +605,14 @@ fn check_hooks_gives_one_report_per_broken_file() {
 
 // ------------------------------------------------------------------ through the engine
 
-/// The webhook payloads a decision queued for `target`.
-fn webhooks<'a>(d: &'a engine::Decision, target: &str) -> Vec<&'a serde_json::Value> {
-    d.outbox.iter().filter(|m| m.kind == "webhook" && m.target == target).map(|m| &m.payload).collect()
+/// The bodies the webhooks a decision queued for `target` send, built as delivery builds them
+/// (a payload hook runs then, on the order as it is, seeing the event that queued it).
+fn webhooks(d: &engine::Decision, target: &str) -> Vec<serde_json::Value> {
+    d.outbox
+        .iter()
+        .filter(|m| m.kind == "webhook" && m.target == target)
+        .map(|m| orderly::delivery::webhook_body(shipped(), m, &d.order, now()).expect("the body builds"))
+        .collect()
 }
 
 #[test]

@@ -243,6 +243,7 @@ async fn a_full_order_round_trips_exactly() {
             template: Some("confirmation".into()),
             subject: Some("Thanks".into()),
             hook: None,
+            event: None,
             payload: json!({ "total": "40.28", "lines": [1, 2] }),
         }];
 
@@ -305,6 +306,7 @@ async fn a_stale_version_conflicts_and_changes_nothing() {
             template: None,
             subject: None,
             hook: None,
+            event: None,
             payload: json!({}),
         });
         let mut tx = store.begin().await.unwrap();

@@ -4,6 +4,7 @@
 
 use super::template;
 use crate::config::EmailSettings;
+use crate::engine::OutboxMessage;
 use crate::order::Order;
 use crate::store::StoredOutbox;
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
@@ -15,15 +16,25 @@ use std::time::Duration;
 /// How long one SMTP conversation may take.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Renders an email message's template: what the recipient will read.
+pub fn render(templates: &Path, message: &OutboxMessage) -> Result<template::Rendered, String> {
+    let name =
+        message.template.as_deref().ok_or_else(|| "the email message names no template".to_string())?;
+    template::render(templates, name, message.subject.as_deref(), &message.payload)
+}
+
 /// Builds the email for `message`: from, to, subject and body from the template.
 pub fn build(settings: &EmailSettings, templates: &Path, message: &StoredOutbox) -> Result<Message, String> {
-    let name = message
-        .message
-        .template
-        .as_deref()
-        .ok_or_else(|| format!("email message {} names no template", message.id))?;
-    let rendered =
-        template::render(templates, name, message.message.subject.as_deref(), &message.message.payload)?;
+    let rendered = render(templates, &message.message)?;
+    build_rendered(settings, message, rendered)
+}
+
+/// Builds the email for `message` from its rendered template.
+pub fn build_rendered(
+    settings: &EmailSettings,
+    message: &StoredOutbox,
+    rendered: template::Rendered,
+) -> Result<Message, String> {
     let from: Mailbox = settings
         .from
         .parse()
@@ -57,7 +68,16 @@ pub async fn send(
     message: &StoredOutbox,
     _order: &Order,
 ) -> Result<(), String> {
-    let email = build(settings, templates, message)?;
+    send_rendered(settings, message, render(templates, &message.message)?).await
+}
+
+/// Sends an email message whose template is rendered already.
+pub async fn send_rendered(
+    settings: &EmailSettings,
+    message: &StoredOutbox,
+    rendered: template::Rendered,
+) -> Result<(), String> {
+    let email = build_rendered(settings, message, rendered)?;
     let mut transport = if settings.tls {
         AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&settings.smtp_host)
             .map_err(|e| format!("SMTP server `{}`: {e}", settings.smtp_host))?

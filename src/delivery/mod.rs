@@ -28,8 +28,9 @@ pub mod template;
 pub mod webhook;
 
 use crate::config::{Config, DeliverySettings, EmailSettings, WebhookSettings};
-use crate::engine::EventInput;
+use crate::engine::{EventInput, Hooks, OutboxMessage};
 use crate::metrics::Metrics;
+use crate::order::{Order, Time};
 use crate::service::{Service, ServiceError};
 use crate::store::{Deliverable, StoredOutbox};
 use std::collections::BTreeMap;
@@ -183,38 +184,53 @@ impl Worker {
             _ => target.clone(),
         };
         let started = Instant::now();
+        // What this attempt sends, recorded with its outcome (`None` when it got that far).
+        let mut sent = None;
         let (result, max_attempts) = match service.store().order(message.order_id).await? {
             None => (Err(Failure::permanent("the order no longer exists")), 1),
             Some(order) => match kind.as_str() {
                 "webhook" => match self.inner.webhooks.get(&target) {
-                    Some(settings) => (
-                        self.send_webhook(&message, &order, settings).await,
-                        i64::from(settings.max_attempts),
-                    ),
+                    Some(settings) => {
+                        let hooks = service.hooks();
+                        let result =
+                            match webhook_body(hooks.as_ref(), &message.message, &order, service.now()) {
+                                Ok(body) => {
+                                    let result = self.send_webhook(&message, &order, settings, &body).await;
+                                    sent = Some(serde_json::json!({ "body": body }));
+                                    result
+                                }
+                                Err(e) => Err(Failure::transient(e)),
+                            };
+                        (result, i64::from(settings.max_attempts))
+                    }
                     None => {
                         (Err(Failure::transient(format!("no `[webhooks.{target}]` is configured"))), i64::MAX)
                     }
                 },
                 "email" => match &self.inner.email {
-                    Some((settings, templates)) => (
-                        email::send(settings, templates, &message, &order)
-                            .await
-                            .map(|()| 0)
-                            .map_err(Failure::transient),
-                        EMAIL_MAX_ATTEMPTS,
-                    ),
+                    Some((settings, templates)) => {
+                        let result = match email::render(templates, &message.message) {
+                            Ok(rendered) => {
+                                sent = Some(email_sent(&message.message, &rendered));
+                                email::send_rendered(settings, &message, rendered).await.map(|()| 0)
+                            }
+                            Err(e) => Err(e),
+                        };
+                        (result.map_err(Failure::transient), EMAIL_MAX_ATTEMPTS)
+                    }
                     None => (Err(Failure::transient("no `[email]` is configured")), i64::MAX),
                 },
                 other => (Err(Failure::permanent(format!("unknown message kind `{other}`"))), 1),
             },
         };
+        let sent = sent.as_ref();
         let attempt_seconds = started.elapsed().as_secs_f64();
         let now = service.now();
         let metrics = self.inner.metrics.as_deref();
         match result {
             Ok(status) => {
                 let status = (status != 0).then_some(i64::from(status));
-                if !service.store().outbox_sent(&message, status, now).await? {
+                if !service.store().outbox_sent(&message, status, sent, now).await? {
                     return Ok(Outcome::Stale);
                 }
                 tracing::info!(message = message.id, order = message.order_id, kind = %kind, target = %label, attempt = message.attempts, "message delivered");
@@ -230,7 +246,7 @@ impl Worker {
                 } else {
                     format!("{} (attempt {} of {max_attempts})", f.error, message.attempts)
                 };
-                if !service.outbox_dead(&message, f.status, &why).await? {
+                if !service.outbox_dead(&message, f.status, &why, sent).await? {
                     return Ok(Outcome::Stale);
                 }
                 tracing::warn!(message = message.id, order = message.order_id, kind = %kind, target = %label, attempt = message.attempts, error = %why, "message dead: delivery gave up; the order is flagged integration_failed");
@@ -243,7 +259,7 @@ impl Worker {
             Err(f) => {
                 let delay = backoff(message.attempts, &self.inner.settings);
                 let next = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero());
-                if !service.store().outbox_retry(&message, f.status, &f.error, next, now).await? {
+                if !service.store().outbox_retry(&message, f.status, &f.error, sent, next, now).await? {
                     return Ok(Outcome::Stale);
                 }
                 tracing::info!(message = message.id, order = message.order_id, kind = %kind, target = %label, attempt = message.attempts, error = %f.error, retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");
@@ -261,34 +277,57 @@ impl Worker {
         message: &StoredOutbox,
         order: &crate::order::Order,
         settings: &WebhookSettings,
+        body: &serde_json::Value,
     ) -> Result<u16, Failure> {
-        let payload = &message.message.payload;
-        let event = payload.get("event").and_then(|e| e.as_str());
-        let body = match &message.message.hook {
-            None => payload.clone(),
-            Some(hook) => {
-                let input = event.map(|name| EventInput {
-                    name: name.to_string(),
-                    data: payload.get("data").and_then(|d| d.as_object()).cloned().unwrap_or_default(),
-                    actor: None,
-                });
-                let hooks = self.inner.service.hooks();
-                hooks
-                    .payload(hook, order, input.as_ref(), self.inner.service.now())
-                    .map_err(|e| Failure::transient(format!("the payload hook failed: {e}")))?
-            }
-        };
-        let body = serde_json::to_vec(&body)
+        let body = serde_json::to_vec(body)
             .map_err(|e| Failure::permanent(format!("the payload is not JSON: {e}")))?;
+        let event = event_name(&message.message);
         let request = webhook::Request {
             message_id: message.id,
             attempt: message.attempts,
             order_number: &order.number,
-            event,
+            event: event.as_deref(),
             timestamp: chrono::Utc::now().timestamp(),
         };
         webhook::send(&self.inner.client, settings, &request, body).await
     }
+}
+
+/// The body a webhook message sends: its payload, or, when it names a payload hook, what the
+/// hook builds on the order as it is now, seeing the event (name and data) that queued the
+/// message. Delivery and `orderly test` both build bodies here.
+pub fn webhook_body(
+    hooks: &dyn Hooks,
+    message: &OutboxMessage,
+    order: &Order,
+    now: Time,
+) -> Result<serde_json::Value, String> {
+    let Some(hook) = &message.hook else { return Ok(message.payload.clone()) };
+    let input = event_name(message).map(|name| EventInput {
+        name,
+        data: message.payload.get("data").and_then(|d| d.as_object()).cloned().unwrap_or_default(),
+        actor: None,
+    });
+    hooks.payload(hook, order, input.as_ref(), now).map_err(|e| format!("the payload hook failed: {e}"))
+}
+
+/// The event that queued a message (messages queued before the `event` column read it from
+/// their `{event, data, order}` payload).
+pub fn event_name(message: &OutboxMessage) -> Option<String> {
+    message.event.clone().or_else(|| {
+        let standard = message.payload.get("order").is_some();
+        standard.then(|| message.payload.get("event")?.as_str().map(str::to_string)).flatten()
+    })
+}
+
+/// What an email attempt sends, for the outbox and the history: recipient, subject and text.
+pub fn email_sent(message: &OutboxMessage, rendered: &template::Rendered) -> serde_json::Value {
+    serde_json::json!({
+        "to": message.target,
+        "subject": rendered.subject,
+        "text": rendered.text,
+        "html": rendered.html.is_some(),
+    })
 }
 
 /// The delay before attempt `attempt + 1`: full jitter, a random duration in

@@ -237,9 +237,14 @@ pub struct OutboxMessage {
     pub template: Option<String>,
     /// The email subject.
     pub subject: Option<String>,
-    /// A hook that builds the payload, run at delivery on the order as it is then.
+    /// A payload hook (`send webhook NAME with hook "file.rhai"`) that builds the body at
+    /// delivery, on the order as it is then, seeing the event that queued the message.
     pub hook: Option<String>,
-    /// The payload: the order as it is after the event.
+    /// The event that queued the message (`None` for automatic steps and timers).
+    #[serde(default)]
+    pub event: Option<String>,
+    /// The payload: the event with its data and the order as it is after it (`{event, data,
+    /// order}`), or the body an action hook built with `webhook(target, body)`.
     pub payload: serde_json::Value,
 }
 

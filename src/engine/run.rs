@@ -243,20 +243,16 @@ impl<'a> Run<'a> {
                 self.timer_cancels.push(TimerCancel::Name(name.clone()));
             }
             Action::SendWebhook { target, hook } => {
-                let body = match hook {
-                    Some(h) => self
-                        .hooks
-                        .payload(h, &self.order, event, self.now)
-                        .map_err(|m| self.hook_failed(m))?,
-                    None => payload(&self.order, ev.as_deref(), event),
-                };
+                // A payload hook runs at delivery, on this payload's event and data and the
+                // order as it is then; the body it builds is recorded with each attempt.
                 self.queue(OutboxMessage {
                     kind: "webhook".into(),
                     target: target.clone(),
                     template: None,
                     subject: None,
                     hook: hook.clone(),
-                    payload: body,
+                    event: ev.clone(),
+                    payload: payload(&self.order, ev.as_deref(), event),
                 });
             }
             Action::SendEmail { to, template, subject } => {
@@ -270,6 +266,7 @@ impl<'a> Run<'a> {
                     template: Some(template.clone()),
                     subject: subject.clone(),
                     hook: None,
+                    event: ev.clone(),
                     payload: payload(&self.order, ev.as_deref(), event),
                 });
             }
@@ -361,12 +358,14 @@ impl<'a> Run<'a> {
                         w.name
                     )));
                 }
+                // The script built the body: it is sent as it is (no payload hook runs).
                 self.queue(OutboxMessage {
                     kind: "webhook".into(),
                     target,
                     template: None,
                     subject: None,
-                    hook: Some(hook.to_string()),
+                    hook: None,
+                    event: ev.clone(),
                     payload,
                 });
             }
@@ -377,7 +376,8 @@ impl<'a> Run<'a> {
                     target: to,
                     template: Some(template),
                     subject,
-                    hook: Some(hook.to_string()),
+                    hook: None,
+                    event: ev.clone(),
                     payload: body,
                 });
             }
@@ -426,7 +426,11 @@ impl<'a> Run<'a> {
     }
 
     fn queue(&mut self, m: OutboxMessage) {
-        self.record("outbox", None, json!({"kind": m.kind, "target": m.target, "template": m.template}));
+        self.record(
+            "outbox",
+            None,
+            json!({"kind": m.kind, "target": m.target, "template": m.template, "hook": m.hook}),
+        );
         self.outbox.push(m);
     }
 

@@ -40,6 +40,10 @@ pub struct StoredOutbox {
     pub last_status: Option<i64>,
     /// When it was delivered.
     pub sent_at: Option<Time>,
+    /// What the last attempt sent: a webhook's body (`{"body": ...}`, built by its payload hook
+    /// when it has one), an email's `{"to", "subject", "text"}`. `None` before any attempt got
+    /// that far.
+    pub sent: Option<serde_json::Value>,
     /// The message.
     #[serde(flatten)]
     pub message: OutboxMessage,
@@ -48,8 +52,9 @@ pub struct StoredOutbox {
 /// The states a message can be in.
 pub const OUTBOX_STATES: [&str; 3] = ["pending", "sent", "dead"];
 
-const COLUMNS: &str = "id, order_id, kind, target, template, subject, hook, payload, state, attempts, \
-                       created_at, next_attempt_at, last_error, last_status, sent_at";
+const COLUMNS: &str =
+    "id, order_id, kind, target, template, subject, hook, event, payload, state, attempts, \
+                       created_at, next_attempt_at, last_error, last_status, sent_at, sent";
 
 fn decode(row: &AnyRow) -> Result<StoredOutbox, StoreError> {
     Ok(StoredOutbox {
@@ -64,12 +69,17 @@ fn decode(row: &AnyRow) -> Result<StoredOutbox, StoreError> {
             .try_get::<Option<i64>, _>("last_status")
             .map_err(|e| StoreError::Corrupt(format!("column `last_status`: {e}")))?,
         sent_at: get_opt_time(row, "sent_at")?,
+        sent: get_opt_str(row, "sent")?
+            .map(|text| serde_json::from_str(&text))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("column `sent`: {e}")))?,
         message: OutboxMessage {
             kind: get_str(row, "kind")?,
             target: get_str(row, "target")?,
             template: get_opt_str(row, "template")?,
             subject: get_opt_str(row, "subject")?,
             hook: get_opt_str(row, "hook")?,
+            event: get_opt_str(row, "event")?,
             payload: get_json(row, "payload")?,
         },
     })
@@ -84,8 +94,8 @@ pub(crate) async fn insert(
 ) -> Result<(), StoreError> {
     for m in messages {
         sqlx::query(
-            "INSERT INTO outbox (order_id, kind, target, template, subject, hook, payload, state, attempts, \
-             created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $9)",
+            "INSERT INTO outbox (order_id, kind, target, template, subject, hook, event, payload, state, attempts, \
+             created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $10)",
         )
         .bind(order)
         .bind(m.kind.as_str())
@@ -93,6 +103,7 @@ pub(crate) async fn insert(
         .bind(m.template.as_deref())
         .bind(m.subject.as_deref())
         .bind(m.hook.as_deref())
+        .bind(m.event.as_deref())
         .bind(encode::json("outbox payload", &m.payload)?)
         .bind(encode::time(now))
         .bind(encode::time(now))
@@ -145,6 +156,8 @@ pub struct Attempt {
     pub status: Option<i64>,
     /// What went wrong (an error, or the start of the answer's body).
     pub error: Option<String>,
+    /// What this attempt sent (see [`StoredOutbox::sent`]).
+    pub sent: Option<serde_json::Value>,
 }
 
 /// Appends a `delivery` row to the message's order's history, under the order's workflow
@@ -164,6 +177,7 @@ async fn delivery_history(
         "outcome": attempt.outcome,
         "status": attempt.status,
         "error": attempt.error,
+        "sent": attempt.sent,
     });
     sqlx::query(
         "INSERT INTO order_history (order_id, at, kind, event, from_status, to_status, actor, workflow_version, detail) \
@@ -320,23 +334,26 @@ impl Store {
         &self,
         message: &StoredOutbox,
         status: Option<i64>,
+        sent: Option<&serde_json::Value>,
         now: Time,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         let done = sqlx::query(
-            "UPDATE outbox SET state = 'sent', sent_at = $1, last_status = $2, last_error = NULL, updated_at = $3 \
-             WHERE id = $4 AND state = 'pending'",
+            "UPDATE outbox SET state = 'sent', sent_at = $1, last_status = $2, last_error = NULL, updated_at = $3, \
+             sent = $4 WHERE id = $5 AND state = 'pending'",
         )
         .bind(encode::time(now))
         .bind(status)
         .bind(encode::time(now))
+        .bind(sent.map(|v| encode::json("sent", v)).transpose()?)
         .bind(message.id)
         .execute(tx.conn())
         .await?;
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        let attempt = Attempt { attempt: message.attempts, outcome: "sent", status, error: None };
+        let attempt =
+            Attempt { attempt: message.attempts, outcome: "sent", status, error: None, sent: sent.cloned() };
         delivery_history(tx.conn(), message, &attempt, None, now).await?;
         tx.commit().await?;
         Ok(true)
@@ -350,18 +367,20 @@ impl Store {
         message: &StoredOutbox,
         status: Option<i64>,
         error: &str,
+        sent: Option<&serde_json::Value>,
         next: Time,
         now: Time,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         let done = sqlx::query(
-            "UPDATE outbox SET next_attempt_at = $1, last_status = $2, last_error = $3, updated_at = $4 \
-             WHERE id = $5 AND state = 'pending' AND attempts = $6",
+            "UPDATE outbox SET next_attempt_at = $1, last_status = $2, last_error = $3, updated_at = $4, sent = $5 \
+             WHERE id = $6 AND state = 'pending' AND attempts = $7",
         )
         .bind(encode::time(next))
         .bind(status)
         .bind(error)
         .bind(encode::time(now))
+        .bind(sent.map(|v| encode::json("sent", v)).transpose()?)
         .bind(message.id)
         .bind(message.attempts)
         .execute(tx.conn())
@@ -369,8 +388,13 @@ impl Store {
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        let attempt =
-            Attempt { attempt: message.attempts, outcome: "retry", status, error: Some(error.into()) };
+        let attempt = Attempt {
+            attempt: message.attempts,
+            outcome: "retry",
+            status,
+            error: Some(error.into()),
+            sent: sent.cloned(),
+        };
         delivery_history(tx.conn(), message, &attempt, None, now).await?;
         tx.commit().await?;
         Ok(true)
@@ -402,7 +426,7 @@ impl Store {
         .bind(id)
         .execute(tx.conn())
         .await?;
-        let attempt = Attempt { attempt: 0, outcome: "requeued", status: None, error: None };
+        let attempt = Attempt { attempt: 0, outcome: "requeued", status: None, error: None, sent: None };
         delivery_history(tx.conn(), &message, &attempt, Some(actor.unwrap_or("admin")), now).await?;
         tx.commit().await?;
         let mut message = message;
@@ -422,23 +446,30 @@ impl Tx {
         message: &StoredOutbox,
         status: Option<i64>,
         error: &str,
+        sent: Option<&serde_json::Value>,
         now: Time,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE outbox SET state = 'dead', last_status = $1, last_error = $2, updated_at = $3 \
-             WHERE id = $4 AND state = 'pending'",
+            "UPDATE outbox SET state = 'dead', last_status = $1, last_error = $2, updated_at = $3, sent = $4 \
+             WHERE id = $5 AND state = 'pending'",
         )
         .bind(status)
         .bind(error)
         .bind(encode::time(now))
+        .bind(sent.map(|v| encode::json("sent", v)).transpose()?)
         .bind(message.id)
         .execute(self.conn())
         .await?;
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        let attempt =
-            Attempt { attempt: message.attempts, outcome: "dead", status, error: Some(error.into()) };
+        let attempt = Attempt {
+            attempt: message.attempts,
+            outcome: "dead",
+            status,
+            error: Some(error.into()),
+            sent: sent.cloned(),
+        };
         delivery_history(self.conn(), message, &attempt, None, now).await?;
         Ok(true)
     }

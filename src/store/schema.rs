@@ -17,12 +17,14 @@ use std::pin::Pin;
 const SQLITE: &[(i64, &str, &str)] = &[
     (1, "schema", include_str!("../../migrations/sqlite/0001_schema.sql")),
     (2, "delivery", include_str!("../../migrations/sqlite/0002_delivery.sql")),
+    (3, "sent", include_str!("../../migrations/sqlite/0003_sent.sql")),
 ];
 
 /// (version, description, SQL) of each PostgreSQL migration, in order.
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "schema", include_str!("../../migrations/postgres/0001_schema.sql")),
     (2, "delivery", include_str!("../../migrations/postgres/0002_delivery.sql")),
+    (3, "sent", include_str!("../../migrations/postgres/0003_sent.sql")),
 ];
 
 /// Migrations compiled into the binary.
