@@ -200,6 +200,12 @@ fn a_workflows_folder_of_ones_own_finds_its_tests_folder() {
     let flows = dir.path().join("shop");
     std::fs::create_dir_all(flows.join("tests/orders")).expect("folders");
     std::fs::copy("workflows/fulfillment.flow", flows.join("fulfillment.flow")).expect("copied");
+    // The email templates it names come along (a workflow naming a missing one does not load).
+    std::fs::create_dir_all(flows.join("templates")).expect("folder");
+    for entry in std::fs::read_dir("workflows/templates").expect("templates") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), flows.join("templates").join(entry.file_name())).expect("copied");
+    }
     let good = r#"
 description = "SalesCart: a paid order is processed"
 [order]
@@ -238,4 +244,55 @@ fn usage_errors_exit_2_and_help_has_examples() {
     let out = orderly(&["test", "--help"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).contains("Examples:"), "{}", stdout(&out));
+}
+
+/// A shipped scenario sees what leaves: with the purchasing payload hook blind to the event and
+/// a changed word in the voided email, the drop-ship and void scenarios fail, saying where the
+/// body and the text differ.
+#[tokio::test]
+async fn scenarios_fail_readably_when_a_webhook_body_or_an_email_differs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    for sub in ["hooks", "templates", "tests/retail"] {
+        std::fs::create_dir_all(root.join(sub)).expect("folders");
+    }
+    std::fs::copy("workflows/retail.flow", root.join("retail.flow")).expect("workflow");
+    for sub in ["hooks", "templates"] {
+        for entry in std::fs::read_dir(Path::new("workflows").join(sub)).expect("shipped folder") {
+            let entry = entry.expect("entry");
+            std::fs::copy(entry.path(), root.join(sub).join(entry.file_name())).expect("copied");
+        }
+    }
+    for name in ["dropship.toml", "void.toml"] {
+        std::fs::copy(Path::new("workflows/tests/retail").join(name), root.join("tests/retail").join(name))
+            .expect("scenario");
+    }
+    let edit = |file: &str, from: &str, to: &str| {
+        let path = root.join(file);
+        let text = std::fs::read_to_string(&path).expect("readable");
+        assert!(text.contains(from), "{file} no longer contains {from:?}");
+        std::fs::write(&path, text.replace(from, to)).expect("written");
+    };
+    edit(
+        "hooks/purchase_orders.rhai",
+        r#"if event == () { "sourcing" } else { event.name }"#,
+        r#""sourcing""#,
+    );
+    edit("templates/order_voided.txt", "was cancelled", "was canceled");
+
+    let summary = scenario::run_path(root, &Options::default()).await.expect("scenarios found");
+    let report = summary.render();
+    assert_eq!(summary.failed(), 2, "{report}");
+    assert!(
+        report.contains("webhooks[1] to `purchasing`: body.close_drop_ship: expected true, got false"),
+        "{report}"
+    );
+    assert!(
+        report.contains(r#"emails[1] `order_voided`: text: expected it to contain "Your order ORD000001 was cancelled", but it reads:"#),
+        "{report}"
+    );
+    assert!(
+        report.contains("Your order ORD000001 was canceled."),
+        "the email as rendered is shown: {report}"
+    );
 }

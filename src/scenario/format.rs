@@ -442,6 +442,13 @@ pub struct Expect {
     /// `webhook:TARGET`.
     #[serde(default)]
     pub outbox: Option<Vec<OutboxExpect>>,
+    /// Webhooks this step sent, each with (part of) the body delivery sends: the payload hook
+    /// runs as at delivery, on the order after the step, seeing the event.
+    #[serde(default)]
+    pub webhooks: Option<Vec<WebhookExpect>>,
+    /// Emails this step sent, rendered from their templates as delivery renders them.
+    #[serde(default)]
+    pub emails: Option<Vec<EmailExpect>>,
     /// The names of the order's pending timers, as a set.
     #[serde(default)]
     pub timers: Option<Vec<String>>,
@@ -513,6 +520,37 @@ impl Expect {
     pub fn is_empty(&self) -> bool {
         *self == Expect::default()
     }
+}
+
+/// An expected webhook: `{ target = "crm", body = { kind = "eval" } }`. The body is a subset:
+/// the keys written must be in the body sent, with these values; others may be there too.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookExpect {
+    /// The webhook target.
+    pub target: String,
+    /// What the body must contain.
+    #[serde(default)]
+    pub body: Option<toml::Value>,
+}
+
+/// An expected email: `{ template = "order_shipped", to = "ann@example.com", subject = "...",
+/// text_contains = ["1Z999"] }`; each key is optional.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailExpect {
+    /// The template.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// The recipient.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// The subject, exactly, as rendered.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Pieces of text the rendered text body must contain.
+    #[serde(default)]
+    pub text_contains: Option<Vec<String>>,
 }
 
 /// An expected fulfillment action: `"Picked"`, `"Picked (partial)"`, `"Packed (complete,

@@ -14,6 +14,7 @@
 //! the format for merchants.
 
 pub mod format;
+mod leaves;
 mod report;
 mod run;
 

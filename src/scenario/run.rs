@@ -127,6 +127,8 @@ struct Observed<'a> {
     refusal: Option<Refusal>,
     steps: Vec<String>,
     outbox: Vec<OutboxMessage>,
+    /// What the outbox messages send, built as delivery builds them (only when expected).
+    leaving: Vec<super::leaves::Leaving>,
     notes: Vec<String>,
     fired: Vec<String>,
     timers: Vec<String>,
@@ -147,6 +149,8 @@ struct Runner {
     service: Service,
     clock: Arc<ManualClock>,
     orders: Vec<OrderId>,
+    /// The email templates (`templates/` in the workflows folder).
+    templates: PathBuf,
 }
 
 /// A problem that is not an expectation: the store failed, the input could not be sent.
@@ -289,7 +293,7 @@ async fn play(path: &Path, text: &str, scenario: &Scenario, dir: &Path, store: S
     };
     let hooks = Arc::new(ScenarioHooks { answers: scenario.hooks.clone(), engine });
     let service = Service::new(store, registry, clock.clone(), hooks);
-    let mut runner = Runner { service, clock, orders: Vec::new() };
+    let mut runner = Runner { service, clock, orders: Vec::new(), templates: dir.join("templates") };
     match runner.play(text, scenario).await {
         Ok(None) => Outcome::Passed,
         Ok(Some(f)) => Outcome::Failed(f),
@@ -396,6 +400,9 @@ fn check_expect(w: &Workflow, e: &Expect) -> Result<(), String> {
             known("a webhook target", w, t, w.webhooks.iter().map(String::as_str))?;
         }
     }
+    for m in e.webhooks.iter().flatten() {
+        known("a webhook target", w, &m.target, w.webhooks.iter().map(String::as_str))?;
+    }
     Ok(())
 }
 
@@ -461,6 +468,7 @@ impl Runner {
                     refusal: Some(refusal),
                     steps: Vec::new(),
                     outbox: Vec::new(),
+                    leaving: Vec::new(),
                     notes: Vec::new(),
                     fired: Vec::new(),
                     timers: Vec::new(),
@@ -677,12 +685,20 @@ impl Runner {
         }
         let registry = self.service.registry();
         let workflow = registry.get(&order.workflow).map(|a| &*a.workflow);
+        let outbox: Vec<OutboxMessage> = outbox.into_iter().map(|m| m.message).collect();
+        let leaving = if expect.webhooks.is_some() || expect.emails.is_some() {
+            let hooks = self.service.hooks();
+            super::leaves::build(&outbox, &order, hooks.as_ref(), &self.templates, self.clock.now())
+        } else {
+            Vec::new()
+        };
         let obs = Observed {
             order: Some(&order),
             workflow,
             refusal,
             steps,
-            outbox: outbox.into_iter().map(|m| m.message).collect(),
+            leaving,
+            outbox,
             notes,
             fired,
             timers,
@@ -901,6 +917,12 @@ fn compare(e: &Expect, obs: &Observed<'_>) -> Vec<String> {
             let got: Vec<String> = obs.outbox.iter().map(show_message).collect();
             d.push(format!("outbox: expected {}, got {}", list(&want), list(&got)));
         }
+    }
+    if let Some(want) = &e.webhooks {
+        super::leaves::check_webhooks(want, &obs.leaving, &mut d);
+    }
+    if let Some(want) = &e.emails {
+        super::leaves::check_emails(want, &obs.leaving, &mut d);
     }
     if let Some(t) = &e.timers {
         if sorted(t) != sorted(&obs.timers) {
