@@ -723,15 +723,18 @@ async fn a_broken_reload_keeps_serving_and_shows_why() {
     let dir = tempfile::tempdir().expect("dir");
     let flows = dir.path().join("workflows");
     std::fs::create_dir_all(flows.join("hooks")).expect("dir");
+    std::fs::create_dir_all(flows.join("templates")).expect("dir");
     for entry in std::fs::read_dir("workflows").expect("workflows") {
         let p = entry.expect("entry").path();
         if p.extension().is_some_and(|e| e == "flow") {
             std::fs::copy(&p, flows.join(p.file_name().expect("name"))).expect("copy");
         }
     }
-    for entry in std::fs::read_dir("workflows/hooks").expect("hooks") {
-        let p = entry.expect("entry").path();
-        std::fs::copy(&p, flows.join("hooks").join(p.file_name().expect("name"))).expect("copy");
+    for sub in ["hooks", "templates"] {
+        for entry in std::fs::read_dir(Path::new("workflows").join(sub)).expect("shipped folder") {
+            let p = entry.expect("entry").path();
+            std::fs::copy(&p, flows.join(sub).join(p.file_name().expect("name"))).expect("copy");
+        }
     }
     let store =
         Store::connect(&format!("sqlite://{}", dir.path().join("o.db").display())).await.expect("store");
