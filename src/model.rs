@@ -5,6 +5,7 @@
 //! every duration is valid. The engine shares it as `Arc<Workflow>`.
 
 use crate::diagnostics::Span;
+use crate::schema::{AddressField, CustomerField, LineField, OrderField, PaymentField};
 use rust_decimal::Decimal;
 use std::time::Duration;
 
@@ -510,15 +511,15 @@ impl Type {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum FieldRef {
     /// `order.NAME`
-    Order(String),
+    Order(OrderField),
     /// `payment.NAME`
-    Payment(String),
+    Payment(PaymentField),
     /// `customer.NAME`
-    Customer(String),
+    Customer(CustomerField),
     /// `shipping.NAME`
-    Shipping(String),
+    Shipping(AddressField),
     /// `billing.NAME`
-    Billing(String),
+    Billing(AddressField),
     /// `attributes.NAME`
     Attribute(String),
     /// `flags.NAME`
@@ -526,22 +527,22 @@ pub enum FieldRef {
     /// `event.NAME`
     Event(String),
     /// `line.NAME` (inside an aggregate over lines)
-    Line(String),
+    Line(LineField),
 }
 
 impl FieldRef {
     /// The path as written.
     pub fn path(&self) -> String {
-        let (root, name) = match self {
-            FieldRef::Order(n) => ("order", n),
-            FieldRef::Payment(n) => ("payment", n),
-            FieldRef::Customer(n) => ("customer", n),
-            FieldRef::Shipping(n) => ("shipping", n),
-            FieldRef::Billing(n) => ("billing", n),
+        let (root, name): (&str, &str) = match self {
+            FieldRef::Order(f) => ("order", f.name()),
+            FieldRef::Payment(f) => ("payment", f.name()),
+            FieldRef::Customer(f) => ("customer", f.name()),
+            FieldRef::Shipping(f) => ("shipping", f.name()),
+            FieldRef::Billing(f) => ("billing", f.name()),
             FieldRef::Attribute(n) => ("attributes", n),
             FieldRef::Flag(n) => ("flags", n),
             FieldRef::Event(n) => ("event", n),
-            FieldRef::Line(n) => ("line", n),
+            FieldRef::Line(f) => ("line", f.name()),
         };
         format!("{root}.{name}")
     }

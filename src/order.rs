@@ -314,3 +314,266 @@ pub struct Lock {
     #[schema(value_type = String, format = DateTime)]
     pub expires_at: Time,
 }
+
+// ---------------------------------------------------------------- reading catalogued fields
+
+use crate::schema::{
+    ActionField, AddressField, CustomerField, LineField, OrderField, PaymentField, ShipmentField,
+    ShipmentLineField,
+};
+
+/// A catalogued field's value as read from an order, before a guard, a hook, a payload or a
+/// requirement check turns it into its own kind of value. Each table of `crate::schema` has
+/// one reader here, matching its enum exhaustively.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Read<'a> {
+    /// No value (no mode, no queue, no payment, ...).
+    Null,
+    /// Text.
+    Text(&'a str),
+    /// A whole number.
+    Int(i64),
+    /// Money or a quantity.
+    Decimal(Decimal),
+    /// Yes or no.
+    Bool(bool),
+    /// A moment.
+    Time(Time),
+    /// A length of time.
+    Duration(std::time::Duration),
+    /// The customer.
+    Customer(&'a Customer),
+    /// An address.
+    Address(&'a Address),
+    /// The payment.
+    Payment(&'a Payment),
+    /// The lines.
+    Lines(&'a [Line]),
+    /// The shipments.
+    Shipments(&'a [Shipment]),
+    /// A shipment's lines: (line number, units).
+    ShipmentLines(&'a [(u32, Decimal)]),
+    /// The fulfillment actions.
+    Actions(&'a [FulfillmentAction]),
+    /// The flags.
+    Flags(&'a BTreeSet<String>),
+    /// The attributes.
+    Attributes(&'a BTreeMap<String, serde_json::Value>),
+}
+
+fn opt_text(s: Option<&str>) -> Read<'_> {
+    s.map_or(Read::Null, Read::Text)
+}
+
+fn since(now: Time, then: Time) -> Read<'static> {
+    Read::Duration((now - then).to_std().unwrap_or_default())
+}
+
+impl Order {
+    /// Reads field `f`; `now` is for `age` and `time_in_status`.
+    pub fn read(&self, f: OrderField, now: Time) -> Read<'_> {
+        match f {
+            OrderField::Id => Read::Int(self.id),
+            OrderField::Number => Read::Text(&self.number),
+            OrderField::Workflow => Read::Text(&self.workflow),
+            OrderField::WorkflowVersion => Read::Int(self.workflow_version),
+            OrderField::Status => Read::Text(&self.status),
+            OrderField::Phase => opt_text(self.phase.as_deref()),
+            OrderField::Channel => Read::Text(&self.channel),
+            OrderField::Mode => opt_text(self.mode.as_deref()),
+            OrderField::ExternalId => opt_text(self.external_id.as_deref()),
+            OrderField::CreatedAt => Read::Time(self.created_at),
+            OrderField::StatusSince => Read::Time(self.status_since),
+            OrderField::TimeInStatus => since(now, self.status_since),
+            OrderField::Age => since(now, self.created_at),
+            OrderField::Customer => Read::Customer(&self.customer),
+            OrderField::Shipping => Read::Address(&self.shipping),
+            OrderField::Billing => Read::Address(&self.billing),
+            OrderField::Payment => self.payment.as_ref().map_or(Read::Null, Read::Payment),
+            OrderField::AmountPaid => Read::Decimal(self.amount_paid),
+            OrderField::BalanceDue => Read::Decimal(self.balance_due()),
+            OrderField::Total => Read::Decimal(self.total()),
+            OrderField::Subtotal => Read::Decimal(self.subtotal()),
+            OrderField::ShippingAmount => Read::Decimal(self.shipping_amount),
+            OrderField::Lines => Read::Lines(&self.lines),
+            OrderField::Flags => Read::Flags(&self.flags),
+            OrderField::Attributes => Read::Attributes(&self.attributes),
+            OrderField::Queue => opt_text(self.queue.as_deref()),
+            OrderField::Assignee => opt_text(self.assignee.as_deref()),
+            OrderField::Invoiced => Read::Bool(self.invoiced),
+            OrderField::AllInStock => Read::Bool(self.all_in_stock()),
+            OrderField::AllPicked => Read::Bool(self.all_picked()),
+            OrderField::AllShipped => Read::Bool(self.all_shipped()),
+            OrderField::AnyShipped => Read::Bool(self.any_shipped()),
+            OrderField::IsRelated => Read::Bool(self.related_order.is_some()),
+            OrderField::RelatedOrder => self.related_order.map_or(Read::Null, Read::Int),
+            OrderField::Shipments => Read::Shipments(&self.shipments),
+            OrderField::FulfillmentActions => Read::Actions(&self.fulfillment_actions),
+        }
+    }
+}
+
+impl Customer {
+    /// Reads field `f`.
+    pub fn read(&self, f: CustomerField) -> Read<'_> {
+        match f {
+            CustomerField::Id => self.id.map_or(Read::Null, Read::Int),
+            CustomerField::Email => Read::Text(&self.email),
+            CustomerField::FirstName => Read::Text(&self.first_name),
+            CustomerField::LastName => Read::Text(&self.last_name),
+            CustomerField::Company => Read::Text(&self.company),
+            CustomerField::Phone => Read::Text(&self.phone),
+            CustomerField::IsGuest => Read::Bool(self.is_guest),
+            CustomerField::IsNew => Read::Bool(self.is_new),
+        }
+    }
+}
+
+impl Address {
+    /// Reads field `f`.
+    pub fn read(&self, f: AddressField) -> Read<'_> {
+        Read::Text(match f {
+            AddressField::FirstName => &self.first_name,
+            AddressField::LastName => &self.last_name,
+            AddressField::Company => &self.company,
+            AddressField::Address => &self.address,
+            AddressField::Address2 => &self.address2,
+            AddressField::City => &self.city,
+            AddressField::State => &self.state,
+            AddressField::Zip => &self.zip,
+            AddressField::Country => &self.country,
+            AddressField::Phone => &self.phone,
+            AddressField::Email => &self.email,
+        })
+    }
+}
+
+impl Payment {
+    /// Reads field `f`.
+    pub fn read(&self, f: PaymentField) -> Read<'_> {
+        match f {
+            PaymentField::Method => Read::Text(&self.method),
+            PaymentField::Outcome => Read::Text(self.outcome.code()),
+            PaymentField::Amount => Read::Decimal(self.amount),
+            PaymentField::Reference => Read::Text(&self.reference),
+        }
+    }
+}
+
+impl Line {
+    /// Reads field `f`.
+    pub fn read(&self, f: LineField) -> Read<'_> {
+        match f {
+            LineField::N => Read::Int(self.n.into()),
+            LineField::Sku => Read::Text(&self.sku),
+            LineField::Description => Read::Text(&self.description),
+            LineField::Vendor => Read::Text(&self.vendor),
+            LineField::Qty => Read::Decimal(self.qty),
+            LineField::UnitPrice => Read::Decimal(self.unit_price),
+            LineField::Total => Read::Decimal(self.total()),
+            LineField::Fulfillment => Read::Text(self.fulfillment.code()),
+            LineField::InStock => Read::Bool(self.in_stock()),
+            LineField::InStockQty => Read::Decimal(self.in_stock_qty),
+            LineField::PickedQty => Read::Decimal(self.picked_qty),
+            LineField::ShippedQty => Read::Decimal(self.shipped_qty),
+            LineField::InvoicedQty => Read::Decimal(self.invoiced_qty),
+            LineField::IsPicked => Read::Bool(self.is_picked()),
+            LineField::IsShipped => Read::Bool(self.is_shipped()),
+        }
+    }
+}
+
+impl Shipment {
+    /// Reads field `f`.
+    pub fn read(&self, f: ShipmentField) -> Read<'_> {
+        match f {
+            ShipmentField::Carrier => Read::Text(&self.carrier),
+            ShipmentField::TrackingNumber => Read::Text(&self.tracking_number),
+            ShipmentField::Amount => Read::Decimal(self.amount),
+            ShipmentField::Lines => Read::ShipmentLines(&self.lines),
+            ShipmentField::At => Read::Time(self.at),
+        }
+    }
+}
+
+/// Reads field `f` of one of a shipment's lines (line number, units).
+pub fn read_shipment_line(line: &(u32, Decimal), f: ShipmentLineField) -> Read<'static> {
+    match f {
+        ShipmentLineField::N => Read::Int(line.0.into()),
+        ShipmentLineField::Qty => Read::Decimal(line.1),
+    }
+}
+
+impl FulfillmentAction {
+    /// Reads field `f`.
+    pub fn read(&self, f: ActionField) -> Read<'_> {
+        match f {
+            ActionField::N => Read::Int(self.n.into()),
+            ActionField::Name => Read::Text(&self.name),
+            ActionField::Complete => Read::Bool(self.complete),
+            ActionField::Notify => Read::Text(&self.notify),
+            ActionField::Note => Read::Text(&self.note),
+            ActionField::Contact => Read::Text(&self.contact),
+            ActionField::Visible => Read::Bool(self.visible),
+            ActionField::At => Read::Time(self.at),
+            ActionField::UpdatedAt => Read::Time(self.updated_at),
+        }
+    }
+}
+
+/// A catalogued value as JSON, the shape payloads and email templates see (the same as hooks'
+/// `order`): money and quantities exact text, times RFC 3339, durations `15m`, records objects
+/// with every catalogued field.
+pub fn read_to_json(r: Read<'_>) -> serde_json::Value {
+    use serde_json::{json, Map, Value as J};
+    fn object<F: Copy>(
+        all: &[F],
+        read: impl Fn(F) -> (&'static str, serde_json::Value),
+    ) -> serde_json::Value {
+        J::Object(all.iter().map(|f| read(*f)).map(|(k, v)| (k.to_string(), v)).collect::<Map<_, _>>())
+    }
+    match r {
+        Read::Null => J::Null,
+        Read::Text(t) => json!(t),
+        Read::Int(i) => json!(i),
+        Read::Decimal(d) => json!(d.to_string()),
+        Read::Bool(b) => json!(b),
+        Read::Time(t) => json!(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+        Read::Duration(d) => json!(crate::check::format_duration(d)),
+        Read::Customer(c) => object(CustomerField::ALL, |f| (f.name(), read_to_json(c.read(f)))),
+        Read::Address(a) => object(AddressField::ALL, |f| (f.name(), read_to_json(a.read(f)))),
+        Read::Payment(p) => object(PaymentField::ALL, |f| (f.name(), read_to_json(p.read(f)))),
+        Read::Lines(lines) => J::Array(
+            lines.iter().map(|l| object(LineField::ALL, |f| (f.name(), read_to_json(l.read(f))))).collect(),
+        ),
+        Read::Shipments(s) => J::Array(
+            s.iter().map(|s| object(ShipmentField::ALL, |f| (f.name(), read_to_json(s.read(f))))).collect(),
+        ),
+        Read::ShipmentLines(lines) => J::Array(
+            lines
+                .iter()
+                .map(|l| {
+                    object(ShipmentLineField::ALL, |f| (f.name(), read_to_json(read_shipment_line(l, f))))
+                })
+                .collect(),
+        ),
+        Read::Actions(a) => J::Array(
+            a.iter().map(|a| object(ActionField::ALL, |f| (f.name(), read_to_json(a.read(f))))).collect(),
+        ),
+        Read::Flags(flags) => J::Array(flags.iter().map(|f| json!(f)).collect()),
+        Read::Attributes(a) => J::Object(a.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+    }
+}
+
+impl Order {
+    /// The order as JSON with every catalogued field: what payloads, email templates and
+    /// hooks' `order` hold.
+    pub fn to_catalogue_json(&self, now: Time) -> serde_json::Value {
+        serde_json::Value::Object(
+            OrderField::ALL
+                .iter()
+                .map(|f| (f.name().to_string(), read_to_json(self.read(*f, now))))
+                .collect(),
+        )
+    }
+}

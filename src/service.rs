@@ -286,7 +286,15 @@ impl Service {
                     now,
                 )
                 .await?;
-            let decision = engine::create(
+            // The order's id and number are set aside first, so that hooks and messages at
+            // creation see the number it will have.
+            let id = tx.reserve_order_id().await?;
+            let mut input = input.clone();
+            if input.number.is_none() {
+                input.assigned_number = Some(crate::store::generated_number(id));
+            }
+            let input = &input;
+            let mut decision = engine::create(
                 &active.workflow,
                 input,
                 matched.customer,
@@ -302,6 +310,7 @@ impl Service {
                      created from events, once the order exists",
                 )));
             }
+            decision.order.id = id;
             let id = match tx.insert_order(&decision, active.version, now).await {
                 Err(StoreError::Conflict) => continue,
                 // Another request with the same external id won the race: the next round finds
@@ -439,6 +448,11 @@ impl Service {
                 _ => active.clone(),
             };
             let customer = crate::order::Customer { is_new: false, ..(*order.customer).clone() };
+            let id = tx.reserve_order_id().await?;
+            let mut new = new;
+            if new.number.is_none() {
+                new.assigned_number = Some(crate::store::generated_number(id));
+            }
             let mut created = engine::create(&target.workflow, &new, customer, false, now, &*current.hooks)
                 .map_err(|r| {
                 let mut r = r;
@@ -446,6 +460,7 @@ impl Service {
                 ServiceError::Rejected(r)
             })?;
             created.order.related_order = Some(order.id);
+            created.order.id = id;
             let id = tx.insert_order(&created, target.version, now).await?;
             decision.order.related_order = Some(id);
             decision.history.push(engine::HistoryEntry {

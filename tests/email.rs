@@ -20,13 +20,13 @@ fn sample_payload() -> Value {
         "order": {
             "id": 7, "number": "ORD000007", "workflow": "retail", "status": "shipped", "channel": "website",
             "customer": {"email": "ann@example.com", "first_name": "Ann", "last_name": "Lee", "company": "", "phone": ""},
-            "shipping_address": {"first_name": "Ann", "last_name": "Lee", "address": "12 Elm St", "address2": "", "city": "Albany", "state": "NY", "zip": "12207", "country": "US"},
-            "billing_address": {"first_name": "Ann", "last_name": "Lee", "address": "12 Elm St", "city": "Albany", "state": "NY", "zip": "12207"},
+            "shipping": {"first_name": "Ann", "last_name": "Lee", "address": "12 Elm St", "address2": "", "city": "Albany", "state": "NY", "zip": "12207", "country": "US"},
+            "billing": {"first_name": "Ann", "last_name": "Lee", "address": "12 Elm St", "city": "Albany", "state": "NY", "zip": "12207"},
             "payment": {"method": "check", "outcome": "approved", "amount": "499.00", "reference": ""},
             "lines": [{"n": 1, "sku": "GTR-1", "description": "Acoustic guitar", "vendor": "Acme", "qty": "1", "unit_price": "499.00", "shipped_qty": "1"}],
             "total": "499.00", "amount_paid": "499.00", "balance_due": "0",
             "attributes": {"quote_amount": "120.00"}, "flags": [],
-            "shipments": [{"carrier": "UPS", "tracking_number": "1Z999AA10123456784", "amount": "9.50", "lines": [[1, "1"]], "at": "2026-11-23T10:00:00Z"}],
+            "shipments": [{"carrier": "UPS", "tracking_number": "1Z999AA10123456784", "amount": "9.50", "lines": [{"n": 1, "qty": "1"}], "at": "2026-11-23T10:00:00Z"}],
             "fulfillment_actions": [{"n": 1, "name": "Drop-Ship Email Sent", "complete": true, "note": "sent", "visible": true}]
         }
     })

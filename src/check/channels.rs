@@ -58,25 +58,18 @@ fn required_field(ch: &mut Checker<'_>, d: &Decls, path: &Name) -> Option<FieldR
         );
         return None;
     }
-    let table = schema::fields_of(root)?;
-    if schema::lookup(table, name).is_none() {
-        let span = Span::new(path.span.start + root.len() + 1, path.span.end);
-        let n = Name { text: name.into(), span };
-        ch.unknown_field(root, &n, &format!("`{root}`"), table.iter().map(|(f, _)| *f), || {
-            format!(
-                "the fields of `{root}` are {}",
-                table.iter().map(|(f, _)| *f).collect::<Vec<_>>().join(", ")
-            )
-        });
-        return None;
+    let fields = schema::guard_fields(root);
+    match schema::guard_field(root, name) {
+        Some((field, _)) => Some(field),
+        None => {
+            let span = Span::new(path.span.start + root.len() + 1, path.span.end);
+            let n = Name { text: name.into(), span };
+            ch.unknown_field(root, &n, &format!("`{root}`"), fields.iter().copied(), || {
+                format!("the fields of `{root}` are {}", fields.join(", "))
+            });
+            None
+        }
     }
-    Some(match root {
-        "order" => FieldRef::Order(name.into()),
-        "customer" => FieldRef::Customer(name.into()),
-        "shipping" => FieldRef::Shipping(name.into()),
-        "billing" => FieldRef::Billing(name.into()),
-        _ => FieldRef::Payment(name.into()),
-    })
 }
 
 fn rule(ch: &mut Checker<'_>, d: &Decls, r: &ast::ChannelRule) -> Option<ChannelRule> {

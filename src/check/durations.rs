@@ -16,6 +16,17 @@ pub(crate) enum DurationError {
     TooLong,
 }
 
+/// `90s`, `15m`, `48h`, `7d`, `2w`: the largest unit that divides the duration.
+pub(crate) fn format_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    for (unit, size) in UNITS.iter().rev().filter(|(u, _)| *u != "s") {
+        if s >= *size && s % size == 0 {
+            return format!("{}{unit}", s / size);
+        }
+    }
+    format!("{s}s")
+}
+
 /// Parses `15m` and friends.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let digits = text.chars().take_while(char::is_ascii_digit).count();

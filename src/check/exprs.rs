@@ -523,31 +523,17 @@ pub(super) fn path(
             None
         }
         root_name => {
-            let table = schema::fields_of(root_name)?;
-            match schema::lookup(table, name) {
-                Some(ty) => {
-                    let field_ref = match root_name {
-                        "order" => FieldRef::Order(name.into()),
-                        "payment" => FieldRef::Payment(name.into()),
-                        "customer" => FieldRef::Customer(name.into()),
-                        "shipping" => FieldRef::Shipping(name.into()),
-                        "billing" => FieldRef::Billing(name.into()),
-                        _ => FieldRef::Line(name.into()),
-                    };
-                    Some((field_ref, ty))
-                }
+            schema::table_of(root_name)?;
+            match schema::guard_field(root_name, name) {
+                Some(found) => Some(found),
                 None => {
+                    let fields = schema::guard_fields(root_name);
                     ch.unknown_field(
                         root_name,
                         field,
                         &format!("`{root_name}`"),
-                        table.iter().map(|(n, _)| *n),
-                        || {
-                            format!(
-                                "the fields of `{root_name}` are {}",
-                                table.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-                            )
-                        },
+                        fields.iter().copied(),
+                        || format!("the fields of `{root_name}` are {}", fields.join(", ")),
                     );
                     None
                 }

@@ -50,6 +50,11 @@ pub struct NewOrder {
     /// Who creates it.
     #[serde(default)]
     pub actor: Option<String>,
+    /// The number the store set aside for an order that came without one (`ORD000042`), so
+    /// that hooks and messages at creation see it. Set by the service; never read from a
+    /// request.
+    #[serde(skip)]
+    pub assigned_number: Option<String>,
 }
 
 /// The customer of a new order.
@@ -117,65 +122,32 @@ fn stock() -> Fulfillment {
     Fulfillment::Stock
 }
 
-fn required_value(input: &NewOrder, f: &FieldRef) -> String {
-    let addr = |a: &Option<Address>, n: &str| -> String {
-        let Some(a) = a else { return String::new() };
-        match n {
-            "first_name" => a.first_name.clone(),
-            "last_name" => a.last_name.clone(),
-            "company" => a.company.clone(),
-            "address" => a.address.clone(),
-            "address2" => a.address2.clone(),
-            "city" => a.city.clone(),
-            "state" => a.state.clone(),
-            "zip" => a.zip.clone(),
-            "country" => a.country.clone(),
-            "phone" => a.phone.clone(),
-            "email" => a.email.clone(),
-            _ => String::new(),
-        }
-    };
-    let c = &input.customer;
-    match f {
-        FieldRef::Customer(n) => match n.as_str() {
-            "email" => c.email.clone(),
-            "first_name" => c.first_name.clone(),
-            "last_name" => c.last_name.clone(),
-            "company" => c.company.clone(),
-            "phone" => c.phone.clone(),
-            _ => "set".into(),
-        },
-        FieldRef::Shipping(n) => addr(&input.shipping_address, n),
-        FieldRef::Billing(n) => addr(&input.billing_address, n),
-        FieldRef::Payment(n) => match (&input.payment, n.as_str()) {
-            (None, _) => String::new(),
-            (Some(p), "method") => p.method.clone(),
-            (Some(p), "reference") => p.reference.clone().unwrap_or_default(),
-            (Some(_), _) => "set".into(),
-        },
-        FieldRef::Order(n) => match n.as_str() {
-            "number" => input.number.clone().unwrap_or_default(),
-            "external_id" => input.external_id.clone().unwrap_or_default(),
-            _ => "set".into(),
-        },
-        FieldRef::Attribute(n) => input.attributes.get(n).map(|v| v.to_string()).unwrap_or_default(),
-        _ => "set".into(),
-    }
-}
-
-/// Checks the input: the channel's required fields, the lines, the attributes.
-fn problems(w: &Workflow, channel: &Channel, input: &NewOrder) -> Vec<Problem> {
+/// The channel's required fields the order lacks, read through the field catalogue as guards
+/// read them (an empty text counts as missing). The order is as built from the input, with
+/// the channel's own number only (not one the store assigns).
+fn missing(channel: &Channel, order: &Order, now: Time) -> Vec<Problem> {
     let mut out = Vec::new();
     for f in &channel.required {
         let path = match f {
-            FieldRef::Shipping(n) => format!("shipping_address.{n}"),
-            FieldRef::Billing(n) => format!("billing_address.{n}"),
+            FieldRef::Shipping(n) => format!("shipping_address.{}", n.name()),
+            FieldRef::Billing(n) => format!("billing_address.{}", n.name()),
             other => other.path(),
         };
-        if required_value(input, f).trim().is_empty() {
+        let present = match super::eval::order_field(order, f, Type::Text, now) {
+            super::Value::Null => false,
+            super::Value::Text(t) => !t.trim().is_empty(),
+            _ => true,
+        };
+        if !present {
             out.push(Problem { field: path, problem: format!("is required by channel `{}`", channel.code) });
         }
     }
+    out
+}
+
+/// Checks the input: the lines, the attributes.
+fn problems(w: &Workflow, input: &NewOrder) -> Vec<Problem> {
+    let mut out = Vec::new();
     if input.lines.is_empty() {
         out.push(Problem { field: "lines".into(), problem: "an order needs at least one line".into() });
     }
@@ -220,66 +192,16 @@ fn problems(w: &Workflow, channel: &Channel, input: &NewOrder) -> Vec<Problem> {
     out
 }
 
-/// The index of the channel rule that takes an order, if any.
-fn rule_for(channel: &Channel, mode: Option<&str>, payment: Option<&PaymentInput>) -> Option<usize> {
-    channel.rule_for(mode, payment.map(|p| (p.method.as_str(), p.outcome)))
-}
-
-/// Creates an order: `customer` is the store's match for the input's customer, and
-/// `possible_duplicate` whether that match was only near.
-pub fn create(
+/// The order as built from the input, before a status is chosen: the lines, the payment and
+/// what it paid, the attributes, the matched customer.
+fn build(
     w: &Workflow,
+    channel_code: &str,
     input: &NewOrder,
     customer: Customer,
     possible_duplicate: bool,
     now: Time,
-    hooks: &dyn Hooks,
-) -> Result<Decision, Rejection> {
-    let Some(channel) = w.channel(&input.channel) else {
-        let mut r = Rejection::new(
-            "unknown_channel",
-            format!("workflow `{}` has no channel `{}`", w.name, input.channel),
-        );
-        r.problems.push(Problem {
-            field: "channel".into(),
-            problem: format!(
-                "must be one of {}",
-                w.channels.iter().map(|c| c.code.as_str()).collect::<Vec<_>>().join(", ")
-            ),
-        });
-        return Err(r);
-    };
-    let found = problems(w, channel, input);
-    if !found.is_empty() {
-        let mut r = Rejection::new(
-            "invalid_order",
-            format!("the order cannot be created: {} problem(s)", found.len()),
-        );
-        r.problems = found;
-        return Err(r);
-    }
-    let Some(rule_index) = rule_for(channel, input.mode.as_deref(), input.payment.as_ref()) else {
-        let what = match (&input.mode, &input.payment) {
-            (m, Some(p)) => format!(
-                "{}paid by `{}` with payment `{}`",
-                m.as_ref().map(|m| format!("in mode `{m}` ")).unwrap_or_default(),
-                p.method,
-                p.outcome.code()
-            ),
-            (m, None) => format!(
-                "{}with no payment",
-                m.as_ref().map(|m| format!("in mode `{m}` ")).unwrap_or_default()
-            ),
-        };
-        return Err(Rejection::new("refused", format!("channel `{}` takes no order {what}", channel.code)));
-    };
-    let rule = &channel.rules[rule_index];
-    let Some(start) = rule.start else {
-        let message =
-            rule.message.clone().unwrap_or_else(|| format!("channel `{}` refuses this order", channel.code));
-        return Err(Rejection::new("refused", message));
-    };
-
+) -> Order {
     let lines: Vec<Line> = input
         .lines
         .iter()
@@ -323,15 +245,15 @@ pub fn create(
     if possible_duplicate {
         flags.insert("possible_duplicate".to_string());
     }
-    let order = Order {
+    Order {
         id: 0,
         number: input.number.clone().unwrap_or_default(),
         workflow: w.name.clone(),
         workflow_version: 0,
-        channel: channel.code.clone(),
+        channel: channel_code.to_string(),
         mode: input.mode.clone(),
         external_id: input.external_id.clone(),
-        status: w.statuses[start].code.clone(),
+        status: String::new(),
         phase: None,
         status_since: now,
         created_at: now,
@@ -352,7 +274,87 @@ pub fn create(
         fulfillment_actions: Vec::new(),
         lock: None,
         version: 0,
+    }
+}
+
+/// The index of the channel rule that takes an order, if any.
+fn rule_for(channel: &Channel, mode: Option<&str>, payment: Option<&PaymentInput>) -> Option<usize> {
+    channel.rule_for(mode, payment.map(|p| (p.method.as_str(), p.outcome)))
+}
+
+/// Creates an order: `customer` is the store's match for the input's customer, and
+/// `possible_duplicate` whether that match was only near.
+pub fn create(
+    w: &Workflow,
+    input: &NewOrder,
+    customer: Customer,
+    possible_duplicate: bool,
+    now: Time,
+    hooks: &dyn Hooks,
+) -> Result<Decision, Rejection> {
+    let Some(channel) = w.channel(&input.channel) else {
+        let mut r = Rejection::new(
+            "unknown_channel",
+            format!("workflow `{}` has no channel `{}`", w.name, input.channel),
+        );
+        r.problems.push(Problem {
+            field: "channel".into(),
+            problem: format!(
+                "must be one of {}",
+                w.channels.iter().map(|c| c.code.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        });
+        return Err(r);
     };
+    // Requirements are about what the channel sent: the customer as given, not as matched.
+    let sent = Customer {
+        id: None,
+        email: input.customer.email.clone(),
+        first_name: input.customer.first_name.clone(),
+        last_name: input.customer.last_name.clone(),
+        company: input.customer.company.clone(),
+        phone: input.customer.phone.clone(),
+        is_guest: input.customer.guest,
+        is_new: customer.is_new,
+    };
+    let mut order = build(w, &channel.code, input, sent, possible_duplicate, now);
+    let mut found = missing(channel, &order, now);
+    order.customer = std::sync::Arc::new(customer);
+    found.extend(problems(w, input));
+    if !found.is_empty() {
+        let mut r = Rejection::new(
+            "invalid_order",
+            format!("the order cannot be created: {} problem(s)", found.len()),
+        );
+        r.problems = found;
+        return Err(r);
+    }
+    let Some(rule_index) = rule_for(channel, input.mode.as_deref(), input.payment.as_ref()) else {
+        let what = match (&input.mode, &input.payment) {
+            (m, Some(p)) => format!(
+                "{}paid by `{}` with payment `{}`",
+                m.as_ref().map(|m| format!("in mode `{m}` ")).unwrap_or_default(),
+                p.method,
+                p.outcome.code()
+            ),
+            (m, None) => format!(
+                "{}with no payment",
+                m.as_ref().map(|m| format!("in mode `{m}` ")).unwrap_or_default()
+            ),
+        };
+        return Err(Rejection::new("refused", format!("channel `{}` takes no order {what}", channel.code)));
+    };
+    let rule = &channel.rules[rule_index];
+    let Some(start) = rule.start else {
+        let message =
+            rule.message.clone().unwrap_or_else(|| format!("channel `{}` refuses this order", channel.code));
+        return Err(Rejection::new("refused", message));
+    };
+
+    order.status = w.statuses[start].code.clone();
+    if order.number.is_empty() {
+        order.number = input.assigned_number.clone().unwrap_or_default();
+    }
     let mut run = Run::new(w, hooks, order, now, input.actor.clone());
     run.history.push(super::HistoryEntry {
         at: now,

@@ -7,18 +7,8 @@ use crate::model::{EventDef, EventKind, Outcome, Type};
 use crate::order::{Order, Payment, Shipment, Time};
 use rust_decimal::Decimal;
 use serde_json::json;
-use std::time::Duration;
 
-/// `90s`, `15m`, `48h`, `7d`: the largest unit that divides the duration.
-pub(crate) fn format_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    for (unit, size) in [("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60)] {
-        if s >= size && s % size == 0 {
-            return format!("{}{unit}", s / size);
-        }
-    }
-    format!("{s}s")
-}
+pub(crate) use crate::check::format_duration;
 
 /// Fields of a shipment or receipt that carry per-line quantities.
 const LINE_FIELDS: &[&str] = &["lines", "everything"];

@@ -2,7 +2,7 @@
 
 use super::{EventInput, Hooks};
 use crate::model::{self, Aggregate, ArithOp, CmpOp, ExprKind, FieldRef, Type, Workflow};
-use crate::order::{Line, Order, Time};
+use crate::order::{Line, Order, Read, Time};
 use rust_decimal::Decimal;
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -95,111 +95,60 @@ pub(crate) fn typed(v: Option<&serde_json::Value>, ty: Type) -> Value<'_> {
     }
 }
 
-fn elapsed(now: Time, since: Time) -> Value<'static> {
-    Value::Duration((now - since).to_std().unwrap_or_default())
+/// A catalogued value as a guard sees it: records and lists are not comparable values (the
+/// checker never lets a guard read one).
+fn value(r: Read<'_>) -> Value<'_> {
+    match r {
+        Read::Text(t) => text(t),
+        Read::Decimal(d) => Value::Number(d),
+        Read::Int(i) => Value::Number(Decimal::from(i)),
+        Read::Bool(b) => Value::Bool(b),
+        Read::Time(t) => Value::Time(t),
+        Read::Duration(d) => Value::Duration(d),
+        Read::Null
+        | Read::Customer(_)
+        | Read::Address(_)
+        | Read::Payment(_)
+        | Read::Lines(_)
+        | Read::Shipments(_)
+        | Read::ShipmentLines(_)
+        | Read::Actions(_)
+        | Read::Flags(_)
+        | Read::Attributes(_) => Value::Null,
+    }
+}
+
+/// Reads a field reference of the order (not `event.*` nor `line.*`, which need a context),
+/// through the catalogue's readers: what guards and channel requirements see.
+pub(crate) fn order_field<'a>(o: &'a Order, f: &FieldRef, ty: Type, now: Time) -> Value<'a> {
+    match f {
+        FieldRef::Order(f) => value(o.read(*f, now)),
+        FieldRef::Payment(f) => o.payment.as_ref().map_or(Value::Null, |p| value(p.read(*f))),
+        FieldRef::Customer(f) => value(o.customer.read(*f)),
+        FieldRef::Shipping(f) => value(o.shipping.read(*f)),
+        FieldRef::Billing(f) => value(o.billing.read(*f)),
+        FieldRef::Attribute(n) => typed(o.attributes.get(n), ty),
+        FieldRef::Flag(n) => Value::Bool(o.flags.contains(n)),
+        FieldRef::Event(_) | FieldRef::Line(_) => Value::Null,
+    }
 }
 
 fn field<'a>(ctx: &Ctx<'a>, f: &FieldRef, ty: Type) -> Value<'a> {
-    let o = ctx.order;
     match f {
-        FieldRef::Order(n) => match n.as_str() {
-            "number" => text(&o.number),
-            "external_id" => o.external_id.as_deref().map_or(Value::Null, text),
-            "channel" => text(&o.channel),
-            "mode" => o.mode.as_deref().map_or(Value::Null, text),
-            "status" => text(&o.status),
-            "phase" => ctx
-                .workflow
-                .status_id(&o.status)
-                .and_then(|s| ctx.workflow.statuses[s].phase)
-                .map_or(Value::Null, |p| text(&ctx.workflow.phases[p].code)),
-            "total" => Value::Number(o.total()),
-            "subtotal" => Value::Number(o.subtotal()),
-            "shipping_amount" => Value::Number(o.shipping_amount),
-            "amount_paid" => Value::Number(o.amount_paid),
-            "balance_due" => Value::Number(o.balance_due()),
-            "created_at" => Value::Time(o.created_at),
-            "time_in_status" => elapsed(ctx.now, o.status_since),
-            "age" => elapsed(ctx.now, o.created_at),
-            "invoiced" => Value::Bool(o.invoiced),
-            "all_in_stock" => Value::Bool(o.all_in_stock()),
-            "all_picked" => Value::Bool(o.all_picked()),
-            "all_shipped" => Value::Bool(o.all_shipped()),
-            "any_shipped" => Value::Bool(o.any_shipped()),
-            "queue" => o.queue.as_deref().map_or(Value::Null, text),
-            "assignee" => o.assignee.as_deref().map_or(Value::Null, text),
-            "is_related" => Value::Bool(o.related_order.is_some()),
-            _ => Value::Null,
-        },
-        FieldRef::Payment(n) => match (&o.payment, n.as_str()) {
-            (None, _) => Value::Null,
-            (Some(p), "method") => text(&p.method),
-            (Some(p), "outcome") => text(p.outcome.code()),
-            (Some(p), "amount") => Value::Number(p.amount),
-            (Some(p), "reference") => text(&p.reference),
-            _ => Value::Null,
-        },
-        FieldRef::Customer(n) => {
-            let c = &o.customer;
-            match n.as_str() {
-                "email" => text(&c.email),
-                "first_name" => text(&c.first_name),
-                "last_name" => text(&c.last_name),
-                "company" => text(&c.company),
-                "phone" => text(&c.phone),
-                "is_guest" => Value::Bool(c.is_guest),
-                "is_new" => Value::Bool(c.is_new),
-                _ => Value::Null,
-            }
-        }
-        FieldRef::Shipping(n) => address(&o.shipping, n),
-        FieldRef::Billing(n) => address(&o.billing, n),
-        FieldRef::Attribute(n) => typed(o.attributes.get(n), ty),
-        FieldRef::Flag(n) => Value::Bool(o.flags.contains(n)),
         FieldRef::Event(n) => match (ctx.event, n.as_str()) {
             (_, "time") => Value::Time(ctx.now),
             (Some(e), _) => typed(e.data.get(n), ty),
             (None, _) => Value::Null,
         },
-        FieldRef::Line(n) => match ctx.line {
-            None => Value::Null,
-            Some(l) => match n.as_str() {
-                "sku" => text(&l.sku),
-                "description" => text(&l.description),
-                "vendor" => text(&l.vendor),
-                "qty" => Value::Number(l.qty),
-                "unit_price" => Value::Number(l.unit_price),
-                "total" => Value::Number(l.total()),
-                "fulfillment" => text(l.fulfillment.code()),
-                "in_stock" => Value::Bool(l.in_stock()),
-                "in_stock_qty" => Value::Number(l.in_stock_qty),
-                "picked_qty" => Value::Number(l.picked_qty),
-                "shipped_qty" => Value::Number(l.shipped_qty),
-                "invoiced_qty" => Value::Number(l.invoiced_qty),
-                "is_picked" => Value::Bool(l.is_picked()),
-                "is_shipped" => Value::Bool(l.is_shipped()),
-                _ => Value::Null,
-            },
-        },
+        FieldRef::Line(f) => ctx.line.map_or(Value::Null, |l| value(l.read(*f))),
+        // The phase is the workflow's: a stored order does not carry it.
+        FieldRef::Order(crate::schema::OrderField::Phase) => ctx
+            .workflow
+            .status_id(&ctx.order.status)
+            .and_then(|s| ctx.workflow.statuses[s].phase)
+            .map_or(Value::Null, |p| text(&ctx.workflow.phases[p].code)),
+        other => order_field(ctx.order, other, ty, ctx.now),
     }
-}
-
-fn address<'a>(a: &'a crate::order::Address, n: &str) -> Value<'a> {
-    let v = match n {
-        "first_name" => &a.first_name,
-        "last_name" => &a.last_name,
-        "company" => &a.company,
-        "address" => &a.address,
-        "address2" => &a.address2,
-        "city" => &a.city,
-        "state" => &a.state,
-        "zip" => &a.zip,
-        "country" => &a.country,
-        "phone" => &a.phone,
-        "email" => &a.email,
-        _ => return Value::Null,
-    };
-    text(v)
 }
 
 fn compare(op: CmpOp, a: &Value<'_>, b: &Value<'_>) -> bool {

@@ -252,7 +252,7 @@ impl<'a> Run<'a> {
                     subject: None,
                     hook: hook.clone(),
                     event: ev.clone(),
-                    payload: payload(&self.order, ev.as_deref(), event),
+                    payload: payload(&self.order, ev.as_deref(), event, self.now),
                 });
             }
             Action::SendEmail { to, template, subject } => {
@@ -267,7 +267,7 @@ impl<'a> Run<'a> {
                     subject: subject.clone(),
                     hook: None,
                     event: ev.clone(),
-                    payload: payload(&self.order, ev.as_deref(), event),
+                    payload: payload(&self.order, ev.as_deref(), event, self.now),
                 });
             }
             Action::RunHook(h) => {
@@ -370,7 +370,7 @@ impl<'a> Run<'a> {
                 });
             }
             E::Email { to, template, subject } => {
-                let body = payload(&self.order, ev.as_deref(), event);
+                let body = payload(&self.order, ev.as_deref(), event, self.now);
                 self.queue(OutboxMessage {
                     kind: "email".into(),
                     target: to,
@@ -604,34 +604,14 @@ fn to_json(v: &Value, ty: Type) -> serde_json::Value {
     }
 }
 
-/// What a webhook or email carries: the order as it is after the event.
 /// What a message carries: the event (its name and data) and the order after it, for webhook
-/// receivers and email templates.
-fn payload(o: &Order, event: Option<&str>, input: Option<&EventInput>) -> serde_json::Value {
+/// receivers and email templates. The order is the field catalogue's JSON: the fields and names
+/// guards and hooks read (`order.shipping.city`, `order.customer.is_new`, `order.lines`).
+fn payload(o: &Order, event: Option<&str>, input: Option<&EventInput>, now: Time) -> serde_json::Value {
     json!({
         "event": event,
         "data": input.map(|i| &i.data),
-        "order": {
-            "id": o.id,
-            "number": o.number,
-            "workflow": o.workflow,
-            "status": o.status,
-            "channel": o.channel,
-            "mode": o.mode,
-            "external_id": o.external_id,
-            "customer": o.customer,
-            "shipping_address": o.shipping,
-            "billing_address": o.billing,
-            "payment": o.payment,
-            "lines": o.lines,
-            "total": o.total().to_string(),
-            "attributes": o.attributes,
-            "flags": o.flags,
-            "shipments": o.shipments,
-            "fulfillment_actions": o.fulfillment_actions,
-            "amount_paid": o.amount_paid.to_string(),
-            "balance_due": o.balance_due().to_string(),
-        }
+        "order": o.to_catalogue_json(now),
     })
 }
 

@@ -4,70 +4,26 @@
 //! `order` and each of its `lines` are read-only views over one copy of the order taken for the
 //! call: a property is turned into a rhai value only when the script reads it, so a guard that
 //! looks at two fields of ten lines does not pay for the whole order. They behave like maps for
-//! reading (`order.total`, `order["total"]`, an unknown property is `()`), and turn into JSON
+//! reading (`order.total`, `order["total"]`); a property the field catalogue (`crate::schema`)
+//! does not have is an error naming it, never a silent `()`. The customer, addresses, payment,
+//! shipments and fulfillment actions are maps with every catalogued field. Views turn into JSON
 //! objects with every field when put into a payload. Money and quantities are `Decimal`s; times
 //! are RFC 3339 text.
 
 use crate::engine::EventInput;
-use crate::order::{Address, Customer, FulfillmentAction, Order, Payment, Shipment, Time};
-use rhai::{Array, Dynamic, Engine, ImmutableString, Map};
+use crate::order::{read_shipment_line, read_to_json, Order, Time};
+use crate::schema::{
+    ActionField, AddressField, CustomerField, LineField, OrderField, PaymentField, ShipmentField,
+    ShipmentLineField, Table,
+};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map};
 use rust_decimal::Decimal;
 use std::str::FromStr;
-use std::sync::{Arc, OnceLock};
-
-/// The fields of `order`, in the order the docs and JSON list them.
-pub(crate) const ORDER_FIELDS: &[&str] = &[
-    "id",
-    "number",
-    "workflow",
-    "workflow_version",
-    "status",
-    "phase",
-    "channel",
-    "mode",
-    "external_id",
-    "created_at",
-    "status_since",
-    "customer",
-    "shipping",
-    "billing",
-    "payment",
-    "amount_paid",
-    "balance_due",
-    "total",
-    "subtotal",
-    "shipping_amount",
-    "lines",
-    "flags",
-    "attributes",
-    "queue",
-    "assignee",
-    "invoiced",
-    "related_order",
-    "shipments",
-    "fulfillment_actions",
-];
-
-/// The fields of each of `order.lines`.
-pub(crate) const LINE_FIELDS: &[&str] = &[
-    "n",
-    "sku",
-    "description",
-    "vendor",
-    "qty",
-    "unit_price",
-    "total",
-    "fulfillment",
-    "in_stock",
-    "in_stock_qty",
-    "picked_qty",
-    "shipped_qty",
-    "invoiced_qty",
-];
+use std::sync::Arc;
 
 /// `order` in a script: a read-only view of the order copied for this call.
 #[derive(Debug, Clone)]
-pub(crate) struct OrderView(Arc<Order>);
+pub(crate) struct OrderView(Arc<Order>, Time);
 
 /// One of `order.lines`: the order and the line's index.
 #[derive(Debug, Clone)]
@@ -84,126 +40,131 @@ thread_local! {
 }
 
 impl OrderView {
-    /// A view of a copy of `order` (the last copy again when the order is unchanged).
-    pub(crate) fn new(order: &Order) -> Self {
+    /// A view of a copy of `order` at `now` (the last copy again when the order is unchanged).
+    pub(crate) fn new(order: &Order, now: Time) -> Self {
         LAST.with(|last| {
             let mut last = last.borrow_mut();
             if let Some(copy) = last.as_ref().filter(|copy| ***copy == *order) {
-                return OrderView(copy.clone());
+                return OrderView(copy.clone(), now);
             }
             let copy = Arc::new(order.clone());
             *last = Some(copy.clone());
-            OrderView(copy)
+            OrderView(copy, now)
         })
     }
 
-    /// The field `name`, or `()` when the order has no such field.
-    pub(crate) fn field(&self, name: &str) -> Dynamic {
-        let o = &*self.0;
-        match name {
-            "id" => Dynamic::from_int(o.id),
-            "number" => text(&o.number),
-            "workflow" => text(&o.workflow),
-            "workflow_version" => Dynamic::from_int(o.workflow_version),
-            "status" => text(&o.status),
-            "phase" => opt_text(o.phase.as_deref()),
-            "channel" => text(&o.channel),
-            "mode" => opt_text(o.mode.as_deref()),
-            "external_id" => opt_text(o.external_id.as_deref()),
-            "created_at" => time(o.created_at),
-            "status_since" => time(o.status_since),
-            "customer" => customer(&o.customer),
-            "shipping" => address(&o.shipping),
-            "billing" => address(&o.billing),
-            "payment" => o.payment.as_ref().map_or(Dynamic::UNIT, payment),
-            "amount_paid" => Dynamic::from_decimal(o.amount_paid),
-            "balance_due" => Dynamic::from_decimal(o.balance_due()),
-            "total" => Dynamic::from_decimal(o.total()),
-            "subtotal" => Dynamic::from_decimal(o.subtotal()),
-            "shipping_amount" => Dynamic::from_decimal(o.shipping_amount),
-            "lines" => Dynamic::from_array(
-                (0..o.lines.len())
+    /// Catalogued field `f`.
+    pub(crate) fn field(&self, f: OrderField) -> Dynamic {
+        match f {
+            // Lines are views too: a guard over ten lines copies nothing.
+            OrderField::Lines => Dynamic::from_array(
+                (0..self.0.lines.len())
                     .map(|index| Dynamic::from(LineView { order: self.0.clone(), index }))
                     .collect(),
             ),
-            "flags" => Dynamic::from_array(o.flags.iter().map(|f| text(f)).collect()),
-            "attributes" => Dynamic::from_map(
-                o.attributes.iter().map(|(k, v)| (k.as_str().into(), from_json(v))).collect(),
-            ),
-            "queue" => opt_text(o.queue.as_deref()),
-            "assignee" => opt_text(o.assignee.as_deref()),
-            "invoiced" => Dynamic::from_bool(o.invoiced),
-            "related_order" => o.related_order.map_or(Dynamic::UNIT, Dynamic::from_int),
-            "shipments" => Dynamic::from_array(o.shipments.iter().map(shipment).collect()),
-            "fulfillment_actions" => {
-                Dynamic::from_array(o.fulfillment_actions.iter().map(fulfillment_action).collect())
-            }
-            _ => Dynamic::UNIT,
+            other => dynamic(self.0.read(other, self.1)),
         }
     }
-
-    /// Every field as JSON, for payloads.
+    /// Every field as JSON, for payloads: the catalogue's JSON, as payloads and templates see it.
     pub(crate) fn to_json(&self) -> Result<serde_json::Value, String> {
-        fields_to_json(ORDER_FIELDS, |f| self.field(f))
+        Ok(self.0.to_catalogue_json(self.1))
     }
 }
 
 impl LineView {
-    /// The field `name`, or `()` when a line has no such field.
-    pub(crate) fn field(&self, name: &str) -> Dynamic {
-        let l = &self.order.lines[self.index];
-        match name {
-            "n" => Dynamic::from_int(l.n.into()),
-            "sku" => text(&l.sku),
-            "description" => text(&l.description),
-            "vendor" => text(&l.vendor),
-            "qty" => Dynamic::from_decimal(l.qty),
-            "unit_price" => Dynamic::from_decimal(l.unit_price),
-            "total" => Dynamic::from_decimal(l.total()),
-            "fulfillment" => fulfillment_code(l.fulfillment),
-            "in_stock" => Dynamic::from_bool(l.in_stock()),
-            "in_stock_qty" => Dynamic::from_decimal(l.in_stock_qty),
-            "picked_qty" => Dynamic::from_decimal(l.picked_qty),
-            "shipped_qty" => Dynamic::from_decimal(l.shipped_qty),
-            "invoiced_qty" => Dynamic::from_decimal(l.invoiced_qty),
-            _ => Dynamic::UNIT,
-        }
+    /// Catalogued field `f`.
+    pub(crate) fn field(&self, f: LineField) -> Dynamic {
+        dynamic(self.line().read(f))
     }
 
+    fn line(&self) -> &crate::order::Line {
+        // A view is made for an index of this very order's lines.
+        #[allow(clippy::indexing_slicing, reason = "the index was taken from this order's lines")]
+        &self.order.lines[self.index]
+    }
     /// Every field as JSON, for payloads.
     pub(crate) fn to_json(&self) -> Result<serde_json::Value, String> {
-        fields_to_json(LINE_FIELDS, |f| self.field(f))
+        Ok(read_to_json(crate::order::Read::Lines(std::slice::from_ref(self.line())))
+            .as_array()
+            .and_then(|a| a.first().cloned())
+            .unwrap_or_default())
     }
 }
 
 /// Registers the view types, their properties (`order.total`) and indexers (`order["total"]`).
+/// A property the catalogue does not have is an error that names it and the likely one.
 pub(crate) fn register(engine: &mut Engine) {
     engine.register_type_with_name::<OrderView>("Order");
     engine.register_type_with_name::<LineView>("Line");
-    for &name in ORDER_FIELDS {
-        engine.register_get(name, move |o: &mut OrderView| o.field(name));
+    for &f in OrderField::ALL {
+        engine.register_get(f.name(), move |o: &mut OrderView| o.field(f));
     }
-    for &name in LINE_FIELDS {
-        engine.register_get(name, move |l: &mut LineView| l.field(name));
+    for &f in LineField::ALL {
+        engine.register_get(f.name(), move |l: &mut LineView| l.field(f));
     }
-    engine.register_indexer_get(|o: &mut OrderView, name: &str| o.field(name));
-    engine.register_indexer_get(|l: &mut LineView, name: &str| l.field(name));
+    engine.register_indexer_get(|o: &mut OrderView, name: &str| -> Result<Dynamic, Box<EvalAltResult>> {
+        OrderField::from_name(name).map(|f| o.field(f)).ok_or_else(|| unknown("order", Table::Order, name))
+    });
+    engine.register_indexer_get(|l: &mut LineView, name: &str| -> Result<Dynamic, Box<EvalAltResult>> {
+        LineField::from_name(name).map(|f| l.field(f)).ok_or_else(|| unknown("a line", Table::Line, name))
+    });
     engine.register_fn("to_string", |o: &mut OrderView| json_text(o.to_json()));
     engine.register_fn("to_debug", |o: &mut OrderView| json_text(o.to_json()));
     engine.register_fn("to_string", |l: &mut LineView| json_text(l.to_json()));
     engine.register_fn("to_debug", |l: &mut LineView| json_text(l.to_json()));
 }
 
+/// The error for a property a view does not have: `order has no property `totl`; did you mean `total`?`.
+fn unknown(what: &str, table: Table, name: &str) -> Box<EvalAltResult> {
+    let names = table.names();
+    let hint = crate::diagnostics::did_you_mean(name, names.iter().copied())
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_else(|| format!(" (it has: {})", names.join(", ")));
+    format!("{what} has no property `{name}`{hint}").into()
+}
+
 fn json_text(v: Result<serde_json::Value, String>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|e| e)
 }
 
-fn fields_to_json(names: &[&str], field: impl Fn(&str) -> Dynamic) -> Result<serde_json::Value, String> {
-    let mut out = serde_json::Map::new();
-    for &name in names {
-        out.insert(name.to_string(), to_json(&field(name))?);
+/// A catalogued value as a rhai value: records are maps with every catalogued field.
+fn dynamic(r: crate::order::Read<'_>) -> Dynamic {
+    use crate::order::Read;
+    fn record<F: Copy>(all: &[F], read: impl Fn(F) -> (&'static str, Dynamic)) -> Dynamic {
+        Dynamic::from_map(all.iter().map(|f| read(*f)).map(|(k, v)| (k.into(), v)).collect())
     }
-    Ok(serde_json::Value::Object(out))
+    match r {
+        Read::Null => Dynamic::UNIT,
+        Read::Text(t) => text(t),
+        Read::Int(i) => Dynamic::from_int(i),
+        Read::Decimal(d) => Dynamic::from_decimal(d),
+        Read::Bool(b) => Dynamic::from_bool(b),
+        Read::Time(t) => time(t),
+        Read::Duration(d) => text(&crate::check::format_duration(d)),
+        Read::Customer(c) => record(CustomerField::ALL, |f| (f.name(), dynamic(c.read(f)))),
+        Read::Address(a) => record(AddressField::ALL, |f| (f.name(), dynamic(a.read(f)))),
+        Read::Payment(p) => record(PaymentField::ALL, |f| (f.name(), dynamic(p.read(f)))),
+        // Only through `OrderField::Lines`, which gives views instead.
+        Read::Lines(lines) => Dynamic::from_array(
+            lines.iter().map(|l| record(LineField::ALL, |f| (f.name(), dynamic(l.read(f))))).collect(),
+        ),
+        Read::Shipments(s) => Dynamic::from_array(
+            s.iter().map(|s| record(ShipmentField::ALL, |f| (f.name(), dynamic(s.read(f))))).collect(),
+        ),
+        Read::ShipmentLines(lines) => Dynamic::from_array(
+            lines
+                .iter()
+                .map(|l| record(ShipmentLineField::ALL, |f| (f.name(), dynamic(read_shipment_line(l, f)))))
+                .collect(),
+        ),
+        Read::Actions(a) => Dynamic::from_array(
+            a.iter().map(|a| record(ActionField::ALL, |f| (f.name(), dynamic(a.read(f))))).collect(),
+        ),
+        Read::Flags(flags) => Dynamic::from_array(flags.iter().map(|f| text(f)).collect()),
+        Read::Attributes(a) => {
+            Dynamic::from_map(a.iter().map(|(k, v)| (k.as_str().into(), from_json(v))).collect())
+        }
+    }
 }
 
 /// `event` in a script: `#{name, data}`, or `()` when the hook runs without an event.
@@ -225,92 +186,6 @@ pub(crate) fn time(t: Time) -> Dynamic {
 
 fn text(s: &str) -> Dynamic {
     Dynamic::from(ImmutableString::from(s))
-}
-
-fn opt_text(s: Option<&str>) -> Dynamic {
-    s.map_or(Dynamic::UNIT, text)
-}
-
-/// The three fulfillment codes are shared strings: reading `line.fulfillment` allocates nothing.
-fn fulfillment_code(f: crate::order::Fulfillment) -> Dynamic {
-    static CODES: OnceLock<[ImmutableString; 3]> = OnceLock::new();
-    let codes = CODES.get_or_init(|| ["stock".into(), "dropship".into(), "jit".into()]);
-    let i = match f {
-        crate::order::Fulfillment::Stock => 0,
-        crate::order::Fulfillment::Dropship => 1,
-        crate::order::Fulfillment::Jit => 2,
-    };
-    Dynamic::from(codes[i].clone())
-}
-
-fn map<const N: usize>(entries: [(&str, Dynamic); N]) -> Dynamic {
-    Dynamic::from_map(entries.into_iter().map(|(k, v)| (k.into(), v)).collect())
-}
-
-fn customer(c: &Customer) -> Dynamic {
-    map([
-        ("email", text(&c.email)),
-        ("first_name", text(&c.first_name)),
-        ("last_name", text(&c.last_name)),
-        ("company", text(&c.company)),
-        ("phone", text(&c.phone)),
-        ("is_guest", Dynamic::from_bool(c.is_guest)),
-        ("is_new", Dynamic::from_bool(c.is_new)),
-    ])
-}
-
-fn address(a: &Address) -> Dynamic {
-    map([
-        ("first_name", text(&a.first_name)),
-        ("last_name", text(&a.last_name)),
-        ("company", text(&a.company)),
-        ("address", text(&a.address)),
-        ("address2", text(&a.address2)),
-        ("city", text(&a.city)),
-        ("state", text(&a.state)),
-        ("zip", text(&a.zip)),
-        ("country", text(&a.country)),
-        ("phone", text(&a.phone)),
-        ("email", text(&a.email)),
-    ])
-}
-
-fn payment(p: &Payment) -> Dynamic {
-    map([
-        ("method", text(&p.method)),
-        ("outcome", text(p.outcome.code())),
-        ("amount", Dynamic::from_decimal(p.amount)),
-        ("reference", text(&p.reference)),
-    ])
-}
-
-fn shipment(s: &Shipment) -> Dynamic {
-    let lines = s
-        .lines
-        .iter()
-        .map(|(n, qty)| map([("n", Dynamic::from_int((*n).into())), ("qty", Dynamic::from_decimal(*qty))]))
-        .collect();
-    map([
-        ("carrier", text(&s.carrier)),
-        ("tracking_number", text(&s.tracking_number)),
-        ("amount", Dynamic::from_decimal(s.amount)),
-        ("lines", Dynamic::from_array(lines)),
-        ("at", time(s.at)),
-    ])
-}
-
-fn fulfillment_action(a: &FulfillmentAction) -> Dynamic {
-    map([
-        ("n", Dynamic::from_int(a.n.into())),
-        ("name", text(&a.name)),
-        ("complete", Dynamic::from_bool(a.complete)),
-        ("notify", text(&a.notify)),
-        ("note", text(&a.note)),
-        ("contact", text(&a.contact)),
-        ("visible", Dynamic::from_bool(a.visible)),
-        ("at", time(a.at)),
-        ("updated_at", time(a.updated_at)),
-    ])
 }
 
 /// A JSON value as a rhai value: whole numbers are integers, other numbers decimals, objects

@@ -39,6 +39,7 @@ pub use customers::{CustomerMatch, MatchedCustomer};
 pub use error::StoreError;
 pub use grid::{GridPage, GridQuery, GridRow};
 pub use history::StoredHistory;
+pub use orders::generated_number;
 pub use outbox::{Attempt, Deliverable, OutboxQuery, StoredOutbox, OUTBOX_STATES};
 pub use status_counts::StatusRename;
 pub use timers::StoredTimer;

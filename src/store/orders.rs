@@ -27,7 +27,7 @@ macro_rules! order_columns {
 
 /// The number of an order that came without one: `ORD` and its id. Not all digits, so it can
 /// never be mistaken for another order's id where either is accepted.
-fn generated_number(id: OrderId) -> String {
+pub fn generated_number(id: OrderId) -> String {
     format!("ORD{id:06}")
 }
 
@@ -222,6 +222,20 @@ async fn by_id(conn: &mut AnyConnection, id: OrderId, for_update: bool) -> Resul
     };
     let row = sqlx::query(sql).bind(id).fetch_optional(&mut *conn).await?;
     complete(conn, row).await
+}
+
+/// The id the next order gets. PostgreSQL takes it from the identity's sequence (a rolled-back
+/// transaction leaves a gap, as identities do); SQLite reads its `AUTOINCREMENT` counter,
+/// which no other writer can move while this transaction holds the write lock.
+async fn reserve_id(conn: &mut AnyConnection, backend: super::Backend) -> Result<OrderId, StoreError> {
+    let sql = match backend {
+        super::Backend::Postgres => "SELECT nextval(pg_get_serial_sequence('orders', 'id'))",
+        super::Backend::Sqlite => {
+            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'orders'), 0), \
+             COALESCE((SELECT MAX(id) FROM orders), 0)) + 1"
+        }
+    };
+    Ok(sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut *conn).await?)
 }
 
 /// The order with this number.
@@ -514,6 +528,14 @@ impl Tx {
         complete(conn, row).await
     }
 
+    /// Sets an id aside for the order about to be created in this transaction, so that its
+    /// generated number (`ORD000042`) is known before the engine decides: hooks and messages
+    /// at creation see it. Give it to [`Tx::insert_order`] as `d.order.id`.
+    pub async fn reserve_order_id(&mut self) -> Result<OrderId, StoreError> {
+        let backend = self.backend();
+        reserve_id(self.conn(), backend).await
+    }
+
     /// Writes a new order from a creation decision: the order (version 1; an empty number
     /// becomes one made from the id, `ORD000042`), its lines, shipments, fulfillment actions,
     /// `d.history` (each row with `workflow_version`), `d.timer_starts` and `d.outbox`. The
@@ -527,15 +549,19 @@ impl Tx {
         now: Time,
     ) -> Result<OrderId, StoreError> {
         let o = &d.order;
+        let backend = self.backend();
         let conn = self.conn();
         let number = (!o.number.is_empty()).then_some(o.number.as_str());
+        // An id set aside with `reserve_order_id` is written as it is; otherwise one is now.
+        let id = if o.id > 0 { o.id } else { reserve_id(conn, backend).await? };
         let row = sqlx::query(
-            "INSERT INTO orders (number, workflow, workflow_version, channel, mode, external_id, status, \
+            "INSERT INTO orders (id, number, workflow, workflow_version, channel, mode, external_id, status, \
              status_since, customer_id, body, flags, queue, assignee, version, lock_holder, lock_expires_at, \
              created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
              RETURNING id",
         )
+        .bind(id)
         .bind(number)
         .bind(o.workflow.as_str())
         .bind(workflow_version)
