@@ -901,8 +901,8 @@ fn source_codes(dir: &Path, out: &mut std::collections::BTreeSet<String>) {
         for call in ["ApiError::new(", "Rejection::new(", "Rejection::new_public("] {
             for (at, _) in text.match_indices(call) {
                 let args = &text[at + call.len()..];
-                let (mut depth, mut chars) = (0usize, args.char_indices());
-                while let Some((i, c)) = chars.next() {
+                let mut depth = 0usize;
+                for (i, c) in args.char_indices() {
                     match c {
                         '(' | '[' | '{' => depth += 1,
                         ')' | ']' | '}' if depth == 0 => break,

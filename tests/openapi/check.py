@@ -262,7 +262,7 @@ def run_schemathesis(service, venv_bin, max_examples, seed, workdir):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--binary", default=str(ROOT / "target" / "debug" / "orderly"))
-    parser.add_argument("--max-examples", type=int, default=int(os.environ.get("OPENAPI_MAX_EXAMPLES", "60")))
+    parser.add_argument("--max-examples", type=int, default=int(os.environ.get("OPENAPI_MAX_EXAMPLES", "150")))
     parser.add_argument("--seed", type=int, default=int(os.environ.get("OPENAPI_SEED", "20261201")))
     args = parser.parse_args()
     binary = Path(args.binary).resolve()
