@@ -272,13 +272,41 @@ pub struct Shipment {
     pub tracking_number: String,
     /// Shipping amount charged.
     pub amount: Decimal,
-    /// (line number, units) shipped.
-    #[schema(value_type = Vec<Vec<serde_json::Value>>)]
+    /// (line number, units) shipped: `[[1, "2"], ...]`.
+    #[schema(value_type = Vec<ShippedLine>)]
     pub lines: Vec<(u32, Decimal)>,
     /// When.
     #[schema(value_type = String, format = DateTime)]
     pub at: Time,
 }
+
+/// A shipped line as a shipment lists it, `[line number, units as a decimal string]`: the
+/// OpenAPI schema of the `(u32, Decimal)` pairs in [`Shipment::lines`].
+#[derive(Debug)]
+pub struct ShippedLine;
+
+impl utoipa::PartialSchema for ShippedLine {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ArrayItems, ObjectBuilder, SchemaType, Type};
+        ArrayBuilder::new()
+            .prefix_items([
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Type(Type::Integer))
+                    .minimum(Some(0))
+                    .description(Some("The line's number")),
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Type(Type::String))
+                    .description(Some("Units shipped, a decimal string")),
+            ])
+            .items(ArrayItems::False)
+            .min_items(Some(2))
+            .max_items(Some(2))
+            .description(Some("`[line number, units]`"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ShippedLine {}
 
 /// A fulfillment action recorded on an order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -44,7 +44,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// What started a reload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Trigger {
     /// The service started (the initial load).
@@ -58,9 +58,10 @@ pub enum Trigger {
 }
 
 /// The result of one reload.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ReloadReport {
     /// When it finished.
+    #[schema(value_type = String, format = DateTime)]
     pub at: Time,
     /// What started it.
     pub trigger: Trigger,
@@ -72,6 +73,7 @@ pub struct ReloadReport {
     /// Every diagnostic of every file when checking failed (as `Report::to_json` gives them:
     /// file, line, column, code, message, ...); one `stranded-orders` finding per status (or
     /// workflow) when the database refused the new version.
+    #[schema(value_type = Vec<Object>)]
     pub findings: Vec<serde_json::Value>,
     /// The same, rendered as text without colour, or the refusal's lines.
     pub rendered: String,

@@ -107,6 +107,11 @@ impl Api {
     async fn call(&self, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
         let (status, text, _) = self.raw(method, uri, body.map(|b| b.to_string().into_bytes())).await;
         let value = serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.clone()));
+        if !value.is_string() {
+            if let Err(e) = serde_json::from_str::<NoKeyTwice>(&text) {
+                panic!("{uri} answered an object with a key twice ({e}): {text}");
+            }
+        }
         (status, value)
     }
 
@@ -134,6 +139,62 @@ impl Api {
         let m = self.service.store().outbox(Some(o.id)).await.expect("outbox");
         format!("{}\n{h:?}\n{t:?}\n{m:?}", serde_json::to_string(&o).expect("json"))
     }
+}
+
+/// JSON read refusing an object that holds a key twice (serde_json keeps the last one
+/// silently). Every JSON answer in these tests goes through it.
+struct NoKeyTwice;
+
+impl<'de> serde::Deserialize<'de> for NoKeyTwice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NoKeyTwice)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for NoKeyTwice {
+    type Value = NoKeyTwice;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_unit<E>(self) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self, A::Error> {
+        while seq.next_element::<NoKeyTwice>()?.is_some() {}
+        Ok(self)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self, A::Error> {
+        let mut keys = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !keys.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!("`{key}` twice")));
+            }
+            map.next_value::<NoKeyTwice>()?;
+        }
+        Ok(self)
+    }
+}
+
+#[test]
+fn a_key_twice_is_caught() {
+    assert!(serde_json::from_str::<NoKeyTwice>(r#"{"a": [1, {"b": 2, "c": "x"}], "d": null}"#).is_ok());
+    assert!(serde_json::from_str::<NoKeyTwice>(r#"{"a": 1, "b": {"c": 1, "c": [2]}}"#).is_err());
 }
 
 /// A website order paid by check, for a customer of their own (a shared name would flag the
@@ -511,8 +572,25 @@ async fn the_grid_filters_and_pages() {
         dedup.sort_by_key(ToString::to_string);
         dedup.dedup();
         assert_eq!(dedup.len(), 8, "no order twice: {seen:?}");
-        let (status, _) = api.get("/v1/orders?cursor=abc").await;
-        assert_eq!(status, StatusCode::BAD_REQUEST);
+        for cursor in ["abc", "0", "+3", "007", "9999999999999999999"] {
+            let (status, err) = api.get(&format!("/v1/orders?cursor={cursor}")).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "cursor {cursor}: {err}");
+        }
+        // An unknown status is refused like an unknown phase: 400 with a did-you-mean, not an
+        // empty page that looks like no orders.
+        let (status, err) = api.get("/v1/orders?status=awaiting_paymnt").await;
+        assert_eq!((status, err["error"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_query")), "{err}");
+        assert!(
+            err["message"].as_str().unwrap_or_default().contains("`awaiting_payment`"),
+            "did-you-mean: {err}"
+        );
+        let (status, err) = api.get("/v1/orders?status=awaiting_payment,nowhere_at_all").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+        assert!(err["message"].as_str().unwrap_or_default().contains("`nowhere_at_all`"), "{err}");
+        // Empty filters (a form's blank fields) filter nothing.
+        let (status, blank) = api.get("/v1/orders?status=&phase=&channel=&flag=&assignee=&cursor=").await;
+        assert_eq!(status, StatusCode::OK, "{blank}");
+        assert_eq!(blank["orders"].as_array().map(Vec::len), Some(8), "{blank}");
     })
     .await;
 }
@@ -552,6 +630,7 @@ async fn fulfillment_actions_are_added_and_changed() {
         let (status, err) =
             api.post(&format!("/v1/orders/{n}/fulfillment-actions"), json!({"name": "Sent a pigeon"})).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        let before = api.stored(&n).await;
         let (status, err) = api
             .call(
                 Method::PATCH,
@@ -559,7 +638,9 @@ async fn fulfillment_actions_are_added_and_changed() {
                 Some(json!({"complete": true})),
             )
             .await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert_eq!((status, err["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{err}");
+        assert!(err["message"].as_str().unwrap_or_default().contains("no fulfillment action 9"), "{err}");
+        assert_eq!(api.stored(&n).await, before, "a missing action changes nothing");
     })
     .await;
 }
@@ -715,6 +796,129 @@ async fn the_openapi_document_matches_the_service() {
     check("WorkflowSummary", &list["workflows"][0]);
     let (_, wf) = api.get("/v1/workflows/retail").await;
     check("WorkflowDetail", &wf);
+}
+
+/// The document says what each service does: with tokens, every route but health, tracking and
+/// the document itself asks for one and documents 401 and 403; without tokens, none does.
+/// operationIds are unique, and `ErrorBody.error` lists exactly the codes the source answers with.
+#[tokio::test]
+async fn the_openapi_document_is_precise() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store =
+        Store::connect(&format!("sqlite://{}", dir.path().join("o.db").display())).await.expect("store");
+    let mut with_tokens = Api::new(store.clone(), config(true, "")).await;
+    with_tokens.as_token(None);
+    let (_, secured) = with_tokens.get("/v1/openapi.json").await;
+    assert_eq!(secured, orderly::http::openapi(), "the served document is the library's");
+    let (_, open) = Api::new(store, config(false, "")).await.get("/v1/openapi.json").await;
+    let public = ["GET /healthz", "GET /v1/track/{number}"];
+    let mut ids = Vec::new();
+    for (doc, tokens) in [(&secured, true), (&open, false)] {
+        for (path, ops) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in ops.as_object().expect("operations") {
+                let entry = format!("{} {path}", method.to_uppercase());
+                let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+                let answers = op["responses"].as_object().expect("responses");
+                let says_401 = answers.contains_key("401") && answers.contains_key("403");
+                if tokens {
+                    ids.push(op["operationId"].as_str().expect("an operationId").to_string());
+                    assert_eq!(secured, !public.contains(&entry.as_str()), "{entry}: security");
+                    assert_eq!(says_401, secured, "{entry}: 401 and 403 with tokens");
+                } else {
+                    assert!(
+                        !secured && !answers.contains_key("401") && !answers.contains_key("403"),
+                        "{entry}: open"
+                    );
+                }
+                assert!(answers.contains_key("500"), "{entry}: 500");
+                if op["requestBody"]["required"] == true {
+                    // The lock's release reads its optional body whatever its media type: no 415.
+                    let codes: &[&str] = if method == "delete" {
+                        &["400", "413", "422"]
+                    } else {
+                        &["400", "413", "415", "422"]
+                    };
+                    for code in codes {
+                        assert!(answers.contains_key(*code), "{entry}: a JSON body route documents {code}");
+                    }
+                }
+            }
+        }
+    }
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "operationIds are unique: {ids:?}");
+    // Without tokens the lock's holder is required: no token name stands in for it.
+    assert_eq!(open["components"]["schemas"]["LockRequest"]["required"], json!(["holder"]));
+    assert_eq!(open["paths"]["/v1/orders/{id}/lock"]["delete"]["requestBody"]["required"], true);
+    assert_ne!(secured["paths"]["/v1/orders/{id}/lock"]["delete"]["requestBody"]["required"], true);
+    // Media types as sent, enums and bounds.
+    let graph = &secured["paths"]["/v1/workflows/{name}/graph"]["get"];
+    let types: Vec<&String> =
+        graph["responses"]["200"]["content"].as_object().expect("content").keys().collect();
+    assert_eq!(types, ["image/svg+xml", "text/plain", "text/vnd.graphviz"]);
+    assert_eq!(graph["parameters"][1]["schema"]["enum"], json!(["svg", "dot", "mermaid"]));
+    let metrics = &secured["paths"]["/metrics"]["get"]["responses"]["200"]["content"];
+    assert!(metrics.get("application/openmetrics-text").is_some(), "{metrics}");
+    let grid = secured["paths"]["/v1/orders"]["get"]["parameters"].as_array().expect("parameters");
+    let limit = grid.iter().find(|p| p["name"] == "limit").expect("limit");
+    assert_eq!((&limit["schema"]["minimum"], &limit["schema"]["maximum"]), (&json!(1), &json!(500)));
+    let qty = &secured["components"]["schemas"]["DecimalInput"]["oneOf"];
+    assert_eq!((&qty[0]["type"], &qty[1]["type"]), (&json!("string"), &json!("number")), "{qty}");
+
+    // Every code the source answers with is in the enum, and nothing else is.
+    let documented: Vec<String> = secured["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .expect("ErrorBody.error is an enum")
+        .iter()
+        .filter_map(|c| c.as_str().map(str::to_string))
+        .collect();
+    let mut used = std::collections::BTreeSet::new();
+    source_codes(Path::new("src"), &mut used);
+    // Rejections no HTTP answer carries: a timer's (timers fire inside the service) and the
+    // marker a failed delivery leaves in an order's history.
+    for internal in ["unknown_timer", "workflow"] {
+        assert!(used.remove(internal), "`{internal}` is still in the source");
+    }
+    let documented: std::collections::BTreeSet<String> = documented.into_iter().collect();
+    assert_eq!(used, documented, "the codes in the source and ErrorCode differ");
+}
+
+/// The error codes in `ApiError::new(...)` and `Rejection::new(...)` calls under `dir`: the first
+/// string literal among each call's own arguments.
+fn source_codes(dir: &Path, out: &mut std::collections::BTreeSet<String>) {
+    for entry in std::fs::read_dir(dir).expect("src") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            source_codes(&path, out);
+            continue;
+        }
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        for call in ["ApiError::new(", "Rejection::new(", "Rejection::new_public("] {
+            for (at, _) in text.match_indices(call) {
+                let args = &text[at + call.len()..];
+                let mut depth = 0usize;
+                for (i, c) in args.char_indices() {
+                    match c {
+                        '(' | '[' | '{' => depth += 1,
+                        ')' | ']' | '}' if depth == 0 => break,
+                        ')' | ']' | '}' => depth -= 1,
+                        '"' if depth == 0 => {
+                            let rest = &args[i + 1..];
+                            let end = rest.find('"').expect("a closing quote");
+                            out.insert(rest[..end].to_string());
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A reload through the API: a broken file keeps the running version and shows its findings.

@@ -84,7 +84,8 @@ pub struct PaymentInput {
     /// The outcome.
     pub outcome: Outcome,
     /// The amount (default: the order's total).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::decimal::de_opt")]
+    #[schema(value_type = Option<super::decimal::DecimalInput>)]
     pub amount: Option<Decimal>,
     /// The gateway's reference.
     #[serde(default)]
@@ -103,9 +104,13 @@ pub struct LineInput {
     /// Vendor.
     #[serde(default)]
     pub vendor: String,
-    /// Quantity.
+    /// Quantity (above zero).
+    #[serde(deserialize_with = "super::decimal::de")]
+    #[schema(value_type = super::decimal::DecimalInput)]
     pub qty: Decimal,
-    /// Price per unit.
+    /// Price per unit (zero or more).
+    #[serde(deserialize_with = "super::decimal::de")]
+    #[schema(value_type = super::decimal::DecimalInput)]
     pub unit_price: Decimal,
     /// How it is sourced (default stock).
     #[serde(default = "stock")]
@@ -114,7 +119,8 @@ pub struct LineInput {
     #[serde(default)]
     pub in_stock: Option<bool>,
     /// How much of it is in stock (instead of `in_stock`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::decimal::de_opt")]
+    #[schema(value_type = Option<super::decimal::DecimalInput>)]
     pub in_stock_qty: Option<Decimal>,
 }
 

@@ -12,6 +12,7 @@
 
 mod create;
 mod data;
+pub(crate) mod decimal;
 mod eval;
 mod run;
 

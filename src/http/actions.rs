@@ -16,14 +16,15 @@ use std::sync::Arc;
 
 /// Records a fulfillment action on an order.
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/fulfillment-actions", tag = "fulfillment",
+    post, path = "/v1/orders/{id}/fulfillment-actions", tag = "fulfillment", operation_id = "add_fulfillment_action",
     params(("id" = String, Path, description = "The order's id or number")),
-    request_body = FulfillmentActionInput,
+    request_body(content = FulfillmentActionInput, example = json!({"name": "Customer emailed", "note": "asked about delivery", "complete": true})),
     responses(
         (status = 201, description = "Recorded; the order with it", body = OrderView),
-        (status = 422, description = "`unknown_action` (not in the workflow's list) or a missing `name`", body = super::error::ErrorBody),
-        (status = 423, description = "Another actor holds the lock", body = super::error::ErrorBody),
-        (status = 404, description = "No such order", body = super::error::ErrorBody),
+        (status = 422, description = "`unknown_action` (not in the workflow's list), `invalid_data` (no `name`), `workflow_unavailable`, `invalid_body`", body = super::error::ErrorBody),
+        (status = 423, description = "`locked`: another actor holds the lock", body = super::error::ErrorBody),
+        (status = 404, description = "`not_found`: no such order", body = super::error::ErrorBody),
+        (status = 403, description = "`forbidden`: the token lacks `orders:write`", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -44,17 +45,19 @@ pub(super) async fn add(
 
 /// Changes fulfillment action `n` of an order (only the fields given).
 #[utoipa::path(
-    patch, path = "/v1/orders/{id}/fulfillment-actions/{n}", tag = "fulfillment",
+    patch, path = "/v1/orders/{id}/fulfillment-actions/{n}", tag = "fulfillment", operation_id = "edit_fulfillment_action",
     params(
         ("id" = String, Path, description = "The order's id or number"),
-        ("n" = u32, Path, description = "The action's number on the order, from 1"),
+        ("n" = u32, Path, minimum = 0, maximum = 4294967295.0, description = "The action's number on the order, from 1"),
     ),
     request_body = FulfillmentActionInput,
     responses(
         (status = 200, description = "Changed", body = OrderView),
-        (status = 400, description = "`n` is not a number", body = super::error::ErrorBody),
-        (status = 422, description = "No action `n` on the order, or an unknown action name", body = super::error::ErrorBody),
-        (status = 404, description = "No such order", body = super::error::ErrorBody),
+        (status = 400, description = "`bad_path`: `n` is not a whole number from 0 to 4294967295; `bad_json`", body = super::error::ErrorBody),
+        (status = 422, description = "`unknown_action` (an unknown action name), `workflow_unavailable`, `invalid_body`", body = super::error::ErrorBody),
+        (status = 423, description = "`locked`: another actor holds the lock", body = super::error::ErrorBody),
+        (status = 404, description = "`not_found`: no such order, or no action `n` on it", body = super::error::ErrorBody),
+        (status = 403, description = "`forbidden`: the token lacks `orders:write`", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]

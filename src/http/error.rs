@@ -30,12 +30,11 @@ pub struct ApiError {
 /// The body of every error, for the OpenAPI document.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// A stable code: `no_transition`, `locked`, `invalid_data`, `missing_fields`, `not_found`,
-    /// `invalid_body`, `bad_json`, `unauthorized`, `forbidden`, `rate_limited`, ...
-    pub error: String,
+    /// A stable code; the status it comes with and when are in each answer's description.
+    pub error: ErrorCode,
     /// What was wrong, in words.
     pub message: String,
-    /// For refused events: the order's status.
+    /// For refused events and locks: the order's status.
     #[schema(nullable = false)]
     pub status: Option<String>,
     /// For refused events: the events the order accepts now.
@@ -45,9 +44,96 @@ pub struct ErrorBody {
     /// guard that failed.
     #[schema(nullable = false)]
     pub candidates: Option<Vec<crate::engine::Candidate>>,
-    /// For bad data: each field and what is wrong with it.
+    /// For bad data (`invalid_order`, `invalid_data`, `duplicate`, ...): each field and what is
+    /// wrong with it.
     #[schema(nullable = false)]
     pub problems: Option<Vec<crate::engine::Problem>>,
+    /// For `forbidden`: the scope the route needs.
+    #[schema(nullable = false)]
+    pub required_scope: Option<String>,
+    /// For `forbidden` on an event: the events the token may post.
+    #[schema(nullable = false)]
+    pub allowed: Option<Vec<String>>,
+    /// For `reload_failed`: every diagnostic (file, line, column, code, message, ...).
+    #[schema(nullable = false)]
+    pub findings: Option<Vec<serde_json::Map<String, Value>>>,
+    /// For `reload_failed`: the findings as text.
+    #[schema(nullable = false)]
+    pub rendered: Option<String>,
+}
+
+/// Every `error` code the API answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 400: the body is not JSON.
+    BadJson,
+    /// 400: the body could not be read.
+    BadBody,
+    /// 400: a path part does not fit.
+    BadPath,
+    /// 400: a query parameter does not fit.
+    BadQuery,
+    /// 401: no valid token.
+    Unauthorized,
+    /// 403: the token lacks the scope, or may not post this event.
+    Forbidden,
+    /// 404: no such order, workflow, fulfillment action or message.
+    NotFound,
+    /// 404: no such route.
+    NoRoute,
+    /// 405: the route does not take this method.
+    MethodNotAllowed,
+    /// 409: no transition takes the event now.
+    NoTransition,
+    /// 409: a shipment of more than is left.
+    OverShipment,
+    /// 409: automatic transitions that never settle.
+    AutomaticLoop,
+    /// 409: an order number taken.
+    Duplicate,
+    /// 409: a reload without a workflows folder.
+    NoReload,
+    /// 409: the outbox message was delivered already.
+    AlreadySent,
+    /// 413: the body is over the limit.
+    BodyTooLarge,
+    /// 415: the body is not sent as JSON.
+    UnsupportedMediaType,
+    /// 422: the JSON does not fit.
+    InvalidBody,
+    /// 422: a new order misses or has invalid fields.
+    InvalidOrder,
+    /// 422: the event's data is wrong.
+    InvalidData,
+    /// 422: the workflow has no such event.
+    UnknownEvent,
+    /// 422: no workflow has the channel.
+    UnknownChannel,
+    /// 422: the channel refuses the order.
+    Refused,
+    /// 422: a hook failed.
+    HookFailed,
+    /// 422: not one of the workflow's fulfillment actions.
+    UnknownAction,
+    /// 422: the order's status is gone from its workflow.
+    UnknownStatus,
+    /// 422: the order's workflow is not active.
+    WorkflowUnavailable,
+    /// 422: the idempotency key was used for another request.
+    IdempotencyConflict,
+    /// 422: the reload found errors.
+    ReloadFailed,
+    /// 423: another holder has the lock.
+    Locked,
+    /// 429: too many tracking requests.
+    RateLimited,
+    /// 500: a failure on the service's side.
+    Internal,
+    /// 503: the database is busy, or the order kept changing.
+    Busy,
+    /// 503: the database does not answer.
+    DatabaseUnavailable,
 }
 
 impl ApiError {
@@ -97,6 +183,7 @@ pub fn rejection_status(code: &str) -> StatusCode {
     match code {
         "no_transition" | "over_shipment" | "automatic_loop" | "duplicate" => StatusCode::CONFLICT,
         "locked" => StatusCode::LOCKED,
+        "not_found" => StatusCode::NOT_FOUND,
         "idempotency_conflict" => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }

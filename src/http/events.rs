@@ -38,18 +38,21 @@ pub(super) struct EventRequest {
 /// The first transition (in file order) leaving the order's status on this event whose guard
 /// holds is taken, then automatic transitions, all in one transaction.
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/events", tag = "events",
+    post, path = "/v1/orders/{id}/events", tag = "events", operation_id = "post_event",
     params(
         ("id" = String, Path, description = "The order's id or number"),
         ("Idempotency-Key" = Option<String>, Header, description = "Same as `idempotency_key` in the body"),
     ),
-    request_body = EventRequest,
+    request_body(content = EventRequest, example = json!({
+        "event": "payment_received", "data": {"amount": "499.00", "outcome": "approved"}, "idempotency_key": "gw-1042"
+    })),
     responses(
         (status = 200, description = "Applied (or replayed for a repeated idempotency key)", body = EventResult),
-        (status = 409, description = "`no_transition`: no transition takes this event in this status; the body has `status`, `allowed_events` and each candidate's failing guard", body = super::error::ErrorBody),
+        (status = 409, description = "`no_transition`: no transition takes this event in this status; the body has `status`, `allowed_events` and each candidate's failing guard. `over_shipment`, `automatic_loop`, `duplicate` (a related order's number is taken)", body = super::error::ErrorBody),
         (status = 423, description = "`locked`: another actor holds the order's lock", body = super::error::ErrorBody),
-        (status = 422, description = "`unknown_event`, `invalid_data` (each field's problem in `problems`), `hook_failed`", body = super::error::ErrorBody),
-        (status = 404, description = "No such order", body = super::error::ErrorBody),
+        (status = 422, description = "`unknown_event` (with a did-you-mean), `invalid_data` (each field's problem in `problems`), `hook_failed`, `unknown_status`, `workflow_unavailable`, `idempotency_conflict` (the key was used for another request), `invalid_body`", body = super::error::ErrorBody),
+        (status = 404, description = "`not_found`: no such order", body = super::error::ErrorBody),
+        (status = 403, description = "`forbidden`: the token lacks `events:write`, or may not post this event (`allowed` lists those it may)", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]

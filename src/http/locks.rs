@@ -8,6 +8,7 @@ use super::view::OrderView;
 use super::{trace_order, AppState};
 use crate::config::Scope;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -25,7 +26,8 @@ pub(super) struct LockRequest {
     #[serde(default)]
     holder: Option<String>,
     /// How long it lasts, 1 to 86400 seconds (default: the workflow's `lock_lease`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::engine::decimal::de_opt_whole")]
+    #[schema(minimum = 1, maximum = 86400)]
     ttl_seconds: Option<u64>,
 }
 
@@ -39,7 +41,9 @@ pub(super) struct UnlockRequest {
 }
 
 fn holder(given: Option<String>, caller: &Caller) -> Result<String, ApiError> {
-    given.filter(|h| !h.trim().is_empty()).or_else(|| caller.name().map(str::to_string)).ok_or_else(|| {
+    // Blank: spaces, tabs and line breaks only (the OpenAPI document's pattern says the same).
+    let blank = |h: &str| h.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r'));
+    given.filter(|h| !blank(h)).or_else(|| caller.name().map(str::to_string)).ok_or_else(|| {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "say who holds the lock: `holder`")
             .with(
                 "problems",
@@ -50,13 +54,15 @@ fn holder(given: Option<String>, caller: &Caller) -> Result<String, ApiError> {
 
 /// Takes or renews the lock on an order.
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/lock", tag = "locks",
+    post, path = "/v1/orders/{id}/lock", tag = "locks", operation_id = "lock_order",
     params(("id" = String, Path, description = "The order's id or number")),
-    request_body = LockRequest,
+    request_body(content = LockRequest, example = json!({"holder": "alice", "ttl_seconds": 600})),
     responses(
         (status = 200, description = "Locked (or renewed) until `lock.expires_at`", body = OrderView),
-        (status = 423, description = "Another holder has the lock; the message names them", body = super::error::ErrorBody),
-        (status = 404, description = "No such order", body = super::error::ErrorBody),
+        (status = 423, description = "`locked`: another holder has the lock; the message names them", body = super::error::ErrorBody),
+        (status = 404, description = "`not_found`: no such order", body = super::error::ErrorBody),
+        (status = 422, description = "`invalid_body`: no `holder` (nor a token whose name stands for it), `ttl_seconds` out of range, or JSON that does not fit", body = super::error::ErrorBody),
+        (status = 403, description = "`forbidden`: the token lacks `orders:write`", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -92,13 +98,17 @@ pub(super) async fn lock(
 
 /// Releases the lock (a holder releases only their own).
 #[utoipa::path(
-    delete, path = "/v1/orders/{id}/lock", tag = "locks",
+    delete, path = "/v1/orders/{id}/lock", tag = "locks", operation_id = "unlock_order",
     params(("id" = String, Path, description = "The order's id or number")),
-    request_body(content = UnlockRequest, description = "Optional: `{\"holder\": ...}`"),
+    request_body(content = Option<UnlockRequest>, description = "Optional: `{\"holder\": ...}`; without a body, the token's name is the holder"),
     responses(
-        (status = 200, description = "Released", body = OrderView),
-        (status = 423, description = "Another holder has the lock", body = super::error::ErrorBody),
-        (status = 404, description = "No such order", body = super::error::ErrorBody),
+        (status = 200, description = "Released (or there was no lock)", body = OrderView),
+        (status = 400, description = "`bad_json`: a body that is not JSON; `bad_path`", body = super::error::ErrorBody),
+        (status = 413, description = "`body_too_large`: the body is over `body_limit`", body = super::error::ErrorBody),
+        (status = 423, description = "`locked`: another holder has the lock", body = super::error::ErrorBody),
+        (status = 404, description = "`not_found`: no such order", body = super::error::ErrorBody),
+        (status = 422, description = "`invalid_body`: no `holder` (nor a token whose name stands for it), or JSON that does not fit", body = super::error::ErrorBody),
+        (status = 403, description = "`forbidden`: the token lacks `orders:write`", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -106,21 +116,39 @@ pub(super) async fn unlock(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     PathArgs(id): PathArgs<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<OrderView>, ApiError> {
     caller.require(Scope::OrdersWrite)?;
     trace_order(&id, None);
-    // DELETE bodies are optional: none means the token's own lock.
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "the body is larger than the service accepts (`body_limit` in orderly.toml)",
+            )
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "bad_body", e.body_text())
+        }
+    })?;
+    // DELETE bodies are optional: none (or `null`) means the token's own lock.
     let req: UnlockRequest = if body.iter().all(u8::is_ascii_whitespace) {
         UnlockRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_body",
-                format!("the body does not fit: {e}"),
-            )
-        })?
+        serde_json::from_slice::<Option<UnlockRequest>>(&body).map(Option::unwrap_or_default).map_err(
+            |e| match e.classify() {
+                serde_json::error::Category::Data => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_body",
+                    format!("the body does not fit: {e}"),
+                ),
+                _ => ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_json",
+                    format!("the body is not valid JSON: {e}"),
+                ),
+            },
+        )?
     };
     let holder = holder(req.holder, &caller)?;
     let order = state.service.unlock(&id, &holder).await?;

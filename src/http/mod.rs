@@ -6,10 +6,12 @@
 //! other systems and their delivery), `ops` (health, metrics).
 //! `error` holds the one error type every handler returns; `auth` the bearer tokens; `view` what
 //! the answers show. The OpenAPI document is generated from the handlers' annotations by
-//! utoipa, from the same router the service serves, so the two cannot drift.
+//! utoipa, from the same router the service serves, so the two cannot drift; `doc` adds the
+//! answers every route of a kind gives (bad paths, bodies, tokens, a busy database).
 
 mod actions;
 pub mod auth;
+mod doc;
 pub mod error;
 mod events;
 mod locks;
@@ -33,7 +35,6 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
-use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -75,43 +76,8 @@ impl AppState {
     }
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "orderly",
-        description = "Order workflows: create orders from channels, move them with events, lock them, \
-                       track them. Errors are `{\"error\": code, \"message\": text, ...details}`."
-    ),
-    components(schemas(error::ErrorBody)),
-    modifiers(&BearerAuth),
-    tags(
-        (name = "orders", description = "Orders: create, view, list"),
-        (name = "events", description = "Events that move orders along their workflow"),
-        (name = "locks", description = "Leases that keep other actors off an order"),
-        (name = "fulfillment", description = "Fulfillment actions recorded on orders"),
-        (name = "tracking", description = "The customer's view, without a token"),
-        (name = "workflows", description = "Active workflows, reloads, pictures"),
-        (name = "outbox", description = "Messages for other systems (webhooks, emails) and their delivery"),
-        (name = "operations", description = "Health and metrics")
-    )
-)]
-struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
-
 fn api() -> OpenApiRouter<Arc<AppState>> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    OpenApiRouter::with_openapi(doc::base())
         .routes(routes!(orders::create, orders::grid))
         .routes(routes!(orders::get))
         .routes(routes!(events::post))
@@ -129,16 +95,17 @@ fn api() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(ops::metrics))
 }
 
-/// The OpenAPI 3 document of the API (what `GET /v1/openapi.json` serves).
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().split_for_parts().1
+/// The OpenAPI 3.1 document of the API, as a service with tokens serves it at
+/// `GET /v1/openapi.json` (without tokens the routes are open and the document says so).
+pub fn openapi() -> serde_json::Value {
+    doc::to_json(&doc::standard(api().split_for_parts().1))
 }
 
 /// The router: every v1 route, the OpenAPI document, JSON errors for unknown routes, bodies
 /// over the limit and panics, and a tracing span per request.
 pub fn app(state: Arc<AppState>) -> Router {
     let (router, doc) = api().split_for_parts();
-    let doc = Arc::new(doc);
+    let doc = Arc::new(doc::to_json(&doc::for_service(doc::standard(doc), !state.config.tokens.is_empty())));
     let body_limit = state.config.body_limit;
     let router = router
         .route(
@@ -173,7 +140,9 @@ fn edge<S: Clone + Send + Sync + 'static>(router: Router<S>, body_limit: usize) 
         }))
 }
 
-/// `limit` (1 to 500, default 50) and `cursor` (an id this service gave) of a paged list.
+/// `limit` (1 to 500, default 50) and `cursor` (an id this service gave: what
+/// `^([1-9][0-9]{0,17})?$` matches, as the
+/// OpenAPI document says; empty is the first page) of a paged list.
 fn paging(limit: Option<u32>, cursor: Option<&str>) -> Result<(u32, Option<i64>), error::ApiError> {
     let bad = |m: String| error::ApiError::new(axum::http::StatusCode::BAD_REQUEST, "bad_query", m);
     let limit = limit.unwrap_or(50);
@@ -182,12 +151,17 @@ fn paging(limit: Option<u32>, cursor: Option<&str>) -> Result<(u32, Option<i64>)
     }
     let before = match cursor.filter(|c| !c.is_empty()) {
         None => None,
-        Some(c) => Some(
-            c.parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| bad(format!("`cursor` `{c}` is not a cursor this service gave")))?,
-        ),
+        Some(c) => {
+            // Exactly the documented pattern: 1 to 18 digits, no leading zero, no sign.
+            let digits =
+                (1..=18).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_digit()) && !c.starts_with('0');
+            Some(
+                c.parse::<i64>()
+                    .ok()
+                    .filter(|_| digits)
+                    .ok_or_else(|| bad(format!("`cursor` `{c}` is not a cursor this service gave")))?,
+            )
+        }
     };
     Ok((limit, before))
 }

@@ -10,20 +10,31 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
 use std::sync::Arc;
+
+/// The answer of a healthy service.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct Health {
+    /// Always `ok`.
+    #[schema(pattern = "^ok$")]
+    status: &'static str,
+    /// Always `ok`: the database answered.
+    #[schema(pattern = "^ok$")]
+    database: &'static str,
+}
 
 /// Liveness: 200 when the database answers, 503 when it does not.
 #[utoipa::path(
-    get, path = "/healthz", tag = "operations",
+    get, path = "/healthz", tag = "operations", operation_id = "healthz",
     responses(
-        (status = 200, description = "`{\"status\": \"ok\", \"database\": \"ok\"}`", body = Object),
-        (status = 503, description = "The database does not answer", body = super::error::ErrorBody),
+        (status = 200, description = "The service and its database answer", body = Health),
+        (status = 503, description = "`database_unavailable`: the database does not answer", body = super::error::ErrorBody),
     )
 )]
 pub(super) async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     match state.service.store().ping().await {
-        Ok(()) => Json(json!({"status": "ok", "database": "ok"})).into_response(),
+        Ok(()) => Json(Health { status: "ok", database: "ok" }).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check: the database does not answer");
             ApiError::new(
@@ -39,8 +50,11 @@ pub(super) async fn healthz(State(state): State<Arc<AppState>>) -> Response {
 /// Metrics in Prometheus text format: events applied and refused, event latency, orders by
 /// status, reloads, timers, the database pool.
 #[utoipa::path(
-    get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")),
+    get, path = "/metrics", tag = "operations", operation_id = "metrics",
+    responses(
+        (status = 200, description = "OpenMetrics 1.0 text (`application/openmetrics-text; version=1.0.0; charset=utf-8`)", body = String, content_type = "application/openmetrics-text"),
+        (status = 403, description = "`forbidden`: the token lacks `metrics:read`", body = super::error::ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 pub(super) async fn metrics(

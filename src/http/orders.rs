@@ -28,14 +28,27 @@ pub(super) async fn view_of(state: &AppState, order: Order) -> Result<OrderView,
 /// The channel's rules pick the initial status from the mode and the payment's method and
 /// outcome. The same `channel` and `external_id` again returns the first order (200).
 #[utoipa::path(
-    post, path = "/v1/orders", tag = "orders",
-    request_body = NewOrder,
+    post, path = "/v1/orders", tag = "orders", operation_id = "create_order",
+    request_body(content = NewOrder, example = json!({
+        "channel": "website",
+        "customer": {"email": "ann@example.com", "first_name": "Ann", "last_name": "Lee"},
+        "shipping_address": {"first_name": "Ann", "last_name": "Lee", "address": "12 Elm St", "city": "Albany", "state": "NY", "zip": "12207"},
+        "payment": {"method": "check", "outcome": "pending"},
+        "lines": [{"sku": "GTR-1", "description": "Acoustic guitar", "qty": 1, "unit_price": "499.00", "in_stock": true}]
+    })),
     responses(
-        (status = 201, description = "Created", body = OrderView),
+        (status = 201, description = "Created", body = OrderView, links(
+            ("get_order" = (operation_id = "get_order", parameters(("id" = "$response.body#/number")))),
+            ("post_event" = (operation_id = "post_event", parameters(("id" = "$response.body#/number")))),
+            ("lock_order" = (operation_id = "lock_order", parameters(("id" = "$response.body#/number")))),
+            ("unlock_order" = (operation_id = "unlock_order", parameters(("id" = "$response.body#/number")))),
+            ("add_fulfillment_action" = (operation_id = "add_fulfillment_action", parameters(("id" = "$response.body#/number")))),
+            ("track_order" = (operation_id = "track_order", parameters(("number" = "$response.body#/number"), ("email" = "$response.body#/customer/email")))),
+        )),
         (status = 200, description = "This channel sent this `external_id` before: the first order", body = OrderView),
-        (status = 422, description = "Missing or invalid fields, each listed in `problems`; an unknown channel; a channel rule that refuses the order", body = super::error::ErrorBody),
-        (status = 401, description = "No valid token", body = super::error::ErrorBody),
-        (status = 403, description = "The token lacks `orders:write`", body = super::error::ErrorBody),
+        (status = 409, description = "`duplicate`: an order with this `number` exists", body = super::error::ErrorBody),
+        (status = 422, description = "`invalid_order` (every missing or invalid field in `problems`), `unknown_channel`, `refused` (a channel rule refuses the order), `hook_failed`, `invalid_body`", body = super::error::ErrorBody),
+        (status = 403, description = "`forbidden`: the token lacks `orders:write`", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -57,11 +70,12 @@ pub(super) async fn create(
 /// The order view: status (code, label, phase), lines, customer, payment, flags, attributes,
 /// shipments, fulfillment actions, history, lock and the events it accepts now.
 #[utoipa::path(
-    get, path = "/v1/orders/{id}", tag = "orders",
+    get, path = "/v1/orders/{id}", tag = "orders", operation_id = "get_order",
     params(("id" = String, Path, description = "The order's id or number")),
     responses(
         (status = 200, description = "The order", body = OrderView),
-        (status = 404, description = "No order has this id or number", body = super::error::ErrorBody),
+        (status = 404, description = "`not_found`: no order has this id or number", body = super::error::ErrorBody),
+        (status = 403, description = "`forbidden`: the token lacks `orders:read`", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -81,21 +95,25 @@ pub(super) async fn get(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(super) struct GridParams {
-    /// Status codes, comma-separated.
+    /// Status codes, comma-separated: orders in any of them. A code no active workflow has is
+    /// refused (400, with a did-you-mean).
     status: Option<String>,
-    /// A phase code: orders in any status of that phase.
+    /// A phase code: orders in any status of that phase (empty: any). A phase no active
+    /// workflow has is refused (400, with a did-you-mean).
     phase: Option<String>,
-    /// A channel code.
+    /// A channel code (empty: any).
     channel: Option<String>,
-    /// A flag that must be set.
+    /// A flag that must be set (empty: any).
     flag: Option<String>,
     /// `true`: only orders whose lock is held; `false`: only free ones.
     locked: Option<bool>,
-    /// Who they are assigned to.
+    /// Who they are assigned to (empty: anyone).
     assignee: Option<String>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page (empty: the first page).
+    #[param(pattern = r"^([1-9][0-9]{0,17})?$")]
     cursor: Option<String>,
     /// Rows per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 
@@ -111,11 +129,12 @@ pub(super) struct GridAnswer {
 /// The order grid: newest first, filtered by status, phase, channel, flag, lock and assignee,
 /// paged by cursor.
 #[utoipa::path(
-    get, path = "/v1/orders", tag = "orders",
+    get, path = "/v1/orders", tag = "orders", operation_id = "list_orders",
     params(GridParams),
     responses(
         (status = 200, description = "A page of orders", body = GridAnswer),
-        (status = 400, description = "A bad filter: an unknown phase, a cursor that is not one, a limit out of range", body = super::error::ErrorBody),
+        (status = 400, description = "`bad_query`: an unknown status or phase (with a did-you-mean), a cursor that is not one, a limit out of range, an unknown parameter", body = super::error::ErrorBody),
+        (status = 403, description = "`forbidden`: the token lacks `orders:read`", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -126,27 +145,56 @@ pub(super) async fn grid(
 ) -> Result<Json<GridAnswer>, ApiError> {
     caller.require(Scope::OrdersRead)?;
     let (limit, before) = super::paging(p.limit, p.cursor.as_deref())?;
-    let workflow_statuses = match p.phase.as_deref() {
+    // An empty filter (`phase=` from a form) filters nothing.
+    let given = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+    let workflow_statuses = match given(p.phase.clone()).as_deref() {
         None => None,
         Some(phase) => Some(phase_statuses(&state, phase)?),
     };
-    let split = |s: &Option<String>| -> Vec<String> {
-        s.as_deref()
-            .map(|v| v.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_string).collect())
-            .unwrap_or_default()
-    };
+    let statuses: Vec<String> = p
+        .status
+        .as_deref()
+        .map(|v| v.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_string).collect())
+        .unwrap_or_default();
+    known_statuses(&state, &statuses)?;
     let query = GridQuery {
-        statuses: split(&p.status),
+        statuses,
         workflow_statuses,
-        channel: p.channel,
-        flag: p.flag,
+        channel: given(p.channel),
+        flag: given(p.flag),
         locked: p.locked,
-        assignee: p.assignee,
+        assignee: given(p.assignee),
         before,
         limit,
     };
     let page = state.service.store().grid(&query, state.service.now()).await?;
     Ok(Json(GridAnswer { orders: page.rows, next_cursor: page.next.map(|n| n.to_string()) }))
+}
+
+/// Refuses a status code no active workflow has, as an unknown phase is refused: a typo would
+/// otherwise look like an empty grid.
+fn known_statuses(state: &AppState, statuses: &[String]) -> Result<(), ApiError> {
+    if statuses.is_empty() {
+        return Ok(());
+    }
+    let registry = state.service.registry();
+    let mut known: Vec<&str> =
+        registry.all().flat_map(|a| a.workflow.statuses.iter().map(|s| s.code.as_str())).collect();
+    known.sort_unstable();
+    known.dedup();
+    match statuses.iter().find(|s| known.binary_search(&s.as_str()).is_err()) {
+        None => Ok(()),
+        Some(unknown) => {
+            let hint = crate::diagnostics::did_you_mean(unknown, known.iter().copied())
+                .map(|m| format!("; did you mean `{m}`?"))
+                .unwrap_or_default();
+            Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                format!("no active workflow has a status `{unknown}`{hint}"),
+            ))
+        }
+    }
 }
 
 /// The (workflow, status) pairs of a phase across the active workflows.

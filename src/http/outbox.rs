@@ -22,6 +22,7 @@ pub(super) struct OutboxView {
     /// The order that queued it.
     order_id: i64,
     /// `webhook` or `email`.
+    #[schema(pattern = "^(webhook|email)$")]
     kind: String,
     /// The webhook target's name, or the email address.
     target: String,
@@ -32,7 +33,8 @@ pub(super) struct OutboxView {
     /// The hook that builds a webhook's body at delivery.
     hook: Option<String>,
     /// `pending` (waiting for delivery, or between attempts), `sent` or `dead`.
-    state: String,
+    #[schema(inline)]
+    state: OutboxState,
     /// Delivery attempts so far.
     attempts: i64,
     /// When it was queued.
@@ -63,7 +65,7 @@ impl From<StoredOutbox> for OutboxView {
             template: m.message.template,
             subject: m.message.subject,
             hook: m.message.hook,
-            state: m.state,
+            state: OutboxState::of(&m.state),
             attempts: m.attempts,
             created_at: m.created_at,
             next_attempt_at: m.next_attempt_at,
@@ -75,18 +77,43 @@ impl From<StoredOutbox> for OutboxView {
     }
 }
 
+/// Where a message is in its delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum OutboxState {
+    /// Waiting for delivery, or between attempts.
+    Pending,
+    /// Delivered.
+    Sent,
+    /// Given up on.
+    Dead,
+}
+
+impl OutboxState {
+    fn of(code: &str) -> Self {
+        match code {
+            "sent" => OutboxState::Sent,
+            "dead" => OutboxState::Dead,
+            _ => OutboxState::Pending,
+        }
+    }
+}
+
 /// Filters and paging of the outbox.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(super) struct OutboxParams {
-    /// `pending`, `sent` or `dead`.
+    /// `pending`, `sent` or `dead` (anything else is refused, with a did-you-mean).
+    #[param(value_type = Option<OutboxState>, inline)]
     state: Option<String>,
-    /// One order's messages: its id or number.
+    /// One order's messages: its id or number (empty: every order's).
     order: Option<String>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page (empty: the first page).
+    #[param(pattern = r"^([1-9][0-9]{0,17})?$")]
     cursor: Option<String>,
     /// Rows per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 
@@ -101,13 +128,13 @@ pub(super) struct OutboxPage {
 
 /// Outbox messages, newest first: filtered by state and order, paged by cursor.
 #[utoipa::path(
-    get, path = "/v1/outbox", tag = "outbox",
+    get, path = "/v1/outbox", tag = "outbox", operation_id = "list_outbox",
     params(OutboxParams),
     responses(
         (status = 200, description = "A page of messages", body = OutboxPage),
-        (status = 400, description = "An unknown state, a cursor that is not one, a limit out of range", body = super::error::ErrorBody),
-        (status = 404, description = "`order` names no order", body = super::error::ErrorBody),
-        (status = 403, description = "The token lacks `orders:read`", body = super::error::ErrorBody),
+        (status = 400, description = "`bad_query`: an unknown state, a cursor that is not one, a limit out of range, an unknown parameter", body = super::error::ErrorBody),
+        (status = 404, description = "`not_found`: `order` names no order", body = super::error::ErrorBody),
+        (status = 403, description = "`forbidden`: the token lacks `orders:read`", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -143,13 +170,13 @@ pub(super) async fn list(
 /// Makes a `dead` (or `pending`) message due now, with its attempts reset; noted in the
 /// order's history. A message already `sent` is not sent again (409).
 #[utoipa::path(
-    post, path = "/v1/outbox/{id}/retry", tag = "outbox",
+    post, path = "/v1/outbox/{id}/retry", tag = "outbox", operation_id = "retry_outbox_message",
     params(("id" = i64, Path, description = "The message's id")),
     responses(
         (status = 200, description = "Pending again, due now", body = OutboxView),
-        (status = 404, description = "No such message", body = super::error::ErrorBody),
+        (status = 404, description = "`not_found`: no such message", body = super::error::ErrorBody),
         (status = 409, description = "`already_sent`: the message was delivered", body = super::error::ErrorBody),
-        (status = 403, description = "The token lacks `admin`", body = super::error::ErrorBody),
+        (status = 403, description = "`forbidden`: the token lacks `admin`", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]

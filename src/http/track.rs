@@ -51,12 +51,13 @@ fn same_email(a: &str, b: &str) -> bool {
 /// The customer's view of their order: status as customers see it, lines, shipments with
 /// tracking numbers, visible fulfillment actions. Nothing else.
 #[utoipa::path(
-    get, path = "/v1/track/{number}", tag = "tracking",
+    get, path = "/v1/track/{number}", tag = "tracking", operation_id = "track_order",
     params(("number" = String, Path, description = "The order number"), TrackParams),
     responses(
         (status = 200, description = "The order, as the customer may see it", body = TrackingView),
-        (status = 404, description = "No order has this number and email (the same answer for either mistake)", body = super::error::ErrorBody),
-        (status = 429, description = "Too many requests from this address; `Retry-After` says when to come back", body = super::error::ErrorBody),
+        (status = 404, description = "`not_found`: no order has this number and email (the same answer for either mistake)", body = super::error::ErrorBody),
+        (status = 429, description = "`rate_limited`: too many requests from this address; `Retry-After` says when to come back", body = super::error::ErrorBody,
+            headers(("Retry-After" = String, description = "Seconds to wait"))),
     )
 )]
 pub(super) async fn track(

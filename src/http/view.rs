@@ -43,6 +43,7 @@ impl StatusView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OrderView {
     /// The store's id.
+    #[schema(value_type = i64)]
     pub id: OrderId,
     /// The order number.
     pub number: String,
@@ -100,6 +101,7 @@ pub struct OrderView {
     /// Whether it was invoiced.
     pub invoiced: bool,
     /// The order this one replaces or is replaced by.
+    #[schema(value_type = Option<i64>)]
     pub related_order: Option<OrderId>,
     /// Shipments.
     pub shipments: Vec<Shipment>,

@@ -19,7 +19,9 @@ use std::sync::Arc;
 /// One active workflow, in short.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct WorkflowSummary {
+    /// Its name.
     name: String,
+    /// Its title.
     title: Option<String>,
     /// Its version number (a new one for every change of its text or hooks).
     version: i64,
@@ -27,9 +29,13 @@ pub(super) struct WorkflowSummary {
     hash: String,
     /// The file it came from.
     file: String,
+    /// How many statuses it has.
     statuses: usize,
+    /// How many events it declares.
     events: usize,
+    /// How many transitions it has.
     transitions: usize,
+    /// Its channels' codes.
     channels: Vec<String>,
 }
 
@@ -54,15 +60,18 @@ impl WorkflowSummary {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct WorkflowList {
     workflows: Vec<WorkflowSummary>,
-    /// The last reload: when, what triggered it, ok or not, the findings when it failed.
-    #[schema(value_type = Object)]
+    /// The last reload: when, what triggered it, ok or not, the findings when it failed; `null`
+    /// for a service without a workflows folder to reload.
     last_reload: Option<ReloadReport>,
 }
 
 /// Lists the active workflows, with the last reload's result.
 #[utoipa::path(
-    get, path = "/v1/workflows", tag = "workflows",
-    responses((status = 200, description = "Active workflows", body = WorkflowList)),
+    get, path = "/v1/workflows", tag = "workflows", operation_id = "list_workflows",
+    responses(
+        (status = 200, description = "Active workflows", body = WorkflowList),
+        (status = 403, description = "`forbidden`: the token lacks `workflows:read`", body = super::error::ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 pub(super) async fn list(
@@ -122,18 +131,31 @@ pub(super) struct TransitionView {
     guard: Option<String>,
 }
 
-/// One workflow in full.
+/// One workflow in full: what [`WorkflowSummary`] shows, with the lists where the summary has
+/// counts (one key, one meaning: `statuses` here is the list, not how many).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct WorkflowDetail {
-    #[serde(flatten)]
-    summary: WorkflowSummary,
+    /// Its name.
+    name: String,
+    /// Its title.
+    title: Option<String>,
+    /// Its version number (a new one for every change of its text or hooks).
+    version: i64,
+    /// SHA-256 of its text and hooks.
+    hash: String,
+    /// The file it came from.
+    file: String,
+    /// Its channels' codes.
+    channels: Vec<String>,
+    /// Its phases, in lifecycle order.
     phases: Vec<PhaseView>,
-    #[serde(rename = "statuses")]
-    status_list: Vec<StatusDetail>,
-    #[serde(rename = "events")]
-    event_list: Vec<EventView>,
-    #[serde(rename = "transitions")]
-    transition_list: Vec<TransitionView>,
+    /// Its statuses.
+    statuses: Vec<StatusDetail>,
+    /// Its events with their data fields.
+    events: Vec<EventView>,
+    /// Its transitions, in file order.
+    transitions: Vec<TransitionView>,
+    /// The fulfillment actions staff may record.
     fulfillment_actions: Vec<String>,
 }
 
@@ -150,11 +172,12 @@ fn find(state: &AppState, name: &str) -> Result<Active, ApiError> {
 
 /// A workflow: phases, statuses, events with their data, transitions with their guards.
 #[utoipa::path(
-    get, path = "/v1/workflows/{name}", tag = "workflows",
+    get, path = "/v1/workflows/{name}", tag = "workflows", operation_id = "get_workflow",
     params(("name" = String, Path, description = "The workflow's name")),
     responses(
         (status = 200, description = "The workflow", body = WorkflowDetail),
-        (status = 404, description = "No active workflow has this name", body = super::error::ErrorBody),
+        (status = 404, description = "`not_found`: no active workflow has this name (with a did-you-mean)", body = super::error::ErrorBody),
+        (status = 403, description = "`forbidden`: the token lacks `workflows:read`", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -168,7 +191,12 @@ pub(super) async fn get(
     let w = &a.workflow;
     let code = |s: usize| w.statuses[s].code.clone();
     Ok(Json(WorkflowDetail {
-        summary: WorkflowSummary::of(&a),
+        name: w.name.clone(),
+        title: w.title.clone(),
+        version: a.version,
+        hash: a.hash.clone(),
+        file: a.path.display().to_string(),
+        channels: w.channels.iter().map(|c| c.code.clone()).collect(),
         phases: w
             .phases
             .iter()
@@ -178,7 +206,7 @@ pub(super) async fn get(
                 statuses: p.statuses.iter().map(|s| code(*s)).collect(),
             })
             .collect(),
-        status_list: w
+        statuses: w
             .statuses
             .iter()
             .map(|s| StatusDetail {
@@ -189,7 +217,7 @@ pub(super) async fn get(
                 is_final: s.is_final,
             })
             .collect(),
-        event_list: w
+        events: w
             .events
             .iter()
             .map(|e| EventView {
@@ -206,7 +234,7 @@ pub(super) async fn get(
                     .collect(),
             })
             .collect(),
-        transition_list: w
+        transitions: w
             .transitions
             .iter()
             .map(|t| TransitionView {
@@ -227,17 +255,36 @@ pub(super) async fn get(
 #[into_params(parameter_in = Query)]
 pub(super) struct GraphParams {
     /// `svg` (default), `dot` or `mermaid`.
-    format: Option<String>,
+    #[param(inline)]
+    format: Option<GraphFormat>,
+}
+
+/// A picture format and the media type it is sent as.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum GraphFormat {
+    /// `image/svg+xml`.
+    Svg,
+    /// Graphviz, `text/vnd.graphviz`.
+    Dot,
+    /// Mermaid, `text/plain`.
+    Mermaid,
 }
 
 /// The workflow as a picture: statuses grouped by phase, transitions as arrows.
 #[utoipa::path(
-    get, path = "/v1/workflows/{name}/graph", tag = "workflows",
+    get, path = "/v1/workflows/{name}/graph", tag = "workflows", operation_id = "workflow_graph",
     params(("name" = String, Path, description = "The workflow's name"), GraphParams),
     responses(
-        (status = 200, description = "SVG (`image/svg+xml`), DOT (`text/vnd.graphviz`) or Mermaid (`text/plain`)", body = String),
-        (status = 400, description = "An unknown format", body = super::error::ErrorBody),
-        (status = 404, description = "No active workflow has this name", body = super::error::ErrorBody),
+        (status = 200, description = "The picture: SVG for `svg`, DOT for `dot`, Mermaid for `mermaid` (each as text in UTF-8)",
+            content(
+                (String = "image/svg+xml"),
+                (String = "text/vnd.graphviz"),
+                (String = "text/plain"),
+            )),
+        (status = 400, description = "`bad_query`: an unknown format or parameter; `bad_path`", body = super::error::ErrorBody),
+        (status = 404, description = "`not_found`: no active workflow has this name", body = super::error::ErrorBody),
+        (status = 403, description = "`forbidden`: the token lacks `workflows:read`", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -248,17 +295,10 @@ pub(super) async fn graph(
     QueryArgs(p): QueryArgs<GraphParams>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::WorkflowsRead)?;
-    let (format, mime) = match p.format.as_deref().unwrap_or("svg") {
-        "svg" => (Format::Svg, "image/svg+xml"),
-        "dot" => (Format::Dot, "text/vnd.graphviz; charset=utf-8"),
-        "mermaid" => (Format::Mermaid, "text/plain; charset=utf-8"),
-        other => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_query",
-                format!("unknown format `{other}`: use `svg`, `dot` or `mermaid`"),
-            ))
-        }
+    let (format, mime) = match p.format.unwrap_or(GraphFormat::Svg) {
+        GraphFormat::Svg => (Format::Svg, "image/svg+xml"),
+        GraphFormat::Dot => (Format::Dot, "text/vnd.graphviz; charset=utf-8"),
+        GraphFormat::Mermaid => (Format::Mermaid, "text/plain; charset=utf-8"),
     };
     let a = find(&state, &name)?;
     Ok(([(header::CONTENT_TYPE, mime)], graph::render(&a.workflow, format)).into_response())
@@ -267,11 +307,12 @@ pub(super) async fn graph(
 /// Reloads the workflows folder now (as a file change would): parse, check, check against the
 /// orders in the database, swap. A failure keeps the running version.
 #[utoipa::path(
-    post, path = "/v1/workflows/reload", tag = "workflows",
+    post, path = "/v1/workflows/reload", tag = "workflows", operation_id = "reload_workflows",
     responses(
-        (status = 200, description = "Reloaded (`changed` lists new versions)", body = Object),
+        (status = 200, description = "Reloaded (`changed` lists new versions)", body = ReloadReport),
+        (status = 409, description = "`no_reload`: the service was started without a workflows folder to reload", body = super::error::ErrorBody),
         (status = 422, description = "`reload_failed`: the running version stays; `findings` has every diagnostic, `rendered` the same as text", body = super::error::ErrorBody),
-        (status = 403, description = "The token lacks `admin`", body = super::error::ErrorBody),
+        (status = 403, description = "`forbidden`: the token lacks `admin`", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]

@@ -34,6 +34,7 @@ pub struct GridQuery {
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct GridRow {
     /// The order's id.
+    #[schema(value_type = i64)]
     pub id: OrderId,
     /// Its number.
     pub number: String,
