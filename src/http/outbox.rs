@@ -30,8 +30,10 @@ pub(super) struct OutboxView {
     template: Option<String>,
     /// The email subject.
     subject: Option<String>,
-    /// The hook that builds a webhook's body at delivery.
+    /// The payload hook that builds a webhook's body at delivery (`send webhook NAME with hook`).
     hook: Option<String>,
+    /// The event that queued it (absent for automatic steps and timers).
+    event: Option<String>,
     /// `pending` (waiting for delivery, or between attempts), `sent` or `dead`.
     #[schema(inline)]
     state: OutboxState,
@@ -50,9 +52,15 @@ pub(super) struct OutboxView {
     last_status: Option<i64>,
     /// What went wrong last.
     last_error: Option<String>,
-    /// The payload queued with it (a hook may build the body sent from the order instead).
+    /// What was queued: `{event, data, order}` (the order after the event), or the body an
+    /// action hook built. A payload hook builds the body sent from it at delivery.
     #[schema(value_type = Object)]
     payload: serde_json::Value,
+    /// What the last attempt sent: `{"body": ...}` for a webhook (as its payload hook built it),
+    /// `{"to", "subject", "text", "html"}` for an email. Every attempt's is in the order's
+    /// history (`delivery` rows). Absent before an attempt got that far.
+    #[schema(value_type = Option<Object>)]
+    sent: Option<serde_json::Value>,
 }
 
 impl From<StoredOutbox> for OutboxView {
@@ -65,6 +73,7 @@ impl From<StoredOutbox> for OutboxView {
             template: m.message.template,
             subject: m.message.subject,
             hook: m.message.hook,
+            event: m.message.event,
             state: OutboxState::of(&m.state),
             attempts: m.attempts,
             created_at: m.created_at,
@@ -73,6 +82,7 @@ impl From<StoredOutbox> for OutboxView {
             last_status: m.last_status,
             last_error: m.last_error,
             payload: m.message.payload,
+            sent: m.sent,
         }
     }
 }
