@@ -128,6 +128,32 @@ fn resolve_hooks(loaded: &mut [Loaded]) {
                 );
             }
         }
+        // Webhooks a hook sends to a target named literally must be declared by every
+        // workflow that runs it (a shipment would otherwise be refused at run time).
+        for (hook, span) in &workflow.hook_refs {
+            let file = hook.split("::").next().unwrap_or_default();
+            for (target, line, column) in engine.webhook_targets(file) {
+                if workflow.webhooks.contains(target) {
+                    continue;
+                }
+                let hint =
+                    crate::diagnostics::did_you_mean(target, workflow.webhooks.iter().map(String::as_str))
+                        .map(|s| format!("did you mean `{s}`? "))
+                        .unwrap_or_default();
+                found.push(
+                    Diagnostic::error(
+                        "unknown-webhook",
+                        format!(
+                            "hook `{file}` sends a webhook to `{target}` (hooks/{file}:{line}:{column}), which workflow `{}` does not declare",
+                            workflow.name
+                        ),
+                        *span,
+                    )
+                    .with_label("this hook sends it")
+                    .with_help(format!("{hint}declare it: `webhook {target} \"...\"`, or fix the name in the hook")),
+                );
+            }
+        }
         if !found.is_empty() {
             l.outcome.workflow = None;
             l.outcome.diagnostics.extend(found);

@@ -225,3 +225,41 @@ fn a_closed_output_pipe_is_not_a_panic() {
         assert!(matches!(status.code(), Some(0 | 1)), "{args:?}: {status:?}");
     }
 }
+
+/// Issue 10: a hook reading a property the order does not have fails `orderly check` at the
+/// property's file:line:col with a did-you-mean, however the script reaches the order.
+#[test]
+fn a_hook_reading_a_misspelt_property_fails_check_where_it_is() {
+    let out = orderly(&["check", "tests/fixtures/misspelt_hook"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    for (at, message, help) in [
+        ("route.rhai:3:17", "an order has no property `totl`", "did you mean `total`?"),
+        ("route.rhai:5:13", "an order line has no property `skuu`", "did you mean `sku`?"),
+        ("route.rhai:7:10", "a customer has no property `is_neww`", "did you mean `is_new`?"),
+        ("route.rhai:7:36", "an address has no property `zipp`", "did you mean `zip`?"),
+        ("route.rhai:7:56", "`event` has no property `nmae`", "`event.data.nmae`"),
+    ] {
+        let i = err.find(message).unwrap_or_else(|| panic!("no `{message}` in\n{err}"));
+        let block = &err[i..err[i..].find("\n\n").map_or(err.len(), |e| i + e)];
+        assert!(block.contains(at) && block.contains(help), "{message}: want {at} and {help} in\n{block}");
+    }
+    assert!(stdout(&out)
+        .contains("not ok: tests/fixtures/misspelt_hook/shop.flow (hook `route.rhai` has 5 errors)"));
+}
+
+/// Issue 10: a hook sending a webhook to a target its workflow does not declare is a check
+/// error, not a refused shipment at run time.
+#[test]
+fn a_hook_sending_to_an_undeclared_webhook_fails_check() {
+    let out = orderly(&["check", "tests/fixtures/undeclared_webhook"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "error[unknown-webhook]: hook `notify.rhai` sends a webhook to `erpp` (hooks/notify.rhai:2:9)"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("shop.flow:8:42") && err.contains("did you mean `erp`?"), "{err}");
+}

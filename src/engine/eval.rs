@@ -133,6 +133,12 @@ pub(crate) fn order_field<'a>(o: &'a Order, f: &FieldRef, ty: Type, now: Time) -
     }
 }
 
+/// A line's field as a guard inside an aggregate reads it.
+#[cfg(test)]
+pub(crate) fn evaluate_line_field(l: &Line, f: crate::schema::LineField, _ty: Type) -> Value<'_> {
+    value(l.read(f))
+}
+
 fn field<'a>(ctx: &Ctx<'a>, f: &FieldRef, ty: Type) -> Value<'a> {
     match f {
         FieldRef::Event(n) => match (ctx.event, n.as_str()) {

@@ -320,4 +320,6 @@ pub struct Problem {
 }
 
 #[cfg(test)]
+mod catalogue_tests;
+#[cfg(test)]
 mod tests;

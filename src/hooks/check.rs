@@ -21,7 +21,7 @@ pub struct HookDiagnostic {
     /// 1-based column, in characters.
     pub column: usize,
     /// A stable code: `hook-syntax`, `hook-undefined-variable`, `hook-unknown-function`,
-    /// `hook-wrong-arguments`, `hook-unreadable`.
+    /// `hook-wrong-arguments`, `hook-unknown-property`, `hook-unreadable`.
     pub code: &'static str,
     /// Lowercase, user input in backticks.
     pub message: String,
@@ -50,6 +50,7 @@ impl From<&HookDiagnostic> for Diagnostic {
             "hook-undefined-variable" => "not defined",
             "hook-unknown-function" => "unknown function",
             "hook-wrong-arguments" => "wrong number of arguments",
+            "hook-unknown-property" => "not a field of the order",
             _ => "",
         };
         Diagnostic::error(d.code, d.message.clone(), d.span).with_label(label).with_help_opt(d.help.clone())
@@ -91,7 +92,7 @@ impl HookDiagnostic {
         }
     }
 
-    fn with_help(mut self, help: Option<String>) -> Self {
+    pub(crate) fn with_help(mut self, help: Option<String>) -> Self {
         self.help = help;
         self
     }

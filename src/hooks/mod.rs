@@ -19,6 +19,7 @@
 
 mod api;
 mod check;
+mod properties;
 mod view;
 
 pub(crate) use check::reports as hook_reports;
@@ -99,6 +100,8 @@ struct Script {
     ast: AST,
     /// Its functions and their parameter counts.
     functions: BTreeMap<String, Vec<usize>>,
+    /// The webhook targets it names literally, with line and column.
+    webhooks: Vec<(String, usize, usize)>,
 }
 
 thread_local! {
@@ -201,6 +204,7 @@ impl HookEngine {
             };
             let mut found = check::calls(&path, &source, &ast, &known);
             found.extend(check::outer_variables(&path, &source, &ast, &SCOPE_NAMES));
+            found.extend(properties::check(&path, &source, &ast));
             if !found.is_empty() {
                 problems.extend(found);
                 continue;
@@ -209,9 +213,13 @@ impl HookEngine {
             for f in ast.iter_functions() {
                 functions.entry(f.name.to_string()).or_default().push(f.params.len());
             }
+            let webhooks = properties::webhook_targets(&ast)
+                .into_iter()
+                .map(|(target, pos)| (target, pos.line().unwrap_or(0), pos.position().unwrap_or(0)))
+                .collect();
             let mut ast = engine.optimize_ast(&scope, ast, OptimizationLevel::Simple);
             ast.set_source(name.as_str());
-            scripts.insert(name, Script { ast, functions });
+            scripts.insert(name, Script { ast, functions, webhooks });
         }
         if !problems.is_empty() {
             return Err(problems);
@@ -222,6 +230,12 @@ impl HookEngine {
     /// The hook files loaded, by name (`crm_routing.rhai`).
     pub fn files(&self) -> impl Iterator<Item = &str> {
         self.scripts.keys().map(String::as_str)
+    }
+
+    /// The webhook targets hook file `file` names literally (`webhook("crm", ...)`), each
+    /// with its line and column: the loader checks them against the workflows that run it.
+    pub fn webhook_targets(&self, file: &str) -> &[(String, usize, usize)] {
+        self.scripts.get(file).map_or(&[], |s| s.webhooks.as_slice())
     }
 
     /// The limits in force.
