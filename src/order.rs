@@ -113,6 +113,17 @@ impl Order {
         self.lines.iter().all(Line::is_picked)
     }
 
+    /// Whether every unit can be invoiced: stock and just-in-time lines in stock and picked,
+    /// drop-ship lines shipped (the vendor ships them; nothing is picked here). What
+    /// `auto_invoice` waits for.
+    pub fn ready_to_invoice(&self) -> bool {
+        !self.lines.is_empty()
+            && self.lines.iter().all(|l| match l.fulfillment {
+                Fulfillment::Dropship => l.is_shipped(),
+                Fulfillment::Stock | Fulfillment::Jit => l.in_stock() && l.is_picked(),
+            })
+    }
+
     /// The lock, if it is still held at `now`.
     pub fn lock_at(&self, now: Time) -> Option<&Lock> {
         self.lock.as_ref().filter(|l| l.expires_at > now)

@@ -375,6 +375,7 @@ pub fn create(
     if w.settings.auto_pick {
         run.pick(None);
     }
+    run.auto_invoice();
     run.enter(start, None)?;
     let on_create = &w.on_create;
     run.run_actions(on_create, None)?;

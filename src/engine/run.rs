@@ -299,7 +299,10 @@ impl<'a> Run<'a> {
                 let text = self.text_of(e, event)?;
                 self.record("note", ev.as_deref(), json!({"note": text}));
             }
-            Action::Pick => self.pick(ev.as_deref()),
+            Action::Pick => {
+                self.pick(ev.as_deref());
+                self.auto_invoice();
+            }
             Action::Invoice => self.invoice(ev.as_deref()),
         }
         Ok(())
@@ -449,6 +452,17 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// With `auto_invoice` on, invoices the order the moment it is ready: every stock and
+    /// just-in-time line in stock and picked, every drop-ship line shipped (by the vendor). Run
+    /// right after whatever can make it ready (auto-pick at creation, an event's built-in
+    /// effect, a `pick` action) and before anything else reads the order, so entering actions,
+    /// hooks and guards see it invoiced.
+    pub(crate) fn auto_invoice(&mut self) {
+        if self.w.settings.auto_invoice && !self.order.invoiced && self.order.ready_to_invoice() {
+            self.invoice(None);
+        }
+    }
+
     /// Invoices every unit picked or shipped.
     fn invoice(&mut self, event: Option<&str>) {
         let mut lines = Vec::new();
@@ -486,6 +500,7 @@ impl<'a> Run<'a> {
         validate(def, input)?;
         let from = self.status_id()?;
         apply_kind(&mut self.order, def, input, self.now, &mut self.history)?;
+        self.auto_invoice();
         let mut candidates = Vec::new();
         for t in self.w.transitions_on(from, event_id) {
             if self.holds(t, Some(input))? {
@@ -530,14 +545,7 @@ impl<'a> Run<'a> {
         // Statuses gone through, for the message when the bound is hit (ids: no allocation).
         let mut visited: Vec<StatusId> = self.w.status_id(&self.order.status).into_iter().collect();
         loop {
-            if self.w.settings.auto_invoice
-                && !self.order.invoiced
-                && !self.order.lines.is_empty()
-                && self.order.all_in_stock()
-                && self.order.all_picked()
-            {
-                self.invoice(None);
-            }
+            self.auto_invoice();
             let from = self.status_id()?;
             let mut fired = None;
             // `stay` rules fire too: their actions run and the loop looks again, so a `stay`

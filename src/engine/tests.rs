@@ -269,3 +269,53 @@ fn payments_must_say_their_outcome_and_cannot_be_negative() {
     .expect_err("negative");
     assert_eq!(r.problems[0].field, "data.amount");
 }
+
+/// Auto-invoice comes right after what made the order ready, before anything reads it: the
+/// entering actions of the first status see the order invoiced, and a drop-ship line counts
+/// once the vendor has shipped it.
+#[test]
+fn auto_invoice_comes_before_entering_actions_and_counts_shipped_drop_ship_lines() {
+    let src = r#"
+workflow invoicing
+settings { auto_pick = on  auto_invoice = on }
+status open "Open"
+status done "Done" final
+attribute seen_invoiced: bool "whether entering Open saw the order invoiced"
+event shipment is shipment
+channel web { start in open }
+on entering open { set attributes.seen_invoiced = order.invoiced }
+on shipment from open when order.invoiced go to done
+on shipment from open stay { note "not invoiced yet" }
+"#;
+    let out = compile(src, &Context::default());
+    let w = out.workflow.unwrap_or_else(|| panic!("{:?}", out.diagnostics));
+    let stocked: NewOrder = serde_json::from_value(serde_json::json!({
+        "channel": "web", "customer": {"email": "a@b.c"},
+        "lines": [{"sku": "A", "qty": 1, "unit_price": "5.00", "in_stock": true}]
+    }))
+    .expect("valid input");
+    let d = create(&w, &stocked, Customer::default(), false, t0(), &NoHooks).expect("created");
+    assert!(d.order.invoiced);
+    assert_eq!(d.order.attributes["seen_invoiced"], serde_json::json!(true), "the entering action saw it invoiced");
+
+    let dropship: NewOrder = serde_json::from_value(serde_json::json!({
+        "channel": "web", "customer": {"email": "a@b.c"},
+        "lines": [{"sku": "A", "qty": 1, "unit_price": "5.00", "in_stock": true},
+                  {"sku": "P", "qty": 1, "unit_price": "900.00", "fulfillment": "dropship"}]
+    }))
+    .expect("valid input");
+    let d = create(&w, &dropship, Customer::default(), false, t0(), &NoHooks).expect("created");
+    assert!(!d.order.invoiced, "the drop-ship line has not shipped");
+    let shipped = EventInput {
+        name: "shipment".into(),
+        data: serde_json::json!({"carrier": "Vendor", "lines": [{"sku": "P", "qty": 1}]})
+            .as_object()
+            .cloned()
+            .expect("map"),
+        actor: None,
+    };
+    let d = apply(&w, &d.order, &shipped, t0(), &NoHooks).expect("shipped");
+    assert!(d.order.invoiced, "the vendor shipped the drop-ship line: everything is invoiced");
+    assert_eq!(d.order.status, "done", "the guard saw the order invoiced");
+    assert_eq!(d.order.lines[1].invoiced_qty, rust_decimal::Decimal::ONE);
+}
