@@ -296,7 +296,11 @@ on shipment from open stay { note "not invoiced yet" }
     .expect("valid input");
     let d = create(&w, &stocked, Customer::default(), false, t0(), &NoHooks).expect("created");
     assert!(d.order.invoiced);
-    assert_eq!(d.order.attributes["seen_invoiced"], serde_json::json!(true), "the entering action saw it invoiced");
+    assert_eq!(
+        d.order.attributes["seen_invoiced"],
+        serde_json::json!(true),
+        "the entering action saw it invoiced"
+    );
 
     let dropship: NewOrder = serde_json::from_value(serde_json::json!({
         "channel": "web", "customer": {"email": "a@b.c"},
