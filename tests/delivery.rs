@@ -678,6 +678,14 @@ async fn webhooks_built_by_hooks_are_sent_as_built_and_payload_hooks_see_the_eve
                 store.order(order.id).await.expect("read").expect("order").flags.is_empty(),
                 "nothing failed"
             );
+            let history = store.history(order.id).await.expect("history");
+            let created_note = format!("created as {}", order.number);
+            assert!(
+                history
+                    .iter()
+                    .any(|h| h.entry.kind == "note" && h.entry.detail["note"] == created_note.as_str()),
+                "a hook at creation sees the order's number: {history:?}"
+            );
         },
     )
     .await;

@@ -188,10 +188,14 @@ fn a_folder_of_fixtures_runs_every_file_and_counts_the_failures() {
     let out = orderly(&["test", "tests/scenarios"]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert_eq!(last_line(&text), "0 passed, 4 failed");
-    for name in ["broken.toml", "refused.toml", "typo.toml", "wrong.toml"] {
+    assert_eq!(last_line(&text), "0 passed, 5 failed");
+    for name in ["broken.toml", "far_advance.toml", "refused.toml", "typo.toml", "wrong.toml"] {
         assert!(text.contains(&format!("FAIL {name}")), "{name}\n{text}");
     }
+    assert!(
+        text.contains("tests/scenarios/far_advance.toml:14:11: `100000000w` is longer than 100 years"),
+        "{text}"
+    );
 }
 
 #[test]
