@@ -616,3 +616,109 @@ impl Order {
         )
     }
 }
+
+/// A fully filled order, for tests across the crate.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+    use chrono::TimeZone;
+
+    pub(crate) fn t(h: u32) -> Time {
+        chrono::Utc.with_ymd_and_hms(2026, 3, 2, h, 0, 0).single().expect("valid")
+    }
+
+    fn address(city: &str) -> Address {
+        Address {
+            first_name: "Ann".into(),
+            last_name: "Lee".into(),
+            company: "Lee Music".into(),
+            address: "12 Elm St".into(),
+            address2: "Suite 4".into(),
+            city: city.into(),
+            state: "NY".into(),
+            zip: "12207".into(),
+            country: "US".into(),
+            phone: "555-0100".into(),
+            email: "ann@example.com".into(),
+        }
+    }
+
+    /// An order with every field set.
+    pub(crate) fn filled() -> Order {
+        let d = |s: &str| s.parse::<Decimal>().expect("decimal");
+        Order {
+            id: 42,
+            number: "ORD000042".into(),
+            workflow: "retail".into(),
+            workflow_version: 3,
+            channel: "website".into(),
+            mode: Some("delivery".into()),
+            external_id: Some("web-991".into()),
+            status: "in_shipping".into(),
+            phase: Some("fulfillment".into()),
+            status_since: t(10),
+            created_at: t(9),
+            customer: Arc::new(Customer {
+                id: Some(7),
+                email: "ann@example.com".into(),
+                first_name: "Ann".into(),
+                last_name: "Lee".into(),
+                company: "Lee Music".into(),
+                phone: "555-0100".into(),
+                is_guest: true,
+                is_new: true,
+            }),
+            shipping: Arc::new(address("Albany")),
+            billing: Arc::new(address("Troy")),
+            payment: Some(Payment {
+                method: "credit_card".into(),
+                outcome: Outcome::Approved,
+                amount: d("100.00"),
+                reference: "auth-1".into(),
+            }),
+            amount_paid: d("100.00"),
+            shipping_amount: d("9.50"),
+            lines: vec![Line {
+                n: 1,
+                sku: "GTR-1".into(),
+                description: "Guitar".into(),
+                vendor: "Acme".into(),
+                qty: d("2"),
+                unit_price: d("50.00"),
+                fulfillment: Fulfillment::Dropship,
+                in_stock_qty: d("2"),
+                picked_qty: d("2"),
+                shipped_qty: d("1"),
+                invoiced_qty: d("1"),
+            }],
+            flags: ["vip".to_string()].into_iter().collect(),
+            attributes: [("gift_note".to_string(), serde_json::json!("Happy birthday"))]
+                .into_iter()
+                .collect(),
+            queue: Some("csr".into()),
+            assignee: Some("maria".into()),
+            invoiced: true,
+            related_order: Some(41),
+            shipments: vec![Shipment {
+                carrier: "UPS".into(),
+                tracking_number: "1Z999".into(),
+                amount: d("9.50"),
+                lines: vec![(1, d("1"))],
+                at: t(11),
+            }],
+            fulfillment_actions: vec![FulfillmentAction {
+                n: 1,
+                name: "Shipped".into(),
+                complete: true,
+                notify: "Warehouse".into(),
+                note: "boxed".into(),
+                contact: "ann@example.com".into(),
+                visible: true,
+                at: t(11),
+                updated_at: t(12),
+            }],
+            lock: Some(Lock { holder: "maria".into(), expires_at: t(13) }),
+            version: 5,
+        }
+    }
+}

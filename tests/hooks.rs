@@ -707,3 +707,43 @@ fn special_orders_export_to_worldship_through_the_engine() {
     assert_eq!(export[0]["cod_amount"], "35.00", "{}", export[0]);
     assert_eq!(export[0]["ship_to"]["name"], "Cody Delivery");
 }
+
+/// Issue 11, item 15: a built-in cannot allocate past the string limit before rhai checks it.
+/// `s.replace("a", s)` on a 45,000-character `s` would build 2 billion characters (21 s, 3.9 GB
+/// before); it is refused before allocating, naming the limit, and the engine goes on.
+#[test]
+fn replace_cannot_build_a_string_past_the_limit() {
+    let bomb = r#"
+let s = "a";
+for i in 0..15 { s += s; }
+s = s.sub_string(0, 45000);
+s.replace("a", s);
+s.len()
+"#;
+    let by_char = r#"
+let s = "a";
+for i in 0..16 { s += s; }
+s = s.sub_string(0, 60000);
+s.replace('a', "bb");
+s.len()
+"#;
+    let engine =
+        HookEngine::from_sources([("bomb.rhai", bomb), ("by_char.rhai", by_char)], HookLimits::default())
+            .expect("compiles");
+    for hook in ["bomb.rhai", "by_char.rhai"] {
+        let started = std::time::Instant::now();
+        let err = engine.payload(hook, &retail_order(1, "Acme"), None, now()).expect_err("refused");
+        assert!(
+            err.contains("`replace` would make a string of") && err.contains("over the limit of 100000"),
+            "{err}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "{hook} took {:?}", started.elapsed());
+    }
+    // Within the limit, replace works as before.
+    let fine = HookEngine::from_sources(
+        [("fine.rhai", r#"let s = "a-b-c"; s.replace("-", "+"); #{ s: s }"#)],
+        HookLimits::default(),
+    )
+    .expect("compiles");
+    assert_eq!(fine.payload("fine.rhai", &retail_order(1, "Acme"), None, now()), Ok(json!({"s": "a+b+c"})));
+}

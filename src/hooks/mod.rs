@@ -32,7 +32,7 @@ use rhai::packages::{
     BasicArrayPackage, BasicMapPackage, BasicMathPackage, CorePackage, LogicPackage, MoreStringPackage,
     Package,
 };
-use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, OptimizationLevel, Scope, AST};
+use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, ImmutableString, OptimizationLevel, Scope, AST};
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -422,6 +422,48 @@ pub fn check_hooks(dir: &Path) -> Vec<Report> {
     }
 }
 
+/// rhai checks a string's size after a built-in returns it, so one call of `replace` could
+/// build gigabytes first (`s.replace("a", s)` on a 45,000-character `s`: 2 billion characters).
+/// These versions of `replace` (registered on the engine, they take precedence over the
+/// package's) compute the result's length first and refuse one over the limit before
+/// allocating it. Every other string and array built-in either cannot grow its input past
+/// twice the limit (`+`, `split`, `to_chars`) or checks before growing (`pad`).
+fn guard_growth(engine: &mut Engine, max: usize) {
+    fn grown(s: &str, find: &str, substitute: &str, max: usize) -> Result<String, Box<EvalAltResult>> {
+        // An empty pattern matches between every two characters and at both ends.
+        let n = if find.is_empty() { s.chars().count() + 1 } else { s.matches(find).count() };
+        let len = (s.len() - n * find.len()).saturating_add(n.saturating_mul(substitute.len()));
+        if max > 0 && len > max {
+            return Err(format!(
+                "`replace` would make a string of {len} characters, over the limit of {max}"
+            )
+            .into());
+        }
+        Ok(s.replace(find, substitute))
+    }
+    engine.register_fn(
+        "replace",
+        move |s: &mut ImmutableString, find: &str, sub: &str| -> Result<(), Box<EvalAltResult>> {
+            *s = grown(s, find, sub, max)?.into();
+            Ok(())
+        },
+    );
+    engine.register_fn(
+        "replace",
+        move |s: &mut ImmutableString, find: &str, sub: char| -> Result<(), Box<EvalAltResult>> {
+            *s = grown(s, find, &sub.to_string(), max)?.into();
+            Ok(())
+        },
+    );
+    engine.register_fn(
+        "replace",
+        move |s: &mut ImmutableString, find: char, sub: &str| -> Result<(), Box<EvalAltResult>> {
+            *s = grown(s, &find.to_string(), sub, max)?.into();
+            Ok(())
+        },
+    );
+}
+
 /// The one engine: rhai without its default packages, given only the language core, logic,
 /// arithmetic, math, string, array and map functions (no time, no files, no modules: the
 /// crate is built with `no_time` and `no_module`), the hook API and the order views.
@@ -439,6 +481,7 @@ fn sandbox(limits: &HookLimits) -> Engine {
     }
     view::register(&mut engine);
     api::register(&mut engine);
+    guard_growth(&mut engine, limits.max_string_size);
     // `sleep` would block the thread past any budget; the load-time check refuses it too.
     engine.register_fn("sleep", |_: rhai::INT| -> Result<(), Box<EvalAltResult>> {
         Err("`sleep` is not available in hooks".into())
