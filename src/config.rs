@@ -49,6 +49,13 @@ pub struct Config {
     pub watch: bool,
     /// On SIGTERM, how long in-flight requests may take to finish (`shutdown_grace_seconds`).
     pub shutdown_grace_seconds: u64,
+    /// Connections served at once (`max_connections`); more wait in the listen queue.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers, and how long a kept-alive
+    /// connection may sit idle before its next request (`header_read_timeout_ms`).
+    pub header_read_timeout_ms: u64,
+    /// How long a client may take to send a request's body (`body_read_timeout_ms`).
+    pub body_read_timeout_ms: u64,
     /// Webhook targets by name (`[webhooks.NAME]`), as workflows name them (`send webhook NAME`).
     pub webhooks: BTreeMap<String, WebhookSettings>,
     /// How the delivery worker paces itself (`[delivery]`).
@@ -251,6 +258,9 @@ impl Default for Config {
             reload_debounce_ms: 100,
             watch: true,
             shutdown_grace_seconds: 30,
+            max_connections: 1024,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 30_000,
             webhooks: BTreeMap::new(),
             delivery: DeliverySettings::default(),
             email: None,
@@ -368,6 +378,9 @@ impl Config {
             ("reload_debounce_ms", raw.reload_debounce_ms),
             ("watch", raw.watch),
             ("shutdown_grace_seconds", raw.shutdown_grace_seconds),
+            ("max_connections", raw.max_connections),
+            ("header_read_timeout_ms", raw.header_read_timeout_ms),
+            ("body_read_timeout_ms", raw.body_read_timeout_ms),
         ];
         for (key, value) in values {
             if let Some(value) = value {
@@ -446,6 +459,9 @@ impl Config {
             "timer_interval_ms" => self.timer_interval_ms = whole(value, 1)?,
             "reload_debounce_ms" => self.reload_debounce_ms = whole(value, 0)?,
             "shutdown_grace_seconds" => self.shutdown_grace_seconds = whole(value, 0)?,
+            "max_connections" => self.max_connections = whole(value, 1)?,
+            "header_read_timeout_ms" => self.header_read_timeout_ms = whole(value, 100)?,
+            "body_read_timeout_ms" => self.body_read_timeout_ms = whole(value, 100)?,
             "watch" => {
                 self.watch = match value {
                     toml::Value::Boolean(b) => *b,
@@ -477,7 +493,7 @@ impl Config {
 }
 
 /// The keys besides `tokens`, each also set by `ORDERLY_<KEY>`.
-const KEYS: [&str; 11] = [
+const KEYS: [&str; 14] = [
     "database_url",
     "bind",
     "workflows",
@@ -489,6 +505,9 @@ const KEYS: [&str; 11] = [
     "reload_debounce_ms",
     "watch",
     "shutdown_grace_seconds",
+    "max_connections",
+    "header_read_timeout_ms",
+    "body_read_timeout_ms",
 ];
 
 /// The file as written: every key optional, unknown keys refused, spans kept for messages.
@@ -507,6 +526,9 @@ struct RawFile {
     reload_debounce_ms: Option<Spanned<toml::Value>>,
     watch: Option<Spanned<toml::Value>>,
     shutdown_grace_seconds: Option<Spanned<toml::Value>>,
+    max_connections: Option<Spanned<toml::Value>>,
+    header_read_timeout_ms: Option<Spanned<toml::Value>>,
+    body_read_timeout_ms: Option<Spanned<toml::Value>>,
     webhooks: Option<BTreeMap<String, Spanned<RawWebhook>>>,
     delivery: Option<Spanned<RawDelivery>>,
     email: Option<Spanned<RawEmail>>,

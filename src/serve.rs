@@ -151,31 +151,111 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let delivery =
         tokio::spawn(worker.run(Duration::from_millis(config.delivery.interval_ms.max(10)), stop_rx.clone()));
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
+    let limits = Limits {
+        max_connections: config.max_connections,
+        header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
+        body_read_timeout: Duration::from_millis(config.body_read_timeout_ms),
+    };
     let state = AppState::new(service.clone(), config, metrics, Some(reloader));
-    let router = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let mut server_stop = stop_rx.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = server_stop.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
+    let router =
+        app(state).layer(tower_http::timeout::RequestBodyTimeoutLayer::new(limits.body_read_timeout));
+    let server = tokio::spawn(accept_loop(listener, router, limits, stop_rx.clone()));
     shutdown_signal().await;
     tracing::info!("shutting down: no new connections; finishing requests in flight (up to {grace:?})");
     let _ = stop_tx.send(true);
-    match tokio::time::timeout(grace, server).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => return Err(ServeError::Io(e)),
+    let mut server = server;
+    match tokio::time::timeout(grace, &mut server).await {
+        Ok(Ok(())) => {}
         Ok(Err(join)) => tracing::error!(error = %join, "the server task failed"),
-        Err(_) => tracing::warn!("requests still running after {grace:?}; stopping anyway"),
+        Err(_) => {
+            // The grace is over: requests still running are cancelled where they wait (a
+            // transaction not yet committed rolls back; a client that sent an idempotency
+            // key can retry safely).
+            tracing::warn!("requests still running after {grace:?}: cancelling them");
+            server.abort();
+            let _ = server.await;
+        }
     }
     let _ = timers.await;
     let _ = delivery.await;
     sighup.abort();
-    store.close().await;
+    // Connections the cancelled requests held go back as they drop; do not wait past a second.
+    if tokio::time::timeout(Duration::from_secs(1), store.close()).await.is_err() {
+        tracing::warn!("the database pool did not close within 1 s; exiting anyway");
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What one client can hold: connections served at once, and how long a client may take to
+/// send headers (or sit idle between requests) and a body.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_connections: usize,
+    header_read_timeout: Duration,
+    body_read_timeout: Duration,
+}
+
+/// Accepts connections while fewer than `max_connections` are open (the rest wait in the
+/// listen queue, so open files stay bounded) and serves each with hyper: a client that does not
+/// send its headers within `header_read_timeout`, or sits idle that long between requests, is
+/// disconnected. On stop, no new connection is accepted and open ones finish their requests;
+/// aborting this task cancels them.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    limits: Limits,
+    mut stop: watch::Receiver<bool>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).keep_alive(true);
+    let stopping = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    tokio::pin!(stopping);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut stopping => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause instead of spinning.
+                    tracing::error!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stopping => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service =
+            hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                let mut router = router.clone();
+                async move {
+                    use tower::Service as _;
+                    router.call(request.map(axum::body::Body::new)).await
+                }
+            });
+        let connection = http.serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _slot = slot;
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 /// Fires due timers every `every` until told to stop.

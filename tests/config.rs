@@ -215,7 +215,7 @@ fn unknown_keys_get_a_did_you_mean() {
         error("colour = true"),
         "orderly.toml:1:1: unknown key `colour`; the keys are `database_url`, `bind`, `workflows`, \
          `body_limit`, `log_format`, `log_level`, `tokens`, `track_per_minute`, `timer_interval_ms`, \
-         `reload_debounce_ms`, `watch`, `shutdown_grace_seconds`, `webhooks`, `delivery`, `email`"
+         `reload_debounce_ms`, `watch`, `shutdown_grace_seconds`, `max_connections`, `header_read_timeout_ms`, `body_read_timeout_ms`, `webhooks`, `delivery`, `email`"
     );
     assert_eq!(
         error("[[tokens]]\nname = \"a\"\nsecret = \"0123456789abcdef\"\nscope = [\"admin\"]\n"),

@@ -1158,3 +1158,123 @@ async fn timers_fire_in_the_running_service_without_any_request() {
         &format!("the timer fired {waited} after creation, not about a second"),
     );
 }
+
+// ------------------------------------------------------------------ slow and idle clients (issue 11)
+
+/// Open files of the running service (Linux: `/proc/PID/fd`).
+fn open_files(srv: &Service) -> usize {
+    fs::read_dir(format!("/proc/{}/fd", srv.child.id())).map_or(0, |d| d.count())
+}
+
+/// Slowloris: 300 connections that send half a header and stall. With `max_connections = 64`
+/// and a 500 ms header timeout, the service keeps its open files bounded, drops the stalled
+/// clients, and still answers a healthy client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_dropped_and_healthy_ones_are_still_served() {
+    let ws = workspace();
+    let srv = Service::start(
+        ws.path(),
+        &[("ORDERLY_MAX_CONNECTIONS", "64"), ("ORDERLY_HEADER_READ_TIMEOUT_MS", "500")],
+    )
+    .await;
+    let before = open_files(&srv);
+    let port = srv.port;
+    let mut stalled = Vec::new();
+    for _ in 0..300 {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+            stalled.push(s);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let during = open_files(&srv);
+    assert!(
+        during <= before + 64 + 8,
+        "{during} open files with 300 stalled clients (cap 64, {before} before); log:\n{}",
+        srv.tail()
+    );
+    // A healthy client gets in as stalled ones time out.
+    let started = Instant::now();
+    let r = srv.get("/healthz").await;
+    assert_eq!(r.status, 200, "{}", srv.why(&r));
+    assert!(started.elapsed() < Duration::from_secs(20), "healthy client waited {:?}", started.elapsed());
+    // The stalled clients were disconnected, not kept.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut closed = 0;
+    for s in &mut stalled {
+        s.set_read_timeout(Some(Duration::from_millis(50))).expect("timeout");
+        let mut buf = [0u8; 64];
+        if matches!(s.read(&mut buf), Ok(0) | Ok(_)) {
+            closed += 1;
+        }
+    }
+    assert!(closed >= 200, "only {closed} of 300 stalled clients were disconnected");
+    assert!(open_files(&srv) <= before + 8, "open files stay up: {}", open_files(&srv));
+}
+
+/// A kept-alive connection that sits idle is closed after the header timeout; a body that
+/// never finishes is cut off after the body timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_and_stalled_bodies_time_out() {
+    let ws = workspace();
+    let srv = Service::start(
+        ws.path(),
+        &[("ORDERLY_HEADER_READ_TIMEOUT_MS", "400"), ("ORDERLY_BODY_READ_TIMEOUT_MS", "400")],
+    )
+    .await;
+    let mut idle = TcpStream::connect(("127.0.0.1", srv.port)).expect("connect");
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").expect("request");
+    idle.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let mut got = Vec::new();
+    let started = Instant::now();
+    let mut buf = [0u8; 1024];
+    loop {
+        match idle.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("the idle connection was not closed within 5 s: {e}"),
+        }
+    }
+    assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&got));
+    assert!(started.elapsed() < Duration::from_secs(3), "closed after {:?}", started.elapsed());
+
+    let mut stalled = TcpStream::connect(("127.0.0.1", srv.port)).expect("connect");
+    stalled
+        .write_all(b"POST /v1/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"chan")
+        .expect("head and part of the body");
+    stalled.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    loop {
+        match stalled.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("a stalled body was not cut off within 5 s: {e}"),
+        }
+    }
+    assert!(started.elapsed() < Duration::from_secs(3), "cut off after {:?}", started.elapsed());
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 4"), "{answer}");
+    // The service goes on.
+    let r = srv.get("/healthz").await;
+    assert_eq!(r.status, 200, "{}", srv.why(&r));
+}
+
+/// Past `shutdown_grace_seconds` the service stops waiting: a request still in flight is
+/// cancelled and the process exits within the grace and a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_exits_within_the_grace_when_a_request_never_finishes() {
+    let ws = workspace();
+    let mut srv = Service::start(ws.path(), &[("ORDERLY_SHUTDOWN_GRACE_SECONDS", "1")]).await;
+    let mut stalled = TcpStream::connect(("127.0.0.1", srv.port)).expect("connect");
+    stalled
+        .write_all(b"POST /v1/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"chan")
+        .expect("head and part of the body");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    srv.terminate();
+    let exited = tokio::task::block_in_place(|| srv.wait_exit(Duration::from_secs(10)));
+    assert_eq!(exited, Some(Some(0)), "no clean exit; log:\n{}", srv.tail());
+    assert!(started.elapsed() < Duration::from_millis(2500), "exited after {:?}", started.elapsed());
+    assert!(srv.log_text().contains("cancelling them"), "{}", srv.tail());
+}
