@@ -41,6 +41,10 @@ pub struct Config {
     pub tokens: Vec<Token>,
     /// `/v1/track` requests allowed per client address per minute (`track_per_minute`).
     pub track_per_minute: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`trusted_proxies`: addresses
+    /// or networks such as `10.0.0.0/8`). Requests from anywhere else are keyed by their socket
+    /// address, whatever they send.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How often due timers are fired, in milliseconds (`timer_interval_ms`).
     pub timer_interval_ms: u64,
     /// Quiet time after the last workflow file change before reloading (`reload_debounce_ms`).
@@ -254,6 +258,7 @@ impl Default for Config {
             log_level: "info".into(),
             tokens: Vec::new(),
             track_per_minute: 30,
+            trusted_proxies: Vec::new(),
             timer_interval_ms: 1000,
             reload_debounce_ms: 100,
             watch: true,
@@ -374,6 +379,7 @@ impl Config {
             ("log_format", raw.log_format),
             ("log_level", raw.log_level),
             ("track_per_minute", raw.track_per_minute),
+            ("trusted_proxies", raw.trusted_proxies),
             ("timer_interval_ms", raw.timer_interval_ms),
             ("reload_debounce_ms", raw.reload_debounce_ms),
             ("watch", raw.watch),
@@ -456,6 +462,23 @@ impl Config {
                 self.log_level = filter;
             }
             "track_per_minute" => self.track_per_minute = whole(value, 1)?,
+            "trusted_proxies" => {
+                let items: Vec<String> = match value {
+                    toml::Value::Array(a) => a.iter().map(text).collect::<Result<_, _>>()?,
+                    toml::Value::String(s) => {
+                        s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect()
+                    }
+                    other => return Err(format!("must be a list of addresses, not {}", other.type_str())),
+                };
+                self.trusted_proxies = items
+                    .iter()
+                    .map(|p| {
+                        p.parse::<ipnet::IpNet>()
+                            .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                            .map_err(|_| format!("must list addresses or networks like `10.0.0.1` or `10.0.0.0/8`, not `{p}`"))
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
             "timer_interval_ms" => self.timer_interval_ms = whole(value, 1)?,
             "reload_debounce_ms" => self.reload_debounce_ms = whole(value, 0)?,
             "shutdown_grace_seconds" => self.shutdown_grace_seconds = whole(value, 0)?,
@@ -493,7 +516,7 @@ impl Config {
 }
 
 /// The keys besides `tokens`, each also set by `ORDERLY_<KEY>`.
-const KEYS: [&str; 14] = [
+const KEYS: [&str; 15] = [
     "database_url",
     "bind",
     "workflows",
@@ -501,6 +524,7 @@ const KEYS: [&str; 14] = [
     "log_format",
     "log_level",
     "track_per_minute",
+    "trusted_proxies",
     "timer_interval_ms",
     "reload_debounce_ms",
     "watch",
@@ -522,6 +546,7 @@ struct RawFile {
     log_level: Option<Spanned<toml::Value>>,
     tokens: Option<TokenTables>,
     track_per_minute: Option<Spanned<toml::Value>>,
+    trusted_proxies: Option<Spanned<toml::Value>>,
     timer_interval_ms: Option<Spanned<toml::Value>>,
     reload_debounce_ms: Option<Spanned<toml::Value>>,
     watch: Option<Spanned<toml::Value>>,

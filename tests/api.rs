@@ -967,3 +967,40 @@ async fn a_broken_reload_keeps_serving_and_shows_why() {
     assert_eq!(o["status"]["label"], "Waiting for Payment", "{o}");
     assert_eq!(o["workflow_version"], 2);
 }
+
+/// Behind a trusted proxy the tracking limit counts each client the proxy names; a client that
+/// is not a trusted proxy cannot pick its own bucket with `X-Forwarded-For`.
+#[tokio::test]
+async fn the_tracking_limit_keys_on_the_client_behind_a_trusted_proxy() {
+    support::on_both("the_tracking_limit_keys_on_the_client_behind_a_trusted_proxy", |store| async move {
+        let api =
+            Api::new(store, config(false, "track_per_minute = 2\ntrusted_proxies = [\"10.0.0.0/8\"]")).await;
+        let (_, order) = api.post("/v1/orders", website_check_order("proxy@example.com")).await;
+        let n = number(&order);
+        let ask = |peer: &'static str, forwarded: &'static str| {
+            let app = api.app.clone();
+            let uri = format!("/v1/track/{n}?email=proxy@example.com");
+            async move {
+                let mut req = Request::builder().method(Method::GET).uri(uri);
+                if !forwarded.is_empty() {
+                    req = req.header("x-forwarded-for", forwarded);
+                }
+                let mut req = req.body(Body::empty()).expect("request");
+                let addr: std::net::SocketAddr = peer.parse().expect("address");
+                req.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+                app.oneshot(req).await.expect("answers").status()
+            }
+        };
+        // Two customers behind the proxy: two each.
+        for _ in 0..2 {
+            assert_eq!(ask("10.0.0.2:5000", "203.0.113.1").await, StatusCode::OK);
+            assert_eq!(ask("10.0.0.2:5000", "203.0.113.2").await, StatusCode::OK);
+        }
+        assert_eq!(ask("10.0.0.2:5000", "203.0.113.1").await, StatusCode::TOO_MANY_REQUESTS);
+        // A direct client spends its own bucket, whatever it claims to forward.
+        assert_eq!(ask("192.0.2.50:6000", "198.51.100.1").await, StatusCode::OK);
+        assert_eq!(ask("192.0.2.50:6000", "198.51.100.2").await, StatusCode::OK);
+        assert_eq!(ask("192.0.2.50:6000", "198.51.100.3").await, StatusCode::TOO_MANY_REQUESTS);
+    })
+    .await;
+}

@@ -214,7 +214,7 @@ fn unknown_keys_get_a_did_you_mean() {
     assert_eq!(
         error("colour = true"),
         "orderly.toml:1:1: unknown key `colour`; the keys are `database_url`, `bind`, `workflows`, \
-         `body_limit`, `log_format`, `log_level`, `tokens`, `track_per_minute`, `timer_interval_ms`, \
+         `body_limit`, `log_format`, `log_level`, `tokens`, `track_per_minute`, `trusted_proxies`, `timer_interval_ms`, \
          `reload_debounce_ms`, `watch`, `shutdown_grace_seconds`, `max_connections`, `header_read_timeout_ms`, `body_read_timeout_ms`, `webhooks`, `delivery`, `email`"
     );
     assert_eq!(
@@ -573,5 +573,19 @@ fn webhooks_delivery_and_email() {
     assert_eq!(
         error("[email]\nsmtp_host = \"h\"\nfrom = \"a@b.c\"\nsmtp_prot = 2525\n"),
         "orderly.toml:4:1: unknown key `smtp_prot`; did you mean `smtp_port`?"
+    );
+}
+
+#[test]
+fn trusted_proxies_are_addresses_or_networks() {
+    let c = parse("trusted_proxies = [\"10.0.0.0/8\", \"192.0.2.7\"]").expect("valid");
+    assert_eq!(c.trusted_proxies.len(), 2);
+    assert!(c.trusted_proxies[1].contains(&"192.0.2.7".parse::<std::net::IpAddr>().expect("ip")));
+    let c = Config::load(None, env(&[("ORDERLY_TRUSTED_PROXIES", "127.0.0.1, ::1")])).expect("env");
+    assert_eq!(c.trusted_proxies.len(), 2);
+    let e = parse("trusted_proxies = [\"10.0.0.0/33\"]").expect_err("not a network").to_string();
+    assert!(
+        e.contains("`trusted_proxies` must list addresses or networks") && e.contains("10.0.0.0/33"),
+        "{e}"
     );
 }

@@ -15,20 +15,45 @@ use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-/// The client's address (the socket peer; unknown in tests without a socket).
+/// The client's address: the socket peer, or, when the peer is a trusted proxy
+/// (`trusted_proxies`), the last address in `X-Forwarded-For` that is not a trusted proxy
+/// itself (the one the nearest trusted proxy saw). Unknown in tests without a socket.
 pub(super) struct ClientAddr(IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<Arc<AppState>> for ClientAddr {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
-        Ok(ClientAddr(ip))
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip().to_canonical());
+        let trusted = &state.config.trusted_proxies;
+        Ok(ClientAddr(client_of(peer, &parts.headers, trusted)))
     }
 }
+
+/// See [`ClientAddr`]: headers from an untrusted peer are ignored.
+fn client_of(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let peer = peer.to_canonical();
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|h| h.trim().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
+        .collect();
+    hops.into_iter().rev().find(|ip| !is_trusted(ip)).unwrap_or(peer)
+}
+
+/// Addresses the tracking limiter remembers before it forgets those that are back to a full
+/// allowance: its memory stays bounded whatever number of addresses ask.
+const LIMITER_KEYS: usize = 10_000;
 
 /// The email the order was placed with.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -66,6 +91,9 @@ pub(super) async fn track(
     PathArgs(number): PathArgs<String>,
     QueryArgs(p): QueryArgs<TrackParams>,
 ) -> Result<Json<TrackingView>, ApiError> {
+    if state.track_limiter.len() > LIMITER_KEYS {
+        state.track_limiter.retain_recent();
+    }
     if let Err(not_until) = state.track_limiter.check_key(&ip) {
         let wait =
             not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
@@ -77,14 +105,42 @@ pub(super) async fn track(
         )
         .header(header::RETRY_AFTER, &secs.to_string()));
     }
-    let order = state.service.store().order_by_number(&number).await?.ok_or_else(not_found)?;
-    let matches = same_email(&p.email, &order.customer.email)
-        || same_email(&p.email, &order.shipping.email)
-        || same_email(&p.email, &order.billing.email);
-    if !matches {
+    // The email is compared on the order row alone, before the order (lines, shipments,
+    // actions) is loaded: a wrong email answers as fast as an unknown number.
+    let emails = state.service.store().order_emails(&number).await?.ok_or_else(not_found)?;
+    if !emails.iter().any(|e| same_email(&p.email, e)) {
         return Err(not_found());
     }
+    let order = state.service.store().order_by_number(&number).await?.ok_or_else(not_found)?;
     let registry = state.service.registry();
     let workflow = registry.get(&order.workflow).map(|a| &*a.workflow);
     Ok(Json(TrackingView::new(&order, workflow)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_of;
+    use axum::http::HeaderMap;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("an address")
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_trusted_proxies() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "203.0.113.9, 198.51.100.7, 10.0.0.5".parse().expect("header"));
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().expect("net")];
+        // From a trusted proxy: the last hop it did not add itself.
+        assert_eq!(client_of(ip("10.0.0.2"), &h, &trusted), ip("198.51.100.7"));
+        // From anyone else, the header is a claim like any other: ignored.
+        assert_eq!(client_of(ip("192.0.2.1"), &h, &trusted), ip("192.0.2.1"));
+        assert_eq!(client_of(ip("10.0.0.2"), &h, &[]), ip("10.0.0.2"));
+        // Garbage in the header is skipped; with nothing usable, the peer counts.
+        h.insert("x-forwarded-for", "not-an-ip, 10.1.1.1".parse().expect("header"));
+        assert_eq!(client_of(ip("10.0.0.2"), &h, &trusted), ip("10.0.0.2"));
+        // IPv4-mapped IPv6 peers are read as IPv4.
+        assert_eq!(client_of(ip("::ffff:10.0.0.2"), &HeaderMap::new(), &trusted), ip("10.0.0.2"));
+    }
 }

@@ -494,6 +494,22 @@ impl Store {
         Ok(order)
     }
 
+    /// The emails an order with this number was placed with (the customer's, the shipping
+    /// and the billing address's), read from the order row alone: what the tracking page
+    /// compares before it loads anything else, so a wrong email costs no more than an unknown
+    /// number.
+    pub async fn order_emails(&self, number: &str) -> Result<Option<[String; 3]>, StoreError> {
+        let body: Option<String> = sqlx::query_scalar("SELECT body FROM orders WHERE number = $1")
+            .bind(number.trim())
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(body) = body else { return Ok(None) };
+        let v: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(format!("order body: {e}")))?;
+        let email = |part: &str| v[part]["email"].as_str().unwrap_or_default().to_string();
+        Ok(Some([email("customer"), email("shipping"), email("billing")]))
+    }
+
     /// How many orders there are.
     pub async fn count_orders(&self) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM orders").fetch_one(&self.pool).await?;
