@@ -199,6 +199,10 @@ pub struct Token {
     pub scopes: Vec<Scope>,
     /// With `events:write`: the only event names this token may post (`None`: all of them).
     pub events: Option<Vec<String>>,
+    /// Other actors this token may act for (`acts_for`, e.g. the clerks of a shared terminal):
+    /// a request may name one of them as its `actor` or lock `holder`. Otherwise the token's
+    /// own name is the actor.
+    pub acts_for: Vec<String>,
 }
 
 /// Why the configuration could not be read. `Display` gives one message saying what and where.
@@ -743,6 +747,8 @@ struct RawToken {
     #[serde(default)]
     scopes: Vec<Scope>,
     events: Option<Vec<String>>,
+    #[serde(default)]
+    acts_for: Vec<String>,
 }
 
 /// A non-empty string, trimmed.
@@ -851,7 +857,11 @@ fn tokens_from(
                 "token `{name}` has an empty `events` list, so it could post no event: list the event names, or remove `events` to allow all"
             ));
         }
-        tokens.push(Token { name: name.to_string(), sha256, scopes: t.scopes, events: t.events });
+        let acts_for: Vec<String> = t.acts_for.iter().map(|a| a.trim().to_string()).collect();
+        if acts_for.iter().any(String::is_empty) {
+            return fail(format!("token `{name}` has an empty name in `acts_for`"));
+        }
+        tokens.push(Token { name: name.to_string(), sha256, scopes: t.scopes, events: t.events, acts_for });
     }
     Ok(tokens)
 }

@@ -536,12 +536,18 @@ impl Service {
 
     /// Takes (or renews) the lock on an order for `ttl`; refused while another holder has it.
     pub async fn lock(&self, key: &str, holder: &str, ttl: chrono::Duration) -> Result<Order, ServiceError> {
-        self.set_lock(key, holder, Some(ttl)).await
+        self.set_lock(key, holder, Some(ttl), false).await
     }
 
     /// Releases the lock; refused while another holder has it.
     pub async fn unlock(&self, key: &str, holder: &str) -> Result<Order, ServiceError> {
-        self.set_lock(key, holder, None).await
+        self.set_lock(key, holder, None, false).await
+    }
+
+    /// Releases the lock whoever holds it (an administrator's "break lock"): the history row
+    /// (`lock_broken`) names the holder whose lock it was and `by`, who broke it.
+    pub async fn break_lock(&self, key: &str, by: &str) -> Result<Order, ServiceError> {
+        self.set_lock(key, by, None, true).await
     }
 
     async fn set_lock(
@@ -549,6 +555,7 @@ impl Service {
         key: &str,
         holder: &str,
         ttl: Option<chrono::Duration>,
+        force: bool,
     ) -> Result<Order, ServiceError> {
         let id = self.id_of(key).await?;
         let _input = self.gate.read().await;
@@ -558,18 +565,27 @@ impl Service {
             let mut tx = self.store.begin().await?;
             let order =
                 tx.order_for_update(id).await?.ok_or_else(|| ServiceError::NotFound(key.to_string()))?;
-            if let Some(l) = order.lock_at(now).filter(|l| l.holder != holder) {
+            let other = order.lock_at(now).filter(|l| l.holder != holder);
+            if let (Some(l), false) = (other, force) {
                 return Err(ServiceError::Rejected(engine::locked_rejection(&order, l)));
             }
             let lock = ttl.map(|t| Lock { holder: holder.to_string(), expires_at: now + t });
+            let (kind, detail) = match (other, &lock) {
+                (Some(broken), _) => (
+                    "lock_broken",
+                    serde_json::json!({"holder": broken.holder, "by": holder, "expires_at": broken.expires_at.to_rfc3339()}),
+                ),
+                (None, Some(l)) => ("locked", serde_json::json!({"expires_at": l.expires_at.to_rfc3339()})),
+                (None, None) => ("unlocked", serde_json::json!({"expires_at": null})),
+            };
             let entry = engine::HistoryEntry {
                 at: now,
-                kind: if lock.is_some() { "locked".into() } else { "unlocked".into() },
+                kind: kind.into(),
                 event: None,
                 from_status: None,
                 to_status: None,
                 actor: Some(holder.to_string()),
-                detail: serde_json::json!({"expires_at": lock.as_ref().map(|l| l.expires_at.to_rfc3339())}),
+                detail,
             };
             let version = current.registry.get(&order.workflow).map_or(order.workflow_version, |a| a.version);
             match tx.set_lock(id, order.version, lock.as_ref(), &entry, version).await {

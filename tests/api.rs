@@ -24,6 +24,7 @@ const READER: &str = "reader-secret-0123456789";
 const WRITER: &str = "writer-secret-0123456789";
 const PAYMENTS: &str = "payments-secret-012345678";
 const ADMIN: &str = "admin-secret-0123456789ab";
+const TILL: &str = "till-secret-0123456789abc";
 
 fn config(with_tokens: bool, extra: &str) -> Config {
     let tokens = if with_tokens {
@@ -49,6 +50,12 @@ events = ["payment_received"]
 name = "ops"
 secret = "{ADMIN}"
 scopes = ["admin"]
+
+[[tokens]]
+name = "till-1"
+secret = "{TILL}"
+scopes = ["orders:read", "orders:write", "events:write"]
+acts_for = ["alice", "bob"]
 "#
         )
     } else {
@@ -124,11 +131,12 @@ impl Api {
     }
 
     async fn event(&self, order: &str, event: &str, data: Value) -> (StatusCode, Value) {
-        self.post(
-            &format!("/v1/orders/{order}/events"),
-            json!({"event": event, "data": data, "actor": "clerk"}),
-        )
-        .await
+        // With a token, the token is the actor; without, the request names one.
+        let mut body = json!({"event": event, "data": data});
+        if self.token.is_none() {
+            body["actor"] = json!("clerk");
+        }
+        self.post(&format!("/v1/orders/{order}/events"), body).await
     }
 
     /// Everything stored about an order, to show that a refusal changed nothing.
@@ -417,6 +425,77 @@ async fn a_lock_keeps_other_holders_out_with_423() {
         assert_eq!(grid["orders"].as_array().map(Vec::len), Some(1), "{grid}");
         assert_eq!(grid["orders"][0]["lock_holder"], "bob");
     })
+    .await;
+}
+
+/// With tokens, the actor is the token or a name it may act for: nobody passes another holder's
+/// lock by naming it, and releasing someone else's lock is an administrator's recorded break.
+#[tokio::test]
+async fn with_tokens_actors_are_authenticated_and_only_an_admin_breaks_a_lock() {
+    support::on_both(
+        "with_tokens_actors_are_authenticated_and_only_an_admin_breaks_a_lock",
+        |store| async move {
+            let mut api = Api::new(store, config(true, "")).await;
+            api.as_token(Some(TILL));
+            let (status, order) = api.post("/v1/orders", website_check_order("lock@example.com")).await;
+            assert_eq!(status, StatusCode::CREATED, "{order}");
+            let n = number(&order);
+            assert_eq!(order["history"][0]["actor"], "till-1", "{order}");
+            // The shared till acts for its clerks.
+            let (status, locked) =
+                api.post(&format!("/v1/orders/{n}/lock"), json!({"holder": "alice"})).await;
+            assert_eq!(status, StatusCode::OK, "{locked}");
+            assert_eq!(locked["lock"]["holder"], "alice");
+
+            // Another token cannot pass the lock by naming its holder, nor release it, nor sign as her.
+            api.as_token(Some(WRITER));
+            let before = api.get(&format!("/v1/orders/{n}")).await.1;
+            let (status, err) = api
+                .call(
+                    Method::POST,
+                    &format!("/v1/orders/{n}/events"),
+                    Some(json!({"event": "void", "actor": "alice"})),
+                )
+                .await;
+            assert_eq!((status, err["error"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{err}");
+            assert_eq!(err["allowed"], json!(["shop"]), "{err}");
+            let (status, err) = api
+                .call(Method::DELETE, &format!("/v1/orders/{n}/lock"), Some(json!({"holder": "alice"})))
+                .await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{err}");
+            let (status, err) =
+                api.call(Method::DELETE, &format!("/v1/orders/{n}/lock"), Some(json!({}))).await;
+            assert_eq!((status, err["error"].as_str()), (StatusCode::LOCKED, Some("locked")), "{err}");
+            let (status, err) =
+                api.call(Method::DELETE, &format!("/v1/orders/{n}/lock"), Some(json!({"break": true}))).await;
+            assert_eq!((status, err["error"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{err}");
+            assert_eq!(err["required_scope"], "admin", "{err}");
+            let (status, err) = api.event(&n, "void", json!({})).await;
+            assert_eq!(status, StatusCode::LOCKED, "{err}");
+            let after = api.get(&format!("/v1/orders/{n}")).await.1;
+            assert_eq!(before, after, "refusals change nothing");
+
+            // An administrator breaks it; the history says whose lock it was and who broke it.
+            api.as_token(Some(ADMIN));
+            let (status, r) =
+                api.call(Method::DELETE, &format!("/v1/orders/{n}/lock"), Some(json!({"break": true}))).await;
+            assert_eq!(status, StatusCode::OK, "{r}");
+            assert!(r["lock"].is_null(), "{r}");
+            let broken = r["history"].as_array().expect("history").last().cloned().expect("a row");
+            assert_eq!(broken["kind"], "lock_broken", "{r}");
+            assert_eq!(broken["actor"], "ops", "{r}");
+            assert_eq!(broken["detail"]["holder"], "alice", "{r}");
+            assert_eq!(broken["detail"]["by"], "ops", "{r}");
+
+            // Now the shop's own event goes through, signed as the shop.
+            api.as_token(Some(WRITER));
+            let (status, r) = api.event(&n, "void", json!({})).await;
+            assert_eq!(status, StatusCode::OK, "{r}");
+            let last =
+                r["order"]["history"].as_array().or(r["history"].as_array()).and_then(|h| h.last().cloned());
+            assert_eq!(last.expect("a row")["actor"], "shop", "{r}");
+        },
+    )
     .await;
 }
 

@@ -45,6 +45,7 @@ fn addr(s: &str) -> SocketAddr {
 
 fn token(scopes: &[Scope], events: Option<&[&str]>) -> Token {
     Token {
+        acts_for: Vec::new(),
         name: "t".into(),
         sha256: [0; 32],
         scopes: scopes.to_vec(),
@@ -223,7 +224,7 @@ fn unknown_keys_get_a_did_you_mean() {
     );
     assert_eq!(
         error("[[tokens]]\nname = \"a\"\nexpires = 3\n"),
-        "orderly.toml:3:1: unknown key `expires`; the keys are `name`, `secret`, `secret_sha256`, `scopes`, `events`"
+        "orderly.toml:3:1: unknown key `expires`; the keys are `name`, `secret`, `secret_sha256`, `scopes`, `events`, `acts_for`"
     );
 }
 

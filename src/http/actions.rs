@@ -36,9 +36,7 @@ pub(super) async fn add(
 ) -> Result<(StatusCode, Json<OrderView>), ApiError> {
     caller.require(Scope::OrdersWrite)?;
     trace_order(&id, None);
-    if input.actor.is_none() {
-        input.actor = caller.name().map(str::to_string);
-    }
+    input.actor = caller.actor(input.actor.take())?;
     let applied = state.service.add_fulfillment_action(&id, &input).await?;
     Ok((StatusCode::CREATED, Json(view_of(&state, applied.order).await?)))
 }
@@ -69,9 +67,7 @@ pub(super) async fn edit(
 ) -> Result<Json<OrderView>, ApiError> {
     caller.require(Scope::OrdersWrite)?;
     trace_order(&id, None);
-    if input.actor.is_none() {
-        input.actor = caller.name().map(str::to_string);
-    }
+    input.actor = caller.actor(input.actor.take())?;
     let applied = state.service.edit_fulfillment_action(&id, n, &input).await?;
     Ok(Json(view_of(&state, applied.order).await?))
 }

@@ -56,6 +56,30 @@ impl Caller {
             Caller::Token(t) => Some(&t.name),
         }
     }
+
+    /// Who acts (an event's `actor`, a lock's `holder`). Without tokens, whoever the request
+    /// names. With tokens, the token itself, or an actor it may act for (`acts_for`, e.g. the
+    /// clerks of a shared terminal): naming anyone else is refused (403), so no token can pass
+    /// another holder's lock or write another name into the history.
+    pub fn actor(&self, named: Option<String>) -> Result<Option<String>, ApiError> {
+        match (self, named) {
+            (Caller::Open, named) => Ok(named),
+            (Caller::Token(t), None) => Ok(Some(t.name.clone())),
+            (Caller::Token(t), Some(a)) if a == t.name || t.acts_for.contains(&a) => Ok(Some(a)),
+            (Caller::Token(t), Some(a)) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "token `{}` may not act for `{a}`: it acts as itself or for the names in its `acts_for`",
+                    t.name
+                ),
+            )
+            .with(
+                "allowed",
+                std::iter::once(t.name.clone()).chain(t.acts_for.iter().cloned()).collect::<Vec<_>>(),
+            )),
+        }
+    }
 }
 
 fn unauthorized(message: &str) -> ApiError {

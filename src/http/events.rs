@@ -69,11 +69,7 @@ pub(super) async fn post(
         .idempotency_key
         .or_else(|| headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string))
         .filter(|k| !k.is_empty());
-    let input = EventInput {
-        name: req.event,
-        data: req.data,
-        actor: req.actor.or_else(|| caller.name().map(str::to_string)),
-    };
+    let input = EventInput { name: req.event, data: req.data, actor: caller.actor(req.actor)? };
     let started = Instant::now();
     match state.service.apply_event(&id, &input, key.as_deref()).await {
         Ok(applied) => {

@@ -38,12 +38,17 @@ pub(super) struct UnlockRequest {
     /// Who releases it (the token's name by default).
     #[serde(default)]
     holder: Option<String>,
+    /// Release it even though another holder has it (an `admin`'s "break lock"; the order's
+    /// history records whose lock was broken and by whom).
+    #[serde(default, rename = "break")]
+    break_lock: bool,
 }
 
 fn holder(given: Option<String>, caller: &Caller) -> Result<String, ApiError> {
     // Blank: spaces, tabs and line breaks only (the OpenAPI document's pattern says the same).
     let blank = |h: &str| h.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r'));
-    given.filter(|h| !blank(h)).or_else(|| caller.name().map(str::to_string)).ok_or_else(|| {
+    // With tokens, the holder is the token or a name it may act for, never anyone else.
+    caller.actor(given.filter(|h| !blank(h)))?.ok_or_else(|| {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "say who holds the lock: `holder`")
             .with(
                 "problems",
@@ -151,6 +156,11 @@ pub(super) async fn unlock(
         )?
     };
     let holder = holder(req.holder, &caller)?;
-    let order = state.service.unlock(&id, &holder).await?;
+    let order = if req.break_lock {
+        caller.require(Scope::Admin)?;
+        state.service.break_lock(&id, &holder).await?
+    } else {
+        state.service.unlock(&id, &holder).await?
+    };
     Ok(Json(view_of(&state, order).await?))
 }

@@ -58,9 +58,7 @@ pub(super) async fn create(
     Body(mut input): Body<NewOrder>,
 ) -> Result<(StatusCode, Json<OrderView>), ApiError> {
     caller.require(Scope::OrdersWrite)?;
-    if input.actor.is_none() {
-        input.actor = caller.name().map(str::to_string);
-    }
+    input.actor = caller.actor(input.actor.take())?;
     let created = state.service.create_order(&input).await?;
     trace_order(&created.order.number, None);
     let status = if created.created { StatusCode::CREATED } else { StatusCode::OK };
