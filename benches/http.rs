@@ -24,8 +24,7 @@
 //! `cargo bench --bench http` runs everything; words after `--` pick parts: `sqlite`,
 //! `postgres` (backends), `load`, `reload`, `memory` (parts). Environment: BENCH_SECONDS (10),
 //! BENCH_CONNECTIONS (64), BENCH_ROUNDS (3), BENCH_ORDERS (10000), BENCH_TOTAL_ORDERS (100000),
-//! BENCH_EDITS (20), BENCH_ANSWER (`no-history`: the in-process answer skips the history, to
-//! see what it costs), BENCH_PERF (a path prefix: record a `perf` profile of the server during
+//! BENCH_EDITS (20), BENCH_PERF (a path prefix: record a `perf` profile of the server during
 //! each event load), BENCH_KEEP (keep the PostgreSQL database).
 
 use hdrhistogram::Histogram;
@@ -511,7 +510,7 @@ async fn load(server: &Server, ids: &[i64], req: Req, connections: usize, secs: 
                         if req == Req::Event && out.ok % 8 == 1 {
                             // A sample of how long the history in the answer is.
                             let v: Value = serde_json::from_slice(&body).unwrap_or_default();
-                            out.history_rows += v["order"]["history"].as_array().map_or(0, Vec::len) as u64;
+                            out.history_rows += v["history"].as_array().map_or(0, Vec::len) as u64;
                             out.sampled += 1;
                         }
                     }
@@ -591,19 +590,16 @@ async fn load(server: &Server, ids: &[i64], req: Req, connections: usize, secs: 
 
 // ------------------------------------------------------------------ store-only
 
-/// The body `POST /v1/orders/{id}/events` answers with, built as its handler builds it.
+/// The body `POST /v1/orders/{id}/events` answers with, built as its handler builds it: from
+/// what the event wrote, nothing read back.
 async fn answer(service: &Service, applied: orderly::service::Applied) -> Vec<u8> {
     use orderly::http::view::{EventResult, OrderView};
-    // BENCH_ANSWER=no-history: what an answer without the order's history would cost.
-    let history = if std::env::var("BENCH_ANSWER").is_ok_and(|v| v == "no-history") {
-        Vec::new()
-    } else {
-        service.store().history(applied.order.id).await.expect("history")
-    };
     let registry = service.registry();
     let workflow = registry.get(&applied.order.workflow).map(|a| &*a.workflow);
-    let order = OrderView::new(applied.order, workflow, history, service.now());
-    serde_json::to_vec(&EventResult { order, transitions: applied.steps, replayed: false }).expect("JSON")
+    let mut order = OrderView::new(applied.order, workflow, applied.history, service.now());
+    let history = order.history.take().unwrap_or_default();
+    serde_json::to_vec(&EventResult { order, history, transitions: applied.steps, replayed: false })
+        .expect("JSON")
 }
 
 /// The library side: a service of its own on a database of its own, holding the same orders.

@@ -1,6 +1,8 @@
-//! The unit of work: read the order in a transaction, let the engine decide, write everything
-//! the decision says, commit, and retry on a conflicting concurrent update (re-evaluating on the
-//! new state). What the command line, the HTTP service and the timer scheduler call.
+//! The unit of work: read the order, let the engine decide, write everything the decision says
+//! in one transaction, commit, and retry on a conflicting concurrent update (re-evaluating on the
+//! new state). What the command line, the HTTP service and the timer scheduler call. Hooks never
+//! run while a write transaction is open, nor on an async worker; answers are built from what
+//! was written, never read back after the commit.
 //!
 //! Every input runs on one snapshot of the workflows and the hooks, taken when it starts: a
 //! reload swaps both together ([`Service::swap_registry`], [`PausedInputs::swap`]) and an input
@@ -9,7 +11,7 @@
 use crate::engine::{self, Decision, EventInput, FulfillmentActionInput, Hooks, NewOrder, Rejection, Step};
 use crate::order::{Lock, Order, OrderId, Time};
 use crate::registry::{Active, Registry};
-use crate::store::{CustomerMatch, Store, StoreError, StoredOutbox, Tx};
+use crate::store::{CustomerMatch, MatchedCustomer, Store, StoreError, StoredHistory, StoredOutbox, Tx};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -71,6 +73,11 @@ pub enum ServiceError {
     /// The order kept changing under us.
     #[error("order `{0}` is too busy: it changed {1} times while this request was applied")]
     Busy(String, u32),
+    /// The commit was sent and the database did not confirm it (the connection dropped, the
+    /// disk filled): the change may or may not be stored. Retrying with the same idempotency
+    /// key is safe: a stored change is answered as it was, a lost one is applied.
+    #[error("the database did not confirm the commit ({0}): the change may or may not have been stored")]
+    OutcomeUnknown(String),
 }
 
 /// The result of creating an order.
@@ -82,6 +89,8 @@ pub struct Created {
     pub created: bool,
     /// Statuses it went through.
     pub steps: Vec<Step>,
+    /// Its history as written (empty when `created` is false: then read it with the order).
+    pub history: Vec<StoredHistory>,
 }
 
 /// The result of applying an event.
@@ -91,6 +100,13 @@ pub struct Applied {
     pub order: Order,
     /// Transitions taken.
     pub steps: Vec<Step>,
+    /// The history rows this change wrote, as stored (for a fulfillment action, the order's
+    /// whole history, read in the same transaction). Never read back after the commit.
+    #[serde(default)]
+    pub history: Vec<StoredHistory>,
+    /// When it was applied (what a replay's view is computed at).
+    #[serde(default)]
+    pub at: Option<Time>,
     /// True when an earlier request with the same idempotency key answered this.
     #[serde(default)]
     pub replayed: bool,
@@ -133,6 +149,9 @@ pub struct Service {
     fixed_hooks: Option<Arc<dyn Hooks + Send>>,
     /// Every input holds it shared while it runs; [`Service::pause_inputs`] holds it alone.
     gate: tokio::sync::RwLock<()>,
+    /// Hook runs at once: one per core, so that hooks queue among themselves (waiting
+    /// without holding a thread) and leave the async workers to everyone else.
+    hook_slots: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for Service {
@@ -176,6 +195,9 @@ impl Service {
             clock,
             fixed_hooks,
             gate: tokio::sync::RwLock::new(()),
+            hook_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            ),
         }
     }
 
@@ -258,51 +280,82 @@ impl Service {
     }
 
     /// Creates an order; the same channel and `external_id` again gives the first order back.
+    ///
+    /// When the workflow uses hooks, the decision is made with no transaction open and off the
+    /// async workers ([`Service::off_workers`]): on the customer the order would be linked to
+    /// and an id set aside for it. The write then links the customer for real; if that gives
+    /// another customer (one was created or changed meanwhile), it decides again.
     pub async fn create_order(&self, input: &NewOrder) -> Result<Created, ServiceError> {
         let _input = self.gate.read().await;
         let current = self.current();
         let active = self.workflow_for(&current.registry, input)?;
+        let with_hooks = uses_hooks(&active);
+        let c = &input.customer;
+        let wanted = CustomerMatch {
+            email: c.email.clone(),
+            first_name: c.first_name.clone(),
+            last_name: c.last_name.clone(),
+            company: c.company.clone(),
+            phone: c.phone.clone(),
+            is_guest: c.guest,
+            zip: input.shipping_address.as_ref().map(|a| a.zip.clone()).unwrap_or_default(),
+        };
         let mut duplicate_seen = false;
+        // With hooks: the customer the last decision was made for, its id and the decision.
+        let mut made: Option<(MatchedCustomer, OrderId, Decision)> = None;
         for _ in 0..RETRIES {
             let now = self.now();
             let mut tx = self.store.begin().await?;
             if let Some(ext) = input.external_id.as_deref().filter(|e| !e.is_empty()) {
                 if let Some(order) = tx.order_by_external_id(&input.channel, ext).await? {
-                    return Ok(Created { order, created: false, steps: Vec::new() });
+                    return Ok(Created { order, created: false, steps: Vec::new(), history: Vec::new() });
                 }
             }
-            let c = &input.customer;
-            let matched = tx
-                .match_customer(
-                    &CustomerMatch {
-                        email: c.email.clone(),
-                        first_name: c.first_name.clone(),
-                        last_name: c.last_name.clone(),
-                        company: c.company.clone(),
-                        phone: c.phone.clone(),
-                        is_guest: c.guest,
-                        zip: input.shipping_address.as_ref().map(|a| a.zip.clone()).unwrap_or_default(),
-                    },
+            let matched = tx.match_customer(&wanted, now).await?;
+            let (id, mut decision) = if with_hooks {
+                match made.take() {
+                    Some((was, id, mut decision)) if same_customer(&was, &matched) => {
+                        decision.order.customer = Arc::new(matched.customer);
+                        (id, decision)
+                    }
+                    _ => {
+                        // Decide with the transaction rolled back (the customer it may have
+                        // created is gone with it), then write in a new one.
+                        drop(tx);
+                        let id = self.store.reserve_order_id().await?;
+                        let input = numbered(input, id);
+                        let decided = self
+                            .off_workers(|| {
+                                engine::create(
+                                    &active.workflow,
+                                    &input,
+                                    matched.customer.clone(),
+                                    matched.possible_duplicate,
+                                    now,
+                                    &*current.hooks,
+                                )
+                            })
+                            .await
+                            .map_err(ServiceError::Rejected)?;
+                        made = Some((matched, id, decided));
+                        continue;
+                    }
+                }
+            } else {
+                // The id and number are set aside first, so that messages at creation see them.
+                let id = tx.reserve_order_id().await?;
+                let input = numbered(input, id);
+                let decision = engine::create(
+                    &active.workflow,
+                    &input,
+                    matched.customer,
+                    matched.possible_duplicate,
                     now,
+                    &*current.hooks,
                 )
-                .await?;
-            // The order's id and number are set aside first, so that hooks and messages at
-            // creation see the number it will have.
-            let id = tx.reserve_order_id().await?;
-            let mut input = input.clone();
-            if input.number.is_none() {
-                input.assigned_number = Some(crate::store::generated_number(id));
-            }
-            let input = &input;
-            let mut decision = engine::create(
-                &active.workflow,
-                input,
-                matched.customer,
-                matched.possible_duplicate,
-                now,
-                &*current.hooks,
-            )
-            .map_err(ServiceError::Rejected)?;
+                .map_err(ServiceError::Rejected)?;
+                (id, decision)
+            };
             if !decision.related.is_empty() {
                 return Err(ServiceError::Rejected(Rejection::new_public(
                     "hook_failed",
@@ -329,14 +382,23 @@ impl Service {
                 }
                 other => other?,
             };
-            match tx.commit().await {
-                Err(StoreError::Conflict) => continue,
-                other => other?,
-            }
-            let order = self.store.order(id).await?.ok_or_else(|| ServiceError::NotFound(id.to_string()))?;
-            return Ok(Created { order, created: true, steps: decision.steps });
+            let Some(history) = commit(tx).await? else { continue };
+            // The answer is what was written: nothing is read back after the commit.
+            let mut order = decision.order;
+            order.id = id;
+            order.version = 1;
+            order.workflow_version = active.version;
+            return Ok(Created { order, created: true, steps: decision.steps, history });
         }
         Err(ServiceError::Busy(input.external_id.clone().unwrap_or_default(), RETRIES))
+    }
+
+    /// Runs `f`, which may call hooks, with at most one hook run per core at once, off the async
+    /// workers (on a multi-threaded runtime the worker hands its other tasks on while `f`
+    /// runs), so that a slow hook delays its own request, not everyone else's.
+    async fn off_workers<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _slot = self.hook_slots.acquire().await.ok();
+        off_async_workers(f)
     }
 
     async fn id_of(&self, key: &str) -> Result<OrderId, ServiceError> {
@@ -353,12 +415,16 @@ impl Service {
         active_of(&self.registry(), order)
     }
 
-    /// Runs `decide` on the order under a transaction and writes its decision, retrying on
-    /// conflicts. `decide` sees the freshest state each time.
+    /// Runs `decide` on the order and writes its decision in one transaction, retrying on
+    /// conflicts; `decide` sees the freshest state each time. When the order's workflow uses
+    /// hooks, `decide` runs with no transaction open and off the async workers; the write then
+    /// checks that the order is still the version decided on. `whole_history`: answer with the
+    /// order's whole history (read in the transaction) rather than the rows this change wrote.
     async fn change<F>(
         &self,
         key: &str,
         idempotency: Option<Idempotency<'_>>,
+        whole_history: bool,
         decide: F,
     ) -> Result<Applied, ServiceError>
     where
@@ -407,37 +473,50 @@ impl Service {
                 }
             }
             let active = active_of(&current.registry, &order)?;
-            let mut decision =
-                decide(&active, &order, now, &*current.hooks).map_err(ServiceError::Rejected)?;
-            match self.create_related(&mut tx, &order, &mut decision, &active, &current, now).await {
+            let (mut tx, decision, related) = if uses_hooks(&active) {
+                // No transaction is held while hooks run: the write below checks the version.
+                drop(tx);
+                let mut decision = self
+                    .off_workers(|| decide(&active, &order, now, &*current.hooks))
+                    .await
+                    .map_err(ServiceError::Rejected)?;
+                let related = self.prepare_related(&order, &mut decision, &active, &current, now).await?;
+                (self.store.begin().await?, decision, related)
+            } else {
+                let decision =
+                    decide(&active, &order, now, &*current.hooks).map_err(ServiceError::Rejected)?;
+                (tx, decision, Vec::new())
+            };
+            let mut decision = decision;
+            match insert_related(&mut tx, &mut decision, related, now).await {
                 Err(ServiceError::Store(StoreError::Conflict)) => continue,
                 other => other?,
             }
-            match self.write(&mut tx, &order, &decision, &active, now, idempotency).await {
+            match write(&mut tx, &order, &decision, &active, now, idempotency, whole_history).await {
                 Err(ServiceError::Store(StoreError::Conflict)) => continue,
-                other => other?,
+                Ok(applied) => {
+                    if commit(tx).await?.is_none() {
+                        continue;
+                    }
+                    return Ok(applied);
+                }
+                Err(e) => return Err(e),
             }
-            match tx.commit().await {
-                Err(StoreError::Conflict) => continue,
-                other => other?,
-            }
-            let order = stored(decision.order, &order, &active);
-            return Ok(Applied { order, steps: decision.steps, replayed: false, request: None });
         }
         Err(ServiceError::Busy(key.to_string(), RETRIES))
     }
 
-    /// Creates the orders a hook asked for, in the same transaction, for the same customer,
-    /// linked both ways: the new order's `related_order` is this one, this one's is the new one.
-    async fn create_related(
+    /// Sets aside ids for the orders a hook asked for and decides their creation, for the
+    /// same customer, outside any transaction (their hooks run off the async workers).
+    async fn prepare_related(
         &self,
-        tx: &mut Tx,
         order: &Order,
         decision: &mut Decision,
         active: &Active,
         current: &Current,
         now: Time,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<Vec<(Decision, i64)>, ServiceError> {
+        let mut prepared = Vec::new();
         for new in std::mem::take(&mut decision.related) {
             let target = match &new.workflow {
                 Some(name) if name != &active.workflow.name => current
@@ -448,56 +527,22 @@ impl Service {
                 _ => active.clone(),
             };
             let customer = crate::order::Customer { is_new: false, ..(*order.customer).clone() };
-            let id = tx.reserve_order_id().await?;
-            let mut new = new;
-            if new.number.is_none() {
-                new.assigned_number = Some(crate::store::generated_number(id));
-            }
-            let mut created = engine::create(&target.workflow, &new, customer, false, now, &*current.hooks)
+            let id = self.store.reserve_order_id().await?;
+            let new = numbered(&new, id);
+            let mut created = self
+                .off_workers(|| engine::create(&target.workflow, &new, customer, false, now, &*current.hooks))
+                .await
                 .map_err(|r| {
-                let mut r = r;
-                r.message = format!("the related order a hook asked for cannot be created: {}", r.message);
-                ServiceError::Rejected(r)
-            })?;
+                    let mut r = r;
+                    r.message =
+                        format!("the related order a hook asked for cannot be created: {}", r.message);
+                    ServiceError::Rejected(r)
+                })?;
             created.order.related_order = Some(order.id);
             created.order.id = id;
-            let id = tx.insert_order(&created, target.version, now).await?;
-            decision.order.related_order = Some(id);
-            decision.history.push(engine::HistoryEntry {
-                at: now,
-                kind: "related_order".into(),
-                event: None,
-                from_status: None,
-                to_status: None,
-                actor: None,
-                detail: serde_json::json!({"order_id": id, "workflow": target.workflow.name}),
-            });
+            prepared.push((created, target.version));
         }
-        Ok(())
-    }
-
-    async fn write(
-        &self,
-        tx: &mut Tx,
-        before: &Order,
-        decision: &Decision,
-        active: &Active,
-        now: Time,
-        idempotency: Option<Idempotency<'_>>,
-    ) -> Result<(), ServiceError> {
-        tx.update_order_from(before, decision, active.version, now).await?;
-        if let Some(i) = idempotency {
-            let after = stored(decision.order.clone(), before, active);
-            let result = Applied {
-                order: after,
-                steps: decision.steps.clone(),
-                replayed: false,
-                request: Some(i.request.clone()),
-            };
-            let json = serde_json::to_value(&result).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            tx.save_idempotent_result(before.id, i.key, &json, now).await?;
-        }
-        Ok(())
+        Ok(prepared)
     }
 
     /// Applies an event to an order (by id or number).
@@ -509,8 +554,10 @@ impl Service {
     ) -> Result<Applied, ServiceError> {
         let request = serde_json::json!({"event": input.name, "data": input.data});
         let idempotency = idempotency_key.map(|key| Idempotency { key, request: &request });
-        self.change(key, idempotency, |a, o, now, hooks| engine::apply(&a.workflow, o, input, now, hooks))
-            .await
+        self.change(key, idempotency, false, |a, o, now, hooks| {
+            engine::apply(&a.workflow, o, input, now, hooks)
+        })
+        .await
     }
 
     /// Adds a fulfillment action.
@@ -519,8 +566,10 @@ impl Service {
         key: &str,
         input: &FulfillmentActionInput,
     ) -> Result<Applied, ServiceError> {
-        self.change(key, None, |a, o, now, _| engine::add_fulfillment_action(&a.workflow, o, input, now))
-            .await
+        self.change(key, None, true, |a, o, now, _| {
+            engine::add_fulfillment_action(&a.workflow, o, input, now)
+        })
+        .await
     }
 
     /// Changes fulfillment action `n`.
@@ -530,23 +579,30 @@ impl Service {
         n: u32,
         input: &FulfillmentActionInput,
     ) -> Result<Applied, ServiceError> {
-        self.change(key, None, |a, o, now, _| engine::edit_fulfillment_action(&a.workflow, o, n, input, now))
-            .await
+        self.change(key, None, true, |a, o, now, _| {
+            engine::edit_fulfillment_action(&a.workflow, o, n, input, now)
+        })
+        .await
     }
 
     /// Takes (or renews) the lock on an order for `ttl`; refused while another holder has it.
-    pub async fn lock(&self, key: &str, holder: &str, ttl: chrono::Duration) -> Result<Order, ServiceError> {
+    pub async fn lock(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: chrono::Duration,
+    ) -> Result<Applied, ServiceError> {
         self.set_lock(key, holder, Some(ttl), false).await
     }
 
     /// Releases the lock; refused while another holder has it.
-    pub async fn unlock(&self, key: &str, holder: &str) -> Result<Order, ServiceError> {
+    pub async fn unlock(&self, key: &str, holder: &str) -> Result<Applied, ServiceError> {
         self.set_lock(key, holder, None, false).await
     }
 
     /// Releases the lock whoever holds it (an administrator's "break lock"): the history row
     /// (`lock_broken`) names the holder whose lock it was and `by`, who broke it.
-    pub async fn break_lock(&self, key: &str, by: &str) -> Result<Order, ServiceError> {
+    pub async fn break_lock(&self, key: &str, by: &str) -> Result<Applied, ServiceError> {
         self.set_lock(key, by, None, true).await
     }
 
@@ -556,7 +612,7 @@ impl Service {
         holder: &str,
         ttl: Option<chrono::Duration>,
         force: bool,
-    ) -> Result<Order, ServiceError> {
+    ) -> Result<Applied, ServiceError> {
         let id = self.id_of(key).await?;
         let _input = self.gate.read().await;
         let current = self.current();
@@ -592,11 +648,23 @@ impl Service {
                 Err(StoreError::Conflict) => continue,
                 other => other?,
             }
-            match tx.commit().await {
-                Err(StoreError::Conflict) => continue,
-                other => other?,
+            // The answer shows the whole history, read in this transaction, never after it.
+            let history = tx.history(id).await?;
+            if commit(tx).await?.is_none() {
+                continue;
             }
-            return self.store.order(id).await?.ok_or_else(|| ServiceError::NotFound(key.to_string()));
+            let mut after = order;
+            after.lock = lock;
+            after.version += 1;
+            after.workflow_version = version;
+            return Ok(Applied {
+                order: after,
+                steps: Vec::new(),
+                history,
+                at: Some(now),
+                replayed: false,
+                request: None,
+            });
         }
         Err(ServiceError::Busy(key.to_string(), RETRIES))
     }
@@ -638,29 +706,48 @@ impl Service {
                     continue;
                 }
             };
-            let mut decision =
-                match engine::fire_timer(&active.workflow, &order, &timer.name, now, &*current.hooks) {
-                    Ok(d) => d,
-                    Err(rejection) => engine::failed_timer(&order, &timer.name, &rejection, now),
+            let fire = |order: &Order| match engine::fire_timer(
+                &active.workflow,
+                order,
+                &timer.name,
+                now,
+                &*current.hooks,
+            ) {
+                Ok(d) => d,
+                Err(rejection) => engine::failed_timer(order, &timer.name, &rejection, now),
+            };
+            let (mut tx, decision, related) = if uses_hooks(&active) {
+                // No transaction is held while hooks run: the timer and the order's version
+                // are checked again when the decision is written.
+                drop(tx);
+                let mut decision = self.off_workers(|| fire(&order)).await;
+                let related = match self.prepare_related(&order, &mut decision, &active, &current, now).await
+                {
+                    Ok(related) => related,
+                    Err(ServiceError::Rejected(r)) => {
+                        decision = engine::failed_timer(&order, &timer.name, &r, now);
+                        Vec::new()
+                    }
+                    Err(other) => return Err(other),
                 };
-            match self.create_related(&mut tx, &order, &mut decision, &active, &current, now).await {
-                Ok(()) => {}
-                Err(ServiceError::Rejected(r)) => {
-                    decision = engine::failed_timer(&order, &timer.name, &r, now)
-                }
-                Err(ServiceError::Store(StoreError::Conflict)) => continue,
-                Err(other) => return Err(other),
-            }
+                (self.store.begin().await?, decision, related)
+            } else {
+                (tx, fire(&order), Vec::new())
+            };
+            let mut decision = decision;
             if !tx.delete_timer(timer.id).await? {
                 continue; // another process fired it
+            }
+            match insert_related(&mut tx, &mut decision, related, now).await {
+                Err(ServiceError::Store(StoreError::Conflict)) => continue,
+                other => other?,
             }
             match tx.update_order_from(&order, &decision, active.version, now).await {
                 Err(StoreError::Conflict) => continue,
                 other => other?,
             }
-            match tx.commit().await {
-                Err(StoreError::Conflict) => continue,
-                other => other?,
+            if commit(tx).await?.is_none() {
+                continue;
             }
             on_fired(now - timer.due_at);
         }
@@ -692,58 +779,170 @@ impl Service {
         });
         for _ in 0..RETRIES {
             let now = self.now();
+            // Decided on the order as read, with no transaction open (hooks may run); the
+            // write checks the order is still that version.
+            let order = self.store.order(message.order_id).await?;
+            let mut prepared = None;
+            if let Some(order) = &order {
+                let (mut decision, active) = match active_of(&current.registry, order) {
+                    Ok(active) => {
+                        let d = self
+                            .off_workers(|| {
+                                engine::integration_failed(
+                                    &active.workflow,
+                                    order,
+                                    detail.clone(),
+                                    now,
+                                    &*current.hooks,
+                                )
+                            })
+                            .await
+                            .unwrap_or_else(|r| {
+                                engine::integration_failed_plain(order, detail.clone(), &r, now)
+                            });
+                        (d, Some(active))
+                    }
+                    Err(e) => {
+                        let why = Rejection::new_public("workflow", e.to_string());
+                        (engine::integration_failed_plain(order, detail.clone(), &why, now), None)
+                    }
+                };
+                let mut related = Vec::new();
+                if let Some(active) = &active {
+                    match self.prepare_related(order, &mut decision, active, &current, now).await {
+                        Ok(r) => related = r,
+                        Err(ServiceError::Rejected(r)) => {
+                            decision = engine::integration_failed_plain(order, detail.clone(), &r, now)
+                        }
+                        Err(other) => return Err(other),
+                    }
+                }
+                let version = active.as_ref().map_or(order.workflow_version, |a| a.version);
+                prepared = Some((decision, related, version));
+            }
             let mut tx = self.store.begin().await?;
-            let order = tx.order_for_update(message.order_id).await?;
             match tx.outbox_dead(message, status, error, sent, now).await {
                 Err(StoreError::Conflict) => continue,
                 Ok(false) => return Ok(false),
                 Ok(true) => {}
                 Err(e) => return Err(e.into()),
             }
-            let Some(order) = order else {
-                tx.commit().await?;
-                return Ok(true);
-            };
-            let (mut decision, active) = match active_of(&current.registry, &order) {
-                Ok(active) => {
-                    let d = engine::integration_failed(
-                        &active.workflow,
-                        &order,
-                        detail.clone(),
-                        now,
-                        &*current.hooks,
-                    )
-                    .unwrap_or_else(|r| engine::integration_failed_plain(&order, detail.clone(), &r, now));
-                    (d, Some(active))
-                }
-                Err(e) => {
-                    let why = Rejection::new_public("workflow", e.to_string());
-                    (engine::integration_failed_plain(&order, detail.clone(), &why, now), None)
-                }
-            };
-            if let Some(active) = &active {
-                match self.create_related(&mut tx, &order, &mut decision, active, &current, now).await {
-                    Ok(()) => {}
-                    Err(ServiceError::Rejected(r)) => {
-                        decision = engine::integration_failed_plain(&order, detail.clone(), &r, now)
-                    }
+            if let (Some(order), Some((mut decision, related, version))) = (&order, prepared) {
+                match insert_related(&mut tx, &mut decision, related, now).await {
                     Err(ServiceError::Store(StoreError::Conflict)) => continue,
-                    Err(other) => return Err(other),
+                    other => other?,
+                }
+                match tx.update_order_from(order, &decision, version, now).await {
+                    Err(StoreError::Conflict) => continue,
+                    other => other?,
                 }
             }
-            let version = active.as_ref().map_or(order.workflow_version, |a| a.version);
-            match tx.update_order_from(&order, &decision, version, now).await {
-                Err(StoreError::Conflict) => continue,
-                other => other?,
-            }
-            match tx.commit().await {
-                Err(StoreError::Conflict) => continue,
-                other => other?,
+            if commit(tx).await?.is_none() {
+                continue;
             }
             return Ok(true);
         }
         Err(ServiceError::Busy(message.order_id.to_string(), RETRIES))
     }
+}
+
+/// Writes a change decided on `before` and what its answer is (see [`Service::change`]).
+async fn write(
+    tx: &mut Tx,
+    before: &Order,
+    decision: &Decision,
+    active: &Active,
+    now: Time,
+    idempotency: Option<Idempotency<'_>>,
+    whole_history: bool,
+) -> Result<Applied, ServiceError> {
+    tx.update_order_from(before, decision, active.version, now).await?;
+    let history = if whole_history { tx.history(before.id).await? } else { tx.written_history().to_vec() };
+    let mut applied = Applied {
+        order: stored(decision.order.clone(), before, active),
+        steps: decision.steps.clone(),
+        history,
+        at: Some(now),
+        replayed: false,
+        request: None,
+    };
+    if let Some(i) = idempotency {
+        applied.request = Some(i.request.clone());
+        let json = serde_json::to_value(&applied).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        tx.save_idempotent_result(before.id, i.key, &json, now).await?;
+        applied.request = None;
+    }
+    Ok(applied)
+}
+
+/// Whether deciding for an order of this workflow may run hooks.
+fn uses_hooks(active: &Active) -> bool {
+    !active.workflow.hook_refs.is_empty()
+}
+
+/// Runs `f` off the async workers where it can: on a multi-threaded runtime the worker hands
+/// its other tasks to another thread while `f` blocks this one; elsewhere (a current-thread
+/// runtime, no runtime) it simply runs. For hooks, which may take their whole time budget.
+pub(crate) fn off_async_workers<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+/// Whether a decision made for customer `was` holds for `now` (the customer the write links).
+fn same_customer(was: &MatchedCustomer, now: &MatchedCustomer) -> bool {
+    let (a, b) = (&was.customer, &now.customer);
+    was.possible_duplicate == now.possible_duplicate
+        && a.is_new == b.is_new
+        && (a.is_new || a.id == b.id)
+        && (&a.email, &a.first_name, &a.last_name, &a.company, &a.phone, a.is_guest)
+            == (&b.email, &b.first_name, &b.last_name, &b.company, &b.phone, b.is_guest)
+}
+
+/// The new order with the number the store gives it from `id`, unless it brought its own.
+fn numbered(input: &NewOrder, id: OrderId) -> NewOrder {
+    let mut input = input.clone();
+    if input.number.is_none() {
+        input.assigned_number = Some(crate::store::generated_number(id));
+    }
+    input
+}
+
+/// Commits; `None` when a concurrent change won (decide again). The history rows written come
+/// back with it. Any other failure of the commit itself leaves its outcome unknown.
+async fn commit(tx: Tx) -> Result<Option<Vec<StoredHistory>>, ServiceError> {
+    let written = tx.written_history().to_vec();
+    match tx.commit().await {
+        Ok(()) => Ok(Some(written)),
+        Err(StoreError::Conflict) => Ok(None),
+        Err(e) => Err(ServiceError::OutcomeUnknown(e.to_string())),
+    }
+}
+
+/// Writes the related orders [`Service::prepare_related`] decided, linked both ways.
+async fn insert_related(
+    tx: &mut Tx,
+    decision: &mut Decision,
+    related: Vec<(Decision, i64)>,
+    now: Time,
+) -> Result<(), ServiceError> {
+    for (created, version) in related {
+        let id = tx.insert_order(&created, version, now).await?;
+        decision.order.related_order = Some(id);
+        decision.history.push(engine::HistoryEntry {
+            at: now,
+            kind: "related_order".into(),
+            event: None,
+            from_status: None,
+            to_status: None,
+            actor: None,
+            detail: serde_json::json!({"order_id": id, "workflow": created.order.workflow}),
+        });
+    }
+    Ok(())
 }
 
 /// The workflow an order runs under, in this registry.

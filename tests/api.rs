@@ -350,6 +350,56 @@ async fn refusals_say_what_was_wrong_and_change_nothing() {
     .await;
 }
 
+/// Answers are built from what the transaction wrote, never read back after it: a new order's
+/// answer is the order as `GET` shows it; an event's answer is the order and the rows the event
+/// added, so it does not grow with the order's age; a lock's answer is the order as `GET` shows
+/// it; and a replay (k1, k2, k1) is exactly the first answer (issue 11, items 2 and 3).
+#[tokio::test]
+async fn answers_are_what_was_committed_and_a_replay_is_the_first_answer() {
+    support::on_both("answers_are_what_was_committed_and_a_replay_is_the_first_answer", |store| async move {
+        let api = Api::new(store, config(false, "")).await;
+        let (status, created) = api.post("/v1/orders", website_check_order("kay@example.com")).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let n = number(&created);
+        let (_, got) = api.get(&format!("/v1/orders/{n}")).await;
+        assert_eq!(created, got, "the new order's answer is the stored order");
+
+        // Declined, then declined again and again (a `stay` with a note).
+        let declined = |key: &str| json!({"event": "card_declined", "idempotency_key": key, "actor": "clerk", "data": {"outcome": "declined", "amount": "549.00"}});
+        let events = format!("/v1/orders/{n}/events");
+        let (s1, k1) = api.post(&events, declined("k1")).await;
+        assert_eq!(s1, StatusCode::OK, "{k1}");
+        assert!(k1["order"].get("history").is_none(), "the event's answer leaves the whole history out: {k1}");
+        let rows = k1["history"].as_array().expect("the rows the event added");
+        assert!(!rows.is_empty(), "{k1}");
+        let created_ids: Vec<&Value> = created["history"].as_array().expect("history").iter().map(|r| &r["id"]).collect();
+        assert!(rows.iter().all(|r| !created_ids.contains(&&r["id"])), "only new rows: {k1}");
+        let (s2, k2) = api.post(&events, declined("k2")).await;
+        assert_eq!(s2, StatusCode::OK, "{k2}");
+        assert_ne!(k2["history"], k1["history"]);
+        assert_ne!(k2["order"]["version"], k1["order"]["version"]);
+        // Many events later, an answer is no bigger than an early one.
+        for i in 0..20 {
+            api.post(&events, declined(&format!("more-{i}"))).await;
+        }
+        let (_, late) = api.post(&events, declined("late")).await;
+        assert_eq!(late["history"].as_array().map(Vec::len), k2["history"].as_array().map(Vec::len), "{late}");
+
+        let (s3, replay) = api.post(&events, declined("k1")).await;
+        assert_eq!(s3, StatusCode::OK, "{replay}");
+        assert_eq!(replay["replayed"], true);
+        let mut first = k1.clone();
+        first["replayed"] = json!(true);
+        assert_eq!(replay, first, "a replay is exactly the first answer");
+
+        let (status, locked) = api.post(&format!("/v1/orders/{n}/lock"), json!({"holder": "kay"})).await;
+        assert_eq!(status, StatusCode::OK, "{locked}");
+        let (_, got) = api.get(&format!("/v1/orders/{n}")).await;
+        assert_eq!(locked, got, "the lock's answer is the stored order");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn repeats_are_answered_once() {
     support::on_both("repeats_are_answered_once", |store| async move {
@@ -706,6 +756,7 @@ async fn fulfillment_actions_are_added_and_changed() {
             .await;
         assert_eq!(status, StatusCode::OK, "{r}");
         assert_eq!(r["fulfillment_actions"][0]["complete"], true);
+        assert_eq!(r, api.get(&format!("/v1/orders/{n}")).await.1, "the answer is the stored order");
         let (status, err) =
             api.post(&format!("/v1/orders/{n}/fulfillment-actions"), json!({"name": "Sent a pigeon"})).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");

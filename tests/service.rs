@@ -455,3 +455,151 @@ async fn a_failing_hook_rejects_the_event_names_file_and_line_and_changes_nothin
     )
     .await;
 }
+
+/// Hooks that hold the first `erp_notice.rhai` run until the test lets it go, telling the test
+/// when it started.
+struct HeldHooks {
+    started: std::sync::Mutex<std::sync::mpsc::Sender<()>>,
+    release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+    held: std::sync::atomic::AtomicBool,
+}
+
+impl orderly::engine::Hooks for HeldHooks {
+    fn guard(
+        &self,
+        _: &str,
+        _: &orderly::order::Order,
+        _: Option<&EventInput>,
+        _: orderly::order::Time,
+    ) -> Result<bool, String> {
+        Ok(true)
+    }
+
+    fn run(
+        &self,
+        hook: &str,
+        _: &orderly::order::Order,
+        _: Option<&EventInput>,
+        _: orderly::order::Time,
+    ) -> Result<Vec<orderly::engine::Effect>, String> {
+        if hook == "erp_notice.rhai" && !self.held.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            self.started.lock().map_err(|e| e.to_string())?.send(()).map_err(|e| e.to_string())?;
+            let release = self.release.lock().map_err(|e| e.to_string())?;
+            release.recv_timeout(std::time::Duration::from_secs(30)).map_err(|e| e.to_string())?;
+        }
+        Ok(Vec::new())
+    }
+}
+
+/// A hook that runs long holds neither the database's write lock nor an async worker: while
+/// one order's hook is held, on a runtime with a single worker, other orders are created and
+/// moved, and the held order's event then applies as decided (issue 11, item 16).
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_running_hook_holds_neither_the_write_lock_nor_a_worker() {
+    support::on_both("a_running_hook_holds_neither_the_write_lock_nor_a_worker", |store| async move {
+        let registry =
+            Registry::load(Path::new("tests/fixtures/hook_webhooks"), &store).await.expect("workflow loads");
+        let (started_tx, started) = std::sync::mpsc::channel();
+        let (release, release_rx) = std::sync::mpsc::channel();
+        let hooks = HeldHooks {
+            started: std::sync::Mutex::new(started_tx),
+            release: std::sync::Mutex::new(release_rx),
+            held: std::sync::atomic::AtomicBool::new(false),
+        };
+        let s = Arc::new(Service::new(store, registry, Arc::new(ManualClock::new(t0())), Arc::new(hooks)));
+        let new = || -> NewOrder {
+            serde_json::from_value(serde_json::json!({
+                "channel": "web", "lines": [{"sku": "A", "qty": 1, "unit_price": "5.00"}]
+            }))
+            .expect("order")
+        };
+        let first = s.create_order(&new()).await.expect("created").order;
+        let second = s.create_order(&new()).await.expect("created").order;
+        let ship = event("ship", serde_json::json!({"carrier": "UPS"}));
+        let held = {
+            let (s, number, ship) = (s.clone(), first.number.clone(), ship.clone());
+            tokio::spawn(async move { s.apply_event(&number, &ship, None).await })
+        };
+        tokio::task::spawn_blocking(move || started.recv_timeout(std::time::Duration::from_secs(30)))
+            .await
+            .expect("join")
+            .expect("the hook started");
+        // The hook is running: everything else goes on, within seconds, not after it.
+        let others = async {
+            let third = s.create_order(&new()).await.expect("created while a hook runs").order;
+            let moved = s.apply_event(&second.number, &ship, None).await.expect("moved while a hook runs");
+            s.store().ping().await.expect("the database answers");
+            (third, moved)
+        };
+        let (third, moved) = tokio::time::timeout(std::time::Duration::from_secs(20), others)
+            .await
+            .expect("other orders waited for the running hook");
+        assert_eq!(moved.order.status, "shipped");
+        assert_eq!(third.status, "open");
+        assert!(!held.is_finished(), "the held event finished before its hook was let go");
+        release.send(()).expect("release");
+        let applied = held.await.expect("join").expect("the held event applies");
+        assert_eq!(applied.order.status, "shipped");
+        assert_eq!(applied.order.version, first.version + 1);
+        assert_eq!(s.order(&first.number).await.expect("order").version, first.version + 1);
+    })
+    .await;
+}
+
+/// When the database does not confirm a commit, the answer says the outcome is unknown; the
+/// same request with the same idempotency key then applies it exactly once (issue 11, item 2).
+#[tokio::test]
+async fn a_commit_the_database_does_not_confirm_is_an_unknown_outcome_and_a_retry_applies_once() {
+    support::on_both_at(
+        "a_commit_the_database_does_not_confirm_is_an_unknown_outcome_and_a_retry_applies_once",
+        |store, url| async move {
+            use sqlx::{Connection, Executor};
+            let (s, _) = service(store).await;
+            let o = s.create_order(&order("check", "pending", 1)).await.expect("created").order;
+            let before = snapshot(&s, &o.number).await;
+            // A constraint checked only at commit, broken by any new history row: the commit
+            // itself fails, after every statement of the transaction succeeded.
+            sqlx::any::install_default_drivers();
+            let mut admin = sqlx::AnyConnection::connect(&url).await.expect("connect");
+            let (arm, disarm) = if url.starts_with("sqlite") {
+                (
+                    vec![
+                        "CREATE TABLE commit_fault (ref INTEGER REFERENCES orders(id) DEFERRABLE INITIALLY DEFERRED)",
+                        "CREATE TRIGGER commit_fault_t AFTER INSERT ON order_history BEGIN INSERT INTO commit_fault VALUES (-1); END",
+                    ],
+                    vec!["DROP TRIGGER commit_fault_t"],
+                )
+            } else {
+                (
+                    vec![
+                        "CREATE FUNCTION commit_fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the disk is gone'; END $$",
+                        "CREATE CONSTRAINT TRIGGER commit_fault_t AFTER INSERT ON order_history DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION commit_fault()",
+                    ],
+                    vec!["DROP TRIGGER commit_fault_t ON order_history"],
+                )
+            };
+            for sql in arm {
+                admin.execute(sql).await.expect(sql);
+            }
+            let pay = event("payment_received", serde_json::json!({"method": "check", "outcome": "approved", "amount": "2.50"}));
+            match s.apply_event(&o.number, &pay, Some("pay-1")).await {
+                Err(ServiceError::OutcomeUnknown(why)) => assert!(!why.is_empty()),
+                other => panic!("expected an unknown outcome, got {other:?}"),
+            }
+            assert_eq!(snapshot(&s, &o.number).await, before, "the failed commit stored nothing");
+            for sql in disarm {
+                admin.execute(sql).await.expect(sql);
+            }
+            admin.close().await.ok();
+            let first = s.apply_event(&o.number, &pay, Some("pay-1")).await.expect("the retry applies");
+            assert!(!first.replayed);
+            let again = s.apply_event(&o.number, &pay, Some("pay-1")).await.expect("replayed");
+            assert!(again.replayed);
+            assert_eq!(again.order.version, first.order.version);
+            let now = s.order(&o.number).await.expect("order");
+            assert_eq!((now.version, now.amount_paid.to_string()), (o.version + 1, "2.50".to_string()), "applied exactly once");
+            assert_eq!(now.status, "paid");
+        },
+    )
+    .await;
+}

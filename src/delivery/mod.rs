@@ -308,7 +308,8 @@ pub fn webhook_body(
         data: message.payload.get("data").and_then(|d| d.as_object()).cloned().unwrap_or_default(),
         actor: None,
     });
-    hooks.payload(hook, order, input.as_ref(), now).map_err(|e| format!("the payload hook failed: {e}"))
+    crate::service::off_async_workers(|| hooks.payload(hook, order, input.as_ref(), now))
+        .map_err(|e| format!("the payload hook failed: {e}"))
 }
 
 /// The event that queued a message (messages queued before the `event` column read it from

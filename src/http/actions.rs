@@ -4,7 +4,7 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, Body, PathArgs};
-use super::orders::view_of;
+use super::orders::view_of_applied;
 use super::view::OrderView;
 use super::{trace_order, AppState};
 use crate::config::Scope;
@@ -38,7 +38,7 @@ pub(super) async fn add(
     trace_order(&id, None);
     input.actor = caller.actor(input.actor.take())?;
     let applied = state.service.add_fulfillment_action(&id, &input).await?;
-    Ok((StatusCode::CREATED, Json(view_of(&state, applied.order).await?)))
+    Ok((StatusCode::CREATED, Json(view_of_applied(&state, applied))))
 }
 
 /// Changes fulfillment action `n` of an order (only the fields given).
@@ -69,5 +69,5 @@ pub(super) async fn edit(
     trace_order(&id, None);
     input.actor = caller.actor(input.actor.take())?;
     let applied = state.service.edit_fulfillment_action(&id, n, &input).await?;
-    Ok(Json(view_of(&state, applied.order).await?))
+    Ok(Json(view_of_applied(&state, applied)))
 }

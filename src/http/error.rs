@@ -134,6 +134,8 @@ pub enum ErrorCode {
     Busy,
     /// 503: the database does not answer.
     DatabaseUnavailable,
+    /// 503: the commit was not confirmed; retry with the same idempotency key.
+    OutcomeUnknown,
 }
 
 impl ApiError {
@@ -219,6 +221,17 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Busy(..) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())
                 .header(header::RETRY_AFTER, "1"),
+            ServiceError::OutcomeUnknown(_) => {
+                tracing::error!(error = %e, "a commit's outcome is unknown");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "outcome_unknown",
+                    "the database did not confirm the commit, so this change may or may not be stored: \
+                     send the same request again with the same idempotency key (a stored change is \
+                     answered as it was, a lost one is applied); without a key, read the order first",
+                )
+                .header(header::RETRY_AFTER, "1")
+            }
             ServiceError::Store(s) => s.into(),
         }
     }

@@ -3,7 +3,7 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, Body, PathArgs};
-use super::orders::view_of;
+use super::orders::view_of_applied;
 use super::view::EventResult;
 use super::{trace_order, AppState};
 use crate::engine::EventInput;
@@ -50,6 +50,7 @@ pub(super) struct EventRequest {
         (status = 200, description = "Applied (or replayed for a repeated idempotency key)", body = EventResult),
         (status = 409, description = "`no_transition`: no transition takes this event in this status; the body has `status`, `allowed_events` and each candidate's failing guard. `over_shipment`, `automatic_loop`, `duplicate` (a related order's number is taken)", body = super::error::ErrorBody),
         (status = 423, description = "`locked`: another actor holds the order's lock", body = super::error::ErrorBody),
+        (status = 503, description = "`outcome_unknown`: the database did not confirm the commit: send the same request with the same idempotency key again. `busy`, `database_unavailable`", body = super::error::ErrorBody),
         (status = 422, description = "`unknown_event` (with a did-you-mean), `invalid_data` (each field's problem in `problems`), `hook_failed`, `unknown_status`, `workflow_unavailable`, `idempotency_conflict` (the key was used for another request), `invalid_body`", body = super::error::ErrorBody),
         (status = 404, description = "`not_found`: no such order", body = super::error::ErrorBody),
         (status = 403, description = "`forbidden`: the token lacks `events:write`, or may not post this event (`allowed` lists those it may)", body = super::error::ErrorBody),
@@ -72,7 +73,7 @@ pub(super) async fn post(
     let input = EventInput { name: req.event, data: req.data, actor: caller.actor(req.actor)? };
     let started = Instant::now();
     match state.service.apply_event(&id, &input, key.as_deref()).await {
-        Ok(applied) => {
+        Ok(mut applied) => {
             if !applied.replayed {
                 state.metrics.event_applied(
                     &applied.order.workflow,
@@ -80,8 +81,10 @@ pub(super) async fn post(
                     started.elapsed().as_secs_f64(),
                 );
             }
-            let order = view_of(&state, applied.order).await?;
-            Ok(Json(EventResult { order, transitions: applied.steps, replayed: applied.replayed }))
+            let (steps, replayed) = (std::mem::take(&mut applied.steps), applied.replayed);
+            let mut order = view_of_applied(&state, applied);
+            let history = order.history.take().unwrap_or_default();
+            Ok(Json(EventResult { order, history, transitions: steps, replayed }))
         }
         Err(ServiceError::Rejected(r)) => {
             // Refusals are the slow path: one more read names the workflow for the metric.

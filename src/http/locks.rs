@@ -3,7 +3,7 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, Body, PathArgs};
-use super::orders::view_of;
+use super::orders::view_of_applied;
 use super::view::OrderView;
 use super::{trace_order, AppState};
 use crate::config::Scope;
@@ -98,7 +98,7 @@ pub(super) async fn lock(
     }
     let ttl = chrono::Duration::seconds(i64::try_from(ttl).unwrap_or(900));
     let order = state.service.lock(&id, &holder, ttl).await?;
-    Ok(Json(view_of(&state, order).await?))
+    Ok(Json(view_of_applied(&state, order)))
 }
 
 /// Releases the lock (a holder releases only their own).
@@ -136,8 +136,9 @@ pub(super) async fn unlock(
             ApiError::new(StatusCode::BAD_REQUEST, "bad_body", e.body_text())
         }
     })?;
-    // DELETE bodies are optional: none (or `null`) means the token's own lock.
-    let req: UnlockRequest = if body.iter().all(u8::is_ascii_whitespace) {
+    // DELETE bodies are optional: none (or `null`) means the token's own lock. A body that is
+    // only whitespace is not JSON and is refused like any other.
+    let req: UnlockRequest = if body.is_empty() {
         UnlockRequest::default()
     } else {
         serde_json::from_slice::<Option<UnlockRequest>>(&body).map(Option::unwrap_or_default).map_err(
@@ -162,5 +163,5 @@ pub(super) async fn unlock(
     } else {
         state.service.unlock(&id, &holder).await?
     };
-    Ok(Json(view_of(&state, order).await?))
+    Ok(Json(view_of_applied(&state, order)))
 }

@@ -23,6 +23,15 @@ pub(super) async fn view_of(state: &AppState, order: Order) -> Result<OrderView,
     Ok(OrderView::new(order, workflow, history, state.service.now()))
 }
 
+/// The view of a change's answer, from what the change committed (nothing read after it), at
+/// the time it was applied (so a replay shows what the first answer showed).
+pub(super) fn view_of_applied(state: &AppState, applied: crate::service::Applied) -> OrderView {
+    let registry = state.service.registry();
+    let workflow = registry.get(&applied.order.workflow).map(|a| &*a.workflow);
+    let at = applied.at.unwrap_or_else(|| state.service.now());
+    OrderView::new(applied.order, workflow, applied.history, at)
+}
+
 /// Creates an order from a channel.
 ///
 /// The channel's rules pick the initial status from the mode and the payment's method and
@@ -62,7 +71,13 @@ pub(super) async fn create(
     let created = state.service.create_order(&input).await?;
     trace_order(&created.order.number, None);
     let status = if created.created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(view_of(&state, created.order).await?)))
+    if !created.created {
+        return Ok((status, Json(view_of(&state, created.order).await?)));
+    }
+    // The new order's answer is what its transaction wrote: nothing is read after the commit.
+    let registry = state.service.registry();
+    let workflow = registry.get(&created.order.workflow).map(|a| &*a.workflow);
+    Ok((status, Json(OrderView::new(created.order, workflow, created.history, state.service.now()))))
 }
 
 /// The order view: status (code, label, phase), lines, customer, payment, flags, attributes,

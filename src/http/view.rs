@@ -111,8 +111,11 @@ pub struct OrderView {
     pub lock: Option<Lock>,
     /// The events the order accepts in its status (guards not evaluated).
     pub allowed_events: Vec<String>,
-    /// What happened to it, oldest first (each row names its workflow version).
-    pub history: Vec<StoredHistory>,
+    /// What happened to it, oldest first (each row names its workflow version). Not in an
+    /// event's answer, which gives the rows the event added beside the order instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub history: Option<Vec<StoredHistory>>,
     /// Bumped on every change.
     pub version: i64,
 }
@@ -160,17 +163,21 @@ impl OrderView {
             shipments: order.shipments,
             fulfillment_actions: order.fulfillment_actions,
             lock,
-            history,
+            history: Some(history),
             version: order.version,
         }
     }
 }
 
-/// The answer to an event: the order after it and the transitions it took.
+/// The answer to an event: the order after it, the history rows it added and the transitions
+/// it took. Built from what the event's transaction wrote (so its size does not grow with the
+/// order's age); the whole history is on `GET /v1/orders/{id}`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EventResult {
-    /// The order after the event.
+    /// The order after the event (without its history).
     pub order: OrderView,
+    /// The history rows this event added, oldest first.
+    pub history: Vec<StoredHistory>,
     /// Transitions taken, in order (automatic ones included).
     pub transitions: Vec<Step>,
     /// True when an earlier request with the same idempotency key gave this answer.

@@ -4,12 +4,12 @@ use super::encode::{self, get_i64, get_json, get_opt_str, get_str, get_time};
 use super::{Store, StoreError};
 use crate::engine::HistoryEntry;
 use crate::order::OrderId;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 /// A stored history row.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoredHistory {
     /// The row's id (increasing in the order rows were written).
     pub id: i64,
@@ -20,13 +20,15 @@ pub struct StoredHistory {
     pub entry: HistoryEntry,
 }
 
-/// Appends entries to an order's history.
+/// Appends entries to an order's history; returns them as stored (with their ids), so that
+/// an answer can be built from what was written without reading it back.
 pub(crate) async fn insert(
     conn: &mut AnyConnection,
     order: OrderId,
     entries: &[HistoryEntry],
     workflow_version: i64,
-) -> Result<(), StoreError> {
+) -> Result<Vec<StoredHistory>, StoreError> {
+    let mut stored = Vec::with_capacity(entries.len());
     // One statement per chunk of rows: a round trip per row would dominate short transactions.
     for chunk in entries.chunks(50) {
         let mut sql = String::from(
@@ -50,6 +52,7 @@ pub(crate) async fn insert(
                 b + 9
             ));
         }
+        sql.push_str(" RETURNING id");
         let mut q = sqlx::query(&sql);
         for h in chunk {
             q = q
@@ -63,9 +66,25 @@ pub(crate) async fn insert(
                 .bind(workflow_version)
                 .bind(encode::json("history detail", &h.detail)?);
         }
-        q.execute(&mut *conn).await?;
+        // One sequence hands out the ids in the order the rows are written: sorted, they
+        // pair with the chunk's entries.
+        let mut ids: Vec<i64> =
+            q.fetch_all(&mut *conn).await?.iter().map(|r| get_i64(r, "id")).collect::<Result<_, _>>()?;
+        ids.sort_unstable();
+        if ids.len() != chunk.len() {
+            return Err(StoreError::Corrupt(format!(
+                "{} history rows written, {} ids returned",
+                chunk.len(),
+                ids.len()
+            )));
+        }
+        stored.extend(ids.into_iter().zip(chunk).map(|(id, entry)| StoredHistory {
+            id,
+            workflow_version,
+            entry: entry.clone(),
+        }));
     }
-    Ok(())
+    Ok(stored)
 }
 
 fn decode(row: &AnyRow) -> Result<StoredHistory, StoreError> {
@@ -84,16 +103,21 @@ fn decode(row: &AnyRow) -> Result<StoredHistory, StoreError> {
     })
 }
 
+const SELECT: &str = "SELECT id, at, kind, event, from_status, to_status, actor, workflow_version, detail \
+                      FROM order_history WHERE order_id = $1 ORDER BY id";
+
 impl Store {
     /// An order's history, oldest first (empty for an unknown order).
     pub async fn history(&self, id: OrderId) -> Result<Vec<StoredHistory>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, at, kind, event, from_status, to_status, actor, workflow_version, detail \
-             FROM order_history WHERE order_id = $1 ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(SELECT).bind(id).fetch_all(&self.pool).await?;
+        rows.iter().map(decode).collect()
+    }
+}
+
+impl super::Tx {
+    /// An order's history as this transaction sees it (its own rows included), oldest first.
+    pub async fn history(&mut self, id: OrderId) -> Result<Vec<StoredHistory>, StoreError> {
+        let rows = sqlx::query(SELECT).bind(id).fetch_all(self.conn()).await?;
         rows.iter().map(decode).collect()
     }
 }

@@ -551,7 +551,38 @@ impl Tx {
         let backend = self.backend();
         reserve_id(self.conn(), backend).await
     }
+}
 
+impl Store {
+    /// Sets an order id aside for good, outside any transaction the caller holds: no other
+    /// order will get it, whether or not an order is ever written with it (PostgreSQL: the
+    /// sequence; SQLite: `sqlite_sequence`, moved in a short transaction of its own). For a
+    /// decision made outside the write transaction (with hooks) that must know its number.
+    pub async fn reserve_order_id(&self) -> Result<OrderId, StoreError> {
+        match self.backend {
+            super::Backend::Postgres => {
+                let mut conn = self.pool.acquire().await?;
+                reserve_id(&mut conn, self.backend).await
+            }
+            super::Backend::Sqlite => {
+                let mut tx = self.begin().await?;
+                let id = reserve_id(tx.conn(), self.backend).await?;
+                sqlx::query("UPDATE sqlite_sequence SET seq = $1 WHERE name = 'orders'")
+                    .bind(id)
+                    .execute(tx.conn())
+                    .await?;
+                sqlx::query("INSERT INTO sqlite_sequence (name, seq) SELECT 'orders', $1 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'orders')")
+                    .bind(id)
+                    .execute(tx.conn())
+                    .await?;
+                tx.commit().await?;
+                Ok(id)
+            }
+        }
+    }
+}
+
+impl Tx {
     /// Writes a new order from a creation decision: the order (version 1; an empty number
     /// becomes one made from the id, `ORD000042`), its lines, shipments, fulfillment actions,
     /// `d.history` (each row with `workflow_version`), `d.timer_starts` and `d.outbox`. The
@@ -607,9 +638,10 @@ impl Tx {
                 .await?;
         }
         replace_parts(conn, id, o, true).await?;
-        history::insert(conn, id, &d.history, workflow_version).await?;
+        let rows = history::insert(conn, id, &d.history, workflow_version).await?;
         timers::start(conn, id, &d.timer_starts, now).await?;
         outbox::insert(conn, id, &d.outbox, now).await?;
+        self.wrote(rows);
         Ok(id)
     }
 
@@ -697,10 +729,11 @@ impl Tx {
             Some(before) => write_changed_parts(conn, o.id, before, o).await?,
             None => replace_parts(conn, o.id, o, false).await?,
         }
-        history::insert(conn, o.id, &d.history, workflow_version).await?;
+        let rows = history::insert(conn, o.id, &d.history, workflow_version).await?;
         timers::cancel(conn, o.id, &d.timer_cancels).await?;
         timers::start(conn, o.id, &d.timer_starts, now).await?;
         outbox::insert(conn, o.id, &d.outbox, now).await?;
+        self.wrote(rows);
         Ok(())
     }
 }

@@ -2,7 +2,7 @@
 //! by their own modules; this one holds the transaction, locks and idempotency keys.
 
 use super::encode::{self, get_json};
-use super::{history, Backend, StoreError};
+use super::{history, Backend, StoreError, StoredHistory};
 use crate::engine::HistoryEntry;
 use crate::order::{Lock, OrderId, Time};
 use sqlx::AnyConnection;
@@ -12,6 +12,8 @@ use sqlx::{Any, Transaction};
 pub struct Tx {
     tx: Transaction<'static, Any>,
     backend: Backend,
+    /// History rows written in this transaction, in the order written.
+    written: Vec<StoredHistory>,
 }
 
 impl std::fmt::Debug for Tx {
@@ -22,7 +24,7 @@ impl std::fmt::Debug for Tx {
 
 impl Tx {
     pub(crate) fn new(tx: Transaction<'static, Any>, backend: Backend) -> Tx {
-        Tx { tx, backend }
+        Tx { tx, backend, written: Vec::new() }
     }
 
     /// The connection the transaction runs on.
@@ -33,6 +35,17 @@ impl Tx {
     /// The backend.
     pub(crate) fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Remembers history rows written in this transaction.
+    pub(crate) fn wrote(&mut self, rows: Vec<StoredHistory>) {
+        self.written.extend(rows);
+    }
+
+    /// The history rows written in this transaction so far, in the order written (what an
+    /// answer shows of the change, without reading anything back after the commit).
+    pub fn written_history(&self) -> &[StoredHistory] {
+        &self.written
     }
 
     /// Commits everything written in this transaction.
@@ -66,7 +79,9 @@ impl Tx {
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict);
         }
-        history::insert(self.conn(), id, std::slice::from_ref(history), workflow_version).await
+        let rows = history::insert(self.conn(), id, std::slice::from_ref(history), workflow_version).await?;
+        self.wrote(rows);
+        Ok(())
     }
 
     /// The result saved under this idempotency key for this order, if any.

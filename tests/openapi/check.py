@@ -272,7 +272,7 @@ def main():
     started = time.monotonic()
     services = [
         Service(binary, "open", []),
-        Service(binary, "tokens", [{"name": "ops", "secret": ADMIN_SECRET, "scopes": ["admin"]}]),
+        Service(binary, "tokens", [{"name": "ops", "secret": ADMIN_SECRET, "scopes": ["admin"], "acts_for": ["alice"]}]),
     ]
     workdir = Path(tempfile.mkdtemp(prefix="orderly-schemathesis-"))
     failures = []

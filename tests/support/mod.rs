@@ -21,17 +21,30 @@ where
     F: Fn(Store) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    on_both_at(name, |store, _url| body(store)).await
+}
+
+/// [`on_both`], also giving the body the database's URL (to open a second store on it, or to
+/// reach the database behind the store's back).
+#[allow(dead_code)] // not every test binary uses it
+pub(crate) async fn on_both_at<F, Fut>(name: &str, body: F)
+where
+    F: Fn(Store, String) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let dir = tempfile::tempdir().expect("a temporary folder");
     let url = format!("sqlite://{}", dir.path().join("orderly.db").display());
     let store = Store::connect(&url).await.expect("SQLite store connects");
-    run(name, "SQLite", store.clone(), &body).await.unwrap_or_else(|e| std::panic::resume_unwind(e));
+    run(name, "SQLite", body(store.clone(), url.clone()))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e));
     store.close().await;
 
     match std::env::var(POSTGRES_ENV) {
         Ok(admin) if !admin.trim().is_empty() => {
             let db = TestDatabase::create(&admin).await;
             let store = Store::connect(&db.url).await.expect("PostgreSQL store connects");
-            let outcome = run(name, "PostgreSQL", store.clone(), &body).await;
+            let outcome = run(name, "PostgreSQL", body(store.clone(), db.url.clone())).await;
             store.close().await;
             db.drop_database().await;
             outcome.unwrap_or_else(|e| std::panic::resume_unwind(e));
@@ -45,17 +58,11 @@ where
 
 /// Runs the body as its own task, so a panic comes back as a value (and the PostgreSQL database
 /// can still be dropped).
-async fn run<F, Fut>(
-    name: &str,
-    backend: &str,
-    store: Store,
-    body: &F,
-) -> Result<(), Box<dyn std::any::Any + Send>>
+async fn run<Fut>(name: &str, backend: &str, body: Fut) -> Result<(), Box<dyn std::any::Any + Send>>
 where
-    F: Fn(Store) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    match tokio::spawn(body(store)).await {
+    match tokio::spawn(body).await {
         Ok(()) => Ok(()),
         Err(e) if e.is_panic() => {
             eprintln!("{name} FAILED on {backend}");
