@@ -15,17 +15,23 @@
 //!    with a note) on random orders. Requests/s, p50/p90/p99/max, CPU per process, the ratio
 //!    HTTP / store-only per round and for the median round; then events on 1,000 older orders,
 //!    and `GET /healthz`, `GET /v1/workflows` and `GET /v1/orders/{id}` under the same load;
-//! 3. **reload**: 20 edits of a comment in `retail.flow`, each timed from the write to
+//! 3. **hooks**: normal traffic alone, then beside ten clients whose events run a hook to the
+//!    end of its 50 ms budget: the normal traffic's p99 both times, the server's peak RSS
+//!    (`http/hooks.rs`);
+//! 4. **reload**: 20 edits of a comment in `retail.flow`, each timed from the write to
 //!    `GET /v1/workflows` showing the new retail version, and 20 `POST /v1/workflows/reload`
 //!    (the pipeline without the watcher); again with `ORDERLY_RELOAD_DEBOUNCE_MS=20`;
-//! 4. **memory**: the child's RSS idle, after the loads, and after 100,000 orders in all (on a
+//! 5. **memory**: the child's RSS idle, after the loads, and after 100,000 orders in all (on a
 //!    restarted server when the reload part ran), then events on all of them.
 //!
 //! `cargo bench --bench http` runs everything; words after `--` pick parts: `sqlite`,
-//! `postgres` (backends), `load`, `reload`, `memory` (parts). Environment: BENCH_SECONDS (10),
+//! `postgres` (backends), `load`, `hooks`, `reload`, `memory` (parts). Environment: BENCH_SECONDS (10),
 //! BENCH_CONNECTIONS (64), BENCH_ROUNDS (3), BENCH_ORDERS (10000), BENCH_TOTAL_ORDERS (100000),
 //! BENCH_EDITS (20), BENCH_PERF (a path prefix: record a `perf` profile of the server during
 //! each event load), BENCH_KEEP (keep the PostgreSQL database).
+
+#[path = "http/hooks.rs"]
+mod hooks;
 
 use hdrhistogram::Histogram;
 use orderly::engine::{EventInput, NewOrder};
@@ -834,6 +840,7 @@ async fn api_reloads(server: &Server, n: usize, label: &str) {
 
 struct Parts {
     load: bool,
+    hooks: bool,
     reload: bool,
     memory: bool,
 }
@@ -850,6 +857,9 @@ async fn run(label: &str, http_url: &str, store_url: &str, work: &Path, parts: &
     let mut store = if parts.load { Some(StoreSide::setup(store_url).await) } else { None };
 
     copy_workflows(&Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows"), &work.join("workflows"));
+    if parts.hooks {
+        hooks::write_spin_workflow(&work.join("workflows"));
+    }
     let server = Server::start(work, http_url, None).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = server.rss_mib();
@@ -924,6 +934,10 @@ async fn run(label: &str, http_url: &str, store_url: &str, work: &Path, parts: &
     if let Some(store) = store {
         store.close().await;
     }
+    if parts.hooks {
+        hooks::run(&server, seconds).await;
+        println!("  RSS after the hooks part: {}", server.memory());
+    }
     let mut server = server;
     if parts.reload {
         let n = ids.len();
@@ -973,9 +987,10 @@ async fn main() {
         return; // `cargo test --benches` and `cargo bench -- --list`: nothing to list
     }
     let has = |w: &str| args.iter().any(|a| a == w);
-    let any_part = has("load") || has("reload") || has("memory");
+    let any_part = has("load") || has("hooks") || has("reload") || has("memory");
     let parts = Parts {
         load: !any_part || has("load"),
+        hooks: !any_part || has("hooks"),
         reload: !any_part || has("reload"),
         memory: !any_part || has("memory"),
     };

@@ -149,9 +149,10 @@ pub struct Service {
     fixed_hooks: Option<Arc<dyn Hooks + Send>>,
     /// Every input holds it shared while it runs; [`Service::pause_inputs`] holds it alone.
     gate: tokio::sync::RwLock<()>,
-    /// Hook runs at once: one per core, so that hooks queue among themselves (waiting
-    /// without holding a thread) and leave the async workers to everyone else.
-    hook_slots: tokio::sync::Semaphore,
+    /// How many hook calls run at once (one per core, at least two, so that one slow hook
+    /// never holds up every other): the hooks of every snapshot take a slot for each call
+    /// ([`Gated`]), so hooks queue among themselves, not ahead of inputs that run none.
+    hook_gate: Arc<HookGate>,
 }
 
 impl std::fmt::Debug for Service {
@@ -188,25 +189,30 @@ impl Service {
         clock: Arc<dyn Clock>,
         fixed_hooks: Option<Arc<dyn Hooks + Send>>,
     ) -> Self {
-        let current = Self::snapshot(&fixed_hooks, registry);
+        let hook_gate = Arc::new(HookGate::new(
+            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+        ));
+        let current = Self::snapshot(&fixed_hooks, &hook_gate, registry);
         Service {
             store,
             current: RwLock::new(Arc::new(current)),
             clock,
             fixed_hooks,
             gate: tokio::sync::RwLock::new(()),
-            hook_slots: tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
-            ),
+            hook_gate,
         }
     }
 
-    fn snapshot(fixed_hooks: &Option<Arc<dyn Hooks + Send>>, registry: Registry) -> Current {
-        let hooks = match fixed_hooks {
+    fn snapshot(
+        fixed_hooks: &Option<Arc<dyn Hooks + Send>>,
+        gate: &Arc<HookGate>,
+        registry: Registry,
+    ) -> Current {
+        let inner = match fixed_hooks {
             Some(h) => h.clone(),
             None => registry.hooks() as Arc<dyn Hooks + Send>,
         };
-        Current { registry: Arc::new(registry), hooks }
+        Current { registry: Arc::new(registry), hooks: Arc::new(Gated { inner, gate: gate.clone() }) }
     }
 
     /// The snapshot an input runs on from start to end.
@@ -235,7 +241,7 @@ impl Service {
     /// Inputs running keep the pair they started with. Does not wait for them; a reload uses
     /// [`Service::pause_inputs`], which does.
     pub fn swap_registry(&self, registry: Registry) {
-        let next = Arc::new(Self::snapshot(&self.fixed_hooks, registry));
+        let next = Arc::new(Self::snapshot(&self.fixed_hooks, &self.hook_gate, registry));
         *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = next;
     }
 
@@ -393,11 +399,10 @@ impl Service {
         Err(ServiceError::Busy(input.external_id.clone().unwrap_or_default(), RETRIES))
     }
 
-    /// Runs `f`, which may call hooks, with at most one hook run per core at once, off the async
-    /// workers (on a multi-threaded runtime the worker hands its other tasks on while `f`
-    /// runs), so that a slow hook delays its own request, not everyone else's.
+    /// Runs `f`, which may call hooks, off the async workers (on a multi-threaded runtime the
+    /// worker hands its other tasks on while `f` runs), so that a slow hook delays its own
+    /// request, not everyone else's. Each hook call waits for a slot of the gate ([`Gated`]).
     async fn off_workers<T>(&self, f: impl FnOnce() -> T) -> T {
-        let _slot = self.hook_slots.acquire().await.ok();
         off_async_workers(f)
     }
 
@@ -889,6 +894,82 @@ pub(crate) fn off_async_workers<T>(f: impl FnOnce() -> T) -> T {
             tokio::task::block_in_place(f)
         }
         _ => f(),
+    }
+}
+
+/// At most `slots` hook calls at once; the others wait on their own (blocking) thread. A
+/// counter under a mutex: the wait is short and never on an async worker.
+#[derive(Debug)]
+struct HookGate {
+    free: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+impl HookGate {
+    fn new(slots: usize) -> Self {
+        HookGate { free: std::sync::Mutex::new(slots.max(1)), freed: std::sync::Condvar::new() }
+    }
+
+    /// Waits for a slot; it is given back when the returned guard drops.
+    fn enter(&self) -> HookSlot<'_> {
+        let mut free = self.free.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        *free -= 1;
+        HookSlot(self)
+    }
+}
+
+/// A slot of a [`HookGate`], held for one hook call.
+struct HookSlot<'a>(&'a HookGate);
+
+impl Drop for HookSlot<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+        self.0.freed.notify_one();
+    }
+}
+
+/// Hooks whose every call holds a slot of the service's gate: a hook's time budget starts once
+/// it has its slot, and inputs that call no hook never wait for one.
+struct Gated {
+    inner: Arc<dyn Hooks + Send>,
+    gate: Arc<HookGate>,
+}
+
+impl Hooks for Gated {
+    fn guard(
+        &self,
+        hook: &str,
+        order: &Order,
+        event: Option<&EventInput>,
+        now: Time,
+    ) -> Result<bool, String> {
+        let _slot = self.gate.enter();
+        self.inner.guard(hook, order, event, now)
+    }
+
+    fn run(
+        &self,
+        hook: &str,
+        order: &Order,
+        event: Option<&EventInput>,
+        now: Time,
+    ) -> Result<Vec<engine::Effect>, String> {
+        let _slot = self.gate.enter();
+        self.inner.run(hook, order, event, now)
+    }
+
+    fn payload(
+        &self,
+        hook: &str,
+        order: &Order,
+        event: Option<&EventInput>,
+        now: Time,
+    ) -> Result<serde_json::Value, String> {
+        let _slot = self.gate.enter();
+        self.inner.payload(hook, order, event, now)
     }
 }
 

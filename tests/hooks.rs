@@ -747,3 +747,21 @@ s.len()
     .expect("compiles");
     assert_eq!(fine.payload("fine.rhai", &retail_order(1, "Acme"), None, now()), Ok(json!({"s": "a+b+c"})));
 }
+
+/// Issue 11, item 15: a call's memory is bounded by the variables it can hold at once (100)
+/// times the size limits of one value; `order`, `event` and `now` are three of them, so 97
+/// `let`s fit and the 98th is refused, naming the limit.
+#[test]
+fn a_call_holds_at_most_a_hundred_variables() {
+    let lets = |n: usize| (0..n).map(|i| format!("let v{i} = {i};\n")).collect::<String>() + "#{ n: v0 }";
+    let (fits, over) = (lets(97), lets(98));
+    let engine = HookEngine::from_sources(
+        [("fits.rhai", fits.as_str()), ("over.rhai", over.as_str())],
+        HookLimits::default(),
+    )
+    .expect("compiles");
+    let order = retail_order(1, "Acme");
+    assert_eq!(engine.payload("fits.rhai", &order, None, now()), Ok(json!({"n": 0})));
+    let err = engine.payload("over.rhai", &order, None, now()).expect_err("refused");
+    assert!(err.ends_with("more than 100 variables at once"), "{err}");
+}

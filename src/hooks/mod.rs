@@ -57,6 +57,9 @@ pub struct HookLimits {
     pub max_array_size: usize,
     /// Entries in one map: 10,000.
     pub max_map_size: usize,
+    /// Variables in scope at once (parameters and loop variables included): 100. With the
+    /// size limits above, what bounds a call's memory (docs/hooks.md, the sandbox).
+    pub max_variables: usize,
 }
 
 impl Default for HookLimits {
@@ -70,6 +73,7 @@ impl Default for HookLimits {
             max_string_size: 100_000,
             max_array_size: 10_000,
             max_map_size: 10_000,
+            max_variables: 100,
         }
     }
 }
@@ -339,6 +343,9 @@ impl HookEngine {
             EvalAltResult::ErrorStackOverflow(_) => {
                 format!("more than {} nested function calls", self.limits.max_call_levels)
             }
+            EvalAltResult::ErrorTooManyVariables(_) => {
+                format!("more than {} variables at once", self.limits.max_variables)
+            }
             EvalAltResult::ErrorRuntime(value, _) => match value.read_lock::<rhai::ImmutableString>() {
                 Some(s) => s.to_string(),
                 None => format!("{value}"),
@@ -495,7 +502,7 @@ fn sandbox(limits: &HookLimits) -> Engine {
         .set_max_string_size(limits.max_string_size)
         .set_max_array_size(limits.max_array_size)
         .set_max_map_size(limits.max_map_size)
-        .set_max_variables(1_000)
+        .set_max_variables(limits.max_variables)
         .set_max_functions(1_000)
         .on_print(|_| {})
         .on_debug(|_, _, _| {})
