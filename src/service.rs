@@ -67,7 +67,8 @@ pub enum ServiceError {
     /// The order names a workflow that is not active, or the input names none that fits.
     #[error("{0}")]
     Workflow(String),
-    /// The store failed.
+    /// The store failed before anything was committed (a [`StoreError::Unavailable`] database
+    /// is worth retrying later; nothing was applied).
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The order kept changing under us.

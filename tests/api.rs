@@ -1134,3 +1134,105 @@ async fn the_tracking_limit_keys_on_the_client_behind_a_trusted_proxy() {
     })
     .await;
 }
+
+/// Every kind of request, answered while the database is down: `503 database_unavailable`
+/// with `Retry-After: 5`, never 500. `id` is an order's id, `n` its number.
+async fn assert_unavailable(api: &Api, id: &str, n: &str) {
+    let pay = json!({"event": "payment_received", "actor": "clerk", "data": {"amount": "549.00", "outcome": "approved"}});
+    let requests = [
+        (Method::POST, "/v1/orders".to_string(), Some(website_check_order("down@example.com"))),
+        (Method::GET, format!("/v1/orders/{n}"), None),
+        (Method::GET, "/v1/orders".to_string(), None),
+        (Method::POST, format!("/v1/orders/{id}/events"), Some(pay.clone())),
+        (Method::POST, format!("/v1/orders/{n}/events"), Some(pay)),
+        (Method::POST, format!("/v1/orders/{id}/lock"), Some(json!({"holder": "kay"}))),
+        (Method::GET, "/healthz".to_string(), None),
+    ];
+    for (method, uri, body) in requests {
+        let (status, text, headers) =
+            api.raw(method.clone(), &uri, body.map(|b| b.to_string().into_bytes())).await;
+        let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, Some("database_unavailable")),
+            "{method} {uri}: {text}"
+        );
+        assert_eq!(
+            headers.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()),
+            Some("5"),
+            "{method} {uri}"
+        );
+    }
+}
+
+/// A database that goes away is `503 database_unavailable` with `Retry-After` for reads, writes
+/// and `/healthz`, never 500, and the writes refused stored nothing. On PostgreSQL the server is
+/// reached through a forwarder: every backend terminated (a server restart) is survived by the
+/// pool; the forwarder cut (a server gone: connections dropped, the port refusing) is 503 within
+/// the acquire timeout; restored, the same service serves again. On SQLite the pool is closed
+/// under the service (issue 11, item 5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_is_down_is_503_database_unavailable() {
+    support::on_both_at("a_database_that_is_down_is_503_database_unavailable", |store, url| async move {
+        use orderly::store::{Backend, ConnectOptions};
+        use sqlx::{Connection, Executor};
+        let quick = ConnectOptions { acquire_timeout: std::time::Duration::from_secs(1) };
+        match store.backend() {
+            Backend::Sqlite => {
+                let api = Api::new(store.clone(), config(false, "")).await;
+                let (status, o) = api.post("/v1/orders", website_check_order("dee@example.com")).await;
+                assert_eq!(status, StatusCode::CREATED, "{o}");
+                let before = api.stored(&number(&o)).await;
+                store.close().await;
+                assert_unavailable(&api, &o["id"].to_string(), &number(&o)).await;
+                let again = Api::new(Store::connect(&url).await.expect("reopen"), config(false, "")).await;
+                assert_eq!(again.stored(&number(&o)).await, before, "a refused write stored something");
+                let (_, grid) = again.get("/v1/orders").await;
+                assert_eq!(grid["orders"].as_array().map(Vec::len), Some(1), "{grid}");
+            }
+            Backend::Postgres => {
+                let mut proxy = support::Proxy::start(&url).await;
+                let through =
+                    Store::connect_with(&proxy.url(&url), quick).await.expect("connects through the proxy");
+                let api = Api::new(through, config(false, "")).await;
+                let (status, o) = api.post("/v1/orders", website_check_order("dee@example.com")).await;
+                assert_eq!(status, StatusCode::CREATED, "{o}");
+                let n = number(&o);
+
+                // Every connection terminated by the server: the pool notices and reconnects.
+                let mut admin = sqlx::PgConnection::connect(&url).await.expect("admin connection");
+                let killed = admin
+                    .fetch_all(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                    )
+                    .await
+                    .expect("terminate");
+                assert!(!killed.is_empty(), "the service had connections to terminate");
+                let (status, again) = api.post("/v1/orders", website_check_order("eve@example.com")).await;
+                assert_eq!(status, StatusCode::CREATED, "after a restart of the server's side: {again}");
+                let before = api.stored(&n).await;
+
+                proxy.cut().await;
+                let started = std::time::Instant::now();
+                assert_unavailable(&api, &o["id"].to_string(), &n).await;
+                assert!(
+                    started.elapsed() < std::time::Duration::from_secs(30),
+                    "{:?} for 7 answers",
+                    started.elapsed()
+                );
+
+                proxy.restore().await;
+                let (status, health) = api.get("/healthz").await;
+                assert_eq!(status, StatusCode::OK, "back: {health}");
+                assert_eq!(api.stored(&n).await, before, "a refused write stored something");
+                let (_, grid) = api.get("/v1/orders").await;
+                assert_eq!(grid["orders"].as_array().map(Vec::len), Some(2), "{grid}");
+                let (status, third) = api.post("/v1/orders", website_check_order("fay@example.com")).await;
+                assert_eq!(status, StatusCode::CREATED, "served again: {third}");
+                admin.close().await.ok();
+            }
+        }
+    })
+    .await;
+}

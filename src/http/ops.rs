@@ -42,6 +42,7 @@ pub(super) async fn healthz(State(state): State<Arc<AppState>>) -> Response {
                 "database_unavailable",
                 "the database does not answer",
             )
+            .header(header::RETRY_AFTER, "5")
             .into_response()
         }
     }

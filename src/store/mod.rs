@@ -48,6 +48,7 @@ pub use tx::Tx;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 use sqlx::{Any, Transaction};
+use std::time::Duration;
 
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +72,24 @@ const SQLITE_PRAGMAS: &[&str] = &[
 const SQLITE_POOL: u32 = 8;
 const POSTGRES_POOL: u32 = 10;
 
+/// How long a caller waits for a connection by default (sqlx's own default is 30 s): past it,
+/// [`StoreError::Unavailable`], which the API answers `503 database_unavailable`.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How a [`Store`] connects, beyond its URL.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// How long a caller waits for a connection from the pool, connecting included (a database
+    /// that refuses connections is retried until then): [`ACQUIRE_TIMEOUT`] by default.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions { acquire_timeout: ACQUIRE_TIMEOUT }
+    }
+}
+
 /// The connection pool, with the backend it talks to. Cheap to clone (the pool is shared).
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -85,7 +104,15 @@ impl Store {
     /// database held by a single connection, so every query sees it), `postgres://...` (or
     /// `postgresql://`). SQLite connections run in WAL mode with `synchronous = NORMAL`,
     /// `foreign_keys = ON` and `busy_timeout = 5000`.
+    ///
+    /// A database that does not answer within [`ACQUIRE_TIMEOUT`] is
+    /// [`StoreError::Unavailable`].
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Self::connect_with(url, ConnectOptions::default()).await
+    }
+
+    /// [`Store::connect`] with options.
+    pub async fn connect_with(url: &str, settings: ConnectOptions) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let (backend, url, memory) = parse_url(url)?;
         let options = match backend {
@@ -97,6 +124,7 @@ impl Store {
             Backend::Sqlite => AnyPoolOptions::new().max_connections(SQLITE_POOL),
             Backend::Postgres => AnyPoolOptions::new().max_connections(POSTGRES_POOL),
         };
+        let options = options.acquire_timeout(settings.acquire_timeout);
         let options = match backend {
             Backend::Sqlite => options.after_connect(|conn, _meta| {
                 Box::pin(async move {
