@@ -260,7 +260,7 @@ impl From<StoreError> for ApiError {
                 "the database is busy with other writes; try again",
             )
             .header(header::RETRY_AFTER, "1"),
-            e @ StoreError::Unavailable(_) => ApiError::database_unavailable(&e),
+            e if e.is_unavailable() => ApiError::database_unavailable(&e),
             other => ApiError::internal(&other),
         }
     }

@@ -19,6 +19,18 @@ pub enum StoreError {
     /// outcome: the service says so.)
     #[error("the database is unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
+    /// A write failed with the database unavailable a short while ago and none has committed
+    /// since: what [`Store::check_writable`](super::Store::check_writable) says even when its
+    /// own small write fits (an order may still not).
+    #[error(
+        "a write failed {seconds} s ago with the database unavailable, and none has committed since: {cause}"
+    )]
+    WritesFailing {
+        /// How long ago.
+        seconds: u64,
+        /// What failed.
+        cause: String,
+    },
     /// The schema migrations failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -69,10 +81,10 @@ fn is_conflict(db: &dyn DatabaseError) -> bool {
 }
 
 impl StoreError {
-    /// Whether this is [`StoreError::Unavailable`]: the database is down, unreachable or out of
-    /// room, and the same work may succeed later.
+    /// Whether this is [`StoreError::Unavailable`] (or [`StoreError::WritesFailing`]): the
+    /// database is down, unreachable or out of room, and the same work may succeed later.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, StoreError::Unavailable(_))
+        matches!(self, StoreError::Unavailable(_) | StoreError::WritesFailing { .. })
     }
 }
 

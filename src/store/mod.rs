@@ -19,13 +19,17 @@
 //!   version. [`Tx::due_timers`] uses `FOR UPDATE SKIP LOCKED`, so several processes never
 //!   take the same timer.
 //!
-//! After any error inside a `Tx`, drop it: on PostgreSQL the transaction is aborted.
+//! After any error inside a `Tx`, drop it: on PostgreSQL the transaction is aborted. A
+//! connection that comes back to the pool with a transaction still counted open on it (SQLite
+//! rolled it back by itself and the `ROLLBACK` failed) is closed, never reused; see `health.rs`,
+//! which also holds [`Store::check_writable`].
 
 mod baseline;
 mod customers;
 mod encode;
 mod error;
 mod grid;
+mod health;
 mod history;
 mod orders;
 mod outbox;
@@ -38,6 +42,7 @@ mod workflows;
 pub use customers::{CustomerMatch, MatchedCustomer};
 pub use error::StoreError;
 pub use grid::{GridPage, GridQuery, GridRow};
+pub use health::WRITE_FAILURE_MEMORY;
 pub use history::StoredHistory;
 pub use orders::generated_number;
 pub use outbox::{Attempt, Deliverable, OutboxQuery, StoredOutbox, OUTBOX_STATES};
@@ -48,6 +53,7 @@ pub use tx::Tx;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 use sqlx::{Any, Transaction};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Which database a [`Store`] talks to.
@@ -82,11 +88,15 @@ pub struct ConnectOptions {
     /// How long a caller waits for a connection from the pool, connecting included (a database
     /// that refuses connections is retried until then): [`ACQUIRE_TIMEOUT`] by default.
     pub acquire_timeout: Duration,
+    /// More statements every SQLite connection runs after the store's own settings, each a
+    /// whole `PRAGMA` (`PRAGMA max_page_count = 300` caps the file's size: what tests fill the
+    /// database with). Ignored on PostgreSQL. Trusted text: never build one from user input.
+    pub sqlite_pragmas: Vec<String>,
 }
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        ConnectOptions { acquire_timeout: ACQUIRE_TIMEOUT }
+        ConnectOptions { acquire_timeout: ACQUIRE_TIMEOUT, sqlite_pragmas: Vec::new() }
     }
 }
 
@@ -95,6 +105,8 @@ impl Default for ConnectOptions {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The last write that failed with the database unavailable (shared by clones).
+    health: Arc<health::WriteHealth>,
 }
 
 impl Store {
@@ -124,11 +136,15 @@ impl Store {
             Backend::Sqlite => AnyPoolOptions::new().max_connections(SQLITE_POOL),
             Backend::Postgres => AnyPoolOptions::new().max_connections(POSTGRES_POOL),
         };
-        let options = options.acquire_timeout(settings.acquire_timeout);
+        let options = options
+            .acquire_timeout(settings.acquire_timeout)
+            .after_release(move |conn, _meta| Box::pin(health::reusable(conn, backend)));
+        let extra = Arc::new(settings.sqlite_pragmas);
         let options = match backend {
-            Backend::Sqlite => options.after_connect(|conn, _meta| {
+            Backend::Sqlite => options.after_connect(move |conn, _meta| {
+                let extra = extra.clone();
                 Box::pin(async move {
-                    for pragma in SQLITE_PRAGMAS {
+                    for pragma in SQLITE_PRAGMAS.iter().copied().chain(extra.iter().map(String::as_str)) {
                         sqlx::query(pragma).execute(&mut *conn).await?;
                     }
                     Ok(())
@@ -141,7 +157,7 @@ impl Store {
             e => StoreError::from(e),
         })?;
         schema::migrator(backend).await?.run(&pool).await?;
-        Ok(Store { pool, backend })
+        Ok(Store { pool, backend, health: Arc::default() })
     }
 
     /// The database this store talks to.
@@ -153,10 +169,15 @@ impl Store {
     /// up to the busy timeout, then fails with [`StoreError::Conflict`]).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
         };
-        Ok(Tx::new(tx, self.backend))
+        let tx = tx.map_err(|e| {
+            let e = StoreError::from(e);
+            self.health.failed(&e);
+            e
+        })?;
+        Ok(Tx::new(tx, self.backend, self.health.clone()))
     }
 
     /// Checks that the database answers (`SELECT 1`).

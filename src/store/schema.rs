@@ -18,6 +18,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (1, "schema", include_str!("../../migrations/sqlite/0001_schema.sql")),
     (2, "delivery", include_str!("../../migrations/sqlite/0002_delivery.sql")),
     (3, "sent", include_str!("../../migrations/sqlite/0003_sent.sql")),
+    (4, "health_probe", include_str!("../../migrations/sqlite/0004_health_probe.sql")),
 ];
 
 /// (version, description, SQL) of each PostgreSQL migration, in order.
@@ -25,6 +26,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "schema", include_str!("../../migrations/postgres/0001_schema.sql")),
     (2, "delivery", include_str!("../../migrations/postgres/0002_delivery.sql")),
     (3, "sent", include_str!("../../migrations/postgres/0003_sent.sql")),
+    (4, "health_probe", include_str!("../../migrations/postgres/0004_health_probe.sql")),
 ];
 
 /// Migrations compiled into the binary.
