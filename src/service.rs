@@ -316,7 +316,12 @@ impl Service {
                     return Ok(Created { order, created: false, steps: Vec::new(), history: Vec::new() });
                 }
             }
-            let matched = tx.match_customer(&wanted, now).await?;
+            let matched = match tx.match_customer(&wanted, now).await {
+                // Another transaction made this email's first customer meanwhile: the next
+                // round links it.
+                Err(StoreError::Conflict) => continue,
+                other => other?,
+            };
             let (id, mut decision) = if with_hooks {
                 match made.take() {
                     Some((was, id, mut decision)) if same_customer(&was, &matched) => {
