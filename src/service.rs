@@ -67,7 +67,8 @@ pub enum ServiceError {
     /// The order names a workflow that is not active, or the input names none that fits.
     #[error("{0}")]
     Workflow(String),
-    /// The store failed.
+    /// The store failed before anything was committed (a [`StoreError::Unavailable`] database
+    /// is worth retrying later; nothing was applied).
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The order kept changing under us.
@@ -292,6 +293,10 @@ impl Service {
     /// and an id set aside for it. The write then links the customer for real; if that gives
     /// another customer (one was created or changed meanwhile), it decides again.
     pub async fn create_order(&self, input: &NewOrder) -> Result<Created, ServiceError> {
+        self.noted(self.create_order_unnoted(input).await)
+    }
+
+    async fn create_order_unnoted(&self, input: &NewOrder) -> Result<Created, ServiceError> {
         let _input = self.gate.read().await;
         let current = self.current();
         let active = self.workflow_for(&current.registry, input)?;
@@ -317,7 +322,12 @@ impl Service {
                     return Ok(Created { order, created: false, steps: Vec::new(), history: Vec::new() });
                 }
             }
-            let matched = tx.match_customer(&wanted, now).await?;
+            let matched = match tx.match_customer(&wanted, now).await {
+                // Another transaction made this email's first customer meanwhile: the next
+                // round links it.
+                Err(StoreError::Conflict) => continue,
+                other => other?,
+            };
             let (id, mut decision) = if with_hooks {
                 match made.take() {
                     Some((was, id, mut decision)) if same_customer(&was, &matched) => {
@@ -399,6 +409,16 @@ impl Service {
         Err(ServiceError::Busy(input.external_id.clone().unwrap_or_default(), RETRIES))
     }
 
+    /// Tells the store about a write that failed with the database unavailable, so that
+    /// `/healthz` says so for a while ([`Store::check_writable`]): the store sees failures at
+    /// begin and at commit, not those of the statements in between.
+    fn noted<T>(&self, result: Result<T, ServiceError>) -> Result<T, ServiceError> {
+        if let Err(ServiceError::Store(e)) = &result {
+            self.store.note_write_failure(e);
+        }
+        result
+    }
+
     /// Runs `f`, which may call hooks, off the async workers (on a multi-threaded runtime the
     /// worker hands its other tasks on while `f` runs), so that a slow hook delays its own
     /// request, not everyone else's. Each hook call waits for a slot of the gate ([`Gated`]).
@@ -426,6 +446,19 @@ impl Service {
     /// checks that the order is still the version decided on. `whole_history`: answer with the
     /// order's whole history (read in the transaction) rather than the rows this change wrote.
     async fn change<F>(
+        &self,
+        key: &str,
+        idempotency: Option<Idempotency<'_>>,
+        whole_history: bool,
+        decide: F,
+    ) -> Result<Applied, ServiceError>
+    where
+        F: Fn(&Active, &Order, Time, &dyn Hooks) -> Result<Decision, Rejection>,
+    {
+        self.noted(self.change_unnoted(key, idempotency, whole_history, decide).await)
+    }
+
+    async fn change_unnoted<F>(
         &self,
         key: &str,
         idempotency: Option<Idempotency<'_>>,
@@ -618,6 +651,16 @@ impl Service {
         ttl: Option<chrono::Duration>,
         force: bool,
     ) -> Result<Applied, ServiceError> {
+        self.noted(self.set_lock_unnoted(key, holder, ttl, force).await)
+    }
+
+    async fn set_lock_unnoted(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Option<chrono::Duration>,
+        force: bool,
+    ) -> Result<Applied, ServiceError> {
         let id = self.id_of(key).await?;
         let _input = self.gate.read().await;
         let current = self.current();
@@ -685,6 +728,13 @@ impl Service {
     /// [`Service::fire_due_timers`], telling `on_fired` how late each timer fired (for the
     /// timer-lag metric).
     pub async fn fire_due_timers_with(
+        &self,
+        on_fired: &mut (dyn FnMut(chrono::Duration) + Send),
+    ) -> Result<(), ServiceError> {
+        self.noted(self.fire_due_timers_unnoted(on_fired).await)
+    }
+
+    async fn fire_due_timers_unnoted(
         &self,
         on_fired: &mut (dyn FnMut(chrono::Duration) + Send),
     ) -> Result<(), ServiceError> {
@@ -766,6 +816,16 @@ impl Service {
     /// transitions (one input, like an event; locks do not stop it). False when the message was
     /// no longer pending (nothing changes then).
     pub async fn outbox_dead(
+        &self,
+        message: &StoredOutbox,
+        status: Option<i64>,
+        error: &str,
+        sent: Option<&serde_json::Value>,
+    ) -> Result<bool, ServiceError> {
+        self.noted(self.outbox_dead_unnoted(message, status, error, sent).await)
+    }
+
+    async fn outbox_dead_unnoted(
         &self,
         message: &StoredOutbox,
         status: Option<i64>,

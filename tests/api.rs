@@ -1134,3 +1134,317 @@ async fn the_tracking_limit_keys_on_the_client_behind_a_trusted_proxy() {
     })
     .await;
 }
+
+/// Every kind of request, answered while the database is down: `503 database_unavailable`
+/// with `Retry-After: 5`, never 500. `id` is an order's id, `n` its number.
+async fn assert_unavailable(api: &Api, id: &str, n: &str) {
+    let pay = json!({"event": "payment_received", "actor": "clerk", "data": {"amount": "549.00", "outcome": "approved"}});
+    let requests = [
+        (Method::POST, "/v1/orders".to_string(), Some(website_check_order("down@example.com"))),
+        (Method::GET, format!("/v1/orders/{n}"), None),
+        (Method::GET, "/v1/orders".to_string(), None),
+        (Method::POST, format!("/v1/orders/{id}/events"), Some(pay.clone())),
+        (Method::POST, format!("/v1/orders/{n}/events"), Some(pay)),
+        (Method::POST, format!("/v1/orders/{id}/lock"), Some(json!({"holder": "kay"}))),
+        (Method::GET, "/healthz".to_string(), None),
+    ];
+    for (method, uri, body) in requests {
+        let (status, text, headers) =
+            api.raw(method.clone(), &uri, body.map(|b| b.to_string().into_bytes())).await;
+        let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, Some("database_unavailable")),
+            "{method} {uri}: {text}"
+        );
+        assert_eq!(
+            headers.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()),
+            Some("5"),
+            "{method} {uri}"
+        );
+    }
+}
+
+/// A database that goes away is `503 database_unavailable` with `Retry-After` for reads, writes
+/// and `/healthz`, never 500, and the writes refused stored nothing. On PostgreSQL the server is
+/// reached through a forwarder: every backend terminated (a server restart) is survived by the
+/// pool; the forwarder cut (a server gone: connections dropped, the port refusing) is 503 within
+/// the acquire timeout; restored, the same service serves again. On SQLite the pool is closed
+/// under the service (issue 11, item 5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_is_down_is_503_database_unavailable() {
+    support::on_both_at("a_database_that_is_down_is_503_database_unavailable", |store, url| async move {
+        use orderly::store::{Backend, ConnectOptions};
+        use sqlx::{Connection, Executor};
+        let quick =
+            ConnectOptions { acquire_timeout: std::time::Duration::from_secs(1), ..Default::default() };
+        match store.backend() {
+            Backend::Sqlite => {
+                let api = Api::new(store.clone(), config(false, "")).await;
+                let (status, o) = api.post("/v1/orders", website_check_order("dee@example.com")).await;
+                assert_eq!(status, StatusCode::CREATED, "{o}");
+                let before = api.stored(&number(&o)).await;
+                store.close().await;
+                assert_unavailable(&api, &o["id"].to_string(), &number(&o)).await;
+                let again = Api::new(Store::connect(&url).await.expect("reopen"), config(false, "")).await;
+                assert_eq!(again.stored(&number(&o)).await, before, "a refused write stored something");
+                let (_, grid) = again.get("/v1/orders").await;
+                assert_eq!(grid["orders"].as_array().map(Vec::len), Some(1), "{grid}");
+            }
+            Backend::Postgres => {
+                let mut proxy = support::Proxy::start(&url).await;
+                let through =
+                    Store::connect_with(&proxy.url(&url), quick).await.expect("connects through the proxy");
+                let api = Api::new(through, config(false, "")).await;
+                let (status, o) = api.post("/v1/orders", website_check_order("dee@example.com")).await;
+                assert_eq!(status, StatusCode::CREATED, "{o}");
+                let n = number(&o);
+
+                // Every connection terminated by the server: the pool notices and reconnects.
+                let mut admin = sqlx::PgConnection::connect(&url).await.expect("admin connection");
+                let killed = admin
+                    .fetch_all(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                    )
+                    .await
+                    .expect("terminate");
+                assert!(!killed.is_empty(), "the service had connections to terminate");
+                let (status, again) = api.post("/v1/orders", website_check_order("eve@example.com")).await;
+                assert_eq!(status, StatusCode::CREATED, "after a restart of the server's side: {again}");
+                let before = api.stored(&n).await;
+
+                proxy.cut().await;
+                let started = std::time::Instant::now();
+                assert_unavailable(&api, &o["id"].to_string(), &n).await;
+                assert!(
+                    started.elapsed() < std::time::Duration::from_secs(30),
+                    "{:?} for 7 answers",
+                    started.elapsed()
+                );
+
+                proxy.restore().await;
+                assert_eq!(api.stored(&n).await, before, "a refused write stored something");
+                let (_, grid) = api.get("/v1/orders").await;
+                assert_eq!(grid["orders"].as_array().map(Vec::len), Some(2), "{grid}");
+                // Writes failed seconds ago: `/healthz` says so until one goes through.
+                let (status, health) = api.get("/healthz").await;
+                assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{health}");
+                let (status, third) = api.post("/v1/orders", website_check_order("fay@example.com")).await;
+                assert_eq!(status, StatusCode::CREATED, "served again: {third}");
+                let (status, health) = api.get("/healthz").await;
+                assert_eq!(status, StatusCode::OK, "back: {health}");
+                admin.close().await.ok();
+            }
+        }
+    })
+    .await;
+}
+
+/// Rows in the tables a creation or an event writes, read on a connection of its own.
+async fn row_counts(conn: &mut sqlx::SqliteConnection) -> Vec<i64> {
+    let mut counts = Vec::new();
+    for table in
+        ["orders", "customers", "order_lines", "order_history", "timers", "outbox", "idempotency_keys"]
+    {
+        let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap_or_else(|e| panic!("count {table}: {e}"));
+        counts.push(n);
+    }
+    counts
+}
+
+/// A full SQLite file (`SQLITE_FULL`, made deterministic with `max_page_count` on every
+/// connection): writes are refused `503 database_unavailable`, never 500, with nothing half
+/// applied, and `/healthz` is 503 while it lasts. Once space is freed, the same service writes
+/// again on every connection of its pool (no reconnect, no restart: a connection SQLite rolled
+/// back under sqlx is closed, not reused), timers fire, and `/healthz` is 200 (issue 11, item 1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_sqlite_file_refuses_writes_with_503_and_writes_again_once_space_is_freed() {
+    use orderly::store::ConnectOptions;
+    use sqlx::{Connection, Executor};
+    const PAGES: u32 = 2000;
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("full.db").display());
+    let cap = format!("PRAGMA max_page_count = {PAGES}");
+    let store =
+        Store::connect_with(&url, ConnectOptions { sqlite_pragmas: vec![cap.clone()], ..Default::default() })
+            .await
+            .expect("store");
+    let api = Api::new(store, config(false, "")).await;
+    let (status, first) = api.post("/v1/orders", website_check_order("first@example.com")).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let n = number(&first);
+
+    // Fill the file to its cap from a connection of its own: big rows, then smaller ones.
+    let mut side = sqlx::SqliteConnection::connect(&url).await.expect("side connection");
+    side.execute(cap.as_str()).await.expect("cap");
+    side.execute("CREATE TABLE filler (pad BLOB NOT NULL)").await.expect("filler");
+    for size in [65536, 4096, 512, 64, 8] {
+        loop {
+            match sqlx::query("INSERT INTO filler VALUES (zeroblob($1))").bind(size).execute(&mut side).await
+            {
+                Ok(_) => continue,
+                Err(e) if e.to_string().contains("full") => break,
+                Err(e) => panic!("filling: {e}"),
+            }
+        }
+    }
+
+    // Writes until both kinds are refused three times running: what still fits in pages partly
+    // free is stored whole (a repeatable event, a `stay` with a note, and new orders).
+    let declined = json!({"outcome": "declined", "amount": "549.00"});
+    let (mut accepted, mut running, mut i) = (0, 0, 0);
+    while running < 6 {
+        let (status, text, headers) = if i % 2 == 0 {
+            let body = website_check_order(&format!("fill{i}@example.com")).to_string().into_bytes();
+            api.raw(Method::POST, "/v1/orders", Some(body)).await
+        } else {
+            // The key stores the whole answer: a plain one-row INSERT that needs pages of its
+            // own, which SQLite answers by rolling the whole transaction back.
+            let key = format!("fill-{i}");
+            let body =
+                json!({"event": "card_declined", "actor": "clerk", "data": declined, "idempotency_key": key});
+            let body = body.to_string().into_bytes();
+            api.raw(Method::POST, &format!("/v1/orders/{n}/events"), Some(body)).await
+        };
+        i += 1;
+        assert!(i < 1000, "a full file kept taking writes");
+        if status.is_success() {
+            accepted += 1;
+            running = 0;
+            continue;
+        }
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+        assert!(text.contains("\"database_unavailable\""), "{text}");
+        assert_eq!(headers.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("5"));
+        running += 1;
+    }
+
+    // While it lasts: every write refused the same way (on every connection the pool has),
+    // nothing half applied, `/healthz` 503; reads still answer.
+    let counts = row_counts(&mut side).await;
+    let before = api.stored(&n).await;
+    let mut refusals = running;
+    for i in 0..12 {
+        let (status, answer) = if i % 2 == 0 {
+            api.post("/v1/orders", website_check_order(&format!("more{i}@example.com"))).await
+        } else {
+            let key = format!("more-{i}");
+            let body =
+                json!({"event": "card_declined", "actor": "clerk", "data": declined, "idempotency_key": key});
+            api.post(&format!("/v1/orders/{n}/events"), body).await
+        };
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, Some("database_unavailable")),
+            "write {i}: {answer}"
+        );
+        refusals += 1;
+    }
+    assert_eq!(row_counts(&mut side).await, counts, "a refused write stored something");
+    assert_eq!(api.stored(&n).await, before);
+    let (status, health) = api.get("/healthz").await;
+    assert_eq!(
+        (status, health["error"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("database_unavailable")),
+        "{health}"
+    );
+    let (status, _) = api.get(&format!("/v1/orders/{n}")).await;
+    assert_eq!(status, StatusCode::OK, "reads need no room");
+
+    // Space freed: the same service writes again, on every pooled connection, and is healthy.
+    side.execute("DELETE FROM filler").await.expect("free space");
+    let (status, health) = api.get("/healthz").await;
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "writes failed seconds ago and none went through since: {health}"
+    );
+    for i in 0..20 {
+        let (status, answer) =
+            api.post("/v1/orders", website_check_order(&format!("back{i}@example.com"))).await;
+        assert_eq!(status, StatusCode::CREATED, "write {i} after space was freed: {answer}");
+    }
+    let (status, paid) =
+        api.event(&n, "payment_received", json!({"amount": "549.00", "outcome": "approved"})).await;
+    assert_eq!(status, StatusCode::OK, "{paid}");
+    api.service.fire_due_timers().await.expect("timers run again");
+    let (status, health) = api.get("/healthz").await;
+    assert_eq!(status, StatusCode::OK, "{health}");
+    eprintln!("full file: {accepted} writes accepted after filling, then {refusals} refused in a row, 21 accepted after freeing");
+    side.close().await.ok();
+}
+
+/// `/healthz` says whether the database takes writes, not only whether it answers: a probe row
+/// is written (and only the newest kept); on PostgreSQL a database turned read-only (what a
+/// standby is) makes writes `503 database_unavailable` and `/healthz` 503 while it lasts, and
+/// both recover without a restart (issue 11, item 1; the full SQLite file is the test above).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_says_whether_the_database_takes_writes() {
+    support::on_both_at("healthz_says_whether_the_database_takes_writes", |store, url| async move {
+        use orderly::store::Backend;
+        use sqlx::{Connection, Executor};
+        let backend = store.backend();
+        let api = Api::new(store, config(false, "")).await;
+        for _ in 0..3 {
+            let (status, health) = api.get("/healthz").await;
+            assert_eq!(status, StatusCode::OK, "{health}");
+            assert_eq!(health, json!({"status": "ok", "database": "ok", "writes": "ok"}));
+        }
+        sqlx::any::install_default_drivers();
+        let mut admin = sqlx::AnyConnection::connect(&url).await.expect("admin connection");
+        let (probes,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM health_probe").fetch_one(&mut admin).await.expect("count");
+        assert_eq!(probes, 1, "each probe deletes the ones before");
+        if backend == Backend::Postgres {
+            let (db,): (String,) =
+                sqlx::query_as("SELECT current_database()::text").fetch_one(&mut admin).await.expect("name");
+            let terminate = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                             WHERE datname = current_database() AND pid <> pg_backend_pid()";
+            admin
+                .execute(format!("ALTER DATABASE {db} SET default_transaction_read_only = on").as_str())
+                .await
+                .expect("read-only");
+            admin.execute(terminate).await.expect("terminate");
+            let (status, health) = api.get("/healthz").await;
+            assert_eq!(
+                (status, health["error"].as_str()),
+                (StatusCode::SERVICE_UNAVAILABLE, Some("database_unavailable")),
+                "{health}"
+            );
+            let (status, refused) = api.post("/v1/orders", website_check_order("ro@example.com")).await;
+            assert_eq!(
+                (status, refused["error"].as_str()),
+                (StatusCode::SERVICE_UNAVAILABLE, Some("database_unavailable")),
+                "{refused}"
+            );
+            let (_, grid) = api.get("/v1/orders").await;
+            assert_eq!(
+                grid["orders"].as_array().map(Vec::len),
+                Some(0),
+                "reads answer, nothing stored: {grid}"
+            );
+
+            admin
+                .execute(format!("ALTER DATABASE {db} RESET default_transaction_read_only").as_str())
+                .await
+                .expect("writable");
+            admin.execute(terminate).await.expect("terminate");
+            let (status, health) = api.get("/healthz").await;
+            assert_eq!(
+                status,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "a write failed seconds ago and none went through since: {health}"
+            );
+            let (status, created) = api.post("/v1/orders", website_check_order("ro@example.com")).await;
+            assert_eq!(status, StatusCode::CREATED, "{created}");
+            let (status, health) = api.get("/healthz").await;
+            assert_eq!(status, StatusCode::OK, "{health}");
+        }
+        admin.close().await.ok();
+    })
+    .await;
+}

@@ -978,6 +978,22 @@ fn an_unknown_key_in_orderly_toml_stops_the_start_with_its_place_and_a_suggestio
     assert!(out.contains("ORDERLY_BIND=localhost:8080"), "the variable is not named:\n{out}");
 }
 
+/// A database nobody listens on stops the start within the pool's acquire timeout (5 s, not
+/// sqlx's 30 s), saying the database is unavailable (issue 11, item 5). A running service whose
+/// database goes away answers `503 database_unavailable` (tests/api.rs).
+#[test]
+fn a_database_nobody_listens_on_stops_the_start_within_seconds() {
+    let ws = workspace();
+    let log = ws.path().join("db.log");
+    let mut cmd = serve_command(ws.path(), &log);
+    cmd.args(["--database", &format!("postgres://orderly@127.0.0.1:{}/orderly", free_port())]);
+    let started = Instant::now();
+    let (code, out) = run_to_exit(cmd, &log);
+    assert_eq!(code, Some(1), "the start did not fail:\n{out}");
+    assert!(started.elapsed() < Duration::from_secs(15), "took {:?}:\n{out}", started.elapsed());
+    assert!(out.contains("the database is unavailable"), "the cause is not said:\n{out}");
+}
+
 // ------------------------------------------------------------------ 7. tracking page
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -603,3 +603,126 @@ async fn a_commit_the_database_does_not_confirm_is_an_unknown_outcome_and_a_retr
     )
     .await;
 }
+
+/// Twenty creations at once for one new email (written with different case and spaces), from
+/// two processes (two stores, so two pools, on one database), link one customer: the first
+/// creation makes it, every other one links it, none is flagged `possible_duplicate`. Both paths
+/// of a creation: a workflow without hooks (decided inside the write transaction) and the
+/// shipped retail workflow, whose hooks decide on a provisional match before the write (issue
+/// 11, item 6).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_orders_for_one_new_email_from_two_processes_make_one_customer() {
+    support::on_both_at(
+        "concurrent_orders_for_one_new_email_from_two_processes_make_one_customer",
+        |store, url| async move {
+            use sqlx::Connection;
+            const ORDERS: usize = 20;
+            let other = Store::connect(&url).await.expect("a second process's store");
+            let shop = |email: &str| {
+                let mut o = order("check", "pending", 1);
+                o.customer.email = email.to_string();
+                o
+            };
+            let retail = |email: &str| -> NewOrder {
+                serde_json::from_value(serde_json::json!({
+                    "channel": "website",
+                    "customer": {"email": email, "first_name": "Ray", "last_name": "Race"},
+                    "shipping_address": {"first_name": "Ray", "last_name": "Race", "address": "1 Main St", "city": "Albany", "state": "NY", "zip": "12207"},
+                    "payment": {"method": "check", "outcome": "pending"},
+                    "lines": [{"sku": "GTR-1", "description": "Guitar", "qty": 1, "unit_price": "499.00", "fulfillment": "stock", "in_stock": true}]
+                }))
+                .expect("valid order")
+            };
+            type Make = Box<dyn Fn(&str) -> NewOrder + Send + Sync>;
+            let cases: [(&str, &str, Make); 2] = [
+                ("tests/fixtures/shop", "race@example.com", Box::new(shop)),
+                ("workflows", "hooked@example.com", Box::new(retail)),
+            ];
+            sqlx::any::install_default_drivers();
+            let mut admin = sqlx::AnyConnection::connect(&url).await.expect("admin connection");
+            for (folder, email, make) in cases {
+                let mut services = Vec::new();
+                for store in [store.clone(), other.clone()] {
+                    let registry = Registry::load(Path::new(folder), &store).await.expect("workflows load");
+                    let clock = Arc::new(ManualClock::new(t0()));
+                    services.push(Arc::new(if folder == "workflows" {
+                        // The shipped hooks, compiled with the registry.
+                        Service::serving(store, registry, clock)
+                    } else {
+                        Service::new(store, registry, clock, Arc::new(NoHooks))
+                    }));
+                }
+                let created = race(&services, (0..ORDERS).map(|i| make(&spelt(email, i))).collect()).await;
+                let ids: std::collections::BTreeSet<Option<i64>> = created.iter().map(|o| o.customer.id).collect();
+                let (customers,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM customers WHERE email_norm = $1")
+                    .bind(email)
+                    .fetch_one(&mut admin)
+                    .await
+                    .expect("count");
+                eprintln!("{folder}: {ORDERS} concurrent orders, {customers} customer(s) for {email}");
+                assert_eq!((customers, ids.len()), (1, 1), "{folder}: one customer, linked by every order: {ids:?}");
+                let new = created.iter().filter(|o| o.customer.is_new).count();
+                assert_eq!(new, 1, "{folder}: one order made the customer");
+                let flagged = created.iter().filter(|o| o.flags.contains("possible_duplicate")).count();
+                assert_eq!(flagged, 0, "{folder}: an exact match is no possible duplicate");
+            }
+
+            // The same email with a new company, twenty times at once: one new customer (flagged:
+            // the email has another company's customer), which the nineteen others link.
+            let mut services = Vec::new();
+            for store in [store.clone(), other.clone()] {
+                let registry = Registry::load(Path::new("tests/fixtures/shop"), &store).await.expect("workflows load");
+                services.push(Arc::new(Service::new(store, registry, Arc::new(ManualClock::new(t0())), Arc::new(NoHooks))));
+            }
+            let inputs = (0..ORDERS)
+                .map(|i| {
+                    let mut o = shop(&spelt("race@example.com", i));
+                    o.customer.company = if i % 2 == 0 { "Acme Ltd".into() } else { " ACME LTD ".into() };
+                    o
+                })
+                .collect();
+            let created = race(&services, inputs).await;
+            let (customers,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM customers WHERE email_norm = $1")
+                .bind("race@example.com")
+                .fetch_one(&mut admin)
+                .await
+                .expect("count");
+            let ids: std::collections::BTreeSet<Option<i64>> = created.iter().map(|o| o.customer.id).collect();
+            assert_eq!((customers, ids.len()), (2, 1), "one more customer, linked by every order: {ids:?}");
+            let flagged = created.iter().filter(|o| o.flags.contains("possible_duplicate")).count();
+            let new = created.iter().filter(|o| o.customer.is_new).count();
+            assert_eq!((new, flagged), (1, 1), "the order that made it is flagged, the ones that link it are not");
+            admin.close().await.ok();
+            other.close().await;
+        },
+    )
+    .await;
+}
+
+/// `email` written the `i`-th way: as is, shouted with spaces around, one letter capitalised.
+fn spelt(email: &str, i: usize) -> String {
+    match i % 3 {
+        0 => email.to_string(),
+        1 => format!("  {}  ", email.to_uppercase()),
+        _ => email.replacen('e', "E", 1),
+    }
+}
+
+/// Creates every order at once, spread over the services (each on its own store), released
+/// together by a barrier; every creation must succeed.
+async fn race(services: &[Arc<Service>], inputs: Vec<NewOrder>) -> Vec<orderly::order::Order> {
+    let start = Arc::new(tokio::sync::Barrier::new(inputs.len()));
+    let mut tasks = Vec::new();
+    for (i, input) in inputs.into_iter().enumerate() {
+        let (service, start) = (services[i % services.len()].clone(), start.clone());
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            service.create_order(&input).await
+        }));
+    }
+    let mut created = Vec::new();
+    for task in tasks {
+        created.push(task.await.expect("join").unwrap_or_else(|e| panic!("a creation failed: {e}")).order);
+    }
+    created
+}

@@ -673,3 +673,27 @@ async fn writers_that_read_for_update_are_serialized() {
     })
     .await;
 }
+
+/// A database nobody answers for is [`StoreError::Unavailable`] (503 `database_unavailable` in
+/// the API, not 500) after the acquire timeout, 5 s, not sqlx's 30 s: a PostgreSQL port nobody
+/// listens on, a SQLite file that cannot be opened (issue 11, item 5).
+#[tokio::test]
+async fn a_database_nobody_answers_for_is_unavailable_within_the_acquire_timeout() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("address").port()
+    };
+    let started = std::time::Instant::now();
+    let err = Store::connect(&format!("postgres://orderly@127.0.0.1:{port}/orderly"))
+        .await
+        .expect_err("nobody listens");
+    let waited = started.elapsed();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(waited >= std::time::Duration::from_secs(4), "refused connections are retried: {waited:?}");
+    assert!(waited < std::time::Duration::from_secs(10), "waited {waited:?}, not about 5 s");
+
+    let dir = tempfile::tempdir().expect("dir");
+    let missing = dir.path().join("no-such-folder").join("orderly.db");
+    let err = Store::connect(&format!("sqlite://{}", missing.display())).await.expect_err("no folder");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+}

@@ -143,8 +143,9 @@ fn standard_answers(op: &mut Operation) {
             op,
             "503",
             "`busy`: the database is busy with other writes, or the order kept changing; try again. \
-             `outcome_unknown` (a write): the database did not confirm the commit; send the same \
-             request again with the same idempotency key",
+             `database_unavailable`: the database is down, unreachable or out of room, and nothing \
+             was done; try again after `Retry-After`. `outcome_unknown` (a write): the database did \
+             not confirm the commit; send the same request again with the same idempotency key",
             Some(("Retry-After", "Seconds to wait before trying again")),
         );
     }

@@ -1,6 +1,7 @@
 //! Every error the API answers with: `{"error": code, "message": text, ...details}` and the
-//! status code that goes with it. Store failures are logged and answered with a plain 500;
-//! their details never reach the client.
+//! status code that goes with it. Store failures are logged, never sent: a database that is down,
+//! unreachable or out of room is `503 database_unavailable` (`Retry-After: 5`), a commit it did
+//! not confirm `503 outcome_unknown`, anything else a plain 500.
 
 use crate::engine::Rejection;
 use crate::service::ServiceError;
@@ -169,6 +170,19 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no order has id or number `{key}`"))
     }
 
+    /// 503 for a database that is down, unreachable or out of room (nothing was applied): try
+    /// again in a few seconds. The cause is logged, not sent.
+    pub fn database_unavailable(cause: &dyn std::fmt::Display) -> Self {
+        tracing::warn!(error = %cause, "the database is unavailable");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "the database is unavailable (down, unreachable or out of room), so nothing was done; try again \
+             in a few seconds",
+        )
+        .header(header::RETRY_AFTER, "5")
+    }
+
     /// 500 for a failure the client cannot act on; the cause is logged, not sent.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
@@ -246,6 +260,7 @@ impl From<StoreError> for ApiError {
                 "the database is busy with other writes; try again",
             )
             .header(header::RETRY_AFTER, "1"),
+            e if e.is_unavailable() => ApiError::database_unavailable(&e),
             other => ApiError::internal(&other),
         }
     }

@@ -1,5 +1,5 @@
-//! `GET /healthz` (the service answers and its database does) and `GET /metrics` (Prometheus
-//! text).
+//! `GET /healthz` (the service answers, its database does and takes writes) and `GET /metrics`
+//! (Prometheus text).
 
 use super::auth::Caller;
 use super::error::ApiError;
@@ -22,27 +22,35 @@ pub(super) struct Health {
     /// Always `ok`: the database answered.
     #[schema(pattern = "^ok$")]
     database: &'static str,
+    /// Always `ok`: a probe write committed, and no write failed with the database unavailable
+    /// lately without one committing since.
+    #[schema(pattern = "^ok$")]
+    writes: &'static str,
 }
 
-/// Liveness: 200 when the database answers, 503 when it does not.
+/// Health: 200 when the database answers and takes writes, 503 when it does not.
 #[utoipa::path(
     get, path = "/healthz", tag = "operations", operation_id = "healthz",
     responses(
-        (status = 200, description = "The service and its database answer", body = Health),
-        (status = 503, description = "`database_unavailable`: the database does not answer", body = super::error::ErrorBody),
+        (status = 200, description = "The service and its database answer, and the database takes writes", body = Health),
+        (status = 503, description = "`database_unavailable`: the database does not answer, or does not take writes (a full disk, a read-only server), or writes failed that way in the last 30 s and none has gone through since", body = super::error::ErrorBody, headers(("Retry-After" = String, description = "Seconds to wait before asking again"))),
     )
 )]
 pub(super) async fn healthz(State(state): State<Arc<AppState>>) -> Response {
-    match state.service.store().ping().await {
-        Ok(()) => Json(Health { status: "ok", database: "ok" }).into_response(),
+    let store = state.service.store();
+    let (what, result) = match store.ping().await {
+        Err(e) => ("the database does not answer", Err(e)),
+        Ok(()) => {
+            ("the database answers but does not take writes", store.check_writable(state.service.now()).await)
+        }
+    };
+    match result {
+        Ok(()) => Json(Health { status: "ok", database: "ok", writes: "ok" }).into_response(),
         Err(e) => {
-            tracing::warn!(error = %e, "health check: the database does not answer");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "database_unavailable",
-                "the database does not answer",
-            )
-            .into_response()
+            tracing::warn!(error = %e, "health check: {what}");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", what)
+                .header(header::RETRY_AFTER, "5")
+                .into_response()
         }
     }
 }

@@ -9,11 +9,18 @@
 //!    a customer with the same first and last name (both given) has the same company or the
 //!    same postal code (compared without spaces, lowercased).
 //!
-//! An empty email never matches (step 2 still runs). Two PostgreSQL transactions creating the
-//! same new customer at once can both create it; SQLite's write lock prevents that.
+//! An empty email never matches (step 2 still runs).
+//!
+//! Race-safe on both backends, across processes: `customer_emails` holds one row per email that
+//! has customers (the first customer it linked to), unique on the email. A customer created for
+//! an email no customer has (step 2) claims the email in the same transaction; a claim already
+//! taken by a transaction that committed in between is [`StoreError::Conflict`], and the retry
+//! reads again and links that customer. On PostgreSQL a match for an email with customers first
+//! locks its claim (`FOR UPDATE`), so two creations for the same email and a new company (step
+//! 1) wait for each other too; SQLite's write lock serializes every match already.
 
 use super::encode::{self, get_bool, get_i64, get_str};
-use super::{StoreError, Tx};
+use super::{Backend, StoreError, Tx};
 use crate::order::{Customer, Time};
 use sqlx::any::AnyRow;
 
@@ -82,7 +89,8 @@ fn decode(row: &AnyRow) -> Result<(Customer, String), StoreError> {
 
 impl Tx {
     /// Links the order's customer to an existing customer or creates one (see the module
-    /// documentation for the rules).
+    /// documentation for the rules). [`StoreError::Conflict`] when another transaction created
+    /// the first customer for this email since this one began: drop the transaction and retry.
     pub async fn match_customer(
         &mut self,
         c: &CustomerMatch,
@@ -91,6 +99,13 @@ impl Tx {
         let email = norm(&c.email);
         let company = norm(&c.company);
         if !email.is_empty() {
+            if self.backend() == Backend::Postgres {
+                // Held to the end of the transaction: decisions for this email take turns.
+                sqlx::query("SELECT customer_id FROM customer_emails WHERE email_norm = $1 FOR UPDATE")
+                    .bind(email.as_str())
+                    .fetch_optional(self.conn())
+                    .await?;
+            }
             let rows = sqlx::query(
                 "SELECT id, email, first_name, last_name, company, company_norm, phone, is_guest \
                  FROM customers WHERE email_norm = $1 ORDER BY id",
@@ -125,7 +140,28 @@ impl Tx {
             possible_duplicate = near.is_some();
         }
         let customer = self.create(c, now).await?;
+        if !email.is_empty() {
+            self.claim_email(&email, &customer).await?;
+        }
         Ok(MatchedCustomer { customer, possible_duplicate })
+    }
+
+    /// Records `customer` as the first with `email`; [`StoreError::Conflict`] when another
+    /// transaction did so for its own customer first (on PostgreSQL this waits for that
+    /// transaction to end; if it rolls back, the claim is this one's).
+    async fn claim_email(&mut self, email: &str, customer: &Customer) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO customer_emails (email_norm, customer_id) VALUES ($1, $2) \
+             ON CONFLICT (email_norm) DO NOTHING",
+        )
+        .bind(email)
+        .bind(customer.id)
+        .execute(self.conn())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict);
+        }
+        Ok(())
     }
 
     /// Creates a customer.

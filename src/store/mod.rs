@@ -19,13 +19,17 @@
 //!   version. [`Tx::due_timers`] uses `FOR UPDATE SKIP LOCKED`, so several processes never
 //!   take the same timer.
 //!
-//! After any error inside a `Tx`, drop it: on PostgreSQL the transaction is aborted.
+//! After any error inside a `Tx`, drop it: on PostgreSQL the transaction is aborted. A
+//! connection that comes back to the pool with a transaction still counted open on it (SQLite
+//! rolled it back by itself and the `ROLLBACK` failed) is closed, never reused; see `health.rs`,
+//! which also holds [`Store::check_writable`].
 
 mod baseline;
 mod customers;
 mod encode;
 mod error;
 mod grid;
+mod health;
 mod history;
 mod orders;
 mod outbox;
@@ -38,6 +42,7 @@ mod workflows;
 pub use customers::{CustomerMatch, MatchedCustomer};
 pub use error::StoreError;
 pub use grid::{GridPage, GridQuery, GridRow};
+pub use health::WRITE_FAILURE_MEMORY;
 pub use history::StoredHistory;
 pub use orders::generated_number;
 pub use outbox::{Attempt, Deliverable, OutboxQuery, StoredOutbox, OUTBOX_STATES};
@@ -48,6 +53,8 @@ pub use tx::Tx;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 use sqlx::{Any, Transaction};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,11 +78,35 @@ const SQLITE_PRAGMAS: &[&str] = &[
 const SQLITE_POOL: u32 = 8;
 const POSTGRES_POOL: u32 = 10;
 
+/// How long a caller waits for a connection by default (sqlx's own default is 30 s): past it,
+/// [`StoreError::Unavailable`], which the API answers `503 database_unavailable`.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How a [`Store`] connects, beyond its URL.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// How long a caller waits for a connection from the pool, connecting included (a database
+    /// that refuses connections is retried until then): [`ACQUIRE_TIMEOUT`] by default.
+    pub acquire_timeout: Duration,
+    /// More statements every SQLite connection runs after the store's own settings, each a
+    /// whole `PRAGMA` (`PRAGMA max_page_count = 300` caps the file's size: what tests fill the
+    /// database with). Ignored on PostgreSQL. Trusted text: never build one from user input.
+    pub sqlite_pragmas: Vec<String>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions { acquire_timeout: ACQUIRE_TIMEOUT, sqlite_pragmas: Vec::new() }
+    }
+}
+
 /// The connection pool, with the backend it talks to. Cheap to clone (the pool is shared).
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The last write that failed with the database unavailable (shared by clones).
+    health: Arc<health::WriteHealth>,
 }
 
 impl Store {
@@ -85,7 +116,15 @@ impl Store {
     /// database held by a single connection, so every query sees it), `postgres://...` (or
     /// `postgresql://`). SQLite connections run in WAL mode with `synchronous = NORMAL`,
     /// `foreign_keys = ON` and `busy_timeout = 5000`.
+    ///
+    /// A database that does not answer within [`ACQUIRE_TIMEOUT`] is
+    /// [`StoreError::Unavailable`].
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Self::connect_with(url, ConnectOptions::default()).await
+    }
+
+    /// [`Store::connect`] with options.
+    pub async fn connect_with(url: &str, settings: ConnectOptions) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let (backend, url, memory) = parse_url(url)?;
         let options = match backend {
@@ -97,10 +136,15 @@ impl Store {
             Backend::Sqlite => AnyPoolOptions::new().max_connections(SQLITE_POOL),
             Backend::Postgres => AnyPoolOptions::new().max_connections(POSTGRES_POOL),
         };
+        let options = options
+            .acquire_timeout(settings.acquire_timeout)
+            .after_release(move |conn, _meta| Box::pin(health::reusable(conn, backend)));
+        let extra = Arc::new(settings.sqlite_pragmas);
         let options = match backend {
-            Backend::Sqlite => options.after_connect(|conn, _meta| {
+            Backend::Sqlite => options.after_connect(move |conn, _meta| {
+                let extra = extra.clone();
                 Box::pin(async move {
-                    for pragma in SQLITE_PRAGMAS {
+                    for pragma in SQLITE_PRAGMAS.iter().copied().chain(extra.iter().map(String::as_str)) {
                         sqlx::query(pragma).execute(&mut *conn).await?;
                     }
                     Ok(())
@@ -113,7 +157,7 @@ impl Store {
             e => StoreError::from(e),
         })?;
         schema::migrator(backend).await?.run(&pool).await?;
-        Ok(Store { pool, backend })
+        Ok(Store { pool, backend, health: Arc::default() })
     }
 
     /// The database this store talks to.
@@ -125,10 +169,15 @@ impl Store {
     /// up to the busy timeout, then fails with [`StoreError::Conflict`]).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
         };
-        Ok(Tx::new(tx, self.backend))
+        let tx = tx.map_err(|e| {
+            let e = StoreError::from(e);
+            self.health.failed(&e);
+            e
+        })?;
+        Ok(Tx::new(tx, self.backend, self.health.clone()))
     }
 
     /// Checks that the database answers (`SELECT 1`).

@@ -18,6 +18,8 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (1, "schema", include_str!("../../migrations/sqlite/0001_schema.sql")),
     (2, "delivery", include_str!("../../migrations/sqlite/0002_delivery.sql")),
     (3, "sent", include_str!("../../migrations/sqlite/0003_sent.sql")),
+    (4, "health_probe", include_str!("../../migrations/sqlite/0004_health_probe.sql")),
+    (5, "customer_emails", include_str!("../../migrations/sqlite/0005_customer_emails.sql")),
 ];
 
 /// (version, description, SQL) of each PostgreSQL migration, in order.
@@ -25,6 +27,8 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "schema", include_str!("../../migrations/postgres/0001_schema.sql")),
     (2, "delivery", include_str!("../../migrations/postgres/0002_delivery.sql")),
     (3, "sent", include_str!("../../migrations/postgres/0003_sent.sql")),
+    (4, "health_probe", include_str!("../../migrations/postgres/0004_health_probe.sql")),
+    (5, "customer_emails", include_str!("../../migrations/postgres/0005_customer_emails.sql")),
 ];
 
 /// Migrations compiled into the binary.
@@ -102,5 +106,33 @@ mod tests {
             assert_eq!(normalize(sqlite), normalize(postgres));
         }
         assert_eq!(SQLITE.len(), POSTGRES.len());
+    }
+
+    /// Migration 5 claims each email the customers already there have, for the oldest of them
+    /// (the one matching links when no company decides); an empty email claims nothing.
+    #[tokio::test]
+    async fn customer_emails_are_filled_from_the_customers_there_are() {
+        sqlx::any::install_default_drivers();
+        let pool =
+            sqlx::any::AnyPoolOptions::new().max_connections(1).connect("sqlite::memory:").await.unwrap();
+        Migrator::new(Embedded(&SQLITE[..4])).await.unwrap().run(&pool).await.unwrap();
+        for (email, company) in [("ann@x.com", "acme"), ("bob@x.com", ""), ("ann@x.com", "other"), ("", "")] {
+            sqlx::query(
+                "INSERT INTO customers (email, email_norm, first_name, last_name, name_norm, company, \
+                 company_norm, phone, zip_norm, is_guest, created_at) VALUES ($1, $1, '', '', '', $2, $2, '', '', 0, '')",
+            )
+            .bind(email)
+            .bind(company)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        migrator(Backend::Sqlite).await.unwrap().run(&pool).await.unwrap();
+        let claims: Vec<(String, i64)> =
+            sqlx::query_as("SELECT email_norm, customer_id FROM customer_emails ORDER BY email_norm")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(claims, [("ann@x.com".to_string(), 1), ("bob@x.com".to_string(), 2)]);
     }
 }

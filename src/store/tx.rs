@@ -2,11 +2,13 @@
 //! by their own modules; this one holds the transaction, locks and idempotency keys.
 
 use super::encode::{self, get_json};
+use super::health::WriteHealth;
 use super::{history, Backend, StoreError, StoredHistory};
 use crate::engine::HistoryEntry;
 use crate::order::{Lock, OrderId, Time};
 use sqlx::AnyConnection;
 use sqlx::{Any, Transaction};
+use std::sync::Arc;
 
 /// A transaction. Dropping it without [`Tx::commit`] rolls everything back.
 pub struct Tx {
@@ -14,6 +16,8 @@ pub struct Tx {
     backend: Backend,
     /// History rows written in this transaction, in the order written.
     written: Vec<StoredHistory>,
+    /// Told how the commit went.
+    health: Arc<WriteHealth>,
 }
 
 impl std::fmt::Debug for Tx {
@@ -23,8 +27,8 @@ impl std::fmt::Debug for Tx {
 }
 
 impl Tx {
-    pub(crate) fn new(tx: Transaction<'static, Any>, backend: Backend) -> Tx {
-        Tx { tx, backend, written: Vec::new() }
+    pub(super) fn new(tx: Transaction<'static, Any>, backend: Backend, health: Arc<WriteHealth>) -> Tx {
+        Tx { tx, backend, written: Vec::new(), health }
     }
 
     /// The connection the transaction runs on.
@@ -48,9 +52,22 @@ impl Tx {
         &self.written
     }
 
-    /// Commits everything written in this transaction.
+    /// Commits everything written in this transaction. A commit that goes through tells the
+    /// store that writes work; one that fails with the database unavailable is remembered
+    /// ([`super::Store::check_writable`]).
     pub async fn commit(self) -> Result<(), StoreError> {
-        Ok(self.tx.commit().await?)
+        let health = self.health;
+        match self.tx.commit().await {
+            Ok(()) => {
+                health.committed();
+                Ok(())
+            }
+            Err(e) => {
+                let e = StoreError::from(e);
+                health.failed(&e);
+                Err(e)
+            }
+        }
     }
 
     /// Sets (`Some`) or releases (`None`) the order's lock and appends `history`, if the order

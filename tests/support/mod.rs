@@ -132,3 +132,78 @@ fn with_database(admin: &str, name: &str) -> String {
         None => format!("{server}/{name}"),
     }
 }
+
+/// A TCP forwarder on a loopback port to a database server: cut, the port refuses connections
+/// and every connection through it is dropped (the server is gone, as far as a client can tell);
+/// restored, the same port forwards again (it came back).
+#[allow(dead_code)] // not every test binary uses it
+pub(crate) struct Proxy {
+    port: u16,
+    target: String,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+#[allow(dead_code)]
+impl Proxy {
+    /// A forwarder to the server `url` names (`postgres://user@host:port/db`).
+    pub(crate) async fn start(url: &str) -> Proxy {
+        let target = server_of(url).unwrap_or_else(|| panic!("no host:port in {url}"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a proxy port");
+        let port = listener.local_addr().expect("proxy address").port();
+        let task = Some(tokio::spawn(forward(listener, target.clone())));
+        Proxy { port, target, task }
+    }
+
+    /// `url` with its server replaced by this forwarder.
+    pub(crate) fn url(&self, url: &str) -> String {
+        let server = server_of(url).unwrap_or_default();
+        url.replacen(&server, &format!("127.0.0.1:{}", self.port), 1)
+    }
+
+    /// Stops forwarding: the port is closed and every forwarded connection dropped.
+    pub(crate) async fn cut(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    /// Forwards again, on the same port.
+    pub(crate) async fn restore(&mut self) {
+        let listener =
+            tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await.expect("bind the proxy port again");
+        self.task = Some(tokio::spawn(forward(listener, self.target.clone())));
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Accepts and forwards until aborted; aborting drops the listener and, with the `JoinSet`,
+/// every connection.
+async fn forward(listener: tokio::net::TcpListener, target: String) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let Ok((mut inbound, _)) = listener.accept().await else { return };
+        let target = target.clone();
+        connections.spawn(async move {
+            if let Ok(mut outbound) = tokio::net::TcpStream::connect(target.as_str()).await {
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            }
+        });
+        while connections.try_join_next().is_some() {}
+    }
+}
+
+/// `host:port` of a database URL (`scheme://[user[:password]@]host:port/...`).
+fn server_of(url: &str) -> Option<String> {
+    let rest = &url[url.find("://")? + 3..];
+    let authority = rest.split(['/', '?']).next()?;
+    let server = authority.rsplit('@').next()?;
+    Some(if server.contains(':') { server.to_string() } else { format!("{server}:5432") })
+}
