@@ -22,6 +22,11 @@ use std::time::{Duration, Instant};
 /// [`Store::check_writable`] failing, unless a write commits first.
 pub const WRITE_FAILURE_MEMORY: Duration = Duration::from_secs(30);
 
+/// How long a probe that committed answers for: health checks within it share its result (one
+/// probe at a time, the others wait for it), so a flood of `/healthz` makes at most one probe
+/// write a second. A write failure remembered since is reported at once all the same.
+pub const PROBE_FRESH: Duration = Duration::from_secs(1);
+
 /// Bytes the probe writes: more than a page (SQLite's are 4 KiB), so it needs pages of its own.
 const PROBE_PAD: usize = 16 * 1024;
 
@@ -29,6 +34,8 @@ const PROBE_PAD: usize = 16 * 1024;
 #[derive(Debug, Default)]
 pub(super) struct WriteHealth {
     failed: Mutex<Option<(Instant, String)>>,
+    /// When the last probe committed; held while a probe runs.
+    probed: tokio::sync::Mutex<Option<Instant>>,
 }
 
 impl WriteHealth {
@@ -61,12 +68,24 @@ impl Store {
     /// Checks that the database takes writes now: no write has failed with the database
     /// unavailable in the last [`WRITE_FAILURE_MEMORY`] without one committing since, and a
     /// probe commits (in one short transaction, a row of 16 KiB is added to `health_probe` and
-    /// the older rows deleted). Errors are [`StoreError::is_unavailable`] when the database is
+    /// the older rows deleted; one that committed less than [`PROBE_FRESH`] ago answers for
+    /// it). Errors are [`StoreError::is_unavailable`] when the database is
     /// the cause.
     pub async fn check_writable(&self, now: Time) -> Result<(), StoreError> {
         if let Some((ago, cause)) = self.health.recent() {
             return Err(StoreError::WritesFailing { seconds: ago.as_secs(), cause });
         }
+        let mut probed = self.health.probed.lock().await;
+        if probed.is_some_and(|at| at.elapsed() < PROBE_FRESH) {
+            return Ok(());
+        }
+        self.probe(now).await?;
+        *probed = Some(Instant::now());
+        Ok(())
+    }
+
+    /// One probe: a short write transaction that needs pages of its own.
+    async fn probe(&self, now: Time) -> Result<(), StoreError> {
         let mut tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,

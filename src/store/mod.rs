@@ -42,7 +42,7 @@ mod workflows;
 pub use customers::{CustomerMatch, MatchedCustomer};
 pub use error::StoreError;
 pub use grid::{GridPage, GridQuery, GridRow};
-pub use health::WRITE_FAILURE_MEMORY;
+pub use health::{PROBE_FRESH, WRITE_FAILURE_MEMORY};
 pub use history::StoredHistory;
 pub use orders::generated_number;
 pub use outbox::{Attempt, Deliverable, OutboxQuery, StoredOutbox, OUTBOX_STATES};
