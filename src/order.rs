@@ -14,6 +14,16 @@ pub type Time = chrono::DateTime<chrono::Utc>;
 /// The store's id of an order.
 pub type OrderId = i64;
 
+/// How an order's id is written where an order is named (`id:42`; see
+/// [`crate::store::OrderKey`]). No order number may start with it.
+pub const ID_PREFIX: &str = "id:";
+
+/// Whether `number` may be an order's number: it must not start with [`ID_PREFIX`], in any
+/// case, so that a number and an id can never be confused.
+pub fn number_allowed(number: &str) -> bool {
+    !number.get(..ID_PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(ID_PREFIX))
+}
+
 /// One order, with everything guards, hooks and views read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Order {

@@ -271,10 +271,164 @@ async fn a_website_check_order_walks_to_shipped_and_refuses_a_void() {
         let history = view["history"].as_array().expect("history");
         assert!(history.len() >= 5, "{view}");
         assert!(history.iter().all(|h| h["workflow_version"].as_i64() == Some(1)), "{view}");
-        // The same order by id.
-        let (status, by_id) = api.get(&format!("/v1/orders/{}", view["id"])).await;
+        // The same order by id, written `id:N`.
+        let (status, by_id) = api.get(&format!("/v1/orders/id:{}", view["id"])).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(by_id["number"], view["number"]);
+    })
+    .await;
+}
+
+/// An order is named by its number exactly as given, or by its id written `id:N`; never one
+/// read as the other. An order numbered like another order's id is the one every route reaches
+/// by that number: GET, events, fulfillment actions, lock and unlock, tracking, the outbox
+/// filter (issue 11, item 7).
+#[tokio::test]
+async fn every_route_reaches_the_order_the_client_named() {
+    support::on_both("every_route_reaches_the_order_the_client_named", |store| async move {
+        let api = Api::new(store, config(false, "")).await;
+        let (_, first) = api.post("/v1/orders", website_check_order("first@example.com")).await;
+        let (_, second) = api.post("/v1/orders", website_check_order("second@example.com")).await;
+        let (i1, i2) = (first["id"].as_i64().expect("id"), second["id"].as_i64().expect("id"));
+        // A fulfillment order numbered like the first order's id; a retail one numbered `+i2`.
+        let mut shadow = json!({
+            "channel": "website", "workflow": "fulfillment", "number": i1.to_string(),
+            "customer": {"email": "shadow@example.com", "first_name": "Sam", "last_name": "Shadow"},
+            "payment": {"method": "credit_card", "outcome": "approved"},
+            "lines": [{"sku": "A", "qty": 1, "unit_price": "10.00"}]
+        });
+        let (status, shadow_view) = api.post("/v1/orders", shadow.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{shadow_view}");
+        assert_eq!(shadow_view["number"], i1.to_string());
+        let mut plus = website_check_order("plus@example.com");
+        plus["number"] = json!(format!("+{i2}"));
+        let (status, plus_view) = api.post("/v1/orders", plus).await;
+        assert_eq!(status, StatusCode::CREATED, "{plus_view}");
+        let first_before = api.stored(&number(&first)).await;
+        let second_before = api.stored(&number(&second)).await;
+
+        // GET: digits are a number; `id:N` is an id; a sign is part of a number.
+        let (status, got) = api.get(&format!("/v1/orders/{i1}")).await;
+        assert_eq!((status, &got["id"]), (StatusCode::OK, &shadow_view["id"]), "{got}");
+        let (_, got) = api.get(&format!("/v1/orders/id:{i1}")).await;
+        assert_eq!(got["id"], first["id"], "{got}");
+        let (_, got) = api.get(&format!("/v1/orders/+{i2}")).await;
+        assert_eq!(got["id"], plus_view["id"], "{got}");
+        let (status, err) = api.get(&format!("/v1/orders/{i2}")).await;
+        assert_eq!((status, err["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{err}");
+        assert!(err["message"].as_str().unwrap_or_default().contains(&format!("`id:{i2}`")), "a hint: {err}");
+        // Exactly as written: no trimming, no leading zero read away, no other spelling of an id.
+        for raw in [
+            format!("%20{i1}"),
+            format!("0{i1}"),
+            format!("id:%20{i1}"),
+            format!("id:+{i1}"),
+            "id:".into(),
+            "id:x".into(),
+            format!("ID:{i1}"),
+        ] {
+            let (status, err) = api.get(&format!("/v1/orders/{raw}")).await;
+            assert_eq!(
+                (status, err["error"].as_str()),
+                (StatusCode::NOT_FOUND, Some("not_found")),
+                "{raw}: {err}"
+            );
+        }
+
+        // Events: `void` by the number `i1` reaches the fulfillment order (which has no `void`),
+        // never the first order; `void` by `+i2` voids the order numbered so.
+        let (status, err) = api.event(&i1.to_string(), "void", json!({})).await;
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_event")),
+            "{err}"
+        );
+        let (status, r) = api.event(&format!("+{i2}"), "void", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        assert_eq!(
+            (&r["order"]["id"], &r["order"]["status"]["code"]),
+            (&plus_view["id"], &json!("voided")),
+            "{r}"
+        );
+        let (status, r) = api
+            .event(&format!("id:{i1}"), "card_declined", json!({"outcome": "declined", "amount": "549.00"}))
+            .await;
+        assert_eq!((status, &r["order"]["id"]), (StatusCode::OK, &first["id"]), "{r}");
+        let after = api.stored(&number(&first)).await;
+        assert_ne!(after, first_before, "the event by id reached the first order");
+        let first_before = after;
+
+        // Fulfillment actions (the first order's retail workflow has none).
+        let (status, r) =
+            api.post(&format!("/v1/orders/{i1}/fulfillment-actions"), json!({"name": "Picked"})).await;
+        assert_eq!((status, &r["id"]), (StatusCode::CREATED, &shadow_view["id"]), "{r}");
+        let (status, r) = api
+            .call(
+                Method::PATCH,
+                &format!("/v1/orders/{i1}/fulfillment-actions/1"),
+                Some(json!({"complete": false})),
+            )
+            .await;
+        assert_eq!((status, &r["id"]), (StatusCode::OK, &shadow_view["id"]), "{r}");
+        // Lock and unlock.
+        let (status, r) = api.post(&format!("/v1/orders/{i1}/lock"), json!({"holder": "alice"})).await;
+        assert_eq!(
+            (status, &r["id"], &r["lock"]["holder"]),
+            (StatusCode::OK, &shadow_view["id"], &json!("alice")),
+            "{r}"
+        );
+        let (status, r) = api
+            .call(Method::DELETE, &format!("/v1/orders/{i1}/lock"), Some(json!({"holder": "alice"})))
+            .await;
+        assert_eq!((status, &r["id"]), (StatusCode::OK, &shadow_view["id"]), "{r}");
+        let (status, r) =
+            api.post(&format!("/v1/orders/id:{i2}/lock"), json!({"holder": "bob", "ttl_seconds": 60})).await;
+        assert_eq!((status, &r["id"]), (StatusCode::OK, &second["id"]), "{r}");
+        let (status, r) = api
+            .call(Method::DELETE, &format!("/v1/orders/id:{i2}/lock"), Some(json!({"holder": "bob"})))
+            .await;
+        assert_eq!((status, &r["id"]), (StatusCode::OK, &second["id"]), "{r}");
+        let after = api.stored(&number(&second)).await;
+        assert_ne!(after, second_before, "the lock by id reached the second order");
+        let second_before = after;
+        // Tracking is by number only (ids are guessable).
+        let (status, r) = api.get(&format!("/v1/track/{i1}?email=shadow@example.com")).await;
+        assert_eq!((status, &r["number"]), (StatusCode::OK, &json!(i1.to_string())), "{r}");
+        let (status, _) = api.get(&format!("/v1/track/id:{i1}?email=first@example.com")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        // The outbox filter names orders the same way.
+        let (status, page) = api.get(&format!("/v1/outbox?order={i1}")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(
+            page["messages"].as_array().expect("messages").iter().all(|m| m["order_id"] == shadow_view["id"]),
+            "{page}"
+        );
+        let (status, page) = api.get(&format!("/v1/outbox?order=id:{i1}")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(
+            page["messages"].as_array().expect("messages").iter().all(|m| m["order_id"] == first["id"]),
+            "{page}"
+        );
+        let (status, _) = api.get("/v1/outbox?order=id:nope").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // Nothing reached the first two orders but what named them by id.
+        assert_eq!(api.stored(&number(&first)).await, first_before);
+        assert_eq!(api.stored(&number(&second)).await, second_before);
+
+        // A number that starts with `id:` (any case) is refused, and nothing is stored.
+        let count = api.service.store().count_orders().await.expect("count");
+        for taken in [format!("id:{i1}"), "ID:7".into(), "Id:".into()] {
+            shadow["number"] = json!(taken);
+            let (status, err) = api.post("/v1/orders", shadow.clone()).await;
+            assert_eq!(
+                (status, err["error"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_order")),
+                "{taken}: {err}"
+            );
+            assert_eq!(err["problems"][0]["field"], "number", "{err}");
+        }
+        assert_eq!(api.service.store().count_orders().await.expect("count"), count);
     })
     .await;
 }

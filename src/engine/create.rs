@@ -20,7 +20,8 @@ pub struct NewOrder {
     /// The workflow, when more than one workflow has this channel.
     #[serde(default)]
     pub workflow: Option<String>,
-    /// The order number; the store gives one when missing.
+    /// The order number; the store gives one when missing. Orders are named by it exactly as
+    /// given; it may not start with `id:` (how ids are written).
     #[serde(default)]
     pub number: Option<String>,
     /// The channel's own id: the same id from the same channel again gives the first order back.
@@ -154,6 +155,13 @@ fn missing(channel: &Channel, order: &Order, now: Time) -> Vec<Problem> {
 /// Checks the input: the lines, the attributes.
 fn problems(w: &Workflow, input: &NewOrder) -> Vec<Problem> {
     let mut out = Vec::new();
+    if input.number.as_deref().is_some_and(|n| !crate::order::number_allowed(n)) {
+        out.push(Problem {
+            field: "number".into(),
+            problem: "may not start with `id:`: that is how an order's id is written where an order is named"
+                .into(),
+        });
+    }
     if input.lines.is_empty() {
         out.push(Problem { field: "lines".into(), problem: "an order needs at least one line".into() });
     }

@@ -4,7 +4,7 @@
 
 use crate::engine::Rejection;
 use crate::service::ServiceError;
-use crate::store::StoreError;
+use crate::store::{OrderKey, StoreError};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::FromRequest;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -165,8 +165,29 @@ impl ApiError {
     }
 
     /// 404 for an order key that names no order.
-    pub fn no_order(key: &str) -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no order has id or number `{key}`"))
+    pub fn no_order(key: &OrderKey) -> Self {
+        let message = match key {
+            OrderKey::Id(id) => format!("no order has id {id}"),
+            // Digits are a number here; say how an id is written, in case one was meant.
+            OrderKey::Number(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                format!("no order has number `{n}` (an order's id is written `id:{n}`)")
+            }
+            OrderKey::Number(n) => format!("no order has number `{n}`"),
+        };
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 404 for a path part that starts with `id:` but is no id (`id:x`, `id:+5`): it names no
+    /// order, since no order number starts with `id:`.
+    pub fn bad_order_key(raw: &str) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!(
+                "no order is named `{}`: an order is named by its number, or by its id written `id:` and digits (`id:42`)",
+                raw
+            ),
+        )
     }
 
     /// 500 for a failure the client cannot act on; the cause is logged, not sent.

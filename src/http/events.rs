@@ -40,7 +40,7 @@ pub(super) struct EventRequest {
 #[utoipa::path(
     post, path = "/v1/orders/{id}/events", tag = "events", operation_id = "post_event",
     params(
-        ("id" = String, Path, description = "The order's id or number"),
+        ("id" = String, Path, description = "The order's number, exactly as it was given; or its id written `id:` and digits (`id:42`)"),
         ("Idempotency-Key" = Option<String>, Header, description = "Same as `idempotency_key` in the body"),
     ),
     request_body(content = EventRequest, example = json!({
@@ -66,13 +66,14 @@ pub(super) async fn post(
 ) -> Result<Json<EventResult>, ApiError> {
     caller.require_event(&req.event)?;
     trace_order(&id, Some(&req.event));
-    let key = req
+    let key = super::order_key(&id)?;
+    let idempotency_key = req
         .idempotency_key
         .or_else(|| headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string))
         .filter(|k| !k.is_empty());
     let input = EventInput { name: req.event, data: req.data, actor: caller.actor(req.actor)? };
     let started = Instant::now();
-    match state.service.apply_event(&id, &input, key.as_deref()).await {
+    match state.service.apply_event(&key, &input, idempotency_key.as_deref()).await {
         Ok(mut applied) => {
             if !applied.replayed {
                 state.metrics.event_applied(
@@ -88,7 +89,7 @@ pub(super) async fn post(
         }
         Err(ServiceError::Rejected(r)) => {
             // Refusals are the slow path: one more read names the workflow for the metric.
-            let workflow = match state.service.store().find_order(&id).await {
+            let workflow = match state.service.store().find_order(&key).await {
                 Ok(Some(o)) => o.workflow,
                 _ => String::new(),
             };

@@ -60,7 +60,7 @@ fn holder(given: Option<String>, caller: &Caller) -> Result<String, ApiError> {
 /// Takes or renews the lock on an order.
 #[utoipa::path(
     post, path = "/v1/orders/{id}/lock", tag = "locks", operation_id = "lock_order",
-    params(("id" = String, Path, description = "The order's id or number")),
+    params(("id" = String, Path, description = "The order's number, exactly as it was given; or its id written `id:` and digits (`id:42`)")),
     request_body(content = LockRequest, example = json!({"holder": "alice", "ttl_seconds": 600})),
     responses(
         (status = 200, description = "Locked (or renewed) until `lock.expires_at`", body = OrderView),
@@ -79,12 +79,13 @@ pub(super) async fn lock(
 ) -> Result<Json<OrderView>, ApiError> {
     caller.require(Scope::OrdersWrite)?;
     trace_order(&id, None);
+    let key = super::order_key(&id)?;
     let holder = holder(req.holder, &caller)?;
     let ttl = match req.ttl_seconds {
         Some(t) => t,
         None => {
             let order =
-                state.service.store().find_order(&id).await?.ok_or_else(|| ApiError::no_order(&id))?;
+                state.service.store().find_order(&key).await?.ok_or_else(|| ApiError::no_order(&key))?;
             let registry = state.service.registry();
             registry.get(&order.workflow).map_or(900, |a| a.workflow.settings.lock_lease.as_secs())
         }
@@ -97,14 +98,14 @@ pub(super) async fn lock(
         ));
     }
     let ttl = chrono::Duration::seconds(i64::try_from(ttl).unwrap_or(900));
-    let order = state.service.lock(&id, &holder, ttl).await?;
+    let order = state.service.lock(&key, &holder, ttl).await?;
     Ok(Json(view_of_applied(&state, order)))
 }
 
 /// Releases the lock (a holder releases only their own).
 #[utoipa::path(
     delete, path = "/v1/orders/{id}/lock", tag = "locks", operation_id = "unlock_order",
-    params(("id" = String, Path, description = "The order's id or number")),
+    params(("id" = String, Path, description = "The order's number, exactly as it was given; or its id written `id:` and digits (`id:42`)")),
     request_body(content = Option<UnlockRequest>, description = "Optional: `{\"holder\": ...}`; without a body, the token's name is the holder"),
     responses(
         (status = 200, description = "Released (or there was no lock)", body = OrderView),
@@ -125,6 +126,7 @@ pub(super) async fn unlock(
 ) -> Result<Json<OrderView>, ApiError> {
     caller.require(Scope::OrdersWrite)?;
     trace_order(&id, None);
+    let key = super::order_key(&id)?;
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
@@ -159,9 +161,9 @@ pub(super) async fn unlock(
     let holder = holder(req.holder, &caller)?;
     let order = if req.break_lock {
         caller.require(Scope::Admin)?;
-        state.service.break_lock(&id, &holder).await?
+        state.service.break_lock(&key, &holder).await?
     } else {
-        state.service.unlock(&id, &holder).await?
+        state.service.unlock(&key, &holder).await?
     };
     Ok(Json(view_of_applied(&state, order)))
 }

@@ -166,6 +166,12 @@ fn paging(limit: Option<u32>, cursor: Option<&str>) -> Result<(u32, Option<i64>)
     Ok((limit, before))
 }
 
+/// The order a path part names (see [`OrderKey`]): its number exactly as written, or `id:N`.
+/// Text that starts with `id:` but is no id names no order: 404.
+fn order_key(raw: &str) -> Result<crate::store::OrderKey, error::ApiError> {
+    crate::store::OrderKey::parse(raw).ok_or_else(|| error::ApiError::bad_order_key(raw))
+}
+
 /// Records the order (and event) a request is about on its tracing span.
 fn trace_order(order: &str, event: Option<&str>) {
     let span = tracing::Span::current();

@@ -84,10 +84,10 @@ pub(super) async fn create(
 /// shipments, fulfillment actions, history, lock and the events it accepts now.
 #[utoipa::path(
     get, path = "/v1/orders/{id}", tag = "orders", operation_id = "get_order",
-    params(("id" = String, Path, description = "The order's id or number")),
+    params(("id" = String, Path, description = "The order's number, exactly as it was given; or its id written `id:` and digits (`id:42`)")),
     responses(
         (status = 200, description = "The order", body = OrderView),
-        (status = 404, description = "`not_found`: no order has this id or number", body = super::error::ErrorBody),
+        (status = 404, description = "`not_found`: no order has this number (or id)", body = super::error::ErrorBody),
         (status = 403, description = "`forbidden`: the token lacks `orders:read`", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
@@ -99,7 +99,8 @@ pub(super) async fn get(
 ) -> Result<Json<OrderView>, ApiError> {
     caller.require(Scope::OrdersRead)?;
     trace_order(&id, None);
-    let order = state.service.store().find_order(&id).await?.ok_or_else(|| ApiError::no_order(&id))?;
+    let key = super::order_key(&id)?;
+    let order = state.service.store().find_order(&key).await?.ok_or_else(|| ApiError::no_order(&key))?;
     Ok(Json(view_of(&state, order).await?))
 }
 

@@ -117,7 +117,8 @@ pub(super) struct OutboxParams {
     /// `pending`, `sent` or `dead` (anything else is refused, with a did-you-mean).
     #[param(value_type = Option<OutboxState>, inline)]
     state: Option<String>,
-    /// One order's messages: its id or number (empty: every order's).
+    /// One order's messages: its number exactly as given, or its id written `id:42` (empty: every
+    /// order's).
     order: Option<String>,
     /// The `next_cursor` of the previous page (empty: the first page).
     #[param(pattern = r"^([1-9][0-9]{0,17})?$")]
@@ -167,7 +168,10 @@ pub(super) async fn list(
     }
     let order = match p.order.as_deref().filter(|o| !o.trim().is_empty()) {
         None => None,
-        Some(key) => Some(state.service.store().order_id(key).await?.ok_or_else(|| ApiError::no_order(key))?),
+        Some(raw) => {
+            let key = super::order_key(raw)?;
+            Some(state.service.store().order_id(&key).await?.ok_or_else(|| ApiError::no_order(&key))?)
+        }
     };
     let query = OutboxQuery { state: p.state, order, before, limit };
     let (messages, next) = state.service.store().outbox_page(&query).await?;
