@@ -369,18 +369,15 @@ impl Service {
             let id = match tx.insert_order(&decision, active.version, now).await {
                 Err(StoreError::Conflict) => continue,
                 // Another request with the same external id won the race: the next round finds
-                // its order. Without one, the clash is the order number: say so.
+                // its order. Otherwise the clash is the order number: said in our words (the
+                // database's text names its tables and stays in the log).
                 Err(StoreError::Duplicate(_)) if input.external_id.is_some() && !duplicate_seen => {
                     duplicate_seen = true;
                     continue;
                 }
                 Err(StoreError::Duplicate(what)) => {
-                    let mut r = Rejection::new_public(
-                        "duplicate",
-                        format!("an order with this {what} already exists"),
-                    );
-                    r.problems.push(engine::Problem { field: "number".into(), problem: "is taken".into() });
-                    return Err(ServiceError::Rejected(r));
+                    tracing::debug!(constraint = %what, "a new order's number is taken");
+                    return Err(ServiceError::Rejected(duplicate_number(&decision.order.number)));
                 }
                 other => other?,
             };
@@ -905,6 +902,16 @@ fn numbered(input: &NewOrder, id: OrderId) -> NewOrder {
     input
 }
 
+/// The refusal of a new order whose number another order has (409 `duplicate`).
+fn duplicate_number(number: &str) -> Rejection {
+    let mut r = Rejection::new_public(
+        "duplicate",
+        format!("an order numbered `{number}` exists already: order numbers are unique"),
+    );
+    r.problems.push(engine::Problem { field: "number".into(), problem: format!("`{number}` is taken") });
+    r
+}
+
 /// Commits; `None` when a concurrent change won (decide again). The history rows written come
 /// back with it. Any other failure of the commit itself leaves its outcome unknown.
 async fn commit(tx: Tx) -> Result<Option<Vec<StoredHistory>>, ServiceError> {
@@ -924,7 +931,14 @@ async fn insert_related(
     now: Time,
 ) -> Result<(), ServiceError> {
     for (created, version) in related {
-        let id = tx.insert_order(&created, version, now).await?;
+        let id = match tx.insert_order(&created, version, now).await {
+            Err(StoreError::Duplicate(_)) => {
+                let mut r = duplicate_number(&created.order.number);
+                r.message = format!("the related order a hook asked for cannot be created: {}", r.message);
+                return Err(ServiceError::Rejected(r));
+            }
+            other => other?,
+        };
         decision.order.related_order = Some(id);
         decision.history.push(engine::HistoryEntry {
             at: now,

@@ -764,6 +764,74 @@ async fn tokens_and_scopes() {
     .await;
 }
 
+/// The scope is checked from the request's head, before its path, query or body are read: a
+/// token without the scope learns nothing about its body (issue 11, item 14).
+#[tokio::test]
+async fn the_scope_is_checked_before_the_body_is_read() {
+    support::on_both("the_scope_is_checked_before_the_body_is_read", |store| async move {
+        let mut api = Api::new(store, config(true, "body_limit = 4096")).await;
+        let forbidden = |status: StatusCode, body: &str, scope: &str| {
+            let err: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+            assert_eq!((status, err["error"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{body}");
+            assert_eq!(err["required_scope"], scope, "{body}");
+        };
+        api.as_token(Some(READER));
+        for body in [&b"{}"[..], b"{\"channel\": ", b"not json at all", &[b'x'; 10_000][..]] {
+            let (status, text, _) = api.raw(Method::POST, "/v1/orders", Some(body.to_vec())).await;
+            forbidden(status, &text, "orders:write");
+        }
+        let (status, text, _) = api.raw(Method::POST, "/v1/orders/X/lock", Some(b"[".to_vec())).await;
+        forbidden(status, &text, "orders:write");
+        let (status, text, _) = api
+            .raw(Method::PATCH, "/v1/orders/X/fulfillment-actions/not-a-number", Some(b"{}".to_vec()))
+            .await;
+        forbidden(status, &text, "orders:write");
+        let (status, text, _) = api.raw(Method::POST, "/v1/orders/X/events", Some(b"{}".to_vec())).await;
+        forbidden(status, &text, "events:write");
+        let (status, text, _) = api.raw(Method::POST, "/v1/workflows/reload", Some(b"{".to_vec())).await;
+        forbidden(status, &text, "admin");
+        api.as_token(Some(PAYMENTS));
+        let (status, text, _) = api.raw(Method::GET, "/v1/orders?limit=0&colour=red", None).await;
+        forbidden(status, &text, "orders:read");
+        // Without a token: 401, whatever the body.
+        api.as_token(None);
+        let (status, text, _) = api.raw(Method::POST, "/v1/orders", Some(b"{".to_vec())).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{text}");
+        // With the scope, the body is read as before.
+        api.as_token(Some(WRITER));
+        let (status, text, _) = api.raw(Method::POST, "/v1/orders", Some(b"{}".to_vec())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+        assert_eq!(api.service.store().count_orders().await.expect("count"), 0);
+    })
+    .await;
+}
+
+/// A number another order has is refused in our words: 409 `duplicate` naming the number, not
+/// the database's text (issue 11, item 14).
+#[tokio::test]
+async fn a_taken_number_is_a_409_in_our_words() {
+    support::on_both("a_taken_number_is_a_409_in_our_words", |store| async move {
+        let api = Api::new(store, config(false, "")).await;
+        let mut order = website_check_order("dup@example.com");
+        order["number"] = json!("A-1001");
+        let (status, first) = api.post("/v1/orders", order.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{first}");
+        let (status, err) = api.post("/v1/orders", order).await;
+        assert_eq!((status, err["error"].as_str()), (StatusCode::CONFLICT, Some("duplicate")), "{err}");
+        let message = err["message"].as_str().unwrap_or_default();
+        assert!(message.contains("`A-1001`"), "{err}");
+        assert_eq!(err["problems"], json!([{"field": "number", "problem": "`A-1001` is taken"}]), "{err}");
+        let text = err.to_string().to_lowercase();
+        for leak in
+            ["unique constraint", "constraint", "orders.number", "duplicate key", "sqlite", "violates"]
+        {
+            assert!(!text.contains(leak), "the answer repeats the database's `{leak}`: {err}");
+        }
+        assert_eq!(api.service.store().count_orders().await.expect("count"), 1);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn the_tracking_page_shows_the_customer_only_their_order() {
     support::on_both("the_tracking_page_shows_the_customer_only_their_order", |store| async move {

@@ -2,12 +2,11 @@
 //! record on an order (SalesCart's "Drop-Ship Email Sent", "Called Customer", ...), with the
 //! before and after of every change kept in the history.
 
-use super::auth::Caller;
+use super::auth::{scope, Authorized};
 use super::error::{ApiError, Body, PathArgs};
 use super::orders::view_of_applied;
 use super::view::OrderView;
 use super::{trace_order, AppState};
-use crate::config::Scope;
 use crate::engine::FulfillmentActionInput;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -30,11 +29,10 @@ use std::sync::Arc;
 )]
 pub(super) async fn add(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    Authorized(caller, _): Authorized<scope::OrdersWrite>,
     PathArgs(id): PathArgs<String>,
     Body(mut input): Body<FulfillmentActionInput>,
 ) -> Result<(StatusCode, Json<OrderView>), ApiError> {
-    caller.require(Scope::OrdersWrite)?;
     trace_order(&id, None);
     let key = super::order_key(&id)?;
     input.actor = caller.actor(input.actor.take())?;
@@ -62,11 +60,10 @@ pub(super) async fn add(
 )]
 pub(super) async fn edit(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    Authorized(caller, _): Authorized<scope::OrdersWrite>,
     PathArgs((id, n)): PathArgs<(String, u32)>,
     Body(mut input): Body<FulfillmentActionInput>,
 ) -> Result<Json<OrderView>, ApiError> {
-    caller.require(Scope::OrdersWrite)?;
     trace_order(&id, None);
     let key = super::order_key(&id)?;
     input.actor = caller.actor(input.actor.take())?;

@@ -66,6 +66,8 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
+    /// 400: the request is not HTTP the service can read (a malformed request line or header).
+    BadRequest,
     /// 400: the body is not JSON.
     BadJson,
     /// 400: the body could not be read.
@@ -98,6 +100,8 @@ pub enum ErrorCode {
     AlreadySent,
     /// 413: the body is over the limit.
     BodyTooLarge,
+    /// 414: the path and query are over 65534 bytes.
+    UriTooLong,
     /// 415: the body is not sent as JSON.
     UnsupportedMediaType,
     /// 422: the JSON does not fit.
@@ -128,6 +132,8 @@ pub enum ErrorCode {
     Locked,
     /// 429: too many tracking requests.
     RateLimited,
+    /// 431: the headers are over `max_header_size`, or more than 100.
+    HeadersTooLarge,
     /// 500: a failure on the service's side.
     Internal,
     /// 503: the database is busy, or the order kept changing.
@@ -345,15 +351,22 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The body: `{"error": code, "message": text, ...details}`.
+    pub fn body(&self) -> Value {
+        let mut body = Map::new();
+        body.insert("error".into(), Value::String(self.code.clone()));
+        body.insert("message".into(), Value::String(self.message.clone()));
+        for (k, v) in &self.details {
+            body.insert(k.clone(), v.clone());
+        }
+        Value::Object(body)
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = Map::new();
-        body.insert("error".into(), Value::String(self.code));
-        body.insert("message".into(), Value::String(self.message));
-        for (k, v) in self.details {
-            body.insert(k, v);
-        }
-        let mut response = (self.status, axum::Json(Value::Object(body))).into_response();
+        let mut response = (self.status, axum::Json(self.body())).into_response();
         for (name, value) in self.headers {
             response.headers_mut().insert(name, value);
         }

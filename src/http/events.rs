@@ -1,7 +1,7 @@
 //! `POST /v1/orders/{id}/events`: an event from another system (a payment gateway, shipping
 //! software, a CRM, a clerk) applied to one order, in one transaction, once per idempotency key.
 
-use super::auth::Caller;
+use super::auth::{scope, Authorized};
 use super::error::{ApiError, Body, PathArgs};
 use super::orders::view_of_applied;
 use super::view::EventResult;
@@ -59,7 +59,7 @@ pub(super) struct EventRequest {
 )]
 pub(super) async fn post(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    Authorized(caller, _): Authorized<scope::EventsWrite>,
     PathArgs(id): PathArgs<String>,
     headers: HeaderMap,
     Body(req): Body<EventRequest>,

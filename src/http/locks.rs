@@ -1,7 +1,7 @@
 //! `POST` / `DELETE /v1/orders/{id}/lock`: a lease that keeps other actors' events off an order
 //! (a clerk editing it, a picker on the floor). 423 while another holder has it.
 
-use super::auth::Caller;
+use super::auth::{scope, Authorized, Caller};
 use super::error::{ApiError, Body, PathArgs};
 use super::orders::view_of_applied;
 use super::view::OrderView;
@@ -73,11 +73,10 @@ fn holder(given: Option<String>, caller: &Caller) -> Result<String, ApiError> {
 )]
 pub(super) async fn lock(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    Authorized(caller, _): Authorized<scope::OrdersWrite>,
     PathArgs(id): PathArgs<String>,
     Body(req): Body<LockRequest>,
 ) -> Result<Json<OrderView>, ApiError> {
-    caller.require(Scope::OrdersWrite)?;
     trace_order(&id, None);
     let key = super::order_key(&id)?;
     let holder = holder(req.holder, &caller)?;
@@ -120,11 +119,10 @@ pub(super) async fn lock(
 )]
 pub(super) async fn unlock(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    Authorized(caller, _): Authorized<scope::OrdersWrite>,
     PathArgs(id): PathArgs<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<OrderView>, ApiError> {
-    caller.require(Scope::OrdersWrite)?;
     trace_order(&id, None);
     let key = super::order_key(&id)?;
     let body = body.map_err(|e| {

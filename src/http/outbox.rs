@@ -3,10 +3,9 @@
 //! `POST /v1/outbox/{id}/retry` (a `dead` or `pending` message due again now with its attempts
 //! reset; `admin`).
 
-use super::auth::Caller;
+use super::auth::{scope, Authorized};
 use super::error::{ApiError, PathArgs, QueryArgs};
 use super::AppState;
-use crate::config::Scope;
 use crate::store::{OutboxQuery, StoredOutbox, OUTBOX_STATES};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -151,10 +150,9 @@ pub(super) struct OutboxPage {
 )]
 pub(super) async fn list(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    _: Authorized<scope::OrdersRead>,
     QueryArgs(p): QueryArgs<OutboxParams>,
 ) -> Result<Json<OutboxPage>, ApiError> {
-    caller.require(Scope::OrdersRead)?;
     let (limit, before) = super::paging(p.limit, p.cursor.as_deref())?;
     if let Some(s) = p.state.as_deref().filter(|s| !OUTBOX_STATES.contains(s)) {
         let hint = crate::diagnostics::did_you_mean(s, OUTBOX_STATES)
@@ -196,10 +194,9 @@ pub(super) async fn list(
 )]
 pub(super) async fn retry(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    Authorized(caller, _): Authorized<scope::Admin>,
     PathArgs(id): PathArgs<i64>,
 ) -> Result<Json<OutboxView>, ApiError> {
-    caller.require(Scope::Admin)?;
     let now = state.service.now();
     match state.service.store().outbox_requeue(id, caller.name(), now).await? {
         None => Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no outbox message {id}"))),
