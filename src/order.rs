@@ -18,10 +18,24 @@ pub type OrderId = i64;
 /// [`crate::store::OrderKey`]). No order number may start with it.
 pub const ID_PREFIX: &str = "id:";
 
-/// Whether `number` may be an order's number: it must not start with [`ID_PREFIX`], in any
-/// case, so that a number and an id can never be confused.
-pub fn number_allowed(number: &str) -> bool {
-    !number.get(..ID_PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(ID_PREFIX))
+/// Why `number` may not be an order's number, if it may not: it starts with [`ID_PREFIX`] (in
+/// any case), so that a number and an id can never be confused; or it has the form of the
+/// numbers the store gives (`ORD` and digits only, in any case), so that a channel's number can
+/// never take the number of an order not yet created.
+pub fn number_problem(number: &str) -> Option<&'static str> {
+    let starts = |prefix: &str| number.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix));
+    if starts(ID_PREFIX) {
+        return Some(
+            "may not start with `id:`: that is how an order's id is written where an order is named",
+        );
+    }
+    let digits = number.get(3..).unwrap_or_default();
+    if starts("ORD") && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(
+            "may not be `ORD` followed by digits only: that is the form of the numbers the store gives",
+        );
+    }
+    None
 }
 
 /// One order, with everything guards, hooks and views read.

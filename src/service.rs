@@ -896,7 +896,9 @@ fn same_customer(was: &MatchedCustomer, now: &MatchedCustomer) -> bool {
 /// The new order with the number the store gives it from `id`, unless it brought its own.
 fn numbered(input: &NewOrder, id: OrderId) -> NewOrder {
     let mut input = input.clone();
-    if input.number.is_none() {
+    // An empty number is no number.
+    if input.number.as_deref().is_none_or(str::is_empty) {
+        input.number = None;
         input.assigned_number = Some(crate::store::generated_number(id));
     }
     input

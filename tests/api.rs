@@ -416,9 +416,13 @@ async fn every_route_reaches_the_order_the_client_named() {
         assert_eq!(api.stored(&number(&first)).await, first_before);
         assert_eq!(api.stored(&number(&second)).await, second_before);
 
-        // A number that starts with `id:` (any case) is refused, and nothing is stored.
+        // A number that starts with `id:` (any case) is refused, and so is one of the store's
+        // own form (`ORD` and digits), which would take the number of an order not yet made;
+        // nothing is stored.
         let count = api.service.store().count_orders().await.expect("count");
-        for taken in [format!("id:{i1}"), "ID:7".into(), "Id:".into()] {
+        for taken in
+            [format!("id:{i1}"), "ID:7".into(), "Id:".into(), format!("ORD{:06}", i2 + 5), "ord12".into()]
+        {
             shadow["number"] = json!(taken);
             let (status, err) = api.post("/v1/orders", shadow.clone()).await;
             assert_eq!(

@@ -21,7 +21,8 @@ pub struct NewOrder {
     #[serde(default)]
     pub workflow: Option<String>,
     /// The order number; the store gives one when missing. Orders are named by it exactly as
-    /// given; it may not start with `id:` (how ids are written).
+    /// given; it may not start with `id:` (how ids are written), nor be `ORD` and digits only
+    /// (the store's own numbers).
     #[serde(default)]
     pub number: Option<String>,
     /// The channel's own id: the same id from the same channel again gives the first order back.
@@ -155,12 +156,8 @@ fn missing(channel: &Channel, order: &Order, now: Time) -> Vec<Problem> {
 /// Checks the input: the lines, the attributes.
 fn problems(w: &Workflow, input: &NewOrder) -> Vec<Problem> {
     let mut out = Vec::new();
-    if input.number.as_deref().is_some_and(|n| !crate::order::number_allowed(n)) {
-        out.push(Problem {
-            field: "number".into(),
-            problem: "may not start with `id:`: that is how an order's id is written where an order is named"
-                .into(),
-        });
+    if let Some(problem) = input.number.as_deref().and_then(crate::order::number_problem) {
+        out.push(Problem { field: "number".into(), problem: problem.into() });
     }
     if input.lines.is_empty() {
         out.push(Problem { field: "lines".into(), problem: "an order needs at least one line".into() });

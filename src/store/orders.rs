@@ -26,7 +26,8 @@ macro_rules! order_columns {
     };
 }
 
-/// The number of an order that came without one: `ORD` and its id.
+/// The number of an order that came without one: `ORD` and its id. No channel's number has
+/// this form ([`crate::order::number_problem`]), so it is never taken before the order is made.
 pub fn generated_number(id: OrderId) -> String {
     format!("ORD{id:06}")
 }
@@ -34,7 +35,7 @@ pub fn generated_number(id: OrderId) -> String {
 /// How a request names an order, in one unambiguous scheme: by its **number**, exactly as
 /// given (no trimming, no reading of digits or signs), or by its internal id written `id:N`
 /// (`N` plain digits). No order number may start with `id:` (in any case; creation refuses
-/// one: [`crate::order::number_allowed`]), so the two can never name different orders.
+/// one: [`crate::order::number_problem`]), so the two can never name different orders.
 ///
 /// Paths and query parameters are read with [`OrderKey::parse`]. In code, a string converts to
 /// a number and an [`OrderId`] to an id (`service.apply_event(&order.number, ..)`,
