@@ -19,6 +19,7 @@ pub mod graph;
 pub mod hooks;
 pub mod http;
 pub mod load;
+pub mod logging;
 pub mod metrics;
 pub mod model;
 pub mod order;

@@ -5,7 +5,7 @@
 //! requests in flight finish, exit 0). `raw`: the answers hyper gives by itself (a head it
 //! cannot read, too long or too large), sent as JSON errors like every other.
 
-use crate::config::{Config, LogFormat};
+use crate::config::Config;
 use crate::delivery::Worker;
 use crate::http::{app, AppState};
 use crate::metrics::Metrics;
@@ -50,20 +50,13 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// Sets up logging as configured (`RUST_LOG`, when set, wins over `log_level`).
+/// Sets up logging as configured (`RUST_LOG`, when set, wins over `log_level`): see
+/// [`crate::logging`].
 pub fn init_tracing(config: &Config) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.log_level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     // A second call (tests) keeps the first subscriber.
-    let _ = match config.log_format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Human => {
-            builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init()
-        }
-    };
+    let _ =
+        tracing::subscriber::set_global_default(crate::logging::subscriber(config, std::io::stderr, ansi));
 }
 
 /// A database URL with its password hidden, for messages.

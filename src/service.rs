@@ -691,7 +691,12 @@ impl Service {
                 Err(e) => {
                     // Its workflow is not active here: try again later rather than hold up
                     // every timer behind this one.
-                    tracing::warn!(order = %order.number, timer = %timer.name, error = %e, "timer postponed by a minute");
+                    tracing::warn!(
+                        order = %crate::logging::clean(&order.number),
+                        timer = %timer.name,
+                        error = %crate::logging::clean(&e.to_string()),
+                        "timer postponed by a minute"
+                    );
                     tx.postpone_timer(timer.id, now + chrono::Duration::minutes(1)).await?;
                     tx.commit().await?;
                     continue;

@@ -836,6 +836,91 @@ async fn a_taken_number_is_a_409_in_our_words() {
     .await;
 }
 
+/// Where a test's log goes: the subscriber `orderly serve` uses, writing to memory.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
+    }
+}
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> LogBuffer {
+        self.clone()
+    }
+}
+
+/// Text a client sends cannot forge a log line: an event name holding a newline, a fake record
+/// and a terminal escape stays inside its own record (the refusal's text and the request's
+/// span), escaped, in the human log; JSON lines carry each key once, the refusal's text under
+/// `reason` (issue 11, item 11).
+#[tokio::test]
+async fn client_text_cannot_forge_a_log_line() {
+    const FORGED: &str = "2026-12-06T00:00:00.000000Z  INFO orderly::http: order ORD000001 refunded in full";
+    for format in ["human", "json"] {
+        let log = LogBuffer::default();
+        let cfg = config(false, &format!("log_format = \"{format}\"\nlog_level = \"info\""));
+        let _guard = tracing::subscriber::set_default(orderly::logging::subscriber(&cfg, log.clone(), false));
+        let dir = tempfile::tempdir().expect("dir");
+        let store =
+            Store::connect(&format!("sqlite://{}", dir.path().join("o.db").display())).await.expect("store");
+        let api = Api::new(store, cfg).await;
+        let (_, order) = api.post("/v1/orders", website_check_order("log@example.com")).await;
+        let n = number(&order);
+        let event = format!("void\n{FORGED}\r\n\u{1b}[2J");
+        let (status, err) = api.event(&n, &event, json!({})).await;
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_event")),
+            "{err}"
+        );
+        let text = log.text();
+        assert!(text.contains("event refused"), "{format}: {text}");
+        for line in text.lines() {
+            assert!(!line.starts_with("2026-12-06T00:00:00.000000Z"), "{format}: a forged line:\n{text}");
+            assert!(!line.contains('\u{1b}'), "{format}: a terminal escape reached the log:\n{text}");
+        }
+        match format {
+            "human" => {
+                assert!(
+                    text.contains(&format!("void\\n{FORGED}\\r\\n\\u{{1b}}[2J")),
+                    "escaped in place:\n{text}"
+                );
+                let refused = text.lines().find(|l| l.contains("event refused")).expect("the refusal's line");
+                assert!(refused.contains("reason=") && refused.contains("refunded in full"), "{refused}");
+            }
+            _ => {
+                let mut refused = None;
+                for line in text.lines() {
+                    serde_json::from_str::<NoKeyTwice>(line)
+                        .unwrap_or_else(|e| panic!("a key twice ({e}): {line}"));
+                    let v: Value = serde_json::from_str(line).expect("a JSON line");
+                    if v["fields"]["message"] == "event refused" {
+                        refused = Some(v);
+                    }
+                }
+                let refused = refused.expect("the refusal's line");
+                let reason = refused["fields"]["reason"].as_str().expect("the refusal's text under `reason`");
+                assert!(reason.contains("refunded in full"), "{refused}");
+                assert_eq!(refused["fields"]["code"], "unknown_event", "{refused}");
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_tracking_page_shows_the_customer_only_their_order() {
     support::on_both("the_tracking_page_shows_the_customer_only_their_order", |store| async move {

@@ -198,7 +198,7 @@ impl ApiError {
 
     /// 500 for a failure the client cannot act on; the cause is logged, not sent.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "internal error");
+        tracing::error!(error = %crate::logging::clean(&cause.to_string()), "internal error");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -249,7 +249,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Busy(..) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())
                 .header(header::RETRY_AFTER, "1"),
             ServiceError::OutcomeUnknown(_) => {
-                tracing::error!(error = %e, "a commit's outcome is unknown");
+                tracing::error!(error = %crate::logging::clean(&e.to_string()), "a commit's outcome is unknown");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "outcome_unknown",
@@ -396,7 +396,7 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response 
         .cloned()
         .or_else(|| err.downcast_ref::<&str>().map(|s| (*s).to_string()))
         .unwrap_or_else(|| "a panic".into());
-    tracing::error!(panic = %detail, "a request handler panicked; the service goes on");
+    tracing::error!(panic = %crate::logging::clean(&detail), "a request handler panicked; the service goes on");
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal",

@@ -96,7 +96,7 @@ pub(super) async fn post(
             // An undeclared name is the sender's text: keep it out of the labels.
             let event = if r.code == "unknown_event" { "(unknown)" } else { input.name.as_str() };
             state.metrics.event_rejected(&workflow, event, r.code);
-            tracing::info!(code = r.code, message = %r.message, "event refused");
+            tracing::info!(code = r.code, reason = %crate::logging::clean(&r.message), "event refused");
             Err(r.into())
         }
         Err(e) => Err(e.into()),

@@ -172,12 +172,13 @@ fn order_key(raw: &str) -> Result<crate::store::OrderKey, error::ApiError> {
     crate::store::OrderKey::parse(raw).ok_or_else(|| error::ApiError::bad_order_key(raw))
 }
 
-/// Records the order (and event) a request is about on its tracing span.
+/// Records the order (and event) a request is about on its tracing span, as the client wrote
+/// them (escaped: see [`crate::logging`]).
 fn trace_order(order: &str, event: Option<&str>) {
     let span = tracing::Span::current();
-    span.record("order", order);
+    span.record("order", tracing::field::display(crate::logging::clean(order)));
     if let Some(e) = event {
-        span.record("event", e);
+        span.record("event", tracing::field::display(crate::logging::clean(e)));
     }
 }
 
