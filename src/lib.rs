@@ -18,6 +18,7 @@ pub mod engine;
 pub mod graph;
 pub mod hooks;
 pub mod http;
+pub mod limits;
 pub mod load;
 pub mod logging;
 pub mod metrics;

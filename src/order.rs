@@ -102,19 +102,21 @@ pub struct Order {
 }
 
 impl Order {
-    /// Subtotal: the sum of line totals.
+    /// Subtotal: the sum of line totals. The service keeps every order within
+    /// [`crate::limits`], where this is exact; past them (a row written before the limits) it
+    /// stops at the largest decimal rather than overflow.
     pub fn subtotal(&self) -> Decimal {
-        self.lines.iter().map(Line::total).sum()
+        self.lines.iter().fold(Decimal::ZERO, |sum, l| sum.saturating_add(l.total()))
     }
 
-    /// Total: subtotal plus shipping.
+    /// Total: subtotal plus shipping (exact within [`crate::limits`], see [`Order::subtotal`]).
     pub fn total(&self) -> Decimal {
-        self.subtotal() + self.shipping_amount
+        self.subtotal().saturating_add(self.shipping_amount)
     }
 
-    /// What is left to pay.
+    /// What is left to pay (exact within [`crate::limits`], see [`Order::subtotal`]).
     pub fn balance_due(&self) -> Decimal {
-        self.total() - self.amount_paid
+        self.total().saturating_sub(self.amount_paid)
     }
 
     /// Whether every line is fully shipped (false for an order without lines).
@@ -277,9 +279,10 @@ pub struct Line {
 }
 
 impl Line {
-    /// qty × unit price.
+    /// qty × unit price (exact within [`crate::limits`]; past them it stops at the largest
+    /// decimal rather than overflow).
     pub fn total(&self) -> Decimal {
-        self.qty * self.unit_price
+        self.qty.saturating_mul(self.unit_price)
     }
 
     /// Whether every unit is in stock.

@@ -508,6 +508,95 @@ async fn refusals_say_what_was_wrong_and_change_nothing() {
     .await;
 }
 
+/// The fields of an error's `problems`.
+fn problem_fields(err: &Value) -> Vec<String> {
+    err["problems"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["field"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// Money and quantities past the limits (whole quantities 1 to 10^9; amounts, and every total,
+/// at most 999999999999.9999 with 4 decimals; 1000 lines) are refused 422 naming the field,
+/// never a panic, and nothing is stored. The issue's examples, each (issue 11, item 8).
+#[tokio::test]
+async fn money_and_quantities_past_the_limits_are_refused_naming_the_field() {
+    support::on_both("money_and_quantities_past_the_limits_are_refused_naming_the_field", |store| async move {
+        let api = Api::new(store, config(false, "")).await;
+        let line = |qty: Value, price: Value| json!({"sku": "GTR-1", "qty": qty, "unit_price": price, "in_stock": true});
+        let order = |lines: Vec<Value>| {
+            let mut o = website_check_order("limits@example.com");
+            o["lines"] = json!(lines);
+            o
+        };
+        const HUGE: &str = "79228162514264337593543950335";
+        let refused = [
+            // qty 1e14 × unit_price 1e15
+            (order(vec![line(json!(100_000_000_000_000_u64), json!(1e15))]), vec!["lines[0].qty", "lines[0].unit_price"]),
+            // Both within their own bounds, their product past the largest amount.
+            (order(vec![line(json!(1_000_000_000), json!("999999999999"))]), vec!["lines[0]"]),
+            // Two lines of 5e28.
+            (order(vec![line(json!(1), json!("50000000000000000000000000000")), line(json!(1), json!("50000000000000000000000000000"))]), vec!["lines[0].unit_price", "lines[1].unit_price"]),
+            // Two lines whose sum is past the largest amount.
+            (order(vec![line(json!(1), json!("600000000000")), line(json!(1), json!("600000000000"))]), vec!["lines"]),
+            // Fractions of a unit, money past 4 decimals, a stock past the limit.
+            (order(vec![line(json!(1.5), json!("10")), line(json!("0.5"), json!("1.00001"))]), vec!["lines[0].qty", "lines[1].qty", "lines[1].unit_price"]),
+            (order(vec![json!({"sku": "A", "qty": 1, "unit_price": "1", "in_stock_qty": 1e12})]), vec!["lines[0].in_stock_qty"]),
+            // More than 1000 lines.
+            (order((0..1001).map(|_| line(json!(1), json!("1"))).collect()), vec!["lines"]),
+        ];
+        for (body, fields) in refused {
+            let (status, err) = api.post("/v1/orders", body).await;
+            assert_eq!((status, err["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_order")), "{err}");
+            assert_eq!(problem_fields(&err), fields, "{err}");
+        }
+        // A payment amount of Decimal::MAX.
+        let mut paid = order(vec![line(json!(1), json!("10"))]);
+        paid["payment"] = json!({"method": "check", "outcome": "pending", "amount": HUGE});
+        let (status, err) = api.post("/v1/orders", paid).await;
+        assert_eq!((status, problem_fields(&err)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["payment.amount".to_string()]), "{err}");
+        assert_eq!(api.service.store().count_orders().await.expect("count"), 0, "nothing was stored");
+
+        // A whole quantity written with a point is read as the whole number it is.
+        let (status, o) = api.post("/v1/orders", order(vec![line(json!(1.0), json!("549.00")), line(json!("2.0"), json!("0.5"))])).await;
+        assert_eq!(status, StatusCode::CREATED, "{o}");
+        assert_eq!((&o["lines"][0]["qty"], &o["lines"][1]["qty"]), (&json!("1"), &json!("2")), "{o}");
+        let n = number(&o);
+
+        // Events: amounts of Decimal::MAX, a shipment naming one line twice with huge
+        // quantities, a fraction of a unit. Each 422 naming the field; nothing stored.
+        let before = api.stored(&n).await;
+        let tries = [
+            ("payment_received", json!({"amount": HUGE, "outcome": "approved"}), vec!["data.amount"]),
+            ("payment_received", json!({"amount": 79228162514264337593543950335.0_f64, "outcome": "approved"}), vec!["data.amount"]),
+            ("shipment", json!({"carrier": "UPS", "tracking_number": "1Z", "amount": HUGE}), vec!["data.amount"]),
+            ("shipment", json!({"carrier": "UPS", "tracking_number": "1Z", "lines": [{"sku": "GTR-1", "qty": "50000000000000000000000000000"}, {"sku": "GTR-1", "qty": "50000000000000000000000000000"}]}), vec!["data.lines[0].qty", "data.lines[1].qty"]),
+            ("shipment", json!({"carrier": "UPS", "tracking_number": "1Z", "lines": [{"line": 1, "qty": 0.5}]}), vec!["data.lines[0].qty"]),
+        ];
+        for (event, data, fields) in tries {
+            let (status, err) = api.event(&n, event, data).await;
+            assert_eq!((status, err["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_data")), "{event}: {err}");
+            assert_eq!(problem_fields(&err), fields, "{err}");
+        }
+        // One line twice, each within the limit: more than was ordered, said so.
+        let (status, err) = api
+            .event(&n, "shipment", json!({"carrier": "UPS", "tracking_number": "1Z", "lines": [{"line": 1, "qty": 1_000_000_000}, {"line": 1, "qty": 1_000_000_000}]}))
+            .await;
+        assert_eq!((status, err["error"].as_str()), (StatusCode::CONFLICT, Some("over_shipment")), "{err}");
+        assert_eq!(api.stored(&n).await, before, "no refused event changed the order");
+        // What was paid stays an amount: the largest amount, then one more cent.
+        let (status, r) = api.event(&n, "payment_received", json!({"amount": "999999999999.9999", "outcome": "approved"})).await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        let before = api.stored(&n).await;
+        let (status, err) = api.event(&n, "payment_received", json!({"amount": "0.01", "outcome": "approved"})).await;
+        assert_eq!((status, problem_fields(&err)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["data.amount".to_string()]), "{err}");
+        assert_eq!(api.stored(&n).await, before);
+    })
+    .await;
+}
+
 /// Answers are built from what the transaction wrote, never read back after it: a new order's
 /// answer is the order as `GET` shows it; an event's answer is the order and the rows the event
 /// added, so it does not grow with the order's age; a lock's answer is the order as `GET` shows
@@ -1305,8 +1394,13 @@ async fn the_openapi_document_is_precise() {
     let grid = secured["paths"]["/v1/orders"]["get"]["parameters"].as_array().expect("parameters");
     let limit = grid.iter().find(|p| p["name"] == "limit").expect("limit");
     assert_eq!((&limit["schema"]["minimum"], &limit["schema"]["maximum"]), (&json!(1), &json!(500)));
-    let qty = &secured["components"]["schemas"]["DecimalInput"]["oneOf"];
-    assert_eq!((&qty[0]["type"], &qty[1]["type"]), (&json!("string"), &json!("number")), "{qty}");
+    // Amounts and quantities say their bounds (issue 11, item 8).
+    let money = &secured["components"]["schemas"]["MoneyInput"]["oneOf"];
+    assert_eq!((&money[0]["type"], &money[1]["type"]), (&json!("string"), &json!("number")), "{money}");
+    assert_eq!(money[1]["maximum"], json!(999_999_999_999.999_9), "{money}");
+    let qty = &secured["components"]["schemas"]["QuantityInput"]["oneOf"];
+    assert_eq!((&qty[0]["type"], &qty[1]["type"]), (&json!("string"), &json!("integer")), "{qty}");
+    assert_eq!((&qty[1]["minimum"], &qty[1]["maximum"]), (&json!(1), &json!(1_000_000_000)), "{qty}");
 
     // Every code the source answers with is in the enum, and nothing else is.
     let documented: Vec<String> = secured["components"]["schemas"]["ErrorCode"]["enum"]

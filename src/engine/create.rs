@@ -4,6 +4,7 @@
 
 use super::run::Run;
 use super::{Decision, Hooks, Problem, Rejection, Step};
+use crate::limits;
 use crate::model::{Channel, FieldRef, Outcome, Type, Workflow};
 use crate::order::{Address, Customer, Fulfillment, Line, Order, Payment, Time};
 use rust_decimal::Decimal;
@@ -85,9 +86,10 @@ pub struct PaymentInput {
     pub method: String,
     /// The outcome.
     pub outcome: Outcome,
-    /// The amount (default: the order's total).
+    /// The amount (default: the order's total): zero or more, at most 999,999,999,999.9999, at
+    /// most 4 decimals.
     #[serde(default, deserialize_with = "super::decimal::de_opt")]
-    #[schema(value_type = Option<super::decimal::DecimalInput>)]
+    #[schema(value_type = Option<super::decimal::MoneyInput>)]
     pub amount: Option<Decimal>,
     /// The gateway's reference.
     #[serde(default)]
@@ -106,13 +108,13 @@ pub struct LineInput {
     /// Vendor.
     #[serde(default)]
     pub vendor: String,
-    /// Quantity (above zero).
+    /// Quantity: a whole number of units, 1 to 1,000,000,000.
     #[serde(deserialize_with = "super::decimal::de")]
-    #[schema(value_type = super::decimal::DecimalInput)]
+    #[schema(value_type = super::decimal::QuantityInput)]
     pub qty: Decimal,
-    /// Price per unit (zero or more).
+    /// Price per unit: zero or more, at most 999,999,999,999.9999, at most 4 decimals.
     #[serde(deserialize_with = "super::decimal::de")]
-    #[schema(value_type = super::decimal::DecimalInput)]
+    #[schema(value_type = super::decimal::MoneyInput)]
     pub unit_price: Decimal,
     /// How it is sourced (default stock).
     #[serde(default = "stock")]
@@ -120,9 +122,9 @@ pub struct LineInput {
     /// Whether all of it is in stock (default: no).
     #[serde(default)]
     pub in_stock: Option<bool>,
-    /// How much of it is in stock (instead of `in_stock`).
+    /// How much of it is in stock (instead of `in_stock`): a whole number, 0 to 1,000,000,000.
     #[serde(default, deserialize_with = "super::decimal::de_opt")]
-    #[schema(value_type = Option<super::decimal::DecimalInput>)]
+    #[schema(value_type = Option<super::decimal::StockInput>)]
     pub in_stock_qty: Option<Decimal>,
 }
 
@@ -162,28 +164,67 @@ fn problems(w: &Workflow, input: &NewOrder) -> Vec<Problem> {
     if input.lines.is_empty() {
         out.push(Problem { field: "lines".into(), problem: "an order needs at least one line".into() });
     }
+    if input.lines.len() > limits::MAX_LINES {
+        out.push(Problem {
+            field: "lines".into(),
+            problem: format!("an order has at most {} lines, not {}", limits::MAX_LINES, input.lines.len()),
+        });
+    }
+    // Every line's total and their sum, checked: `None` once one is not an amount.
+    let mut subtotal = Some(Decimal::ZERO);
     for (i, l) in input.lines.iter().enumerate() {
+        let mut problem = |field: &str, problem: String| {
+            out.push(Problem { field: format!("lines[{i}]{field}"), problem });
+        };
         if l.sku.trim().is_empty() {
-            out.push(Problem { field: format!("lines[{i}].sku"), problem: "is empty".into() });
+            problem(".sku", "is empty".into());
         }
-        if l.qty <= Decimal::ZERO {
-            out.push(Problem { field: format!("lines[{i}].qty"), problem: "must be above zero".into() });
+        let qty = limits::qty_problem(l.qty, 1);
+        let price = if l.unit_price < Decimal::ZERO {
+            Some("cannot be negative".to_string())
+        } else {
+            limits::money_problem(l.unit_price)
+        };
+        let both = qty.is_none() && price.is_none();
+        if let Some(p) = qty {
+            problem(".qty", p);
         }
-        if l.unit_price < Decimal::ZERO {
-            out.push(Problem {
-                field: format!("lines[{i}].unit_price"),
-                problem: "cannot be negative".into(),
-            });
+        if let Some(p) = price {
+            problem(".unit_price", p);
         }
-        if l.in_stock_qty.is_some_and(|q| q < Decimal::ZERO) {
-            out.push(Problem {
-                field: format!("lines[{i}].in_stock_qty"),
-                problem: "cannot be negative".into(),
-            });
+        if let Some(p) = l.in_stock_qty.and_then(|q| limits::qty_problem(q, 0)) {
+            problem(".in_stock_qty", p);
+        }
+        match limits::money_mul(l.qty, l.unit_price) {
+            Some(total) => subtotal = subtotal.and_then(|s| limits::money_add(s, total)),
+            None if both => {
+                problem(
+                    "",
+                    format!(
+                        "qty × unit_price is more than the largest amount, {} (qty {}, unit_price {})",
+                        limits::max_money(),
+                        l.qty,
+                        l.unit_price
+                    ),
+                );
+                subtotal = None;
+            }
+            None => subtotal = None,
         }
     }
-    if input.payment.as_ref().and_then(|p| p.amount).is_some_and(|a| a < Decimal::ZERO) {
-        out.push(Problem { field: "payment.amount".into(), problem: "cannot be negative".into() });
+    let lines_ok = out.iter().all(|p| !p.field.starts_with("lines"));
+    if subtotal.is_none() && lines_ok {
+        out.push(Problem {
+            field: "lines".into(),
+            problem: format!("the lines add up to more than the largest amount, {}", limits::max_money()),
+        });
+    }
+    if let Some(a) = input.payment.as_ref().and_then(|p| p.amount) {
+        let problem =
+            if a < Decimal::ZERO { Some("cannot be negative".into()) } else { limits::money_problem(a) };
+        if let Some(problem) = problem {
+            out.push(Problem { field: "payment.amount".into(), problem });
+        }
     }
     for (name, value) in &input.attributes {
         match w.attributes.iter().find(|a| &a.name == name) {
@@ -196,6 +237,13 @@ fn problems(w: &Workflow, input: &NewOrder) -> Vec<Problem> {
                     field: format!("attributes.{name}"),
                     problem: format!("must be {}", a.ty.describe()),
                 });
+            }
+            Some(a) if a.ty == Type::Money => {
+                if let super::Value::Number(amount) = super::eval::typed(Some(value), a.ty) {
+                    if let Some(problem) = limits::money_problem(amount) {
+                        out.push(Problem { field: format!("attributes.{name}"), problem });
+                    }
+                }
             }
             Some(_) => {}
         }
@@ -222,19 +270,25 @@ fn build(
             sku: l.sku.trim().to_string(),
             description: l.description.clone(),
             vendor: l.vendor.clone(),
-            qty: l.qty,
+            // Whole numbers of units, kept as such (`1`, never `1.0`).
+            qty: l.qty.normalize(),
             unit_price: l.unit_price,
             fulfillment: l.fulfillment,
             in_stock_qty: l
                 .in_stock_qty
                 .unwrap_or(if l.in_stock == Some(true) { l.qty } else { Decimal::ZERO })
-                .min(l.qty),
+                .min(l.qty)
+                .normalize(),
             picked_qty: Decimal::ZERO,
             shipped_qty: Decimal::ZERO,
             invoiced_qty: Decimal::ZERO,
         })
         .collect();
-    let subtotal: Decimal = lines.iter().map(Line::total).sum();
+    // Checked; an order whose lines are past the limits is refused by `problems`.
+    let subtotal = lines
+        .iter()
+        .try_fold(Decimal::ZERO, |sum, l| limits::money_add(sum, limits::money_mul(l.qty, l.unit_price)?))
+        .unwrap_or_default();
     let payment = input.payment.as_ref().map(|p| Payment {
         method: p.method.clone(),
         outcome: p.outcome,

@@ -3,6 +3,7 @@
 
 use super::eval::{typed, Value};
 use super::{EventInput, HistoryEntry, Problem, Rejection};
+use crate::limits;
 use crate::model::{EventDef, EventKind, Outcome, Type};
 use crate::order::{Order, Payment, Shipment, Time};
 use rust_decimal::Decimal;
@@ -32,6 +33,10 @@ pub(crate) fn validate(def: &EventDef, input: &EventInput) -> Result<(), Rejecti
                         field: format!("data.{}", f.name),
                         problem: format!("must be {}, not {v}", describe_expected(f.ty)),
                     });
+                } else if let (Type::Money, Value::Number(amount)) = (f.ty, typed(Some(v), f.ty)) {
+                    if let Some(problem) = limits::money_problem(amount) {
+                        problems.push(Problem { field: format!("data.{}", f.name), problem });
+                    }
                 } else if let (Type::Code(crate::model::Codes::Outcomes), Some(s)) = (f.ty, v.as_str()) {
                     if Outcome::from_code(s).is_none() {
                         problems.push(Problem {
@@ -128,9 +133,14 @@ fn quantities(
             continue;
         };
         match item.get("qty").and_then(decimal) {
-            Some(q) if q > Decimal::ZERO => out.push((index, q)),
-            _ => problems
-                .push(Problem { field: format!("{at}.qty"), problem: "must be a number above zero".into() }),
+            Some(q) => match limits::qty_problem(q, 1) {
+                None => out.push((index, q.normalize())),
+                Some(problem) => problems.push(Problem { field: format!("{at}.qty"), problem }),
+            },
+            None => problems.push(Problem {
+                field: format!("{at}.qty"),
+                problem: format!("must be a whole number of units from 1 to {}", limits::MAX_QTY),
+            }),
         }
     }
     if problems.is_empty() {
@@ -190,7 +200,16 @@ pub(crate) fn apply_kind(
                 }]));
             }
             if outcome == Outcome::Approved {
-                order.amount_paid += amount;
+                order.amount_paid = limits::money_add(order.amount_paid, amount).ok_or_else(|| {
+                    invalid(vec![Problem {
+                        field: "data.amount".into(),
+                        problem: format!(
+                            "brings the amount paid past the largest amount, {} (paid so far: {})",
+                            limits::max_money(),
+                            order.amount_paid
+                        ),
+                    }])
+                })?;
             }
             order.payment = Some(Payment {
                 method: method.clone(),
@@ -204,21 +223,22 @@ pub(crate) fn apply_kind(
             ));
         }
         EventKind::Shipment => {
-            let mut qty = quantities(order, input, |l| l.qty - l.shipped_qty).map_err(invalid)?;
-            // Entries naming the same line add up before the check.
-            qty.sort_by_key(|(i, _)| *i);
-            qty.dedup_by(|next, first| {
-                if next.0 == first.0 {
-                    first.1 += next.1;
-                    true
-                } else {
-                    false
+            let listed =
+                quantities(order, input, |l| l.qty.saturating_sub(l.shipped_qty)).map_err(invalid)?;
+            // Entries naming the same line add up before the check (checked: each is at most
+            // `MAX_QTY`, so a sum past it ships more than any line has).
+            let mut qty: Vec<(usize, Decimal)> = Vec::with_capacity(listed.len());
+            for (i, q) in listed {
+                match qty.iter_mut().find(|(j, _)| *j == i) {
+                    Some((_, sum)) => *sum = sum.saturating_add(q),
+                    None => qty.push((i, q)),
                 }
-            });
+            }
+            qty.sort_by_key(|(i, _)| *i);
             let mut over = Vec::new();
             for (i, q) in &qty {
                 let l = &order.lines[*i];
-                if l.shipped_qty + q > l.qty {
+                if l.shipped_qty.checked_add(*q).is_none_or(|shipped| shipped > l.qty) {
                     over.push(Problem {
                         field: format!("line {} ({})", l.n, l.sku),
                         problem: format!("ships {q} but only {} of {} remain", l.qty - l.shipped_qty, l.qty),
@@ -237,7 +257,9 @@ pub(crate) fn apply_kind(
                 }]));
             }
             for (i, q) in &qty {
-                order.lines[*i].shipped_qty += q;
+                // At most the line's quantity, as checked above.
+                let l = &mut order.lines[*i];
+                l.shipped_qty = l.shipped_qty.saturating_add(*q).min(l.qty);
             }
             let amount = input.data.get("amount").and_then(decimal).unwrap_or_default();
             if amount < Decimal::ZERO {
@@ -246,7 +268,20 @@ pub(crate) fn apply_kind(
                     problem: "cannot be negative".into(),
                 }]));
             }
-            order.shipping_amount += amount;
+            // Shipping, and the order's total with it, stay amounts.
+            let shipping = limits::money_add(order.shipping_amount, amount)
+                .filter(|s| limits::money_add(order.subtotal(), *s).is_some());
+            order.shipping_amount = shipping.ok_or_else(|| {
+                invalid(vec![Problem {
+                    field: "data.amount".into(),
+                    problem: format!(
+                        "brings the order's total past the largest amount, {} (subtotal {}, shipping so far {})",
+                        limits::max_money(),
+                        order.subtotal(),
+                        order.shipping_amount
+                    ),
+                }])
+            })?;
             let shipment = Shipment {
                 carrier: text_field(input, "carrier"),
                 tracking_number: text_field(input, "tracking_number"),
@@ -266,11 +301,11 @@ pub(crate) fn apply_kind(
             order.shipments.push(shipment);
         }
         EventKind::Receipt => {
-            let qty =
-                quantities(order, input, |l| (l.qty - l.in_stock_qty).max(Decimal::ZERO)).map_err(invalid)?;
+            let qty = quantities(order, input, |l| l.qty.saturating_sub(l.in_stock_qty).max(Decimal::ZERO))
+                .map_err(invalid)?;
             for (i, q) in &qty {
                 let l = &mut order.lines[*i];
-                l.in_stock_qty = (l.in_stock_qty + q).min(l.qty);
+                l.in_stock_qty = l.in_stock_qty.saturating_add(*q).min(l.qty);
             }
             history.push(entry(
                 "receipt",
