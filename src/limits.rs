@@ -1,6 +1,12 @@
-//! What a request can make the service store: every bound on input, in one place, so that the
-//! checks (the engine's for orders and events, the API's for what it reads itself) and
-//! `docs/api.md` ("Limits") say the same numbers.
+//! What a request can make the service store or send back: every bound on input, in one place,
+//! so that the checks (the engine's for orders, events and fulfillment actions, the API's for
+//! what it reads itself) and `docs/api.md` ("Limits") say the same numbers.
+//!
+//! Text: every free-text field has a length in characters ([`text_problem`]); past it the
+//! request is refused (422, a problem naming the field) and nothing is stored. Answers are
+//! bounded too: an error lists at most [`MAX_PROBLEMS`] problems (with `problem_count`, how many
+//! there were), and text a client sent is echoed in an answer cut to [`MAX_SHOWN`] characters
+//! ([`shown`]), an error's message to [`MAX_MESSAGE`].
 //!
 //! Money and quantities: a quantity is a whole number of units, 1 to [`MAX_QTY`]; an amount is
 //! at most [`max_money`] in magnitude with at most [`MONEY_DECIMALS`] decimals, and so is every
@@ -10,6 +16,60 @@
 //! order can overflow (1,000 lines of totals below 10^12 stay far below `Decimal::MAX`).
 
 use rust_decimal::Decimal;
+use std::borrow::Cow;
+
+/// An idempotency key (`idempotency_key`, the `Idempotency-Key` header), in characters.
+pub const MAX_IDEMPOTENCY_KEY: usize = 200;
+
+/// An order number, in characters.
+pub const MAX_NUMBER: usize = 64;
+
+/// Codes and identifiers: a channel, a workflow, a mode, a payment method, a SKU.
+pub const MAX_CODE: usize = 100;
+
+/// Names and short texts: people's and companies' names, an actor, a lock's holder, address
+/// parts, a vendor, an external id, a payment's reference, whom an action notified.
+pub const MAX_NAME: usize = 200;
+
+/// An email address.
+pub const MAX_EMAIL: usize = 254;
+
+/// A phone number.
+pub const MAX_PHONE: usize = 64;
+
+/// Longer texts: a line's description, a fulfillment action's note, a text attribute, a text
+/// field of an event's data.
+pub const MAX_TEXT: usize = 2000;
+
+/// The problems an error lists (the first ones; `problem_count` says how many there were).
+pub const MAX_PROBLEMS: usize = 50;
+
+/// Text a client sent, as an answer repeats it (in a message, a problem's field).
+pub const MAX_SHOWN: usize = 80;
+
+/// An error's message.
+pub const MAX_MESSAGE: usize = 1000;
+
+/// A problem's text (what is wrong with a field), as an answer shows it.
+pub const MAX_PROBLEM_TEXT: usize = 300;
+
+/// Why `text` is too long for a field of `max` characters, if it is.
+pub fn text_problem(text: &str, max: usize) -> Option<String> {
+    // A text of at most `max` bytes has at most `max` characters: most texts stop here.
+    if text.len() <= max {
+        return None;
+    }
+    let n = text.chars().count();
+    (n > max).then(|| format!("is {n} characters long; the most is {max}"))
+}
+
+/// `text` as an answer shows it: its first `max` characters, and `…` when there were more.
+pub fn shown(text: &str, max: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => Cow::Borrowed(text),
+        Some((cut, _)) => Cow::Owned(format!("{}…", &text[..cut])),
+    }
+}
 
 /// The most units a line, a shipment line or a receipt line may have.
 pub const MAX_QTY: u64 = 1_000_000_000;
@@ -85,5 +145,16 @@ mod tests {
         assert_eq!(money_add(Decimal::MAX, Decimal::MAX), None, "no panic");
         assert_eq!(money_mul(Decimal::MAX, d("2")), None, "no panic");
         assert_eq!(money_mul(d("3"), d("2.5")), Some(d("7.5")));
+    }
+
+    #[test]
+    fn texts() {
+        assert_eq!(text_problem("abc", 3), None);
+        assert_eq!(text_problem("ééé", 3), None, "characters, not bytes");
+        assert_eq!(text_problem("abcd", 3).as_deref(), Some("is 4 characters long; the most is 3"));
+        assert_eq!(shown("abc", 3), "abc");
+        assert_eq!(shown("abcdé", 3), "abc…");
+        assert_eq!(shown("ééééé", 4), "éééé…");
+        assert!(shown(&"x".repeat(1_000_000), MAX_SHOWN).len() < 100);
     }
 }

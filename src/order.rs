@@ -182,26 +182,37 @@ pub struct Customer {
 #[serde(default, deny_unknown_fields)]
 pub struct Address {
     /// First name.
+    #[schema(max_length = 200)]
     pub first_name: String,
     /// Last name.
+    #[schema(max_length = 200)]
     pub last_name: String,
     /// Company.
+    #[schema(max_length = 200)]
     pub company: String,
     /// Street address.
+    #[schema(max_length = 200)]
     pub address: String,
     /// Second address line.
+    #[schema(max_length = 200)]
     pub address2: String,
     /// City.
+    #[schema(max_length = 200)]
     pub city: String,
     /// State or region.
+    #[schema(max_length = 200)]
     pub state: String,
     /// Postal code.
+    #[schema(max_length = 200)]
     pub zip: String,
     /// Country.
+    #[schema(max_length = 200)]
     pub country: String,
     /// Phone.
+    #[schema(max_length = 64)]
     pub phone: String,
     /// Email for this address.
+    #[schema(max_length = 254)]
     pub email: String,
 }
 

@@ -597,6 +597,93 @@ async fn money_and_quantities_past_the_limits_are_refused_naming_the_field() {
     .await;
 }
 
+/// What a request can make the service store or send back is bounded: a 1 MB idempotency key is
+/// refused and not stored; free-text fields past their lengths are refused naming them; a body
+/// with thousands of problems is answered with the first 50 and their count, in a few KB
+/// (issue 11, item 12).
+#[tokio::test]
+async fn a_request_cannot_make_the_service_store_or_send_back_without_bound() {
+    support::on_both("a_request_cannot_make_the_service_store_or_send_back_without_bound", |store| async move {
+        let api = Api::new(store, config(false, "")).await;
+        let (_, order) = api.post("/v1/orders", website_check_order("bounds@example.com")).await;
+        let n = number(&order);
+        let events = format!("/v1/orders/{n}/events");
+        let before = api.stored(&n).await;
+
+        // A 1 MB idempotency key: refused, small answer, nothing stored (nor the key).
+        let declined = json!({"outcome": "declined", "amount": "549.00"});
+        let body = json!({"event": "card_declined", "data": declined, "actor": "clerk", "idempotency_key": "k".repeat(1_000_000)});
+        let (status, text, _) = api.raw(Method::POST, &events, Some(body.to_string().into_bytes())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{}", &text[..text.len().min(500)]);
+        assert!(text.len() < 2048, "{} bytes: {}", text.len(), &text[..text.len().min(500)]);
+        let err: Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(err["error"], "invalid_body");
+        assert_eq!(problem_fields(&err), ["idempotency_key"], "{err}");
+        assert_eq!(api.stored(&n).await, before, "nothing stored");
+        // The header too; 200 characters is the most.
+        let mut req = Request::builder().method(Method::POST).uri(&events).header(header::CONTENT_TYPE, "application/json");
+        req = req.header("idempotency-key", "h".repeat(201));
+        let res = api.app.clone().oneshot(req.body(Body::from(json!({"event": "card_declined", "data": declined, "actor": "clerk"}).to_string())).expect("request")).await.expect("answer");
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let err: Value = serde_json::from_slice(&axum::body::to_bytes(res.into_body(), 1 << 20).await.expect("body")).expect("JSON");
+        assert_eq!(problem_fields(&err), ["Idempotency-Key"], "{err}");
+        assert_eq!(api.stored(&n).await, before, "nothing stored");
+        let ok = json!({"event": "card_declined", "data": declined, "actor": "clerk", "idempotency_key": "k".repeat(200)});
+        assert_eq!(api.post(&events, ok).await.0, StatusCode::OK, "200 characters are kept");
+
+        // Free text past its length, each named.
+        let mut long = website_check_order("long@example.com");
+        long["customer"]["first_name"] = json!("A".repeat(201));
+        long["lines"][0]["description"] = json!("d".repeat(2001));
+        long["number"] = json!("N".repeat(65));
+        long["actor"] = json!("a".repeat(201));
+        let (status, err) = api.post("/v1/orders", long).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert_eq!(problem_fields(&err), ["number", "actor", "customer.first_name", "lines[0].description"], "{err}");
+        let (status, err) = api.post(&format!("/v1/orders/{n}/lock"), json!({"holder": "h".repeat(201)})).await;
+        assert_eq!((status, problem_fields(&err)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["holder".to_string()]), "{err}");
+        let (status, err) = api.post(&events, json!({"event": "void", "actor": "a".repeat(201)})).await;
+        assert_eq!((status, problem_fields(&err)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["actor".to_string()]), "{err}");
+        // Nothing rides along in a shipment's lines (the request is kept with its idempotency key).
+        let before = api.stored(&n).await;
+        let junk = json!({"carrier": "UPS", "tracking_number": "1Z", "everything": "x".repeat(1000), "lines": [{"line": 1, "qty": 1, "junk": "x".repeat(100_000)}]});
+        let (status, err) = api.event(&n, "shipment", junk).await;
+        assert_eq!((status, problem_fields(&err)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["data.everything".to_string(), "data.lines[0].junk".to_string()]), "{err}");
+        assert_eq!(api.stored(&n).await, before, "nothing stored");
+
+        // Thousands of problems in a 900 KB body: the first 50, their count, a small answer.
+        let bad_line = json!({"sku": "", "qty": 0.5, "unit_price": -1});
+        let mut hostile = json!({"channel": "website", "customer": {"email": "h@example.com"}, "lines": []});
+        let per_line = bad_line.to_string().len() + 1;
+        hostile["lines"] = json!(vec![bad_line; 900_000 / per_line]);
+        let body = hostile.to_string().into_bytes();
+        assert!((850_000..1_000_000).contains(&body.len()), "{}", body.len());
+        let (status, text, _) = api.raw(Method::POST, "/v1/orders", Some(body.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let err: Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(err["problems"].as_array().map(Vec::len), Some(50), "{}", &text[..500]);
+        let count = err["problem_count"].as_u64().expect("problem_count");
+        assert!(count > 50_000, "{count}");
+        eprintln!("a {} byte body with {count} problems is answered in {} bytes", body.len(), text.len());
+        assert!(text.len() < 16 * 1024, "{} bytes", text.len());
+
+        // The same with an event whose data has thousands of long unknown keys.
+        let mut data = serde_json::Map::new();
+        for i in 0..8_000 {
+            data.insert(format!("{i:05}{}", "x".repeat(100)), json!("v"));
+        }
+        let body = json!({"event": "card_declined", "data": data, "actor": "clerk"}).to_string().into_bytes();
+        let (status, text, _) = api.raw(Method::POST, &events, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let err: Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(err["problems"].as_array().map(Vec::len), Some(50));
+        eprintln!("a {} byte event with {} problems is answered in {} bytes", body.len(), err["problem_count"], text.len());
+        assert!(text.len() < 16 * 1024, "{} bytes", text.len());
+        assert_eq!(api.service.store().count_orders().await.expect("count"), 1);
+    })
+    .await;
+}
+
 /// Answers are built from what the transaction wrote, never read back after it: a new order's
 /// answer is the order as `GET` shows it; an event's answer is the order and the rows the event
 /// added, so it does not grow with the order's age; a lock's answer is the order as `GET` shows

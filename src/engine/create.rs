@@ -17,20 +17,25 @@ use std::collections::{BTreeMap, BTreeSet};
 #[serde(deny_unknown_fields)]
 pub struct NewOrder {
     /// The channel (`website`, `pos`, ...).
+    #[schema(max_length = 100)]
     pub channel: String,
     /// The workflow, when more than one workflow has this channel.
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub workflow: Option<String>,
     /// The order number; the store gives one when missing. Orders are named by it exactly as
     /// given; it may not start with `id:` (how ids are written), nor be `ORD` and digits only
     /// (the store's own numbers).
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub number: Option<String>,
     /// The channel's own id: the same id from the same channel again gives the first order back.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub external_id: Option<String>,
     /// The channel's mode (`carry`, `delivery`, `layaway`, `present`, `phone`).
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub mode: Option<String>,
     /// The customer.
     #[serde(default)]
@@ -52,6 +57,7 @@ pub struct NewOrder {
     pub attributes: BTreeMap<String, serde_json::Value>,
     /// Who creates it.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub actor: Option<String>,
     /// The number the store set aside for an order that came without one (`ORD000042`), so
     /// that hooks and messages at creation see it. Set by the service; never read from a
@@ -65,14 +71,19 @@ pub struct NewOrder {
 #[serde(deny_unknown_fields, default)]
 pub struct CustomerInput {
     /// Email.
+    #[schema(max_length = 254)]
     pub email: String,
     /// First name.
+    #[schema(max_length = 200)]
     pub first_name: String,
     /// Last name.
+    #[schema(max_length = 200)]
     pub last_name: String,
     /// Company.
+    #[schema(max_length = 200)]
     pub company: String,
     /// Phone.
+    #[schema(max_length = 64)]
     pub phone: String,
     /// Checked out without an account.
     pub guest: bool,
@@ -83,6 +94,7 @@ pub struct CustomerInput {
 #[serde(deny_unknown_fields)]
 pub struct PaymentInput {
     /// The method code.
+    #[schema(max_length = 100)]
     pub method: String,
     /// The outcome.
     pub outcome: Outcome,
@@ -93,6 +105,7 @@ pub struct PaymentInput {
     pub amount: Option<Decimal>,
     /// The gateway's reference.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub reference: Option<String>,
 }
 
@@ -101,12 +114,15 @@ pub struct PaymentInput {
 #[serde(deny_unknown_fields)]
 pub struct LineInput {
     /// Stock keeping unit.
+    #[schema(max_length = 100)]
     pub sku: String,
     /// Description.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub description: String,
     /// Vendor.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub vendor: String,
     /// Quantity: a whole number of units, 1 to 1,000,000,000.
     #[serde(deserialize_with = "super::decimal::de")]
@@ -155,12 +171,75 @@ fn missing(channel: &Channel, order: &Order, now: Time) -> Vec<Problem> {
     out
 }
 
+/// The free-text fields of a new order that are longer than the service keeps
+/// ([`crate::limits`]).
+fn text_problems(input: &NewOrder) -> Vec<Problem> {
+    use limits::{MAX_CODE, MAX_EMAIL, MAX_NAME, MAX_NUMBER, MAX_PHONE, MAX_TEXT};
+    let mut fields: Vec<(String, &str, usize)> = vec![
+        ("channel".into(), &input.channel, MAX_CODE),
+        ("workflow".into(), input.workflow.as_deref().unwrap_or_default(), MAX_CODE),
+        ("number".into(), input.number.as_deref().unwrap_or_default(), MAX_NUMBER),
+        ("external_id".into(), input.external_id.as_deref().unwrap_or_default(), MAX_NAME),
+        ("mode".into(), input.mode.as_deref().unwrap_or_default(), MAX_CODE),
+        ("actor".into(), input.actor.as_deref().unwrap_or_default(), MAX_NAME),
+    ];
+    let c = &input.customer;
+    fields.extend([
+        ("customer.email".into(), c.email.as_str(), MAX_EMAIL),
+        ("customer.first_name".into(), c.first_name.as_str(), MAX_NAME),
+        ("customer.last_name".into(), c.last_name.as_str(), MAX_NAME),
+        ("customer.company".into(), c.company.as_str(), MAX_NAME),
+        ("customer.phone".into(), c.phone.as_str(), MAX_PHONE),
+    ]);
+    for (name, address) in
+        [("shipping_address", &input.shipping_address), ("billing_address", &input.billing_address)]
+    {
+        let Some(a) = address else { continue };
+        fields.extend([
+            (format!("{name}.first_name"), a.first_name.as_str(), MAX_NAME),
+            (format!("{name}.last_name"), a.last_name.as_str(), MAX_NAME),
+            (format!("{name}.company"), a.company.as_str(), MAX_NAME),
+            (format!("{name}.address"), a.address.as_str(), MAX_NAME),
+            (format!("{name}.address2"), a.address2.as_str(), MAX_NAME),
+            (format!("{name}.city"), a.city.as_str(), MAX_NAME),
+            (format!("{name}.state"), a.state.as_str(), MAX_NAME),
+            (format!("{name}.zip"), a.zip.as_str(), MAX_NAME),
+            (format!("{name}.country"), a.country.as_str(), MAX_NAME),
+            (format!("{name}.phone"), a.phone.as_str(), MAX_PHONE),
+            (format!("{name}.email"), a.email.as_str(), MAX_EMAIL),
+        ]);
+    }
+    if let Some(p) = &input.payment {
+        fields.push(("payment.method".into(), p.method.as_str(), MAX_CODE));
+        fields.push(("payment.reference".into(), p.reference.as_deref().unwrap_or_default(), MAX_NAME));
+    }
+    for (i, l) in input.lines.iter().enumerate() {
+        fields.extend([
+            (format!("lines[{i}].sku"), l.sku.as_str(), MAX_CODE),
+            (format!("lines[{i}].description"), l.description.as_str(), MAX_TEXT),
+            (format!("lines[{i}].vendor"), l.vendor.as_str(), MAX_NAME),
+        ]);
+    }
+    for (name, value) in &input.attributes {
+        if let Some(text) = value.as_str() {
+            fields.push((format!("attributes.{name}"), text, MAX_TEXT));
+        }
+    }
+    fields
+        .into_iter()
+        .filter_map(|(field, text, max)| {
+            limits::text_problem(text, max).map(|problem| Problem { field, problem })
+        })
+        .collect()
+}
+
 /// Checks the input: the lines, the attributes.
 fn problems(w: &Workflow, input: &NewOrder) -> Vec<Problem> {
     let mut out = Vec::new();
     if let Some(problem) = input.number.as_deref().and_then(crate::order::number_problem) {
         out.push(Problem { field: "number".into(), problem: problem.into() });
     }
+    out.extend(text_problems(input));
     if input.lines.is_empty() {
         out.push(Problem { field: "lines".into(), problem: "an order needs at least one line".into() });
     }

@@ -31,8 +31,18 @@ pub(crate) fn validate(def: &EventDef, input: &EventInput) -> Result<(), Rejecti
                 if typed(Some(v), f.ty) == Value::Null {
                     problems.push(Problem {
                         field: format!("data.{}", f.name),
-                        problem: format!("must be {}, not {v}", describe_expected(f.ty)),
+                        problem: format!(
+                            "must be {}, not {}",
+                            describe_expected(f.ty),
+                            limits::shown(&v.to_string(), limits::MAX_SHOWN)
+                        ),
                     });
+                } else if let Some(problem) = v
+                    .as_str()
+                    .filter(|_| matches!(f.ty, Type::Text | Type::Code(_)))
+                    .and_then(|t| limits::text_problem(t, limits::MAX_TEXT))
+                {
+                    problems.push(Problem { field: format!("data.{}", f.name), problem });
                 } else if let (Type::Money, Value::Number(amount)) = (f.ty, typed(Some(v), f.ty)) {
                     if let Some(problem) = limits::money_problem(amount) {
                         problems.push(Problem { field: format!("data.{}", f.name), problem });
@@ -49,6 +59,9 @@ pub(crate) fn validate(def: &EventDef, input: &EventInput) -> Result<(), Rejecti
         }
     }
     let takes_lines = matches!(def.kind, EventKind::Shipment | EventKind::Receipt);
+    if takes_lines {
+        problems.extend(line_list_problems(input));
+    }
     for key in input.data.keys() {
         let declared = def.fields.iter().any(|f| &f.name == key);
         let structured = takes_lines && LINE_FIELDS.contains(&key.as_str());
@@ -70,6 +83,61 @@ pub(crate) fn validate(def: &EventDef, input: &EventInput) -> Result<(), Rejecti
         r.problems = problems;
         Err(r)
     }
+}
+
+/// The shape of a shipment's or receipt's `lines` and `everything`, checked before anything
+/// reads them (and before the request is kept with an idempotency key): `lines` a list of at
+/// most `MAX_LINES` objects of `line`, `sku` (a code) and `qty`, nothing else; `everything`
+/// true or false.
+fn line_list_problems(input: &EventInput) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if let Some(e) = input.data.get("everything").filter(|e| !e.is_boolean() && !e.is_null()) {
+        problems.push(Problem {
+            field: "data.everything".into(),
+            problem: format!(
+                "must be true or false, not {}",
+                limits::shown(&e.to_string(), limits::MAX_SHOWN)
+            ),
+        });
+    }
+    let Some(lines) = input.data.get("lines").filter(|l| !l.is_null()) else { return problems };
+    let Some(items) = lines.as_array() else {
+        problems.push(Problem {
+            field: "data.lines".into(),
+            problem: "must be a list of {line or sku, qty}".into(),
+        });
+        return problems;
+    };
+    if items.len() > limits::MAX_LINES {
+        problems.push(Problem {
+            field: "data.lines".into(),
+            problem: format!("lists at most {} lines, not {}", limits::MAX_LINES, items.len()),
+        });
+        return problems;
+    }
+    for (i, item) in items.iter().enumerate() {
+        let Some(fields) = item.as_object() else {
+            problems.push(Problem {
+                field: format!("data.lines[{i}]"),
+                problem: "must be {line or sku, qty}".into(),
+            });
+            continue;
+        };
+        for (key, value) in fields {
+            let problem = match key.as_str() {
+                "line" | "qty" => None,
+                "sku" => match value.as_str() {
+                    Some(sku) => limits::text_problem(sku, limits::MAX_CODE),
+                    None => Some("must be text".into()),
+                },
+                _ => Some("is not a field of a line: a line has `line` or `sku`, and `qty`".into()),
+            };
+            if let Some(problem) = problem {
+                problems.push(Problem { field: format!("data.lines[{i}].{key}"), problem });
+            }
+        }
+    }
+    problems
 }
 
 fn describe_expected(ty: Type) -> &'static str {

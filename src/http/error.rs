@@ -2,7 +2,8 @@
 //! status code that goes with it. Store failures are logged and answered with a plain 500;
 //! their details never reach the client.
 
-use crate::engine::Rejection;
+use crate::engine::{Problem, Rejection};
+use crate::limits;
 use crate::service::ServiceError;
 use crate::store::{OrderKey, StoreError};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -45,9 +46,12 @@ pub struct ErrorBody {
     #[schema(nullable = false)]
     pub candidates: Option<Vec<crate::engine::Candidate>>,
     /// For bad data (`invalid_order`, `invalid_data`, `duplicate`, ...): each field and what is
-    /// wrong with it.
+    /// wrong with it; the first 50.
     #[schema(nullable = false)]
     pub problems: Option<Vec<crate::engine::Problem>>,
+    /// With `problems`: how many problems there were (more than listed when over 50).
+    #[schema(nullable = false)]
+    pub problem_count: Option<usize>,
     /// For `forbidden`: the scope the route needs.
     #[schema(nullable = false)]
     pub required_scope: Option<String>,
@@ -146,14 +150,30 @@ pub enum ErrorCode {
 
 impl ApiError {
     /// An error with a status, a code and a message.
+    /// An error with a status, a code and a message (cut to `limits::MAX_MESSAGE` characters:
+    /// a message may quote what the client sent).
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code: code.to_string(),
-            message: message.into(),
-            details: Map::new(),
-            headers: Vec::new(),
-        }
+        let message = message.into();
+        let message = match limits::shown(&message, limits::MAX_MESSAGE) {
+            std::borrow::Cow::Borrowed(_) => message,
+            std::borrow::Cow::Owned(cut) => cut,
+        };
+        ApiError { status, code: code.to_string(), message, details: Map::new(), headers: Vec::new() }
+    }
+
+    /// Adds `problems`: the first `limits::MAX_PROBLEMS`, each field and text cut to a length an
+    /// answer shows, and `problem_count`, how many there were.
+    pub fn with_problems(self, problems: Vec<Problem>) -> Self {
+        let count = problems.len();
+        let listed: Vec<Problem> = problems
+            .into_iter()
+            .take(limits::MAX_PROBLEMS)
+            .map(|p| Problem {
+                field: limits::shown(&p.field, 2 * limits::MAX_SHOWN).into_owned(),
+                problem: limits::shown(&p.problem, limits::MAX_PROBLEM_TEXT).into_owned(),
+            })
+            .collect();
+        self.with("problems", listed).with("problem_count", count)
     }
 
     /// Adds a field to the body.
@@ -175,10 +195,12 @@ impl ApiError {
         let message = match key {
             OrderKey::Id(id) => format!("no order has id {id}"),
             // Digits are a number here; say how an id is written, in case one was meant.
-            OrderKey::Number(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            OrderKey::Number(n)
+                if !n.is_empty() && n.len() <= 18 && n.bytes().all(|b| b.is_ascii_digit()) =>
+            {
                 format!("no order has number `{n}` (an order's id is written `id:{n}`)")
             }
-            OrderKey::Number(n) => format!("no order has number `{n}`"),
+            OrderKey::Number(n) => format!("no order has number `{}`", limits::shown(n, limits::MAX_SHOWN)),
         };
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
@@ -191,7 +213,7 @@ impl ApiError {
             "not_found",
             format!(
                 "no order is named `{}`: an order is named by its number, or by its id written `id:` and digits (`id:42`)",
-                raw
+                limits::shown(raw, limits::MAX_SHOWN)
             ),
         )
     }
@@ -232,7 +254,7 @@ impl From<Rejection> for ApiError {
             e = e.with("candidates", r.candidates);
         }
         if !r.problems.is_empty() {
-            e = e.with("problems", r.problems);
+            e = e.with_problems(r.problems);
         }
         e
     }

@@ -6,10 +6,11 @@ use super::error::{ApiError, Body, PathArgs};
 use super::orders::view_of_applied;
 use super::view::EventResult;
 use super::{trace_order, AppState};
-use crate::engine::EventInput;
+use crate::engine::{EventInput, Problem};
+use crate::limits;
 use crate::service::ServiceError;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -20,16 +21,19 @@ use std::time::Instant;
 #[serde(deny_unknown_fields)]
 pub(super) struct EventRequest {
     /// The event's name, as the workflow declares it (`payment_received`, `shipped`, ...).
+    #[schema(max_length = 100)]
     event: String,
     /// Its data fields, as the workflow declares them.
     #[serde(default)]
     data: serde_json::Map<String, serde_json::Value>,
-    /// A key the sender picks: the same key again returns the first answer and applies nothing
-    /// (also accepted as the `Idempotency-Key` header).
+    /// A key the sender picks, at most 200 characters: the same key again returns the first
+    /// answer and applies nothing (also accepted as the `Idempotency-Key` header).
     #[serde(default)]
+    #[schema(max_length = 200)]
     idempotency_key: Option<String>,
     /// Who sends it (a lock holder's events pass their lock); the token's name by default.
     #[serde(default)]
+    #[schema(max_length = 200)]
     actor: Option<String>,
 }
 
@@ -51,7 +55,7 @@ pub(super) struct EventRequest {
         (status = 409, description = "`no_transition`: no transition takes this event in this status; the body has `status`, `allowed_events` and each candidate's failing guard. `over_shipment`, `automatic_loop`, `duplicate` (a related order's number is taken)", body = super::error::ErrorBody),
         (status = 423, description = "`locked`: another actor holds the order's lock", body = super::error::ErrorBody),
         (status = 503, description = "`outcome_unknown`: the database did not confirm the commit: send the same request with the same idempotency key again. `busy`, `database_unavailable`", body = super::error::ErrorBody),
-        (status = 422, description = "`unknown_event` (with a did-you-mean), `invalid_data` (each field's problem in `problems`), `hook_failed`, `unknown_status`, `workflow_unavailable`, `idempotency_conflict` (the key was used for another request), `invalid_body`", body = super::error::ErrorBody),
+        (status = 422, description = "`unknown_event` (with a did-you-mean), `invalid_data` (each field's problem in `problems`), `hook_failed`, `unknown_status`, `workflow_unavailable`, `idempotency_conflict` (the key was used for another request), `invalid_body` (JSON that does not fit; `event` over 100 characters, `idempotency_key` / `Idempotency-Key` or `actor` over 200: `problems` names them)", body = super::error::ErrorBody),
         (status = 404, description = "`not_found`: no such order", body = super::error::ErrorBody),
         (status = 403, description = "`forbidden`: the token lacks `events:write`, or may not post this event (`allowed` lists those it may)", body = super::error::ErrorBody),
     ),
@@ -67,10 +71,34 @@ pub(super) async fn post(
     caller.require_event(&req.event)?;
     trace_order(&id, Some(&req.event));
     let key = super::order_key(&id)?;
-    let idempotency_key = req
-        .idempotency_key
-        .or_else(|| headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string))
-        .filter(|k| !k.is_empty());
+    let (idempotency_key, key_field) = match req.idempotency_key {
+        Some(k) => (Some(k), "idempotency_key"),
+        None => (
+            headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string),
+            "Idempotency-Key",
+        ),
+    };
+    let idempotency_key = idempotency_key.filter(|k| !k.is_empty());
+    // What the request would have stored past its bounds is refused before anything is read.
+    let mut problems = Vec::new();
+    let bounded = [
+        (key_field, idempotency_key.as_deref(), limits::MAX_IDEMPOTENCY_KEY),
+        ("actor", req.actor.as_deref(), limits::MAX_NAME),
+        ("event", Some(req.event.as_str()), limits::MAX_CODE),
+    ];
+    for (field, text, max) in bounded {
+        if let Some(problem) = text.and_then(|t| limits::text_problem(t, max)) {
+            problems.push(Problem { field: field.into(), problem });
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            "the request has fields longer than the service keeps",
+        )
+        .with_problems(problems));
+    }
     let input = EventInput { name: req.event, data: req.data, actor: caller.actor(req.actor)? };
     let started = Instant::now();
     match state.service.apply_event(&key, &input, idempotency_key.as_deref()).await {

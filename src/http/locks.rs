@@ -7,6 +7,7 @@ use super::orders::view_of_applied;
 use super::view::OrderView;
 use super::{trace_order, AppState};
 use crate::config::Scope;
+use crate::limits;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
@@ -24,6 +25,7 @@ const MAX_TTL_SECONDS: u64 = 86_400;
 pub(super) struct LockRequest {
     /// Who takes it (the token's name by default).
     #[serde(default)]
+    #[schema(max_length = 200)]
     holder: Option<String>,
     /// How long it lasts, 1 to 86400 seconds (default: the workflow's `lock_lease`).
     #[serde(default, deserialize_with = "crate::engine::decimal::de_opt_whole")]
@@ -37,6 +39,7 @@ pub(super) struct LockRequest {
 pub(super) struct UnlockRequest {
     /// Who releases it (the token's name by default).
     #[serde(default)]
+    #[schema(max_length = 200)]
     holder: Option<String>,
     /// Release it even though another holder has it (an `admin`'s "break lock"; the order's
     /// history records whose lock was broken and by whom).
@@ -48,12 +51,16 @@ fn holder(given: Option<String>, caller: &Caller) -> Result<String, ApiError> {
     // Blank: spaces, tabs and line breaks only (the OpenAPI document's pattern says the same).
     let blank = |h: &str| h.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r'));
     // With tokens, the holder is the token or a name it may act for, never anyone else.
+    if let Some(problem) = given.as_deref().and_then(|h| limits::text_problem(h, limits::MAX_NAME)) {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "`holder` is too long")
+            .with_problems(vec![crate::engine::Problem { field: "holder".into(), problem }]));
+    }
     caller.actor(given.filter(|h| !blank(h)))?.ok_or_else(|| {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "say who holds the lock: `holder`")
-            .with(
-                "problems",
-                [crate::engine::Problem { field: "holder".into(), problem: "is missing".into() }],
-            )
+            .with_problems(vec![crate::engine::Problem {
+                field: "holder".into(),
+                problem: "is missing".into(),
+            }])
     })
 }
 
