@@ -482,12 +482,12 @@ async fn load(server: &Server, ids: &[i64], req: Req, connections: usize, secs: 
                 let id = rng.pick(&ids);
                 let request = match req {
                     Req::Event => client
-                        .post(format!("{base}/v1/orders/{id}/events"))
+                        .post(format!("{base}/v1/orders/id:{id}/events"))
                         .header("content-type", "application/json")
                         .body(EVENT_BODY),
                     Req::Healthz => client.get(format!("{base}/healthz")),
                     Req::Workflows => client.get(format!("{base}/v1/workflows")),
-                    Req::GetOrder => client.get(format!("{base}/v1/orders/{id}")),
+                    Req::GetOrder => client.get(format!("{base}/v1/orders/id:{id}")),
                 };
                 let t = Instant::now();
                 let result = match request.send().await {
@@ -674,8 +674,7 @@ impl StoreSide {
         let mut n = 0u64;
         while started.elapsed().as_secs_f64() < secs {
             let id = rng.pick(ids);
-            let applied =
-                self.service.apply_event(&id.to_string(), &self.event, None).await.expect("applied");
+            let applied = self.service.apply_event(id, &self.event, None).await.expect("applied");
             assert_eq!(applied.order.status, STATUS);
             n += 1;
         }
@@ -701,7 +700,7 @@ impl StoreSide {
                 while Instant::now() < deadline {
                     let id = rng.pick(&ids);
                     let t = Instant::now();
-                    match service.apply_event(&id.to_string(), &event, None).await {
+                    match service.apply_event(id, &event, None).await {
                         Ok(applied) => {
                             if with_view {
                                 // What the HTTP handler adds: the history, the view, the JSON.

@@ -89,7 +89,7 @@ async fn run(label: &str, store: Store) {
     };
     let started = Instant::now();
     for i in 0..events {
-        service.apply_event(&pick(i + events).to_string(), &event, None).await.expect("applied");
+        service.apply_event(pick(i + events), &event, None).await.expect("applied");
     }
     let engine = events as f64 / started.elapsed().as_secs_f64();
     println!(

@@ -60,6 +60,9 @@ pub struct Config {
     pub header_read_timeout_ms: u64,
     /// How long a client may take to send a request's body (`body_read_timeout_ms`).
     pub body_read_timeout_ms: u64,
+    /// The largest request head (request line and headers) accepted, in bytes
+    /// (`max_header_size`, `ORDERLY_MAX_HEADER_SIZE`); larger is answered 431.
+    pub max_header_size: usize,
     /// Webhook targets by name (`[webhooks.NAME]`), as workflows name them (`send webhook NAME`).
     pub webhooks: BTreeMap<String, WebhookSettings>,
     /// How the delivery worker paces itself (`[delivery]`).
@@ -270,6 +273,7 @@ impl Default for Config {
             max_connections: 1024,
             header_read_timeout_ms: 10_000,
             body_read_timeout_ms: 30_000,
+            max_header_size: 128 * 1024,
             webhooks: BTreeMap::new(),
             delivery: DeliverySettings::default(),
             email: None,
@@ -391,6 +395,7 @@ impl Config {
             ("max_connections", raw.max_connections),
             ("header_read_timeout_ms", raw.header_read_timeout_ms),
             ("body_read_timeout_ms", raw.body_read_timeout_ms),
+            ("max_header_size", raw.max_header_size),
         ];
         for (key, value) in values {
             if let Some(value) = value {
@@ -489,6 +494,15 @@ impl Config {
             "max_connections" => self.max_connections = whole(value, 1)?,
             "header_read_timeout_ms" => self.header_read_timeout_ms = whole(value, 100)?,
             "body_read_timeout_ms" => self.body_read_timeout_ms = whole(value, 100)?,
+            "max_header_size" => {
+                let size = byte_size(value)?;
+                if !(MIN_HEADER_SIZE..=MAX_HEADER_SIZE).contains(&size) {
+                    return Err(format!(
+                        "must be between {MIN_HEADER_SIZE} bytes (1KiB) and {MAX_HEADER_SIZE} bytes (16MiB), not {size}"
+                    ));
+                }
+                self.max_header_size = size;
+            }
             "watch" => {
                 self.watch = match value {
                     toml::Value::Boolean(b) => *b,
@@ -519,8 +533,12 @@ impl Config {
     }
 }
 
+/// The bounds of `max_header_size`.
+const MIN_HEADER_SIZE: usize = 1024;
+const MAX_HEADER_SIZE: usize = 16 << 20;
+
 /// The keys besides `tokens`, each also set by `ORDERLY_<KEY>`.
-const KEYS: [&str; 15] = [
+const KEYS: [&str; 16] = [
     "database_url",
     "bind",
     "workflows",
@@ -536,6 +554,7 @@ const KEYS: [&str; 15] = [
     "max_connections",
     "header_read_timeout_ms",
     "body_read_timeout_ms",
+    "max_header_size",
 ];
 
 /// The file as written: every key optional, unknown keys refused, spans kept for messages.
@@ -558,6 +577,7 @@ struct RawFile {
     max_connections: Option<Spanned<toml::Value>>,
     header_read_timeout_ms: Option<Spanned<toml::Value>>,
     body_read_timeout_ms: Option<Spanned<toml::Value>>,
+    max_header_size: Option<Spanned<toml::Value>>,
     webhooks: Option<BTreeMap<String, Spanned<RawWebhook>>>,
     delivery: Option<Spanned<RawDelivery>>,
     email: Option<Spanned<RawEmail>>,

@@ -133,15 +133,20 @@ pub fn did_you_mean<'a, I>(input: &str, candidates: I) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a str>,
 {
-    let lowered = input.to_lowercase();
-    let cutoff = match input.chars().count() {
+    let length = input.chars().count();
+    let cutoff = match length {
         0..=2 => 1,
         3..=5 => 2,
         _ => 3,
     };
+    // The distance is at least the difference in length: a candidate further off than the
+    // cutoff is skipped before the distance (whose table grows with both lengths) is computed,
+    // so a huge input costs no more than reading it.
+    let near = |c: &str| c.chars().count().abs_diff(length) <= cutoff;
+    let lowered = input.to_lowercase();
     candidates
         .into_iter()
-        .filter(|c| *c != input)
+        .filter(|c| *c != input && near(c))
         .map(|c| (strsim::damerau_levenshtein(&lowered, &c.to_lowercase()), c))
         .filter(|(d, _)| *d <= cutoff)
         .min_by_key(|(d, c)| (*d, c.len()))

@@ -14,6 +14,30 @@ pub type Time = chrono::DateTime<chrono::Utc>;
 /// The store's id of an order.
 pub type OrderId = i64;
 
+/// How an order's id is written where an order is named (`id:42`; see
+/// [`crate::store::OrderKey`]). No order number may start with it.
+pub const ID_PREFIX: &str = "id:";
+
+/// Why `number` may not be an order's number, if it may not: it starts with [`ID_PREFIX`] (in
+/// any case), so that a number and an id can never be confused; or it has the form of the
+/// numbers the store gives (`ORD` and digits only, in any case), so that a channel's number can
+/// never take the number of an order not yet created.
+pub fn number_problem(number: &str) -> Option<&'static str> {
+    let starts = |prefix: &str| number.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix));
+    if starts(ID_PREFIX) {
+        return Some(
+            "may not start with `id:`: that is how an order's id is written where an order is named",
+        );
+    }
+    let digits = number.get(3..).unwrap_or_default();
+    if starts("ORD") && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(
+            "may not be `ORD` followed by digits only: that is the form of the numbers the store gives",
+        );
+    }
+    None
+}
+
 /// One order, with everything guards, hooks and views read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Order {
@@ -78,19 +102,21 @@ pub struct Order {
 }
 
 impl Order {
-    /// Subtotal: the sum of line totals.
+    /// Subtotal: the sum of line totals. The service keeps every order within
+    /// [`crate::limits`], where this is exact; past them (a row written before the limits) it
+    /// stops at the largest decimal rather than overflow.
     pub fn subtotal(&self) -> Decimal {
-        self.lines.iter().map(Line::total).sum()
+        self.lines.iter().fold(Decimal::ZERO, |sum, l| sum.saturating_add(l.total()))
     }
 
-    /// Total: subtotal plus shipping.
+    /// Total: subtotal plus shipping (exact within [`crate::limits`], see [`Order::subtotal`]).
     pub fn total(&self) -> Decimal {
-        self.subtotal() + self.shipping_amount
+        self.subtotal().saturating_add(self.shipping_amount)
     }
 
-    /// What is left to pay.
+    /// What is left to pay (exact within [`crate::limits`], see [`Order::subtotal`]).
     pub fn balance_due(&self) -> Decimal {
-        self.total() - self.amount_paid
+        self.total().saturating_sub(self.amount_paid)
     }
 
     /// Whether every line is fully shipped (false for an order without lines).
@@ -156,26 +182,37 @@ pub struct Customer {
 #[serde(default, deny_unknown_fields)]
 pub struct Address {
     /// First name.
+    #[schema(max_length = 200)]
     pub first_name: String,
     /// Last name.
+    #[schema(max_length = 200)]
     pub last_name: String,
     /// Company.
+    #[schema(max_length = 200)]
     pub company: String,
     /// Street address.
+    #[schema(max_length = 200)]
     pub address: String,
     /// Second address line.
+    #[schema(max_length = 200)]
     pub address2: String,
     /// City.
+    #[schema(max_length = 200)]
     pub city: String,
     /// State or region.
+    #[schema(max_length = 200)]
     pub state: String,
     /// Postal code.
+    #[schema(max_length = 200)]
     pub zip: String,
     /// Country.
+    #[schema(max_length = 200)]
     pub country: String,
     /// Phone.
+    #[schema(max_length = 64)]
     pub phone: String,
     /// Email for this address.
+    #[schema(max_length = 254)]
     pub email: String,
 }
 
@@ -253,9 +290,10 @@ pub struct Line {
 }
 
 impl Line {
-    /// qty × unit price.
+    /// qty × unit price (exact within [`crate::limits`]; past them it stops at the largest
+    /// decimal rather than overflow).
     pub fn total(&self) -> Decimal {
-        self.qty * self.unit_price
+        self.qty.saturating_mul(self.unit_price)
     }
 
     /// Whether every unit is in stock.

@@ -2,9 +2,10 @@
 //! workflows (checked; a broken set refuses to start), the HTTP API, the timer loop, hot reload
 //! (file watcher, SIGHUP), the delivery worker (outbox messages: webhooks, emails) and a
 //! graceful shutdown on SIGTERM or Ctrl-C (stop accepting, let
-//! requests in flight finish, exit 0).
+//! requests in flight finish, exit 0). `raw`: the answers hyper gives by itself (a head it
+//! cannot read, too long or too large), sent as JSON errors like every other.
 
-use crate::config::{Config, LogFormat};
+use crate::config::Config;
 use crate::delivery::Worker;
 use crate::http::{app, AppState};
 use crate::metrics::Metrics;
@@ -16,6 +17,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+
+mod raw;
 
 /// Why the service could not start (or stopped).
 #[derive(Debug, thiserror::Error)]
@@ -47,20 +50,13 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// Sets up logging as configured (`RUST_LOG`, when set, wins over `log_level`).
+/// Sets up logging as configured (`RUST_LOG`, when set, wins over `log_level`): see
+/// [`crate::logging`].
 pub fn init_tracing(config: &Config) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.log_level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     // A second call (tests) keeps the first subscriber.
-    let _ = match config.log_format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Human => {
-            builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init()
-        }
-    };
+    let _ =
+        tracing::subscriber::set_global_default(crate::logging::subscriber(config, std::io::stderr, ansi));
 }
 
 /// A database URL with its password hidden, for messages.
@@ -155,6 +151,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         max_connections: config.max_connections,
         header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
         body_read_timeout: Duration::from_millis(config.body_read_timeout_ms),
+        max_header_size: config.max_header_size,
     };
     let state = AppState::new(service.clone(), config, metrics, Some(reloader));
     let router =
@@ -187,20 +184,26 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// What one client can hold: connections served at once, and how long a client may take to
-/// send headers (or sit idle between requests) and a body.
+/// What one client can hold: connections served at once, how long a client may take to
+/// send headers (or sit idle between requests) and a body, and how large a request's head may be.
 #[derive(Debug, Clone, Copy)]
 struct Limits {
     max_connections: usize,
     header_read_timeout: Duration,
     body_read_timeout: Duration,
+    max_header_size: usize,
 }
+
+/// hyper's own read buffer (8 KiB + 100 × 4 KiB): a request head must fit in it, so a larger
+/// `max_header_size` grows it.
+const HYPER_BUFFER: usize = 8192 + 4096 * 100;
 
 /// Accepts connections while fewer than `max_connections` are open (the rest wait in the
 /// listen queue, so open files stay bounded) and serves each with hyper: a client that does not
 /// send its headers within `header_read_timeout`, or sits idle that long between requests, is
-/// disconnected. On stop, no new connection is accepted and open ones finish their requests;
-/// aborting this task cancels them.
+/// disconnected; a head larger than `max_header_size` is answered 431 (hyper's bare answers are
+/// sent as JSON errors, see `raw`). On stop, no new connection is accepted and open ones finish
+/// their requests; aborting this task cancels them.
 async fn accept_loop(
     listener: tokio::net::TcpListener,
     router: axum::Router,
@@ -211,7 +214,12 @@ async fn accept_loop(
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).keep_alive(true);
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true)
+        .max_header_size(limits.max_header_size)
+        .max_buf_size(HYPER_BUFFER.max(limits.max_header_size + 8192));
+    let bodies = raw::Bodies::new(limits.max_header_size);
     let stopping = async move {
         let _ = stop.wait_for(|s| *s).await;
     };
@@ -247,7 +255,8 @@ async fn accept_loop(
                     router.call(request.map(axum::body::Body::new)).await
                 }
             });
-        let connection = http.serve_connection(TokioIo::new(stream), service);
+        let io = TokioIo::new(raw::JsonAnswers::new(stream, bodies.clone()));
+        let connection = http.serve_connection(io, service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             let _slot = slot;

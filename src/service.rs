@@ -11,7 +11,9 @@
 use crate::engine::{self, Decision, EventInput, FulfillmentActionInput, Hooks, NewOrder, Rejection, Step};
 use crate::order::{Lock, Order, OrderId, Time};
 use crate::registry::{Active, Registry};
-use crate::store::{CustomerMatch, MatchedCustomer, Store, StoreError, StoredHistory, StoredOutbox, Tx};
+use crate::store::{
+    CustomerMatch, MatchedCustomer, OrderKey, Store, StoreError, StoredHistory, StoredOutbox, Tx,
+};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -61,9 +63,9 @@ pub enum ServiceError {
     /// The engine refused it; nothing changed.
     #[error("{0}")]
     Rejected(Rejection),
-    /// No such order.
+    /// No order has this key.
     #[error("no order `{0}`")]
-    NotFound(String),
+    NotFound(OrderKey),
     /// The order names a workflow that is not active, or the input names none that fits.
     #[error("{0}")]
     Workflow(String),
@@ -383,18 +385,15 @@ impl Service {
             let id = match tx.insert_order(&decision, active.version, now).await {
                 Err(StoreError::Conflict) => continue,
                 // Another request with the same external id won the race: the next round finds
-                // its order. Without one, the clash is the order number: say so.
+                // its order. Otherwise the clash is the order number: said in our words (the
+                // database's text names its tables and stays in the log).
                 Err(StoreError::Duplicate(_)) if input.external_id.is_some() && !duplicate_seen => {
                     duplicate_seen = true;
                     continue;
                 }
                 Err(StoreError::Duplicate(what)) => {
-                    let mut r = Rejection::new_public(
-                        "duplicate",
-                        format!("an order with this {what} already exists"),
-                    );
-                    r.problems.push(engine::Problem { field: "number".into(), problem: "is taken".into() });
-                    return Err(ServiceError::Rejected(r));
+                    tracing::debug!(constraint = %what, "a new order's number is taken");
+                    return Err(ServiceError::Rejected(duplicate_number(&decision.order.number)));
                 }
                 other => other?,
             };
@@ -426,13 +425,21 @@ impl Service {
         off_async_workers(f)
     }
 
-    async fn id_of(&self, key: &str) -> Result<OrderId, ServiceError> {
-        self.store.order_id(key).await?.ok_or_else(|| ServiceError::NotFound(key.to_string()))
+    /// The id of the order `key` names. An id is taken as it is (the transaction that reads
+    /// the order finds whether it exists); a number is looked up.
+    async fn id_of(&self, key: &OrderKey) -> Result<OrderId, ServiceError> {
+        match key {
+            OrderKey::Id(id) => Ok(*id),
+            OrderKey::Number(_) => {
+                self.store.order_id(key).await?.ok_or_else(|| ServiceError::NotFound(key.clone()))
+            }
+        }
     }
 
-    /// Loads an order by id or number.
-    pub async fn order(&self, key: &str) -> Result<Order, ServiceError> {
-        self.store.find_order(key).await?.ok_or_else(|| ServiceError::NotFound(key.to_string()))
+    /// Loads the order `key` names: a number (a string) or an id (an [`OrderId`]).
+    pub async fn order(&self, key: impl Into<OrderKey>) -> Result<Order, ServiceError> {
+        let key = key.into();
+        self.store.find_order(&key).await?.ok_or(ServiceError::NotFound(key))
     }
 
     /// The workflow an order runs under.
@@ -447,7 +454,7 @@ impl Service {
     /// order's whole history (read in the transaction) rather than the rows this change wrote.
     async fn change<F>(
         &self,
-        key: &str,
+        key: &OrderKey,
         idempotency: Option<Idempotency<'_>>,
         whole_history: bool,
         decide: F,
@@ -470,26 +477,11 @@ impl Service {
     {
         let _input = self.gate.read().await;
         let current = self.current();
-        // A numeric key is tried as an id inside the transaction, saving a lookup.
-        let mut id = match key.trim().parse::<OrderId>() {
-            Ok(id) => id,
-            Err(_) => self.id_of(key).await?,
-        };
+        let id = self.id_of(key).await?;
         for _ in 0..RETRIES {
             let now = self.now();
             let mut tx = self.store.begin().await?;
-            let order = match tx.order_for_update(id).await? {
-                Some(order) => order,
-                None => {
-                    drop(tx);
-                    let found = self.id_of(key).await?;
-                    if found == id {
-                        return Err(ServiceError::NotFound(key.to_string()));
-                    }
-                    id = found;
-                    continue;
-                }
-            };
+            let order = tx.order_for_update(id).await?.ok_or_else(|| ServiceError::NotFound(key.clone()))?;
             if let Some(i) = idempotency {
                 if let Some(stored) = tx.idempotent_result(id, i.key).await? {
                     let mut first: Applied =
@@ -583,16 +575,16 @@ impl Service {
         Ok(prepared)
     }
 
-    /// Applies an event to an order (by id or number).
+    /// Applies an event to the order `key` names (a number, or an [`OrderId`]).
     pub async fn apply_event(
         &self,
-        key: &str,
+        key: impl Into<OrderKey>,
         input: &EventInput,
         idempotency_key: Option<&str>,
     ) -> Result<Applied, ServiceError> {
         let request = serde_json::json!({"event": input.name, "data": input.data});
         let idempotency = idempotency_key.map(|key| Idempotency { key, request: &request });
-        self.change(key, idempotency, false, |a, o, now, hooks| {
+        self.change(&key.into(), idempotency, false, |a, o, now, hooks| {
             engine::apply(&a.workflow, o, input, now, hooks)
         })
         .await
@@ -601,10 +593,10 @@ impl Service {
     /// Adds a fulfillment action.
     pub async fn add_fulfillment_action(
         &self,
-        key: &str,
+        key: impl Into<OrderKey>,
         input: &FulfillmentActionInput,
     ) -> Result<Applied, ServiceError> {
-        self.change(key, None, true, |a, o, now, _| {
+        self.change(&key.into(), None, true, |a, o, now, _| {
             engine::add_fulfillment_action(&a.workflow, o, input, now)
         })
         .await
@@ -613,11 +605,11 @@ impl Service {
     /// Changes fulfillment action `n`.
     pub async fn edit_fulfillment_action(
         &self,
-        key: &str,
+        key: impl Into<OrderKey>,
         n: u32,
         input: &FulfillmentActionInput,
     ) -> Result<Applied, ServiceError> {
-        self.change(key, None, true, |a, o, now, _| {
+        self.change(&key.into(), None, true, |a, o, now, _| {
             engine::edit_fulfillment_action(&a.workflow, o, n, input, now)
         })
         .await
@@ -626,27 +618,27 @@ impl Service {
     /// Takes (or renews) the lock on an order for `ttl`; refused while another holder has it.
     pub async fn lock(
         &self,
-        key: &str,
+        key: impl Into<OrderKey>,
         holder: &str,
         ttl: chrono::Duration,
     ) -> Result<Applied, ServiceError> {
-        self.set_lock(key, holder, Some(ttl), false).await
+        self.set_lock(&key.into(), holder, Some(ttl), false).await
     }
 
     /// Releases the lock; refused while another holder has it.
-    pub async fn unlock(&self, key: &str, holder: &str) -> Result<Applied, ServiceError> {
-        self.set_lock(key, holder, None, false).await
+    pub async fn unlock(&self, key: impl Into<OrderKey>, holder: &str) -> Result<Applied, ServiceError> {
+        self.set_lock(&key.into(), holder, None, false).await
     }
 
     /// Releases the lock whoever holds it (an administrator's "break lock"): the history row
     /// (`lock_broken`) names the holder whose lock it was and `by`, who broke it.
-    pub async fn break_lock(&self, key: &str, by: &str) -> Result<Applied, ServiceError> {
-        self.set_lock(key, by, None, true).await
+    pub async fn break_lock(&self, key: impl Into<OrderKey>, by: &str) -> Result<Applied, ServiceError> {
+        self.set_lock(&key.into(), by, None, true).await
     }
 
     async fn set_lock(
         &self,
-        key: &str,
+        key: &OrderKey,
         holder: &str,
         ttl: Option<chrono::Duration>,
         force: bool,
@@ -667,8 +659,7 @@ impl Service {
         for _ in 0..RETRIES {
             let now = self.now();
             let mut tx = self.store.begin().await?;
-            let order =
-                tx.order_for_update(id).await?.ok_or_else(|| ServiceError::NotFound(key.to_string()))?;
+            let order = tx.order_for_update(id).await?.ok_or_else(|| ServiceError::NotFound(key.clone()))?;
             let other = order.lock_at(now).filter(|l| l.holder != holder);
             if let (Some(l), false) = (other, force) {
                 return Err(ServiceError::Rejected(engine::locked_rejection(&order, l)));
@@ -755,7 +746,12 @@ impl Service {
                 Err(e) => {
                     // Its workflow is not active here: try again later rather than hold up
                     // every timer behind this one.
-                    tracing::warn!(order = %order.number, timer = %timer.name, error = %e, "timer postponed by a minute");
+                    tracing::warn!(
+                        order = %crate::logging::clean(&order.number),
+                        timer = %timer.name,
+                        error = %crate::logging::clean(&e.to_string()),
+                        "timer postponed by a minute"
+                    );
                     tx.postpone_timer(timer.id, now + chrono::Duration::minutes(1)).await?;
                     tx.commit().await?;
                     continue;
@@ -1046,10 +1042,22 @@ fn same_customer(was: &MatchedCustomer, now: &MatchedCustomer) -> bool {
 /// The new order with the number the store gives it from `id`, unless it brought its own.
 fn numbered(input: &NewOrder, id: OrderId) -> NewOrder {
     let mut input = input.clone();
-    if input.number.is_none() {
+    // An empty number is no number.
+    if input.number.as_deref().is_none_or(str::is_empty) {
+        input.number = None;
         input.assigned_number = Some(crate::store::generated_number(id));
     }
     input
+}
+
+/// The refusal of a new order whose number another order has (409 `duplicate`).
+fn duplicate_number(number: &str) -> Rejection {
+    let mut r = Rejection::new_public(
+        "duplicate",
+        format!("an order numbered `{number}` exists already: order numbers are unique"),
+    );
+    r.problems.push(engine::Problem { field: "number".into(), problem: format!("`{number}` is taken") });
+    r
 }
 
 /// Commits; `None` when a concurrent change won (decide again). The history rows written come
@@ -1071,7 +1079,14 @@ async fn insert_related(
     now: Time,
 ) -> Result<(), ServiceError> {
     for (created, version) in related {
-        let id = tx.insert_order(&created, version, now).await?;
+        let id = match tx.insert_order(&created, version, now).await {
+            Err(StoreError::Duplicate(_)) => {
+                let mut r = duplicate_number(&created.order.number);
+                r.message = format!("the related order a hook asked for cannot be created: {}", r.message);
+                return Err(ServiceError::Rejected(r));
+            }
+            other => other?,
+        };
         decision.order.related_order = Some(id);
         decision.history.push(engine::HistoryEntry {
             at: now,

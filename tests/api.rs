@@ -271,10 +271,168 @@ async fn a_website_check_order_walks_to_shipped_and_refuses_a_void() {
         let history = view["history"].as_array().expect("history");
         assert!(history.len() >= 5, "{view}");
         assert!(history.iter().all(|h| h["workflow_version"].as_i64() == Some(1)), "{view}");
-        // The same order by id.
-        let (status, by_id) = api.get(&format!("/v1/orders/{}", view["id"])).await;
+        // The same order by id, written `id:N`.
+        let (status, by_id) = api.get(&format!("/v1/orders/id:{}", view["id"])).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(by_id["number"], view["number"]);
+    })
+    .await;
+}
+
+/// An order is named by its number exactly as given, or by its id written `id:N`; never one
+/// read as the other. An order numbered like another order's id is the one every route reaches
+/// by that number: GET, events, fulfillment actions, lock and unlock, tracking, the outbox
+/// filter (issue 11, item 7).
+#[tokio::test]
+async fn every_route_reaches_the_order_the_client_named() {
+    support::on_both("every_route_reaches_the_order_the_client_named", |store| async move {
+        let api = Api::new(store, config(false, "")).await;
+        let (_, first) = api.post("/v1/orders", website_check_order("first@example.com")).await;
+        let (_, second) = api.post("/v1/orders", website_check_order("second@example.com")).await;
+        let (i1, i2) = (first["id"].as_i64().expect("id"), second["id"].as_i64().expect("id"));
+        // A fulfillment order numbered like the first order's id; a retail one numbered `+i2`.
+        let mut shadow = json!({
+            "channel": "website", "workflow": "fulfillment", "number": i1.to_string(),
+            "customer": {"email": "shadow@example.com", "first_name": "Sam", "last_name": "Shadow"},
+            "payment": {"method": "credit_card", "outcome": "approved"},
+            "lines": [{"sku": "A", "qty": 1, "unit_price": "10.00"}]
+        });
+        let (status, shadow_view) = api.post("/v1/orders", shadow.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{shadow_view}");
+        assert_eq!(shadow_view["number"], i1.to_string());
+        let mut plus = website_check_order("plus@example.com");
+        plus["number"] = json!(format!("+{i2}"));
+        let (status, plus_view) = api.post("/v1/orders", plus).await;
+        assert_eq!(status, StatusCode::CREATED, "{plus_view}");
+        let first_before = api.stored(&number(&first)).await;
+        let second_before = api.stored(&number(&second)).await;
+
+        // GET: digits are a number; `id:N` is an id; a sign is part of a number.
+        let (status, got) = api.get(&format!("/v1/orders/{i1}")).await;
+        assert_eq!((status, &got["id"]), (StatusCode::OK, &shadow_view["id"]), "{got}");
+        let (_, got) = api.get(&format!("/v1/orders/id:{i1}")).await;
+        assert_eq!(got["id"], first["id"], "{got}");
+        let (_, got) = api.get(&format!("/v1/orders/+{i2}")).await;
+        assert_eq!(got["id"], plus_view["id"], "{got}");
+        let (status, err) = api.get(&format!("/v1/orders/{i2}")).await;
+        assert_eq!((status, err["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{err}");
+        assert!(err["message"].as_str().unwrap_or_default().contains(&format!("`id:{i2}`")), "a hint: {err}");
+        // Exactly as written: no trimming, no leading zero read away, no other spelling of an id.
+        for raw in [
+            format!("%20{i1}"),
+            format!("0{i1}"),
+            format!("id:%20{i1}"),
+            format!("id:+{i1}"),
+            "id:".into(),
+            "id:x".into(),
+            format!("ID:{i1}"),
+        ] {
+            let (status, err) = api.get(&format!("/v1/orders/{raw}")).await;
+            assert_eq!(
+                (status, err["error"].as_str()),
+                (StatusCode::NOT_FOUND, Some("not_found")),
+                "{raw}: {err}"
+            );
+        }
+
+        // Events: `void` by the number `i1` reaches the fulfillment order (which has no `void`),
+        // never the first order; `void` by `+i2` voids the order numbered so.
+        let (status, err) = api.event(&i1.to_string(), "void", json!({})).await;
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_event")),
+            "{err}"
+        );
+        let (status, r) = api.event(&format!("+{i2}"), "void", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        assert_eq!(
+            (&r["order"]["id"], &r["order"]["status"]["code"]),
+            (&plus_view["id"], &json!("voided")),
+            "{r}"
+        );
+        let (status, r) = api
+            .event(&format!("id:{i1}"), "card_declined", json!({"outcome": "declined", "amount": "549.00"}))
+            .await;
+        assert_eq!((status, &r["order"]["id"]), (StatusCode::OK, &first["id"]), "{r}");
+        let after = api.stored(&number(&first)).await;
+        assert_ne!(after, first_before, "the event by id reached the first order");
+        let first_before = after;
+
+        // Fulfillment actions (the first order's retail workflow has none).
+        let (status, r) =
+            api.post(&format!("/v1/orders/{i1}/fulfillment-actions"), json!({"name": "Picked"})).await;
+        assert_eq!((status, &r["id"]), (StatusCode::CREATED, &shadow_view["id"]), "{r}");
+        let (status, r) = api
+            .call(
+                Method::PATCH,
+                &format!("/v1/orders/{i1}/fulfillment-actions/1"),
+                Some(json!({"complete": false})),
+            )
+            .await;
+        assert_eq!((status, &r["id"]), (StatusCode::OK, &shadow_view["id"]), "{r}");
+        // Lock and unlock.
+        let (status, r) = api.post(&format!("/v1/orders/{i1}/lock"), json!({"holder": "alice"})).await;
+        assert_eq!(
+            (status, &r["id"], &r["lock"]["holder"]),
+            (StatusCode::OK, &shadow_view["id"], &json!("alice")),
+            "{r}"
+        );
+        let (status, r) = api
+            .call(Method::DELETE, &format!("/v1/orders/{i1}/lock"), Some(json!({"holder": "alice"})))
+            .await;
+        assert_eq!((status, &r["id"]), (StatusCode::OK, &shadow_view["id"]), "{r}");
+        let (status, r) =
+            api.post(&format!("/v1/orders/id:{i2}/lock"), json!({"holder": "bob", "ttl_seconds": 60})).await;
+        assert_eq!((status, &r["id"]), (StatusCode::OK, &second["id"]), "{r}");
+        let (status, r) = api
+            .call(Method::DELETE, &format!("/v1/orders/id:{i2}/lock"), Some(json!({"holder": "bob"})))
+            .await;
+        assert_eq!((status, &r["id"]), (StatusCode::OK, &second["id"]), "{r}");
+        let after = api.stored(&number(&second)).await;
+        assert_ne!(after, second_before, "the lock by id reached the second order");
+        let second_before = after;
+        // Tracking is by number only (ids are guessable).
+        let (status, r) = api.get(&format!("/v1/track/{i1}?email=shadow@example.com")).await;
+        assert_eq!((status, &r["number"]), (StatusCode::OK, &json!(i1.to_string())), "{r}");
+        let (status, _) = api.get(&format!("/v1/track/id:{i1}?email=first@example.com")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        // The outbox filter names orders the same way.
+        let (status, page) = api.get(&format!("/v1/outbox?order={i1}")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(
+            page["messages"].as_array().expect("messages").iter().all(|m| m["order_id"] == shadow_view["id"]),
+            "{page}"
+        );
+        let (status, page) = api.get(&format!("/v1/outbox?order=id:{i1}")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(
+            page["messages"].as_array().expect("messages").iter().all(|m| m["order_id"] == first["id"]),
+            "{page}"
+        );
+        let (status, _) = api.get("/v1/outbox?order=id:nope").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // Nothing reached the first two orders but what named them by id.
+        assert_eq!(api.stored(&number(&first)).await, first_before);
+        assert_eq!(api.stored(&number(&second)).await, second_before);
+
+        // A number that starts with `id:` (any case) is refused, and so is one of the store's
+        // own form (`ORD` and digits), which would take the number of an order not yet made;
+        // nothing is stored.
+        let count = api.service.store().count_orders().await.expect("count");
+        for taken in
+            [format!("id:{i1}"), "ID:7".into(), "Id:".into(), format!("ORD{:06}", i2 + 5), "ord12".into()]
+        {
+            shadow["number"] = json!(taken);
+            let (status, err) = api.post("/v1/orders", shadow.clone()).await;
+            assert_eq!(
+                (status, err["error"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_order")),
+                "{taken}: {err}"
+            );
+            assert_eq!(err["problems"][0]["field"], "number", "{err}");
+        }
+        assert_eq!(api.service.store().count_orders().await.expect("count"), count);
     })
     .await;
 }
@@ -346,6 +504,182 @@ async fn refusals_say_what_was_wrong_and_change_nothing() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
         assert!(err["message"].as_str().unwrap_or_default().contains("payment_processing"), "did-you-mean: {err}");
         assert_eq!(api.stored(&n).await, before, "no bad input changed the order");
+    })
+    .await;
+}
+
+/// The fields of an error's `problems`.
+fn problem_fields(err: &Value) -> Vec<String> {
+    err["problems"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["field"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// Money and quantities past the limits (whole quantities 1 to 10^9; amounts, and every total,
+/// at most 999999999999.9999 with 4 decimals; 1000 lines) are refused 422 naming the field,
+/// never a panic, and nothing is stored. The issue's examples, each (issue 11, item 8).
+#[tokio::test]
+async fn money_and_quantities_past_the_limits_are_refused_naming_the_field() {
+    support::on_both("money_and_quantities_past_the_limits_are_refused_naming_the_field", |store| async move {
+        let api = Api::new(store, config(false, "")).await;
+        let line = |qty: Value, price: Value| json!({"sku": "GTR-1", "qty": qty, "unit_price": price, "in_stock": true});
+        let order = |lines: Vec<Value>| {
+            let mut o = website_check_order("limits@example.com");
+            o["lines"] = json!(lines);
+            o
+        };
+        const HUGE: &str = "79228162514264337593543950335";
+        let refused = [
+            // qty 1e14 × unit_price 1e15
+            (order(vec![line(json!(100_000_000_000_000_u64), json!(1e15))]), vec!["lines[0].qty", "lines[0].unit_price"]),
+            // Both within their own bounds, their product past the largest amount.
+            (order(vec![line(json!(1_000_000_000), json!("999999999999"))]), vec!["lines[0]"]),
+            // Two lines of 5e28.
+            (order(vec![line(json!(1), json!("50000000000000000000000000000")), line(json!(1), json!("50000000000000000000000000000"))]), vec!["lines[0].unit_price", "lines[1].unit_price"]),
+            // Two lines whose sum is past the largest amount.
+            (order(vec![line(json!(1), json!("600000000000")), line(json!(1), json!("600000000000"))]), vec!["lines"]),
+            // Fractions of a unit, money past 4 decimals, a stock past the limit.
+            (order(vec![line(json!(1.5), json!("10")), line(json!("0.5"), json!("1.00001"))]), vec!["lines[0].qty", "lines[1].qty", "lines[1].unit_price"]),
+            (order(vec![json!({"sku": "A", "qty": 1, "unit_price": "1", "in_stock_qty": 1e12})]), vec!["lines[0].in_stock_qty"]),
+            // More than 1000 lines.
+            (order((0..1001).map(|_| line(json!(1), json!("1"))).collect()), vec!["lines"]),
+        ];
+        for (body, fields) in refused {
+            let (status, err) = api.post("/v1/orders", body).await;
+            assert_eq!((status, err["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_order")), "{err}");
+            assert_eq!(problem_fields(&err), fields, "{err}");
+        }
+        // A payment amount of Decimal::MAX.
+        let mut paid = order(vec![line(json!(1), json!("10"))]);
+        paid["payment"] = json!({"method": "check", "outcome": "pending", "amount": HUGE});
+        let (status, err) = api.post("/v1/orders", paid).await;
+        assert_eq!((status, problem_fields(&err)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["payment.amount".to_string()]), "{err}");
+        assert_eq!(api.service.store().count_orders().await.expect("count"), 0, "nothing was stored");
+
+        // A whole quantity written with a point is read as the whole number it is.
+        let (status, o) = api.post("/v1/orders", order(vec![line(json!(1.0), json!("549.00")), line(json!("2.0"), json!("0.5"))])).await;
+        assert_eq!(status, StatusCode::CREATED, "{o}");
+        assert_eq!((&o["lines"][0]["qty"], &o["lines"][1]["qty"]), (&json!("1"), &json!("2")), "{o}");
+        let n = number(&o);
+
+        // Events: amounts of Decimal::MAX, a shipment naming one line twice with huge
+        // quantities, a fraction of a unit. Each 422 naming the field; nothing stored.
+        let before = api.stored(&n).await;
+        let tries = [
+            ("payment_received", json!({"amount": HUGE, "outcome": "approved"}), vec!["data.amount"]),
+            ("payment_received", json!({"amount": 79228162514264337593543950335.0_f64, "outcome": "approved"}), vec!["data.amount"]),
+            ("shipment", json!({"carrier": "UPS", "tracking_number": "1Z", "amount": HUGE}), vec!["data.amount"]),
+            ("shipment", json!({"carrier": "UPS", "tracking_number": "1Z", "lines": [{"sku": "GTR-1", "qty": "50000000000000000000000000000"}, {"sku": "GTR-1", "qty": "50000000000000000000000000000"}]}), vec!["data.lines[0].qty", "data.lines[1].qty"]),
+            ("shipment", json!({"carrier": "UPS", "tracking_number": "1Z", "lines": [{"line": 1, "qty": 0.5}]}), vec!["data.lines[0].qty"]),
+        ];
+        for (event, data, fields) in tries {
+            let (status, err) = api.event(&n, event, data).await;
+            assert_eq!((status, err["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_data")), "{event}: {err}");
+            assert_eq!(problem_fields(&err), fields, "{err}");
+        }
+        // One line twice, each within the limit: more than was ordered, said so.
+        let (status, err) = api
+            .event(&n, "shipment", json!({"carrier": "UPS", "tracking_number": "1Z", "lines": [{"line": 1, "qty": 1_000_000_000}, {"line": 1, "qty": 1_000_000_000}]}))
+            .await;
+        assert_eq!((status, err["error"].as_str()), (StatusCode::CONFLICT, Some("over_shipment")), "{err}");
+        assert_eq!(api.stored(&n).await, before, "no refused event changed the order");
+        // What was paid stays an amount: the largest amount, then one more cent.
+        let (status, r) = api.event(&n, "payment_received", json!({"amount": "999999999999.9999", "outcome": "approved"})).await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        let before = api.stored(&n).await;
+        let (status, err) = api.event(&n, "payment_received", json!({"amount": "0.01", "outcome": "approved"})).await;
+        assert_eq!((status, problem_fields(&err)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["data.amount".to_string()]), "{err}");
+        assert_eq!(api.stored(&n).await, before);
+    })
+    .await;
+}
+
+/// What a request can make the service store or send back is bounded: a 1 MB idempotency key is
+/// refused and not stored; free-text fields past their lengths are refused naming them; a body
+/// with thousands of problems is answered with the first 50 and their count, in a few KB
+/// (issue 11, item 12).
+#[tokio::test]
+async fn a_request_cannot_make_the_service_store_or_send_back_without_bound() {
+    support::on_both("a_request_cannot_make_the_service_store_or_send_back_without_bound", |store| async move {
+        let api = Api::new(store, config(false, "")).await;
+        let (_, order) = api.post("/v1/orders", website_check_order("bounds@example.com")).await;
+        let n = number(&order);
+        let events = format!("/v1/orders/{n}/events");
+        let before = api.stored(&n).await;
+
+        // A 1 MB idempotency key: refused, small answer, nothing stored (nor the key).
+        let declined = json!({"outcome": "declined", "amount": "549.00"});
+        let body = json!({"event": "card_declined", "data": declined, "actor": "clerk", "idempotency_key": "k".repeat(1_000_000)});
+        let (status, text, _) = api.raw(Method::POST, &events, Some(body.to_string().into_bytes())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{}", &text[..text.len().min(500)]);
+        assert!(text.len() < 2048, "{} bytes: {}", text.len(), &text[..text.len().min(500)]);
+        let err: Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(err["error"], "invalid_body");
+        assert_eq!(problem_fields(&err), ["idempotency_key"], "{err}");
+        assert_eq!(api.stored(&n).await, before, "nothing stored");
+        // The header too; 200 characters is the most.
+        let mut req = Request::builder().method(Method::POST).uri(&events).header(header::CONTENT_TYPE, "application/json");
+        req = req.header("idempotency-key", "h".repeat(201));
+        let res = api.app.clone().oneshot(req.body(Body::from(json!({"event": "card_declined", "data": declined, "actor": "clerk"}).to_string())).expect("request")).await.expect("answer");
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let err: Value = serde_json::from_slice(&axum::body::to_bytes(res.into_body(), 1 << 20).await.expect("body")).expect("JSON");
+        assert_eq!(problem_fields(&err), ["Idempotency-Key"], "{err}");
+        assert_eq!(api.stored(&n).await, before, "nothing stored");
+        let ok = json!({"event": "card_declined", "data": declined, "actor": "clerk", "idempotency_key": "k".repeat(200)});
+        assert_eq!(api.post(&events, ok).await.0, StatusCode::OK, "200 characters are kept");
+
+        // Free text past its length, each named.
+        let mut long = website_check_order("long@example.com");
+        long["customer"]["first_name"] = json!("A".repeat(201));
+        long["lines"][0]["description"] = json!("d".repeat(2001));
+        long["number"] = json!("N".repeat(65));
+        long["actor"] = json!("a".repeat(201));
+        let (status, err) = api.post("/v1/orders", long).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert_eq!(problem_fields(&err), ["number", "actor", "customer.first_name", "lines[0].description"], "{err}");
+        let (status, err) = api.post(&format!("/v1/orders/{n}/lock"), json!({"holder": "h".repeat(201)})).await;
+        assert_eq!((status, problem_fields(&err)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["holder".to_string()]), "{err}");
+        let (status, err) = api.post(&events, json!({"event": "void", "actor": "a".repeat(201)})).await;
+        assert_eq!((status, problem_fields(&err)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["actor".to_string()]), "{err}");
+        // Nothing rides along in a shipment's lines (the request is kept with its idempotency key).
+        let before = api.stored(&n).await;
+        let junk = json!({"carrier": "UPS", "tracking_number": "1Z", "everything": "x".repeat(1000), "lines": [{"line": 1, "qty": 1, "junk": "x".repeat(100_000)}]});
+        let (status, err) = api.event(&n, "shipment", junk).await;
+        assert_eq!((status, problem_fields(&err)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["data.everything".to_string(), "data.lines[0].junk".to_string()]), "{err}");
+        assert_eq!(api.stored(&n).await, before, "nothing stored");
+
+        // Thousands of problems in a 900 KB body: the first 50, their count, a small answer.
+        let bad_line = json!({"sku": "", "qty": 0.5, "unit_price": -1});
+        let mut hostile = json!({"channel": "website", "customer": {"email": "h@example.com"}, "lines": []});
+        let per_line = bad_line.to_string().len() + 1;
+        hostile["lines"] = json!(vec![bad_line; 900_000 / per_line]);
+        let body = hostile.to_string().into_bytes();
+        assert!((850_000..1_000_000).contains(&body.len()), "{}", body.len());
+        let (status, text, _) = api.raw(Method::POST, "/v1/orders", Some(body.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let err: Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(err["problems"].as_array().map(Vec::len), Some(50), "{}", &text[..500]);
+        let count = err["problem_count"].as_u64().expect("problem_count");
+        assert!(count > 50_000, "{count}");
+        eprintln!("a {} byte body with {count} problems is answered in {} bytes", body.len(), text.len());
+        assert!(text.len() < 16 * 1024, "{} bytes", text.len());
+
+        // The same with an event whose data has thousands of long unknown keys.
+        let mut data = serde_json::Map::new();
+        for i in 0..8_000 {
+            data.insert(format!("{i:05}{}", "x".repeat(100)), json!("v"));
+        }
+        let body = json!({"event": "card_declined", "data": data, "actor": "clerk"}).to_string().into_bytes();
+        let (status, text, _) = api.raw(Method::POST, &events, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let err: Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(err["problems"].as_array().map(Vec::len), Some(50));
+        eprintln!("a {} byte event with {} problems is answered in {} bytes", body.len(), err["problem_count"], text.len());
+        assert!(text.len() < 16 * 1024, "{} bytes", text.len());
+        assert_eq!(api.service.store().count_orders().await.expect("count"), 1);
     })
     .await;
 }
@@ -608,6 +942,159 @@ async fn tokens_and_scopes() {
         assert_eq!(status, StatusCode::OK);
     })
     .await;
+}
+
+/// The scope is checked from the request's head, before its path, query or body are read: a
+/// token without the scope learns nothing about its body (issue 11, item 14).
+#[tokio::test]
+async fn the_scope_is_checked_before_the_body_is_read() {
+    support::on_both("the_scope_is_checked_before_the_body_is_read", |store| async move {
+        let mut api = Api::new(store, config(true, "body_limit = 4096")).await;
+        let forbidden = |status: StatusCode, body: &str, scope: &str| {
+            let err: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+            assert_eq!((status, err["error"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{body}");
+            assert_eq!(err["required_scope"], scope, "{body}");
+        };
+        api.as_token(Some(READER));
+        for body in [&b"{}"[..], b"{\"channel\": ", b"not json at all", &[b'x'; 10_000][..]] {
+            let (status, text, _) = api.raw(Method::POST, "/v1/orders", Some(body.to_vec())).await;
+            forbidden(status, &text, "orders:write");
+        }
+        let (status, text, _) = api.raw(Method::POST, "/v1/orders/X/lock", Some(b"[".to_vec())).await;
+        forbidden(status, &text, "orders:write");
+        let (status, text, _) = api
+            .raw(Method::PATCH, "/v1/orders/X/fulfillment-actions/not-a-number", Some(b"{}".to_vec()))
+            .await;
+        forbidden(status, &text, "orders:write");
+        let (status, text, _) = api.raw(Method::POST, "/v1/orders/X/events", Some(b"{}".to_vec())).await;
+        forbidden(status, &text, "events:write");
+        let (status, text, _) = api.raw(Method::POST, "/v1/workflows/reload", Some(b"{".to_vec())).await;
+        forbidden(status, &text, "admin");
+        api.as_token(Some(PAYMENTS));
+        let (status, text, _) = api.raw(Method::GET, "/v1/orders?limit=0&colour=red", None).await;
+        forbidden(status, &text, "orders:read");
+        // Without a token: 401, whatever the body.
+        api.as_token(None);
+        let (status, text, _) = api.raw(Method::POST, "/v1/orders", Some(b"{".to_vec())).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{text}");
+        // With the scope, the body is read as before.
+        api.as_token(Some(WRITER));
+        let (status, text, _) = api.raw(Method::POST, "/v1/orders", Some(b"{}".to_vec())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+        assert_eq!(api.service.store().count_orders().await.expect("count"), 0);
+    })
+    .await;
+}
+
+/// A number another order has is refused in our words: 409 `duplicate` naming the number, not
+/// the database's text (issue 11, item 14).
+#[tokio::test]
+async fn a_taken_number_is_a_409_in_our_words() {
+    support::on_both("a_taken_number_is_a_409_in_our_words", |store| async move {
+        let api = Api::new(store, config(false, "")).await;
+        let mut order = website_check_order("dup@example.com");
+        order["number"] = json!("A-1001");
+        let (status, first) = api.post("/v1/orders", order.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{first}");
+        let (status, err) = api.post("/v1/orders", order).await;
+        assert_eq!((status, err["error"].as_str()), (StatusCode::CONFLICT, Some("duplicate")), "{err}");
+        let message = err["message"].as_str().unwrap_or_default();
+        assert!(message.contains("`A-1001`"), "{err}");
+        assert_eq!(err["problems"], json!([{"field": "number", "problem": "`A-1001` is taken"}]), "{err}");
+        let text = err.to_string().to_lowercase();
+        for leak in
+            ["unique constraint", "constraint", "orders.number", "duplicate key", "sqlite", "violates"]
+        {
+            assert!(!text.contains(leak), "the answer repeats the database's `{leak}`: {err}");
+        }
+        assert_eq!(api.service.store().count_orders().await.expect("count"), 1);
+    })
+    .await;
+}
+
+/// Where a test's log goes: the subscriber `orderly serve` uses, writing to memory.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
+    }
+}
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> LogBuffer {
+        self.clone()
+    }
+}
+
+/// Text a client sends cannot forge a log line: an event name holding a newline, a fake record
+/// and a terminal escape stays inside its own record (the refusal's text and the request's
+/// span), escaped, in the human log; JSON lines carry each key once, the refusal's text under
+/// `reason` (issue 11, item 11).
+#[tokio::test]
+async fn client_text_cannot_forge_a_log_line() {
+    const FORGED: &str = "2026-12-06T00:00:00.000000Z  INFO orderly::http: order ORD000001 refunded in full";
+    for format in ["human", "json"] {
+        let log = LogBuffer::default();
+        let cfg = config(false, &format!("log_format = \"{format}\"\nlog_level = \"info\""));
+        let _guard = tracing::subscriber::set_default(orderly::logging::subscriber(&cfg, log.clone(), false));
+        let dir = tempfile::tempdir().expect("dir");
+        let store =
+            Store::connect(&format!("sqlite://{}", dir.path().join("o.db").display())).await.expect("store");
+        let api = Api::new(store, cfg).await;
+        let (_, order) = api.post("/v1/orders", website_check_order("log@example.com")).await;
+        let n = number(&order);
+        let event = format!("void\n{FORGED}\r\n\u{1b}[2J");
+        let (status, err) = api.event(&n, &event, json!({})).await;
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_event")),
+            "{err}"
+        );
+        let text = log.text();
+        assert!(text.contains("event refused"), "{format}: {text}");
+        for line in text.lines() {
+            assert!(!line.starts_with("2026-12-06T00:00:00.000000Z"), "{format}: a forged line:\n{text}");
+            assert!(!line.contains('\u{1b}'), "{format}: a terminal escape reached the log:\n{text}");
+        }
+        match format {
+            "human" => {
+                assert!(
+                    text.contains(&format!("void\\n{FORGED}\\r\\n\\u{{1b}}[2J")),
+                    "escaped in place:\n{text}"
+                );
+                let refused = text.lines().find(|l| l.contains("event refused")).expect("the refusal's line");
+                assert!(refused.contains("reason=") && refused.contains("refunded in full"), "{refused}");
+            }
+            _ => {
+                let mut refused = None;
+                for line in text.lines() {
+                    serde_json::from_str::<NoKeyTwice>(line)
+                        .unwrap_or_else(|e| panic!("a key twice ({e}): {line}"));
+                    let v: Value = serde_json::from_str(line).expect("a JSON line");
+                    if v["fields"]["message"] == "event refused" {
+                        refused = Some(v);
+                    }
+                }
+                let refused = refused.expect("the refusal's line");
+                let reason = refused["fields"]["reason"].as_str().expect("the refusal's text under `reason`");
+                assert!(reason.contains("refunded in full"), "{refused}");
+                assert_eq!(refused["fields"]["code"], "unknown_event", "{refused}");
+            }
+        }
+    }
 }
 
 #[tokio::test]
@@ -994,8 +1481,13 @@ async fn the_openapi_document_is_precise() {
     let grid = secured["paths"]["/v1/orders"]["get"]["parameters"].as_array().expect("parameters");
     let limit = grid.iter().find(|p| p["name"] == "limit").expect("limit");
     assert_eq!((&limit["schema"]["minimum"], &limit["schema"]["maximum"]), (&json!(1), &json!(500)));
-    let qty = &secured["components"]["schemas"]["DecimalInput"]["oneOf"];
-    assert_eq!((&qty[0]["type"], &qty[1]["type"]), (&json!("string"), &json!("number")), "{qty}");
+    // Amounts and quantities say their bounds (issue 11, item 8).
+    let money = &secured["components"]["schemas"]["MoneyInput"]["oneOf"];
+    assert_eq!((&money[0]["type"], &money[1]["type"]), (&json!("string"), &json!("number")), "{money}");
+    assert_eq!(money[1]["maximum"], json!(999_999_999_999.999_9), "{money}");
+    let qty = &secured["components"]["schemas"]["QuantityInput"]["oneOf"];
+    assert_eq!((&qty[0]["type"], &qty[1]["type"]), (&json!("string"), &json!("integer")), "{qty}");
+    assert_eq!((&qty[1]["minimum"], &qty[1]["maximum"]), (&json!(1), &json!(1_000_000_000)), "{qty}");
 
     // Every code the source answers with is in the enum, and nothing else is.
     let documented: Vec<String> = secured["components"]["schemas"]["ErrorCode"]["enum"]

@@ -93,6 +93,7 @@ fn defaults() {
     assert_eq!(c.reload_debounce_ms, 100);
     assert!(c.watch);
     assert_eq!(c.shutdown_grace_seconds, 30);
+    assert_eq!(c.max_header_size, 128 * 1024);
     assert_eq!(c.source, None);
     assert!(c.check_exposure().is_ok());
 
@@ -216,7 +217,7 @@ fn unknown_keys_get_a_did_you_mean() {
         error("colour = true"),
         "orderly.toml:1:1: unknown key `colour`; the keys are `database_url`, `bind`, `workflows`, \
          `body_limit`, `log_format`, `log_level`, `tokens`, `track_per_minute`, `trusted_proxies`, `timer_interval_ms`, \
-         `reload_debounce_ms`, `watch`, `shutdown_grace_seconds`, `max_connections`, `header_read_timeout_ms`, `body_read_timeout_ms`, `webhooks`, `delivery`, `email`"
+         `reload_debounce_ms`, `watch`, `shutdown_grace_seconds`, `max_connections`, `header_read_timeout_ms`, `body_read_timeout_ms`, `max_header_size`, `webhooks`, `delivery`, `email`"
     );
     assert_eq!(
         error("[[tokens]]\nname = \"a\"\nsecret = \"0123456789abcdef\"\nscope = [\"admin\"]\n"),
@@ -493,6 +494,19 @@ fn body_limit_sizes() {
         env_error(&[("ORDERLY_BODY_LIMIT", "lots")]),
         "ORDERLY_BODY_LIMIT=lots: must be a number of bytes or a size like `512KiB`, `2MiB` or `1MB`"
     );
+}
+
+#[test]
+fn max_header_size_is_a_size_within_bounds() {
+    assert_eq!(parse("max_header_size = \"64KiB\"").expect("valid").max_header_size, 64 * 1024);
+    let c = Config::from_toml("", Path::new("orderly.toml"), env(&[("ORDERLY_MAX_HEADER_SIZE", "8192")]))
+        .expect("valid");
+    assert_eq!(c.max_header_size, 8192);
+    assert_eq!(
+        error("max_header_size = 100"),
+        "orderly.toml:1:19: `max_header_size` must be between 1024 bytes (1KiB) and 16777216 bytes (16MiB), not 100"
+    );
+    assert!(error("max_header_size = \"1GiB\"").contains("must be between"));
 }
 
 /// The fenced block after `marker` in docs/configuration.md.

@@ -1116,6 +1116,82 @@ async fn bad_input_gets_json_errors_and_the_service_goes_on() {
     assert!(!number.is_empty());
 }
 
+/// What one raw request over a fresh connection is answered: the status line, the headers
+/// (lowercase) and the body.
+fn raw_answer(port: u16, request: &[u8]) -> (String, String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    // A client may still be sending when the service answers and closes: that is fine.
+    let _ = s.write_all(request);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&got[..end]).to_lowercase();
+            let length = head.lines().find_map(|l| {
+                l.strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0))
+            });
+            if got.len() >= end + 4 + length.unwrap_or(usize::MAX) {
+                break;
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&got).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let (status, headers) = head.split_once("\r\n").unwrap_or((head, ""));
+    (status.to_string(), headers.to_lowercase(), body.to_string())
+}
+
+/// What hyper answers by itself before any route (a head too large, a URI too long, a request
+/// that is not HTTP) is JSON in the API's error shape like every other answer (issue 11,
+/// item 14), and the service goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_before_any_route_are_json_errors_too() {
+    let ws = workspace();
+    let srv = Service::start(ws.path(), &[("ORDERLY_MAX_HEADER_SIZE", "96KiB")]).await;
+    let port = srv.port;
+    let big_header = format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(100 * 1024));
+    let long_uri = format!("GET /v1/orders/{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000));
+    let many_headers = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n{}\r\n",
+        (0..120).map(|i| format!("X-H{i}: 1\r\n")).collect::<String>()
+    );
+    for (request, status, code) in [
+        (big_header.as_bytes(), "431", "headers_too_large"),
+        (many_headers.as_bytes(), "431", "headers_too_large"),
+        (long_uri.as_bytes(), "414", "uri_too_long"),
+        (&b"GET /healthz HTTP/1.1\r\nHo st: x\r\n\r\n"[..], "400", "bad_request"),
+        (&b"HELLO\r\n\r\n"[..], "400", "bad_request"),
+    ] {
+        let (line, headers, body) = raw_answer(port, request);
+        assert!(line.starts_with(&format!("HTTP/1.1 {status} ")), "{code}: {line}\n{headers}\n{body}");
+        assert!(headers.contains("content-type: application/json"), "{code}: {headers}");
+        let json: Value =
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("{code}: not JSON ({e}): {body}"));
+        assert_eq!(json["error"], code, "{json}");
+        assert!(json["message"].as_str().is_some_and(|m| !m.is_empty()), "{json}");
+        if code == "headers_too_large" {
+            assert!(
+                json["message"].as_str().unwrap_or_default().contains("98304"),
+                "names the limit: {json}"
+            );
+        }
+    }
+    // Headers under the limit pass.
+    let fits = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Fits: {}\r\n\r\n",
+        "a".repeat(2048)
+    );
+    let (line, _, body) = raw_answer(port, fits.as_bytes());
+    assert!(line.starts_with("HTTP/1.1 200 "), "{line} {body}");
+    let r = srv.get("/healthz").await;
+    assert_eq!(r.status, 200, "{}", srv.why(&r));
+}
+
 /// Every answer is `{"error", "message"}` JSON: a known path with a method it does not take too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_method_on_a_known_route_gets_a_json_error() {

@@ -370,7 +370,7 @@ async fn the_priced_order_hook_replaces_a_zero_dollar_repair_in_one_transaction(
                 .expect("approved");
             assert_eq!(done.order.status, "canceled");
             let new_id = done.order.related_order.expect("linked to the priced order");
-            let priced = s.order(&new_id.to_string()).await.expect("the priced order exists");
+            let priced = s.order(new_id).await.expect("the priced order exists");
             assert_eq!(priced.related_order, Some(zero.id), "linked back");
             assert_eq!(priced.total().to_string(), "240.00");
             assert_eq!(priced.customer.id, zero.customer.id, "same customer");

@@ -10,7 +10,7 @@ use orderly::model::Outcome;
 use orderly::order::{
     Address, Fulfillment, FulfillmentAction, Line, Lock, Order, OrderId, Payment, Shipment, Time,
 };
-use orderly::store::{Backend, CustomerMatch, Store, StoreError};
+use orderly::store::{Backend, CustomerMatch, OrderKey, Store, StoreError};
 use rust_decimal::Decimal;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -568,33 +568,50 @@ async fn workflow_versions_are_numbered_by_content() {
     .await;
 }
 
+/// An order is named by its number exactly as given, or by its id written `id:N`: never one
+/// read as the other (issue 11, item 7).
 #[tokio::test]
-async fn orders_are_found_by_id_or_number() {
-    on_both("orders_are_found_by_id_or_number", |store| async move {
+async fn orders_are_found_by_number_or_id_key() {
+    on_both("orders_are_found_by_number_or_id_key", |store| async move {
         let generated = must_insert(&store, &decision(plain_order("web", None))).await;
         assert_eq!(generated.number, format!("ORD{:06}", generated.id));
         let mut named = plain_order("web", None);
         named.number = "A-1001".into();
         let named = must_insert(&store, &decision(named)).await;
+        // A number made of digits: the id of the first order, as text.
         let mut digits = plain_order("web", None);
-        digits.number = "555".into();
+        digits.number = generated.id.to_string();
         let digits = must_insert(&store, &decision(digits)).await;
 
-        let found = |key: &'static str| {
+        let found = |raw: String| {
             let store = store.clone();
-            async move { store.find_order(key).await.unwrap().map(|o| o.id) }
+            async move {
+                let key = OrderKey::parse(&raw)?;
+                store.find_order(&key).await.unwrap().map(|o| o.id)
+            }
         };
-        assert_eq!(found("A-1001").await, Some(named.id));
-        assert_eq!(found("555").await, Some(digits.id), "digits that are no id are tried as a number");
+        assert_eq!(found("A-1001".into()).await, Some(named.id));
         assert_eq!(
-            store.find_order(&generated.id.to_string()).await.unwrap().map(|o| o.id),
-            Some(generated.id)
+            found(generated.id.to_string()).await,
+            Some(digits.id),
+            "digits are a number, never an id"
         );
-        assert_eq!(store.find_order(&generated.number).await.unwrap().map(|o| o.id), Some(generated.id));
-        assert_eq!(store.find_order(&format!(" {} ", named.id)).await.unwrap().map(|o| o.id), Some(named.id));
-        assert_eq!(found("A-9999").await, None);
-        assert_eq!(found("99999999999999999999999").await, None);
-        assert_eq!(found("").await, None);
+        assert_eq!(found(format!("id:{}", generated.id)).await, Some(generated.id));
+        assert_eq!(found(format!("id:{}", digits.id)).await, Some(digits.id));
+        assert_eq!(found(generated.number.clone()).await, Some(generated.id));
+        // Exactly as given: no trimming, no signs, no leading zeros read away.
+        assert_eq!(found(" A-1001 ".into()).await, None);
+        assert_eq!(found(format!("+{}", generated.id)).await, None);
+        assert_eq!(found(format!("0{}", generated.id)).await, None);
+        assert_eq!(found(format!("id: {}", generated.id)).await, None);
+        assert_eq!(found(format!("id:+{}", generated.id)).await, None);
+        assert_eq!(found("id:".into()).await, None);
+        assert_eq!(found("id:99999999999999999999999".into()).await, None);
+        assert_eq!(found("A-9999".into()).await, None);
+        assert_eq!(found("99999999999999999999999".into()).await, None);
+        assert_eq!(found(String::new()).await, None);
+        assert_eq!(store.order_id(&OrderKey::Id(named.id)).await.unwrap(), Some(named.id));
+        assert_eq!(store.order_id(&OrderKey::Number(named.id.to_string())).await.unwrap(), None);
     })
     .await;
 }

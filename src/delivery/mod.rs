@@ -146,7 +146,7 @@ impl Worker {
                 tasks.spawn(async move {
                     let id = message.id;
                     if let Err(e) = worker.deliver(message).await {
-                        tracing::error!(message = id, error = %e, "recording a delivery failed; the message is due again when its lease runs out");
+                        tracing::error!(message_id = id, error = %crate::logging::clean(&e.to_string()), "recording a delivery failed; the message is due again when its lease runs out");
                     }
                 });
             }
@@ -233,7 +233,7 @@ impl Worker {
                 if !service.store().outbox_sent(&message, status, sent, now).await? {
                     return Ok(Outcome::Stale);
                 }
-                tracing::info!(message = message.id, order = message.order_id, kind = %kind, target = %label, attempt = message.attempts, "message delivered");
+                tracing::info!(message_id = message.id, order = message.order_id, kind = %kind, target = %label, attempt = message.attempts, "message delivered");
                 if let Some(m) = metrics {
                     let queued = (now - message.created_at).to_std().map_or(0.0, |d| d.as_secs_f64());
                     m.delivery_sent(&kind, &label, queued, attempt_seconds);
@@ -249,7 +249,7 @@ impl Worker {
                 if !service.outbox_dead(&message, f.status, &why, sent).await? {
                     return Ok(Outcome::Stale);
                 }
-                tracing::warn!(message = message.id, order = message.order_id, kind = %kind, target = %label, attempt = message.attempts, error = %why, "message dead: delivery gave up; the order is flagged integration_failed");
+                tracing::warn!(message_id = message.id, order = message.order_id, kind = %kind, target = %label, attempt = message.attempts, error = %crate::logging::clean(&why.to_string()), "message dead: delivery gave up; the order is flagged integration_failed");
                 if let Some(m) = metrics {
                     m.delivery_failed(&kind, &label, attempt_seconds);
                     m.delivery_dead(&kind, &label);
@@ -262,7 +262,7 @@ impl Worker {
                 if !service.store().outbox_retry(&message, f.status, &f.error, sent, next, now).await? {
                     return Ok(Outcome::Stale);
                 }
-                tracing::info!(message = message.id, order = message.order_id, kind = %kind, target = %label, attempt = message.attempts, error = %f.error, retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");
+                tracing::info!(message_id = message.id, order = message.order_id, kind = %kind, target = %label, attempt = message.attempts, error = %crate::logging::clean(&f.error), retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");
                 if let Some(m) = metrics {
                     m.delivery_failed(&kind, &label, attempt_seconds);
                     m.delivery_retried(&kind, &label);

@@ -4,6 +4,7 @@
 
 use super::run::Run;
 use super::{Decision, Hooks, Problem, Rejection, Step};
+use crate::limits;
 use crate::model::{Channel, FieldRef, Outcome, Type, Workflow};
 use crate::order::{Address, Customer, Fulfillment, Line, Order, Payment, Time};
 use rust_decimal::Decimal;
@@ -16,18 +17,25 @@ use std::collections::{BTreeMap, BTreeSet};
 #[serde(deny_unknown_fields)]
 pub struct NewOrder {
     /// The channel (`website`, `pos`, ...).
+    #[schema(max_length = 100)]
     pub channel: String,
     /// The workflow, when more than one workflow has this channel.
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub workflow: Option<String>,
-    /// The order number; the store gives one when missing.
+    /// The order number; the store gives one when missing. Orders are named by it exactly as
+    /// given; it may not start with `id:` (how ids are written), nor be `ORD` and digits only
+    /// (the store's own numbers).
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub number: Option<String>,
     /// The channel's own id: the same id from the same channel again gives the first order back.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub external_id: Option<String>,
     /// The channel's mode (`carry`, `delivery`, `layaway`, `present`, `phone`).
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub mode: Option<String>,
     /// The customer.
     #[serde(default)]
@@ -49,6 +57,7 @@ pub struct NewOrder {
     pub attributes: BTreeMap<String, serde_json::Value>,
     /// Who creates it.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub actor: Option<String>,
     /// The number the store set aside for an order that came without one (`ORD000042`), so
     /// that hooks and messages at creation see it. Set by the service; never read from a
@@ -62,14 +71,19 @@ pub struct NewOrder {
 #[serde(deny_unknown_fields, default)]
 pub struct CustomerInput {
     /// Email.
+    #[schema(max_length = 254)]
     pub email: String,
     /// First name.
+    #[schema(max_length = 200)]
     pub first_name: String,
     /// Last name.
+    #[schema(max_length = 200)]
     pub last_name: String,
     /// Company.
+    #[schema(max_length = 200)]
     pub company: String,
     /// Phone.
+    #[schema(max_length = 64)]
     pub phone: String,
     /// Checked out without an account.
     pub guest: bool,
@@ -80,15 +94,18 @@ pub struct CustomerInput {
 #[serde(deny_unknown_fields)]
 pub struct PaymentInput {
     /// The method code.
+    #[schema(max_length = 100)]
     pub method: String,
     /// The outcome.
     pub outcome: Outcome,
-    /// The amount (default: the order's total).
+    /// The amount (default: the order's total): zero or more, at most 999,999,999,999.9999, at
+    /// most 4 decimals.
     #[serde(default, deserialize_with = "super::decimal::de_opt")]
-    #[schema(value_type = Option<super::decimal::DecimalInput>)]
+    #[schema(value_type = Option<super::decimal::MoneyInput>)]
     pub amount: Option<Decimal>,
     /// The gateway's reference.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub reference: Option<String>,
 }
 
@@ -97,20 +114,23 @@ pub struct PaymentInput {
 #[serde(deny_unknown_fields)]
 pub struct LineInput {
     /// Stock keeping unit.
+    #[schema(max_length = 100)]
     pub sku: String,
     /// Description.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub description: String,
     /// Vendor.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub vendor: String,
-    /// Quantity (above zero).
+    /// Quantity: a whole number of units, 1 to 1,000,000,000.
     #[serde(deserialize_with = "super::decimal::de")]
-    #[schema(value_type = super::decimal::DecimalInput)]
+    #[schema(value_type = super::decimal::QuantityInput)]
     pub qty: Decimal,
-    /// Price per unit (zero or more).
+    /// Price per unit: zero or more, at most 999,999,999,999.9999, at most 4 decimals.
     #[serde(deserialize_with = "super::decimal::de")]
-    #[schema(value_type = super::decimal::DecimalInput)]
+    #[schema(value_type = super::decimal::MoneyInput)]
     pub unit_price: Decimal,
     /// How it is sourced (default stock).
     #[serde(default = "stock")]
@@ -118,9 +138,9 @@ pub struct LineInput {
     /// Whether all of it is in stock (default: no).
     #[serde(default)]
     pub in_stock: Option<bool>,
-    /// How much of it is in stock (instead of `in_stock`).
+    /// How much of it is in stock (instead of `in_stock`): a whole number, 0 to 1,000,000,000.
     #[serde(default, deserialize_with = "super::decimal::de_opt")]
-    #[schema(value_type = Option<super::decimal::DecimalInput>)]
+    #[schema(value_type = Option<super::decimal::StockInput>)]
     pub in_stock_qty: Option<Decimal>,
 }
 
@@ -151,34 +171,139 @@ fn missing(channel: &Channel, order: &Order, now: Time) -> Vec<Problem> {
     out
 }
 
+/// The free-text fields of a new order that are longer than the service keeps
+/// ([`crate::limits`]).
+fn text_problems(input: &NewOrder) -> Vec<Problem> {
+    use limits::{MAX_CODE, MAX_EMAIL, MAX_NAME, MAX_NUMBER, MAX_PHONE, MAX_TEXT};
+    let mut fields: Vec<(String, &str, usize)> = vec![
+        ("channel".into(), &input.channel, MAX_CODE),
+        ("workflow".into(), input.workflow.as_deref().unwrap_or_default(), MAX_CODE),
+        ("number".into(), input.number.as_deref().unwrap_or_default(), MAX_NUMBER),
+        ("external_id".into(), input.external_id.as_deref().unwrap_or_default(), MAX_NAME),
+        ("mode".into(), input.mode.as_deref().unwrap_or_default(), MAX_CODE),
+        ("actor".into(), input.actor.as_deref().unwrap_or_default(), MAX_NAME),
+    ];
+    let c = &input.customer;
+    fields.extend([
+        ("customer.email".into(), c.email.as_str(), MAX_EMAIL),
+        ("customer.first_name".into(), c.first_name.as_str(), MAX_NAME),
+        ("customer.last_name".into(), c.last_name.as_str(), MAX_NAME),
+        ("customer.company".into(), c.company.as_str(), MAX_NAME),
+        ("customer.phone".into(), c.phone.as_str(), MAX_PHONE),
+    ]);
+    for (name, address) in
+        [("shipping_address", &input.shipping_address), ("billing_address", &input.billing_address)]
+    {
+        let Some(a) = address else { continue };
+        fields.extend([
+            (format!("{name}.first_name"), a.first_name.as_str(), MAX_NAME),
+            (format!("{name}.last_name"), a.last_name.as_str(), MAX_NAME),
+            (format!("{name}.company"), a.company.as_str(), MAX_NAME),
+            (format!("{name}.address"), a.address.as_str(), MAX_NAME),
+            (format!("{name}.address2"), a.address2.as_str(), MAX_NAME),
+            (format!("{name}.city"), a.city.as_str(), MAX_NAME),
+            (format!("{name}.state"), a.state.as_str(), MAX_NAME),
+            (format!("{name}.zip"), a.zip.as_str(), MAX_NAME),
+            (format!("{name}.country"), a.country.as_str(), MAX_NAME),
+            (format!("{name}.phone"), a.phone.as_str(), MAX_PHONE),
+            (format!("{name}.email"), a.email.as_str(), MAX_EMAIL),
+        ]);
+    }
+    if let Some(p) = &input.payment {
+        fields.push(("payment.method".into(), p.method.as_str(), MAX_CODE));
+        fields.push(("payment.reference".into(), p.reference.as_deref().unwrap_or_default(), MAX_NAME));
+    }
+    for (i, l) in input.lines.iter().enumerate() {
+        fields.extend([
+            (format!("lines[{i}].sku"), l.sku.as_str(), MAX_CODE),
+            (format!("lines[{i}].description"), l.description.as_str(), MAX_TEXT),
+            (format!("lines[{i}].vendor"), l.vendor.as_str(), MAX_NAME),
+        ]);
+    }
+    for (name, value) in &input.attributes {
+        if let Some(text) = value.as_str() {
+            fields.push((format!("attributes.{name}"), text, MAX_TEXT));
+        }
+    }
+    fields
+        .into_iter()
+        .filter_map(|(field, text, max)| {
+            limits::text_problem(text, max).map(|problem| Problem { field, problem })
+        })
+        .collect()
+}
+
 /// Checks the input: the lines, the attributes.
 fn problems(w: &Workflow, input: &NewOrder) -> Vec<Problem> {
     let mut out = Vec::new();
+    if let Some(problem) = input.number.as_deref().and_then(crate::order::number_problem) {
+        out.push(Problem { field: "number".into(), problem: problem.into() });
+    }
+    out.extend(text_problems(input));
     if input.lines.is_empty() {
         out.push(Problem { field: "lines".into(), problem: "an order needs at least one line".into() });
     }
+    if input.lines.len() > limits::MAX_LINES {
+        out.push(Problem {
+            field: "lines".into(),
+            problem: format!("an order has at most {} lines, not {}", limits::MAX_LINES, input.lines.len()),
+        });
+    }
+    // Every line's total and their sum, checked: `None` once one is not an amount.
+    let mut subtotal = Some(Decimal::ZERO);
     for (i, l) in input.lines.iter().enumerate() {
+        let mut problem = |field: &str, problem: String| {
+            out.push(Problem { field: format!("lines[{i}]{field}"), problem });
+        };
         if l.sku.trim().is_empty() {
-            out.push(Problem { field: format!("lines[{i}].sku"), problem: "is empty".into() });
+            problem(".sku", "is empty".into());
         }
-        if l.qty <= Decimal::ZERO {
-            out.push(Problem { field: format!("lines[{i}].qty"), problem: "must be above zero".into() });
+        let qty = limits::qty_problem(l.qty, 1);
+        let price = if l.unit_price < Decimal::ZERO {
+            Some("cannot be negative".to_string())
+        } else {
+            limits::money_problem(l.unit_price)
+        };
+        let both = qty.is_none() && price.is_none();
+        if let Some(p) = qty {
+            problem(".qty", p);
         }
-        if l.unit_price < Decimal::ZERO {
-            out.push(Problem {
-                field: format!("lines[{i}].unit_price"),
-                problem: "cannot be negative".into(),
-            });
+        if let Some(p) = price {
+            problem(".unit_price", p);
         }
-        if l.in_stock_qty.is_some_and(|q| q < Decimal::ZERO) {
-            out.push(Problem {
-                field: format!("lines[{i}].in_stock_qty"),
-                problem: "cannot be negative".into(),
-            });
+        if let Some(p) = l.in_stock_qty.and_then(|q| limits::qty_problem(q, 0)) {
+            problem(".in_stock_qty", p);
+        }
+        match limits::money_mul(l.qty, l.unit_price) {
+            Some(total) => subtotal = subtotal.and_then(|s| limits::money_add(s, total)),
+            None if both => {
+                problem(
+                    "",
+                    format!(
+                        "qty × unit_price is more than the largest amount, {} (qty {}, unit_price {})",
+                        limits::max_money(),
+                        l.qty,
+                        l.unit_price
+                    ),
+                );
+                subtotal = None;
+            }
+            None => subtotal = None,
         }
     }
-    if input.payment.as_ref().and_then(|p| p.amount).is_some_and(|a| a < Decimal::ZERO) {
-        out.push(Problem { field: "payment.amount".into(), problem: "cannot be negative".into() });
+    let lines_ok = out.iter().all(|p| !p.field.starts_with("lines"));
+    if subtotal.is_none() && lines_ok {
+        out.push(Problem {
+            field: "lines".into(),
+            problem: format!("the lines add up to more than the largest amount, {}", limits::max_money()),
+        });
+    }
+    if let Some(a) = input.payment.as_ref().and_then(|p| p.amount) {
+        let problem =
+            if a < Decimal::ZERO { Some("cannot be negative".into()) } else { limits::money_problem(a) };
+        if let Some(problem) = problem {
+            out.push(Problem { field: "payment.amount".into(), problem });
+        }
     }
     for (name, value) in &input.attributes {
         match w.attributes.iter().find(|a| &a.name == name) {
@@ -191,6 +316,13 @@ fn problems(w: &Workflow, input: &NewOrder) -> Vec<Problem> {
                     field: format!("attributes.{name}"),
                     problem: format!("must be {}", a.ty.describe()),
                 });
+            }
+            Some(a) if a.ty == Type::Money => {
+                if let super::Value::Number(amount) = super::eval::typed(Some(value), a.ty) {
+                    if let Some(problem) = limits::money_problem(amount) {
+                        out.push(Problem { field: format!("attributes.{name}"), problem });
+                    }
+                }
             }
             Some(_) => {}
         }
@@ -217,19 +349,25 @@ fn build(
             sku: l.sku.trim().to_string(),
             description: l.description.clone(),
             vendor: l.vendor.clone(),
-            qty: l.qty,
+            // Whole numbers of units, kept as such (`1`, never `1.0`).
+            qty: l.qty.normalize(),
             unit_price: l.unit_price,
             fulfillment: l.fulfillment,
             in_stock_qty: l
                 .in_stock_qty
                 .unwrap_or(if l.in_stock == Some(true) { l.qty } else { Decimal::ZERO })
-                .min(l.qty),
+                .min(l.qty)
+                .normalize(),
             picked_qty: Decimal::ZERO,
             shipped_qty: Decimal::ZERO,
             invoiced_qty: Decimal::ZERO,
         })
         .collect();
-    let subtotal: Decimal = lines.iter().map(Line::total).sum();
+    // Checked; an order whose lines are past the limits is refused by `problems`.
+    let subtotal = lines
+        .iter()
+        .try_fold(Decimal::ZERO, |sum, l| limits::money_add(sum, limits::money_mul(l.qty, l.unit_price)?))
+        .unwrap_or_default();
     let payment = input.payment.as_ref().map(|p| Payment {
         method: p.method.clone(),
         outcome: p.outcome,

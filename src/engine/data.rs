@@ -3,6 +3,7 @@
 
 use super::eval::{typed, Value};
 use super::{EventInput, HistoryEntry, Problem, Rejection};
+use crate::limits;
 use crate::model::{EventDef, EventKind, Outcome, Type};
 use crate::order::{Order, Payment, Shipment, Time};
 use rust_decimal::Decimal;
@@ -30,8 +31,22 @@ pub(crate) fn validate(def: &EventDef, input: &EventInput) -> Result<(), Rejecti
                 if typed(Some(v), f.ty) == Value::Null {
                     problems.push(Problem {
                         field: format!("data.{}", f.name),
-                        problem: format!("must be {}, not {v}", describe_expected(f.ty)),
+                        problem: format!(
+                            "must be {}, not {}",
+                            describe_expected(f.ty),
+                            limits::shown(&v.to_string(), limits::MAX_SHOWN)
+                        ),
                     });
+                } else if let Some(problem) = v
+                    .as_str()
+                    .filter(|_| matches!(f.ty, Type::Text | Type::Code(_)))
+                    .and_then(|t| limits::text_problem(t, limits::MAX_TEXT))
+                {
+                    problems.push(Problem { field: format!("data.{}", f.name), problem });
+                } else if let (Type::Money, Value::Number(amount)) = (f.ty, typed(Some(v), f.ty)) {
+                    if let Some(problem) = limits::money_problem(amount) {
+                        problems.push(Problem { field: format!("data.{}", f.name), problem });
+                    }
                 } else if let (Type::Code(crate::model::Codes::Outcomes), Some(s)) = (f.ty, v.as_str()) {
                     if Outcome::from_code(s).is_none() {
                         problems.push(Problem {
@@ -44,6 +59,9 @@ pub(crate) fn validate(def: &EventDef, input: &EventInput) -> Result<(), Rejecti
         }
     }
     let takes_lines = matches!(def.kind, EventKind::Shipment | EventKind::Receipt);
+    if takes_lines {
+        problems.extend(line_list_problems(input));
+    }
     for key in input.data.keys() {
         let declared = def.fields.iter().any(|f| &f.name == key);
         let structured = takes_lines && LINE_FIELDS.contains(&key.as_str());
@@ -65,6 +83,61 @@ pub(crate) fn validate(def: &EventDef, input: &EventInput) -> Result<(), Rejecti
         r.problems = problems;
         Err(r)
     }
+}
+
+/// The shape of a shipment's or receipt's `lines` and `everything`, checked before anything
+/// reads them (and before the request is kept with an idempotency key): `lines` a list of at
+/// most `MAX_LINES` objects of `line`, `sku` (a code) and `qty`, nothing else; `everything`
+/// true or false.
+fn line_list_problems(input: &EventInput) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if let Some(e) = input.data.get("everything").filter(|e| !e.is_boolean() && !e.is_null()) {
+        problems.push(Problem {
+            field: "data.everything".into(),
+            problem: format!(
+                "must be true or false, not {}",
+                limits::shown(&e.to_string(), limits::MAX_SHOWN)
+            ),
+        });
+    }
+    let Some(lines) = input.data.get("lines").filter(|l| !l.is_null()) else { return problems };
+    let Some(items) = lines.as_array() else {
+        problems.push(Problem {
+            field: "data.lines".into(),
+            problem: "must be a list of {line or sku, qty}".into(),
+        });
+        return problems;
+    };
+    if items.len() > limits::MAX_LINES {
+        problems.push(Problem {
+            field: "data.lines".into(),
+            problem: format!("lists at most {} lines, not {}", limits::MAX_LINES, items.len()),
+        });
+        return problems;
+    }
+    for (i, item) in items.iter().enumerate() {
+        let Some(fields) = item.as_object() else {
+            problems.push(Problem {
+                field: format!("data.lines[{i}]"),
+                problem: "must be {line or sku, qty}".into(),
+            });
+            continue;
+        };
+        for (key, value) in fields {
+            let problem = match key.as_str() {
+                "line" | "qty" => None,
+                "sku" => match value.as_str() {
+                    Some(sku) => limits::text_problem(sku, limits::MAX_CODE),
+                    None => Some("must be text".into()),
+                },
+                _ => Some("is not a field of a line: a line has `line` or `sku`, and `qty`".into()),
+            };
+            if let Some(problem) = problem {
+                problems.push(Problem { field: format!("data.lines[{i}].{key}"), problem });
+            }
+        }
+    }
+    problems
 }
 
 fn describe_expected(ty: Type) -> &'static str {
@@ -128,9 +201,14 @@ fn quantities(
             continue;
         };
         match item.get("qty").and_then(decimal) {
-            Some(q) if q > Decimal::ZERO => out.push((index, q)),
-            _ => problems
-                .push(Problem { field: format!("{at}.qty"), problem: "must be a number above zero".into() }),
+            Some(q) => match limits::qty_problem(q, 1) {
+                None => out.push((index, q.normalize())),
+                Some(problem) => problems.push(Problem { field: format!("{at}.qty"), problem }),
+            },
+            None => problems.push(Problem {
+                field: format!("{at}.qty"),
+                problem: format!("must be a whole number of units from 1 to {}", limits::MAX_QTY),
+            }),
         }
     }
     if problems.is_empty() {
@@ -190,7 +268,16 @@ pub(crate) fn apply_kind(
                 }]));
             }
             if outcome == Outcome::Approved {
-                order.amount_paid += amount;
+                order.amount_paid = limits::money_add(order.amount_paid, amount).ok_or_else(|| {
+                    invalid(vec![Problem {
+                        field: "data.amount".into(),
+                        problem: format!(
+                            "brings the amount paid past the largest amount, {} (paid so far: {})",
+                            limits::max_money(),
+                            order.amount_paid
+                        ),
+                    }])
+                })?;
             }
             order.payment = Some(Payment {
                 method: method.clone(),
@@ -204,21 +291,22 @@ pub(crate) fn apply_kind(
             ));
         }
         EventKind::Shipment => {
-            let mut qty = quantities(order, input, |l| l.qty - l.shipped_qty).map_err(invalid)?;
-            // Entries naming the same line add up before the check.
-            qty.sort_by_key(|(i, _)| *i);
-            qty.dedup_by(|next, first| {
-                if next.0 == first.0 {
-                    first.1 += next.1;
-                    true
-                } else {
-                    false
+            let listed =
+                quantities(order, input, |l| l.qty.saturating_sub(l.shipped_qty)).map_err(invalid)?;
+            // Entries naming the same line add up before the check (checked: each is at most
+            // `MAX_QTY`, so a sum past it ships more than any line has).
+            let mut qty: Vec<(usize, Decimal)> = Vec::with_capacity(listed.len());
+            for (i, q) in listed {
+                match qty.iter_mut().find(|(j, _)| *j == i) {
+                    Some((_, sum)) => *sum = sum.saturating_add(q),
+                    None => qty.push((i, q)),
                 }
-            });
+            }
+            qty.sort_by_key(|(i, _)| *i);
             let mut over = Vec::new();
             for (i, q) in &qty {
                 let l = &order.lines[*i];
-                if l.shipped_qty + q > l.qty {
+                if l.shipped_qty.checked_add(*q).is_none_or(|shipped| shipped > l.qty) {
                     over.push(Problem {
                         field: format!("line {} ({})", l.n, l.sku),
                         problem: format!("ships {q} but only {} of {} remain", l.qty - l.shipped_qty, l.qty),
@@ -237,7 +325,9 @@ pub(crate) fn apply_kind(
                 }]));
             }
             for (i, q) in &qty {
-                order.lines[*i].shipped_qty += q;
+                // At most the line's quantity, as checked above.
+                let l = &mut order.lines[*i];
+                l.shipped_qty = l.shipped_qty.saturating_add(*q).min(l.qty);
             }
             let amount = input.data.get("amount").and_then(decimal).unwrap_or_default();
             if amount < Decimal::ZERO {
@@ -246,7 +336,20 @@ pub(crate) fn apply_kind(
                     problem: "cannot be negative".into(),
                 }]));
             }
-            order.shipping_amount += amount;
+            // Shipping, and the order's total with it, stay amounts.
+            let shipping = limits::money_add(order.shipping_amount, amount)
+                .filter(|s| limits::money_add(order.subtotal(), *s).is_some());
+            order.shipping_amount = shipping.ok_or_else(|| {
+                invalid(vec![Problem {
+                    field: "data.amount".into(),
+                    problem: format!(
+                        "brings the order's total past the largest amount, {} (subtotal {}, shipping so far {})",
+                        limits::max_money(),
+                        order.subtotal(),
+                        order.shipping_amount
+                    ),
+                }])
+            })?;
             let shipment = Shipment {
                 carrier: text_field(input, "carrier"),
                 tracking_number: text_field(input, "tracking_number"),
@@ -266,11 +369,11 @@ pub(crate) fn apply_kind(
             order.shipments.push(shipment);
         }
         EventKind::Receipt => {
-            let qty =
-                quantities(order, input, |l| (l.qty - l.in_stock_qty).max(Decimal::ZERO)).map_err(invalid)?;
+            let qty = quantities(order, input, |l| l.qty.saturating_sub(l.in_stock_qty).max(Decimal::ZERO))
+                .map_err(invalid)?;
             for (i, q) in &qty {
                 let l = &mut order.lines[*i];
-                l.in_stock_qty = (l.in_stock_qty + q).min(l.qty);
+                l.in_stock_qty = l.in_stock_qty.saturating_add(*q).min(l.qty);
             }
             history.push(entry(
                 "receipt",

@@ -1,28 +1,38 @@
 //! Money and quantities as a request sends them: a decimal string (`"499.00"`) or a JSON
-//! number (`499`, `12.5`). One reader for every input that takes either, strict enough that the
-//! OpenAPI document can say exactly what it accepts ([`DecimalInput`]): a string is digits with
+//! number (`499`, `12.5`). One reader for every input that takes either: a string is digits with
 //! an optional fraction, never a sign, an exponent, underscores or blanks; a number is any JSON
-//! number a `Decimal` holds exactly (at most 28 digits after the point) below 10^15.
+//! number a `Decimal` holds exactly (at most 28 digits after the point). The reader takes any
+//! such value; the bounds (whole quantities up to 10^9, amounts up to 999,999,999,999.9999 with
+//! 4 decimals, in `crate::limits`) are checked with the rest of the order, so that a value past
+//! them is a problem naming its field among the others. The OpenAPI document states the bounds
+//! ([`MoneyInput`], [`QuantityInput`]).
 
 use rust_decimal::Decimal;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use std::fmt;
 use std::str::FromStr;
 
-/// The pattern a decimal string must match (what the OpenAPI document says).
-pub(crate) const DECIMAL_PATTERN: &str = r"^[0-9]{1,15}(\.[0-9]{1,13})?$";
+/// The pattern of an amount as a string, within the limits (what the OpenAPI document says).
+const MONEY_PATTERN: &str = r"^[0-9]{1,12}(\.[0-9]{1,4})?$";
 
-/// The bound a JSON number must stay below (10^15, as the string's 15 integer digits).
-const NUMBER_LIMIT: i64 = 1_000_000_000_000_000;
+/// The pattern of a quantity as a string, within the limits: 1 to 1,000,000,000.
+const QTY_PATTERN: &str = r"^([1-9][0-9]{0,8}|1000000000)$";
 
-/// Whether `s` matches [`DECIMAL_PATTERN`], without a regex engine.
+/// The pattern of a quantity in stock as a string: 0 to 1,000,000,000.
+const STOCK_PATTERN: &str = r"^(0|[1-9][0-9]{0,8}|1000000000)$";
+
+/// The longest decimal string read (a `Decimal` has at most 29 digits, a point and a fraction
+/// of 28); longer is refused without being echoed.
+const MAX_TEXT: usize = 64;
+
+/// Whether `s` is digits with an optional fraction, without a regex engine.
 fn fits_pattern(s: &str) -> bool {
     let (int, frac) = match s.split_once('.') {
         Some((i, f)) => (i, Some(f)),
         None => (s, None),
     };
-    let digits = |p: &str, max: usize| (1..=max).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit());
-    digits(int, 15) && frac.is_none_or(|f| digits(f, 13))
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    s.len() <= MAX_TEXT && digits(int) && frac.is_none_or(digits)
 }
 
 /// serde_json's token for a number kept as text (`arbitrary_precision`, which rust_decimal's
@@ -30,15 +40,16 @@ fn fits_pattern(s: &str) -> bool {
 const JSON_NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
 fn from_number_text<E: de::Error>(text: &str) -> Result<Decimal, E> {
-    let value = Decimal::from_str(text).or_else(|_| Decimal::from_scientific(text)).map_err(|_| {
+    let too_many = || {
+        let shown = if text.len() > MAX_TEXT { "" } else { text };
         E::custom(format!(
-            "the number {text} has more digits than a decimal holds (at most 28 after the point)"
+            "the number {shown} has more digits than a decimal holds (at most 28 after the point)"
         ))
-    })?;
-    if value.abs() >= Decimal::from(NUMBER_LIMIT) {
-        return Err(E::custom(format!("the number {text} is too large (the limit is 10^15)")));
+    };
+    if text.len() > MAX_TEXT {
+        return Err(too_many());
     }
-    Ok(value)
+    Decimal::from_str(text).or_else(|_| Decimal::from_scientific(text)).map_err(|_| too_many())
 }
 
 struct DecimalVisitor;
@@ -52,12 +63,15 @@ impl<'de> Visitor<'de> for DecimalVisitor {
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Decimal, E> {
         if !fits_pattern(v) {
+            let shown = if v.chars().count() > MAX_TEXT { "the text".to_string() } else { format!("`{v}`") };
             return Err(E::custom(format!(
-                "`{v}` is not a decimal string: write digits with an optional fraction, like \"12.50\" \
-                 (up to 15 digits before the point and 13 after; no sign, exponent or spaces)"
+                "{shown} is not a decimal string: write digits with an optional fraction, like \"12.50\" \
+                 (no sign, exponent or spaces)"
             )));
         }
-        Decimal::from_str(v).map_err(|e| E::custom(format!("`{v}`: {e}")))
+        Decimal::from_str(v).map_err(|_| {
+            E::custom(format!("`{v}` has more digits than a decimal holds (at most 28 after the point)"))
+        })
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Decimal, E> {
@@ -154,36 +168,86 @@ pub(crate) fn de_opt_whole<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64
     d.deserialize_option(Whole)
 }
 
-/// The OpenAPI schema of a decimal input: a string of [`DECIMAL_PATTERN`], or a JSON number.
-/// A schema only: the values are `Decimal`s read by [`de`].
+/// The OpenAPI schema of an amount: a string of [`MONEY_PATTERN`], or a JSON number from 0 to
+/// 999,999,999,999.9999. A schema only: the values are `Decimal`s read by [`de`], their bounds
+/// checked with the order (`crate::limits`).
 #[derive(Debug)]
-pub(crate) struct DecimalInput;
+pub(crate) struct MoneyInput;
 
-impl utoipa::PartialSchema for DecimalInput {
+impl utoipa::PartialSchema for MoneyInput {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, SchemaType, Type};
         OneOfBuilder::new()
             .item(
                 ObjectBuilder::new()
                     .schema_type(SchemaType::Type(Type::String))
-                    .pattern(Some(DECIMAL_PATTERN))
-                    .description(Some("A decimal string: digits with an optional fraction (`\"12.50\"`)")),
+                    .pattern(Some(MONEY_PATTERN))
+                    .description(Some("An amount as a string: up to 12 digits, a point and up to 4 decimals (`\"12.50\"`)")),
             )
             .item(
                 ObjectBuilder::new()
                     .schema_type(SchemaType::Type(Type::Number))
-                    .exclusive_maximum(Some(1e15))
-                    .exclusive_minimum(Some(-1e15))
-                    .description(Some(
-                        "A JSON number a decimal holds exactly: at most 28 digits after the point",
-                    )),
+                    .minimum(Some(0_u64))
+                    .maximum(Some(999_999_999_999.999_9_f64))
+                    .description(Some("An amount as a JSON number, at most 4 decimals, read exactly")),
             )
-            .description(Some("A decimal, as a string or a JSON number; read exactly, never through a float"))
+            .description(Some(
+                "An amount: at most 999999999999.9999, at most 4 decimals; read exactly, never through a float",
+            ))
             .into()
     }
 }
 
-impl utoipa::ToSchema for DecimalInput {}
+impl utoipa::ToSchema for MoneyInput {}
+
+/// The OpenAPI schema of a quantity: a whole number of units from 1 to 1,000,000,000, as a
+/// string of digits or a JSON integer (read by [`de`], bounds checked with the order).
+#[derive(Debug)]
+pub(crate) struct QuantityInput;
+
+impl utoipa::PartialSchema for QuantityInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        whole_schema(QTY_PATTERN, 1, "A quantity: a whole number of units from 1 to 1000000000")
+    }
+}
+
+impl utoipa::ToSchema for QuantityInput {}
+
+/// The OpenAPI schema of a quantity in stock: a whole number from 0 to 1,000,000,000.
+#[derive(Debug)]
+pub(crate) struct StockInput;
+
+impl utoipa::PartialSchema for StockInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        whole_schema(STOCK_PATTERN, 0, "Units in stock: a whole number from 0 to 1000000000")
+    }
+}
+
+impl utoipa::ToSchema for StockInput {}
+
+fn whole_schema(
+    pattern: &str,
+    min: u64,
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, SchemaType, Type};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::String))
+                .pattern(Some(pattern))
+                .description(Some("As a string of digits")),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::Integer))
+                .minimum(Some(min))
+                .maximum(Some(crate::limits::MAX_QTY))
+                .description(Some("As a JSON integer")),
+        )
+        .description(Some(description))
+        .into()
+}
 
 #[cfg(test)]
 mod tests {
@@ -209,6 +273,13 @@ mod tests {
             Ok(("12.5".into(), Some(Decimal::from(3))))
         );
         assert_eq!(read(r#"{"v": 1.5e3, "o": null}"#).map(|h| (h.v, h.o)), Ok((Decimal::from(1500), None)));
+        // Past the limits is still a value: the order's checks refuse it, naming the field.
+        assert_eq!(
+            read(r#"{"v": "1234567890123456"}"#).map(|h| h.v),
+            Ok(Decimal::from(1_234_567_890_123_456_i64))
+        );
+        assert_eq!(read(r#"{"v": 1e15}"#).map(|h| h.v), Ok(Decimal::from(1_000_000_000_000_000_i64)));
+        assert_eq!(read(r#"{"v": "79228162514264337593543950335"}"#).map(|h| h.v), Ok(Decimal::MAX));
         for bad in [
             r#""-1""#,
             r#""+1""#,
@@ -218,15 +289,18 @@ mod tests {
             r#""""#,
             r#"".5""#,
             r#""5.""#,
-            "1e15",
-            "5e-324",
+            r#""79228162514264337593543950336""#,
+            "1e30",
             "{}",
             "true",
-            r#""1234567890123456""#,
         ] {
             assert!(read(&format!(r#"{{"v": {bad}}}"#)).is_err(), "{bad} is refused");
         }
         assert!(read(r#"{"v": -2}"#).is_ok(), "a negative number reads (the order's checks refuse it)");
+        // A long text is refused without being repeated.
+        let long = format!(r#"{{"v": "{}"}}"#, "9".repeat(100_000));
+        let message = read(&long).expect_err("refused");
+        assert!(message.len() < 300, "{message}");
     }
 
     #[test]

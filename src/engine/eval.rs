@@ -264,13 +264,14 @@ fn aggregate<'a>(
             Value::Number(Decimal::from(n))
         }
         Aggregate::Sum => {
-            let mut total = Decimal::ZERO;
+            // Checked like `+` in a guard: a sum past the largest decimal is no value.
+            let mut total = Some(Decimal::ZERO);
             for l in lines {
                 if let Value::Number(x) = on_line(l)? {
-                    total += x;
+                    total = total.and_then(|t| t.checked_add(x));
                 }
             }
-            Value::Number(total)
+            total.map_or(Value::Null, Value::Number)
         }
     })
 }

@@ -801,24 +801,29 @@ fn fire(
 pub struct FulfillmentActionInput {
     /// The action's name, from the workflow's list (required to add).
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub name: Option<String>,
     /// Complete (true) or partial (false); default complete.
     #[serde(default)]
     pub complete: Option<bool>,
     /// The person notified.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub notify: Option<String>,
     /// A note.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
     /// Email or phone of the person contacted (default: the customer's email).
     #[serde(default)]
+    #[schema(max_length = 254)]
     pub contact: Option<String>,
     /// Whether the customer sees it (default yes).
     #[serde(default)]
     pub visible: Option<bool>,
     /// Who does it.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub actor: Option<String>,
 }
 
@@ -831,9 +836,41 @@ fn action_name(w: &Workflow, name: &str) -> Result<String, Rejection> {
         .unwrap_or_else(|| format!("; the actions are: {}", w.fulfillment_actions.join(", ")));
     let mut r = Rejection::new(
         "unknown_action",
-        format!("\"{name}\" is not one of workflow `{}`'s fulfillment actions{hint}", w.name),
+        format!(
+            "\"{}\" is not one of workflow `{}`'s fulfillment actions{hint}",
+            crate::limits::shown(name, crate::limits::MAX_SHOWN),
+            w.name
+        ),
     );
     r.problems.push(Problem { field: "name".into(), problem: "is not in the workflow's list".into() });
+    Err(r)
+}
+
+/// Refuses a fulfillment action whose texts are longer than the service keeps
+/// ([`crate::limits`]).
+fn action_texts(input: &FulfillmentActionInput) -> Result<(), Rejection> {
+    use crate::limits::{text_problem, MAX_EMAIL, MAX_NAME, MAX_TEXT};
+    let fields = [
+        ("name", &input.name, MAX_NAME),
+        ("notify", &input.notify, MAX_NAME),
+        ("note", &input.note, MAX_TEXT),
+        ("contact", &input.contact, MAX_EMAIL),
+        ("actor", &input.actor, MAX_NAME),
+    ];
+    let problems: Vec<Problem> = fields
+        .into_iter()
+        .filter_map(|(field, text, max)| {
+            text.as_deref()
+                .and_then(|t| text_problem(t, max))
+                .map(|problem| Problem { field: field.into(), problem })
+        })
+        .collect();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let mut r =
+        Rejection::new("invalid_data", "the fulfillment action has texts longer than the service keeps");
+    r.problems = problems;
     Err(r)
 }
 
@@ -844,6 +881,7 @@ pub fn add_fulfillment_action(
     input: &FulfillmentActionInput,
     now: Time,
 ) -> Result<Decision, Rejection> {
+    action_texts(input)?;
     locked(order, input.actor.as_deref(), now)?;
     let Some(name) = input.name.as_deref() else {
         let mut r = Rejection::new("invalid_data", "a fulfillment action needs a name");
@@ -864,6 +902,7 @@ pub fn edit_fulfillment_action(
     input: &FulfillmentActionInput,
     now: Time,
 ) -> Result<Decision, Rejection> {
+    action_texts(input)?;
     locked(order, input.actor.as_deref(), now)?;
     let mut o = order.clone();
     let Some(fa) = o.fulfillment_actions.iter_mut().find(|f| f.n == n) else {

@@ -2,12 +2,11 @@
 //! record on an order (SalesCart's "Drop-Ship Email Sent", "Called Customer", ...), with the
 //! before and after of every change kept in the history.
 
-use super::auth::Caller;
+use super::auth::{scope, Authorized};
 use super::error::{ApiError, Body, PathArgs};
 use super::orders::view_of_applied;
 use super::view::OrderView;
 use super::{trace_order, AppState};
-use crate::config::Scope;
 use crate::engine::FulfillmentActionInput;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,7 +16,7 @@ use std::sync::Arc;
 /// Records a fulfillment action on an order.
 #[utoipa::path(
     post, path = "/v1/orders/{id}/fulfillment-actions", tag = "fulfillment", operation_id = "add_fulfillment_action",
-    params(("id" = String, Path, description = "The order's id or number")),
+    params(("id" = String, Path, description = "The order's number, exactly as it was given; or its id written `id:` and digits (`id:42`)")),
     request_body(content = FulfillmentActionInput, example = json!({"name": "Customer emailed", "note": "asked about delivery", "complete": true})),
     responses(
         (status = 201, description = "Recorded; the order with it", body = OrderView),
@@ -30,14 +29,14 @@ use std::sync::Arc;
 )]
 pub(super) async fn add(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    Authorized(caller, _): Authorized<scope::OrdersWrite>,
     PathArgs(id): PathArgs<String>,
     Body(mut input): Body<FulfillmentActionInput>,
 ) -> Result<(StatusCode, Json<OrderView>), ApiError> {
-    caller.require(Scope::OrdersWrite)?;
     trace_order(&id, None);
+    let key = super::order_key(&id)?;
     input.actor = caller.actor(input.actor.take())?;
-    let applied = state.service.add_fulfillment_action(&id, &input).await?;
+    let applied = state.service.add_fulfillment_action(&key, &input).await?;
     Ok((StatusCode::CREATED, Json(view_of_applied(&state, applied))))
 }
 
@@ -45,7 +44,7 @@ pub(super) async fn add(
 #[utoipa::path(
     patch, path = "/v1/orders/{id}/fulfillment-actions/{n}", tag = "fulfillment", operation_id = "edit_fulfillment_action",
     params(
-        ("id" = String, Path, description = "The order's id or number"),
+        ("id" = String, Path, description = "The order's number, exactly as it was given; or its id written `id:` and digits (`id:42`)"),
         ("n" = u32, Path, minimum = 0, maximum = 4294967295.0, description = "The action's number on the order, from 1"),
     ),
     request_body = FulfillmentActionInput,
@@ -61,13 +60,13 @@ pub(super) async fn add(
 )]
 pub(super) async fn edit(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    Authorized(caller, _): Authorized<scope::OrdersWrite>,
     PathArgs((id, n)): PathArgs<(String, u32)>,
     Body(mut input): Body<FulfillmentActionInput>,
 ) -> Result<Json<OrderView>, ApiError> {
-    caller.require(Scope::OrdersWrite)?;
     trace_order(&id, None);
+    let key = super::order_key(&id)?;
     input.actor = caller.actor(input.actor.take())?;
-    let applied = state.service.edit_fulfillment_action(&id, n, &input).await?;
+    let applied = state.service.edit_fulfillment_action(&key, n, &input).await?;
     Ok(Json(view_of_applied(&state, applied)))
 }

@@ -1,7 +1,9 @@
 //! Bearer tokens and scopes. With no token configured every caller may do everything (the
 //! service then binds to loopback only, see `serve`); otherwise a request needs
 //! `Authorization: Bearer <secret>` of a token with the route's scope: 401 without a valid
-//! token, 403 without the scope.
+//! token, 403 without the scope. [`Authorized`] checks the scope from the request's head, before
+//! anything reads the path, query or body: a caller without the scope is told so, not about
+//! its body.
 
 use super::error::ApiError;
 use super::AppState;
@@ -9,7 +11,46 @@ use crate::config::{Scope, Token};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
+use std::marker::PhantomData;
 use std::sync::Arc;
+
+/// A scope a route needs, as a type: `Authorized<scope::OrdersWrite>`.
+pub trait RequiredScope {
+    /// The scope.
+    const SCOPE: Scope;
+}
+
+/// The scopes as types, for [`Authorized`].
+pub mod scope {
+    use super::{RequiredScope, Scope};
+
+    macro_rules! scopes {
+        ($($name:ident),*) => {$(
+            #[doc = concat!("`", stringify!($name), "`, as a type.")]
+            #[derive(Debug, Clone, Copy)]
+            pub struct $name;
+            impl RequiredScope for $name {
+                const SCOPE: Scope = Scope::$name;
+            }
+        )*};
+    }
+    scopes!(OrdersRead, OrdersWrite, EventsWrite, WorkflowsRead, MetricsRead, Admin);
+}
+
+/// A caller with scope `S`, checked from the request's head: put it before the path, query and
+/// body extractors, so that 401 and 403 come before anything about what was sent.
+#[derive(Debug, Clone)]
+pub struct Authorized<S>(pub Caller, pub PhantomData<S>);
+
+impl<S: RequiredScope + Send + Sync> FromRequestParts<Arc<AppState>> for Authorized<S> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require(S::SCOPE)?;
+        Ok(Authorized(caller, PhantomData))
+    }
+}
 
 /// Who is calling: a token, or anyone when the service has no tokens.
 #[derive(Debug, Clone)]

@@ -2,7 +2,9 @@
 //! kind can give, added here in one place so no route forgets one: `bad_path` where a path has
 //! parameters, `bad_query` where it has a query, `bad_json` / `body_too_large` /
 //! `unsupported_media_type` / `invalid_body` where it takes a JSON body, 401 / 403 where it needs
-//! a token, `busy` where it writes to the database, `internal` everywhere. [`for_service`] gives
+//! a token, `busy` where it writes to the database; `bad_request`, `uri_too_long`,
+//! `headers_too_large` (a head the service cannot read, answered before any route) and
+//! `internal` everywhere. [`for_service`] gives
 //! the document a running service serves: without tokens its routes are open, and the document
 //! says so rather than promising a 401 that never comes.
 
@@ -149,6 +151,20 @@ fn standard_answers(op: &mut Operation) {
             Some(("Retry-After", "Seconds to wait before trying again")),
         );
     }
+    // Answers about the request's head, which every route can give before it is reached.
+    const NOT_HTTP: &str =
+        "`bad_request`: the request is not HTTP the service can read (a malformed request line or header)";
+    match op.responses.responses.get_mut("400") {
+        Some(RefOr::T(r)) => r.description = format!("{}. {NOT_HTTP}", r.description),
+        _ => add_error(op, "400", NOT_HTTP, None),
+    }
+    add_error(op, "414", "`uri_too_long`: the path and query are over 65534 bytes", None);
+    add_error(
+        op,
+        "431",
+        "`headers_too_large`: the headers are over `max_header_size` (128 KiB by default), or more than 100",
+        None,
+    );
     add_error(op, "500", "`internal`: a failure on the service's side; the details are in its log", None);
 }
 

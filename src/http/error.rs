@@ -3,9 +3,10 @@
 //! unreachable or out of room is `503 database_unavailable` (`Retry-After: 5`), a commit it did
 //! not confirm `503 outcome_unknown`, anything else a plain 500.
 
-use crate::engine::Rejection;
+use crate::engine::{Problem, Rejection};
+use crate::limits;
 use crate::service::ServiceError;
-use crate::store::StoreError;
+use crate::store::{OrderKey, StoreError};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::FromRequest;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -46,9 +47,12 @@ pub struct ErrorBody {
     #[schema(nullable = false)]
     pub candidates: Option<Vec<crate::engine::Candidate>>,
     /// For bad data (`invalid_order`, `invalid_data`, `duplicate`, ...): each field and what is
-    /// wrong with it.
+    /// wrong with it; the first 50.
     #[schema(nullable = false)]
     pub problems: Option<Vec<crate::engine::Problem>>,
+    /// With `problems`: how many problems there were (more than listed when over 50).
+    #[schema(nullable = false)]
+    pub problem_count: Option<usize>,
     /// For `forbidden`: the scope the route needs.
     #[schema(nullable = false)]
     pub required_scope: Option<String>,
@@ -67,6 +71,8 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
+    /// 400: the request is not HTTP the service can read (a malformed request line or header).
+    BadRequest,
     /// 400: the body is not JSON.
     BadJson,
     /// 400: the body could not be read.
@@ -99,6 +105,8 @@ pub enum ErrorCode {
     AlreadySent,
     /// 413: the body is over the limit.
     BodyTooLarge,
+    /// 414: the path and query are over 65534 bytes.
+    UriTooLong,
     /// 415: the body is not sent as JSON.
     UnsupportedMediaType,
     /// 422: the JSON does not fit.
@@ -129,6 +137,8 @@ pub enum ErrorCode {
     Locked,
     /// 429: too many tracking requests.
     RateLimited,
+    /// 431: the headers are over `max_header_size`, or more than 100.
+    HeadersTooLarge,
     /// 500: a failure on the service's side.
     Internal,
     /// 503: the database is busy, or the order kept changing.
@@ -141,14 +151,30 @@ pub enum ErrorCode {
 
 impl ApiError {
     /// An error with a status, a code and a message.
+    /// An error with a status, a code and a message (cut to `limits::MAX_MESSAGE` characters:
+    /// a message may quote what the client sent).
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code: code.to_string(),
-            message: message.into(),
-            details: Map::new(),
-            headers: Vec::new(),
-        }
+        let message = message.into();
+        let message = match limits::shown(&message, limits::MAX_MESSAGE) {
+            std::borrow::Cow::Borrowed(_) => message,
+            std::borrow::Cow::Owned(cut) => cut,
+        };
+        ApiError { status, code: code.to_string(), message, details: Map::new(), headers: Vec::new() }
+    }
+
+    /// Adds `problems`: the first `limits::MAX_PROBLEMS`, each field and text cut to a length an
+    /// answer shows, and `problem_count`, how many there were.
+    pub fn with_problems(self, problems: Vec<Problem>) -> Self {
+        let count = problems.len();
+        let listed: Vec<Problem> = problems
+            .into_iter()
+            .take(limits::MAX_PROBLEMS)
+            .map(|p| Problem {
+                field: limits::shown(&p.field, 2 * limits::MAX_SHOWN).into_owned(),
+                problem: limits::shown(&p.problem, limits::MAX_PROBLEM_TEXT).into_owned(),
+            })
+            .collect();
+        self.with("problems", listed).with("problem_count", count)
     }
 
     /// Adds a field to the body.
@@ -166,8 +192,31 @@ impl ApiError {
     }
 
     /// 404 for an order key that names no order.
-    pub fn no_order(key: &str) -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no order has id or number `{key}`"))
+    pub fn no_order(key: &OrderKey) -> Self {
+        let message = match key {
+            OrderKey::Id(id) => format!("no order has id {id}"),
+            // Digits are a number here; say how an id is written, in case one was meant.
+            OrderKey::Number(n)
+                if !n.is_empty() && n.len() <= 18 && n.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                format!("no order has number `{n}` (an order's id is written `id:{n}`)")
+            }
+            OrderKey::Number(n) => format!("no order has number `{}`", limits::shown(n, limits::MAX_SHOWN)),
+        };
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 404 for a path part that starts with `id:` but is no id (`id:x`, `id:+5`): it names no
+    /// order, since no order number starts with `id:`.
+    pub fn bad_order_key(raw: &str) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!(
+                "no order is named `{}`: an order is named by its number, or by its id written `id:` and digits (`id:42`)",
+                limits::shown(raw, limits::MAX_SHOWN)
+            ),
+        )
     }
 
     /// 503 for a database that is down, unreachable or out of room (nothing was applied): try
@@ -185,7 +234,7 @@ impl ApiError {
 
     /// 500 for a failure the client cannot act on; the cause is logged, not sent.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "internal error");
+        tracing::error!(error = %crate::logging::clean(&cause.to_string()), "internal error");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -219,7 +268,7 @@ impl From<Rejection> for ApiError {
             e = e.with("candidates", r.candidates);
         }
         if !r.problems.is_empty() {
-            e = e.with("problems", r.problems);
+            e = e.with_problems(r.problems);
         }
         e
     }
@@ -236,7 +285,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Busy(..) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())
                 .header(header::RETRY_AFTER, "1"),
             ServiceError::OutcomeUnknown(_) => {
-                tracing::error!(error = %e, "a commit's outcome is unknown");
+                tracing::error!(error = %crate::logging::clean(&e.to_string()), "a commit's outcome is unknown");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "outcome_unknown",
@@ -339,15 +388,22 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The body: `{"error": code, "message": text, ...details}`.
+    pub fn body(&self) -> Value {
+        let mut body = Map::new();
+        body.insert("error".into(), Value::String(self.code.clone()));
+        body.insert("message".into(), Value::String(self.message.clone()));
+        for (k, v) in &self.details {
+            body.insert(k.clone(), v.clone());
+        }
+        Value::Object(body)
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = Map::new();
-        body.insert("error".into(), Value::String(self.code));
-        body.insert("message".into(), Value::String(self.message));
-        for (k, v) in self.details {
-            body.insert(k, v);
-        }
-        let mut response = (self.status, axum::Json(Value::Object(body))).into_response();
+        let mut response = (self.status, axum::Json(self.body())).into_response();
         for (name, value) in self.headers {
             response.headers_mut().insert(name, value);
         }
@@ -377,7 +433,7 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response 
         .cloned()
         .or_else(|| err.downcast_ref::<&str>().map(|s| (*s).to_string()))
         .unwrap_or_else(|| "a panic".into());
-    tracing::error!(panic = %detail, "a request handler panicked; the service goes on");
+    tracing::error!(panic = %crate::logging::clean(&detail), "a request handler panicked; the service goes on");
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal",

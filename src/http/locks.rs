@@ -1,12 +1,13 @@
 //! `POST` / `DELETE /v1/orders/{id}/lock`: a lease that keeps other actors' events off an order
 //! (a clerk editing it, a picker on the floor). 423 while another holder has it.
 
-use super::auth::Caller;
+use super::auth::{scope, Authorized, Caller};
 use super::error::{ApiError, Body, PathArgs};
 use super::orders::view_of_applied;
 use super::view::OrderView;
 use super::{trace_order, AppState};
 use crate::config::Scope;
+use crate::limits;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
@@ -24,6 +25,7 @@ const MAX_TTL_SECONDS: u64 = 86_400;
 pub(super) struct LockRequest {
     /// Who takes it (the token's name by default).
     #[serde(default)]
+    #[schema(max_length = 200)]
     holder: Option<String>,
     /// How long it lasts, 1 to 86400 seconds (default: the workflow's `lock_lease`).
     #[serde(default, deserialize_with = "crate::engine::decimal::de_opt_whole")]
@@ -37,6 +39,7 @@ pub(super) struct LockRequest {
 pub(super) struct UnlockRequest {
     /// Who releases it (the token's name by default).
     #[serde(default)]
+    #[schema(max_length = 200)]
     holder: Option<String>,
     /// Release it even though another holder has it (an `admin`'s "break lock"; the order's
     /// history records whose lock was broken and by whom).
@@ -48,19 +51,23 @@ fn holder(given: Option<String>, caller: &Caller) -> Result<String, ApiError> {
     // Blank: spaces, tabs and line breaks only (the OpenAPI document's pattern says the same).
     let blank = |h: &str| h.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r'));
     // With tokens, the holder is the token or a name it may act for, never anyone else.
+    if let Some(problem) = given.as_deref().and_then(|h| limits::text_problem(h, limits::MAX_NAME)) {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "`holder` is too long")
+            .with_problems(vec![crate::engine::Problem { field: "holder".into(), problem }]));
+    }
     caller.actor(given.filter(|h| !blank(h)))?.ok_or_else(|| {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "say who holds the lock: `holder`")
-            .with(
-                "problems",
-                [crate::engine::Problem { field: "holder".into(), problem: "is missing".into() }],
-            )
+            .with_problems(vec![crate::engine::Problem {
+                field: "holder".into(),
+                problem: "is missing".into(),
+            }])
     })
 }
 
 /// Takes or renews the lock on an order.
 #[utoipa::path(
     post, path = "/v1/orders/{id}/lock", tag = "locks", operation_id = "lock_order",
-    params(("id" = String, Path, description = "The order's id or number")),
+    params(("id" = String, Path, description = "The order's number, exactly as it was given; or its id written `id:` and digits (`id:42`)")),
     request_body(content = LockRequest, example = json!({"holder": "alice", "ttl_seconds": 600})),
     responses(
         (status = 200, description = "Locked (or renewed) until `lock.expires_at`", body = OrderView),
@@ -73,18 +80,18 @@ fn holder(given: Option<String>, caller: &Caller) -> Result<String, ApiError> {
 )]
 pub(super) async fn lock(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    Authorized(caller, _): Authorized<scope::OrdersWrite>,
     PathArgs(id): PathArgs<String>,
     Body(req): Body<LockRequest>,
 ) -> Result<Json<OrderView>, ApiError> {
-    caller.require(Scope::OrdersWrite)?;
     trace_order(&id, None);
+    let key = super::order_key(&id)?;
     let holder = holder(req.holder, &caller)?;
     let ttl = match req.ttl_seconds {
         Some(t) => t,
         None => {
             let order =
-                state.service.store().find_order(&id).await?.ok_or_else(|| ApiError::no_order(&id))?;
+                state.service.store().find_order(&key).await?.ok_or_else(|| ApiError::no_order(&key))?;
             let registry = state.service.registry();
             registry.get(&order.workflow).map_or(900, |a| a.workflow.settings.lock_lease.as_secs())
         }
@@ -97,14 +104,14 @@ pub(super) async fn lock(
         ));
     }
     let ttl = chrono::Duration::seconds(i64::try_from(ttl).unwrap_or(900));
-    let order = state.service.lock(&id, &holder, ttl).await?;
+    let order = state.service.lock(&key, &holder, ttl).await?;
     Ok(Json(view_of_applied(&state, order)))
 }
 
 /// Releases the lock (a holder releases only their own).
 #[utoipa::path(
     delete, path = "/v1/orders/{id}/lock", tag = "locks", operation_id = "unlock_order",
-    params(("id" = String, Path, description = "The order's id or number")),
+    params(("id" = String, Path, description = "The order's number, exactly as it was given; or its id written `id:` and digits (`id:42`)")),
     request_body(content = Option<UnlockRequest>, description = "Optional: `{\"holder\": ...}`; without a body, the token's name is the holder"),
     responses(
         (status = 200, description = "Released (or there was no lock)", body = OrderView),
@@ -119,12 +126,12 @@ pub(super) async fn lock(
 )]
 pub(super) async fn unlock(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    Authorized(caller, _): Authorized<scope::OrdersWrite>,
     PathArgs(id): PathArgs<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<OrderView>, ApiError> {
-    caller.require(Scope::OrdersWrite)?;
     trace_order(&id, None);
+    let key = super::order_key(&id)?;
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
@@ -159,9 +166,9 @@ pub(super) async fn unlock(
     let holder = holder(req.holder, &caller)?;
     let order = if req.break_lock {
         caller.require(Scope::Admin)?;
-        state.service.break_lock(&id, &holder).await?
+        state.service.break_lock(&key, &holder).await?
     } else {
-        state.service.unlock(&id, &holder).await?
+        state.service.unlock(&key, &holder).await?
     };
     Ok(Json(view_of_applied(&state, order)))
 }

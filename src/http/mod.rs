@@ -166,12 +166,19 @@ fn paging(limit: Option<u32>, cursor: Option<&str>) -> Result<(u32, Option<i64>)
     Ok((limit, before))
 }
 
-/// Records the order (and event) a request is about on its tracing span.
+/// The order a path part names (see [`OrderKey`]): its number exactly as written, or `id:N`.
+/// Text that starts with `id:` but is no id names no order: 404.
+fn order_key(raw: &str) -> Result<crate::store::OrderKey, error::ApiError> {
+    crate::store::OrderKey::parse(raw).ok_or_else(|| error::ApiError::bad_order_key(raw))
+}
+
+/// Records the order (and event) a request is about on its tracing span, as the client wrote
+/// them (escaped: see [`crate::logging`]).
 fn trace_order(order: &str, event: Option<&str>) {
     let span = tracing::Span::current();
-    span.record("order", order);
+    span.record("order", tracing::field::display(crate::logging::clean(order)));
     if let Some(e) = event {
-        span.record("event", e);
+        span.record("event", tracing::field::display(crate::logging::clean(e)));
     }
 }
 

@@ -1,10 +1,9 @@
 //! `GET /healthz` (the service answers, its database does and takes writes) and `GET /metrics`
 //! (Prometheus text).
 
-use super::auth::Caller;
+use super::auth::{scope, Authorized};
 use super::error::ApiError;
 use super::AppState;
-use crate::config::Scope;
 use crate::metrics::Snapshot;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -67,9 +66,8 @@ pub(super) async fn healthz(State(state): State<Arc<AppState>>) -> Response {
 )]
 pub(super) async fn metrics(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    _: Authorized<scope::MetricsRead>,
 ) -> Result<Response, ApiError> {
-    caller.require(Scope::MetricsRead)?;
     let store = state.service.store();
     let (pool_size, pool_idle) = store.pool_stats();
     let snapshot = Snapshot {

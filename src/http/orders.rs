@@ -1,11 +1,10 @@
 //! Orders: `POST /v1/orders` (create from a channel), `GET /v1/orders/{id}` (the order view)
 //! and `GET /v1/orders` (the grid, filtered and paged by cursor).
 
-use super::auth::Caller;
+use super::auth::{scope, Authorized};
 use super::error::{ApiError, Body, PathArgs, QueryArgs};
 use super::view::OrderView;
 use super::{trace_order, AppState};
-use crate::config::Scope;
 use crate::engine::NewOrder;
 use crate::order::Order;
 use crate::store::{GridQuery, GridRow};
@@ -63,10 +62,9 @@ pub(super) fn view_of_applied(state: &AppState, applied: crate::service::Applied
 )]
 pub(super) async fn create(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    Authorized(caller, _): Authorized<scope::OrdersWrite>,
     Body(mut input): Body<NewOrder>,
 ) -> Result<(StatusCode, Json<OrderView>), ApiError> {
-    caller.require(Scope::OrdersWrite)?;
     input.actor = caller.actor(input.actor.take())?;
     let created = state.service.create_order(&input).await?;
     trace_order(&created.order.number, None);
@@ -84,22 +82,22 @@ pub(super) async fn create(
 /// shipments, fulfillment actions, history, lock and the events it accepts now.
 #[utoipa::path(
     get, path = "/v1/orders/{id}", tag = "orders", operation_id = "get_order",
-    params(("id" = String, Path, description = "The order's id or number")),
+    params(("id" = String, Path, description = "The order's number, exactly as it was given; or its id written `id:` and digits (`id:42`)")),
     responses(
         (status = 200, description = "The order", body = OrderView),
-        (status = 404, description = "`not_found`: no order has this id or number", body = super::error::ErrorBody),
+        (status = 404, description = "`not_found`: no order has this number (or id)", body = super::error::ErrorBody),
         (status = 403, description = "`forbidden`: the token lacks `orders:read`", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub(super) async fn get(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    _: Authorized<scope::OrdersRead>,
     PathArgs(id): PathArgs<String>,
 ) -> Result<Json<OrderView>, ApiError> {
-    caller.require(Scope::OrdersRead)?;
     trace_order(&id, None);
-    let order = state.service.store().find_order(&id).await?.ok_or_else(|| ApiError::no_order(&id))?;
+    let key = super::order_key(&id)?;
+    let order = state.service.store().find_order(&key).await?.ok_or_else(|| ApiError::no_order(&key))?;
     Ok(Json(view_of(&state, order).await?))
 }
 
@@ -153,10 +151,9 @@ pub(super) struct GridAnswer {
 )]
 pub(super) async fn grid(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    _: Authorized<scope::OrdersRead>,
     QueryArgs(p): QueryArgs<GridParams>,
 ) -> Result<Json<GridAnswer>, ApiError> {
-    caller.require(Scope::OrdersRead)?;
     let (limit, before) = super::paging(p.limit, p.cursor.as_deref())?;
     // An empty filter (`phase=` from a form) filters nothing.
     let given = |v: Option<String>| v.filter(|v| !v.trim().is_empty());

@@ -3,10 +3,9 @@
 //! `POST /v1/outbox/{id}/retry` (a `dead` or `pending` message due again now with its attempts
 //! reset; `admin`).
 
-use super::auth::Caller;
+use super::auth::{scope, Authorized};
 use super::error::{ApiError, PathArgs, QueryArgs};
 use super::AppState;
-use crate::config::Scope;
 use crate::store::{OutboxQuery, StoredOutbox, OUTBOX_STATES};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -117,7 +116,8 @@ pub(super) struct OutboxParams {
     /// `pending`, `sent` or `dead` (anything else is refused, with a did-you-mean).
     #[param(value_type = Option<OutboxState>, inline)]
     state: Option<String>,
-    /// One order's messages: its id or number (empty: every order's).
+    /// One order's messages: its number exactly as given, or its id written `id:42` (empty: every
+    /// order's).
     order: Option<String>,
     /// The `next_cursor` of the previous page (empty: the first page).
     #[param(pattern = r"^([1-9][0-9]{0,17})?$")]
@@ -150,10 +150,9 @@ pub(super) struct OutboxPage {
 )]
 pub(super) async fn list(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    _: Authorized<scope::OrdersRead>,
     QueryArgs(p): QueryArgs<OutboxParams>,
 ) -> Result<Json<OutboxPage>, ApiError> {
-    caller.require(Scope::OrdersRead)?;
     let (limit, before) = super::paging(p.limit, p.cursor.as_deref())?;
     if let Some(s) = p.state.as_deref().filter(|s| !OUTBOX_STATES.contains(s)) {
         let hint = crate::diagnostics::did_you_mean(s, OUTBOX_STATES)
@@ -167,7 +166,10 @@ pub(super) async fn list(
     }
     let order = match p.order.as_deref().filter(|o| !o.trim().is_empty()) {
         None => None,
-        Some(key) => Some(state.service.store().order_id(key).await?.ok_or_else(|| ApiError::no_order(key))?),
+        Some(raw) => {
+            let key = super::order_key(raw)?;
+            Some(state.service.store().order_id(&key).await?.ok_or_else(|| ApiError::no_order(&key))?)
+        }
     };
     let query = OutboxQuery { state: p.state, order, before, limit };
     let (messages, next) = state.service.store().outbox_page(&query).await?;
@@ -192,10 +194,9 @@ pub(super) async fn list(
 )]
 pub(super) async fn retry(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    Authorized(caller, _): Authorized<scope::Admin>,
     PathArgs(id): PathArgs<i64>,
 ) -> Result<Json<OutboxView>, ApiError> {
-    caller.require(Scope::Admin)?;
     let now = state.service.now();
     match state.service.store().outbox_requeue(id, caller.name(), now).await? {
         None => Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no outbox message {id}"))),

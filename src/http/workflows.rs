@@ -2,10 +2,9 @@
 //! `GET /v1/workflows/{name}` (statuses, events, transitions), `.../graph` (a picture) and
 //! `POST /v1/workflows/reload` (admin).
 
-use super::auth::Caller;
+use super::auth::{scope, Authorized};
 use super::error::{ApiError, PathArgs, QueryArgs};
 use super::AppState;
-use crate::config::Scope;
 use crate::graph::{self, Format};
 use crate::registry::Active;
 use crate::reload::{ReloadReport, Trigger};
@@ -76,9 +75,8 @@ pub(super) struct WorkflowList {
 )]
 pub(super) async fn list(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    _: Authorized<scope::WorkflowsRead>,
 ) -> Result<Json<WorkflowList>, ApiError> {
-    caller.require(Scope::WorkflowsRead)?;
     let registry = state.service.registry();
     Ok(Json(WorkflowList {
         workflows: registry.all().map(WorkflowSummary::of).collect(),
@@ -183,10 +181,9 @@ fn find(state: &AppState, name: &str) -> Result<Active, ApiError> {
 )]
 pub(super) async fn get(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    _: Authorized<scope::WorkflowsRead>,
     PathArgs(name): PathArgs<String>,
 ) -> Result<Json<WorkflowDetail>, ApiError> {
-    caller.require(Scope::WorkflowsRead)?;
     let a = find(&state, &name)?;
     let w = &a.workflow;
     let code = |s: usize| w.statuses[s].code.clone();
@@ -290,11 +287,10 @@ pub(super) enum GraphFormat {
 )]
 pub(super) async fn graph(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    _: Authorized<scope::WorkflowsRead>,
     PathArgs(name): PathArgs<String>,
     QueryArgs(p): QueryArgs<GraphParams>,
 ) -> Result<Response, ApiError> {
-    caller.require(Scope::WorkflowsRead)?;
     let (format, mime) = match p.format.unwrap_or(GraphFormat::Svg) {
         GraphFormat::Svg => (Format::Svg, "image/svg+xml"),
         GraphFormat::Dot => (Format::Dot, "text/vnd.graphviz; charset=utf-8"),
@@ -316,8 +312,10 @@ pub(super) async fn graph(
     ),
     security(("bearer" = []))
 )]
-pub(super) async fn reload(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Response, ApiError> {
-    caller.require(Scope::Admin)?;
+pub(super) async fn reload(
+    State(state): State<Arc<AppState>>,
+    _: Authorized<scope::Admin>,
+) -> Result<Response, ApiError> {
     let Some(reloader) = &state.reloader else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

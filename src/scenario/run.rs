@@ -535,7 +535,7 @@ impl Runner {
         id: OrderId,
         action: &Action,
     ) -> Result<(Option<Refusal>, Option<bool>), Broken> {
-        let key = id.to_string();
+        let key = crate::store::OrderKey::Id(id);
         let refused = |e: ServiceError| match e {
             ServiceError::Rejected(r) => Ok(Some(Refusal::from_rejection(&r))),
             other => Err(store_failed(other)),

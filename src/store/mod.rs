@@ -44,7 +44,7 @@ pub use error::StoreError;
 pub use grid::{GridPage, GridQuery, GridRow};
 pub use health::{PROBE_FRESH, WRITE_FAILURE_MEMORY};
 pub use history::StoredHistory;
-pub use orders::generated_number;
+pub use orders::{generated_number, OrderKey};
 pub use outbox::{Attempt, Deliverable, OutboxQuery, StoredOutbox, OUTBOX_STATES};
 pub use status_counts::StatusRename;
 pub use timers::StoredTimer;
@@ -265,7 +265,7 @@ mod tests {
             let store = store.clone();
             let n = n.to_string();
             async move {
-                let order = store.find_order(&n).await;
+                let order = store.find_order(&OrderKey::Number(n)).await;
                 order.map(|o| o.map(|o| o.id))
             }
         };

@@ -10,6 +10,7 @@ use super::{history, outbox, timers, Backend, Store, StoreError, Tx};
 use crate::engine::Decision;
 use crate::order::{
     Address, Customer, Fulfillment, FulfillmentAction, Line, Lock, Order, OrderId, Payment, Shipment, Time,
+    ID_PREFIX,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -25,10 +26,81 @@ macro_rules! order_columns {
     };
 }
 
-/// The number of an order that came without one: `ORD` and its id. Not all digits, so it can
-/// never be mistaken for another order's id where either is accepted.
+/// The number of an order that came without one: `ORD` and its id. No channel's number has
+/// this form ([`crate::order::number_problem`]), so it is never taken before the order is made.
 pub fn generated_number(id: OrderId) -> String {
     format!("ORD{id:06}")
+}
+
+/// How a request names an order, in one unambiguous scheme: by its **number**, exactly as
+/// given (no trimming, no reading of digits or signs), or by its internal id written `id:N`
+/// (`N` plain digits). No order number may start with `id:` (in any case; creation refuses
+/// one: [`crate::order::number_problem`]), so the two can never name different orders.
+///
+/// Paths and query parameters are read with [`OrderKey::parse`]. In code, a string converts to
+/// a number and an [`OrderId`] to an id (`service.apply_event(&order.number, ..)`,
+/// `service.apply_event(order.id, ..)`): the type says which it is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum OrderKey {
+    /// The order's number (`ORD000042`, or the channel's own), compared exactly.
+    Number(String),
+    /// The store's id.
+    Id(OrderId),
+}
+
+impl OrderKey {
+    /// Reads a key as a request writes it: `id:` and 1 to 18 plain digits is an id; anything
+    /// else not starting with `id:` is a number, exactly as written. `None` for text that starts
+    /// with `id:` but is no id (`id:`, `id:+5`, `id:x`): it names no order, since no number may
+    /// start with `id:`.
+    pub fn parse(text: &str) -> Option<OrderKey> {
+        match text.strip_prefix(ID_PREFIX) {
+            Some(digits) => {
+                let plain = (1..=18).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+                plain.then(|| digits.parse::<OrderId>().ok()).flatten().map(OrderKey::Id)
+            }
+            _ => Some(OrderKey::Number(text.to_string())),
+        }
+    }
+}
+
+impl std::fmt::Display for OrderKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OrderKey::Number(n) => f.write_str(n),
+            OrderKey::Id(id) => write!(f, "{ID_PREFIX}{id}"),
+        }
+    }
+}
+
+impl From<&str> for OrderKey {
+    fn from(number: &str) -> Self {
+        OrderKey::Number(number.to_string())
+    }
+}
+
+impl From<&String> for OrderKey {
+    fn from(number: &String) -> Self {
+        OrderKey::Number(number.clone())
+    }
+}
+
+impl From<String> for OrderKey {
+    fn from(number: String) -> Self {
+        OrderKey::Number(number)
+    }
+}
+
+impl From<OrderId> for OrderKey {
+    fn from(id: OrderId) -> Self {
+        OrderKey::Id(id)
+    }
+}
+
+impl From<&OrderKey> for OrderKey {
+    fn from(key: &OrderKey) -> Self {
+        key.clone()
+    }
 }
 
 /// The part of the snapshot kept as JSON in `orders.body`, as written.
@@ -437,25 +509,23 @@ async fn insert_actions(
 }
 
 impl Store {
-    /// The id of the order with this id or number (all digits: an id first, then a number).
-    pub async fn order_id(&self, id_or_number: &str) -> Result<Option<OrderId>, StoreError> {
-        let key = id_or_number.trim();
-        if key.is_empty() {
-            return Ok(None);
-        }
-        if let Ok(id) = key.parse::<i64>() {
-            let found: Option<i64> = sqlx::query_scalar("SELECT id FROM orders WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-            if found.is_some() {
-                return Ok(found);
+    /// The id of the order `key` names, if there is one.
+    pub async fn order_id(&self, key: &OrderKey) -> Result<Option<OrderId>, StoreError> {
+        let found: Option<i64> = match key {
+            OrderKey::Id(id) => {
+                sqlx::query_scalar("SELECT id FROM orders WHERE id = $1")
+                    .bind(*id)
+                    .fetch_optional(&self.pool)
+                    .await?
             }
-        }
-        Ok(sqlx::query_scalar("SELECT id FROM orders WHERE number = $1")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?)
+            OrderKey::Number(n) => {
+                sqlx::query_scalar("SELECT id FROM orders WHERE number = $1")
+                    .bind(n.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+        };
+        Ok(found)
     }
 
     /// The order with this id, read from one snapshot.
@@ -466,32 +536,20 @@ impl Store {
         Ok(order)
     }
 
-    /// The order with this id or number: all digits is tried as an id first, then as a number.
-    pub async fn find_order(&self, id_or_number: &str) -> Result<Option<Order>, StoreError> {
-        let key = id_or_number.trim();
-        if key.is_empty() {
-            return Ok(None);
-        }
+    /// The order `key` names (see [`OrderKey`]), read from one snapshot.
+    pub async fn find_order(&self, key: &OrderKey) -> Result<Option<Order>, StoreError> {
         let mut tx = self.read().await?;
-        let mut order = None;
-        if key.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(id) = key.parse::<OrderId>() {
-                order = by_id(&mut tx, id, false).await?;
-            }
-        }
-        if order.is_none() {
-            order = by_number(&mut tx, key).await?;
-        }
+        let order = match key {
+            OrderKey::Id(id) => by_id(&mut tx, *id, false).await?,
+            OrderKey::Number(n) => by_number(&mut tx, n).await?,
+        };
         tx.commit().await?;
         Ok(order)
     }
 
-    /// The order with this number (never read as an id).
+    /// The order with this number, exactly as given (never read as an id).
     pub async fn order_by_number(&self, number: &str) -> Result<Option<Order>, StoreError> {
-        let mut tx = self.read().await?;
-        let order = by_number(&mut tx, number.trim()).await?;
-        tx.commit().await?;
-        Ok(order)
+        self.find_order(&OrderKey::Number(number.to_string())).await
     }
 
     /// The emails an order with this number was placed with (the customer's, the shipping
@@ -500,7 +558,7 @@ impl Store {
     /// number.
     pub async fn order_emails(&self, number: &str) -> Result<Option<[String; 3]>, StoreError> {
         let body: Option<String> = sqlx::query_scalar("SELECT body FROM orders WHERE number = $1")
-            .bind(number.trim())
+            .bind(number)
             .fetch_optional(&self.pool)
             .await?;
         let Some(body) = body else { return Ok(None) };
