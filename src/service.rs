@@ -467,7 +467,7 @@ impl Service {
 
     async fn change_unnoted<F>(
         &self,
-        key: &str,
+        key: &OrderKey,
         idempotency: Option<Idempotency<'_>>,
         whole_history: bool,
         decide: F,
@@ -648,7 +648,7 @@ impl Service {
 
     async fn set_lock_unnoted(
         &self,
-        key: &str,
+        key: &OrderKey,
         holder: &str,
         ttl: Option<chrono::Duration>,
         force: bool,

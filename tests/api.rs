@@ -1895,7 +1895,10 @@ async fn healthz_says_whether_the_database_takes_writes() {
             .await
             .expect("count");
         assert_eq!(probes, 1, "each probe deletes the ones before");
-        assert!(last <= seconds + 1, "30 health checks in {seconds} s made {last} probe writes, not one a second");
+        assert!(
+            last <= seconds + 1,
+            "30 health checks in {seconds} s made {last} probe writes, not one a second"
+        );
         if backend == Backend::Postgres {
             let (db,): (String,) =
                 sqlx::query_as("SELECT current_database()::text").fetch_one(&mut admin).await.expect("name");
