@@ -193,7 +193,7 @@ impl Service {
         fixed_hooks: Option<Arc<dyn Hooks + Send>>,
     ) -> Self {
         let hook_gate = Arc::new(HookGate::new(
-            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get).max(2),
         ));
         let current = Self::snapshot(&fixed_hooks, &hook_gate, registry);
         Service {

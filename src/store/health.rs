@@ -86,6 +86,7 @@ impl Store {
 
     /// One probe: a short write transaction that needs pages of its own.
     async fn probe(&self, now: Time) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await?;
         let mut tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,

@@ -8,9 +8,11 @@
 //! decide again.
 //!
 //! Concurrency, per backend:
-//! - SQLite: [`Store::begin`] issues `BEGIN IMMEDIATE`, so a `Tx` holds the database's single
-//!   write lock from its first statement to commit or drop. Writers queue behind each other
-//!   (up to `busy_timeout`, 5 s, then `Conflict`); readers outside a `Tx` (WAL) never wait.
+//! - SQLite: [`Store::begin`] takes this process's turn to write (a fair queue, so writers are
+//!   served in the order they came, not in SQLite's sleeping busy handler), then issues
+//!   `BEGIN IMMEDIATE`, so a `Tx` holds the database's single write lock from its first
+//!   statement to commit or drop. Writers wait up to 5 s (then `Conflict`); other processes on
+//!   the same file meet in `busy_timeout`; readers outside a `Tx` (WAL) never wait.
 //!   Keep transactions short, and never await another `Tx` while holding one. With
 //!   `sqlite::memory:` the pool has one connection: while a `Tx` is open, every other call
 //!   waits for it.
@@ -67,6 +69,10 @@ pub enum Backend {
 
 /// Settings every SQLite connection gets, in this order (`busy_timeout` first, so that switching
 /// to WAL waits for other connections instead of failing).
+/// How long a SQLite writer waits for the write lock (`busy_timeout`), in this process and
+/// behind others.
+const SQLITE_BUSY: std::time::Duration = std::time::Duration::from_secs(5);
+
 const SQLITE_PRAGMAS: &[&str] = &[
     "PRAGMA busy_timeout = 5000",
     "PRAGMA journal_mode = WAL",
@@ -107,6 +113,10 @@ pub struct Store {
     backend: Backend,
     /// The last write that failed with the database unavailable (shared by clones).
     health: Arc<health::WriteHealth>,
+    /// SQLite: whose turn it is to write (shared by clones). Writers of this process queue here,
+    /// first come first served, instead of in SQLite's busy handler, which sleeps and retries
+    /// (up to 100 ms a time) and so lets a late writer overtake one that waited long.
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -157,7 +167,7 @@ impl Store {
             e => StoreError::from(e),
         })?;
         schema::migrator(backend).await?.run(&pool).await?;
-        Ok(Store { pool, backend, health: Arc::default() })
+        Ok(Store { pool, backend, health: Arc::default(), writer: Arc::default() })
     }
 
     /// The database this store talks to.
@@ -168,6 +178,7 @@ impl Store {
     /// Starts a write transaction (SQLite: `BEGIN IMMEDIATE`, which waits for the write lock
     /// up to the busy timeout, then fails with [`StoreError::Conflict`]).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let turn = self.write_turn().await?;
         let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
@@ -177,7 +188,7 @@ impl Store {
             self.health.failed(&e);
             e
         })?;
-        Ok(Tx::new(tx, self.backend, self.health.clone()))
+        Ok(Tx::new(tx, self.backend, self.health.clone(), turn))
     }
 
     /// Checks that the database answers (`SELECT 1`).
@@ -194,6 +205,19 @@ impl Store {
     /// Closes the pool: waits for connections in use to come back, then closes them all.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// SQLite: waits for this process's turn to write (as long as the busy timeout, then
+    /// [`StoreError::Conflict`], as SQLite would); held until the transaction ends. Other
+    /// processes on the same file still meet in SQLite's busy handler. PostgreSQL: no turn.
+    async fn write_turn(&self) -> Result<Option<tokio::sync::OwnedMutexGuard<()>>, StoreError> {
+        match self.backend {
+            Backend::Sqlite => tokio::time::timeout(SQLITE_BUSY, self.writer.clone().lock_owned())
+                .await
+                .map(Some)
+                .map_err(|_| StoreError::Conflict),
+            Backend::Postgres => Ok(None),
+        }
     }
 
     /// A read-only transaction that sees one snapshot (SQLite: a deferred transaction, which

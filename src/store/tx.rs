@@ -18,6 +18,9 @@ pub struct Tx {
     written: Vec<StoredHistory>,
     /// Told how the commit went.
     health: Arc<WriteHealth>,
+    /// SQLite: this process's turn to write, given back when the transaction ends (declared
+    /// last, so it is released after the transaction's rollback or commit).
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl std::fmt::Debug for Tx {
@@ -27,8 +30,13 @@ impl std::fmt::Debug for Tx {
 }
 
 impl Tx {
-    pub(super) fn new(tx: Transaction<'static, Any>, backend: Backend, health: Arc<WriteHealth>) -> Tx {
-        Tx { tx, backend, written: Vec::new(), health }
+    pub(super) fn new(
+        tx: Transaction<'static, Any>,
+        backend: Backend,
+        health: Arc<WriteHealth>,
+        turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    ) -> Tx {
+        Tx { tx, backend, written: Vec::new(), health, _turn: turn }
     }
 
     /// The connection the transaction runs on.
