@@ -88,8 +88,8 @@ Stops on SIGTERM or Ctrl-C after requests in flight finish (exit 0). SIGHUP relo
         /// The workflow file.
         file: PathBuf,
         /// The picture format.
-        #[arg(long, short, value_enum, default_value_t = Format::Svg)]
-        format: Format,
+        #[arg(long, short, value_enum, default_value_t = GraphFormat::Svg)]
+        format: GraphFormat,
         /// Write to this file instead of standard output.
         #[arg(long, short)]
         output: Option<PathBuf>,
@@ -124,6 +124,27 @@ Exit code: 0 every scenario passed, 1 a scenario failed or could not be read, 2 
         #[arg(default_value = "workflows")]
         path: PathBuf,
     },
+}
+
+/// `orderly graph --format`: the picture formats of [`graph::render`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum GraphFormat {
+    /// A Mermaid flowchart (paste into Markdown).
+    Mermaid,
+    /// Graphviz DOT (render with `dot -Tsvg`).
+    Dot,
+    /// A standalone SVG image, laid out without external tools.
+    Svg,
+}
+
+impl From<GraphFormat> for Format {
+    fn from(f: GraphFormat) -> Format {
+        match f {
+            GraphFormat::Mermaid => Format::Mermaid,
+            GraphFormat::Dot => Format::Dot,
+            GraphFormat::Svg => Format::Svg,
+        }
+    }
 }
 
 /// How diagnostics are printed.
@@ -243,7 +264,7 @@ fn check(path: &Path, format: ErrorFormat, deny_warnings: bool) -> ExitCode {
     }
 }
 
-fn graph_cmd(file: &Path, format: Format, output: Option<&Path>) -> ExitCode {
+fn graph_cmd(file: &Path, format: GraphFormat, output: Option<&Path>) -> ExitCode {
     let loaded = match load_or_report(file) {
         Ok(l) => l,
         Err(code) => return code,
@@ -257,7 +278,7 @@ fn graph_cmd(file: &Path, format: Format, output: Option<&Path>) -> ExitCode {
         errln!("error: `{}` has errors; fix them to draw it", file.display());
         return ExitCode::from(1);
     };
-    let picture = graph::render(workflow, format);
+    let picture = graph::render(workflow, format.into());
     match output {
         Some(out) => {
             if let Err(e) = std::fs::write(out, picture) {

@@ -16,7 +16,7 @@ mod svg;
 mod tests;
 
 /// The picture formats [`render`] can produce.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// A Mermaid flowchart (paste into Markdown).
     Mermaid,

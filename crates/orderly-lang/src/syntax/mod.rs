@@ -17,7 +17,7 @@ mod grammar {
     #![allow(missing_docs, unreachable_pub, reason = "pest_derive generates the Rule enum")]
     /// The parser generated from `grammar/workflow.pest`.
     #[derive(pest_derive::Parser)]
-    #[grammar = "../grammar/workflow.pest"]
+    #[grammar = "../../../grammar/workflow.pest"]
     pub(super) struct WorkflowParser;
 }
 use grammar::{Rule, WorkflowParser};

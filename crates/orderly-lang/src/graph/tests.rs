@@ -247,14 +247,6 @@ fn idents_stay_unique() {
 }
 
 #[test]
-fn formats_parse_from_the_command_line() {
-    use clap::ValueEnum;
-    assert_eq!(Format::from_str("svg", false), Ok(Format::Svg));
-    assert_eq!(Format::from_str("mermaid", false), Ok(Format::Mermaid));
-    assert_eq!(Format::from_str("dot", false), Ok(Format::Dot));
-}
-
-#[test]
 fn svg_labels_clear_statuses_and_long_edges_use_lanes() {
     let mut w = sample();
     w.statuses[0].label = "New \u{1}order".into();

@@ -17,7 +17,7 @@ use crate::diagnostics::{suggestion, Diagnostic, Span};
 use crate::model::Workflow;
 use crate::syntax::ast::{self, Name};
 
-pub(crate) use durations::{format_duration, parse_duration};
+pub use durations::{format_duration, parse_duration, DurationError};
 
 /// What the checker may look at besides the file itself.
 #[derive(Debug, Clone, Default)]

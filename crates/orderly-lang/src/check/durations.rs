@@ -7,7 +7,7 @@ pub(crate) const UNITS: &[(&str, u64)] = &[("s", 1), ("m", 60), ("h", 3600), ("d
 
 /// Why a duration is not valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum DurationError {
+pub enum DurationError {
     /// The unit is not one of `s m h d w`.
     Unit(String),
     /// Zero length.
@@ -17,7 +17,7 @@ pub(crate) enum DurationError {
 }
 
 /// `90s`, `15m`, `48h`, `7d`, `2w`: the largest unit that divides the duration.
-pub(crate) fn format_duration(d: Duration) -> String {
+pub fn format_duration(d: Duration) -> String {
     let s = d.as_secs();
     for (unit, size) in UNITS.iter().rev().filter(|(u, _)| *u != "s") {
         if s >= *size && s % size == 0 {
@@ -28,7 +28,7 @@ pub(crate) fn format_duration(d: Duration) -> String {
 }
 
 /// Parses `15m` and friends.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let digits = text.chars().take_while(char::is_ascii_digit).count();
     let (number, unit) = text.split_at(digits);
     let seconds_per = UNITS
