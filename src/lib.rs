@@ -12,19 +12,16 @@
     reason = "a Rejection carries its explanation (candidates, problems); refusals are the slow path"
 )]
 
+pub use orderly_engine::{engine, hooks, limits, order};
 pub use orderly_lang::{check, diagnostics, graph, model, schema, syntax};
 
 pub mod cli;
 pub mod config;
 pub mod delivery;
-pub mod engine;
-pub mod hooks;
 pub mod http;
-pub mod limits;
 pub mod load;
 pub mod logging;
 pub mod metrics;
-pub mod order;
 pub mod registry;
 pub mod reload;
 pub mod scenario;

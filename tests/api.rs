@@ -1497,7 +1497,9 @@ async fn the_openapi_document_is_precise() {
         .filter_map(|c| c.as_str().map(str::to_string))
         .collect();
     let mut used = std::collections::BTreeSet::new();
+    // Every crate's sources: the root's and the workspace's (crates/*/src).
     source_codes(Path::new("src"), &mut used);
+    source_codes(Path::new("crates"), &mut used);
     // Rejections no HTTP answer carries: a timer's (timers fire inside the service) and the
     // marker a failed delivery leaves in an order's history.
     for internal in ["unknown_timer", "workflow"] {

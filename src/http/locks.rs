@@ -28,7 +28,7 @@ pub(super) struct LockRequest {
     #[schema(max_length = 200)]
     holder: Option<String>,
     /// How long it lasts, 1 to 86400 seconds (default: the workflow's `lock_lease`).
-    #[serde(default, deserialize_with = "crate::engine::decimal::de_opt_whole")]
+    #[serde(default, deserialize_with = "crate::engine::de_opt_whole")]
     #[schema(minimum = 1, maximum = 86400)]
     ttl_seconds: Option<u64>,
 }

@@ -796,34 +796,35 @@ fn fire(
 }
 
 /// A fulfillment action to add, or the parts of one to change.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FulfillmentActionInput {
     /// The action's name, from the workflow's list (required to add).
     #[serde(default)]
-    #[schema(max_length = 200)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub name: Option<String>,
     /// Complete (true) or partial (false); default complete.
     #[serde(default)]
     pub complete: Option<bool>,
     /// The person notified.
     #[serde(default)]
-    #[schema(max_length = 200)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub notify: Option<String>,
     /// A note.
     #[serde(default)]
-    #[schema(max_length = 2000)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub note: Option<String>,
     /// Email or phone of the person contacted (default: the customer's email).
     #[serde(default)]
-    #[schema(max_length = 254)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 254))]
     pub contact: Option<String>,
     /// Whether the customer sees it (default yes).
     #[serde(default)]
     pub visible: Option<bool>,
     /// Who does it.
     #[serde(default)]
-    #[schema(max_length = 200)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub actor: Option<String>,
 }
 

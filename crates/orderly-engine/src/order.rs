@@ -15,7 +15,7 @@ pub type Time = chrono::DateTime<chrono::Utc>;
 pub type OrderId = i64;
 
 /// How an order's id is written where an order is named (`id:42`; see
-/// [`crate::store::OrderKey`]). No order number may start with it.
+/// `OrderKey` in the store). No order number may start with it.
 pub const ID_PREFIX: &str = "id:";
 
 /// Why `number` may not be an order's number, if it may not: it starts with [`ID_PREFIX`] (in
@@ -157,7 +157,8 @@ impl Order {
 }
 
 /// A customer record, as linked to the order.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Customer {
     /// The store's id.
     pub id: Option<i64>,
@@ -178,46 +179,48 @@ pub struct Customer {
 }
 
 /// A postal address.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Address {
     /// First name.
-    #[schema(max_length = 200)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub first_name: String,
     /// Last name.
-    #[schema(max_length = 200)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub last_name: String,
     /// Company.
-    #[schema(max_length = 200)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub company: String,
     /// Street address.
-    #[schema(max_length = 200)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub address: String,
     /// Second address line.
-    #[schema(max_length = 200)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub address2: String,
     /// City.
-    #[schema(max_length = 200)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub city: String,
     /// State or region.
-    #[schema(max_length = 200)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub state: String,
     /// Postal code.
-    #[schema(max_length = 200)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub zip: String,
     /// Country.
-    #[schema(max_length = 200)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub country: String,
     /// Phone.
-    #[schema(max_length = 64)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub phone: String,
     /// Email for this address.
-    #[schema(max_length = 254)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 254))]
     pub email: String,
 }
 
 /// A payment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Payment {
     /// The method code (`credit_card`, `check`, ...).
     pub method: String,
@@ -230,7 +233,8 @@ pub struct Payment {
 }
 
 /// How a line is sourced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Fulfillment {
     /// From the warehouse.
@@ -263,7 +267,8 @@ impl Fulfillment {
 }
 
 /// An order line.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Line {
     /// Position in the order, from 1.
     pub n: u32,
@@ -313,7 +318,8 @@ impl Line {
 }
 
 /// A shipment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Shipment {
     /// Carrier (UPS, FedEx, ...).
     pub carrier: String,
@@ -322,10 +328,10 @@ pub struct Shipment {
     /// Shipping amount charged.
     pub amount: Decimal,
     /// (line number, units) shipped: `[[1, "2"], ...]`.
-    #[schema(value_type = Vec<ShippedLine>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<ShippedLine>))]
     pub lines: Vec<(u32, Decimal)>,
     /// When.
-    #[schema(value_type = String, format = DateTime)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: Time,
 }
 
@@ -334,6 +340,7 @@ pub struct Shipment {
 #[derive(Debug)]
 pub struct ShippedLine;
 
+#[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for ShippedLine {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{ArrayBuilder, ArrayItems, ObjectBuilder, SchemaType, Type};
@@ -355,10 +362,12 @@ impl utoipa::PartialSchema for ShippedLine {
     }
 }
 
+#[cfg(feature = "openapi")]
 impl utoipa::ToSchema for ShippedLine {}
 
 /// A fulfillment action recorded on an order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FulfillmentAction {
     /// Its number on the order, from 1.
     pub n: u32,
@@ -375,20 +384,21 @@ pub struct FulfillmentAction {
     /// Whether the customer sees it.
     pub visible: bool,
     /// When it was recorded.
-    #[schema(value_type = String, format = DateTime)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: Time,
     /// When it was last changed.
-    #[schema(value_type = String, format = DateTime)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Time,
 }
 
 /// A lease on an order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Lock {
     /// Who holds it.
     pub holder: String,
     /// When it runs out.
-    #[schema(value_type = String, format = DateTime)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub expires_at: Time,
 }
 

@@ -99,7 +99,7 @@ impl HookDiagnostic {
 }
 
 /// Groups diagnostics by file into reports, in file order.
-pub(crate) fn reports(diagnostics: &[HookDiagnostic]) -> Vec<Report> {
+pub fn reports(diagnostics: &[HookDiagnostic]) -> Vec<Report> {
     let mut by_file: BTreeMap<&str, Report> = BTreeMap::new();
     for d in diagnostics {
         by_file

@@ -17,7 +17,8 @@ mod eval;
 mod run;
 
 pub use create::{create, CustomerInput, LineInput, NewOrder, PaymentInput};
-pub(crate) use eval::show as show_guard;
+pub use decimal::de_opt_whole;
+pub use eval::show as show_guard;
 pub use eval::{evaluate, explain, Value};
 pub use run::{
     add_fulfillment_action, apply, edit_fulfillment_action, failed_timer, fire_timer, integration_failed,
@@ -172,7 +173,8 @@ pub struct Decision {
 }
 
 /// One transition taken or event handled.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Step {
     /// The event (`None` for automatic transitions; `timer:NAME` for timers).
     pub event: Option<String>,
@@ -185,10 +187,11 @@ pub struct Step {
 }
 
 /// One row of an order's history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HistoryEntry {
     /// When.
-    #[schema(value_type = String, format = DateTime)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: Time,
     /// What kind of entry: `created`, `transition`, `event`, `note`, `fulfillment_action`,
     /// `fulfillment_action_changed`, `shipment`, `payment`, `receipt`, `timer`, `picked`,
@@ -300,7 +303,8 @@ impl std::fmt::Display for Rejection {
 }
 
 /// A transition that could have taken the event, and why it did not.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Candidate {
     /// Its line in the workflow file.
     pub line: usize,
@@ -311,7 +315,8 @@ pub struct Candidate {
 }
 
 /// A field of the input and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     /// The field's path (`customer.email`, `data.amount`, `lines[2].qty`).
     pub field: String,

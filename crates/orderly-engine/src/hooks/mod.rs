@@ -22,7 +22,7 @@ mod check;
 mod properties;
 mod view;
 
-pub(crate) use check::reports as hook_reports;
+pub use check::reports as hook_reports;
 pub use check::HookDiagnostic;
 
 use crate::diagnostics::Report;

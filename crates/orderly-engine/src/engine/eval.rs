@@ -293,7 +293,7 @@ pub fn evaluate(
 }
 
 /// The expression as text, as it could be written in a workflow.
-pub(crate) fn show(e: &model::Expr) -> String {
+pub fn show(e: &model::Expr) -> String {
     match &e.kind {
         ExprKind::Const(model::Value::Text(t)) => format!("\"{t}\""),
         ExprKind::Const(model::Value::Number(n)) => n.to_string(),

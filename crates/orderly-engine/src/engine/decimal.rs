@@ -12,12 +12,15 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use std::fmt;
 use std::str::FromStr;
 
+#[cfg(feature = "openapi")]
 /// The pattern of an amount as a string, within the limits (what the OpenAPI document says).
 const MONEY_PATTERN: &str = r"^[0-9]{1,12}(\.[0-9]{1,4})?$";
 
+#[cfg(feature = "openapi")]
 /// The pattern of a quantity as a string, within the limits: 1 to 1,000,000,000.
 const QTY_PATTERN: &str = r"^([1-9][0-9]{0,8}|1000000000)$";
 
+#[cfg(feature = "openapi")]
 /// The pattern of a quantity in stock as a string: 0 to 1,000,000,000.
 const STOCK_PATTERN: &str = r"^(0|[1-9][0-9]{0,8}|1000000000)$";
 
@@ -129,7 +132,7 @@ pub(crate) fn de_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>,
 
 /// Reads an optional whole number as JSON Schema counts `integer`: `60`, `60.0` and `6e1` alike
 /// (serde's `u64` refuses the last two, which a schema-valid request may send).
-pub(crate) fn de_opt_whole<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+pub fn de_opt_whole<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     struct Whole;
     impl<'de> Visitor<'de> for Whole {
         type Value = Option<u64>;
@@ -168,12 +171,14 @@ pub(crate) fn de_opt_whole<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64
     d.deserialize_option(Whole)
 }
 
+#[cfg(feature = "openapi")]
 /// The OpenAPI schema of an amount: a string of [`MONEY_PATTERN`], or a JSON number from 0 to
 /// 999,999,999,999.9999. A schema only: the values are `Decimal`s read by [`de`], their bounds
 /// checked with the order (`crate::limits`).
 #[derive(Debug)]
 pub(crate) struct MoneyInput;
 
+#[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for MoneyInput {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, SchemaType, Type};
@@ -198,33 +203,41 @@ impl utoipa::PartialSchema for MoneyInput {
     }
 }
 
+#[cfg(feature = "openapi")]
 impl utoipa::ToSchema for MoneyInput {}
 
+#[cfg(feature = "openapi")]
 /// The OpenAPI schema of a quantity: a whole number of units from 1 to 1,000,000,000, as a
 /// string of digits or a JSON integer (read by [`de`], bounds checked with the order).
 #[derive(Debug)]
 pub(crate) struct QuantityInput;
 
+#[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for QuantityInput {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         whole_schema(QTY_PATTERN, 1, "A quantity: a whole number of units from 1 to 1000000000")
     }
 }
 
+#[cfg(feature = "openapi")]
 impl utoipa::ToSchema for QuantityInput {}
 
+#[cfg(feature = "openapi")]
 /// The OpenAPI schema of a quantity in stock: a whole number from 0 to 1,000,000,000.
 #[derive(Debug)]
 pub(crate) struct StockInput;
 
+#[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for StockInput {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         whole_schema(STOCK_PATTERN, 0, "Units in stock: a whole number from 0 to 1000000000")
     }
 }
 
+#[cfg(feature = "openapi")]
 impl utoipa::ToSchema for StockInput {}
 
+#[cfg(feature = "openapi")]
 fn whole_schema(
     pattern: &str,
     min: u64,

@@ -13,29 +13,30 @@ use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A new order as a channel sends it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewOrder {
     /// The channel (`website`, `pos`, ...).
-    #[schema(max_length = 100)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub channel: String,
     /// The workflow, when more than one workflow has this channel.
     #[serde(default)]
-    #[schema(max_length = 100)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub workflow: Option<String>,
     /// The order number; the store gives one when missing. Orders are named by it exactly as
     /// given; it may not start with `id:` (how ids are written), nor be `ORD` and digits only
     /// (the store's own numbers).
     #[serde(default)]
-    #[schema(max_length = 64)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub number: Option<String>,
     /// The channel's own id: the same id from the same channel again gives the first order back.
     #[serde(default)]
-    #[schema(max_length = 200)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub external_id: Option<String>,
     /// The channel's mode (`carry`, `delivery`, `layaway`, `present`, `phone`).
     #[serde(default)]
-    #[schema(max_length = 100)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub mode: Option<String>,
     /// The customer.
     #[serde(default)]
@@ -57,7 +58,7 @@ pub struct NewOrder {
     pub attributes: BTreeMap<String, serde_json::Value>,
     /// Who creates it.
     #[serde(default)]
-    #[schema(max_length = 200)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub actor: Option<String>,
     /// The number the store set aside for an order that came without one (`ORD000042`), so
     /// that hooks and messages at creation see it. Set by the service; never read from a
@@ -67,70 +68,73 @@ pub struct NewOrder {
 }
 
 /// The customer of a new order.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct CustomerInput {
     /// Email.
-    #[schema(max_length = 254)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 254))]
     pub email: String,
     /// First name.
-    #[schema(max_length = 200)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub first_name: String,
     /// Last name.
-    #[schema(max_length = 200)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub last_name: String,
     /// Company.
-    #[schema(max_length = 200)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub company: String,
     /// Phone.
-    #[schema(max_length = 64)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub phone: String,
     /// Checked out without an account.
     pub guest: bool,
 }
 
 /// The payment of a new order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PaymentInput {
     /// The method code.
-    #[schema(max_length = 100)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub method: String,
     /// The outcome.
     pub outcome: Outcome,
     /// The amount (default: the order's total): zero or more, at most 999,999,999,999.9999, at
     /// most 4 decimals.
     #[serde(default, deserialize_with = "super::decimal::de_opt")]
-    #[schema(value_type = Option<super::decimal::MoneyInput>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<super::decimal::MoneyInput>))]
     pub amount: Option<Decimal>,
     /// The gateway's reference.
     #[serde(default)]
-    #[schema(max_length = 200)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub reference: Option<String>,
 }
 
 /// A line of a new order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LineInput {
     /// Stock keeping unit.
-    #[schema(max_length = 100)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub sku: String,
     /// Description.
     #[serde(default)]
-    #[schema(max_length = 2000)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub description: String,
     /// Vendor.
     #[serde(default)]
-    #[schema(max_length = 200)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub vendor: String,
     /// Quantity: a whole number of units, 1 to 1,000,000,000.
     #[serde(deserialize_with = "super::decimal::de")]
-    #[schema(value_type = super::decimal::QuantityInput)]
+    #[cfg_attr(feature = "openapi", schema(value_type = super::decimal::QuantityInput))]
     pub qty: Decimal,
     /// Price per unit: zero or more, at most 999,999,999,999.9999, at most 4 decimals.
     #[serde(deserialize_with = "super::decimal::de")]
-    #[schema(value_type = super::decimal::MoneyInput)]
+    #[cfg_attr(feature = "openapi", schema(value_type = super::decimal::MoneyInput))]
     pub unit_price: Decimal,
     /// How it is sourced (default stock).
     #[serde(default = "stock")]
@@ -140,7 +144,7 @@ pub struct LineInput {
     pub in_stock: Option<bool>,
     /// How much of it is in stock (instead of `in_stock`): a whole number, 0 to 1,000,000,000.
     #[serde(default, deserialize_with = "super::decimal::de_opt")]
-    #[schema(value_type = Option<super::decimal::StockInput>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<super::decimal::StockInput>))]
     pub in_stock_qty: Option<Decimal>,
 }
 
