@@ -14,6 +14,7 @@
 
 pub use orderly_engine::{engine, hooks, limits, order};
 pub use orderly_lang::{check, diagnostics, graph, model, schema, syntax};
+pub use orderly_store as store;
 
 pub mod cli;
 pub mod config;
@@ -27,4 +28,3 @@ pub mod reload;
 pub mod scenario;
 pub mod serve;
 pub mod service;
-pub mod store;

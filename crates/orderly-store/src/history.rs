@@ -9,7 +9,8 @@ use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 /// A stored history row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoredHistory {
     /// The row's id (increasing in the order rows were written).
     pub id: i64,

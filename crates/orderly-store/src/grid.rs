@@ -31,10 +31,11 @@ pub struct GridQuery {
 }
 
 /// One row of the grid.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GridRow {
     /// The order's id.
-    #[schema(value_type = i64)]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub id: OrderId,
     /// Its number.
     pub number: String,
@@ -47,7 +48,7 @@ pub struct GridRow {
     /// Its status code.
     pub status: String,
     /// Since when.
-    #[schema(value_type = String, format = DateTime)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub status_since: Time,
     /// Its flags.
     pub flags: Vec<String>,
@@ -60,7 +61,7 @@ pub struct GridRow {
     /// The customer's email.
     pub customer_email: String,
     /// When it was created.
-    #[schema(value_type = String, format = DateTime)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Time,
 }
 

@@ -15,20 +15,20 @@ use std::pin::Pin;
 
 /// (version, description, SQL) of each SQLite migration, in order.
 const SQLITE: &[(i64, &str, &str)] = &[
-    (1, "schema", include_str!("../../migrations/sqlite/0001_schema.sql")),
-    (2, "delivery", include_str!("../../migrations/sqlite/0002_delivery.sql")),
-    (3, "sent", include_str!("../../migrations/sqlite/0003_sent.sql")),
-    (4, "health_probe", include_str!("../../migrations/sqlite/0004_health_probe.sql")),
-    (5, "customer_emails", include_str!("../../migrations/sqlite/0005_customer_emails.sql")),
+    (1, "schema", include_str!("../migrations/sqlite/0001_schema.sql")),
+    (2, "delivery", include_str!("../migrations/sqlite/0002_delivery.sql")),
+    (3, "sent", include_str!("../migrations/sqlite/0003_sent.sql")),
+    (4, "health_probe", include_str!("../migrations/sqlite/0004_health_probe.sql")),
+    (5, "customer_emails", include_str!("../migrations/sqlite/0005_customer_emails.sql")),
 ];
 
 /// (version, description, SQL) of each PostgreSQL migration, in order.
 const POSTGRES: &[(i64, &str, &str)] = &[
-    (1, "schema", include_str!("../../migrations/postgres/0001_schema.sql")),
-    (2, "delivery", include_str!("../../migrations/postgres/0002_delivery.sql")),
-    (3, "sent", include_str!("../../migrations/postgres/0003_sent.sql")),
-    (4, "health_probe", include_str!("../../migrations/postgres/0004_health_probe.sql")),
-    (5, "customer_emails", include_str!("../../migrations/postgres/0005_customer_emails.sql")),
+    (1, "schema", include_str!("../migrations/postgres/0001_schema.sql")),
+    (2, "delivery", include_str!("../migrations/postgres/0002_delivery.sql")),
+    (3, "sent", include_str!("../migrations/postgres/0003_sent.sql")),
+    (4, "health_probe", include_str!("../migrations/postgres/0004_health_probe.sql")),
+    (5, "customer_emails", include_str!("../migrations/postgres/0005_customer_emails.sql")),
 ];
 
 /// Migrations compiled into the binary.

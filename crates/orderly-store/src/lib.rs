@@ -26,6 +26,8 @@
 //! rolled it back by itself and the `ROLLBACK` failed) is closed, never reused; see `health.rs`,
 //! which also holds [`Store::check_writable`].
 
+use orderly_engine::{engine, order};
+
 mod baseline;
 mod customers;
 mod encode;
