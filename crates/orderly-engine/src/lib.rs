@@ -16,6 +16,10 @@
 
 use orderly_lang::{check, diagnostics, model, schema};
 
+/// The workflow language this engine runs (`orderly-lang`): compile a workflow's text with
+/// [`lang::check::compile`].
+pub use orderly_lang as lang;
+
 pub mod engine;
 pub mod hooks;
 pub mod limits;

@@ -289,6 +289,8 @@ impl Rejection {
     }
 }
 
+impl std::error::Error for Rejection {}
+
 impl std::fmt::Display for Rejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.code, self.message)?;
