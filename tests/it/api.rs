@@ -3,7 +3,7 @@
 //! themselves, bad input that changes nothing, locks, tokens and scopes, the tracking page,
 //! the order grid, workflows, health, metrics and the OpenAPI document.
 
-mod support;
+use crate::support;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};

@@ -2,7 +2,7 @@
 //! a local SMTP listener (a minimal SMTP server in this file) with its subject, recipient and
 //! body.
 
-mod support;
+use crate::support;
 
 use orderly::config::{DeliverySettings, EmailSettings};
 use orderly::delivery::{email, template};

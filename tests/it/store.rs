@@ -2,7 +2,7 @@
 //! exactly, versions guard every write, timers, idempotency keys, customer matching, workflow
 //! versions, and two writers on one order.
 
-mod support;
+use crate::support;
 
 use chrono::{DateTime, Utc};
 use orderly::engine::{Decision, HistoryEntry, OutboxMessage, TimerCancel, TimerStart};

@@ -7,7 +7,7 @@
 //! The worker is driven round by round (`Worker::run_once`) on the service's manual clock, with
 //! tiny timeouts and no backoff; the kill test runs the real binary twice on one SQLite file.
 
-mod support;
+use crate::support;
 
 use axum::body::Bytes;
 use axum::extract::State;

@@ -3,7 +3,7 @@
 //! moves them, the folder watcher reloads once per burst (also when editors save by rename), and
 //! an input keeps the snapshot it started with.
 
-mod support;
+use crate::support;
 
 use chrono::TimeZone;
 use orderly::engine::{EventInput, NewOrder, NoHooks};
@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The service tests' small shop: `awaiting_payment` -> `paid` when the balance is paid.
-const SHOP: &str = include_str!("fixtures/shop/shop.flow");
+const SHOP: &str = include_str!("../fixtures/shop/shop.flow");
 
 /// The guard the first tests edit.
 const PAID_IN_FULL: &str = "when order.balance_due <= 0 go to paid";

@@ -1,0 +1,20 @@
+//! The integration tests, in one binary (one link instead of one per file): each module is a
+//! former test file, `support` their shared helpers (both backends, a free port, folders).
+//! `cargo test` runs them; `cargo test --test it api::` one module.
+
+mod support;
+
+mod api;
+mod cli;
+mod config;
+mod delivery;
+mod diagnostics;
+mod email;
+mod hooks;
+mod reload;
+mod robustness;
+mod scenarios;
+mod serve;
+mod service;
+mod store;
+mod workflows;
