@@ -105,44 +105,22 @@ impl<'de> Deserialize<'de> for Wait {
     }
 }
 
-/// Parses `90s`, `45m`, `48h`, `14d`, `2w`, or several of them together (`1d12h`).
+/// Parses `90s`, `45m`, `48h`, `14d`, `2w`, or several of them together (`1d12h`): the
+/// workflows' own notation ([`crate::check::parse_duration`]), as a clock step.
 pub fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
-    let bad = || {
-        format!("`{text}` is not a duration: write a number and its unit together, e.g. \"45m\", \"48h\", \"14d\"")
-    };
-    let mut total = chrono::Duration::zero();
-    let mut digits = String::new();
-    let mut parts = 0;
-    for c in text.trim().chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
+    use crate::check::DurationError;
+    let text = text.trim();
+    let d = crate::check::parse_duration(text).map_err(|e| match e {
+        DurationError::Zero => format!("`{text}`: a duration must be longer than zero"),
+        DurationError::TooLong => format!("`{text}` is longer than 100 years"),
+        DurationError::Order => {
+            format!("`{text}`: the units go from the largest to the smallest, each once, e.g. \"1d12h\"")
         }
-        let unit: i64 = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3_600,
-            'd' => 86_400,
-            'w' => 604_800,
-            _ => return Err(bad()),
-        };
-        let n: i64 = digits.parse().map_err(|_| bad())?;
-        let secs = n.checked_mul(unit).ok_or_else(bad)?;
-        total = chrono::Duration::try_seconds(secs).and_then(|d| total.checked_add(&d)).ok_or_else(bad)?;
-        digits.clear();
-        parts += 1;
-    }
-    if parts == 0 || !digits.is_empty() {
-        return Err(bad());
-    }
-    if total <= chrono::Duration::zero() {
-        return Err(format!("`{text}`: a duration must be longer than zero"));
-    }
-    // Workflow durations stop at 100 years too; beyond that a date would overflow.
-    if total > chrono::Duration::days(100 * 366) {
-        return Err(format!("`{text}` is longer than 100 years: no order waits that long"));
-    }
-    Ok(total)
+        DurationError::Unit(_) => format!(
+            "`{text}` is not a duration: write a number and its unit together, e.g. \"45m\", \"48h\", \"14d\""
+        ),
+    })?;
+    chrono::Duration::from_std(d).map_err(|_| format!("`{text}` is longer than 100 years"))
 }
 
 /// One step of a scenario: exactly one of `event`, `advance`, `add_action`, `edit_action`,
@@ -808,7 +786,10 @@ mod tests {
         assert_eq!(parse_duration("14d"), Ok(chrono::Duration::days(14)));
         assert_eq!(parse_duration("1d12h"), Ok(chrono::Duration::hours(36)));
         assert_eq!(parse_duration("2w"), Ok(chrono::Duration::weeks(2)));
-        for bad in ["", "45", "m", "45 minutes", "0m", "1.5h", "99999999999999999999d"] {
+        assert_eq!(parse_duration("1w2d3h4m5s"), Ok(chrono::Duration::seconds(788_645)));
+        for bad in
+            ["", "45", "m", "45 minutes", "0m", "1.5h", "99999999999999999999d", "12h1d", "1h1h", "1d-"]
+        {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

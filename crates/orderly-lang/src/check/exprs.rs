@@ -59,6 +59,11 @@ pub(super) fn duration_error(text: &str, error: &DurationError, span: Span) -> D
                 .with_label("longer than 100 years")
                 .with_help("e.g. `30d`")
         }
+        DurationError::Order => {
+            Diagnostic::error("invalid-duration", format!("invalid duration `{text}`"), span)
+                .with_label("the units go from the largest to the smallest, each once")
+                .with_help("e.g. `1d12h`")
+        }
     }
 }
 

@@ -7,7 +7,6 @@
 
 use crate::model::{Phase, StatusId, Workflow};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 mod dot;
 mod mermaid;
@@ -108,26 +107,12 @@ fn edges(w: &Workflow) -> Vec<Edge> {
     }
     for timer in &w.timers {
         let Some(to) = timer.target else { continue };
-        let label = format!("after {}", compact_duration(timer.after));
+        let label = format!("after {}", crate::check::format_duration(timer.after));
         for &from in &timer.statuses {
             add(from, to, &label);
         }
     }
     out
-}
-
-/// `30m`, `48h` as `2d`, `90s`: the largest unit that divides the duration evenly.
-fn compact_duration(d: Duration) -> String {
-    if d.subsec_nanos() != 0 {
-        return format!("{}ms", d.as_millis());
-    }
-    let secs = d.as_secs();
-    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
-        if secs != 0 && secs % size == 0 {
-            return format!("{}{unit}", secs / size);
-        }
-    }
-    format!("{secs}s")
 }
 
 /// An identifier `prefix_code` safe in any diagram language. A code with characters other

@@ -1,4 +1,4 @@
-use super::{compact_duration, ident, render, Format};
+use super::{ident, render, Format};
 use crate::diagnostics::Span;
 use crate::model::{EventDef, EventKind, Phase, Settings, Status, StatusId, Timer, Transition, Workflow};
 use std::time::Duration;
@@ -228,15 +228,11 @@ fn empty_workflow_renders() {
 }
 
 #[test]
-fn durations_are_compact() {
-    let d = |secs| compact_duration(Duration::from_secs(secs));
-    assert_eq!(d(30 * 60), "30m");
-    assert_eq!(d(36 * 3_600), "36h");
-    assert_eq!(d(48 * 3_600), "2d");
-    assert_eq!(d(7 * 86_400), "7d");
-    assert_eq!(d(90), "90s");
-    assert_eq!(d(0), "0s");
-    assert_eq!(compact_duration(Duration::from_millis(1_500)), "1500ms");
+fn timer_labels_write_durations_as_workflows_do() {
+    let mut w = sample();
+    w.timers[0].after = Duration::from_secs(14 * 86_400);
+    let out = render(&w, Format::Mermaid);
+    assert!(out.contains("after 2w"), "{out}");
 }
 
 #[test]
