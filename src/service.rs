@@ -729,6 +729,9 @@ impl Service {
         &self,
         on_fired: &mut (dyn FnMut(chrono::Duration) + Send),
     ) -> Result<(), ServiceError> {
+        // Conflicts in a row: bounded like every other input (the timer loop tries again at
+        // its next tick).
+        let mut conflicts = 0u32;
         loop {
             // Each timer is one input: it runs on the snapshot it starts with.
             let _input = self.gate.read().await;
@@ -736,6 +739,12 @@ impl Service {
             let now = self.now();
             let mut tx = self.store.begin().await?;
             let Some(timer) = tx.due_timers(now, 1).await?.into_iter().next() else { return Ok(()) };
+            if conflicts >= RETRIES {
+                return Err(ServiceError::Busy(
+                    format!("{}{}", crate::order::ID_PREFIX, timer.order_id),
+                    RETRIES,
+                ));
+            }
             let Some(order) = tx.order_for_update(timer.order_id).await? else {
                 tx.delete_timer(timer.id).await?;
                 tx.commit().await?;
@@ -790,22 +799,87 @@ impl Service {
                 continue; // another process fired it
             }
             match insert_related(&mut tx, &mut decision, related, now).await {
-                Err(ServiceError::Store(StoreError::Conflict)) => continue,
+                Err(ServiceError::Store(StoreError::Conflict)) => {
+                    conflicts += 1;
+                    continue;
+                }
                 other => other?,
             }
             match tx.update_order_from(&order, &decision, active.version, now).await {
-                Err(StoreError::Conflict) => continue,
+                Err(StoreError::Conflict) => {
+                    conflicts += 1;
+                    continue;
+                }
                 other => other?,
             }
             if commit(tx).await?.is_none() {
+                conflicts += 1;
                 continue;
             }
+            conflicts = 0;
             on_fired(now - timer.due_at);
         }
     }
 }
 
 impl Service {
+    /// Takes up to `limit` due messages of the kinds this process delivers, each leased for
+    /// `lease` (the delivery worker's claim; see [`Store::claim_outbox`]).
+    pub async fn claim_outbox(
+        &self,
+        what: &crate::store::Deliverable,
+        now: Time,
+        lease: chrono::Duration,
+        limit: i64,
+    ) -> Result<Vec<StoredOutbox>, ServiceError> {
+        self.noted(self.store.claim_outbox(what, now, lease, limit).await.map_err(ServiceError::from))
+    }
+
+    /// Records a delivered message (`status`: the receiver's HTTP status; `sent`: what was sent).
+    /// False when the message was no longer leased to this attempt (nothing changes then).
+    pub async fn outbox_sent(
+        &self,
+        message: &StoredOutbox,
+        status: Option<i64>,
+        sent: Option<&serde_json::Value>,
+        now: Time,
+    ) -> Result<bool, ServiceError> {
+        self.noted(self.store.outbox_sent(message, status, sent, now).await.map_err(ServiceError::from))
+    }
+
+    /// Records a failed attempt and when to try again. False when the message was no longer
+    /// leased to this attempt.
+    pub async fn outbox_retry(
+        &self,
+        message: &StoredOutbox,
+        status: Option<i64>,
+        error: &str,
+        sent: Option<&serde_json::Value>,
+        next: Time,
+        now: Time,
+    ) -> Result<bool, ServiceError> {
+        self.noted(
+            self.store
+                .outbox_retry(message, status, error, sent, next, now)
+                .await
+                .map_err(ServiceError::from),
+        )
+    }
+
+    /// An admin's retry of an outbox message: a `dead` or `pending` message becomes due now
+    /// with its attempts reset, noted in its order's history (one write, through the service
+    /// like every other: reloads wait for it and `/healthz` hears of its failure). `None` for
+    /// an unknown message; a message already `sent` comes back unchanged.
+    pub async fn outbox_requeue(
+        &self,
+        id: i64,
+        actor: Option<&str>,
+    ) -> Result<Option<StoredOutbox>, ServiceError> {
+        let _input = self.gate.read().await;
+        let now = self.now();
+        self.noted(self.store.outbox_requeue(id, actor, now).await.map_err(ServiceError::from))
+    }
+
     /// Gives up on an outbox message: in one transaction the message becomes `dead` (with a
     /// `delivery` row in its order's history) and the order gets the built-in flag
     /// `integration_failed`, a history row naming the message and why, and its automatic

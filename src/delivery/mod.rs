@@ -137,8 +137,7 @@ impl Worker {
             let now = self.inner.service.now();
             let lease =
                 chrono::Duration::seconds(i64::try_from(self.inner.settings.lease_seconds).unwrap_or(60));
-            let claimed =
-                self.inner.service.store().claim_outbox(&self.inner.deliverable, now, lease, BATCH).await?;
+            let claimed = self.inner.service.claim_outbox(&self.inner.deliverable, now, lease, BATCH).await?;
             let n = claimed.len();
             let mut tasks = tokio::task::JoinSet::new();
             for message in claimed {
@@ -230,7 +229,7 @@ impl Worker {
         match result {
             Ok(status) => {
                 let status = (status != 0).then_some(i64::from(status));
-                if !service.store().outbox_sent(&message, status, sent, now).await? {
+                if !service.outbox_sent(&message, status, sent, now).await? {
                     return Ok(Outcome::Stale);
                 }
                 tracing::info!(message_id = message.id, order = message.order_id, kind = %kind, target = %label, attempt = message.attempts, "message delivered");
@@ -259,7 +258,7 @@ impl Worker {
             Err(f) => {
                 let delay = backoff(message.attempts, &self.inner.settings);
                 let next = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero());
-                if !service.store().outbox_retry(&message, f.status, &f.error, sent, next, now).await? {
+                if !service.outbox_retry(&message, f.status, &f.error, sent, next, now).await? {
                     return Ok(Outcome::Stale);
                 }
                 tracing::info!(message_id = message.id, order = message.order_id, kind = %kind, target = %label, attempt = message.attempts, error = %crate::logging::clean(&f.error), retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");

@@ -197,8 +197,7 @@ pub(super) async fn retry(
     Authorized(caller, _): Authorized<scope::Admin>,
     PathArgs(id): PathArgs<i64>,
 ) -> Result<Json<OutboxView>, ApiError> {
-    let now = state.service.now();
-    match state.service.store().outbox_requeue(id, caller.name(), now).await? {
+    match state.service.outbox_requeue(id, caller.name()).await? {
         None => Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no outbox message {id}"))),
         Some(m) if m.state == "sent" => Err(ApiError::new(
             StatusCode::CONFLICT,
