@@ -311,7 +311,14 @@ impl Service {
             company: c.company.clone(),
             phone: c.phone.clone(),
             is_guest: c.guest,
-            zip: input.shipping_address.as_ref().map(|a| a.zip.clone()).unwrap_or_default(),
+            // The billing address's postal code, or the shipping address's when there is none
+            // (as `CustomerMatch::zip` says).
+            zip: input
+                .billing_address
+                .as_ref()
+                .or(input.shipping_address.as_ref())
+                .map(|a| a.zip.clone())
+                .unwrap_or_default(),
         };
         let mut duplicate_seen = false;
         // With hooks: the customer the last decision was made for, its id and the decision.

@@ -64,11 +64,6 @@ impl From<HookDiagnostic> for Diagnostic {
 }
 
 impl HookDiagnostic {
-    /// A report of this one finding, ready to render.
-    pub fn to_report(&self) -> Report {
-        Report { path: self.file.clone(), source: self.source.clone(), diagnostics: vec![self.into()] }
-    }
-
     pub(crate) fn at(
         file: &str,
         source: &str,
