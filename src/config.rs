@@ -379,24 +379,8 @@ impl Config {
             at(e.span().unwrap_or(0..0), unknown_key(&message))
         })?;
         let mut config = Config { source: Some(file.into()), ..Config::default() };
-        let values = [
-            ("database_url", raw.database_url),
-            ("bind", raw.bind),
-            ("workflows", raw.workflows),
-            ("body_limit", raw.body_limit),
-            ("log_format", raw.log_format),
-            ("log_level", raw.log_level),
-            ("track_per_minute", raw.track_per_minute),
-            ("trusted_proxies", raw.trusted_proxies),
-            ("timer_interval_ms", raw.timer_interval_ms),
-            ("reload_debounce_ms", raw.reload_debounce_ms),
-            ("watch", raw.watch),
-            ("shutdown_grace_seconds", raw.shutdown_grace_seconds),
-            ("max_connections", raw.max_connections),
-            ("header_read_timeout_ms", raw.header_read_timeout_ms),
-            ("body_read_timeout_ms", raw.body_read_timeout_ms),
-            ("max_header_size", raw.max_header_size),
-        ];
+        let mut raw = raw;
+        let values = raw.scalars();
         for (key, value) in values {
             if let Some(value) = value {
                 config.set(key, value.get_ref()).map_err(|m| at(value.span(), format!("`{key}` {m}")))?;
@@ -424,7 +408,7 @@ impl Config {
 
     /// Overrides the keys set by `ORDERLY_*` variables.
     fn apply_env(&mut self, env: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        for key in KEYS {
+        for key in KEYS.iter().copied() {
             let var = format!("ORDERLY_{}", key.to_ascii_uppercase());
             if let Some(text) = env(&var) {
                 self.set(key, &toml::Value::String(text.clone())).map_err(|message| ConfigError::Env {
@@ -537,51 +521,53 @@ impl Config {
 const MIN_HEADER_SIZE: usize = 1024;
 const MAX_HEADER_SIZE: usize = 16 << 20;
 
-/// The keys besides `tokens`, each also set by `ORDERLY_<KEY>`.
-const KEYS: [&str; 16] = [
-    "database_url",
-    "bind",
-    "workflows",
-    "body_limit",
-    "log_format",
-    "log_level",
-    "track_per_minute",
-    "trusted_proxies",
-    "timer_interval_ms",
-    "reload_debounce_ms",
-    "watch",
-    "shutdown_grace_seconds",
-    "max_connections",
-    "header_read_timeout_ms",
-    "body_read_timeout_ms",
-    "max_header_size",
-];
+/// The one table of the file's top-level keys besides the tables (`tokens`, `webhooks`,
+/// `delivery`, `email`): each is a field of [`RawFile`], a member of [`KEYS`] (also set by
+/// `ORDERLY_<KEY>`) and an arm of `Config::set`, from this one list.
+macro_rules! top_level_keys {
+    ($($key:ident),* $(,)?) => {
+        /// The keys besides the tables, each also set by `ORDERLY_<KEY>`.
+        const KEYS: &[&str] = &[$(stringify!($key)),*];
 
-/// The file as written: every key optional, unknown keys refused, spans kept for messages.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    database_url: Option<Spanned<toml::Value>>,
-    bind: Option<Spanned<toml::Value>>,
-    workflows: Option<Spanned<toml::Value>>,
-    body_limit: Option<Spanned<toml::Value>>,
-    log_format: Option<Spanned<toml::Value>>,
-    log_level: Option<Spanned<toml::Value>>,
-    tokens: Option<TokenTables>,
-    track_per_minute: Option<Spanned<toml::Value>>,
-    trusted_proxies: Option<Spanned<toml::Value>>,
-    timer_interval_ms: Option<Spanned<toml::Value>>,
-    reload_debounce_ms: Option<Spanned<toml::Value>>,
-    watch: Option<Spanned<toml::Value>>,
-    shutdown_grace_seconds: Option<Spanned<toml::Value>>,
-    max_connections: Option<Spanned<toml::Value>>,
-    header_read_timeout_ms: Option<Spanned<toml::Value>>,
-    body_read_timeout_ms: Option<Spanned<toml::Value>>,
-    max_header_size: Option<Spanned<toml::Value>>,
-    webhooks: Option<BTreeMap<String, Spanned<RawWebhook>>>,
-    delivery: Option<Spanned<RawDelivery>>,
-    email: Option<Spanned<RawEmail>>,
+        /// The file as written: every key optional, unknown keys refused, spans kept for
+        /// messages.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct RawFile {
+            $($key: Value,)*
+            tokens: Option<TokenTables>,
+            webhooks: Option<BTreeMap<String, Spanned<RawWebhook>>>,
+            delivery: Option<Spanned<RawDelivery>>,
+            email: Option<Spanned<RawEmail>>,
+        }
+
+        impl RawFile {
+            /// The top-level keys with their values, in the table's order.
+            fn scalars(&mut self) -> Vec<(&'static str, Value)> {
+                vec![$((stringify!($key), self.$key.take())),*]
+            }
+        }
+    };
 }
+
+top_level_keys!(
+    database_url,
+    bind,
+    workflows,
+    body_limit,
+    log_format,
+    log_level,
+    track_per_minute,
+    trusted_proxies,
+    timer_interval_ms,
+    reload_debounce_ms,
+    watch,
+    shutdown_grace_seconds,
+    max_connections,
+    header_read_timeout_ms,
+    body_read_timeout_ms,
+    max_header_size,
+);
 
 type Value = Option<Spanned<toml::Value>>;
 
