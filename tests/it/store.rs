@@ -6,7 +6,7 @@ use crate::support;
 
 use chrono::{DateTime, Utc};
 use orderly::engine::{Decision, HistoryEntry, OutboxMessage, TimerCancel, TimerStart};
-use orderly::model::Outcome;
+use orderly::model::PaymentOutcome;
 use orderly::order::{
     Address, Fulfillment, FulfillmentAction, Line, Lock, Order, OrderId, Payment, Shipment, Time,
 };
@@ -192,7 +192,7 @@ async fn a_full_order_round_trips_exactly() {
             billing: Address { address2: String::new(), ..address }.into(),
             payment: Some(Payment {
                 method: "credit_card".into(),
-                outcome: Outcome::Approved,
+                outcome: PaymentOutcome::Approved,
                 amount: dec("40.28"),
                 reference: "ch_123".into(),
             }),

@@ -2,7 +2,7 @@
 //! document describes (every status, channel default and setting named there).
 
 use orderly::check::{compile, Context};
-use orderly::model::{Outcome, Workflow};
+use orderly::model::{PaymentOutcome, Workflow};
 use orderly::syntax::{parse, print};
 use std::path::Path;
 
@@ -22,7 +22,7 @@ fn initial(
     w: &Workflow,
     channel: &str,
     mode: Option<&str>,
-    payment: Option<(&str, Outcome)>,
+    payment: Option<(&str, PaymentOutcome)>,
 ) -> Option<String> {
     let c = w.channel(channel).unwrap_or_else(|| panic!("no channel `{channel}`"));
     let rule = &c.rules[c.rule_for(mode, payment)?];
@@ -119,10 +119,10 @@ fn retail_has_every_coresense_phase_and_status() {
 
 #[test]
 fn retail_channel_table_row_by_row() {
-    use Outcome::*;
+    use PaymentOutcome::*;
     let w = load("workflows/retail.flow");
     /// Channel, mode, payment (method, outcome) or unpaid, and the seed's initial status.
-    type Row<'a> = (&'a str, Option<&'a str>, Option<(&'a str, Outcome)>, &'a str);
+    type Row<'a> = (&'a str, Option<&'a str>, Option<(&'a str, PaymentOutcome)>, &'a str);
     let cases: &[Row<'_>] = &[
         ("pos", Some("carry"), Some(("cash", Approved)), "shipped"),
         ("pos", Some("delivery"), Some(("credit_card", Approved)), "ready_to_process"),
@@ -191,7 +191,7 @@ fn special_orders_has_aimsi_import_settings_and_shipping_software() {
         assert!(shipment.fields.iter().any(|x| x.name == f), "shipment lacks {f}");
     }
     // The card is charged by the cart at checkout, or in the store.
-    use Outcome::*;
+    use PaymentOutcome::*;
     let charged = initial(&w, "cart_import", None, Some(("credit_card", Approved))).expect("covered");
     let to_charge = initial(&w, "cart_import", None, Some(("credit_card", Pending))).expect("covered");
     assert_ne!(charged, to_charge);

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-pub use crate::model::Outcome;
+pub use crate::model::PaymentOutcome;
 
 /// A moment in time, always UTC.
 pub type Time = chrono::DateTime<chrono::Utc>;
@@ -225,7 +225,7 @@ pub struct Payment {
     /// The method code (`credit_card`, `check`, ...).
     pub method: String,
     /// The outcome.
-    pub outcome: Outcome,
+    pub outcome: PaymentOutcome,
     /// The amount.
     pub amount: Decimal,
     /// The gateway's reference.
@@ -720,7 +720,7 @@ pub(crate) mod test_support {
             billing: Arc::new(address("Troy")),
             payment: Some(Payment {
                 method: "credit_card".into(),
-                outcome: Outcome::Approved,
+                outcome: PaymentOutcome::Approved,
                 amount: d("100.00"),
                 reference: "auth-1".into(),
             }),

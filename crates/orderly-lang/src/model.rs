@@ -244,7 +244,7 @@ pub struct Channel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
-pub enum Outcome {
+pub enum PaymentOutcome {
     /// The payment went through.
     Approved,
     /// The payment was refused.
@@ -255,23 +255,28 @@ pub enum Outcome {
     Invalid,
 }
 
-impl Outcome {
+impl PaymentOutcome {
     /// Every outcome, in the order they are listed to users.
-    pub const ALL: [Outcome; 4] = [Outcome::Approved, Outcome::Declined, Outcome::Pending, Outcome::Invalid];
+    pub const ALL: [PaymentOutcome; 4] = [
+        PaymentOutcome::Approved,
+        PaymentOutcome::Declined,
+        PaymentOutcome::Pending,
+        PaymentOutcome::Invalid,
+    ];
 
     /// The outcome's code.
     pub fn code(self) -> &'static str {
         match self {
-            Outcome::Approved => "approved",
-            Outcome::Declined => "declined",
-            Outcome::Pending => "pending",
-            Outcome::Invalid => "invalid",
+            PaymentOutcome::Approved => "approved",
+            PaymentOutcome::Declined => "declined",
+            PaymentOutcome::Pending => "pending",
+            PaymentOutcome::Invalid => "invalid",
         }
     }
 
     /// The outcome with this code.
-    pub fn from_code(code: &str) -> Option<Outcome> {
-        Outcome::ALL.into_iter().find(|o| o.code() == code)
+    pub fn from_code(code: &str) -> Option<PaymentOutcome> {
+        PaymentOutcome::ALL.into_iter().find(|o| o.code() == code)
     }
 }
 
@@ -285,7 +290,7 @@ pub struct ChannelRule {
     /// Payment methods it applies to (`None`: any).
     pub methods: Option<Vec<String>>,
     /// Payment outcomes it applies to (`None`: any).
-    pub outcomes: Option<Vec<Outcome>>,
+    pub outcomes: Option<Vec<PaymentOutcome>>,
     /// Applies only to orders that arrive without a payment.
     pub unpaid: bool,
     /// For refusals: the message.
@@ -297,7 +302,7 @@ pub struct ChannelRule {
 impl ChannelRule {
     /// Whether the rule takes an order in `mode`, paid as `payment` (method, outcome) or unpaid
     /// (`None`). A method of `None` stands for one no rule names: it never matches `paid by`.
-    pub fn takes(&self, mode: Option<&str>, payment: Option<(Option<&str>, Outcome)>) -> bool {
+    pub fn takes(&self, mode: Option<&str>, payment: Option<(Option<&str>, PaymentOutcome)>) -> bool {
         let mode_ok = self.modes.as_ref().is_none_or(|ms| mode.is_some_and(|m| ms.iter().any(|x| x == m)));
         let payment_ok = match payment {
             None => self.methods.is_none() && self.outcomes.is_none(),
@@ -316,7 +321,7 @@ impl ChannelRule {
 
 impl Channel {
     /// The index of the first rule that takes an order in `mode`, paid as `payment`.
-    pub fn rule_for(&self, mode: Option<&str>, payment: Option<(&str, Outcome)>) -> Option<usize> {
+    pub fn rule_for(&self, mode: Option<&str>, payment: Option<(&str, PaymentOutcome)>) -> Option<usize> {
         self.rules.iter().position(|r| r.takes(mode, payment.map(|(m, o)| (Some(m), o))))
     }
 }

@@ -5,7 +5,7 @@
 use super::run::Run;
 use super::{Decision, Hooks, Problem, Rejection, Step};
 use crate::limits;
-use crate::model::{Channel, FieldRef, Outcome, Type, Workflow};
+use crate::model::{Channel, FieldRef, PaymentOutcome, Type, Workflow};
 use crate::order::{Address, Customer, Fulfillment, Line, Order, Payment, Time};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -100,7 +100,7 @@ pub struct PaymentInput {
     #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub method: String,
     /// The outcome.
-    pub outcome: Outcome,
+    pub outcome: PaymentOutcome,
     /// The amount (default: the order's total): zero or more, at most 999,999,999,999.9999, at
     /// most 4 decimals.
     #[serde(default, deserialize_with = "super::decimal::de_opt")]
@@ -378,8 +378,10 @@ fn build(
         amount: p.amount.unwrap_or(subtotal),
         reference: p.reference.clone().unwrap_or_default(),
     });
-    let amount_paid =
-        payment.as_ref().filter(|p| p.outcome == Outcome::Approved).map_or(Decimal::ZERO, |p| p.amount);
+    let amount_paid = payment
+        .as_ref()
+        .filter(|p| p.outcome == PaymentOutcome::Approved)
+        .map_or(Decimal::ZERO, |p| p.amount);
     let mut attributes = BTreeMap::new();
     for (name, value) in &input.attributes {
         let ty = w.attributes.iter().find(|a| &a.name == name).map_or(Type::Text, |a| a.ty);

@@ -4,7 +4,7 @@
 use super::eval::{typed, Value};
 use super::{EventInput, HistoryEntry, Problem, Rejection};
 use crate::limits;
-use crate::model::{EventDef, EventKind, Outcome, Type};
+use crate::model::{EventDef, EventKind, PaymentOutcome, Type};
 use crate::order::{Order, Payment, Shipment, Time};
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -48,7 +48,7 @@ pub(crate) fn validate(def: &EventDef, input: &EventInput) -> Result<(), Rejecti
                         problems.push(Problem { field: format!("data.{}", f.name), problem });
                     }
                 } else if let (Type::Code(crate::model::Codes::Outcomes), Some(s)) = (f.ty, v.as_str()) {
-                    if Outcome::from_code(s).is_none() {
+                    if PaymentOutcome::from_code(s).is_none() {
                         problems.push(Problem {
                             field: format!("data.{}", f.name),
                             problem: "must be one of approved, declined, pending, invalid".into(),
@@ -251,8 +251,8 @@ pub(crate) fn apply_kind(
                 .data
                 .get("outcome")
                 .and_then(serde_json::Value::as_str)
-                .and_then(Outcome::from_code)
-                .unwrap_or(Outcome::Approved);
+                .and_then(PaymentOutcome::from_code)
+                .unwrap_or(PaymentOutcome::Approved);
             let method = input
                 .data
                 .get("method")
@@ -267,7 +267,7 @@ pub(crate) fn apply_kind(
                     problem: "cannot be negative".into(),
                 }]));
             }
-            if outcome == Outcome::Approved {
+            if outcome == PaymentOutcome::Approved {
                 order.amount_paid = limits::money_add(order.amount_paid, amount).ok_or_else(|| {
                     invalid(vec![Problem {
                         field: "data.amount".into(),

@@ -1,7 +1,7 @@
 use super::*;
 use crate::check::{compile, Context};
 use crate::model::Workflow;
-use crate::order::{Customer, Outcome};
+use crate::order::{Customer, PaymentOutcome};
 use chrono::TimeZone;
 
 const SHOP: &str = r#"
@@ -46,7 +46,7 @@ fn t0() -> Time {
     chrono::Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).single().expect("valid")
 }
 
-fn new_order(method: &str, outcome: Outcome) -> NewOrder {
+fn new_order(method: &str, outcome: PaymentOutcome) -> NewOrder {
     serde_json::from_value(serde_json::json!({
         "channel": "web",
         "customer": {"email": "a@b.c"},
@@ -59,7 +59,7 @@ fn new_order(method: &str, outcome: Outcome) -> NewOrder {
     .expect("valid input")
 }
 
-fn created(method: &str, outcome: Outcome) -> Order {
+fn created(method: &str, outcome: PaymentOutcome) -> Order {
     let w = shop();
     create(&w, &new_order(method, outcome), Customer::default(), false, t0(), &NoHooks)
         .expect("created")
@@ -72,22 +72,29 @@ fn event(name: &str, data: serde_json::Value) -> EventInput {
 
 #[test]
 fn channel_rules_choose_the_initial_status_and_auto_pick_runs() {
-    let o = created("check", Outcome::Pending);
+    let o = created("check", PaymentOutcome::Pending);
     assert_eq!(o.status, "awaiting_payment");
     assert_eq!(o.total().to_string(), "25.50");
     assert_eq!(o.lines[0].picked_qty.to_string(), "2", "in-stock line picked");
     assert!(o.lines[1].picked_qty.is_zero(), "out-of-stock line not picked");
     assert!(!o.invoiced, "not everything is in stock");
-    assert_eq!(created("credit_card", Outcome::Approved).status, "paid");
+    assert_eq!(created("credit_card", PaymentOutcome::Approved).status, "paid");
 }
 
 #[test]
 fn refusals_and_missing_fields_explain_themselves() {
     let w = shop();
-    let r = create(&w, &new_order("paypal", Outcome::Approved), Customer::default(), false, t0(), &NoHooks)
-        .expect_err("refused");
+    let r = create(
+        &w,
+        &new_order("paypal", PaymentOutcome::Approved),
+        Customer::default(),
+        false,
+        t0(),
+        &NoHooks,
+    )
+    .expect_err("refused");
     assert_eq!((r.code, r.message.as_str()), ("refused", "no"));
-    let mut input = new_order("check", Outcome::Pending);
+    let mut input = new_order("check", PaymentOutcome::Pending);
     input.customer.email.clear();
     input.lines[0].qty = rust_decimal::Decimal::ZERO;
     let r = create(&w, &input, Customer::default(), false, t0(), &NoHooks).expect_err("invalid");
@@ -98,7 +105,7 @@ fn refusals_and_missing_fields_explain_themselves() {
 #[test]
 fn a_failing_guard_is_explained_with_its_values() {
     let w = shop();
-    let o = created("check", Outcome::Pending);
+    let o = created("check", PaymentOutcome::Pending);
     let r = apply(
         &w,
         &o,
@@ -120,7 +127,7 @@ fn a_failing_guard_is_explained_with_its_values() {
 #[test]
 fn payment_moves_the_order_and_records_the_action() {
     let w = shop();
-    let o = created("check", Outcome::Pending);
+    let o = created("check", PaymentOutcome::Pending);
     let d = apply(
         &w,
         &o,
@@ -139,7 +146,7 @@ fn payment_moves_the_order_and_records_the_action() {
 #[test]
 fn partial_then_complete_shipment_and_over_shipping_is_refused() {
     let w = shop();
-    let o = created("credit_card", Outcome::Approved);
+    let o = created("credit_card", PaymentOutcome::Approved);
     let d = apply(
         &w,
         &o,
@@ -169,7 +176,7 @@ fn partial_then_complete_shipment_and_over_shipping_is_refused() {
 #[test]
 fn bad_event_data_lists_every_problem() {
     let w = shop();
-    let o = created("check", Outcome::Pending);
+    let o = created("check", PaymentOutcome::Pending);
     let r =
         apply(&w, &o, &event("void", serde_json::json!({"reasn": "x"})), t0(), &NoHooks).expect_err("bad");
     assert_eq!(r.code, "invalid_data");
@@ -183,7 +190,7 @@ fn bad_event_data_lists_every_problem() {
 #[test]
 fn emitted_events_run_after_the_first() {
     let w = shop();
-    let o = created("check", Outcome::Pending);
+    let o = created("check", PaymentOutcome::Pending);
     let r = apply(&w, &o, &event("nudge", serde_json::json!({})), t0(), &NoHooks)
         .expect_err("void needs a reason");
     assert_eq!(r.code, "invalid_data", "the emitted event is checked like any other: {r}");
@@ -192,8 +199,9 @@ fn emitted_events_run_after_the_first() {
 #[test]
 fn timers_start_on_entry_and_fire() {
     let w = shop();
-    let d = create(&w, &new_order("check", Outcome::Pending), Customer::default(), false, t0(), &NoHooks)
-        .expect("ok");
+    let d =
+        create(&w, &new_order("check", PaymentOutcome::Pending), Customer::default(), false, t0(), &NoHooks)
+            .expect("ok");
     assert_eq!(d.timer_starts.len(), 1);
     assert_eq!(d.timer_starts[0].due_at, t0() + chrono::Duration::days(2));
     let fired =
@@ -204,7 +212,7 @@ fn timers_start_on_entry_and_fire() {
 #[test]
 fn locks_refuse_other_actors() {
     let w = shop();
-    let mut o = created("check", Outcome::Pending);
+    let mut o = created("check", PaymentOutcome::Pending);
     o.lock =
         Some(crate::order::Lock { holder: "ann".into(), expires_at: t0() + chrono::Duration::minutes(15) });
     let mut e = event("void", serde_json::json!({"reason": "x"}));
@@ -238,7 +246,7 @@ fn automatic_loops_are_bounded() {
 #[test]
 fn one_shipment_naming_a_line_twice_cannot_over_ship_it() {
     let w = shop();
-    let o = created("credit_card", Outcome::Approved);
+    let o = created("credit_card", PaymentOutcome::Approved);
     let r = apply(
         &w,
         &o,
@@ -254,7 +262,7 @@ fn one_shipment_naming_a_line_twice_cannot_over_ship_it() {
 #[test]
 fn payments_must_say_their_outcome_and_cannot_be_negative() {
     let w = shop();
-    let o = created("check", Outcome::Pending);
+    let o = created("check", PaymentOutcome::Pending);
     let r = apply(&w, &o, &event("payment_received", serde_json::json!({"amount": "25.50"})), t0(), &NoHooks)
         .expect_err("no outcome");
     assert_eq!(r.code, "invalid_data");

@@ -4,7 +4,7 @@
 use super::decls::Decls;
 use super::Checker;
 use crate::diagnostics::{suggestion, Diagnostic, Span};
-use crate::model::{Channel, ChannelRule, FieldRef, Outcome};
+use crate::model::{Channel, ChannelRule, FieldRef, PaymentOutcome};
 use crate::schema;
 use crate::syntax::ast::{self, ChannelCond, Name};
 
@@ -121,14 +121,14 @@ fn rule(ch: &mut Checker<'_>, d: &Decls, r: &ast::ChannelRule) -> Option<Channel
             ChannelCond::Outcome(os) => {
                 let mut outcomes = Vec::new();
                 for o in os {
-                    match Outcome::from_code(&o.text) {
+                    match PaymentOutcome::from_code(&o.text) {
                         Some(x) => outcomes.push(x),
                         None => {
                             ch.unknown(
                                 "unknown-code",
                                 "payment outcome",
                                 o,
-                                Outcome::ALL.iter().map(|x| x.code()),
+                                PaymentOutcome::ALL.iter().map(|x| x.code()),
                                 || "the outcomes are approved, declined, pending, invalid".into(),
                             );
                             ok = false;
@@ -156,7 +156,7 @@ fn rule(ch: &mut Checker<'_>, d: &Decls, r: &ast::ChannelRule) -> Option<Channel
 struct Case<'a> {
     mode: Option<&'a str>,
     /// `None`: unpaid; `Some((None, o))`: paid by a method no rule names.
-    payment: Option<(Option<&'a str>, Outcome)>,
+    payment: Option<(Option<&'a str>, PaymentOutcome)>,
 }
 
 fn matches(r: &ChannelRule, case: Case<'_>) -> bool {
@@ -195,10 +195,10 @@ fn coverage(ch: &mut Checker<'_>, c: &ast::ChannelDecl, rules: &[ChannelRule]) {
     let named_modes = !modes.is_empty();
     let named_methods = !methods.is_empty();
     modes.push(None);
-    let mut payments: Vec<Option<(Option<&str>, Outcome)>> = Vec::new();
+    let mut payments: Vec<Option<(Option<&str>, PaymentOutcome)>> = Vec::new();
     let method_options: Vec<Option<&str>> = methods.iter().map(|m| Some(*m)).chain([None]).collect();
     for m in &method_options {
-        for o in Outcome::ALL {
+        for o in PaymentOutcome::ALL {
             payments.push(Some((*m, o)));
         }
     }

@@ -55,7 +55,7 @@ impl Decls {
     pub(super) fn codes(&self, codes: Codes) -> Vec<&str> {
         match codes {
             Codes::Fulfillment => schema::FULFILLMENT_METHODS.to_vec(),
-            Codes::Outcomes => crate::model::Outcome::ALL.iter().map(|o| o.code()).collect(),
+            Codes::Outcomes => crate::model::PaymentOutcome::ALL.iter().map(|o| o.code()).collect(),
             Codes::Methods => {
                 let mut v: Vec<&str> = schema::PAYMENT_METHODS.to_vec();
                 v.extend(self.methods.iter().map(String::as_str));
