@@ -67,7 +67,7 @@ fn no_hooks() -> HookEngine {
 
 /// A workflow read and checked, not yet numbered in the store.
 #[derive(Debug, Clone)]
-pub struct Candidate {
+pub struct CheckedWorkflow {
     /// The compiled workflow.
     pub workflow: Arc<Workflow>,
     /// The SHA-256 of its text and the hook files it names.
@@ -82,18 +82,18 @@ pub struct Candidate {
 /// [`Checked::register`] turns into a [`Registry`].
 #[derive(Debug, Clone)]
 pub struct Checked {
-    by_name: BTreeMap<String, Candidate>,
+    by_name: BTreeMap<String, CheckedWorkflow>,
     hooks: Arc<HookEngine>,
 }
 
 impl Checked {
     /// The workflow with this name.
-    pub fn get(&self, name: &str) -> Option<&Candidate> {
+    pub fn get(&self, name: &str) -> Option<&CheckedWorkflow> {
         self.by_name.get(name)
     }
 
     /// Every workflow, by name.
-    pub fn all(&self) -> impl Iterator<Item = &Candidate> {
+    pub fn all(&self) -> impl Iterator<Item = &CheckedWorkflow> {
         self.by_name.values()
     }
 
@@ -154,7 +154,7 @@ impl Registry {
             let hash = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>();
             by_name.insert(
                 workflow.name.clone(),
-                Candidate { workflow: Arc::new(workflow), hash, path: l.path, source: l.source },
+                CheckedWorkflow { workflow: Arc::new(workflow), hash, path: l.path, source: l.source },
             );
         }
         Ok(Checked { by_name, hooks: Arc::new(hooks) })

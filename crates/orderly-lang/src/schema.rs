@@ -3,7 +3,7 @@
 //! Guards (`order.total`, `payment.method`, `customer.email`, `shipping.zip`, `line.qty`),
 //! channel requirements, hooks (`order.customer.is_new`, `line.sku`), email templates and
 //! webhook payloads all read the fields listed here and no others. The checker resolves a path
-//! to a typed reference ([`guard_field`]); the readers in `order.rs` match each table's enum
+//! to a typed reference ([`guard_field`]); the readers in the engine's `order.rs` match each table's enum
 //! exhaustively; the hook view, the payloads and the hook checker derive their field lists
 //! from the tables. Attributes, flags and event data are declared by each workflow instead.
 

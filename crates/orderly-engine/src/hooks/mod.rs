@@ -290,7 +290,7 @@ impl HookEngine {
         now: Time,
     ) -> Result<Dynamic, String> {
         let (script, function) = self.target(hook)?;
-        let order = Dynamic::from(view::OrderView::new(order, now));
+        let order = Dynamic::from(view::HookOrder::new(order, now));
         let event = view::event(event);
         let now = view::time(now);
         DEADLINE.with(|d| d.set(Some(Instant::now() + self.limits.budget)));

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 /// `order` in a script: a read-only view of the order copied for this call.
 #[derive(Debug, Clone)]
-pub(crate) struct OrderView(Arc<Order>, Time);
+pub(crate) struct HookOrder(Arc<Order>, Time);
 
 /// One of `order.lines`: the order and the line's index.
 #[derive(Debug, Clone)]
@@ -39,17 +39,17 @@ thread_local! {
     static LAST: std::cell::RefCell<Option<Arc<Order>>> = const { std::cell::RefCell::new(None) };
 }
 
-impl OrderView {
+impl HookOrder {
     /// A view of a copy of `order` at `now` (the last copy again when the order is unchanged).
     pub(crate) fn new(order: &Order, now: Time) -> Self {
         LAST.with(|last| {
             let mut last = last.borrow_mut();
             if let Some(copy) = last.as_ref().filter(|copy| ***copy == *order) {
-                return OrderView(copy.clone(), now);
+                return HookOrder(copy.clone(), now);
             }
             let copy = Arc::new(order.clone());
             *last = Some(copy.clone());
-            OrderView(copy, now)
+            HookOrder(copy, now)
         })
     }
 
@@ -94,22 +94,22 @@ impl LineView {
 /// Registers the view types, their properties (`order.total`) and indexers (`order["total"]`).
 /// A property the catalogue does not have is an error that names it and the likely one.
 pub(crate) fn register(engine: &mut Engine) {
-    engine.register_type_with_name::<OrderView>("Order");
+    engine.register_type_with_name::<HookOrder>("Order");
     engine.register_type_with_name::<LineView>("Line");
     for &f in OrderField::ALL {
-        engine.register_get(f.name(), move |o: &mut OrderView| o.field(f));
+        engine.register_get(f.name(), move |o: &mut HookOrder| o.field(f));
     }
     for &f in LineField::ALL {
         engine.register_get(f.name(), move |l: &mut LineView| l.field(f));
     }
-    engine.register_indexer_get(|o: &mut OrderView, name: &str| -> Result<Dynamic, Box<EvalAltResult>> {
+    engine.register_indexer_get(|o: &mut HookOrder, name: &str| -> Result<Dynamic, Box<EvalAltResult>> {
         OrderField::from_name(name).map(|f| o.field(f)).ok_or_else(|| unknown("order", Table::Order, name))
     });
     engine.register_indexer_get(|l: &mut LineView, name: &str| -> Result<Dynamic, Box<EvalAltResult>> {
         LineField::from_name(name).map(|f| l.field(f)).ok_or_else(|| unknown("a line", Table::Line, name))
     });
-    engine.register_fn("to_string", |o: &mut OrderView| json_text(o.to_json()));
-    engine.register_fn("to_debug", |o: &mut OrderView| json_text(o.to_json()));
+    engine.register_fn("to_string", |o: &mut HookOrder| json_text(o.to_json()));
+    engine.register_fn("to_debug", |o: &mut HookOrder| json_text(o.to_json()));
     engine.register_fn("to_string", |l: &mut LineView| json_text(l.to_json()));
     engine.register_fn("to_debug", |l: &mut LineView| json_text(l.to_json()));
 }
@@ -244,7 +244,7 @@ pub(crate) fn to_json(v: &Dynamic) -> Result<serde_json::Value, String> {
         }
         return Ok(J::Object(out));
     }
-    if let Some(o) = v.read_lock::<OrderView>() {
+    if let Some(o) = v.read_lock::<HookOrder>() {
         return o.to_json();
     }
     if let Some(l) = v.read_lock::<LineView>() {
@@ -269,7 +269,7 @@ pub(crate) fn describe(v: &Dynamic) -> String {
         "a string".into()
     } else if v.is_array() {
         "an array".into()
-    } else if v.is_map() || v.is::<OrderView>() || v.is::<LineView>() {
+    } else if v.is_map() || v.is::<HookOrder>() || v.is::<LineView>() {
         "a map".into()
     } else {
         format!("a value of type `{}`", v.type_name())
