@@ -337,6 +337,15 @@ fn new_order(i: usize) -> Value {
     })
 }
 
+/// Sends `request` and reads the whole answer: its status and body.
+async fn fetch(
+    request: reqwest::RequestBuilder,
+) -> Result<(reqwest::StatusCode, axum::body::Bytes), reqwest::Error> {
+    let resp = request.send().await?;
+    let status = resp.status();
+    Ok((status, resp.bytes().await?))
+}
+
 fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 120_000_000, 3).expect("histogram")
 }
@@ -490,13 +499,7 @@ async fn load(server: &Server, ids: &[i64], req: Req, connections: usize, secs: 
                     Req::GetOrder => client.get(format!("{base}/v1/orders/id:{id}")),
                 };
                 let t = Instant::now();
-                let result = match request.send().await {
-                    Ok(resp) => {
-                        let status = resp.status();
-                        resp.bytes().await.map(|b| (status, b))
-                    }
-                    Err(e) => Err(e),
-                };
+                let result = fetch(request).await;
                 let micros = t.elapsed().as_micros() as u64;
                 match result {
                     Ok((status, body)) if status.is_success() => {

@@ -374,14 +374,12 @@ impl Config {
             let (line, column) = line_column(text, span.start);
             ConfigError::File { file: file.into(), line, column, message }
         };
-        let raw: RawFile = toml::from_str(text).map_err(|e| {
+        let mut raw: RawFile = toml::from_str(text).map_err(|e| {
             let message = e.message().trim().lines().map(str::trim).collect::<Vec<_>>().join("; ");
             at(e.span().unwrap_or(0..0), unknown_key(&message))
         })?;
         let mut config = Config { source: Some(file.into()), ..Config::default() };
-        let mut raw = raw;
-        let values = raw.scalars();
-        for (key, value) in values {
+        for (key, value) in raw.scalars() {
             if let Some(value) = value {
                 config.set(key, value.get_ref()).map_err(|m| at(value.span(), format!("`{key}` {m}")))?;
             }

@@ -291,7 +291,7 @@ impl Service {
     /// Creates an order; the same channel and `external_id` again gives the first order back.
     ///
     /// When the workflow uses hooks, the decision is made with no transaction open and off the
-    /// async workers ([`Service::off_workers`]): on the customer the order would be linked to
+    /// async workers ([`off_async_workers`]): on the customer the order would be linked to
     /// and an id set aside for it. The write then links the customer for real; if that gives
     /// another customer (one was created or changed meanwhile), it decides again.
     pub async fn create_order(&self, input: &NewOrder) -> Result<Created, ServiceError> {
@@ -349,19 +349,17 @@ impl Service {
                         drop(tx);
                         let id = self.store.reserve_order_id().await?;
                         let input = numbered(input, id);
-                        let decided = self
-                            .off_workers(|| {
-                                engine::create(
-                                    &active.workflow,
-                                    &input,
-                                    matched.customer.clone(),
-                                    matched.possible_duplicate,
-                                    now,
-                                    &*current.hooks,
-                                )
-                            })
-                            .await
-                            .map_err(ServiceError::Rejected)?;
+                        let decided = off_async_workers(|| {
+                            engine::create(
+                                &active.workflow,
+                                &input,
+                                matched.customer.clone(),
+                                matched.possible_duplicate,
+                                now,
+                                &*current.hooks,
+                            )
+                        })
+                        .map_err(ServiceError::Rejected)?;
                         made = Some((matched, id, decided));
                         continue;
                     }
@@ -423,13 +421,6 @@ impl Service {
             self.store.note_write_failure(e);
         }
         result
-    }
-
-    /// Runs `f`, which may call hooks, off the async workers (on a multi-threaded runtime the
-    /// worker hands its other tasks on while `f` runs), so that a slow hook delays its own
-    /// request, not everyone else's. Each hook call waits for a slot of the gate ([`Gated`]).
-    async fn off_workers<T>(&self, f: impl FnOnce() -> T) -> T {
-        off_async_workers(f)
     }
 
     /// The id of the order `key` names. An id is taken as it is (the transaction that reads
@@ -513,9 +504,7 @@ impl Service {
             let (mut tx, decision, related) = if uses_hooks(&active) {
                 // No transaction is held while hooks run: the write below checks the version.
                 drop(tx);
-                let mut decision = self
-                    .off_workers(|| decide(&active, &order, now, &*current.hooks))
-                    .await
+                let mut decision = off_async_workers(|| decide(&active, &order, now, &*current.hooks))
                     .map_err(ServiceError::Rejected)?;
                 let related = self.prepare_related(&order, &mut decision, &active, &current, now).await?;
                 (self.store.begin().await?, decision, related)
@@ -566,15 +555,14 @@ impl Service {
             let customer = crate::order::Customer { is_new: false, ..(*order.customer).clone() };
             let id = self.store.reserve_order_id().await?;
             let new = numbered(&new, id);
-            let mut created = self
-                .off_workers(|| engine::create(&target.workflow, &new, customer, false, now, &*current.hooks))
-                .await
-                .map_err(|r| {
-                    let mut r = r;
-                    r.message =
-                        format!("the related order a hook asked for cannot be created: {}", r.message);
-                    ServiceError::Rejected(r)
-                })?;
+            let mut created = off_async_workers(|| {
+                engine::create(&target.workflow, &new, customer, false, now, &*current.hooks)
+            })
+            .map_err(|r| {
+                let mut r = r;
+                r.message = format!("the related order a hook asked for cannot be created: {}", r.message);
+                ServiceError::Rejected(r)
+            })?;
             created.order.related_order = Some(order.id);
             created.order.id = id;
             prepared.push((created, target.version));
@@ -787,7 +775,7 @@ impl Service {
                 // No transaction is held while hooks run: the timer and the order's version
                 // are checked again when the decision is written.
                 drop(tx);
-                let mut decision = self.off_workers(|| fire(&order)).await;
+                let mut decision = off_async_workers(|| fire(&order));
                 let related = match self.prepare_related(&order, &mut decision, &active, &current, now).await
                 {
                     Ok(related) => related,
@@ -928,20 +916,16 @@ impl Service {
             if let Some(order) = &order {
                 let (mut decision, active) = match active_of(&current.registry, order) {
                     Ok(active) => {
-                        let d = self
-                            .off_workers(|| {
-                                engine::integration_failed(
-                                    &active.workflow,
-                                    order,
-                                    detail.clone(),
-                                    now,
-                                    &*current.hooks,
-                                )
-                            })
-                            .await
-                            .unwrap_or_else(|r| {
-                                engine::integration_failed_plain(order, detail.clone(), &r, now)
-                            });
+                        let d = off_async_workers(|| {
+                            engine::integration_failed(
+                                &active.workflow,
+                                order,
+                                detail.clone(),
+                                now,
+                                &*current.hooks,
+                            )
+                        })
+                        .unwrap_or_else(|r| engine::integration_failed_plain(order, detail.clone(), &r, now));
                         (d, Some(active))
                     }
                     Err(e) => {

@@ -107,13 +107,7 @@ async fn normal_traffic(base: &str, numbers: &[String], connections: usize, secs
                 };
                 i += 1;
                 let t = Instant::now();
-                let result = match request.send().await {
-                    Ok(resp) => {
-                        let status = resp.status();
-                        resp.bytes().await.map(|b| (status, b))
-                    }
-                    Err(e) => Err(e),
-                };
+                let result = super::fetch(request).await;
                 out.hist.record((t.elapsed().as_micros() as u64).max(1)).ok();
                 match result {
                     Ok((status, _)) if status.is_success() => {}
