@@ -168,6 +168,11 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// `1 event`, `2 events`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn use_color() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
@@ -239,13 +244,13 @@ fn check(path: &Path, format: ErrorFormat, deny_warnings: bool) -> ExitCode {
                     continue;
                 }
                 outln!(
-                    "ok: {} (workflow `{}`: {} statuses, {} events, {} transitions, {} channels)",
+                    "ok: {} (workflow `{}`: {}, {}, {}, {})",
                     l.path.display(),
                     w.name,
-                    w.statuses.len(),
-                    w.events.len(),
-                    w.transitions.len(),
-                    w.channels.len()
+                    count(w.statuses.len(), "status", "statuses"),
+                    count(w.events.len(), "event", "events"),
+                    count(w.transitions.len(), "transition", "transitions"),
+                    count(w.channels.len(), "channel", "channels")
                 );
             }
             let files = loaded.len();

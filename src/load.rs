@@ -2,7 +2,7 @@
 //! the hook files beside it, plus the checks that span files (two files naming one workflow).
 
 use crate::check::{self, Context, Outcome};
-use crate::diagnostics::{Diagnostic, Report};
+use crate::diagnostics::{Code, Diagnostic, Report};
 use std::path::{Path, PathBuf};
 
 /// One workflow file, read and checked.
@@ -122,9 +122,15 @@ fn resolve_hooks(loaded: &mut [Loaded]) {
             if let Err(why) = engine.resolve(hook) {
                 let detail = why.split_once("failed: ").map_or(why.as_str(), |(_, rest)| rest);
                 found.push(
-                    Diagnostic::error("unknown-hook", format!("hook `{hook}` cannot run: {detail}"), *span)
-                        .with_label("not found in the compiled hooks")
-                        .with_help("define the function in the hook file, or name the file alone to run its top level"),
+                    Diagnostic::error(
+                        Code::UnknownHook,
+                        format!("hook `{hook}` cannot run: {detail}"),
+                        *span,
+                    )
+                    .with_label("not found in the compiled hooks")
+                    .with_help(
+                        "define the function in the hook file, or name the file alone to run its top level",
+                    ),
                 );
             }
         }
@@ -142,7 +148,7 @@ fn resolve_hooks(loaded: &mut [Loaded]) {
                         .unwrap_or_default();
                 found.push(
                     Diagnostic::error(
-                        "unknown-webhook",
+                        Code::UnknownWebhook,
                         format!(
                             "hook `{file}` sends a webhook to `{target}` (hooks/{file}:{line}:{column}), which workflow `{}` does not declare",
                             workflow.name
@@ -174,9 +180,13 @@ fn cross_file(loaded: &mut [Loaded]) {
             let l = &mut loaded[i];
             l.outcome.workflow = None;
             l.outcome.diagnostics.push(
-                Diagnostic::error("duplicate", format!("workflow `{name}` is also defined in `{first}`"), at)
-                    .with_label("second workflow with this name")
-                    .with_help("each workflow needs its own name: rename one of them"),
+                Diagnostic::error(
+                    Code::Duplicate,
+                    format!("workflow `{name}` is also defined in `{first}`"),
+                    at,
+                )
+                .with_label("second workflow with this name")
+                .with_help("each workflow needs its own name: rename one of them"),
             );
         }
     }
@@ -197,7 +207,7 @@ fn cross_file(loaded: &mut [Loaded]) {
             l.outcome.workflow = None;
             l.outcome.diagnostics.push(
                 Diagnostic::error(
-                    "duplicate-default",
+                    Code::DuplicateDefault,
                     format!("workflows `{other}` and `{name}` both take `{channel}` orders by default"),
                     at,
                 )

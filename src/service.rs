@@ -8,7 +8,9 @@
 //! reload swaps both together ([`Service::swap_registry`], [`PausedInputs::swap`]) and an input
 //! already running finishes on the snapshot it took.
 
-use crate::engine::{self, Decision, EventInput, FulfillmentActionInput, Hooks, NewOrder, Rejection, Step};
+use crate::engine::{
+    self, Decision, EventInput, FulfillmentActionInput, Hooks, NewOrder, Rejection, RejectionCode, Step,
+};
 use crate::order::{Lock, Order, OrderId, Time};
 use crate::registry::{Active, Registry};
 use crate::store::{
@@ -279,12 +281,26 @@ impl Service {
         }
         match candidates.as_slice() {
             [one] => Ok((*one).clone()),
-            [] => Err(ServiceError::Workflow(format!("no active workflow has channel `{}`", input.channel))),
-            many => Err(ServiceError::Workflow(format!(
-                "channel `{}` is in workflows {}: say which with `workflow`",
-                input.channel,
-                many.iter().map(|a| format!("`{}`", a.workflow.name)).collect::<Vec<_>>().join(", ")
+            [] => Err(ServiceError::Rejected(Rejection::new(
+                RejectionCode::UnknownChannel,
+                format!(
+                    "no active workflow has channel `{}`",
+                    crate::limits::shown(&input.channel, crate::limits::MAX_SHOWN)
+                ),
             ))),
+            many => {
+                let names =
+                    many.iter().map(|a| format!("`{}`", a.workflow.name)).collect::<Vec<_>>().join(", ");
+                let mut r = Rejection::new(
+                    RejectionCode::InvalidOrder,
+                    format!("channel `{}` is in workflows {names}: say which with `workflow`", input.channel),
+                );
+                r.problems.push(engine::Problem {
+                    field: "workflow".into(),
+                    problem: format!("required: channel `{}` is in workflows {names}", input.channel),
+                });
+                Err(ServiceError::Rejected(r))
+            }
         }
     }
 
@@ -380,8 +396,8 @@ impl Service {
                 (id, decision)
             };
             if !decision.related.is_empty() {
-                return Err(ServiceError::Rejected(Rejection::new_public(
-                    "hook_failed",
+                return Err(ServiceError::Rejected(Rejection::new(
+                    RejectionCode::HookFailed,
                     "a hook asked for a related order while this order was being created: related orders are \
                      created from events, once the order exists",
                 )));
@@ -486,8 +502,8 @@ impl Service {
                         serde_json::from_value(stored).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                     if first.request.as_ref().is_some_and(|r| r != i.request) {
                         let was = first.request.as_ref().and_then(|r| r["event"].as_str()).unwrap_or("?");
-                        return Err(ServiceError::Rejected(Rejection::new_public(
-                            "idempotency_conflict",
+                        return Err(ServiceError::Rejected(Rejection::new(
+                            RejectionCode::IdempotencyConflict,
                             format!(
                                 "idempotency key `{}` was used before for another request (event `{was}`): \
                                  use a new key for a new request",
@@ -929,7 +945,7 @@ impl Service {
                         (d, Some(active))
                     }
                     Err(e) => {
-                        let why = Rejection::new_public("workflow", e.to_string());
+                        let why = Rejection::new(RejectionCode::WorkflowUnavailable, e.to_string());
                         (engine::integration_failed_plain(order, detail.clone(), &why, now), None)
                     }
                 };
@@ -1117,8 +1133,8 @@ fn numbered(input: &NewOrder, id: OrderId) -> NewOrder {
 
 /// The refusal of a new order whose number another order has (409 `duplicate`).
 fn duplicate_number(number: &str) -> Rejection {
-    let mut r = Rejection::new_public(
-        "duplicate",
+    let mut r = Rejection::new(
+        RejectionCode::Duplicate,
         format!("an order numbered `{number}` exists already: order numbers are unique"),
     );
     r.problems.push(engine::Problem { field: "number".into(), problem: format!("`{number}` is taken") });

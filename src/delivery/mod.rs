@@ -28,7 +28,7 @@ pub mod template;
 pub mod webhook;
 
 use crate::config::{Config, DeliverySettings, EmailSettings, WebhookSettings};
-use crate::engine::{EventInput, Hooks, OutboxMessage};
+use crate::engine::{EventInput, Hooks, MessageKind, OutboxMessage};
 use crate::metrics::Metrics;
 use crate::order::{Order, Time};
 use crate::service::{Service, ServiceError};
@@ -175,20 +175,20 @@ impl Worker {
     /// Sends one claimed message and records how it went.
     pub async fn deliver(&self, message: StoredOutbox) -> Result<Outcome, ServiceError> {
         let service = &self.inner.service;
-        let kind = message.message.kind.clone();
+        let kind = message.message.kind.as_str();
         let target = message.message.target.clone();
         // Metrics label emails by template: addresses would be personal data, and unbounded.
-        let label = match kind.as_str() {
-            "email" => message.message.template.clone().unwrap_or_else(|| "email".into()),
-            _ => target.clone(),
+        let label = match message.message.kind {
+            MessageKind::Email => message.message.template.clone().unwrap_or_else(|| "email".into()),
+            MessageKind::Webhook => target.clone(),
         };
         let started = Instant::now();
         // What this attempt sends, recorded with its outcome (`None` when it got that far).
         let mut sent = None;
         let (result, max_attempts) = match service.store().order(message.order_id).await? {
             None => (Err(Failure::permanent("the order no longer exists")), 1),
-            Some(order) => match kind.as_str() {
-                "webhook" => match self.inner.webhooks.get(&target) {
+            Some(order) => match message.message.kind {
+                MessageKind::Webhook => match self.inner.webhooks.get(&target) {
                     Some(settings) => {
                         let hooks = service.hooks();
                         let result =
@@ -206,7 +206,7 @@ impl Worker {
                         (Err(Failure::transient(format!("no `[webhooks.{target}]` is configured"))), i64::MAX)
                     }
                 },
-                "email" => match &self.inner.email {
+                MessageKind::Email => match &self.inner.email {
                     Some((settings, templates)) => {
                         let result = match email::render(templates, &message.message) {
                             Ok(rendered) => {
@@ -219,7 +219,6 @@ impl Worker {
                     }
                     None => (Err(Failure::transient("no `[email]` is configured")), i64::MAX),
                 },
-                other => (Err(Failure::permanent(format!("unknown message kind `{other}`"))), 1),
             },
         };
         let sent = sent.as_ref();
@@ -235,7 +234,7 @@ impl Worker {
                 tracing::info!(message_id = message.id, order = message.order_id, kind = %kind, target = %label, attempt = message.attempts, "message delivered");
                 if let Some(m) = metrics {
                     let queued = (now - message.created_at).to_std().map_or(0.0, |d| d.as_secs_f64());
-                    m.delivery_sent(&kind, &label, queued, attempt_seconds);
+                    m.delivery_sent(kind, &label, queued, attempt_seconds);
                 }
                 Ok(Outcome::Sent)
             }
@@ -250,8 +249,8 @@ impl Worker {
                 }
                 tracing::warn!(message_id = message.id, order = message.order_id, kind = %kind, target = %label, attempt = message.attempts, error = %crate::logging::clean(&why.to_string()), "message dead: delivery gave up; the order is flagged integration_failed");
                 if let Some(m) = metrics {
-                    m.delivery_failed(&kind, &label, attempt_seconds);
-                    m.delivery_dead(&kind, &label);
+                    m.delivery_failed(kind, &label, attempt_seconds);
+                    m.delivery_dead(kind, &label);
                 }
                 Ok(Outcome::Dead)
             }
@@ -263,8 +262,8 @@ impl Worker {
                 }
                 tracing::info!(message_id = message.id, order = message.order_id, kind = %kind, target = %label, attempt = message.attempts, error = %crate::logging::clean(&f.error), retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");
                 if let Some(m) = metrics {
-                    m.delivery_failed(&kind, &label, attempt_seconds);
-                    m.delivery_retried(&kind, &label);
+                    m.delivery_failed(kind, &label, attempt_seconds);
+                    m.delivery_retried(kind, &label);
                 }
                 Ok(Outcome::Retry)
             }

@@ -5,12 +5,12 @@
 //! anything reads the path, query or body: a caller without the scope is told so, not about
 //! its body.
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::AppState;
 use crate::config::{Scope, Token};
 use axum::extract::FromRequestParts;
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -68,8 +68,7 @@ impl Caller {
             Caller::Open => Ok(()),
             Caller::Token(t) if t.allows(scope) => Ok(()),
             Caller::Token(t) => Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
+                ErrorCode::Forbidden,
                 format!("token `{}` does not have the `{}` scope this needs", t.name, scope.code()),
             )
             .with("required_scope", scope.code())),
@@ -81,8 +80,7 @@ impl Caller {
         self.require(Scope::EventsWrite)?;
         match self {
             Caller::Token(t) if !t.allows_event(event) => Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
+                ErrorCode::Forbidden,
                 format!("token `{}` may not post `{event}` events", t.name),
             )
             .with("allowed", t.events.clone().unwrap_or_default())),
@@ -108,8 +106,7 @@ impl Caller {
             (Caller::Token(t), None) => Ok(Some(t.name.clone())),
             (Caller::Token(t), Some(a)) if a == t.name || t.acts_for.contains(&a) => Ok(Some(a)),
             (Caller::Token(t), Some(a)) => Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
+                ErrorCode::Forbidden,
                 format!(
                     "token `{}` may not act for `{a}`: it acts as itself or for the names in its `acts_for`",
                     t.name
@@ -124,7 +121,7 @@ impl Caller {
 }
 
 fn unauthorized(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    ApiError::new(ErrorCode::Unauthorized, message)
         .header(header::WWW_AUTHENTICATE, "Bearer realm=\"orderly\"")
 }
 

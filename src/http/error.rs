@@ -3,7 +3,7 @@
 //! unreachable or out of room is `503 database_unavailable` (`Retry-After: 5`), a commit it did
 //! not confirm `503 outcome_unknown`, anything else a plain 500.
 
-use crate::engine::{Problem, Rejection};
+use crate::engine::{Problem, Rejection, RejectionCode};
 use crate::limits;
 use crate::service::ServiceError;
 use crate::store::{OrderKey, StoreError};
@@ -17,10 +17,8 @@ use serde_json::{Map, Value};
 /// An error answer.
 #[derive(Debug)]
 pub struct ApiError {
-    /// The HTTP status.
-    pub status: StatusCode,
-    /// A stable code (`no_transition`, `not_found`, `invalid_body`, ...).
-    pub code: String,
+    /// The stable code (`no_transition`, `not_found`, `invalid_body`, ...); it gives the status.
+    pub code: ErrorCode,
     /// A sentence for people.
     pub message: String,
     /// More fields merged into the body (`status`, `allowed_events`, `problems`, ...).
@@ -68,8 +66,20 @@ pub struct ErrorBody {
 }
 
 /// Every `error` code the API answers with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ErrorCode {
     /// 400: the request is not HTTP the service can read (a malformed request line or header).
     BadRequest,
@@ -149,17 +159,79 @@ pub enum ErrorCode {
     OutcomeUnknown,
 }
 
+impl ErrorCode {
+    /// The HTTP status that goes with the code.
+    pub fn status(self) -> StatusCode {
+        use ErrorCode::*;
+        match self {
+            BadRequest | BadJson | BadBody | BadPath | BadQuery => StatusCode::BAD_REQUEST,
+            Unauthorized => StatusCode::UNAUTHORIZED,
+            Forbidden => StatusCode::FORBIDDEN,
+            NotFound | NoRoute => StatusCode::NOT_FOUND,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            NoTransition | OverShipment | AutomaticLoop | Duplicate | NoReload | AlreadySent => {
+                StatusCode::CONFLICT
+            }
+            BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            UriTooLong => StatusCode::URI_TOO_LONG,
+            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            InvalidBody | InvalidOrder | InvalidData | UnknownEvent | UnknownChannel | Refused
+            | HookFailed | UnknownAction | UnknownStatus | WorkflowUnavailable | IdempotencyConflict
+            | ReloadFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            Locked => StatusCode::LOCKED,
+            RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Busy | DatabaseUnavailable | OutcomeUnknown => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The code as written: `no_transition`.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Every code, in declaration order.
+    pub fn all() -> impl Iterator<Item = ErrorCode> {
+        <ErrorCode as strum::IntoEnumIterator>::iter()
+    }
+}
+
+impl From<RejectionCode> for ErrorCode {
+    fn from(code: RejectionCode) -> ErrorCode {
+        match code {
+            RejectionCode::NoTransition => ErrorCode::NoTransition,
+            RejectionCode::UnknownEvent => ErrorCode::UnknownEvent,
+            RejectionCode::InvalidData => ErrorCode::InvalidData,
+            RejectionCode::OverShipment => ErrorCode::OverShipment,
+            RejectionCode::Locked => ErrorCode::Locked,
+            RejectionCode::InvalidOrder => ErrorCode::InvalidOrder,
+            RejectionCode::UnknownChannel => ErrorCode::UnknownChannel,
+            RejectionCode::Refused => ErrorCode::Refused,
+            RejectionCode::AutomaticLoop => ErrorCode::AutomaticLoop,
+            RejectionCode::HookFailed => ErrorCode::HookFailed,
+            RejectionCode::UnknownAction => ErrorCode::UnknownAction,
+            RejectionCode::UnknownStatus => ErrorCode::UnknownStatus,
+            RejectionCode::WorkflowUnavailable => ErrorCode::WorkflowUnavailable,
+            RejectionCode::Duplicate => ErrorCode::Duplicate,
+            RejectionCode::IdempotencyConflict => ErrorCode::IdempotencyConflict,
+            RejectionCode::NotFound => ErrorCode::NotFound,
+            // Only the timer loop fires timers by name; one reaching a client is a fault of ours.
+            RejectionCode::UnknownTimer => ErrorCode::Internal,
+        }
+    }
+}
+
 impl ApiError {
-    /// An error with a status, a code and a message.
-    /// An error with a status, a code and a message (cut to `limits::MAX_MESSAGE` characters:
-    /// a message may quote what the client sent).
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    /// An error with a code (which gives the status) and a message (cut to `limits::MAX_MESSAGE`
+    /// characters: a message may quote what the client sent).
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         let message = message.into();
         let message = match limits::shown(&message, limits::MAX_MESSAGE) {
             std::borrow::Cow::Borrowed(_) => message,
             std::borrow::Cow::Owned(cut) => cut,
         };
-        ApiError { status, code: code.to_string(), message, details: Map::new(), headers: Vec::new() }
+        ApiError { code, message, details: Map::new(), headers: Vec::new() }
     }
 
     /// Adds `problems`: the first `limits::MAX_PROBLEMS`, each field and text cut to a length an
@@ -203,15 +275,13 @@ impl ApiError {
             }
             OrderKey::Number(n) => format!("no order has number `{}`", limits::shown(n, limits::MAX_SHOWN)),
         };
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+        ApiError::new(ErrorCode::NotFound, message)
     }
 
     /// 404 for a path part that starts with `id:` but is no id (`id:x`, `id:+5`): it names no
     /// order, since no order number starts with `id:`.
     pub fn bad_order_key(raw: &str) -> Self {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
+        ApiError::new(ErrorCode::NotFound,
             format!(
                 "no order is named `{}`: an order is named by its number, or by its id written `id:` and digits (`id:42`)",
                 limits::shown(raw, limits::MAX_SHOWN)
@@ -224,8 +294,7 @@ impl ApiError {
     pub fn database_unavailable(cause: &dyn std::fmt::Display) -> Self {
         tracing::warn!(error = %cause, "the database is unavailable");
         ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "database_unavailable",
+            ErrorCode::DatabaseUnavailable,
             "the database is unavailable (down, unreachable or out of room), so nothing was done; try again \
              in a few seconds",
         )
@@ -235,32 +304,17 @@ impl ApiError {
     /// 500 for a failure the client cannot act on; the cause is logged, not sent.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %crate::logging::clean(&cause.to_string()), "internal error");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the service failed to answer; the error is in its log",
-        )
-    }
-}
-
-/// The HTTP status for a rejection code.
-pub fn rejection_status(code: &str) -> StatusCode {
-    match code {
-        "no_transition" | "over_shipment" | "automatic_loop" | "duplicate" => StatusCode::CONFLICT,
-        "locked" => StatusCode::LOCKED,
-        "not_found" => StatusCode::NOT_FOUND,
-        "idempotency_conflict" => StatusCode::UNPROCESSABLE_ENTITY,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
+        ApiError::new(ErrorCode::Internal, "the service failed to answer; the error is in its log")
     }
 }
 
 impl From<Rejection> for ApiError {
     fn from(r: Rejection) -> Self {
-        let mut e = ApiError::new(rejection_status(r.code), r.code, r.message);
+        let mut e = ApiError::new(r.code.into(), r.message);
         if let Some(status) = r.status {
             e = e.with("status", status);
             // A lock refuses every event: listing the status's events would mislead.
-            if r.code != "locked" {
+            if r.code != RejectionCode::Locked {
                 e = e.with("allowed_events", r.allowed_events);
             }
         }
@@ -279,16 +333,14 @@ impl From<ServiceError> for ApiError {
         match e {
             ServiceError::Rejected(r) => r.into(),
             ServiceError::NotFound(key) => ApiError::no_order(&key),
-            ServiceError::Workflow(message) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "workflow_unavailable", message)
+            ServiceError::Workflow(message) => ApiError::new(ErrorCode::WorkflowUnavailable, message),
+            ServiceError::Busy(..) => {
+                ApiError::new(ErrorCode::Busy, e.to_string()).header(header::RETRY_AFTER, "1")
             }
-            ServiceError::Busy(..) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())
-                .header(header::RETRY_AFTER, "1"),
             ServiceError::OutcomeUnknown(_) => {
                 tracing::error!(error = %crate::logging::clean(&e.to_string()), "a commit's outcome is unknown");
                 ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "outcome_unknown",
+                    ErrorCode::OutcomeUnknown,
                     "the database did not confirm the commit, so this change may or may not be stored: \
                      send the same request again with the same idempotency key (a stored change is \
                      answered as it was, a lost one is applied); without a key, read the order first",
@@ -303,12 +355,10 @@ impl From<ServiceError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
-                "the database is busy with other writes; try again",
-            )
-            .header(header::RETRY_AFTER, "1"),
+            StoreError::Conflict => {
+                ApiError::new(ErrorCode::Busy, "the database is busy with other writes; try again")
+                    .header(header::RETRY_AFTER, "1")
+            }
             e if e.is_unavailable() => ApiError::database_unavailable(&e),
             other => ApiError::internal(&other),
         }
@@ -318,27 +368,21 @@ impl From<StoreError> for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         match r {
-            JsonRejection::JsonSyntaxError(e) => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_json",
-                format!("the body is not valid JSON: {}", json_text(&e)),
-            ),
-            JsonRejection::JsonDataError(e) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_body",
-                format!("the body does not fit: {}", source_text(&e)),
-            ),
+            JsonRejection::JsonSyntaxError(e) => {
+                ApiError::new(ErrorCode::BadJson, format!("the body is not valid JSON: {}", json_text(&e)))
+            }
+            JsonRejection::JsonDataError(e) => {
+                ApiError::new(ErrorCode::InvalidBody, format!("the body does not fit: {}", source_text(&e)))
+            }
             JsonRejection::MissingJsonContentType(_) => ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "send the body as JSON, with `Content-Type: application/json`",
             ),
             JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
+                ErrorCode::BodyTooLarge,
                 "the body is larger than the service accepts (`body_limit` in orderly.toml)",
             ),
-            other => ApiError::new(other.status(), "bad_body", other.body_text()),
+            other => ApiError::new(ErrorCode::BadBody, other.body_text()),
         }
     }
 }
@@ -370,21 +414,13 @@ fn source_text(e: &dyn std::error::Error) -> String {
 
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_path",
-            format!("the path does not fit: {}", r.body_text()),
-        )
+        ApiError::new(ErrorCode::BadPath, format!("the path does not fit: {}", r.body_text()))
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_query",
-            format!("the query string does not fit: {}", source_text(&r)),
-        )
+        ApiError::new(ErrorCode::BadQuery, format!("the query string does not fit: {}", source_text(&r)))
     }
 }
 
@@ -392,7 +428,7 @@ impl ApiError {
     /// The body: `{"error": code, "message": text, ...details}`.
     pub fn body(&self) -> Value {
         let mut body = Map::new();
-        body.insert("error".into(), Value::String(self.code.clone()));
+        body.insert("error".into(), Value::String(self.code.as_str().into()));
         body.insert("message".into(), Value::String(self.message.clone()));
         for (k, v) in &self.details {
             body.insert(k.clone(), v.clone());
@@ -403,7 +439,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, axum::Json(self.body())).into_response();
+        let mut response = (self.code.status(), axum::Json(self.body())).into_response();
         for (name, value) in self.headers {
             response.headers_mut().insert(name, value);
         }
@@ -434,28 +470,19 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response 
         .or_else(|| err.downcast_ref::<&str>().map(|s| (*s).to_string()))
         .unwrap_or_else(|| "a panic".into());
     tracing::error!(panic = %crate::logging::clean(&detail), "a request handler panicked; the service goes on");
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "the service failed to answer; the error is in its log",
-    )
-    .into_response()
+    ApiError::new(ErrorCode::Internal, "the service failed to answer; the error is in its log")
+        .into_response()
 }
 
 /// 405 for a route that exists without this method.
 pub async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
     ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         format!("`{}` does not take {method}; see /v1/openapi.json", uri.path()),
     )
 }
 
 /// 404 for a path no route has.
 pub async fn no_route(uri: axum::http::Uri) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "no_route",
-        format!("no route `{}`; see /v1/openapi.json", uri.path()),
-    )
+    ApiError::new(ErrorCode::NoRoute, format!("no route `{}`; see /v1/openapi.json", uri.path()))
 }

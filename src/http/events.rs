@@ -2,7 +2,7 @@
 //! software, a CRM, a clerk) applied to one order, in one transaction, once per idempotency key.
 
 use super::auth::{scope, Authorized};
-use super::error::{ApiError, Body, PathArgs};
+use super::error::{ApiError, Body, ErrorCode, PathArgs};
 use super::orders::view_of_applied;
 use super::view::EventResult;
 use super::{trace_order, AppState};
@@ -10,7 +10,7 @@ use crate::engine::{EventInput, Problem};
 use crate::limits;
 use crate::service::ServiceError;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::Json;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -93,8 +93,7 @@ pub(super) async fn post(
     }
     if !problems.is_empty() {
         return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
+            ErrorCode::InvalidBody,
             "the request has fields longer than the service keeps",
         )
         .with_problems(problems));
@@ -123,8 +122,8 @@ pub(super) async fn post(
             };
             // An undeclared name is the sender's text: keep it out of the labels.
             let event = if r.code == "unknown_event" { "(unknown)" } else { input.name.as_str() };
-            state.metrics.event_rejected(&workflow, event, r.code);
-            tracing::info!(code = r.code, reason = %crate::logging::clean(&r.message), "event refused");
+            state.metrics.event_rejected(&workflow, event, r.code.as_str());
+            tracing::info!(code = r.code.as_str(), reason = %crate::logging::clean(&r.message), "event refused");
             Err(r.into())
         }
         Err(e) => Err(e.into()),

@@ -2,7 +2,7 @@
 //! (a clerk editing it, a picker on the floor). 423 while another holder has it.
 
 use super::auth::{scope, Authorized, Caller};
-use super::error::{ApiError, Body, PathArgs};
+use super::error::{ApiError, Body, ErrorCode, PathArgs};
 use super::orders::view_of_applied;
 use super::view::OrderView;
 use super::{trace_order, AppState};
@@ -52,15 +52,13 @@ fn holder(given: Option<String>, caller: &Caller) -> Result<String, ApiError> {
     let blank = |h: &str| h.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r'));
     // With tokens, the holder is the token or a name it may act for, never anyone else.
     if let Some(problem) = given.as_deref().and_then(|h| limits::text_problem(h, limits::MAX_NAME)) {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "`holder` is too long")
+        return Err(ApiError::new(ErrorCode::InvalidBody, "`holder` is too long")
             .with_problems(vec![crate::engine::Problem { field: "holder".into(), problem }]));
     }
     caller.actor(given.filter(|h| !blank(h)))?.ok_or_else(|| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "say who holds the lock: `holder`")
-            .with_problems(vec![crate::engine::Problem {
-                field: "holder".into(),
-                problem: "is missing".into(),
-            }])
+        ApiError::new(ErrorCode::InvalidBody, "say who holds the lock: `holder`").with_problems(vec![
+            crate::engine::Problem { field: "holder".into(), problem: "is missing".into() },
+        ])
     })
 }
 
@@ -98,8 +96,7 @@ pub(super) async fn lock(
     };
     if !(1..=MAX_TTL_SECONDS).contains(&ttl) {
         return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
+            ErrorCode::InvalidBody,
             format!("`ttl_seconds` must be between 1 and {MAX_TTL_SECONDS}, not {ttl}"),
         ));
     }
@@ -135,12 +132,11 @@ pub(super) async fn unlock(
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
+                ErrorCode::BodyTooLarge,
                 "the body is larger than the service accepts (`body_limit` in orderly.toml)",
             )
         } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "bad_body", e.body_text())
+            ApiError::new(ErrorCode::BadBody, e.body_text())
         }
     })?;
     // DELETE bodies are optional: none (or `null`) means the token's own lock. A body that is
@@ -150,16 +146,10 @@ pub(super) async fn unlock(
     } else {
         serde_json::from_slice::<Option<UnlockRequest>>(&body).map(Option::unwrap_or_default).map_err(
             |e| match e.classify() {
-                serde_json::error::Category::Data => ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_body",
-                    format!("the body does not fit: {e}"),
-                ),
-                _ => ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "bad_json",
-                    format!("the body is not valid JSON: {e}"),
-                ),
+                serde_json::error::Category::Data => {
+                    ApiError::new(ErrorCode::InvalidBody, format!("the body does not fit: {e}"))
+                }
+                _ => ApiError::new(ErrorCode::BadJson, format!("the body is not valid JSON: {e}")),
             },
         )?
     };

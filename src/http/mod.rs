@@ -144,7 +144,7 @@ fn edge<S: Clone + Send + Sync + 'static>(router: Router<S>, body_limit: usize) 
 /// `^([1-9][0-9]{0,17})?$` matches, as the
 /// OpenAPI document says; empty is the first page) of a paged list.
 fn paging(limit: Option<u32>, cursor: Option<&str>) -> Result<(u32, Option<i64>), error::ApiError> {
-    let bad = |m: String| error::ApiError::new(axum::http::StatusCode::BAD_REQUEST, "bad_query", m);
+    let bad = |m: String| error::ApiError::new(error::ErrorCode::BadQuery, m);
     let limit = limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(bad(format!("`limit` must be between 1 and 500, not {limit}")));

@@ -2,11 +2,11 @@
 //! (Prometheus text).
 
 use super::auth::{scope, Authorized};
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::AppState;
 use crate::metrics::Snapshot;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -47,7 +47,7 @@ pub(super) async fn healthz(State(state): State<Arc<AppState>>) -> Response {
         Ok(()) => Json(Health { status: "ok", database: "ok", writes: "ok" }).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check: {what}");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", what)
+            ApiError::new(ErrorCode::DatabaseUnavailable, what)
                 .header(header::RETRY_AFTER, "5")
                 .into_response()
         }

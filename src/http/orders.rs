@@ -2,7 +2,7 @@
 //! and `GET /v1/orders` (the grid, filtered and paged by cursor).
 
 use super::auth::{scope, Authorized};
-use super::error::{ApiError, Body, PathArgs, QueryArgs};
+use super::error::{ApiError, Body, ErrorCode, PathArgs, QueryArgs};
 use super::view::OrderView;
 use super::{trace_order, AppState};
 use crate::engine::NewOrder;
@@ -199,8 +199,7 @@ fn known_statuses(state: &AppState, statuses: &[String]) -> Result<(), ApiError>
                 .map(|m| format!("; did you mean `{m}`?"))
                 .unwrap_or_default();
             Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_query",
+                ErrorCode::BadQuery,
                 format!("no active workflow has a status `{unknown}`{hint}"),
             ))
         }
@@ -228,8 +227,7 @@ fn phase_statuses(state: &AppState, phase: &str) -> Result<Vec<(String, String)>
             .map(|m| format!("; did you mean `{m}`?"))
             .unwrap_or_else(|| format!(" (phases: {})", known.join(", ")));
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_query",
+            ErrorCode::BadQuery,
             format!("no active workflow has a phase `{phase}`{hint}"),
         ));
     }

@@ -4,11 +4,10 @@
 //! reset; `admin`).
 
 use super::auth::{scope, Authorized};
-use super::error::{ApiError, PathArgs, QueryArgs};
+use super::error::{ApiError, ErrorCode, PathArgs, QueryArgs};
 use super::AppState;
 use crate::store::{OutboxQuery, StoredOutbox, OUTBOX_STATES};
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -20,9 +19,8 @@ pub(super) struct OutboxView {
     id: i64,
     /// The order that queued it.
     order_id: i64,
-    /// `webhook` or `email`.
-    #[schema(pattern = "^(webhook|email)$")]
-    kind: String,
+    /// How it is sent: `webhook` or `email`.
+    kind: crate::engine::MessageKind,
     /// The webhook target's name, or the email address.
     target: String,
     /// The email template.
@@ -159,8 +157,7 @@ pub(super) async fn list(
             .map(|d| format!("; did you mean `{d}`?"))
             .unwrap_or_default();
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_query",
+            ErrorCode::BadQuery,
             format!("`state` must be `pending`, `sent` or `dead`, not `{s}`{hint}"),
         ));
     }
@@ -198,10 +195,9 @@ pub(super) async fn retry(
     PathArgs(id): PathArgs<i64>,
 ) -> Result<Json<OutboxView>, ApiError> {
     match state.service.outbox_requeue(id, caller.name()).await? {
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no outbox message {id}"))),
+        None => Err(ApiError::new(ErrorCode::NotFound, format!("no outbox message {id}"))),
         Some(m) if m.state == "sent" => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "already_sent",
+            ErrorCode::AlreadySent,
             format!("outbox message {id} was delivered already; it is not sent again"),
         )),
         Some(m) => Ok(Json(OutboxView::from(m))),

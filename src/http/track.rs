@@ -3,12 +3,12 @@
 //! limited number of times a minute (`track_per_minute`), so the page cannot be used to find
 //! out which order numbers exist or whose they are.
 
-use super::error::{ApiError, PathArgs, QueryArgs};
+use super::error::{ApiError, ErrorCode, PathArgs, QueryArgs};
 use super::view::TrackingView;
 use super::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 use std::convert::Infallible;
@@ -65,7 +65,7 @@ pub(super) struct TrackParams {
 }
 
 fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no order matches this number and email")
+    ApiError::new(ErrorCode::NotFound, "no order matches this number and email")
 }
 
 fn same_email(a: &str, b: &str) -> bool {
@@ -99,8 +99,7 @@ pub(super) async fn track(
             not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
         let secs = wait.as_secs().max(1);
         return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             format!("too many tracking requests from this address; try again in {secs} s"),
         )
         .header(header::RETRY_AFTER, &secs.to_string()));

@@ -3,13 +3,13 @@
 //! `POST /v1/workflows/reload` (admin).
 
 use super::auth::{scope, Authorized};
-use super::error::{ApiError, PathArgs, QueryArgs};
+use super::error::{ApiError, ErrorCode, PathArgs, QueryArgs};
 use super::AppState;
 use crate::graph::{self, Format};
 use crate::registry::Active;
 use crate::reload::{ReloadReport, Trigger};
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -164,7 +164,7 @@ fn find(state: &AppState, name: &str) -> Result<Active, ApiError> {
         let hint = crate::diagnostics::did_you_mean(name, names.iter().copied())
             .map(|m| format!("; did you mean `{m}`?"))
             .unwrap_or_else(|| format!(" (active: {})", names.join(", ")));
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no active workflow `{name}`{hint}"))
+        ApiError::new(ErrorCode::NotFound, format!("no active workflow `{name}`{hint}"))
     })
 }
 
@@ -318,8 +318,7 @@ pub(super) async fn reload(
 ) -> Result<Response, ApiError> {
     let Some(reloader) = &state.reloader else {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "no_reload",
+            ErrorCode::NoReload,
             "this service was started without a workflows folder to reload",
         ));
     };
@@ -327,7 +326,7 @@ pub(super) async fn reload(
     if report.ok {
         Ok(Json(report).into_response())
     } else {
-        Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "reload_failed", report.message.clone())
+        Err(ApiError::new(ErrorCode::ReloadFailed, report.message.clone())
             .with("findings", &report.findings)
             .with("rendered", &report.rendered))
     }

@@ -5,7 +5,7 @@
 use super::format::{self, Action, Expect, OutboxExpect, Scenario};
 use super::{Failure, Found, Options, Outcome, ScenarioResult};
 use crate::diagnostics::did_you_mean;
-use crate::engine::{EventInput, Hooks, NewOrder, NoHooks, OutboxMessage, Rejection};
+use crate::engine::{EventInput, Hooks, MessageKind, NewOrder, NoHooks, OutboxMessage, Rejection};
 use crate::model::{Type, Workflow};
 use crate::order::{Order, OrderId, Time};
 use crate::registry::{Registry, RegistryError};
@@ -905,9 +905,9 @@ fn compare(e: &Expect, obs: &Observed<'_>) -> Vec<String> {
     if let Some(want) = &e.outbox {
         let same = want.len() == obs.outbox.len()
             && want.iter().zip(&obs.outbox).all(|(w, m)| match w {
-                OutboxExpect::Webhook(t) => m.kind == "webhook" && m.target == *t,
+                OutboxExpect::Webhook(t) => m.kind == MessageKind::Webhook && m.target == *t,
                 OutboxExpect::Email { template, to } => {
-                    m.kind == "email"
+                    m.kind == MessageKind::Email
                         && m.template.as_deref() == Some(template.as_str())
                         && to.as_ref().is_none_or(|to| *to == m.target)
                 }

@@ -10,8 +10,7 @@
 //! `content-length: 0`, without a `content-type`. The router never answers like that (its
 //! errors are JSON with a body), so nothing it sends is touched.
 
-use crate::http::error::ApiError;
-use axum::http::StatusCode;
+use crate::http::error::{ApiError, ErrorCode};
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -30,19 +29,13 @@ impl Bodies {
     pub(super) fn new(max_header_size: usize) -> Bodies {
         let body = |e: ApiError| serde_json::to_vec(&e.body()).unwrap_or_default();
         Bodies {
-            bad_request: body(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
+            bad_request: body(ApiError::new(ErrorCode::BadRequest,
                 "the request is not HTTP/1.1 the service can read (its request line or a header is malformed)",
             )),
-            uri_too_long: body(ApiError::new(
-                StatusCode::URI_TOO_LONG,
-                "uri_too_long",
+            uri_too_long: body(ApiError::new(ErrorCode::UriTooLong,
                 "the request's path and query are longer than the service reads (65534 bytes)",
             )),
-            headers_too_large: body(ApiError::new(
-                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                "headers_too_large",
+            headers_too_large: body(ApiError::new(ErrorCode::HeadersTooLarge,
                 format!(
                     "the request's headers are larger than the service accepts: at most {max_header_size} bytes \
                      (`max_header_size`) and 100 headers"

@@ -451,8 +451,16 @@ async fn refusals_say_what_was_wrong_and_change_nothing() {
         assert!(!err["problems"].as_array().expect("problems").is_empty(), "{err}");
         // Unknown channel.
         let (status, err) = api.post("/v1/orders", json!({"channel": "fax"})).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert_eq!((status, err["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_channel")), "{err}");
         assert!(err["message"].as_str().unwrap_or_default().contains("fax"), "{err}");
+        // A workflow that is not active.
+        let (status, err) = api.post("/v1/orders", json!({"channel": "website", "workflow": "retial"})).await;
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("workflow_unavailable")),
+            "{err}"
+        );
+        assert!(err["message"].as_str().unwrap_or_default().contains("retial"), "{err}");
         // Malformed JSON: 400, with where.
         let (status, text, _) = api.raw(Method::POST, "/v1/orders", Some(b"{\"channel\": ".to_vec())).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
@@ -1246,7 +1254,11 @@ async fn fulfillment_actions_are_added_and_changed() {
         assert_eq!(r, api.get(&format!("/v1/orders/{n}")).await.1, "the answer is the stored order");
         let (status, err) =
             api.post(&format!("/v1/orders/{n}/fulfillment-actions"), json!({"name": "Sent a pigeon"})).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_action")),
+            "{err}"
+        );
         let before = api.stored(&n).await;
         let (status, err) = api
             .call(
@@ -1496,53 +1508,11 @@ async fn the_openapi_document_is_precise() {
         .iter()
         .filter_map(|c| c.as_str().map(str::to_string))
         .collect();
-    let mut used = std::collections::BTreeSet::new();
-    // Every crate's sources: the root's and the workspace's (crates/*/src).
-    source_codes(Path::new("src"), &mut used);
-    source_codes(Path::new("crates"), &mut used);
-    // Rejections no HTTP answer carries: a timer's (timers fire inside the service) and the
-    // marker a failed delivery leaves in an order's history.
-    for internal in ["unknown_timer", "workflow"] {
-        assert!(used.remove(internal), "`{internal}` is still in the source");
-    }
+    // The codes are an enum (ErrorCode, RejectionCode maps onto it): the document lists them all.
+    let used: std::collections::BTreeSet<String> =
+        orderly::http::error::ErrorCode::all().map(|c| c.as_str().to_string()).collect();
     let documented: std::collections::BTreeSet<String> = documented.into_iter().collect();
-    assert_eq!(used, documented, "the codes in the source and ErrorCode differ");
-}
-
-/// The error codes in `ApiError::new(...)` and `Rejection::new(...)` calls under `dir`: the first
-/// string literal among each call's own arguments.
-fn source_codes(dir: &Path, out: &mut std::collections::BTreeSet<String>) {
-    for entry in std::fs::read_dir(dir).expect("src") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            source_codes(&path, out);
-            continue;
-        }
-        if path.extension().is_none_or(|e| e != "rs") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).expect("read");
-        for call in ["ApiError::new(", "Rejection::new(", "Rejection::new_public("] {
-            for (at, _) in text.match_indices(call) {
-                let args = &text[at + call.len()..];
-                let mut depth = 0usize;
-                for (i, c) in args.char_indices() {
-                    match c {
-                        '(' | '[' | '{' => depth += 1,
-                        ')' | ']' | '}' if depth == 0 => break,
-                        ')' | ']' | '}' => depth -= 1,
-                        '"' if depth == 0 => {
-                            let rest = &args[i + 1..];
-                            let end = rest.find('"').expect("a closing quote");
-                            out.insert(rest[..end].to_string());
-                            break;
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
-    }
+    assert_eq!(used, documented, "ErrorCode and the document differ");
 }
 
 /// A reload through the API: a broken file keeps the running version and shows its findings.
@@ -1951,4 +1921,94 @@ async fn healthz_says_whether_the_database_takes_writes() {
         admin.close().await.ok();
     })
     .await;
+}
+
+/// A channel two active workflows share, neither its default: the order must say which, and
+/// the answer names both.
+#[tokio::test]
+async fn a_channel_in_two_workflows_without_a_default_asks_which() {
+    support::on_both("a_channel_in_two_workflows_without_a_default_asks_which", |store| async move {
+        let dir = tempfile::tempdir().expect("dir");
+        for name in ["retail", "wholesale"] {
+            let text = format!(
+                "workflow {name} \"{name}\"\nstatus new \"New\"\nstatus done \"Done\" final\nevent ship\n\
+                 channel web {{ start in new }}\non ship from new go to done\n"
+            );
+            std::fs::write(dir.path().join(format!("{name}.flow")), text).expect("write");
+        }
+        let api = Api::in_dir(store, config(false, ""), dir.path()).await;
+        let lines = json!([{"sku": "A", "qty": 1, "unit_price": "1.00"}]);
+        let (status, err) = api.post("/v1/orders", json!({"channel": "web", "lines": lines})).await;
+        assert_eq!(
+            (status, err["error"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_order")),
+            "{err}"
+        );
+        assert_eq!(problem_fields(&err), ["workflow"], "{err}");
+        let message = err["message"].as_str().unwrap_or_default();
+        assert!(message.contains("`retail`") && message.contains("`wholesale`"), "{err}");
+        let (status, o) =
+            api.post("/v1/orders", json!({"channel": "web", "workflow": "wholesale", "lines": lines})).await;
+        assert_eq!((status, o["workflow"].as_str()), (StatusCode::CREATED, Some("wholesale")), "{o}");
+    })
+    .await;
+}
+
+/// A body that breaks off while it is read is 400 `bad_body`; nothing is stored.
+#[tokio::test]
+async fn a_body_that_breaks_off_is_400_bad_body() {
+    struct Broken;
+    impl axum::body::HttpBody for Broken {
+        type Data = axum::body::Bytes;
+        type Error = std::io::Error;
+        fn poll_frame(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+            std::task::Poll::Ready(Some(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "cut"))))
+        }
+    }
+    support::on_both("a_body_that_breaks_off_is_400_bad_body", |store| async move {
+        let api = Api::new(store, config(false, "")).await;
+        for uri in ["/v1/orders", "/v1/orders/ORD1/lock"] {
+            let request = Request::builder()
+                .method(Method::POST)
+                .uri(uri)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::new(Broken))
+                .expect("request");
+            let res = api.app.clone().oneshot(request).await.expect("the router answers");
+            let status = res.status();
+            let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.expect("body");
+            let err: Value = serde_json::from_slice(&bytes).expect("a JSON error");
+            assert_eq!(
+                (status, err["error"].as_str()),
+                (StatusCode::BAD_REQUEST, Some("bad_body")),
+                "{uri}: {err}"
+            );
+        }
+        let (_, grid) = api.get("/v1/orders").await;
+        assert_eq!(grid["orders"].as_array().map(Vec::len), Some(0), "{grid}");
+    })
+    .await;
+}
+
+/// A commit the database did not confirm is 503 `outcome_unknown` with `Retry-After: 1` (the
+/// service test makes one happen; this is what a client sees of it).
+#[tokio::test]
+async fn an_unknown_outcome_is_503_with_retry_after() {
+    use axum::response::IntoResponse;
+    let answer = orderly::http::error::ApiError::from(orderly::service::ServiceError::OutcomeUnknown(
+        "connection reset during COMMIT".into(),
+    ))
+    .into_response();
+    assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(answer.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("1"));
+    let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20).await.expect("body");
+    let err: Value = serde_json::from_slice(&bytes).expect("JSON");
+    assert_eq!(err["error"], "outcome_unknown");
+    assert!(
+        !err["message"].as_str().unwrap_or_default().contains("connection reset"),
+        "the cause is logged, not sent: {err}"
+    );
 }

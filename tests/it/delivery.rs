@@ -451,6 +451,26 @@ async fn a_process_that_dies_mid_send_leaves_the_message_due_after_its_lease() {
         assert_eq!(hits[0].attempt, "2", "the lost claim counted as an attempt");
         assert_eq!(outbox_state(&store, order.id).await, [("sent".to_string(), 2)]);
         assert_eq!(service.order(&order.number).await.expect("order").status, "in_process");
+
+        // A delivered message is not sent again on request; a service started without a
+        // workflows folder has nothing to reload.
+        let api = app(AppState::new(service.clone(), Config::default(), Arc::new(Metrics::new()), None));
+        let id = store.outbox(Some(order.id)).await.expect("outbox")[0].id;
+        for (uri, code) in
+            [(format!("/v1/outbox/{id}/retry"), "already_sent"), ("/v1/workflows/reload".into(), "no_reload")]
+        {
+            let request = axum::http::Request::builder()
+                .method("POST")
+                .uri(&uri)
+                .body(axum::body::Body::empty())
+                .expect("request");
+            let res = api.clone().oneshot(request).await.expect("answer");
+            let status = res.status();
+            let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.expect("body");
+            let body: Value = serde_json::from_slice(&body).expect("a JSON error");
+            assert_eq!((status, body["error"].as_str()), (StatusCode::CONFLICT, Some(code)), "{uri}: {body}");
+        }
+        assert_eq!(outbox_state(&store, order.id).await, [("sent".to_string(), 2)], "nothing requeued");
     })
     .await;
 }

@@ -19,7 +19,7 @@ fn rendered(path: &Path) -> (String, Vec<String>, Vec<&'static str>) {
     let one = &loaded[0];
     let mut report = one.report();
     report.path = path.file_name().expect("a file").to_string_lossy().into_owned();
-    let codes = one.outcome.diagnostics.iter().map(|d| d.code).collect();
+    let codes = one.outcome.diagnostics.iter().map(|d| d.code.as_str()).collect();
     (report.render(false), expected_codes(&one.source), codes)
 }
 
@@ -69,4 +69,47 @@ fn a_broken_workflow_does_not_compile_and_warnings_alone_do() {
     let warned = load::load(Path::new("tests/diagnostics/dead_end.flow")).expect("readable");
     assert!(warned[0].outcome.diagnostics.iter().all(|d| !d.is_error()));
     assert!(warned[0].outcome.workflow.is_some());
+}
+
+/// Findings that need a folder: several workflows (`duplicate-default`) or the hooks beside
+/// them. Each folder in `tests/diagnostics/folders/` is checked as `orderly check FOLDER` is run,
+/// and what it prints is snapshotted; its first `*.flow` names the codes on its `# expect:` line.
+#[test]
+fn every_broken_folder_reports_what_it_expects() {
+    let mut folders: Vec<_> = std::fs::read_dir("tests/diagnostics/folders")
+        .expect("tests/diagnostics/folders")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    folders.sort();
+    assert!(folders.len() >= 2, "{folders:?}");
+    for folder in folders {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_orderly"))
+            .arg("check")
+            .arg(&folder)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("orderly runs");
+        assert_eq!(out.status.code(), Some(1), "{} must fail the check", folder.display());
+        let text =
+            format!("{}{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+        let mut flows: Vec<_> = std::fs::read_dir(&folder)
+            .expect("folder")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "flow"))
+            .collect();
+        flows.sort();
+        let first = std::fs::read_to_string(flows.first().expect("a workflow")).expect("readable");
+        let expected = expected_codes(&first);
+        assert!(!expected.is_empty(), "{} has no `# expect:` line", folder.display());
+        for code in &expected {
+            assert!(
+                text.contains(&format!("error[{code}]")) || text.contains(&format!("warning[{code}]")),
+                "{}: expected `{code}` in\n{text}",
+                folder.display()
+            );
+        }
+        let name = folder.file_name().expect("name").to_string_lossy().into_owned();
+        insta::assert_snapshot!(format!("folder_{name}"), text);
+    }
 }

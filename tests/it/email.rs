@@ -126,7 +126,7 @@ fn message(template: &str, to: &str) -> StoredOutbox {
         sent_at: None,
         sent: None,
         message: OutboxMessage {
-            kind: "email".into(),
+            kind: orderly::engine::MessageKind::Email,
             target: to.into(),
             template: Some(template.into()),
             subject: Some("Your order {{ order.number }} has shipped".into()),
@@ -253,7 +253,10 @@ async fn a_voided_order_emails_its_customer_through_the_worker() {
         let void = orderly::engine::EventInput { name: "void".into(), ..Default::default() };
         service.apply_event(&created.number, &void, None).await.expect("voided");
         let queued = service.store().outbox(Some(created.id)).await.expect("outbox");
-        let email = queued.iter().find(|m| m.message.kind == "email").expect("an email is queued");
+        let email = queued
+            .iter()
+            .find(|m| m.message.kind == orderly::engine::MessageKind::Email)
+            .expect("an email is queued");
         assert_eq!(email.state, "pending");
 
         let (port, received) = smtp_listener().await;

@@ -528,7 +528,7 @@ fn broken() -> Vec<(String, usize, usize, &'static str, String)> {
         .map(|d| {
             let file =
                 Path::new(&d.file).file_name().and_then(|f| f.to_str()).unwrap_or_default().to_string();
-            (file, d.line, d.column, d.code, d.message.clone())
+            (file, d.line, d.column, d.code.as_str(), d.message.clone())
         })
         .collect();
     out.sort();
@@ -610,7 +610,7 @@ fn check_hooks_gives_one_report_per_broken_file() {
 fn webhooks(d: &engine::Decision, target: &str) -> Vec<serde_json::Value> {
     d.outbox
         .iter()
-        .filter(|m| m.kind == "webhook" && m.target == target)
+        .filter(|m| m.kind == orderly::engine::MessageKind::Webhook && m.target == target)
         .map(|m| orderly::delivery::webhook_body(shipped(), m, &d.order, now()).expect("the body builds"))
         .collect()
 }

@@ -6,6 +6,7 @@ mod support;
 
 mod api;
 mod cli;
+mod codes;
 mod config;
 mod delivery;
 mod diagnostics;

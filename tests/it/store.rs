@@ -238,7 +238,7 @@ async fn a_full_order_round_trips_exactly() {
             status: "ready_to_process".into(),
         }];
         d.outbox = vec![OutboxMessage {
-            kind: "email".into(),
+            kind: orderly::engine::MessageKind::Email,
             target: "ann@example.com".into(),
             template: Some("confirmation".into()),
             subject: Some("Thanks".into()),
@@ -301,7 +301,7 @@ async fn a_stale_version_conflicts_and_changes_nothing() {
             status: "cancelled".into(),
         });
         stale.outbox.push(OutboxMessage {
-            kind: "webhook".into(),
+            kind: orderly::engine::MessageKind::Webhook,
             target: "erp".into(),
             template: None,
             subject: None,

@@ -10,6 +10,8 @@ use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::{self, termcolor};
 use serde::Serialize;
 
+pub use crate::code::Code;
+
 /// A byte range in one source file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
 pub struct Span {
@@ -56,7 +58,7 @@ pub struct Diagnostic {
     /// Error or warning.
     pub severity: Severity,
     /// A stable code, e.g. `unknown-status`, for documentation and tooling.
-    pub code: &'static str,
+    pub code: Code,
     /// Lowercase, no final period, user input in backticks.
     pub message: String,
     /// The place the finding is about.
@@ -71,16 +73,16 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A new error at `span`.
-    pub fn error(code: &'static str, message: impl Into<String>, span: Span) -> Self {
+    pub fn error(code: Code, message: impl Into<String>, span: Span) -> Self {
         Self::new(Severity::Error, code, message, span)
     }
 
     /// A new warning at `span`.
-    pub fn warning(code: &'static str, message: impl Into<String>, span: Span) -> Self {
+    pub fn warning(code: Code, message: impl Into<String>, span: Span) -> Self {
         Self::new(Severity::Warning, code, message, span)
     }
 
-    fn new(severity: Severity, code: &'static str, message: impl Into<String>, span: Span) -> Self {
+    fn new(severity: Severity, code: Code, message: impl Into<String>, span: Span) -> Self {
         Diagnostic {
             severity,
             code,
@@ -254,7 +256,7 @@ fn to_codespan(d: &Diagnostic, file: usize, len: usize) -> cs::Diagnostic<usize>
     labels.extend(
         d.notes.iter().map(|n| cs::Label::secondary(file, clamp(n.span, len)).with_message(&n.label)),
     );
-    base.with_code(d.code)
+    base.with_code(d.code.as_str())
         .with_message(&d.message)
         .with_labels(labels)
         .with_notes(d.help.iter().map(|h| format!("help: {h}")).collect())

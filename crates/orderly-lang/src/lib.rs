@@ -10,6 +10,7 @@
 //! sqlx, axum or rhai in its dependency tree.
 
 pub mod check;
+mod code;
 pub mod diagnostics;
 pub mod graph;
 pub mod model;

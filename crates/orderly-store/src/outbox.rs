@@ -74,7 +74,9 @@ fn decode(row: &AnyRow) -> Result<StoredOutbox, StoreError> {
             .transpose()
             .map_err(|e| StoreError::Corrupt(format!("column `sent`: {e}")))?,
         message: OutboxMessage {
-            kind: get_str(row, "kind")?,
+            kind: get_str(row, "kind")?
+                .parse()
+                .map_err(|_| StoreError::Corrupt("column `kind`: not `webhook` or `email`".into()))?,
             target: get_str(row, "target")?,
             template: get_opt_str(row, "template")?,
             subject: get_opt_str(row, "subject")?,

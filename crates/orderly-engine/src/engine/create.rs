@@ -3,7 +3,7 @@
 //! automatic transitions.
 
 use super::run::Run;
-use super::{Decision, Hooks, Problem, Rejection, Step};
+use super::{Decision, Hooks, Problem, Rejection, RejectionCode, Step};
 use crate::limits;
 use crate::model::{Channel, FieldRef, PaymentOutcome, Type, Workflow};
 use crate::order::{Address, Customer, Fulfillment, Line, Order, Payment, Time};
@@ -444,7 +444,7 @@ pub fn create(
 ) -> Result<Decision, Rejection> {
     let Some(channel) = w.channel(&input.channel) else {
         let mut r = Rejection::new(
-            "unknown_channel",
+            RejectionCode::UnknownChannel,
             format!("workflow `{}` has no channel `{}`", w.name, input.channel),
         );
         r.problems.push(Problem {
@@ -473,7 +473,7 @@ pub fn create(
     found.extend(problems(w, input));
     if !found.is_empty() {
         let mut r = Rejection::new(
-            "invalid_order",
+            RejectionCode::InvalidOrder,
             format!("the order cannot be created: {} problem(s)", found.len()),
         );
         r.problems = found;
@@ -492,13 +492,16 @@ pub fn create(
                 m.as_ref().map(|m| format!("in mode `{m}` ")).unwrap_or_default()
             ),
         };
-        return Err(Rejection::new("refused", format!("channel `{}` takes no order {what}", channel.code)));
+        return Err(Rejection::new(
+            RejectionCode::Refused,
+            format!("channel `{}` takes no order {what}", channel.code),
+        ));
     };
     let rule = &channel.rules[rule_index];
     let Some(start) = rule.start else {
         let message =
             rule.message.clone().unwrap_or_else(|| format!("channel `{}` refuses this order", channel.code));
-        return Err(Rejection::new("refused", message));
+        return Err(Rejection::new(RejectionCode::Refused, message));
     };
 
     order.status = w.statuses[start].code.clone();

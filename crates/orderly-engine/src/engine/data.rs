@@ -2,7 +2,7 @@
 //! payment, shipment and receipt events on the order.
 
 use super::eval::{typed, Value};
-use super::{EventInput, HistoryEntry, Problem, Rejection};
+use super::{EventInput, HistoryEntry, Problem, Rejection, RejectionCode};
 use crate::limits;
 use crate::model::{EventDef, EventKind, PaymentOutcome, Type};
 use crate::order::{Order, Payment, Shipment, Time};
@@ -79,7 +79,10 @@ pub(crate) fn validate(def: &EventDef, input: &EventInput) -> Result<(), Rejecti
     if problems.is_empty() {
         Ok(())
     } else {
-        let mut r = Rejection::new("invalid_data", format!("the data of event `{}` is not valid", def.name));
+        let mut r = Rejection::new(
+            RejectionCode::InvalidData,
+            format!("the data of event `{}` is not valid", def.name),
+        );
         r.problems = problems;
         Err(r)
     }
@@ -240,7 +243,10 @@ pub(crate) fn apply_kind(
         detail,
     };
     let invalid = |problems: Vec<Problem>| {
-        let mut r = Rejection::new("invalid_data", format!("the data of event `{}` is not valid", def.name));
+        let mut r = Rejection::new(
+            RejectionCode::InvalidData,
+            format!("the data of event `{}` is not valid", def.name),
+        );
         r.problems = problems;
         r
     };
@@ -314,7 +320,10 @@ pub(crate) fn apply_kind(
                 }
             }
             if !over.is_empty() {
-                let mut r = Rejection::new("over_shipment", "a shipment cannot ship more than was ordered");
+                let mut r = Rejection::new(
+                    RejectionCode::OverShipment,
+                    "a shipment cannot ship more than was ordered",
+                );
                 r.problems = over;
                 return Err(r);
             }

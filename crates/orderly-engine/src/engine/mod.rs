@@ -230,11 +230,53 @@ pub enum TimerCancel {
     Name(String),
 }
 
+/// What an outbox message is: how delivery sends it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+    strum::EnumString,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum MessageKind {
+    /// A signed POST to one of the workflow's webhook targets.
+    Webhook,
+    /// An email from a template.
+    Email,
+}
+
+impl MessageKind {
+    /// The kind as stored and shown: `webhook`.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Every kind.
+    pub fn all() -> impl Iterator<Item = MessageKind> {
+        <MessageKind as strum::IntoEnumIterator>::iter()
+    }
+}
+
+impl std::fmt::Display for MessageKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A message for another system, queued in the same transaction as the event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboxMessage {
-    /// `webhook` or `email`.
-    pub kind: String,
+    /// How it is sent.
+    pub kind: MessageKind,
     /// The webhook target's name, or the email address.
     pub target: String,
     /// The email template.
@@ -252,13 +294,77 @@ pub struct OutboxMessage {
     pub payload: serde_json::Value,
 }
 
+/// Why an input was refused, as a stable code clients rely on (`no_transition`). The HTTP edge
+/// gives each its status with one exhaustive match; docs/api.md has a row for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, strum::IntoStaticStr, strum::EnumIter)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum RejectionCode {
+    /// No transition takes the event in this status, or every guard failed.
+    NoTransition,
+    /// The workflow declares no such event.
+    UnknownEvent,
+    /// The event's data is wrong.
+    InvalidData,
+    /// A shipment of more than is left to ship.
+    OverShipment,
+    /// Another holder has the order's lock.
+    Locked,
+    /// A new order misses fields its channel requires, or has invalid ones.
+    InvalidOrder,
+    /// No workflow takes orders from the channel.
+    UnknownChannel,
+    /// The channel refuses the order (no rule takes it).
+    Refused,
+    /// Automatic transitions that never settle.
+    AutomaticLoop,
+    /// A hook failed.
+    HookFailed,
+    /// Not one of the workflow's fulfillment actions.
+    UnknownAction,
+    /// The order's status is gone from its workflow.
+    UnknownStatus,
+    /// A timer the order's workflow no longer has (the timer loop records it; no client sends it).
+    UnknownTimer,
+    /// The order's workflow is not active.
+    WorkflowUnavailable,
+    /// An order number taken already.
+    Duplicate,
+    /// The idempotency key was used before for another request.
+    IdempotencyConflict,
+    /// No such fulfillment action on the order.
+    NotFound,
+}
+
+impl RejectionCode {
+    /// The code as written: `no_transition`.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Every code, in declaration order.
+    pub fn all() -> impl Iterator<Item = RejectionCode> {
+        <RejectionCode as strum::IntoEnumIterator>::iter()
+    }
+}
+
+impl std::fmt::Display for RejectionCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for RejectionCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// Why an input was refused. Nothing was changed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Rejection {
-    /// A stable code: `no_transition`, `unknown_event`, `invalid_data`, `over_shipment`,
-    /// `locked`, `missing_fields`, `unknown_channel`, `refused`, `automatic_loop`, `hook_failed`,
-    /// `unknown_action`.
-    pub code: &'static str,
+    /// What kind of refusal.
+    pub code: RejectionCode,
     /// A sentence for people.
     pub message: String,
     /// The order's status when it was refused.
@@ -272,12 +378,8 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    /// A rejection with a code and a message, for the layers around the engine.
-    pub fn new_public(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(code, message)
-    }
-
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
+    /// A rejection with a code and a message.
+    pub fn new(code: RejectionCode, message: impl Into<String>) -> Self {
         Rejection {
             code,
             message: message.into(),

@@ -5,8 +5,8 @@
 use super::data::{apply_kind, validate};
 use super::eval::{eval, explain, show, Ctx, Value};
 use super::{
-    Candidate, Decision, EventInput, HistoryEntry, Hooks, OutboxMessage, Problem, Rejection, Step,
-    TimerCancel, TimerStart,
+    Candidate, Decision, EventInput, HistoryEntry, Hooks, MessageKind, OutboxMessage, Problem, Rejection,
+    RejectionCode, Step, TimerCancel, TimerStart,
 };
 use crate::model::{Action, Recipient, StatusId, Transition, Type, Workflow};
 use crate::order::{FulfillmentAction, Order, Time};
@@ -84,7 +84,7 @@ impl<'a> Run<'a> {
     fn status_id(&self) -> Result<StatusId, Rejection> {
         self.w.status_id(&self.order.status).ok_or_else(|| {
             Rejection::new(
-                "unknown_status",
+                RejectionCode::UnknownStatus,
                 format!(
                     "the order is in status `{}`, which workflow `{}` no longer has",
                     self.order.status, self.w.name
@@ -98,7 +98,7 @@ impl<'a> Run<'a> {
     }
 
     fn hook_failed(&self, message: String) -> Rejection {
-        let mut r = Rejection::new("hook_failed", message);
+        let mut r = Rejection::new(RejectionCode::HookFailed, message);
         r.status = Some(self.order.status.clone());
         r
     }
@@ -246,7 +246,7 @@ impl<'a> Run<'a> {
                 // A payload hook runs at delivery, on this payload's event and data and the
                 // order as it is then; the body it builds is recorded with each attempt.
                 self.queue(OutboxMessage {
-                    kind: "webhook".into(),
+                    kind: MessageKind::Webhook,
                     target: target.clone(),
                     template: None,
                     subject: None,
@@ -261,7 +261,7 @@ impl<'a> Run<'a> {
                     Recipient::Address(e) => self.text_of(e, event)?,
                 };
                 self.queue(OutboxMessage {
-                    kind: "email".into(),
+                    kind: MessageKind::Email,
                     target: to,
                     template: Some(template.clone()),
                     subject: subject.clone(),
@@ -320,7 +320,7 @@ impl<'a> Run<'a> {
         let ev = event.map(|e| e.name.clone());
         let status = self.order.status.clone();
         let refuse = |what: String| {
-            let mut r = Rejection::new("hook_failed", format!("hook `{hook}` {what}"));
+            let mut r = Rejection::new(RejectionCode::HookFailed, format!("hook `{hook}` {what}"));
             r.status = Some(status.clone());
             r
         };
@@ -363,7 +363,7 @@ impl<'a> Run<'a> {
                 }
                 // The script built the body: it is sent as it is (no payload hook runs).
                 self.queue(OutboxMessage {
-                    kind: "webhook".into(),
+                    kind: MessageKind::Webhook,
                     target,
                     template: None,
                     subject: None,
@@ -375,7 +375,7 @@ impl<'a> Run<'a> {
             E::Email { to, template, subject } => {
                 let body = payload(&self.order, ev.as_deref(), event, self.now);
                 self.queue(OutboxMessage {
-                    kind: "email".into(),
+                    kind: MessageKind::Email,
                     target: to,
                     template: Some(template),
                     subject,
@@ -484,7 +484,7 @@ impl<'a> Run<'a> {
     pub(crate) fn handle(&mut self, input: &EventInput) -> Result<(), Rejection> {
         let Some(event_id) = self.w.event_id(&input.name) else {
             let mut r = Rejection::new(
-                "unknown_event",
+                RejectionCode::UnknownEvent,
                 format!("workflow `{}` has no event `{}`", self.w.name, input.name),
             );
             r.status = Some(self.order.status.clone());
@@ -515,7 +515,7 @@ impl<'a> Run<'a> {
             }
         }
         let mut r = Rejection::new(
-            "no_transition",
+            RejectionCode::NoTransition,
             if candidates.is_empty() {
                 format!("event `{}` is not accepted in status `{}`", input.name, self.order.status)
             } else {
@@ -565,7 +565,7 @@ impl<'a> Run<'a> {
             };
             if self.budget == 0 {
                 let mut r = Rejection::new(
-                    "automatic_loop",
+                    RejectionCode::AutomaticLoop,
                     format!(
                         "more than {} automatic steps for one event (statuses {}): the workflow loops",
                         self.w.settings.max_automatic_steps,
@@ -626,7 +626,7 @@ fn payload(o: &Order, event: Option<&str>, input: Option<&EventInput>, now: Time
 /// The refusal for an order another holder has locked.
 pub fn locked_rejection(order: &Order, lock: &crate::order::Lock) -> Rejection {
     let mut r = Rejection::new(
-        "locked",
+        RejectionCode::Locked,
         format!(
             "order {} is locked by `{}` until {}",
             order.number,
@@ -757,7 +757,10 @@ pub fn fire_timer(
     hooks: &dyn Hooks,
 ) -> Result<Decision, Rejection> {
     let Some(t) = w.timers.iter().find(|t| t.name == timer) else {
-        return Err(Rejection::new("unknown_timer", format!("workflow `{}` has no timer `{timer}`", w.name)));
+        return Err(Rejection::new(
+            RejectionCode::UnknownTimer,
+            format!("workflow `{}` has no timer `{timer}`", w.name),
+        ));
     };
     fire(w, order, t, now, hooks).map_err(|r| as_of(w, order, hooks, now, r))
 }
@@ -836,7 +839,7 @@ fn action_name(w: &Workflow, name: &str) -> Result<String, Rejection> {
         .map(|s| format!("; did you mean \"{s}\"?"))
         .unwrap_or_else(|| format!("; the actions are: {}", w.fulfillment_actions.join(", ")));
     let mut r = Rejection::new(
-        "unknown_action",
+        RejectionCode::UnknownAction,
         format!(
             "\"{}\" is not one of workflow `{}`'s fulfillment actions{hint}",
             crate::limits::shown(name, crate::limits::MAX_SHOWN),
@@ -869,8 +872,10 @@ fn action_texts(input: &FulfillmentActionInput) -> Result<(), Rejection> {
     if problems.is_empty() {
         return Ok(());
     }
-    let mut r =
-        Rejection::new("invalid_data", "the fulfillment action has texts longer than the service keeps");
+    let mut r = Rejection::new(
+        RejectionCode::InvalidData,
+        "the fulfillment action has texts longer than the service keeps",
+    );
     r.problems = problems;
     Err(r)
 }
@@ -885,7 +890,7 @@ pub fn add_fulfillment_action(
     action_texts(input)?;
     locked(order, input.actor.as_deref(), now)?;
     let Some(name) = input.name.as_deref() else {
-        let mut r = Rejection::new("invalid_data", "a fulfillment action needs a name");
+        let mut r = Rejection::new(RejectionCode::InvalidData, "a fulfillment action needs a name");
         r.problems.push(Problem { field: "name".into(), problem: "is missing".into() });
         return Err(r);
     };
@@ -908,7 +913,7 @@ pub fn edit_fulfillment_action(
     let mut o = order.clone();
     let Some(fa) = o.fulfillment_actions.iter_mut().find(|f| f.n == n) else {
         return Err(Rejection::new(
-            "not_found",
+            RejectionCode::NotFound,
             format!("order {} has no fulfillment action {n}", order.number),
         ));
     };

@@ -93,7 +93,7 @@ fn refusals_and_missing_fields_explain_themselves() {
         &NoHooks,
     )
     .expect_err("refused");
-    assert_eq!((r.code, r.message.as_str()), ("refused", "no"));
+    assert_eq!((r.code.as_str(), r.message.as_str()), ("refused", "no"));
     let mut input = new_order("check", PaymentOutcome::Pending);
     input.customer.email.clear();
     input.lines[0].qty = rust_decimal::Decimal::ZERO;
@@ -207,6 +207,11 @@ fn timers_start_on_entry_and_fire() {
     let fired =
         fire_timer(&w, &d.order, "remind", t0() + chrono::Duration::days(2), &NoHooks).expect("fires");
     assert!(fired.order.flags.contains("overdue"));
+    // A timer the workflow no longer has (renamed in a reload) is refused, naming it.
+    let gone = fire_timer(&w, &d.order, "remnd", t0() + chrono::Duration::days(2), &NoHooks)
+        .expect_err("no such timer");
+    assert_eq!(gone.code, RejectionCode::UnknownTimer);
+    assert!(gone.message.contains("`remnd`"), "{gone}");
 }
 
 #[test]

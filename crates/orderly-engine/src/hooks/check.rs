@@ -3,7 +3,7 @@
 //! finding is a [`HookDiagnostic`] with the file, line and column, convertible to the workflow
 //! checker's [`Diagnostic`] so `orderly check` renders it with a caret.
 
-use crate::diagnostics::{self, Diagnostic, Report, Span};
+use crate::diagnostics::{self, Code, Diagnostic, Report, Span};
 use rhai::{ASTNode, Expr, ParseError, ParseErrorType, Position, Stmt, AST};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -22,7 +22,7 @@ pub struct HookDiagnostic {
     pub column: usize,
     /// A stable code: `hook-syntax`, `hook-undefined-variable`, `hook-unknown-function`,
     /// `hook-wrong-arguments`, `hook-unknown-property`, `hook-unreadable`.
-    pub code: &'static str,
+    pub code: Code,
     /// Lowercase, user input in backticks.
     pub message: String,
     /// The bytes of `source` the finding is about.
@@ -46,11 +46,11 @@ impl std::error::Error for HookDiagnostic {}
 impl From<&HookDiagnostic> for Diagnostic {
     fn from(d: &HookDiagnostic) -> Diagnostic {
         let label = match d.code {
-            "hook-syntax" => "here",
-            "hook-undefined-variable" => "not defined",
-            "hook-unknown-function" => "unknown function",
-            "hook-wrong-arguments" => "wrong number of arguments",
-            "hook-unknown-property" => "not a field of the order",
+            Code::HookSyntax => "here",
+            Code::HookUndefinedVariable => "not defined",
+            Code::HookUnknownFunction => "unknown function",
+            Code::HookWrongArguments => "wrong number of arguments",
+            Code::HookUnknownProperty => "not a field of the order",
             _ => "",
         };
         Diagnostic::error(d.code, d.message.clone(), d.span).with_label(label).with_help_opt(d.help.clone())
@@ -69,7 +69,7 @@ impl HookDiagnostic {
         source: &str,
         pos: Position,
         len: usize,
-        code: &'static str,
+        code: Code,
         message: String,
     ) -> Self {
         let (line, column) = (pos.line().unwrap_or(0), pos.position().unwrap_or(1).max(1));
@@ -144,21 +144,21 @@ fn end_of(source: &str, start: usize, len: usize) -> usize {
 pub(crate) fn parse_error(file: &str, source: &str, e: &ParseError) -> HookDiagnostic {
     let (code, message, len) = match e.err_type() {
         ParseErrorType::VariableUndefined(name) => (
-            "hook-undefined-variable",
+            Code::HookUndefinedVariable,
             format!("`{name}` is not defined: a hook sees `order`, `event` and `now`, and a function only its parameters"),
             name.len(),
         ),
         ParseErrorType::Reserved(word) if word == "import" || word == "export" => (
-            "hook-syntax",
+            Code::HookSyntax,
             format!("`{word}` is not available in hooks: a hook is one file, with its own functions"),
             word.len(),
         ),
         other => {
             let text = other.to_string();
             if text.contains("'eval' is disabled") {
-                ("hook-syntax", "`eval` is not available in hooks".to_string(), 4)
+                (Code::HookSyntax, "`eval` is not available in hooks".to_string(), 4)
             } else {
-                ("hook-syntax", lower_first(&text), 1)
+                (Code::HookSyntax, lower_first(&text), 1)
             }
         }
     };
@@ -258,7 +258,7 @@ pub(crate) fn calls(file: &str, source: &str, ast: &AST, known: &Known) -> Vec<H
                     source,
                     pos,
                     name.len(),
-                    "hook-unknown-function",
+                    Code::HookUnknownFunction,
                     format!("`{name}` is not a function of this script nor of the hook API"),
                 )
                 .with_help(Some(help)),
@@ -277,7 +277,7 @@ pub(crate) fn calls(file: &str, source: &str, ast: &AST, known: &Known) -> Vec<H
             source,
             pos,
             name.len(),
-            "hook-wrong-arguments",
+            Code::HookWrongArguments,
             format!("`{name}` takes {expected} argument(s), not {given}"),
         ));
         true
@@ -336,7 +336,7 @@ pub(crate) fn outer_variables(file: &str, source: &str, ast: &AST, names: &[&str
                 source,
                 pos,
                 name.len(),
-                "hook-undefined-variable",
+                Code::HookUndefinedVariable,
                 format!("`{name}` is not defined in function `{fname}`: a function sees only its parameters"),
             )
             .with_help(Some(format!(

@@ -25,7 +25,7 @@ mod view;
 pub use check::reports as hook_reports;
 pub use check::HookDiagnostic;
 
-use crate::diagnostics::Report;
+use crate::diagnostics::{Code, Report};
 use crate::engine::{Effect, EventInput, Hooks};
 use crate::order::{Order, Time};
 use rhai::packages::{
@@ -148,7 +148,7 @@ impl HookEngine {
                     source: String::new(),
                     line: 0,
                     column: 0,
-                    code: "hook-unreadable",
+                    code: Code::HookUnreadable,
                     message: format!("cannot read the hook file: {e}"),
                     span: crate::diagnostics::Span::default(),
                     help: None,

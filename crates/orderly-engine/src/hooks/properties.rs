@@ -8,6 +8,7 @@
 //! that runs the script.
 
 use super::check::HookDiagnostic;
+use crate::diagnostics::Code;
 use crate::schema::{Shape, Table};
 use rhai::{ASTNode, Expr, Position, Stmt, AST};
 use std::collections::BTreeMap;
@@ -151,7 +152,7 @@ pub(crate) fn check(file: &str, source: &str, ast: &AST) -> Vec<HookDiagnostic> 
     found
         .into_iter()
         .map(|f| {
-            HookDiagnostic::at(file, source, f.pos, f.len, "hook-unknown-property", f.message)
+            HookDiagnostic::at(file, source, f.pos, f.len, Code::HookUnknownProperty, f.message)
                 .with_help(Some(f.help))
         })
         .collect()

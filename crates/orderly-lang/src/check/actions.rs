@@ -4,7 +4,7 @@
 use super::decls::Decls;
 use super::exprs::{self, Scope};
 use super::Checker;
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{self, RecordSpec, Type};
 use crate::syntax::ast::{self, ActionKind, Name};
 
@@ -22,7 +22,7 @@ fn flag(ch: &mut Checker<'_>, d: &Decls, name: &Name) -> Option<String> {
     if d.flags.iter().any(|f| f.name == name.text) {
         return Some(name.text.clone());
     }
-    ch.unknown("unknown-flag", "flag", name, d.flag_names(), || {
+    ch.unknown(Code::UnknownFlag, "flag", name, d.flag_names(), || {
         format!("declare it: `flag {} \"what it means\"`", name.text)
     });
     None
@@ -39,7 +39,7 @@ fn text_expr(
     if !c.ty.is_textual() {
         ch.report(
             Diagnostic::error(
-                "type-mismatch",
+                Code::TypeMismatch,
                 format!("{what} must be text, not {}", c.ty.describe()),
                 e.span,
             )
@@ -61,7 +61,7 @@ fn action(ch: &mut Checker<'_>, d: &Decls, a: &ast::Action, scope: Scope<'_>) ->
             let Some(attr) = attr else {
                 ch.report(
                     Diagnostic::error(
-                        "not-settable",
+                        Code::NotSettable,
                         format!("`{}` cannot be set by a workflow", path.text),
                         path.span,
                     )
@@ -85,7 +85,7 @@ fn action(ch: &mut Checker<'_>, d: &Decls, a: &ast::Action, scope: Scope<'_>) ->
             };
             let Some(ty) = d.attribute(attr) else {
                 ch.unknown(
-                    "unknown-attribute",
+                    Code::UnknownAttribute,
                     "attribute",
                     &attr_name,
                     d.attributes.iter().map(|a| a.name.as_str()),
@@ -97,7 +97,7 @@ fn action(ch: &mut Checker<'_>, d: &Decls, a: &ast::Action, scope: Scope<'_>) ->
             if !fits(v.ty, ty) {
                 ch.report(
                     Diagnostic::error(
-                        "type-mismatch",
+                        Code::TypeMismatch,
                         format!("`{attr}` holds {}, not {}", ty.describe(), v.ty.describe()),
                         value.span,
                     )
@@ -112,7 +112,7 @@ fn action(ch: &mut Checker<'_>, d: &Decls, a: &ast::Action, scope: Scope<'_>) ->
         ActionKind::Record(r) => record(ch, d, r, scope)?,
         ActionKind::StartTimer(n) | ActionKind::CancelTimer(n) => {
             if !d.timers.contains(&n.text) {
-                ch.unknown("unknown-timer", "timer", n, d.timers.iter().map(String::as_str), || {
+                ch.unknown(Code::UnknownTimer, "timer", n, d.timers.iter().map(String::as_str), || {
                     format!("declare it: `timer {} after 30m {{ ... }}`", n.text)
                 });
                 return None;
@@ -126,7 +126,7 @@ fn action(ch: &mut Checker<'_>, d: &Decls, a: &ast::Action, scope: Scope<'_>) ->
         ActionKind::SendWebhook { target, hook } => {
             if !d.webhooks.contains(&target.text) {
                 ch.unknown(
-                    "unknown-webhook",
+                    Code::UnknownWebhook,
                     "webhook",
                     target,
                     d.webhooks.iter().map(String::as_str),
@@ -151,7 +151,7 @@ fn action(ch: &mut Checker<'_>, d: &Decls, a: &ast::Action, scope: Scope<'_>) ->
             };
             if template.text.trim().is_empty() {
                 ch.report(
-                    Diagnostic::error("invalid-template", "the email template has no name", template.span)
+                    Diagnostic::error(Code::InvalidTemplate, "the email template has no name", template.span)
                         .with_label("empty")
                         .with_help("name a template in `templates/`, e.g. `template \"order_shipped\"`"),
                 );
@@ -160,7 +160,7 @@ fn action(ch: &mut Checker<'_>, d: &Decls, a: &ast::Action, scope: Scope<'_>) ->
             if let Some(files) = &ch.context.template_files {
                 if !files.contains(&template.text) {
                     let d = Diagnostic::error(
-                        "unknown-template",
+                        Code::UnknownTemplate,
                         format!("email template `{}` does not exist", template.text),
                         template.span,
                     )
@@ -192,7 +192,7 @@ fn action(ch: &mut Checker<'_>, d: &Decls, a: &ast::Action, scope: Scope<'_>) ->
         ActionKind::Emit(n) => match d.event(&n.text) {
             Some(id) => model::Action::Emit(id),
             None => {
-                ch.unknown("unknown-event", "event", n, d.events.iter().map(|e| e.name.as_str()), || {
+                ch.unknown(Code::UnknownEvent, "event", n, d.events.iter().map(|e| e.name.as_str()), || {
                     format!("declare it: `event {}`", n.text)
                 });
                 return None;
@@ -212,7 +212,7 @@ fn record(ch: &mut Checker<'_>, d: &Decls, r: &ast::RecordAction, scope: Scope<'
     if !d.fulfillment_actions.contains(&r.name.text) {
         let as_name = Name { text: r.name.text.clone(), span: r.name.span };
         let d_ = Diagnostic::error(
-            "unknown-action",
+            Code::UnknownAction,
             format!("unknown fulfillment action `{}`", r.name.text),
             r.name.span,
         )

@@ -3,7 +3,7 @@
 
 use super::decls::Decls;
 use super::Checker;
-use crate::diagnostics::{suggestion, Diagnostic, Span};
+use crate::diagnostics::{suggestion, Code, Diagnostic, Span};
 use crate::model::{Channel, ChannelRule, FieldRef, PaymentOutcome};
 use crate::schema;
 use crate::syntax::ast::{self, ChannelCond, Name};
@@ -31,7 +31,7 @@ fn required_field(ch: &mut Checker<'_>, d: &Decls, path: &Name) -> Option<FieldR
     let name = parts.next().unwrap_or_default();
     let bad = |ch: &mut Checker<'_>, help: String| {
         ch.report(
-            Diagnostic::error("unknown-field", format!("unknown field `{}`", path.text), path.span)
+            Diagnostic::error(Code::UnknownField, format!("unknown field `{}`", path.text), path.span)
                 .with_label("a channel can require order, customer, address, payment and attribute fields")
                 .with_help(help),
         );
@@ -50,7 +50,7 @@ fn required_field(ch: &mut Checker<'_>, d: &Decls, path: &Name) -> Option<FieldR
         let span = Span::new(path.span.start + root.len() + 1, path.span.end);
         let n = Name { text: name.into(), span };
         ch.unknown(
-            "unknown-attribute",
+            Code::UnknownAttribute,
             "attribute",
             &n,
             d.attributes.iter().map(|a| a.name.as_str()),
@@ -78,7 +78,7 @@ fn rule(ch: &mut Checker<'_>, d: &Decls, r: &ast::ChannelRule) -> Option<Channel
         Some(s) => match d.status(&s.text) {
             Some(id) => Some(id),
             None => {
-                ch.unknown("unknown-status", "status", s, d.status_names(), || {
+                ch.unknown(Code::UnknownStatus, "status", s, d.status_names(), || {
                     format!("declare it: `status {} \"Label\"`", s.text)
                 });
                 ok = false;
@@ -106,7 +106,7 @@ fn rule(ch: &mut Checker<'_>, d: &Decls, r: &ast::ChannelRule) -> Option<Channel
                         if let Some(help) = suggestion(&m.text, schema::PAYMENT_METHODS.iter().copied()) {
                             ch.report(
                                 Diagnostic::warning(
-                                    "unknown-code",
+                                    Code::UnknownCode,
                                     format!("`{}` is not a standard payment method", m.text),
                                     m.span,
                                 )
@@ -125,7 +125,7 @@ fn rule(ch: &mut Checker<'_>, d: &Decls, r: &ast::ChannelRule) -> Option<Channel
                         Some(x) => outcomes.push(x),
                         None => {
                             ch.unknown(
-                                "unknown-code",
+                                Code::UnknownCode,
                                 "payment outcome",
                                 o,
                                 PaymentOutcome::ALL.iter().map(|x| x.code()),
@@ -142,9 +142,13 @@ fn rule(ch: &mut Checker<'_>, d: &Decls, r: &ast::ChannelRule) -> Option<Channel
     }
     if out.unpaid && (out.methods.is_some() || out.outcomes.is_some()) {
         ch.report(
-            Diagnostic::error("contradiction", "a rule cannot be both `unpaid` and about a payment", r.span)
-                .with_label("no order can match this rule")
-                .with_help("split it into two rules"),
+            Diagnostic::error(
+                Code::Contradiction,
+                "a rule cannot be both `unpaid` and about a payment",
+                r.span,
+            )
+            .with_label("no order can match this rule")
+            .with_help("split it into two rules"),
         );
         ok = false;
     }
@@ -218,7 +222,7 @@ fn coverage(ch: &mut Checker<'_>, c: &ast::ChannelDecl, rules: &[ChannelRule]) {
         cases.iter().filter(|case| !rules.iter().any(|r| matches(r, **case))).map(|c| describe(*c)).collect();
     if !gaps.is_empty() {
         let mut d = Diagnostic::error(
-            "uncovered-outcome",
+            Code::UncoveredOutcome,
             format!("channel `{}` has no initial status for {}", c.code.text, gaps[0]),
             c.code.span,
         )
@@ -243,8 +247,9 @@ fn coverage(ch: &mut Checker<'_>, c: &ast::ChannelDecl, rules: &[ChannelRule]) {
         let shadowed = own.iter().all(|case| rules[..i].iter().any(|e| matches(e, **case)));
         if shadowed {
             let earlier = rules[..i].iter().find(|e| own.iter().any(|case| matches(e, **case)));
-            let mut d = Diagnostic::warning("unreachable-rule", "this channel rule can never apply", r.span)
-                .with_label("every order it matches is taken by an earlier rule");
+            let mut d =
+                Diagnostic::warning(Code::UnreachableRule, "this channel rule can never apply", r.span)
+                    .with_label("every order it matches is taken by an earlier rule");
             if let Some(e) = earlier {
                 d = d.with_note(e.span, "taken here");
             }

@@ -2,7 +2,7 @@
 //! fulfillment actions, settings, timers' names, channels' codes), with duplicates reported.
 
 use super::{parse_duration, Checker};
-use crate::diagnostics::{suggestion, Diagnostic, Span};
+use crate::diagnostics::{suggestion, Code, Diagnostic, Span};
 use crate::model::{
     AttributeDef, Codes, EventDef, EventKind, FieldDef, FlagDef, Phase, Settings, Status, Type,
 };
@@ -133,7 +133,7 @@ pub(super) fn collect(ch: &mut Checker<'_>, file: &ast::File) -> Decls {
         match item {
             Item::Workflow(w) => match workflow_span {
                 Some(first) => ch.report(
-                    Diagnostic::error("duplicate", "a file holds one workflow", w.span)
+                    Diagnostic::error(Code::Duplicate, "a file holds one workflow", w.span)
                         .with_label("second `workflow` line")
                         .with_note(first, "the workflow is named here")
                         .with_help("put each workflow in its own `.flow` file"),
@@ -204,7 +204,7 @@ pub(super) fn collect(ch: &mut Checker<'_>, file: &ast::File) -> Decls {
                     if let Some(first) = actions_first.get(n.text.as_str()) {
                         ch.report(
                             Diagnostic::error(
-                                "duplicate",
+                                Code::Duplicate,
                                 format!("fulfillment action `{}` is listed twice", n.text),
                                 n.span,
                             )
@@ -249,7 +249,7 @@ pub(super) fn collect(ch: &mut Checker<'_>, file: &ast::File) -> Decls {
     }
     if d.workflow.is_none() && !ch.skipped_words.iter().any(|w| w == "workflow") {
         ch.report(
-            Diagnostic::error("missing-workflow", "the file does not name its workflow", Span::new(0, 0))
+            Diagnostic::error(Code::MissingWorkflow, "the file does not name its workflow", Span::new(0, 0))
                 .with_label("expected a `workflow` line")
                 .with_help(
                     "start the file with `workflow NAME \"Title\"`, e.g. `workflow retail \"Retail orders\"`",
@@ -296,7 +296,7 @@ fn add_status(
 fn type_of(ch: &mut Checker<'_>, name: &Name) -> Option<Type> {
     let ty = Type::from_name(&name.text);
     if ty.is_none() {
-        ch.unknown("unknown-type", "type", name, Type::NAMES.iter().copied(), || {
+        ch.unknown(Code::UnknownType, "type", name, Type::NAMES.iter().copied(), || {
             format!("the types are {}", Type::NAMES.join(", "))
         });
     }
@@ -311,7 +311,7 @@ fn event(ch: &mut Checker<'_>, e: &ast::EventDecl) -> EventDef {
             "payment" => EventKind::Payment,
             "receipt" => EventKind::Receipt,
             _ => {
-                ch.unknown("unknown-event-kind", "event kind", k, EventKind::NAMES.iter().copied(), || {
+                ch.unknown(Code::UnknownEventKind, "event kind", k, EventKind::NAMES.iter().copied(), || {
                     format!(
                         "the kinds are {}; leave `is ...` out for a plain event",
                         EventKind::NAMES.join(", ")
@@ -332,7 +332,7 @@ fn event(ch: &mut Checker<'_>, e: &ast::EventDecl) -> EventDef {
         if schema::lookup(schema::EVENT_BUILTIN, &f.name.text).is_some() {
             ch.report(
                 Diagnostic::error(
-                    "reserved-field",
+                    Code::ReservedField,
                     format!("every event already carries `{}`", f.name.text),
                     f.name.span,
                 )
@@ -346,7 +346,7 @@ fn event(ch: &mut Checker<'_>, e: &ast::EventDecl) -> EventDef {
             if !compatible_decl(*builtin_ty, ty) {
                 ch.report(
                     Diagnostic::error(
-                        "type-mismatch",
+                        Code::TypeMismatch,
                         format!(
                             "`{}` of a {} event is {}, not {}",
                             f.name.text,
@@ -400,7 +400,7 @@ fn setting(ch: &mut Checker<'_>, s: &mut Settings, entry: &ast::Setting) {
     let key = entry.key.text.as_str();
     let wrong = |ch: &mut Checker<'_>, expected: &str, example: &str| {
         ch.report(
-            Diagnostic::error("invalid-setting", format!("`{key}` takes {expected}"), entry.value_span)
+            Diagnostic::error(Code::InvalidSetting, format!("`{key}` takes {expected}"), entry.value_span)
                 .with_label("not a valid value here")
                 .with_help(format!("for example `{key} = {example}`")),
         );
@@ -425,7 +425,7 @@ fn setting(ch: &mut Checker<'_>, s: &mut Settings, entry: &ast::Setting) {
         }
         ("currency", _) => wrong(ch, "a three-letter currency code in quotes", "\"USD\""),
         _ => ch.report(
-            Diagnostic::error("unknown-setting", format!("unknown setting `{key}`"), entry.key.span)
+            Diagnostic::error(Code::UnknownSetting, format!("unknown setting `{key}`"), entry.key.span)
                 .with_label("not a setting")
                 .with_help(
                     suggestion(key, SETTINGS.iter().copied())

@@ -4,7 +4,7 @@
 use super::decls::Decls;
 use super::durations::DurationError;
 use super::{parse_duration, Checker};
-use crate::diagnostics::{suggestion, Diagnostic, Span};
+use crate::diagnostics::{suggestion, Code, Diagnostic, Span};
 use crate::model::{self, ArithOp, CmpOp, Codes, EventDef, ExprKind, FieldRef, Type, Value};
 use crate::schema;
 use crate::syntax::ast::{self, Aggregate, BinOp, Name};
@@ -45,22 +45,22 @@ pub(super) fn duration_error(text: &str, error: &DurationError, span: Span) -> D
                 Some(u) => format!("did you mean `{number}{u}`?"),
                 None => "use s, m, h, d or w, e.g. `90s`, `15m`, `48h`, `7d`, `2w`".to_string(),
             };
-            Diagnostic::error("invalid-duration", format!("invalid duration `{text}`"), span)
+            Diagnostic::error(Code::InvalidDuration, format!("invalid duration `{text}`"), span)
                 .with_label(format!("`{unit}` is not a unit of time"))
                 .with_help(help)
         }
         DurationError::Zero => {
-            Diagnostic::error("invalid-duration", format!("invalid duration `{text}`"), span)
+            Diagnostic::error(Code::InvalidDuration, format!("invalid duration `{text}`"), span)
                 .with_label("a duration must be longer than zero")
                 .with_help("e.g. `15m`")
         }
         DurationError::TooLong => {
-            Diagnostic::error("invalid-duration", format!("invalid duration `{text}`"), span)
+            Diagnostic::error(Code::InvalidDuration, format!("invalid duration `{text}`"), span)
                 .with_label("longer than 100 years")
                 .with_help("e.g. `30d`")
         }
         DurationError::Order => {
-            Diagnostic::error("invalid-duration", format!("invalid duration `{text}`"), span)
+            Diagnostic::error(Code::InvalidDuration, format!("invalid duration `{text}`"), span)
                 .with_label("the units go from the largest to the smallest, each once")
                 .with_help("e.g. `1d12h`")
         }
@@ -105,12 +105,12 @@ fn check_code(ch: &mut Checker<'_>, d: &Decls, codes: Codes, literal: &str, span
     // Payment methods are open: a merchant may take one the shipped list lacks.
     let diag = if codes == Codes::Methods {
         Diagnostic::warning(
-            "unknown-code",
+            Code::UnknownCode,
             format!("`{literal}` is not a payment method any channel here accepts"),
             span,
         )
     } else {
-        Diagnostic::error("unknown-code", format!("`{literal}` is not {}", with_article(what)), span)
+        Diagnostic::error(Code::UnknownCode, format!("`{literal}` is not {}", with_article(what)), span)
     };
     ch.report(diag.with_label(format!("expected {}", with_article(what))).with_help(help));
 }
@@ -155,7 +155,7 @@ pub(super) fn expr(ch: &mut Checker<'_>, d: &Decls, e: &ast::Expr, scope: Scope<
             Ok(n) => mk(ExprKind::Const(Value::Number(n)), Type::Number),
             Err(_) => {
                 ch.report(
-                    Diagnostic::error("invalid-number", format!("`{text}` is too large a number"), e.span)
+                    Diagnostic::error(Code::InvalidNumber, format!("`{text}` is too large a number"), e.span)
                         .with_label("out of range")
                         .with_help("numbers hold up to 28 significant digits"),
                 );
@@ -185,7 +185,7 @@ pub(super) fn expr(ch: &mut Checker<'_>, d: &Decls, e: &ast::Expr, scope: Scope<
             if !i.ty.is_numeric() {
                 ch.report(
                     Diagnostic::error(
-                        "type-mismatch",
+                        Code::TypeMismatch,
                         format!("cannot negate {}", i.ty.describe()),
                         inner.span,
                     )
@@ -211,7 +211,7 @@ pub(super) fn expr(ch: &mut Checker<'_>, d: &Decls, e: &ast::Expr, scope: Scope<
                 if !side.ty.is_numeric() {
                     ch.report(
                         Diagnostic::error(
-                            "type-mismatch",
+                            Code::TypeMismatch,
                             format!("cannot use `{}` on {}", op.symbol(), side.ty.describe()),
                             side.span,
                         )
@@ -244,7 +244,7 @@ pub(super) fn expr(ch: &mut Checker<'_>, d: &Decls, e: &ast::Expr, scope: Scope<
             if !comparable(lc.ty, rc.ty) {
                 ch.report(
                     Diagnostic::error(
-                        "type-mismatch",
+                        Code::TypeMismatch,
                         format!("cannot compare {} with {}", lc.ty.describe(), rc.ty.describe()),
                         r.span,
                     )
@@ -257,7 +257,7 @@ pub(super) fn expr(ch: &mut Checker<'_>, d: &Decls, e: &ast::Expr, scope: Scope<
             if !matches!(cmp, CmpOp::Eq | CmpOp::Ne) && !ordered(lc.ty) {
                 ch.report(
                     Diagnostic::error(
-                        "type-mismatch",
+                        Code::TypeMismatch,
                         format!("`{}` does not apply to {}", op.symbol(), lc.ty.describe()),
                         e.span,
                     )
@@ -283,7 +283,7 @@ pub(super) fn expr(ch: &mut Checker<'_>, d: &Decls, e: &ast::Expr, scope: Scope<
                     Some(c) => {
                         ch.report(
                             Diagnostic::error(
-                                "type-mismatch",
+                                Code::TypeMismatch,
                                 format!("cannot compare {} with {}", v.ty.describe(), c.ty.describe()),
                                 item.span,
                             )
@@ -343,7 +343,7 @@ fn expect_bool(
         };
         ch.report(
             Diagnostic::error(
-                "type-mismatch",
+                Code::TypeMismatch,
                 format!("{what} needs a condition, not {}", c.ty.describe()),
                 e.span,
             )
@@ -377,7 +377,7 @@ fn aggregate(
     if scope.in_lines {
         ch.report(
             Diagnostic::error(
-                "nested-aggregate",
+                Code::NestedAggregate,
                 format!("`{word}` inside another aggregate over lines"),
                 e.span,
             )
@@ -393,7 +393,7 @@ fn aggregate(
                 if kind == Aggregate::Sum { "sum lines(line.qty)" } else { "all lines(line.is_shipped)" };
             ch.report(
                 Diagnostic::error(
-                    "missing-condition",
+                    Code::MissingCondition,
                     format!(
                         "`{word}` needs {}",
                         if kind == Aggregate::Sum { "a value" } else { "a condition" }
@@ -410,9 +410,13 @@ fn aggregate(
             let c = expr(ch, d, i, inner_scope)?;
             if !c.ty.is_numeric() {
                 ch.report(
-                    Diagnostic::error("type-mismatch", format!("cannot add up {}", c.ty.describe()), i.span)
-                        .with_label(format!("this is {}", c.ty.describe()))
-                        .with_help("e.g. `sum lines(line.qty * line.unit_price)`"),
+                    Diagnostic::error(
+                        Code::TypeMismatch,
+                        format!("cannot add up {}", c.ty.describe()),
+                        i.span,
+                    )
+                    .with_label(format!("this is {}", c.ty.describe()))
+                    .with_help("e.g. `sum lines(line.qty * line.unit_price)`"),
                 );
                 return None;
             }
@@ -447,7 +451,7 @@ pub(super) fn path(
             })
             .unwrap_or_else(|| format!("fields start with {}", schema::ROOTS.join(", ")));
         ch.report(
-            Diagnostic::error("unknown-field", format!("unknown field `{full}`"), root.span)
+            Diagnostic::error(Code::UnknownField, format!("unknown field `{full}`"), root.span)
                 .with_label(format!("`{}` is not something an order has", root.text))
                 .with_help(help),
         );
@@ -456,7 +460,7 @@ pub(super) fn path(
     let field = names.get(1)?;
     if names.len() > 2 {
         ch.report(
-            Diagnostic::error("unknown-field", format!("unknown field `{full}`"), span)
+            Diagnostic::error(Code::UnknownField, format!("unknown field `{full}`"), span)
                 .with_label("fields have two parts")
                 .with_help(format!("write `{}.{}`", root.text, field.text)),
         );
@@ -468,7 +472,7 @@ pub(super) fn path(
             Some(ty) => Some((FieldRef::Attribute(name.into()), ty)),
             None => {
                 ch.unknown(
-                    "unknown-attribute",
+                    Code::UnknownAttribute,
                     "attribute",
                     field,
                     d.attributes.iter().map(|a| a.name.as_str()),
@@ -481,7 +485,7 @@ pub(super) fn path(
             if d.flags.iter().any(|f| f.name == name) {
                 Some((FieldRef::Flag(name.into()), Type::Bool))
             } else {
-                ch.unknown("unknown-flag", "flag", field, d.flag_names(), || {
+                ch.unknown(Code::UnknownFlag, "flag", field, d.flag_names(), || {
                     format!("declare it: `flag {name} \"what it means\"`")
                 });
                 None
@@ -491,7 +495,7 @@ pub(super) fn path(
             let Some(event) = scope.event else {
                 ch.report(
                     Diagnostic::error(
-                        "no-event",
+                        Code::NoEvent,
                         format!("`{full}` is not available in {}", scope.place),
                         span,
                     )
@@ -521,7 +525,7 @@ pub(super) fn path(
         }
         "line" if !scope.in_lines => {
             ch.report(
-                Diagnostic::error("line-outside-aggregate", format!("`{full}` is only available over lines"), span)
+                Diagnostic::error(Code::LineOutsideAggregate, format!("`{full}` is only available over lines"), span)
                     .with_label("which line?")
                     .with_help(format!("go through the lines: `all lines({full} ...)`, `any line(...)`, `count lines(...)` or `sum lines(...)`")),
             );

@@ -4,7 +4,7 @@
 use super::decls::Decls;
 use super::transitions::Broken;
 use super::Checker;
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{Channel, Timer, Transition};
 use std::collections::HashMap;
 
@@ -72,7 +72,7 @@ fn reachability(ch: &mut Checker<'_>, d: &Decls, channels: &[Channel], graph: &G
         if !reached[id] {
             ch.report(
                 Diagnostic::warning(
-                    "unreachable-status",
+                    Code::UnreachableStatus,
                     format!("status `{}` can never be reached", status.code),
                     d.status_spans[id],
                 )
@@ -93,7 +93,7 @@ fn dead_ends(ch: &mut Checker<'_>, d: &Decls, graph: &Graph) {
         }
         ch.report(
             Diagnostic::warning(
-                "dead-end",
+                Code::DeadEnd,
                 format!("status `{}` is not final but nothing leaves it", status.code),
                 d.status_spans[id],
             )
@@ -140,13 +140,13 @@ fn shadowing(ch: &mut Checker<'_>, d: &Decls, transitions: &[Transition]) {
                 "an earlier transition with no guard"
             };
             let diag = if blocked.len() == t.sources.len() {
-                Diagnostic::warning("unreachable-transition", "this transition can never fire", t.span)
+                Diagnostic::warning(Code::UnreachableTransition, "this transition can never fire", t.span)
                     .with_label(format!("{earlier} always takes {what} first"))
             } else {
                 let names: Vec<String> =
                     blocked.iter().map(|(s, _, _)| format!("`{}`", d.statuses[*s].code)).collect();
                 Diagnostic::warning(
-                    "unreachable-transition",
+                    Code::UnreachableTransition,
                     format!("this transition can never fire from {}", names.join(", ")),
                     t.span,
                 )

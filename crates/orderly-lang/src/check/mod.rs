@@ -13,7 +13,7 @@ mod exprs;
 mod flow;
 mod transitions;
 
-use crate::diagnostics::{suggestion, Diagnostic, Span};
+use crate::diagnostics::{suggestion, Code, Diagnostic, Span};
 use crate::model::Workflow;
 use crate::syntax::ast::{self, Name};
 
@@ -105,7 +105,7 @@ impl Checker<'_> {
     /// Reports an unknown name with a did-you-mean, or a help line saying how to declare it.
     fn unknown<'c>(
         &mut self,
-        code: &'static str,
+        code: Code,
         what: &str,
         name: &Name,
         candidates: impl IntoIterator<Item = &'c str>,
@@ -139,19 +139,27 @@ impl Checker<'_> {
             .map(|c| format!("did you mean `{root}.{c}`?"))
             .unwrap_or_else(otherwise);
         self.report(
-            Diagnostic::error("unknown-field", format!("unknown field `{root}.{}`", field.text), field.span)
-                .with_label(format!("{owner} has no field `{}`", field.text))
-                .with_help(help),
+            Diagnostic::error(
+                Code::UnknownField,
+                format!("unknown field `{root}.{}`", field.text),
+                field.span,
+            )
+            .with_label(format!("{owner} has no field `{}`", field.text))
+            .with_help(help),
         );
     }
 
     /// Reports a second declaration of the same name.
     fn duplicate(&mut self, what: &str, name: &Name, first: Span) {
         self.report(
-            Diagnostic::error("duplicate", format!("{what} `{}` is declared twice", name.text), name.span)
-                .with_label("declared again here")
-                .with_note(first, "first declared here")
-                .with_help(format!("remove one of them, or give this {what} another name")),
+            Diagnostic::error(
+                Code::Duplicate,
+                format!("{what} `{}` is declared twice", name.text),
+                name.span,
+            )
+            .with_label("declared again here")
+            .with_note(first, "first declared here")
+            .with_help(format!("remove one of them, or give this {what} another name")),
         );
     }
 
@@ -160,7 +168,7 @@ impl Checker<'_> {
         let file = hook.text.split("::").next().unwrap_or_default();
         if !file.ends_with(".rhai") || file.contains('/') || file.contains('\\') {
             self.report(
-                Diagnostic::error("invalid-hook", format!("`{}` is not a hook file name", hook.text), hook.span)
+                Diagnostic::error(Code::InvalidHook, format!("`{}` is not a hook file name", hook.text), hook.span)
                     .with_label("expected `name.rhai` or `name.rhai::function`")
                     .with_help("hooks are rhai files in the `hooks/` folder beside the workflow, e.g. `\"crm_handoff.rhai\"`"),
             );
@@ -169,7 +177,7 @@ impl Checker<'_> {
         if let Some(files) = &self.context.hook_files {
             if !files.iter().any(|f| f == file) {
                 let d = Diagnostic::error(
-                    "unknown-hook",
+                    Code::UnknownHook,
                     format!("hook file `{file}` does not exist"),
                     hook.span,
                 )

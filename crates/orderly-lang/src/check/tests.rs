@@ -1,7 +1,7 @@
 use super::{compile, Context};
 
 fn codes(src: &str) -> Vec<&'static str> {
-    compile(src, &Context::default()).diagnostics.iter().map(|d| d.code).collect()
+    compile(src, &Context::default()).diagnostics.iter().map(|d| d.code.as_str()).collect()
 }
 
 const BASE: &str = r#"

@@ -5,7 +5,7 @@ use super::actions::actions;
 use super::decls::Decls;
 use super::exprs::{self, Scope};
 use super::{channels, flow, parse_duration, Checker};
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{self, StatusId, Workflow};
 use crate::syntax::ast::{self, HookMoment, Item, Name, Sources, Target};
 
@@ -58,7 +58,7 @@ pub(super) fn compile(ch: &mut Checker<'_>, file: &ast::File, d: Decls) -> Workf
                 if d.status(&r.old.text).is_some() {
                     ch.report(
                         Diagnostic::error(
-                            "invalid-rename",
+                            Code::InvalidRename,
                             format!("`{}` is still a status", r.old.text),
                             r.old.span,
                         )
@@ -69,7 +69,7 @@ pub(super) fn compile(ch: &mut Checker<'_>, file: &ast::File, d: Decls) -> Workf
                     if renamed.iter().any(|(old, _): &(String, StatusId)| *old == r.old.text) {
                         ch.report(
                             Diagnostic::error(
-                                "duplicate",
+                                Code::Duplicate,
                                 format!("`{}` is renamed twice", r.old.text),
                                 r.old.span,
                             )
@@ -92,7 +92,7 @@ pub(super) fn compile(ch: &mut Checker<'_>, file: &ast::File, d: Decls) -> Workf
             .find_map(|i| if let Item::Workflow(w) = i { Some(w.name.span) } else { None })
             .unwrap_or_default();
         ch.report(
-            Diagnostic::error("no-channel", "the workflow has no channel, so no order can enter it", span)
+            Diagnostic::error(Code::NoChannel, "the workflow has no channel, so no order can enter it", span)
                 .with_label("orders are created through a channel")
                 .with_help("add one, e.g. `channel website \"Website\" { start in ready_to_process }`"),
         );
@@ -102,7 +102,7 @@ pub(super) fn compile(ch: &mut Checker<'_>, file: &ast::File, d: Decls) -> Workf
             if d.statuses[*s].is_final && t.target.is_some_and(|x| x != *s) {
                 ch.report(
                     Diagnostic::error(
-                        "leaves-final",
+                        Code::LeavesFinal,
                         format!(
                             "timer `{}` moves orders out of final status `{}`",
                             t.name, d.statuses[*s].code
@@ -146,7 +146,7 @@ pub(super) fn compile(ch: &mut Checker<'_>, file: &ast::File, d: Decls) -> Workf
 fn status(ch: &mut Checker<'_>, d: &Decls, name: &Name) -> Option<StatusId> {
     let id = d.status(&name.text);
     if id.is_none() {
-        ch.unknown("unknown-status", "status", name, d.status_names(), || {
+        ch.unknown(Code::UnknownStatus, "status", name, d.status_names(), || {
             format!("declare it: `status {} \"Label\"`", name.text)
         });
     }
@@ -179,7 +179,7 @@ fn transition(
         Some(e) => match d.event(&e.text) {
             Some(id) => Some(id),
             None => {
-                ch.unknown("unknown-event", "event", e, d.events.iter().map(|e| e.name.as_str()), || {
+                ch.unknown(Code::UnknownEvent, "event", e, d.events.iter().map(|e| e.name.as_str()), || {
                     format!("declare it: `event {}`", e.text)
                 });
                 ok = false;
@@ -203,7 +203,7 @@ fn transition(
                 if leaves && d.statuses[id].is_final {
                     ch.report(
                         Diagnostic::error(
-                            "leaves-final",
+                            Code::LeavesFinal,
                             format!("transition out of final status `{}`", n.text),
                             n.span,
                         )
@@ -213,7 +213,7 @@ fn transition(
                     ok = false;
                 } else if sources.contains(&id) {
                     ch.report(
-                        Diagnostic::warning("duplicate", format!("`{}` is listed twice", n.text), n.span)
+                        Diagnostic::warning(Code::Duplicate, format!("`{}` is listed twice", n.text), n.span)
                             .with_label("listed again here")
                             .with_help("list each status once"),
                     );

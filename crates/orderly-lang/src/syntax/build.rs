@@ -17,8 +17,10 @@ fn span(p: &P<'_>, base: usize) -> Span {
     let Some(last_child) = p.clone().into_inner().last() else {
         return Span::new(s.start() + base, s.end() + base); // a token: exact
     };
-    // The tail after the last inner pair holds only punctuation, whitespace and comments.
-    let tail_start = last_child.as_span().end() - s.start();
+    // The tail after the last inner pair holds only punctuation, whitespace and comments. The
+    // last pair's own end is trimmed the same way: a repetition that found nothing more may
+    // have read the whitespace after it, up to the next rule's first word.
+    let tail_start = span(&last_child, base).end - base - s.start();
     let mut last_token_end = tail_start;
     let mut in_comment = false;
     for (i, c) in text[tail_start..].char_indices() {

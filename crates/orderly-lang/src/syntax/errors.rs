@@ -2,7 +2,7 @@
 //! found, and a did-you-mean when the found word is close to an expected keyword.
 
 use super::Rule;
-use crate::diagnostics::{did_you_mean, Diagnostic, Span};
+use crate::diagnostics::{did_you_mean, Code, Diagnostic, Span};
 use pest::error::{Error, ErrorVariant, InputLocation};
 
 mod hints;
@@ -142,7 +142,7 @@ pub(super) fn syntax_error(error: &Error<Rule>, source: &str, base: usize, level
         let (_, len) = found_at(rest, at);
         let span = Span::new(base + at, base + at + len);
         let text = if message.contains("limit") { "this is nested too deeply" } else { message.as_str() };
-        return Diagnostic::error("too-deep", text.to_string(), span)
+        return Diagnostic::error(Code::TooDeep, text.to_string(), span)
             .with_label("the parser gave up here")
             .with_help("split the condition, or remove parentheses that are not needed");
     }
@@ -209,7 +209,7 @@ pub(super) fn syntax_error(error: &Error<Rule>, source: &str, base: usize, level
     } else {
         format!("expected {expected_text}")
     };
-    let mut d = Diagnostic::error("syntax", message, span).with_label(label);
+    let mut d = Diagnostic::error(Code::Syntax, message, span).with_label(label);
     if found.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !found.is_empty() {
         d = d.with_help_opt(
             did_you_mean(&found, keywords.iter().copied()).map(|k| format!("did you mean `{k}`?")),
@@ -300,7 +300,7 @@ fn unterminated_text(source: &str, at: usize) -> Option<Diagnostic> {
     }
     let open = line_start + open?;
     (open <= at).then(|| {
-        Diagnostic::error("syntax", "this text is not closed", Span::new(open, open + 1))
+        Diagnostic::error(Code::Syntax, "this text is not closed", Span::new(open, open + 1))
             .with_label("the text starts here and runs to the end of the line")
             .with_help("end it with `\"` on the same line: a text cannot run over several lines")
     })

@@ -10,7 +10,7 @@ mod print;
 
 pub use print::{print, print_expr};
 
-use crate::diagnostics::{Diagnostic, Span};
+use crate::diagnostics::{Code, Diagnostic, Span};
 use pest::Parser as _;
 
 mod grammar {
@@ -68,7 +68,7 @@ pub fn parse(source: &str) -> Parsed {
                     let at = Span::new(pos, pos);
                     diagnostics.push(
                         Diagnostic::error(
-                            "too-many-errors",
+                            Code::TooManyErrors,
                             "too many syntax errors; the rest of the file was not read",
                             at,
                         )
@@ -134,7 +134,7 @@ fn too_deep(item: &pest::iterators::Pair<'_, Rule>, base: usize) -> Option<Diagn
             let span = pair.as_span();
             return Some(
                 Diagnostic::error(
-                    "too-deep",
+                    Code::TooDeep,
                     "this is nested too deeply",
                     Span::new(base + span.start(), base + span.end()),
                 )

@@ -2,7 +2,7 @@
 //! words (`30 minutes` -> `30m`, a timer with `when`, `$2,000`, `require ... when`,
 //! `paid by a or b`).
 
-use crate::diagnostics::{Diagnostic, Span};
+use crate::diagnostics::{Code, Diagnostic, Span};
 
 /// Words people write for a duration's unit, and the unit orderly reads.
 const UNIT_WORDS: &[(&str, &str)] = &[
@@ -52,7 +52,7 @@ pub(super) fn spaced_duration(source: &str, at: usize, found: &str) -> Option<Di
     let number = &before[number_at..];
     let written = format!("{number}{unit}");
     Some(
-        Diagnostic::error("syntax", format!("a duration is one word: write `{written}`"), Span::new(number_at, at + found.len()))
+        Diagnostic::error(Code::Syntax, format!("a duration is one word: write `{written}`"), Span::new(number_at, at + found.len()))
             .with_label(format!("write `{written}`"))
             .with_help(format!(
                 "write the number and its unit together, with no space: `{written}` (units: `s`, `m`, `h`, `d`, `w`)"
