@@ -128,7 +128,44 @@ struct Idempotency<'a> {
     request: &'a serde_json::Value,
 }
 
+/// How many times an input is tried when other writers change its order meanwhile.
 const RETRIES: u32 = 10;
+
+/// What one try of an input came to.
+enum Round<T> {
+    /// It is done: committed, or answered without a write.
+    Done(T),
+    /// Another writer changed what it read: try again from the start, in a new transaction.
+    Again,
+}
+
+/// The one retry loop of every write: runs `$round`, an async block answering [`Round`] (it may
+/// use `?`), until it is done, at most [`RETRIES`] times; past that the order is
+/// [`ServiceError::Busy`], named by `$key`. A macro rather than a function taking an async
+/// closure: the server spawns these futures, which must be `Send`, and rustc cannot yet prove
+/// that of an async closure's.
+macro_rules! retrying {
+    ($key:expr, $round:expr) => {{
+        let mut done = None;
+        for _ in 0..RETRIES {
+            if let Round::Done(d) = as_round($round).await? {
+                done = Some(d);
+                break;
+            }
+        }
+        match done {
+            Some(d) => Ok(d),
+            None => Err(ServiceError::Busy($key.to_string(), RETRIES)),
+        }
+    }};
+}
+
+/// Gives a round's async block its type, so `?` in it converts to [`ServiceError`].
+fn as_round<T>(
+    round: impl std::future::Future<Output = Result<Round<T>, ServiceError>>,
+) -> impl std::future::Future<Output = Result<Round<T>, ServiceError>> {
+    round
+}
 
 /// The order as the store holds it once a decision about `before` is written.
 fn stored(mut after: Order, before: &Order, active: &Active) -> Order {
@@ -339,18 +376,23 @@ impl Service {
         let mut duplicate_seen = false;
         // With hooks: the customer the last decision was made for, its id and the decision.
         let mut made: Option<(MatchedCustomer, OrderId, Decision)> = None;
-        for _ in 0..RETRIES {
+        retrying!(input.external_id.clone().unwrap_or_default(), async {
             let now = self.now();
             let mut tx = self.store.begin().await?;
             if let Some(ext) = input.external_id.as_deref().filter(|e| !e.is_empty()) {
                 if let Some(order) = tx.order_by_external_id(&input.channel, ext).await? {
-                    return Ok(Created { order, created: false, steps: Vec::new(), history: Vec::new() });
+                    return Ok(Round::Done(Created {
+                        order,
+                        created: false,
+                        steps: Vec::new(),
+                        history: Vec::new(),
+                    }));
                 }
             }
             let matched = match tx.match_customer(&wanted, now).await {
                 // Another transaction made this email's first customer meanwhile: the next
                 // round links it.
-                Err(StoreError::Conflict) => continue,
+                Err(StoreError::Conflict) => return Ok(Round::Again),
                 other => other?,
             };
             let (id, mut decision) = if with_hooks {
@@ -377,7 +419,7 @@ impl Service {
                         })
                         .map_err(ServiceError::Rejected)?;
                         made = Some((matched, id, decided));
-                        continue;
+                        return Ok(Round::Again);
                     }
                 }
             } else {
@@ -404,13 +446,13 @@ impl Service {
             }
             decision.order.id = id;
             let id = match tx.insert_order(&decision, active.version, now).await {
-                Err(StoreError::Conflict) => continue,
+                Err(StoreError::Conflict) => return Ok(Round::Again),
                 // Another request with the same external id won the race: the next round finds
                 // its order. Otherwise the clash is the order number: said in our words (the
                 // database's text names its tables and stays in the log).
                 Err(StoreError::Duplicate(_)) if input.external_id.is_some() && !duplicate_seen => {
                     duplicate_seen = true;
-                    continue;
+                    return Ok(Round::Again);
                 }
                 Err(StoreError::Duplicate(what)) => {
                     tracing::debug!(constraint = %what, "a new order's number is taken");
@@ -418,15 +460,14 @@ impl Service {
                 }
                 other => other?,
             };
-            let Some(history) = commit(tx).await? else { continue };
+            let Some(history) = commit(tx).await? else { return Ok(Round::Again) };
             // The answer is what was written: nothing is read back after the commit.
             let mut order = decision.order;
             order.id = id;
             order.version = 1;
             order.workflow_version = active.version;
-            return Ok(Created { order, created: true, steps: decision.steps, history });
-        }
-        Err(ServiceError::Busy(input.external_id.clone().unwrap_or_default(), RETRIES))
+            Ok(Round::Done(Created { order, created: true, steps: decision.steps, history }))
+        })
     }
 
     /// Tells the store about a write that failed with the database unavailable, so that
@@ -492,7 +533,7 @@ impl Service {
         let _input = self.gate.read().await;
         let current = self.current();
         let id = self.id_of(key).await?;
-        for _ in 0..RETRIES {
+        retrying!(key, async {
             let now = self.now();
             let mut tx = self.store.begin().await?;
             let order = tx.order_for_update(id).await?.ok_or_else(|| ServiceError::NotFound(key.clone()))?;
@@ -513,7 +554,7 @@ impl Service {
                     }
                     first.replayed = true;
                     first.request = None;
-                    return Ok(first);
+                    return Ok(Round::Done(first));
                 }
             }
             let active = active_of(&current.registry, &order)?;
@@ -531,21 +572,18 @@ impl Service {
             };
             let mut decision = decision;
             match insert_related(&mut tx, &mut decision, related, now).await {
-                Err(ServiceError::Store(StoreError::Conflict)) => continue,
+                Err(ServiceError::Store(StoreError::Conflict)) => return Ok(Round::Again),
                 other => other?,
             }
             match write(&mut tx, &order, &decision, &active, now, idempotency, whole_history).await {
-                Err(ServiceError::Store(StoreError::Conflict)) => continue,
-                Ok(applied) => {
-                    if commit(tx).await?.is_none() {
-                        continue;
-                    }
-                    return Ok(applied);
-                }
-                Err(e) => return Err(e),
+                Err(ServiceError::Store(StoreError::Conflict)) => Ok(Round::Again),
+                Ok(applied) => match commit(tx).await? {
+                    None => Ok(Round::Again),
+                    Some(_) => Ok(Round::Done(applied)),
+                },
+                Err(e) => Err(e),
             }
-        }
-        Err(ServiceError::Busy(key.to_string(), RETRIES))
+        })
     }
 
     /// Sets aside ids for the orders a hook asked for and decides their creation, for the
@@ -667,7 +705,7 @@ impl Service {
         let id = self.id_of(key).await?;
         let _input = self.gate.read().await;
         let current = self.current();
-        for _ in 0..RETRIES {
+        retrying!(key, async {
             let now = self.now();
             let mut tx = self.store.begin().await?;
             let order = tx.order_for_update(id).await?.ok_or_else(|| ServiceError::NotFound(key.clone()))?;
@@ -695,28 +733,27 @@ impl Service {
             };
             let version = current.registry.get(&order.workflow).map_or(order.workflow_version, |a| a.version);
             match tx.set_lock(id, order.version, lock.as_ref(), &entry, version).await {
-                Err(StoreError::Conflict) => continue,
+                Err(StoreError::Conflict) => return Ok(Round::Again),
                 other => other?,
             }
             // The answer shows the whole history, read in this transaction, never after it.
             let history = tx.history(id).await?;
             if commit(tx).await?.is_none() {
-                continue;
+                return Ok(Round::Again);
             }
             let mut after = order;
             after.lock = lock;
             after.version += 1;
             after.workflow_version = version;
-            return Ok(Applied {
+            Ok(Round::Done(Applied {
                 order: after,
                 steps: Vec::new(),
                 history,
                 at: Some(now),
                 replayed: false,
                 request: None,
-            });
-        }
-        Err(ServiceError::Busy(key.to_string(), RETRIES))
+            }))
+        })
     }
 
     /// Fires every timer due now, each in its own transaction; returns how many fired. With
@@ -740,97 +777,104 @@ impl Service {
         &self,
         on_fired: &mut (dyn FnMut(chrono::Duration) + Send),
     ) -> Result<(), ServiceError> {
-        // Conflicts in a row: bounded like every other input (the timer loop tries again at
-        // its next tick).
-        let mut conflicts = 0u32;
+        // Each timer is one input, tried like every other: after RETRIES conflicts in a row the
+        // loop stops (the timer loop tries again at its next tick).
+        let mut busy = String::new();
         loop {
-            // Each timer is one input: it runs on the snapshot it starts with.
-            let _input = self.gate.read().await;
-            let current = self.current();
-            let now = self.now();
-            let mut tx = self.store.begin().await?;
-            let Some(timer) = tx.due_timers(now, 1).await?.into_iter().next() else { return Ok(()) };
-            if conflicts >= RETRIES {
-                return Err(ServiceError::Busy(
-                    format!("{}{}", crate::order::ID_PREFIX, timer.order_id),
-                    RETRIES,
-                ));
-            }
-            let Some(order) = tx.order_for_update(timer.order_id).await? else {
-                tx.delete_timer(timer.id).await?;
-                tx.commit().await?;
-                continue;
-            };
-            let active = match active_of(&current.registry, &order) {
-                Ok(a) => a,
-                Err(e) => {
-                    // Its workflow is not active here: try again later rather than hold up
-                    // every timer behind this one.
-                    tracing::warn!(
-                        order = %crate::logging::clean(&order.number),
-                        timer = %timer.name,
-                        error = %crate::logging::clean(&e.to_string()),
-                        "timer postponed by a minute"
-                    );
-                    tx.postpone_timer(timer.id, now + chrono::Duration::minutes(1)).await?;
-                    tx.commit().await?;
-                    continue;
-                }
-            };
-            let fire = |order: &Order| match engine::fire_timer(
-                &active.workflow,
-                order,
-                &timer.name,
-                now,
-                &*current.hooks,
-            ) {
-                Ok(d) => d,
-                Err(rejection) => engine::failed_timer(order, &timer.name, &rejection, now),
-            };
-            let (mut tx, decision, related) = if uses_hooks(&active) {
-                // No transaction is held while hooks run: the timer and the order's version
-                // are checked again when the decision is written.
-                drop(tx);
-                let mut decision = off_async_workers(|| fire(&order));
-                let related = match self.prepare_related(&order, &mut decision, &active, &current, now).await
-                {
-                    Ok(related) => related,
-                    Err(ServiceError::Rejected(r)) => {
-                        decision = engine::failed_timer(&order, &timer.name, &r, now);
-                        Vec::new()
-                    }
-                    Err(other) => return Err(other),
+            let round = retrying!(busy, async {
+                // Each timer is one input: it runs on the snapshot it starts with.
+                let _input = self.gate.read().await;
+                let current = self.current();
+                let now = self.now();
+                let mut tx = self.store.begin().await?;
+                let Some(timer) = tx.due_timers(now, 1).await?.into_iter().next() else {
+                    return Ok(Round::Done(Timer::NoneDue));
                 };
-                (self.store.begin().await?, decision, related)
-            } else {
-                (tx, fire(&order), Vec::new())
-            };
-            let mut decision = decision;
-            if !tx.delete_timer(timer.id).await? {
-                continue; // another process fired it
-            }
-            match insert_related(&mut tx, &mut decision, related, now).await {
-                Err(ServiceError::Store(StoreError::Conflict)) => {
-                    conflicts += 1;
-                    continue;
+                busy = format!("{}{}", crate::order::ID_PREFIX, timer.order_id);
+                let Some(order) = tx.order_for_update(timer.order_id).await? else {
+                    tx.delete_timer(timer.id).await?;
+                    tx.commit().await?;
+                    return Ok(Round::Done(Timer::Handled));
+                };
+                let active = match active_of(&current.registry, &order) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Its workflow is not active here: try again later rather than hold up
+                        // every timer behind this one.
+                        tracing::warn!(
+                            order = %crate::logging::clean(&order.number),
+                            timer = %timer.name,
+                            error = %crate::logging::clean(&e.to_string()),
+                            "timer postponed by a minute"
+                        );
+                        tx.postpone_timer(timer.id, now + chrono::Duration::minutes(1)).await?;
+                        tx.commit().await?;
+                        return Ok(Round::Done(Timer::Handled));
+                    }
+                };
+                let fire = |order: &Order| match engine::fire_timer(
+                    &active.workflow,
+                    order,
+                    &timer.name,
+                    now,
+                    &*current.hooks,
+                ) {
+                    Ok(d) => d,
+                    Err(rejection) => engine::failed_timer(order, &timer.name, &rejection, now),
+                };
+                let (mut tx, decision, related) = if uses_hooks(&active) {
+                    // No transaction is held while hooks run: the timer and the order's version
+                    // are checked again when the decision is written.
+                    drop(tx);
+                    let mut decision = off_async_workers(|| fire(&order));
+                    let related =
+                        match self.prepare_related(&order, &mut decision, &active, &current, now).await {
+                            Ok(related) => related,
+                            Err(ServiceError::Rejected(r)) => {
+                                decision = engine::failed_timer(&order, &timer.name, &r, now);
+                                Vec::new()
+                            }
+                            Err(other) => return Err(other),
+                        };
+                    (self.store.begin().await?, decision, related)
+                } else {
+                    (tx, fire(&order), Vec::new())
+                };
+                let mut decision = decision;
+                if !tx.delete_timer(timer.id).await? {
+                    return Ok(Round::Done(Timer::Handled)); // another process fired it
                 }
-                other => other?,
-            }
-            match tx.update_order_from(&order, &decision, active.version, now).await {
-                Err(StoreError::Conflict) => {
-                    conflicts += 1;
-                    continue;
+                match insert_related(&mut tx, &mut decision, related, now).await {
+                    Err(ServiceError::Store(StoreError::Conflict)) => return Ok(Round::Again),
+                    other => other?,
                 }
-                other => other?,
+                match tx.update_order_from(&order, &decision, active.version, now).await {
+                    Err(StoreError::Conflict) => return Ok(Round::Again),
+                    other => other?,
+                }
+                Ok(match commit(tx).await? {
+                    None => Round::Again,
+                    Some(_) => Round::Done(Timer::Fired(now - timer.due_at)),
+                })
+            });
+            match round? {
+                Timer::NoneDue => return Ok(()),
+                Timer::Handled => {}
+                Timer::Fired(lag) => on_fired(lag),
             }
-            if commit(tx).await?.is_none() {
-                conflicts += 1;
-                continue;
-            }
-            conflicts = 0;
-            on_fired(now - timer.due_at);
         }
     }
+}
+
+/// What one round of the timer loop did.
+enum Timer {
+    /// No timer is due.
+    NoneDue,
+    /// A timer was taken care of without firing: its order is gone, its workflow is not active
+    /// here (postponed a minute), or another process fired it.
+    Handled,
+    /// A timer fired, this late.
+    Fired(chrono::Duration),
 }
 
 impl Service {
@@ -923,7 +967,7 @@ impl Service {
             "status": status,
             "error": error,
         });
-        for _ in 0..RETRIES {
+        retrying!(message.order_id, async {
             let now = self.now();
             // Decided on the order as read, with no transaction open (hooks may run); the
             // write checks the order is still that version.
@@ -964,27 +1008,26 @@ impl Service {
             }
             let mut tx = self.store.begin().await?;
             match tx.outbox_dead(message, status, error, sent, now).await {
-                Err(StoreError::Conflict) => continue,
-                Ok(false) => return Ok(false),
+                Err(StoreError::Conflict) => return Ok(Round::Again),
+                Ok(false) => return Ok(Round::Done(false)),
                 Ok(true) => {}
                 Err(e) => return Err(e.into()),
             }
             if let (Some(order), Some((mut decision, related, version))) = (&order, prepared) {
                 match insert_related(&mut tx, &mut decision, related, now).await {
-                    Err(ServiceError::Store(StoreError::Conflict)) => continue,
+                    Err(ServiceError::Store(StoreError::Conflict)) => return Ok(Round::Again),
                     other => other?,
                 }
                 match tx.update_order_from(order, &decision, version, now).await {
-                    Err(StoreError::Conflict) => continue,
+                    Err(StoreError::Conflict) => return Ok(Round::Again),
                     other => other?,
                 }
             }
-            if commit(tx).await?.is_none() {
-                continue;
-            }
-            return Ok(true);
-        }
-        Err(ServiceError::Busy(message.order_id.to_string(), RETRIES))
+            Ok(match commit(tx).await? {
+                None => Round::Again,
+                Some(_) => Round::Done(true),
+            })
+        })
     }
 }
 
