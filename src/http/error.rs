@@ -185,17 +185,9 @@ impl ErrorCode {
             Busy | DatabaseUnavailable | OutcomeUnknown => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
-
-    /// The code as written: `no_transition`.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    /// Every code, in declaration order.
-    pub fn all() -> impl Iterator<Item = ErrorCode> {
-        <ErrorCode as strum::IntoEnumIterator>::iter()
-    }
 }
+
+orderly_lang::stable_code!(ErrorCode);
 
 impl From<RejectionCode> for ErrorCode {
     fn from(code: RejectionCode) -> ErrorCode {

@@ -120,28 +120,39 @@ pub enum Code {
     HookUnreadable,
 }
 
-impl Code {
-    /// The code as written: `unknown-status`.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
+crate::stable_code!(Code);
 
-    /// Every code, in declaration order.
-    pub fn all() -> impl Iterator<Item = Code> {
-        <Code as strum::IntoEnumIterator>::iter()
-    }
-}
+/// The methods every enum of stable codes has (diagnostics' [`Code`], the engine's rejection
+/// codes and outbox kinds, the API's error codes): `as_str` (the code as written), `all` (every
+/// code, in declaration order), `Display` and comparison with the written form. The enum derives
+/// `strum::IntoStaticStr` and `strum::EnumIter` with its `serialize_all` case.
+#[macro_export]
+macro_rules! stable_code {
+    ($ty:ident) => {
+        impl $ty {
+            /// The code as written.
+            pub fn as_str(self) -> &'static str {
+                self.into()
+            }
 
-impl std::fmt::Display for Code {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+            /// Every code, in declaration order.
+            pub fn all() -> impl Iterator<Item = $ty> {
+                <$ty as $crate::strum::IntoEnumIterator>::iter()
+            }
+        }
 
-impl PartialEq<&str> for Code {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
+        impl ::std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl PartialEq<&str> for $ty {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    };
 }
 
 #[cfg(test)]

@@ -16,3 +16,6 @@ pub mod graph;
 pub mod model;
 pub mod schema;
 pub mod syntax;
+
+#[doc(hidden)]
+pub use strum;

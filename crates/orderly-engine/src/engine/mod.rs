@@ -254,23 +254,7 @@ pub enum MessageKind {
     Email,
 }
 
-impl MessageKind {
-    /// The kind as stored and shown: `webhook`.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    /// Every kind.
-    pub fn all() -> impl Iterator<Item = MessageKind> {
-        <MessageKind as strum::IntoEnumIterator>::iter()
-    }
-}
-
-impl std::fmt::Display for MessageKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+orderly_lang::stable_code!(MessageKind);
 
 /// A message for another system, queued in the same transaction as the event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -336,29 +320,7 @@ pub enum RejectionCode {
     NotFound,
 }
 
-impl RejectionCode {
-    /// The code as written: `no_transition`.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    /// Every code, in declaration order.
-    pub fn all() -> impl Iterator<Item = RejectionCode> {
-        <RejectionCode as strum::IntoEnumIterator>::iter()
-    }
-}
-
-impl std::fmt::Display for RejectionCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl PartialEq<&str> for RejectionCode {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
+orderly_lang::stable_code!(RejectionCode);
 
 /// Why an input was refused. Nothing was changed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
