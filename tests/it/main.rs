@@ -10,6 +10,7 @@ mod config;
 mod delivery;
 mod diagnostics;
 mod email;
+mod guards;
 mod hooks;
 mod reload;
 mod robustness;
