@@ -12,6 +12,7 @@ mod diagnostics;
 mod email;
 mod guards;
 mod hooks;
+mod invariants;
 mod reload;
 mod robustness;
 mod scenarios;
