@@ -13,6 +13,7 @@
 //! [`run_file`]; [`find`] lists the files [`run_path`] would run. `docs/testing.md` describes
 //! the format for merchants.
 
+mod compare;
 pub mod format;
 mod leaves;
 mod report;

@@ -5,13 +5,12 @@
 use super::format::{self, Action, Expect, OutboxExpect, Scenario};
 use super::{Failure, Found, Options, Outcome, ScenarioResult};
 use crate::diagnostics::did_you_mean;
-use crate::engine::{EventInput, Hooks, MessageKind, NewOrder, NoHooks, OutboxMessage, Rejection};
-use crate::model::{Type, Workflow};
+use crate::engine::{EventInput, Hooks, NewOrder, NoHooks, OutboxMessage, Rejection};
+use crate::model::Workflow;
 use crate::order::{Order, OrderId, Time};
 use crate::registry::{Registry, RegistryError};
 use crate::service::{Clock, ManualClock, Service, ServiceError};
 use crate::store::Store;
-use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -69,12 +68,12 @@ impl Hooks for ScenarioHooks {
 
 /// A refusal, from the engine or from a timer that could not fire.
 #[derive(Debug, Clone)]
-struct Refusal {
-    code: String,
+pub(super) struct Refusal {
+    pub(super) code: String,
     /// The whole refusal as printed (message, failing guards, problems).
-    text: String,
-    problems: Vec<String>,
-    allowed_events: Vec<String>,
+    pub(super) text: String,
+    pub(super) problems: Vec<String>,
+    pub(super) allowed_events: Vec<String>,
     /// For the report: the refusal, each failing guard, each problem, the events accepted.
     lines: Vec<String>,
 }
@@ -121,21 +120,21 @@ impl Refusal {
 }
 
 /// What one step did, read back from the store.
-struct Observed<'a> {
-    order: Option<&'a Order>,
-    workflow: Option<&'a Workflow>,
-    refusal: Option<Refusal>,
-    steps: Vec<String>,
-    outbox: Vec<OutboxMessage>,
+pub(super) struct Observed<'a> {
+    pub(super) order: Option<&'a Order>,
+    pub(super) workflow: Option<&'a Workflow>,
+    pub(super) refusal: Option<Refusal>,
+    pub(super) steps: Vec<String>,
+    pub(super) outbox: Vec<OutboxMessage>,
     /// What the outbox messages send, built as delivery builds them (only when expected).
-    leaving: Vec<super::leaves::Leaving>,
-    notes: Vec<String>,
-    fired: Vec<String>,
-    timers: Vec<String>,
-    replayed: Option<bool>,
-    now: Time,
+    pub(super) leaving: Vec<super::leaves::Leaving>,
+    pub(super) notes: Vec<String>,
+    pub(super) fired: Vec<String>,
+    pub(super) timers: Vec<String>,
+    pub(super) replayed: Option<bool>,
+    pub(super) now: Time,
     /// For a refused step: what changed anyway.
-    changed: Vec<String>,
+    pub(super) changed: Vec<String>,
 }
 
 /// Where the store's rows were before a step.
@@ -722,447 +721,10 @@ fn changed_fields(before: &Order, after: &Order) -> Vec<String> {
 
 /// Compares; `None` when every expectation holds.
 fn failure(at: &str, line: Option<usize>, e: &Expect, obs: &Observed<'_>) -> Option<Failure> {
-    let differences = compare(e, obs);
+    let differences = super::compare::differences(e, obs);
     if differences.is_empty() {
         return None;
     }
     let rejection = obs.refusal.as_ref().map(|r| r.lines.clone()).unwrap_or_default();
     Some(Failure { at: at.to_string(), line, differences, rejection })
-}
-
-fn list(items: &[String]) -> String {
-    if items.is_empty() {
-        "[]".into()
-    } else {
-        format!("[{}]", items.iter().map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(", "))
-    }
-}
-
-fn sorted(items: &[String]) -> Vec<String> {
-    let mut v = items.to_vec();
-    v.sort();
-    v
-}
-
-fn qty(d: Decimal) -> String {
-    d.normalize().to_string()
-}
-
-fn none_if_empty(s: &str) -> String {
-    if s.is_empty() {
-        "none".into()
-    } else {
-        format!("`{s}`")
-    }
-}
-
-/// Each expectation that does not hold, as `key: expected ..., got ...`.
-fn compare(e: &Expect, obs: &Observed<'_>) -> Vec<String> {
-    let mut d = Vec::new();
-
-    // The refusal first: it decides how to read the rest.
-    match (&e.rejected, &obs.refusal) {
-        (Some(code), Some(r)) if *code != r.code => {
-            d.push(format!("rejected: expected `{code}`, got `{}`", r.code));
-        }
-        (Some(code), None) => {
-            let what = match obs.order {
-                Some(o) if !obs.steps.is_empty() => format!(" (status went to `{}`)", o.status),
-                Some(o) => format!(" (status `{}`)", o.status),
-                None => String::new(),
-            };
-            d.push(format!("rejected: expected `{code}`, but the step went through{what}"));
-        }
-        (None, Some(r)) => d.push(format!("the step was refused ({}), but no refusal was expected", r.code)),
-        _ => {}
-    }
-    if e.rejected.is_some() && obs.refusal.is_some() && !obs.changed.is_empty() {
-        d.push(format!("the step was refused, yet the order changed: {}", obs.changed.join(", ")));
-    }
-    let refusal = obs.refusal.as_ref();
-    if let Some(m) = &e.message {
-        match refusal {
-            Some(r) if r.text.contains(m.as_str()) => {}
-            Some(r) => d.push(format!("message: expected it to contain \"{m}\", got \"{}\"", r.text)),
-            None => {
-                d.push(format!("message: expected a refusal containing \"{m}\", but nothing was refused"))
-            }
-        }
-    }
-    if let Some(p) = &e.problems {
-        match refusal {
-            Some(r) if sorted(p) == sorted(&r.problems) => {}
-            Some(r) => {
-                d.push(format!("problems: expected {}, got {}", list(&sorted(p)), list(&sorted(&r.problems))))
-            }
-            None => d.push(format!("problems: expected {}, but nothing was refused", list(p))),
-        }
-    }
-    if let Some(a) = &e.allowed_events {
-        match refusal {
-            Some(r) if sorted(a) == sorted(&r.allowed_events) => {}
-            Some(r) => d.push(format!(
-                "allowed_events: expected {}, got {}",
-                list(&sorted(a)),
-                list(&sorted(&r.allowed_events))
-            )),
-            None => d.push(format!("allowed_events: expected {}, but nothing was refused", list(a))),
-        }
-    }
-
-    let Some(o) = obs.order else {
-        if !e.only_rejection_keys() {
-            d.push("the order was not created, so nothing else can be compared".into());
-        }
-        return d;
-    };
-
-    if let Some(s) = &e.status {
-        if *s != o.status {
-            d.push(format!("status: expected `{s}`, got `{}`", o.status));
-        }
-    }
-    if let Some(s) = &e.customer_sees {
-        let actual = obs
-            .workflow
-            .and_then(|w| w.statuses.iter().find(|x| x.code == o.status))
-            .map(|x| x.customer_label.clone())
-            .unwrap_or_default();
-        if *s != actual {
-            d.push(format!("customer_sees: expected \"{s}\", got \"{actual}\""));
-        }
-    }
-    if let Some(steps) = &e.steps {
-        if *steps != obs.steps {
-            d.push(format!("steps: expected {}, got {}", list(steps), list(&obs.steps)));
-        }
-    }
-    let flags: Vec<String> = o.flags.iter().cloned().collect();
-    if let Some(f) = &e.flags {
-        if sorted(f) != flags {
-            d.push(format!("flags: expected {}, got {}", list(&sorted(f)), list(&flags)));
-        }
-    }
-    for f in e.has_flags.iter().flatten() {
-        if !o.flags.contains(f) {
-            d.push(format!("has_flags: expected flag `{f}`, got flags {}", list(&flags)));
-        }
-    }
-    for f in e.lacks_flags.iter().flatten() {
-        if o.flags.contains(f) {
-            d.push(format!("lacks_flags: expected no flag `{f}`, got flags {}", list(&flags)));
-        }
-    }
-    if let Some(q) = &e.queue {
-        let actual = o.queue.clone().unwrap_or_default();
-        if *q != actual {
-            d.push(format!("queue: expected {}, got {}", none_if_empty(q), none_if_empty(&actual)));
-        }
-    }
-    if let Some(a) = &e.assignee {
-        let actual = o.assignee.clone().unwrap_or_default();
-        if *a != actual {
-            d.push(format!("assignee: expected {}, got {}", none_if_empty(a), none_if_empty(&actual)));
-        }
-    }
-    for (name, want) in e.attributes.iter().flatten() {
-        let ty = obs
-            .workflow
-            .and_then(|w| w.attributes.iter().find(|a| &a.name == name))
-            .map_or(Type::Text, |a| a.ty);
-        let got = o.attributes.get(name);
-        if !same_value(want, got, ty) {
-            d.push(format!(
-                "attributes.{name}: expected {}, got {}",
-                show_json(&format::to_json(want)),
-                got.map_or_else(|| "nothing (not set)".to_string(), show_json)
-            ));
-        }
-    }
-    if let Some(want) = &e.fulfillment_actions {
-        let got: Vec<String> = o.fulfillment_actions.iter().map(show_action).collect();
-        let same = want.len() == o.fulfillment_actions.len()
-            && want.iter().zip(&o.fulfillment_actions).all(|(w, a)| {
-                w.name == a.name
-                    && w.complete.is_none_or(|c| c == a.complete)
-                    && w.visible.is_none_or(|v| v == a.visible)
-                    && w.notify.as_ref().is_none_or(|n| *n == a.notify)
-                    && w.note.as_ref().is_none_or(|n| *n == a.note)
-                    && w.contact.as_ref().is_none_or(|c| *c == a.contact)
-            });
-        if !same {
-            let want: Vec<String> = want.iter().map(|w| show_action_expect(w)).collect();
-            d.push(format!("fulfillment_actions: expected {}, got {}", list(&want), list(&got)));
-        }
-    }
-    if let Some(want) = &e.visible_actions {
-        let got: Vec<String> =
-            o.fulfillment_actions.iter().filter(|a| a.visible).map(|a| a.name.clone()).collect();
-        if *want != got {
-            d.push(format!("visible_actions: expected {}, got {}", list(want), list(&got)));
-        }
-    }
-    if let Some(want) = &e.outbox {
-        let same = want.len() == obs.outbox.len()
-            && want.iter().zip(&obs.outbox).all(|(w, m)| match w {
-                OutboxExpect::Webhook(t) => m.kind == MessageKind::Webhook && m.target == *t,
-                OutboxExpect::Email { template, to } => {
-                    m.kind == MessageKind::Email
-                        && m.template.as_deref() == Some(template.as_str())
-                        && to.as_ref().is_none_or(|to| *to == m.target)
-                }
-            });
-        if !same {
-            let want: Vec<String> = want.iter().map(ToString::to_string).collect();
-            let got: Vec<String> = obs.outbox.iter().map(show_message).collect();
-            d.push(format!("outbox: expected {}, got {}", list(&want), list(&got)));
-        }
-    }
-    if let Some(want) = &e.webhooks {
-        super::leaves::check_webhooks(want, &obs.leaving, &mut d);
-    }
-    if let Some(want) = &e.emails {
-        super::leaves::check_emails(want, &obs.leaving, &mut d);
-    }
-    if let Some(t) = &e.timers {
-        if sorted(t) != sorted(&obs.timers) {
-            d.push(format!("timers: expected {}, got {}", list(&sorted(t)), list(&sorted(&obs.timers))));
-        }
-    }
-    if let Some(f) = &e.fired {
-        if *f != obs.fired {
-            d.push(format!("fired: expected {}, got {}", list(f), list(&obs.fired)));
-        }
-    }
-    if let Some(n) = &e.notes {
-        let same =
-            n.len() == obs.notes.len() && n.iter().zip(&obs.notes).all(|(w, g)| g.contains(w.as_str()));
-        if !same {
-            d.push(format!("notes: expected {}, got {}", list(n), list(&obs.notes)));
-        }
-    }
-    if let Some(i) = e.invoiced {
-        if i != o.invoiced {
-            d.push(format!("invoiced: expected {i}, got {}", o.invoiced));
-        }
-    }
-    let per_sku = |key: &str,
-                   want: &Option<BTreeMap<String, Decimal>>,
-                   f: fn(&crate::order::Line) -> Decimal,
-                   d: &mut Vec<String>| {
-        for (sku, q) in want.iter().flatten() {
-            let lines: Vec<_> = o.lines.iter().filter(|l| &l.sku == sku).collect();
-            if lines.is_empty() {
-                let skus: Vec<String> = o.lines.iter().map(|l| l.sku.clone()).collect();
-                d.push(format!(
-                    "{key}.{sku}: the order has no line with SKU `{sku}` (it has {})",
-                    list(&skus)
-                ));
-                continue;
-            }
-            let got: Decimal = lines.iter().map(|l| f(l)).sum();
-            if got != *q {
-                d.push(format!("{key}.{sku}: expected {}, got {}", qty(*q), qty(got)));
-            }
-        }
-    };
-    per_sku("picked", &e.picked, |l| l.picked_qty, &mut d);
-    per_sku("shipped", &e.shipped, |l| l.shipped_qty, &mut d);
-    per_sku("invoiced_units", &e.invoiced_units, |l| l.invoiced_qty, &mut d);
-    per_sku("in_stock", &e.in_stock, |l| l.in_stock_qty, &mut d);
-    if let Some(want) = &e.shipments {
-        let got: Vec<String> = o.shipments.iter().map(|s| show_shipment(o, s)).collect();
-        let same = want.len() == o.shipments.len()
-            && want.iter().zip(&o.shipments).all(|(w, s)| {
-                w.carrier.as_ref().is_none_or(|c| *c == s.carrier)
-                    && w.tracking_number.as_ref().is_none_or(|t| *t == s.tracking_number)
-                    && w.amount.is_none_or(|a| a == s.amount)
-                    && w.lines.as_ref().is_none_or(|lines| {
-                        let mut by_sku: BTreeMap<String, Decimal> = BTreeMap::new();
-                        for (n, q) in &s.lines {
-                            if let Some(l) = o.lines.iter().find(|l| l.n == *n) {
-                                *by_sku.entry(l.sku.clone()).or_default() += *q;
-                            }
-                        }
-                        by_sku.len() == lines.len() && lines.iter().all(|(k, v)| by_sku.get(k) == Some(v))
-                    })
-            });
-        if !same {
-            let want: Vec<String> = want
-                .iter()
-                .map(|w| {
-                    let mut parts = Vec::new();
-                    if let Some(c) = &w.carrier {
-                        parts.push(c.clone());
-                    }
-                    if let Some(t) = &w.tracking_number {
-                        parts.push(t.clone());
-                    }
-                    if let Some(a) = w.amount {
-                        parts.push(format!("amount {}", a));
-                    }
-                    if let Some(l) = &w.lines {
-                        parts.push(
-                            l.iter()
-                                .map(|(k, v)| format!("{k} x {}", qty(*v)))
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                        );
-                    }
-                    parts.join(" ")
-                })
-                .collect();
-            d.push(format!("shipments: expected {}, got {}", list(&want), list(&got)));
-        }
-    }
-    let money = |key: &str, want: Option<Decimal>, got: Decimal, d: &mut Vec<String>| {
-        if let Some(w) = want {
-            if w != got {
-                d.push(format!("{key}: expected {w}, got {got}"));
-            }
-        }
-    };
-    money("amount_paid", e.amount_paid, o.amount_paid, &mut d);
-    money("balance_due", e.balance_due, o.balance_due(), &mut d);
-    money("total", e.total, o.total(), &mut d);
-    money("shipping_amount", e.shipping_amount, o.shipping_amount, &mut d);
-    if let Some(p) = &e.payment {
-        match &o.payment {
-            None => d.push("payment: expected a payment, got none".into()),
-            Some(got) => {
-                let ok = p.method.as_ref().is_none_or(|m| *m == got.method)
-                    && p.outcome.as_ref().is_none_or(|x| x == got.outcome.code())
-                    && p.amount.is_none_or(|a| a == got.amount)
-                    && p.reference.as_ref().is_none_or(|r| *r == got.reference);
-                if !ok {
-                    let mut want = Vec::new();
-                    if let Some(m) = &p.method {
-                        want.push(format!("method {m}"));
-                    }
-                    if let Some(x) = &p.outcome {
-                        want.push(format!("outcome {x}"));
-                    }
-                    if let Some(a) = p.amount {
-                        want.push(format!("amount {a}"));
-                    }
-                    if let Some(r) = &p.reference {
-                        want.push(format!("reference {r}"));
-                    }
-                    d.push(format!(
-                        "payment: expected {}, got method {} outcome {} amount {} reference \"{}\"",
-                        want.join(" "),
-                        got.method,
-                        got.outcome.code(),
-                        got.amount,
-                        got.reference
-                    ));
-                }
-            }
-        }
-    }
-    if let Some(n) = e.customer_is_new {
-        if n != o.customer.is_new {
-            d.push(format!("customer_is_new: expected {n}, got {}", o.customer.is_new));
-        }
-    }
-    if let Some(g) = e.customer_is_guest {
-        if g != o.customer.is_guest {
-            d.push(format!("customer_is_guest: expected {g}, got {}", o.customer.is_guest));
-        }
-    }
-    if let Some(l) = &e.locked_by {
-        let got = o.lock_at(obs.now).map(|l| l.holder.clone()).unwrap_or_default();
-        if *l != got {
-            d.push(format!("locked_by: expected {}, got {}", none_if_empty(l), none_if_empty(&got)));
-        }
-    }
-    if let Some(r) = e.replayed {
-        match obs.replayed {
-            Some(got) if got == r => {}
-            Some(got) => d.push(format!("replayed: expected {r}, got {got}")),
-            None => {
-                d.push(format!("replayed: expected {r}, but the step was not an event that went through"))
-            }
-        }
-    }
-    d
-}
-
-fn same_value(want: &toml::Value, got: Option<&serde_json::Value>, ty: Type) -> bool {
-    let want = format::to_json(want);
-    let Some(got) = got.filter(|g| !g.is_null()) else {
-        return matches!(&want, serde_json::Value::String(s) if s.is_empty());
-    };
-    if *got == want {
-        return true;
-    }
-    if matches!(ty, Type::Money | Type::Number) {
-        let num = |v: &serde_json::Value| match v {
-            serde_json::Value::String(s) => s.trim().parse::<Decimal>().ok(),
-            serde_json::Value::Number(n) => n.to_string().parse::<Decimal>().ok(),
-            _ => None,
-        };
-        if let (Some(a), Some(b)) = (num(got), num(&want)) {
-            return a == b;
-        }
-    }
-    false
-}
-
-fn show_json(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => format!("\"{s}\""),
-        other => other.to_string(),
-    }
-}
-
-fn show_action(a: &crate::order::FulfillmentAction) -> String {
-    let mut parts = vec![if a.complete { "complete" } else { "partial" }];
-    if !a.visible {
-        parts.push("hidden");
-    }
-    let mut s = format!("{} ({})", a.name, parts.join(", "));
-    for (k, v) in [("notify", &a.notify), ("note", &a.note), ("contact", &a.contact)] {
-        if !v.is_empty() {
-            s.push_str(&format!(" {k}: {v}"));
-        }
-    }
-    s
-}
-
-fn show_action_expect(a: &format::ActionExpect) -> String {
-    let mut parts = Vec::new();
-    if let Some(c) = a.complete {
-        parts.push(if c { "complete" } else { "partial" });
-    }
-    if let Some(v) = a.visible {
-        parts.push(if v { "visible" } else { "hidden" });
-    }
-    let mut s = if parts.is_empty() { a.name.clone() } else { format!("{} ({})", a.name, parts.join(", ")) };
-    for (k, v) in [("notify", &a.notify), ("note", &a.note), ("contact", &a.contact)] {
-        if let Some(v) = v {
-            s.push_str(&format!(" {k}: {v}"));
-        }
-    }
-    s
-}
-
-fn show_message(m: &OutboxMessage) -> String {
-    match (m.kind.as_str(), &m.template) {
-        ("email", Some(t)) => format!("email:{t} to {}", m.target),
-        (kind, _) => format!("{kind}:{}", m.target),
-    }
-}
-
-fn show_shipment(o: &Order, s: &crate::order::Shipment) -> String {
-    let lines: Vec<String> = s
-        .lines
-        .iter()
-        .map(|(n, q)| {
-            let sku =
-                o.lines.iter().find(|l| l.n == *n).map_or_else(|| format!("line {n}"), |l| l.sku.clone());
-            format!("{sku} x {}", qty(*q))
-        })
-        .collect();
-    format!("{} {} amount {} {}", s.carrier, s.tracking_number, s.amount, lines.join(", "))
 }

@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use support::on_both;
+use support::{on_both, on_both_at};
 
 fn t(s: &str) -> Time {
     DateTime::parse_from_rfc3339(s).expect("a valid test time").with_timezone(&Utc)
@@ -130,9 +130,10 @@ async fn must_insert(store: &Store, d: &Decision) -> Order {
     store.order(id).await.expect("readable").expect("stored")
 }
 
-async fn update(store: &Store, expected: i64, d: &Decision) -> Result<(), StoreError> {
+/// Writes `d`, a decision about `before`, as the service does.
+async fn update(store: &Store, before: &Order, d: &Decision) -> Result<(), StoreError> {
     let mut tx = store.begin().await?;
-    tx.update_order(expected, d, 2, t("2024-05-02T10:00:00Z")).await?;
+    tx.update_order_from(before, d, 2, t("2024-05-02T10:00:00Z")).await?;
     tx.commit().await
 }
 
@@ -289,7 +290,7 @@ async fn a_stale_version_conflicts_and_changes_nothing() {
 
         let mut paid = transition(&order, "paid", t("2024-05-02T10:00:00Z"));
         paid.order.lines.push(line(2, "LID", "1", "2.00"));
-        update(&store, 1, &paid).await.unwrap();
+        update(&store, &order, &paid).await.unwrap();
         let after = store.order(order.id).await.unwrap().unwrap();
         assert_eq!((after.version, after.status.as_str(), after.lines.len()), (2, "paid", 2));
         assert_eq!(after.workflow_version, 2);
@@ -311,7 +312,7 @@ async fn a_stale_version_conflicts_and_changes_nothing() {
         });
         let mut tx = store.begin().await.unwrap();
         assert!(matches!(
-            tx.update_order(1, &stale, 2, t("2024-05-02T11:00:00Z")).await,
+            tx.update_order_from(&order, &stale, 2, t("2024-05-02T11:00:00Z")).await,
             Err(StoreError::Conflict)
         ));
         drop(tx);
@@ -344,6 +345,252 @@ async fn a_stale_version_conflicts_and_changes_nothing() {
     .await;
 }
 
+/// An order with a part of every kind: two lines, a shipment, two fulfillment actions, a payment,
+/// a flag, an attribute and a lock.
+fn order_with_every_part() -> Order {
+    let mut o = plain_order("web", None);
+    o.lines.push(line(2, "LID", "2", "2.00"));
+    o.payment = Some(Payment {
+        method: "check".into(),
+        outcome: PaymentOutcome::Pending,
+        amount: dec("13.50"),
+        reference: "chk-1".into(),
+    });
+    o.flags.insert("vip".into());
+    o.attributes.insert("gift_note".into(), json!("Happy birthday"));
+    o.lines[0].shipped_qty = dec("1");
+    o.shipments = vec![shipment("UPS", "1", &[(1, "1")], "2024-05-01T12:00:00Z")];
+    o.fulfillment_actions =
+        vec![action(1, "called", "2024-05-01T10:00:00Z"), action(2, "emailed", "2024-05-01T11:00:00Z")];
+    o.lock = Some(Lock { holder: "ann".into(), expires_at: t("2024-05-01T10:00:00Z") });
+    o
+}
+
+fn shipment(carrier: &str, amount: &str, lines: &[(u32, &str)], at: &str) -> Shipment {
+    Shipment {
+        carrier: carrier.into(),
+        tracking_number: format!("{carrier}-{at}"),
+        amount: dec(amount),
+        lines: lines.iter().map(|(n, q)| (*n, dec(q))).collect(),
+        at: t(at),
+    }
+}
+
+fn action(n: u32, name: &str, at: &str) -> FulfillmentAction {
+    FulfillmentAction {
+        n,
+        name: name.into(),
+        complete: true,
+        notify: String::new(),
+        note: String::new(),
+        contact: "ann@example.com".into(),
+        visible: true,
+        at: t(at),
+        updated_at: t(at),
+    }
+}
+
+/// What a write must leave alone is marked behind the store's back with this text, in one field
+/// per part that no change below touches: the row's `external_id`, each line's `description`,
+/// each shipment's `tracking_number`, each fulfillment action's `contact`. A part the write
+/// rewrites loses its mark; a part it leaves alone keeps it.
+const MARK: &str = "marked behind the store's back";
+
+async fn mark_every_part(db: &mut sqlx::AnyConnection, id: OrderId) {
+    use sqlx::Executor;
+    for sql in [
+        "UPDATE orders SET external_id = $1 || id WHERE id = $2",
+        "UPDATE order_lines SET description = $1 WHERE order_id = $2",
+        "UPDATE shipments SET tracking_number = $1 WHERE order_id = $2",
+        "UPDATE fulfillment_actions SET contact = $1 WHERE order_id = $2",
+    ] {
+        db.execute(sqlx::query(sql).bind(MARK).bind(id)).await.expect("marked");
+    }
+}
+
+/// The parts of `got` that existed in `before` and lost their mark (were written), in a fixed
+/// order; and `got` with the marks of the parts left alone put back to `after`'s values.
+fn written_parts(before: &Order, after: &Order, got: &Order) -> (Vec<String>, Order) {
+    let mut written = Vec::new();
+    let mut unmarked = got.clone();
+    match &got.external_id {
+        Some(e) if e.starts_with(MARK) => unmarked.external_id.clone_from(&after.external_id),
+        _ => written.push("row".to_string()),
+    }
+    for (l, a) in unmarked.lines.iter_mut().zip(&after.lines) {
+        if l.description == MARK {
+            l.description.clone_from(&a.description);
+        } else if before.lines.iter().any(|b| b.n == l.n) {
+            written.push(format!("line {}", l.n));
+        }
+    }
+    for (i, (s, a)) in unmarked.shipments.iter_mut().zip(&after.shipments).enumerate() {
+        if s.tracking_number == MARK {
+            s.tracking_number.clone_from(&a.tracking_number);
+        } else if i < before.shipments.len() {
+            written.push(format!("shipment {}", i + 1));
+        }
+    }
+    for (f, a) in unmarked.fulfillment_actions.iter_mut().zip(&after.fulfillment_actions) {
+        if f.contact == MARK {
+            f.contact.clone_from(&a.contact);
+        } else if before.fulfillment_actions.iter().any(|b| b.n == f.n) {
+            written.push(format!("action {}", f.n));
+        }
+    }
+    (written, unmarked)
+}
+
+/// The production write path, `Tx::update_order_from` (what the service calls): each part of
+/// an order changed on its own reads back as decided, the version moves by one, and the parts
+/// the decision kept are left as they are in the database (not rewritten from the snapshot).
+/// A change of shape (a line added, a shipment changed) rewrites lines, shipments and actions.
+#[tokio::test]
+async fn an_update_writes_the_parts_that_changed_and_leaves_the_rest_alone() {
+    type Change = fn(&mut Order);
+    let at = t("2024-05-02T10:00:00Z");
+    let cases: Vec<(&str, Change, &[&str])> = vec![
+        (
+            "the status",
+            |o| {
+                o.status = "paid".into();
+                o.status_since = t("2024-05-02T10:00:00Z");
+            },
+            &["row"],
+        ),
+        (
+            "a line's quantities",
+            |o| {
+                let l = o.lines.last_mut().expect("two lines");
+                l.in_stock_qty = dec("2");
+                l.picked_qty = dec("2");
+            },
+            &["line 2"],
+        ),
+        (
+            "the payment",
+            |o| {
+                o.payment = Some(Payment {
+                    method: "check".into(),
+                    outcome: PaymentOutcome::Approved,
+                    amount: dec("13.50"),
+                    reference: "chk-1".into(),
+                });
+                o.amount_paid = dec("13.50");
+            },
+            &["row"],
+        ),
+        (
+            "a flag",
+            |o| {
+                o.flags.insert("rush".into());
+            },
+            &["row"],
+        ),
+        (
+            "an attribute",
+            |o| {
+                o.attributes.insert("weight".into(), json!("1.25"));
+            },
+            &["row"],
+        ),
+        (
+            "queue and assignee",
+            |o| {
+                o.queue = Some("packing".into());
+                o.assignee = Some("sam".into());
+            },
+            &["row"],
+        ),
+        (
+            "a shipment added",
+            |o| {
+                o.shipments.push(shipment("FedEx", "4.95", &[(2, "2")], "2024-05-02T10:00:00Z"));
+                o.shipping_amount = dec("5.95");
+                o.lines.last_mut().expect("two lines").shipped_qty = dec("2");
+            },
+            &["row", "line 2"],
+        ),
+        (
+            "a fulfillment action edited",
+            |o| {
+                let a = o.fulfillment_actions.last_mut().expect("two actions");
+                a.note = "called back".into();
+                a.complete = false;
+                a.updated_at = t("2024-05-02T10:00:00Z");
+            },
+            &["action 2"],
+        ),
+        (
+            "a fulfillment action added",
+            |o| {
+                o.fulfillment_actions.push(action(3, "packed", "2024-05-02T10:00:00Z"));
+            },
+            &["row"],
+        ),
+        (
+            "the lock passed on",
+            |o| {
+                o.lock = Some(Lock { holder: "sam".into(), expires_at: t("2024-05-02T10:15:00Z") });
+            },
+            &["row"],
+        ),
+        ("the lock released", |o| o.lock = None, &["row"]),
+        ("nothing but history", |_| {}, &[]),
+        (
+            "a line added",
+            |o| o.lines.push(line(3, "BOX", "1", "0.50")),
+            &["line 1", "line 2", "shipment 1", "action 1", "action 2"],
+        ),
+        (
+            "a shipment changed",
+            |o| {
+                o.shipments.first_mut().expect("a shipment").amount = dec("2");
+            },
+            &["line 1", "line 2", "shipment 1", "action 1", "action 2"],
+        ),
+    ];
+    on_both_at("an_update_writes_the_parts_that_changed_and_leaves_the_rest_alone", move |store, url| {
+        let cases = cases.clone();
+        async move {
+            use sqlx::Connection;
+            sqlx::any::install_default_drivers();
+            let mut db = sqlx::AnyConnection::connect(&url).await.expect("a second connection");
+            for (what, change, expected) in cases {
+                let before = must_insert(&store, &decision(order_with_every_part())).await;
+                mark_every_part(&mut db, before.id).await;
+                let mut after = before.clone();
+                change(&mut after);
+                let d = Decision {
+                    order: after.clone(),
+                    steps: Vec::new(),
+                    history: vec![entry("event", at, Some(&before.status), Some(&after.status))],
+                    timer_starts: Vec::new(),
+                    timer_cancels: Vec::new(),
+                    outbox: Vec::new(),
+                    related: Vec::new(),
+                };
+                update(&store, &before, &d).await.unwrap_or_else(|e| panic!("{what}: {e}"));
+
+                let got = store.order(before.id).await.expect("readable").expect("stored");
+                let (written, got) = written_parts(&before, &after, &got);
+                assert_eq!(written, expected, "{what}: the parts written");
+                let want = Order { version: before.version + 1, workflow_version: 2, ..after };
+                assert_eq!(got, want, "{what}: the order read back");
+                let kinds: Vec<String> = store
+                    .history(before.id)
+                    .await
+                    .expect("history")
+                    .into_iter()
+                    .map(|h| h.entry.kind)
+                    .collect();
+                assert_eq!(kinds, ["created", "event"], "{what}: the history");
+            }
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn timer_cancels_apply_before_starts() {
     on_both("timer_cancels_apply_before_starts", |store| async move {
@@ -366,7 +613,7 @@ async fn timer_cancels_apply_before_starts() {
         next.timer_cancels =
             vec![TimerCancel::Status("awaiting_payment".into()), TimerCancel::Name("audit".into())];
         next.timer_starts = vec![timer("remind", "awaiting_payment", "2024-05-03T10:00:00Z")];
-        update(&store, 1, &next).await.unwrap();
+        update(&store, &order, &next).await.unwrap();
 
         let left: Vec<(String, Time)> =
             store.timers(order.id).await.unwrap().into_iter().map(|t| (t.name, t.due_at)).collect();
@@ -628,7 +875,7 @@ async fn two_writers_on_one_snapshot_one_commits_one_conflicts() {
                 start.wait().await;
                 let d = transition(&order, status, t("2024-05-02T10:00:00Z"));
                 let mut tx = store.begin().await?;
-                tx.update_order(order.version, &d, 2, t("2024-05-02T10:00:00Z")).await?;
+                tx.update_order_from(&order, &d, 2, t("2024-05-02T10:00:00Z")).await?;
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 tx.commit().await.map(|()| status)
             }));
@@ -668,7 +915,7 @@ async fn writers_that_read_for_update_are_serialized() {
                         tokio::time::sleep(std::time::Duration::from_millis(30)).await;
                         let mut d = transition(&current, &current.status, t("2024-05-02T10:00:00Z"));
                         d.order.flags.insert(flag.to_string());
-                        tx.update_order(current.version, &d, 2, t("2024-05-02T10:00:00Z")).await?;
+                        tx.update_order_from(&current, &d, 2, t("2024-05-02T10:00:00Z")).await?;
                         tx.commit().await
                     };
                     match attempt.await {

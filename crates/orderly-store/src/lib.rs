@@ -2,7 +2,7 @@
 //! through one code path (`sqlx::Any`) and one schema (migrations embedded from `migrations/`).
 //!
 //! The unit of work is a [`Tx`]: read the order ([`Tx::order_for_update`]), let the engine
-//! decide, write the [`Decision`](crate::engine::Decision) ([`Tx::update_order`]), commit.
+//! decide, write the [`Decision`](crate::engine::Decision) ([`Tx::update_order_from`]), commit.
 //! Every write checks the order's `version`; a write against a stale version, and a database
 //! that reports contention, both return [`StoreError::Conflict`]: drop the `Tx`, read again,
 //! decide again.

@@ -703,24 +703,15 @@ impl Tx {
         Ok(id)
     }
 
-    /// Writes a decision about an existing order, if it is still at `expected_version` (else
-    /// [`StoreError::Conflict`], and nothing is written). The order row is rewritten (all but
-    /// id, number and created_at; version `expected_version + 1`, `workflow_version` and
-    /// `updated_at` from the arguments); lines, shipments and fulfillment actions are replaced;
-    /// history is appended; `d.timer_cancels` are applied before `d.timer_starts` are
-    /// inserted; outbox messages are queued.
-    pub async fn update_order(
-        &mut self,
-        expected_version: i64,
-        d: &Decision,
-        workflow_version: i64,
-        now: Time,
-    ) -> Result<(), StoreError> {
-        self.write_update(expected_version, None, d, workflow_version, now).await
-    }
-
-    /// Like [`Tx::update_order`], given the order as it was read (`before`): writes only the
-    /// lines, shipments and fulfillment actions that changed.
+    /// Writes a decision about an existing order, read as `before` in this transaction, if the
+    /// order is still at `before.version` (else [`StoreError::Conflict`], and nothing is written).
+    /// The order row is rewritten (all but id, number and created_at) unless nothing it holds
+    /// changed; its version becomes `before.version + 1`, `workflow_version` and `updated_at`
+    /// come from the arguments. Of the lines, shipments and fulfillment actions only what
+    /// changed is written: changed lines and actions updated in place, new shipments and
+    /// actions appended (everything is replaced when the shapes differ). History is appended;
+    /// `d.timer_cancels` are applied before `d.timer_starts` are inserted; outbox messages are
+    /// queued.
     pub async fn update_order_from(
         &mut self,
         before: &Order,
@@ -728,22 +719,12 @@ impl Tx {
         workflow_version: i64,
         now: Time,
     ) -> Result<(), StoreError> {
-        self.write_update(before.version, Some(before), d, workflow_version, now).await
-    }
-
-    async fn write_update(
-        &mut self,
-        expected_version: i64,
-        before: Option<&Order>,
-        d: &Decision,
-        workflow_version: i64,
-        now: Time,
-    ) -> Result<(), StoreError> {
+        let expected_version = before.version;
         let o = &d.order;
         let conn = self.conn();
         // An event that only adds history (a note, a `stay` with nothing set) leaves the row's
         // content as it was: then only the version moves.
-        let done = if before.is_some_and(|b| same_row(b, o)) {
+        let done = if same_row(before, o) {
             sqlx::query("UPDATE orders SET workflow_version = $1, version = $2, updated_at = $3 WHERE id = $4 AND version = $5")
                 .bind(workflow_version)
                 .bind(expected_version + 1)
@@ -783,10 +764,7 @@ impl Tx {
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict);
         }
-        match before {
-            Some(before) => write_changed_parts(conn, o.id, before, o).await?,
-            None => replace_parts(conn, o.id, o, false).await?,
-        }
+        write_changed_parts(conn, o.id, before, o).await?;
         let rows = history::insert(conn, o.id, &d.history, workflow_version).await?;
         timers::cancel(conn, o.id, &d.timer_cancels).await?;
         timers::start(conn, o.id, &d.timer_starts, now).await?;
