@@ -5,7 +5,7 @@
 use super::run::Run;
 use super::{Decision, Hooks, Problem, Rejection, Step};
 use crate::limits;
-use crate::model::{Channel, FieldRef, PaymentOutcome, Type, Workflow};
+use crate::model::{Channel, ChannelRule, FieldRef, PaymentOutcome, Type, Workflow};
 use crate::order::{Address, Customer, Fulfillment, Line, Order, Payment, Time};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -427,8 +427,12 @@ fn build(
     }
 }
 
-/// The index of the channel rule that takes an order, if any.
-fn rule_for(channel: &Channel, mode: Option<&str>, payment: Option<&PaymentInput>) -> Option<usize> {
+/// The channel rule that takes an order, if any, with its index.
+fn rule_for<'c>(
+    channel: &'c Channel,
+    mode: Option<&str>,
+    payment: Option<&PaymentInput>,
+) -> Option<(usize, &'c ChannelRule)> {
     channel.rule_for(mode, payment.map(|p| (p.method.as_str(), p.outcome)))
 }
 
@@ -479,7 +483,7 @@ pub fn create(
         r.problems = found;
         return Err(r);
     }
-    let Some(rule_index) = rule_for(channel, input.mode.as_deref(), input.payment.as_ref()) else {
+    let Some((rule_index, rule)) = rule_for(channel, input.mode.as_deref(), input.payment.as_ref()) else {
         let what = match (&input.mode, &input.payment) {
             (m, Some(p)) => format!(
                 "{}paid by `{}` with payment `{}`",
@@ -494,7 +498,6 @@ pub fn create(
         };
         return Err(Rejection::new("refused", format!("channel `{}` takes no order {what}", channel.code)));
     };
-    let rule = &channel.rules[rule_index];
     let Some(start) = rule.start else {
         let message =
             rule.message.clone().unwrap_or_else(|| format!("channel `{}` refuses this order", channel.code));
