@@ -503,8 +503,16 @@ pub fn create(
             rule.message.clone().unwrap_or_else(|| format!("channel `{}` refuses this order", channel.code));
         return Err(Rejection::new("refused", message));
     };
+    // `check` builds no channel rule starting in a status the workflow lacks: this is a
+    // workflow put together some other way, refused as the engine refuses its other gaps.
+    let Some(start_code) = w.statuses.get(start).map(|s| s.code.clone()) else {
+        return Err(Rejection::new(
+            "unknown_status",
+            format!("workflow `{}` has no status number {start}", w.name),
+        ));
+    };
 
-    order.status = w.statuses[start].code.clone();
+    order.status = start_code.clone();
     if order.number.is_empty() {
         order.number = input.assigned_number.clone().unwrap_or_default();
     }
@@ -514,7 +522,7 @@ pub fn create(
         kind: "created".into(),
         event: None,
         from_status: None,
-        to_status: Some(w.statuses[start].code.clone()),
+        to_status: Some(start_code.clone()),
         actor: input.actor.clone(),
         detail: json!({"channel": channel.code, "mode": input.mode, "rule": rule_index + 1,
                        "customer_is_new": run.order.customer.is_new, "possible_duplicate": possible_duplicate}),
@@ -528,6 +536,6 @@ pub fn create(
     run.run_actions(on_create, None)?;
     run.settle()?;
     let mut d = run.into_decision();
-    d.steps.insert(0, Step { event: None, from: String::new(), to: w.statuses[start].code.clone(), line: 0 });
+    d.steps.insert(0, Step { event: None, from: String::new(), to: start_code, line: 0 });
     Ok(d)
 }
