@@ -41,6 +41,10 @@ pub(super) fn compile(ch: &mut Checker<'_>, file: &ast::File, d: Decls) -> Workf
                 let lists = if h.moment == HookMoment::Entering { &mut on_enter } else { &mut on_leave };
                 for s in &h.statuses {
                     if let Some(id) = status(ch, &d, s) {
+                        #[expect(
+                            clippy::indexing_slicing,
+                            reason = "status() gives an index into d.statuses; on_enter and on_leave were made with d.statuses.len() entries above"
+                        )]
                         lists[id].extend(acts.iter().cloned());
                     }
                 }
