@@ -1,6 +1,13 @@
 //! Parse + check of a large generated workflow: 1,000 statuses in 10 phases, 50 events and
 //! 5,000 guarded transitions. Target: under 20 ms (docs/benchmarks.md).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failure should stop the test loudly"
+)]
 #![expect(missing_docs, reason = "criterion_group! generates an undocumented function")]
 
 use criterion::{criterion_group, criterion_main, Criterion};

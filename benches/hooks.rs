@@ -5,6 +5,13 @@
 //! 25 µs). Each figure includes copying the order into the script's view, the run, and turning the
 //! result into a bool or the engine's effects.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failure should stop the test loudly"
+)]
 #![expect(missing_docs, reason = "criterion_group! generates an undocumented function")]
 
 use chrono::TimeZone;

@@ -30,6 +30,14 @@
 //! BENCH_EDITS (20), BENCH_PERF (a path prefix: record a `perf` profile of the server during
 //! each event load), BENCH_KEEP (keep the PostgreSQL database).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failure should stop the test loudly"
+)]
+
 #[path = "http/hooks.rs"]
 mod hooks;
 

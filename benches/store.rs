@@ -6,6 +6,14 @@
 //!
 //! `cargo bench --bench store` (env: BENCH_ORDERS, default 100000; BENCH_EVENTS, default 5000).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failure should stop the test loudly"
+)]
+
 use chrono::TimeZone;
 use orderly::engine::{self, EventInput, NewOrder, NoHooks};
 use orderly::order::Customer;

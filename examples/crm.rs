@@ -18,6 +18,14 @@
 //! `ORDERLY_URL` (http://127.0.0.1:8080), `ORDERLY_TOKEN` (a token with `events:write`, when
 //! the service has tokens).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "an example program, not library code: a failure should stop it loudly"
+)]
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};

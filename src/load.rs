@@ -170,14 +170,15 @@ fn resolve_hooks(loaded: &mut [Loaded]) {
 /// Two files that name the same workflow: the second is an error.
 fn cross_file(loaded: &mut [Loaded]) {
     for i in 0..loaded.len() {
-        let Some(name) = loaded[i].outcome.workflow.as_ref().map(|w| w.name.clone()) else { continue };
-        let first = loaded[..i]
+        // Each file against the ones before it.
+        let Some((earlier, [l, ..])) = loaded.split_at_mut_checked(i) else { continue };
+        let Some(name) = l.outcome.workflow.as_ref().map(|w| w.name.clone()) else { continue };
+        let first = earlier
             .iter()
             .find(|l| l.outcome.workflow.as_ref().is_some_and(|w| w.name == name))
             .map(|l| l.path.display().to_string());
         if let Some(first) = first {
-            let at = workflow_name_span(&loaded[i].source);
-            let l = &mut loaded[i];
+            let at = workflow_name_span(&l.source);
             l.outcome.workflow = None;
             l.outcome.diagnostics.push(
                 Diagnostic::error(
@@ -192,18 +193,18 @@ fn cross_file(loaded: &mut [Loaded]) {
     }
     // Two workflows that both take a shared channel's orders by default: which one is meant?
     for i in 0..loaded.len() {
-        let Some(w) = loaded[i].outcome.workflow.as_ref().filter(|w| w.settings.default_for_channels) else {
+        let Some((earlier, [l, ..])) = loaded.split_at_mut_checked(i) else { continue };
+        let Some(w) = l.outcome.workflow.as_ref().filter(|w| w.settings.default_for_channels) else {
             continue;
         };
-        let clash = loaded[..i].iter().find_map(|l| {
+        let clash = earlier.iter().find_map(|l| {
             let other = l.outcome.workflow.as_ref().filter(|o| o.settings.default_for_channels)?;
             let shared = w.channels.iter().find(|c| other.channel(&c.code).is_some())?;
             Some((other.name.clone(), shared.code.clone()))
         });
         if let Some((other, channel)) = clash {
             let name = w.name.clone();
-            let at = workflow_name_span(&loaded[i].source);
-            let l = &mut loaded[i];
+            let at = workflow_name_span(&l.source);
             l.outcome.workflow = None;
             l.outcome.diagnostics.push(
                 Diagnostic::error(

@@ -448,11 +448,14 @@ fn compare(
         if new_workflow.status_id(status).is_some() {
             continue;
         }
-        if let Some((_, to)) = new_workflow.renamed.iter().find(|(from, _)| from == status) {
+        // A rename to a status the new version lacks (`check` makes none) moves nothing: the
+        // orders are judged as if there were no rename.
+        let renamed_to = new_workflow.renamed.iter().find(|(from, _)| from == status);
+        if let Some(to) = renamed_to.and_then(|(_, to)| new_workflow.statuses.get(*to)) {
             renames.push(StatusRename {
                 workflow: workflow.clone(),
                 from: status.clone(),
-                to: new_workflow.statuses[*to].code.clone(),
+                to: to.code.clone(),
                 workflow_version: 0,
             });
         } else if old.is_some_and(|old| old.workflow.status_id(status).is_some()) {

@@ -172,8 +172,9 @@ fn standard_answers(op: &mut Operation) {
 /// spells them `operationId`, `operationRef`, `requestBody`.
 pub(super) fn to_json(doc: &OpenApi) -> serde_json::Value {
     let mut json = serde_json::to_value(doc).unwrap_or_default();
-    let responses = json["paths"]
-        .as_object_mut()
+    let responses = json
+        .get_mut("paths")
+        .and_then(serde_json::Value::as_object_mut)
         .into_iter()
         .flat_map(|paths| paths.values_mut())
         .filter_map(serde_json::Value::as_object_mut)

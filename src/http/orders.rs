@@ -216,7 +216,8 @@ fn phase_statuses(state: &AppState, phase: &str) -> Result<Vec<(String, String)>
         for p in &w.phases {
             known.push(p.code.clone());
             if p.code == phase {
-                pairs.extend(p.statuses.iter().map(|s| (w.name.clone(), w.statuses[*s].code.clone())));
+                let statuses = p.statuses.iter().filter_map(|s| w.statuses.get(*s));
+                pairs.extend(statuses.map(|s| (w.name.clone(), s.code.clone())));
             }
         }
     }

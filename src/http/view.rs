@@ -27,12 +27,12 @@ pub struct StatusView {
 impl StatusView {
     /// The view of `code` in `workflow` (just the code when the workflow no longer has it).
     pub fn of(workflow: Option<&Workflow>, code: &str) -> Self {
-        let found = workflow.and_then(|w| w.status_id(code).map(|id| (w, &w.statuses[id])));
+        let found = workflow.and_then(|w| w.status(code).map(|s| (w, s)));
         match found {
             Some((w, s)) => StatusView {
                 code: s.code.clone(),
                 label: s.label.clone(),
-                phase: s.phase.map(|p| w.phases[p].code.clone()),
+                phase: w.phase_of(s).map(|p| p.code.clone()),
             },
             None => StatusView { code: code.to_string(), label: code.to_string(), phase: None },
         }
@@ -124,7 +124,10 @@ pub struct OrderView {
 pub fn allowed_events(workflow: Option<&Workflow>, status: &str) -> Vec<String> {
     let Some(w) = workflow else { return Vec::new() };
     w.status_id(status)
-        .map(|s| w.events_accepted_in(s).into_iter().map(|e| w.events[e].name.clone()).collect())
+        .map(|s| {
+            let accepted = w.events_accepted_in(s).into_iter().filter_map(|e| w.events.get(e));
+            accepted.map(|e| e.name.clone()).collect()
+        })
         .unwrap_or_default()
 }
 
@@ -247,7 +250,7 @@ impl TrackingView {
     /// The customer's view of `order`.
     pub fn new(order: &Order, workflow: Option<&Workflow>) -> Self {
         let status = workflow
-            .and_then(|w| w.status_id(&order.status).map(|id| w.statuses[id].customer_label.clone()))
+            .and_then(|w| w.status(&order.status).map(|s| s.customer_label.clone()))
             .unwrap_or_else(|| order.status.replace('_', " "));
         TrackingView {
             number: order.number.clone(),

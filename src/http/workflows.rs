@@ -186,7 +186,8 @@ pub(super) async fn get(
 ) -> Result<Json<WorkflowDetail>, ApiError> {
     let a = find(&state, &name)?;
     let w = &a.workflow;
-    let code = |s: usize| w.statuses[s].code.clone();
+    // Ids come from the checked workflow; `?` would show one it does not have, as the graphs do.
+    let code = |s: usize| w.statuses.get(s).map_or("?", |s| s.code.as_str()).to_string();
     Ok(Json(WorkflowDetail {
         name: w.name.clone(),
         title: w.title.clone(),
@@ -210,7 +211,7 @@ pub(super) async fn get(
                 code: s.code.clone(),
                 label: s.label.clone(),
                 customer_label: s.customer_label.clone(),
-                phase: s.phase.map(|p| w.phases[p].code.clone()),
+                phase: w.phase_of(s).map(|p| p.code.clone()),
                 is_final: s.is_final,
             })
             .collect(),
@@ -236,7 +237,7 @@ pub(super) async fn get(
             .iter()
             .map(|t| TransitionView {
                 line: t.line,
-                event: t.event.map(|e| w.events[e].name.clone()),
+                event: t.event.map(|e| w.events.get(e).map_or("?", |e| e.name.as_str()).to_string()),
                 from: t.sources.iter().map(|s| code(*s)).collect(),
                 to: t.target.map(code),
                 guard: t.guard.as_ref().map(crate::engine::show_guard),

@@ -268,7 +268,7 @@ impl Step {
                     "a step needs one of `event`, `advance`, `add_action`, `edit_action`, `lock`, `unlock`"
                         .into(),
                 ),
-                [_] => given[0],
+                [one] => *one,
                 many => {
                     return Err(format!(
                         "a step does one thing, but this one has {}: split it into several steps",
@@ -766,10 +766,10 @@ pub fn parse(text: &str) -> Result<Scenario, FormatError> {
             return Err(error_at(text, Some(step.span()), format!("step {}: {m}", i + 1)));
         }
     }
-    if scenario.creation_expect().rejected.is_some() && !scenario.steps.is_empty() {
+    if let Some(first) = scenario.steps.first().filter(|_| scenario.creation_expect().rejected.is_some()) {
         return Err(error_at(
             text,
-            Some(scenario.steps[0].span()),
+            Some(first.span()),
             "the order is expected to be refused, so there is no order for the steps to act on".into(),
         ));
     }

@@ -64,9 +64,14 @@ pub(super) fn check_webhooks(want: &[WebhookExpect], sent: &[Leaving], d: &mut V
     for (i, w) in want.iter().enumerate() {
         let at = format!("webhooks[{}] to `{}`", i + 1, w.target);
         let expected = w.body.as_ref().map(toml_to_json);
-        let candidates: Vec<usize> = (0..sent.len())
-            .filter(|j| {
-                !used[*j] && matches!(&sent[*j], Leaving::Webhook { target, .. } if *target == w.target)
+        // The webhooks sent to the target and not matched yet, each with its `used` mark.
+        let candidates: Vec<(&Result<Value, String>, &mut bool)> = sent
+            .iter()
+            .zip(used.iter_mut())
+            .filter(|(_, used)| !**used)
+            .filter_map(|(s, used)| match s {
+                Leaving::Webhook { target, body } if *target == w.target => Some((body, used)),
+                _ => None,
             })
             .collect();
         if candidates.is_empty() {
@@ -82,8 +87,7 @@ pub(super) fn check_webhooks(want: &[WebhookExpect], sent: &[Leaving], d: &mut V
             continue;
         }
         let mut first_problem = None;
-        for j in &candidates {
-            let Leaving::Webhook { body, .. } = &sent[*j] else { continue };
+        for (body, used) in candidates {
             let problem = match (body, &expected) {
                 (Err(e), _) => Some(format!("its body cannot be built: {e}")),
                 (Ok(_), None) => None,
@@ -91,7 +95,7 @@ pub(super) fn check_webhooks(want: &[WebhookExpect], sent: &[Leaving], d: &mut V
             };
             match problem {
                 None => {
-                    used[*j] = true;
+                    *used = true;
                     first_problem = None;
                     break;
                 }
@@ -116,11 +120,19 @@ pub(super) fn check_emails(want: &[EmailExpect], sent: &[Leaving], d: &mut Vec<S
             i + 1,
             w.template.as_ref().map(|t| format!(" `{t}`")).unwrap_or_default()
         );
-        let candidates: Vec<usize> = (0..sent.len())
-            .filter(|j| {
-                !used[*j]
-                    && matches!(&sent[*j], Leaving::Email { template, to, .. }
-                        if w.template.as_ref().is_none_or(|t| t == template) && w.to.as_ref().is_none_or(|a| a == to))
+        // The emails sent as expected (template, recipient) and not matched yet, each with its `used` mark.
+        let candidates: Vec<(&Result<Rendered, String>, &mut bool)> = sent
+            .iter()
+            .zip(used.iter_mut())
+            .filter(|(_, used)| !**used)
+            .filter_map(|(s, used)| match s {
+                Leaving::Email { template, to, rendered }
+                    if w.template.as_ref().is_none_or(|t| t == template)
+                        && w.to.as_ref().is_none_or(|a| a == to) =>
+                {
+                    Some((rendered, used))
+                }
+                _ => None,
             })
             .collect();
         if candidates.is_empty() {
@@ -137,15 +149,14 @@ pub(super) fn check_emails(want: &[EmailExpect], sent: &[Leaving], d: &mut Vec<S
             continue;
         }
         let mut first_problem = None;
-        for j in &candidates {
-            let Leaving::Email { rendered, .. } = &sent[*j] else { continue };
+        for (rendered, used) in candidates {
             let problem = match rendered {
                 Err(e) => Some(format!("it cannot be rendered: {e}")),
                 Ok(r) => email_problem(w, r),
             };
             match problem {
                 None => {
-                    used[*j] = true;
+                    *used = true;
                     first_problem = None;
                     break;
                 }

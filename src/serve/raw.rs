@@ -58,10 +58,10 @@ impl Bodies {
 pub(super) fn rewrite(written: &[u8], bodies: &Bodies) -> Option<Vec<u8>> {
     const END: &[u8] = b"\r\n\r\n";
     // Only the head, all of it: hyper's own answers have no body.
-    if written.len() > 4096 || !written.ends_with(END) {
+    if written.len() > 4096 {
         return None;
     }
-    let head = std::str::from_utf8(&written[..written.len() - END.len()]).ok()?;
+    let head = std::str::from_utf8(written.strip_suffix(END)?).ok()?;
     if head.contains("\r\n\r\n") {
         return None;
     }
@@ -90,6 +90,12 @@ pub(super) fn rewrite(written: &[u8], bodies: &Bodies) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The bytes of `bytes` after the first `sent`; `None` once all are sent (or a socket claimed
+/// to write more than it was given).
+fn unsent(bytes: &[u8], sent: usize) -> Option<&[u8]> {
+    bytes.get(sent..).filter(|rest| !rest.is_empty())
+}
+
 /// A connection's socket that turns hyper's bare answers into JSON ones (see the module).
 #[derive(Debug)]
 pub(super) struct JsonAnswers<T> {
@@ -111,11 +117,11 @@ impl<T: AsyncWrite + Unpin> JsonAnswers<T> {
     /// replaced once all of it is sent.
     fn drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<usize>>> {
         while let Some((bytes, sent, _)) = self.sending.as_mut() {
-            if *sent == bytes.len() {
+            let Some(rest) = unsent(bytes, *sent) else {
                 let replaced = self.sending.take().map(|(_, _, n)| n);
                 return Poll::Ready(Ok(replaced));
-            }
-            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &bytes[*sent..]))?;
+            };
+            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, rest))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -154,8 +160,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for JsonAnswers<T> {
         // A rewritten answer hyper has not been told is written yet is sent before flushing.
         let this = &mut *self;
         if let Some((bytes, sent, _)) = this.sending.as_mut() {
-            while *sent < bytes.len() {
-                let n = ready!(Pin::new(&mut this.inner).poll_write(cx, &bytes[*sent..]))?;
+            while let Some(rest) = unsent(bytes, *sent) {
+                let n = ready!(Pin::new(&mut this.inner).poll_write(cx, rest))?;
                 if n == 0 {
                     return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
                 }

@@ -2,6 +2,14 @@
 //! former test file, `support` their shared helpers (both backends, a free port, folders).
 //! `cargo test` runs them; `cargo test --test it api::` one module.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failure should stop the test loudly"
+)]
+
 mod support;
 
 mod api;

@@ -25,7 +25,7 @@ fn initial(
     payment: Option<(&str, PaymentOutcome)>,
 ) -> Option<String> {
     let c = w.channel(channel).unwrap_or_else(|| panic!("no channel `{channel}`"));
-    let rule = &c.rules[c.rule_for(mode, payment)?];
+    let (_, rule) = c.rule_for(mode, payment)?;
     rule.start.map(|s| w.statuses[s].code.clone())
 }
 

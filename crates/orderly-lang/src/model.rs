@@ -64,6 +64,16 @@ impl Workflow {
         self.statuses.iter().position(|s| s.code == code)
     }
 
+    /// The status with this code.
+    pub fn status(&self, code: &str) -> Option<&Status> {
+        self.statuses.iter().find(|s| s.code == code)
+    }
+
+    /// The phase `status` is in, if any.
+    pub fn phase_of(&self, status: &Status) -> Option<&Phase> {
+        status.phase.and_then(|p| self.phases.get(p))
+    }
+
     /// The event with this name.
     pub fn event_id(&self, name: &str) -> Option<EventId> {
         self.events.iter().position(|e| e.name == name)
@@ -320,9 +330,13 @@ impl ChannelRule {
 }
 
 impl Channel {
-    /// The index of the first rule that takes an order in `mode`, paid as `payment`.
-    pub fn rule_for(&self, mode: Option<&str>, payment: Option<(&str, PaymentOutcome)>) -> Option<usize> {
-        self.rules.iter().position(|r| r.takes(mode, payment.map(|(m, o)| (Some(m), o))))
+    /// The first rule that takes an order in `mode`, paid as `payment`, with its index.
+    pub fn rule_for(
+        &self,
+        mode: Option<&str>,
+        payment: Option<(&str, PaymentOutcome)>,
+    ) -> Option<(usize, &ChannelRule)> {
+        self.rules.iter().enumerate().find(|(_, r)| r.takes(mode, payment.map(|(m, o)| (Some(m), o))))
     }
 }
 

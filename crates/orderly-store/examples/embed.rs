@@ -7,6 +7,14 @@
 //!
 //! `cargo run -p orderly-store --example embed` (from the repository's root).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "an example program, not library code: a failure should stop it loudly"
+)]
+
 use orderly_engine::engine::{self, EventInput, NewOrder};
 use orderly_engine::hooks::HookEngine;
 use orderly_engine::lang::check;

@@ -378,12 +378,16 @@ async fn write_changed_parts(
 ) -> Result<(), StoreError> {
     let same_lines =
         before.lines.len() == o.lines.len() && before.lines.iter().zip(&o.lines).all(|(a, b)| a.n == b.n);
-    let shipments_appended = o.shipments.starts_with(&before.shipments);
-    let actions_kept = o.fulfillment_actions.len() >= before.fulfillment_actions.len()
-        && before.fulfillment_actions.iter().zip(&o.fulfillment_actions).all(|(a, b)| a.n == b.n);
-    if !(same_lines && shipments_appended && actions_kept) {
+    // The shipments after `before`'s, when those are kept as they were.
+    let new_shipments = o.shipments.strip_prefix(before.shipments.as_slice());
+    // The actions after `before`'s, when those are kept in place (changed or not).
+    let new_actions = o
+        .fulfillment_actions
+        .get(before.fulfillment_actions.len()..)
+        .filter(|_| before.fulfillment_actions.iter().zip(&o.fulfillment_actions).all(|(a, b)| a.n == b.n));
+    let (true, Some(new_shipments), Some(new_actions)) = (same_lines, new_shipments, new_actions) else {
         return replace_parts(conn, id, o, false).await;
-    }
+    };
     for (old, new) in before.lines.iter().zip(&o.lines) {
         if old != new {
             sqlx::query(
@@ -407,8 +411,7 @@ async fn write_changed_parts(
             .await?;
         }
     }
-    insert_shipments(conn, id, &o.shipments[before.shipments.len()..]).await?;
-    let kept = before.fulfillment_actions.len();
+    insert_shipments(conn, id, new_shipments).await?;
     for (old, new) in before.fulfillment_actions.iter().zip(&o.fulfillment_actions) {
         if old != new {
             sqlx::query(
@@ -428,7 +431,7 @@ async fn write_changed_parts(
             .await?;
         }
     }
-    insert_actions(conn, id, &o.fulfillment_actions[kept..]).await
+    insert_actions(conn, id, new_actions).await
 }
 
 async fn insert_lines(
@@ -564,7 +567,13 @@ impl Store {
         let Some(body) = body else { return Ok(None) };
         let v: serde_json::Value =
             serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(format!("order body: {e}")))?;
-        let email = |part: &str| v[part]["email"].as_str().unwrap_or_default().to_string();
+        let email = |part: &str| {
+            v.get(part)
+                .and_then(|p| p.get("email"))
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
         Ok(Some([email("customer"), email("shipping"), email("billing")]))
     }
 

@@ -5,7 +5,7 @@
 use super::run::Run;
 use super::{Decision, Hooks, Problem, Rejection, RejectionCode, Step};
 use crate::limits;
-use crate::model::{Channel, FieldRef, PaymentOutcome, Type, Workflow};
+use crate::model::{Channel, ChannelRule, FieldRef, PaymentOutcome, Type, Workflow};
 use crate::order::{Address, Customer, Fulfillment, Line, Order, Payment, Time};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -427,8 +427,12 @@ fn build(
     }
 }
 
-/// The index of the channel rule that takes an order, if any.
-fn rule_for(channel: &Channel, mode: Option<&str>, payment: Option<&PaymentInput>) -> Option<usize> {
+/// The channel rule that takes an order, if any, with its index.
+fn rule_for<'c>(
+    channel: &'c Channel,
+    mode: Option<&str>,
+    payment: Option<&PaymentInput>,
+) -> Option<(usize, &'c ChannelRule)> {
     channel.rule_for(mode, payment.map(|p| (p.method.as_str(), p.outcome)))
 }
 
@@ -479,7 +483,7 @@ pub fn create(
         r.problems = found;
         return Err(r);
     }
-    let Some(rule_index) = rule_for(channel, input.mode.as_deref(), input.payment.as_ref()) else {
+    let Some((rule_index, rule)) = rule_for(channel, input.mode.as_deref(), input.payment.as_ref()) else {
         let what = match (&input.mode, &input.payment) {
             (m, Some(p)) => format!(
                 "{}paid by `{}` with payment `{}`",
@@ -497,14 +501,21 @@ pub fn create(
             format!("channel `{}` takes no order {what}", channel.code),
         ));
     };
-    let rule = &channel.rules[rule_index];
     let Some(start) = rule.start else {
         let message =
             rule.message.clone().unwrap_or_else(|| format!("channel `{}` refuses this order", channel.code));
         return Err(Rejection::new(RejectionCode::Refused, message));
     };
+    // `check` builds no channel rule starting in a status the workflow lacks: this is a
+    // workflow put together some other way, refused as the engine refuses its other gaps.
+    let Some(start_code) = w.statuses.get(start).map(|s| s.code.clone()) else {
+        return Err(Rejection::new(
+            RejectionCode::UnknownStatus,
+            format!("workflow `{}` has no status number {start}", w.name),
+        ));
+    };
 
-    order.status = w.statuses[start].code.clone();
+    order.status = start_code.clone();
     if order.number.is_empty() {
         order.number = input.assigned_number.clone().unwrap_or_default();
     }
@@ -514,7 +525,7 @@ pub fn create(
         kind: "created".into(),
         event: None,
         from_status: None,
-        to_status: Some(w.statuses[start].code.clone()),
+        to_status: Some(start_code.clone()),
         actor: input.actor.clone(),
         detail: json!({"channel": channel.code, "mode": input.mode, "rule": rule_index + 1,
                        "customer_is_new": run.order.customer.is_new, "possible_duplicate": possible_duplicate}),
@@ -528,6 +539,6 @@ pub fn create(
     run.run_actions(on_create, None)?;
     run.settle()?;
     let mut d = run.into_decision();
-    d.steps.insert(0, Step { event: None, from: String::new(), to: w.statuses[start].code.clone(), line: 0 });
+    d.steps.insert(0, Step { event: None, from: String::new(), to: start_code, line: 0 });
     Ok(d)
 }

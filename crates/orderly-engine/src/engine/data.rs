@@ -309,9 +309,9 @@ pub(crate) fn apply_kind(
                 }
             }
             qty.sort_by_key(|(i, _)| *i);
+            // `quantities` names lines by their index in `order.lines`.
             let mut over = Vec::new();
-            for (i, q) in &qty {
-                let l = &order.lines[*i];
+            for (l, q) in qty.iter().filter_map(|(i, q)| Some((order.lines.get(*i)?, q))) {
                 if l.shipped_qty.checked_add(*q).is_none_or(|shipped| shipped > l.qty) {
                     over.push(Problem {
                         field: format!("line {} ({})", l.n, l.sku),
@@ -335,8 +335,9 @@ pub(crate) fn apply_kind(
             }
             for (i, q) in &qty {
                 // At most the line's quantity, as checked above.
-                let l = &mut order.lines[*i];
-                l.shipped_qty = l.shipped_qty.saturating_add(*q).min(l.qty);
+                if let Some(l) = order.lines.get_mut(*i) {
+                    l.shipped_qty = l.shipped_qty.saturating_add(*q).min(l.qty);
+                }
             }
             let amount = input.data.get("amount").and_then(decimal).unwrap_or_default();
             if amount < Decimal::ZERO {
@@ -363,7 +364,7 @@ pub(crate) fn apply_kind(
                 carrier: text_field(input, "carrier"),
                 tracking_number: text_field(input, "tracking_number"),
                 amount,
-                lines: qty.iter().map(|(i, q)| (order.lines[*i].n, *q)).collect(),
+                lines: qty.iter().filter_map(|(i, q)| Some((order.lines.get(*i)?.n, *q))).collect(),
                 at: now,
             };
             history.push(entry(
@@ -380,14 +381,17 @@ pub(crate) fn apply_kind(
         EventKind::Receipt => {
             let qty = quantities(order, input, |l| l.qty.saturating_sub(l.in_stock_qty).max(Decimal::ZERO))
                 .map_err(invalid)?;
+            // `quantities` names lines by their index in `order.lines`.
             for (i, q) in &qty {
-                let l = &mut order.lines[*i];
-                l.in_stock_qty = l.in_stock_qty.saturating_add(*q).min(l.qty);
+                if let Some(l) = order.lines.get_mut(*i) {
+                    l.in_stock_qty = l.in_stock_qty.saturating_add(*q).min(l.qty);
+                }
             }
-            history.push(entry(
-                "receipt",
-                json!({"lines": qty.iter().map(|(i, q)| json!({"line": order.lines[*i].n, "qty": q.to_string()})).collect::<Vec<_>>()}),
-            ));
+            let lines: Vec<_> = qty
+                .iter()
+                .filter_map(|(i, q)| Some(json!({"line": order.lines.get(*i)?.n, "qty": q.to_string()})))
+                .collect();
+            history.push(entry("receipt", json!({ "lines": lines })));
         }
     }
     Ok(())

@@ -150,9 +150,9 @@ fn field<'a>(ctx: &Ctx<'a>, f: &FieldRef, ty: Type) -> Value<'a> {
         // The phase is the workflow's: a stored order does not carry it.
         FieldRef::Order(crate::schema::OrderField::Phase) => ctx
             .workflow
-            .status_id(&ctx.order.status)
-            .and_then(|s| ctx.workflow.statuses[s].phase)
-            .map_or(Value::Null, |p| text(&ctx.workflow.phases[p].code)),
+            .status(&ctx.order.status)
+            .and_then(|s| ctx.workflow.phase_of(s))
+            .map_or(Value::Null, |p| text(&p.code)),
         other => order_field(ctx.order, other, ty, ctx.now),
     }
 }

@@ -114,9 +114,22 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Refuses a step that needs what the workflow does not have. A workflow `check` built has
+    /// every status and event its transitions, timers, channels and actions name: this is one
+    /// put together some other way, and the step is refused rather than the worker stopped.
+    fn missing(&self, code: RejectionCode, what: String) -> Rejection {
+        let mut r = Rejection::new(code, format!("workflow `{}` has no {what}", self.w.name));
+        r.status = Some(self.order.status.clone());
+        r
+    }
+
     /// Sets the status, runs entering actions and starts the status's timers.
     pub(crate) fn enter(&mut self, to: StatusId, event: Option<&EventInput>) -> Result<(), Rejection> {
-        let code = self.w.statuses[to].code.clone();
+        let w = self.w;
+        let (Some(status), Some(actions)) = (w.statuses.get(to), w.on_enter.get(to)) else {
+            return Err(self.missing(RejectionCode::UnknownStatus, format!("status number {to}")));
+        };
+        let code = status.code.clone();
         self.order.phase = phase_of(self.w, &code);
         self.order.status = code.clone();
         self.order.status_since = self.now;
@@ -124,15 +137,17 @@ impl<'a> Run<'a> {
             let due_at = self.now + chrono::Duration::from_std(t.after).unwrap_or(chrono::Duration::MAX);
             self.timer_starts.push(TimerStart { name: t.name.clone(), due_at, status: code.clone() });
         }
-        let actions = &self.w.on_enter[to];
         self.run_actions(actions, event)
     }
 
     fn leave(&mut self, from: StatusId, event: Option<&EventInput>) -> Result<(), Rejection> {
-        let code = self.w.statuses[from].code.clone();
+        let w = self.w;
+        let (Some(status), Some(actions)) = (w.statuses.get(from), w.on_leave.get(from)) else {
+            return Err(self.missing(RejectionCode::UnknownStatus, format!("status number {from}")));
+        };
+        let code = status.code.clone();
         self.timer_starts.retain(|t| t.status != code);
         self.timer_cancels.push(TimerCancel::Status(code));
-        let actions = &self.w.on_leave[from];
         self.run_actions(actions, event)
     }
 
@@ -279,7 +294,10 @@ impl<'a> Run<'a> {
                 }
             }
             Action::Emit(e) => {
-                let name = self.w.events[*e].name.clone();
+                let Some(def) = self.w.events.get(*e) else {
+                    return Err(self.missing(RejectionCode::UnknownEvent, format!("event number {e}")));
+                };
+                let name = def.name.clone();
                 self.pending.push_back(EventInput {
                     name,
                     data: Default::default(),
@@ -482,7 +500,8 @@ impl<'a> Run<'a> {
 
     /// Handles one event: its data, its built-in effect, the first transition that takes it.
     pub(crate) fn handle(&mut self, input: &EventInput) -> Result<(), Rejection> {
-        let Some(event_id) = self.w.event_id(&input.name) else {
+        let Some((event_id, def)) = self.w.events.iter().enumerate().find(|(_, e)| e.name == input.name)
+        else {
             let mut r = Rejection::new(
                 RejectionCode::UnknownEvent,
                 format!("workflow `{}` has no event `{}`", self.w.name, input.name),
@@ -496,7 +515,6 @@ impl<'a> Run<'a> {
             }
             return Err(r);
         };
-        let def = &self.w.events[event_id];
         validate(def, input)?;
         let from = self.status_id()?;
         apply_kind(&mut self.order, def, input, self.now, &mut self.history)?;
@@ -535,7 +553,8 @@ impl<'a> Run<'a> {
         self.w
             .status_id(&self.order.status)
             .map(|s| {
-                self.w.events_accepted_in(s).into_iter().map(|e| self.w.events[e].name.clone()).collect()
+                let accepted = self.w.events_accepted_in(s).into_iter().filter_map(|e| self.w.events.get(e));
+                accepted.map(|e| e.name.clone()).collect()
             })
             .unwrap_or_default()
     }
@@ -571,7 +590,8 @@ impl<'a> Run<'a> {
                         self.w.settings.max_automatic_steps,
                         visited
                             .iter()
-                            .map(|s| self.w.statuses[*s].code.as_str())
+                            .filter_map(|s| self.w.statuses.get(*s))
+                            .map(|s| s.code.as_str())
                             .collect::<Vec<_>>()
                             .join(" -> ")
                     ),
@@ -591,7 +611,7 @@ impl<'a> Run<'a> {
 
 /// The phase code of a status, if it is in one.
 fn phase_of(w: &Workflow, status: &str) -> Option<String> {
-    w.status_id(status).and_then(|s| w.statuses[s].phase).map(|p| w.phases[p].code.clone())
+    w.status(status).and_then(|s| w.phase_of(s)).map(|p| p.code.clone())
 }
 
 /// What settles next: an automatic transition, or an event a transition emitted.

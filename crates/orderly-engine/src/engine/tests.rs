@@ -336,3 +336,47 @@ on shipment from open stay { note "not invoiced yet" }
     assert_eq!(d.order.status, "done", "the guard saw the order invoiced");
     assert_eq!(d.order.lines[1].invoiced_qty, rust_decimal::Decimal::ONE);
 }
+
+#[test]
+fn a_workflow_naming_a_status_or_event_it_lacks_refuses_the_step() {
+    // `check` builds no such workflow; one put together by hand can be: the engine refuses
+    // the step rather than stopping the worker.
+    let mut w = shop();
+    for r in &mut w.channels[0].rules {
+        r.start = r.start.map(|_| 99);
+    }
+    let r =
+        create(&w, &new_order("check", PaymentOutcome::Pending), Customer::default(), false, t0(), &NoHooks)
+            .expect_err("no status 99");
+    assert_eq!(
+        (r.code.as_str(), r.message.as_str()),
+        ("unknown_status", "workflow `shop` has no status number 99")
+    );
+
+    let o = created("check", PaymentOutcome::Pending);
+    let paid = event("payment_received", serde_json::json!({"amount": "25.50", "outcome": "approved"}));
+    let mut w = shop();
+    let payment = w.event_id("payment_received");
+    w.transitions.iter_mut().filter(|t| t.event == payment).for_each(|t| t.target = Some(99));
+    let r = apply(&w, &o, &paid, t0(), &NoHooks).expect_err("no status 99");
+    assert_eq!((r.code.as_str(), r.status.as_deref()), ("unknown_status", Some("awaiting_payment")));
+
+    let mut w = shop();
+    w.on_leave.clear();
+    let r = apply(&w, &o, &paid, t0(), &NoHooks).expect_err("no leaving actions");
+    assert_eq!(r.code, "unknown_status");
+
+    let mut w = shop();
+    for t in &mut w.transitions {
+        for a in &mut t.actions {
+            if let crate::model::Action::Emit(e) = a {
+                *e = 99;
+            }
+        }
+    }
+    let r = apply(&w, &o, &event("nudge", serde_json::json!({})), t0(), &NoHooks).expect_err("no event 99");
+    assert_eq!(
+        (r.code.as_str(), r.message.as_str()),
+        ("unknown_event", "workflow `shop` has no event number 99")
+    );
+}

@@ -303,30 +303,33 @@ pub(crate) fn outer_variables(file: &str, source: &str, ast: &AST, names: &[&str
         })
         .collect();
     functions.sort_by_key(|f| f.0);
-    let owner = |p: Position| functions.iter().rposition(|f| f.0 <= key(p));
+    // The function a position is in, with its index (functions are sorted by where they start).
+    let owner = |p: Position| functions.iter().enumerate().rfind(|(_, f)| f.0 <= key(p));
     let mut declared: Vec<(usize, String)> = Vec::new();
-    let mut used: Vec<(usize, String, Position)> = Vec::new();
+    let mut used: Vec<(usize, &str, &BTreeSet<String>, String, Position)> = Vec::new();
     ast.clone_functions_only().walk(&mut |path: &[ASTNode]| {
         match path.last() {
             Some(ASTNode::Stmt(Stmt::Var(x, _, pos))) => {
-                declared.extend(owner(*pos).map(|f| (f, x.0.name.to_string())));
+                declared.extend(owner(*pos).map(|(f, _)| (f, x.0.name.to_string())));
             }
             Some(ASTNode::Stmt(Stmt::For(x, pos))) => {
-                if let Some(f) = owner(*pos) {
+                if let Some((f, _)) = owner(*pos) {
                     declared.push((f, x.0.name.to_string()));
                     declared.extend(x.1.as_ref().map(|counter| (f, counter.name.to_string())));
                 }
             }
             Some(ASTNode::Expr(Expr::Variable(x, _, pos))) if names.contains(&x.1.as_str()) => {
-                used.extend(owner(*pos).map(|f| (f, x.1.to_string(), *pos)));
+                used.extend(
+                    owner(*pos)
+                        .map(|(f, (_, fname, params))| (f, fname.as_str(), params, x.1.to_string(), *pos)),
+                );
             }
             _ => {}
         }
         true
     });
     let mut out = Vec::new();
-    for (f, name, pos) in used {
-        let (_, fname, params) = &functions[f];
+    for (f, fname, params, name, pos) in used {
         if params.contains(&name) || declared.iter().any(|(g, n)| *g == f && *n == name) {
             continue;
         }

@@ -78,8 +78,10 @@ impl LineView {
     }
 
     fn line(&self) -> &crate::order::Line {
-        // A view is made for an index of this very order's lines.
-        #[allow(clippy::indexing_slicing, reason = "the index was taken from this order's lines")]
+        #[expect(
+            clippy::indexing_slicing,
+            reason = "a LineView is only made for an index in 0..order.lines.len() of the order it holds, which it never changes"
+        )]
         &self.order.lines[self.index]
     }
     /// Every field as JSON, for payloads.

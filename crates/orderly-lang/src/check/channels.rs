@@ -220,10 +220,10 @@ fn coverage(ch: &mut Checker<'_>, c: &ast::ChannelDecl, rules: &[ChannelRule]) {
 
     let gaps: Vec<String> =
         cases.iter().filter(|case| !rules.iter().any(|r| matches(r, **case))).map(|c| describe(*c)).collect();
-    if !gaps.is_empty() {
+    if let Some(first) = gaps.first() {
         let mut d = Diagnostic::error(
             Code::UncoveredOutcome,
-            format!("channel `{}` has no initial status for {}", c.code.text, gaps[0]),
+            format!("channel `{}` has no initial status for {first}", c.code.text),
             c.code.span,
         )
         .with_label(format!(
@@ -244,9 +244,9 @@ fn coverage(ch: &mut Checker<'_>, c: &ast::ChannelDecl, rules: &[ChannelRule]) {
     // A rule every case of which an earlier rule already takes can never apply.
     for (i, r) in rules.iter().enumerate() {
         let own: Vec<&Case<'_>> = all_cases.iter().filter(|case| matches(r, **case)).collect();
-        let shadowed = own.iter().all(|case| rules[..i].iter().any(|e| matches(e, **case)));
+        let shadowed = own.iter().all(|case| rules.iter().take(i).any(|e| matches(e, **case)));
         if shadowed {
-            let earlier = rules[..i].iter().find(|e| own.iter().any(|case| matches(e, **case)));
+            let earlier = rules.iter().take(i).find(|e| own.iter().any(|case| matches(e, **case)));
             let mut d =
                 Diagnostic::warning(Code::UnreachableRule, "this channel rule can never apply", r.span)
                     .with_label("every order it matches is taken by an earlier rule");

@@ -15,7 +15,8 @@ pub(super) struct Decls {
     pub(super) workflow: Option<(String, Option<String>)>,
     pub(super) statuses: Vec<Status>,
     pub(super) status_spans: Vec<Span>,
-    pub(super) status_index: HashMap<String, usize>,
+    /// Each status's index and where its code is written, by code.
+    pub(super) status_index: HashMap<String, (usize, Span)>,
     pub(super) phases: Vec<Phase>,
     pub(super) events: Vec<EventDef>,
     pub(super) event_index: HashMap<String, usize>,
@@ -40,7 +41,7 @@ impl Decls {
     }
 
     pub(super) fn status(&self, name: &str) -> Option<usize> {
-        self.status_index.get(name).copied()
+        self.status_index.get(name).map(|(id, _)| *id)
     }
 
     pub(super) fn flag_names(&self) -> impl Iterator<Item = &str> {
@@ -145,17 +146,17 @@ pub(super) fn collect(ch: &mut Checker<'_>, file: &ast::File) -> Decls {
             },
             Item::Phase(p) => {
                 if phases.fresh(ch, &p.code) {
+                    // The phase's statuses are added first: they know its index, the next one.
                     let index = d.phases.len();
+                    let mut ids = Vec::new();
+                    for s in &p.statuses {
+                        ids.extend(add_status(ch, &mut d, &mut statuses, s, Some(index)));
+                    }
                     d.phases.push(Phase {
                         code: p.code.text.clone(),
                         label: p.label.as_ref().map_or_else(|| p.code.text.clone(), |l| l.text.clone()),
-                        statuses: Vec::new(),
+                        statuses: ids,
                     });
-                    for s in &p.statuses {
-                        if let Some(id) = add_status(ch, &mut d, &mut statuses, s, Some(index)) {
-                            d.phases[index].statuses.push(id);
-                        }
-                    }
                 } else {
                     for s in &p.statuses {
                         add_status(ch, &mut d, &mut statuses, s, None);
@@ -276,12 +277,12 @@ fn add_status(
 ) -> Option<usize> {
     // `Seen` borrows names from the AST; statuses are checked by their own map to keep the
     // borrow simple.
-    if let Some(first) = d.status_index.get(&s.code.text).map(|i| d.status_spans[*i]) {
+    if let Some(&(_, first)) = d.status_index.get(&s.code.text) {
         ch.duplicate(seen.what, &s.code, first);
         return None;
     }
     let id = d.statuses.len();
-    d.status_index.insert(s.code.text.clone(), id);
+    d.status_index.insert(s.code.text.clone(), (id, s.code.span));
     d.status_spans.push(s.code.span);
     d.statuses.push(Status {
         code: s.code.text.clone(),

@@ -443,11 +443,12 @@ pub(super) fn path(
     let root = names.first()?;
     let written: Vec<&str> = names.iter().map(|n| n.text.as_str()).collect();
     let full = written.join(".");
+    let after_root = written.get(1..).unwrap_or_default();
     if !schema::ROOTS.contains(&root.text.as_str()) {
         let help = suggestion(&root.text, schema::ROOTS.iter().copied())
             .map(|_| {
                 let root = crate::diagnostics::did_you_mean(&root.text, schema::ROOTS.iter().copied());
-                format!("did you mean `{}.{}`?", root.unwrap_or("order"), written[1..].join("."))
+                format!("did you mean `{}.{}`?", root.unwrap_or("order"), after_root.join("."))
             })
             .unwrap_or_else(|| format!("fields start with {}", schema::ROOTS.join(", ")));
         ch.report(

@@ -6,7 +6,7 @@ use super::transitions::Broken;
 use super::Checker;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{Channel, Timer, Transition};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 pub(super) fn check(
     ch: &mut Checker<'_>,
@@ -16,23 +16,24 @@ pub(super) fn check(
     timers: &[Timer],
     broken: &[Broken],
 ) {
-    let graph = Graph::new(d.statuses.len(), transitions, timers, broken);
+    let graph = Graph::new(transitions, timers, broken);
     reachability(ch, d, channels, &graph, timers);
     dead_ends(ch, d, &graph);
     shadowing(ch, d, transitions);
 }
 
 /// The status graph as adjacency lists, built once.
+#[derive(Default)]
 struct Graph {
-    /// For each status, the statuses an edge leads to from it.
-    next: Vec<Vec<usize>>,
-    /// For each status, whether some transition or timer moves orders out of it.
-    leaves: Vec<bool>,
+    /// For each status with an edge out, the statuses its edges lead to.
+    next: HashMap<usize, Vec<usize>>,
+    /// The statuses some transition or timer moves orders out of.
+    leaves: HashSet<usize>,
 }
 
 impl Graph {
-    fn new(n: usize, transitions: &[Transition], timers: &[Timer], broken: &[Broken]) -> Self {
-        let mut g = Graph { next: vec![Vec::new(); n], leaves: vec![false; n] };
+    fn new(transitions: &[Transition], timers: &[Timer], broken: &[Broken]) -> Self {
+        let mut g = Graph::default();
         // Transitions that did not compile still count as edges, and a broken one with an
         // unknown target counts as a way out, so that one mistake is reported once.
         let edges = transitions
@@ -41,11 +42,13 @@ impl Graph {
             .chain(broken.iter().map(|b| (b.sources.as_slice(), b.target, true)))
             .chain(timers.iter().map(|t| (t.statuses.as_slice(), t.target, t.target.is_some())));
         for (sources, target, moves) in edges {
-            for s in sources {
+            for &s in sources {
                 if let Some(t) = target {
-                    g.next[*s].push(t);
+                    g.next.entry(s).or_default().push(t);
                 }
-                g.leaves[*s] |= moves && target != Some(*s);
+                if moves && target != Some(s) {
+                    g.leaves.insert(s);
+                }
             }
         }
         g
@@ -53,8 +56,7 @@ impl Graph {
 }
 
 fn reachability(ch: &mut Checker<'_>, d: &Decls, channels: &[Channel], graph: &Graph, timers: &[Timer]) {
-    let n = d.statuses.len();
-    let mut reached = vec![false; n];
+    let mut reached = HashSet::new();
     let mut stack: Vec<usize> =
         channels.iter().flat_map(|c| c.rules.iter().filter_map(|r| r.start)).collect();
     if stack.is_empty() {
@@ -63,18 +65,18 @@ fn reachability(ch: &mut Checker<'_>, d: &Decls, channels: &[Channel], graph: &G
     // Timers without statuses are started by actions: their targets count once anything runs.
     stack.extend(timers.iter().filter(|t| t.statuses.is_empty()).filter_map(|t| t.target));
     while let Some(s) = stack.pop() {
-        if std::mem::replace(&mut reached[s], true) {
+        if !reached.insert(s) {
             continue;
         }
-        stack.extend(graph.next[s].iter().copied().filter(|t| !reached[*t]));
+        stack.extend(graph.next.get(&s).into_iter().flatten().copied().filter(|t| !reached.contains(t)));
     }
-    for (id, status) in d.statuses.iter().enumerate() {
-        if !reached[id] {
+    for (id, (status, span)) in d.statuses.iter().zip(&d.status_spans).enumerate() {
+        if !reached.contains(&id) {
             ch.report(
                 Diagnostic::warning(
                     Code::UnreachableStatus,
                     format!("status `{}` can never be reached", status.code),
-                    d.status_spans[id],
+                    *span,
                 )
                 .with_label("no channel starts orders here and no transition leads here")
                 .with_help(format!(
@@ -87,15 +89,15 @@ fn reachability(ch: &mut Checker<'_>, d: &Decls, channels: &[Channel], graph: &G
 }
 
 fn dead_ends(ch: &mut Checker<'_>, d: &Decls, graph: &Graph) {
-    for (id, status) in d.statuses.iter().enumerate() {
-        if status.is_final || graph.leaves[id] {
+    for (id, (status, span)) in d.statuses.iter().zip(&d.status_spans).enumerate() {
+        if status.is_final || graph.leaves.contains(&id) {
             continue;
         }
         ch.report(
             Diagnostic::warning(
                 Code::DeadEnd,
                 format!("status `{}` is not final but nothing leaves it", status.code),
-                d.status_spans[id],
+                *span,
             )
             .with_label("orders that get here stay forever")
             .with_help(format!(
@@ -108,16 +110,16 @@ fn dead_ends(ch: &mut Checker<'_>, d: &Decls, graph: &Graph) {
 
 fn shadowing(ch: &mut Checker<'_>, d: &Decls, transitions: &[Transition]) {
     // (status, event) -> the first unguarded transition that takes it.
-    let mut taken: HashMap<(usize, Option<usize>), usize> = HashMap::new();
+    let mut taken: HashMap<(usize, Option<usize>), &Transition> = HashMap::new();
     // (status, event, guard as written) -> the first transition with that guard: a later one
     // with the same guard never fires, since the earlier one takes every case it would.
-    let mut same: HashMap<(usize, Option<usize>, String), usize> = HashMap::new();
-    for (i, t) in transitions.iter().enumerate() {
+    let mut same: HashMap<(usize, Option<usize>, String), &Transition> = HashMap::new();
+    for t in transitions {
         let guard_text = t.guard.as_ref().map(|g| {
             let text = ch.source.get(g.span.start..g.span.end).unwrap_or_default();
             text.split_whitespace().collect::<Vec<_>>().join(" ")
         });
-        let blocked: Vec<(usize, usize, bool)> = t
+        let blocked: Vec<(usize, &Transition, bool)> = t
             .sources
             .iter()
             .filter_map(|s| {
@@ -129,9 +131,8 @@ fn shadowing(ch: &mut Checker<'_>, d: &Decls, transitions: &[Transition]) {
             })
             .collect();
         if let Some(&(_, by, same_guard)) = blocked.first() {
-            let by = &transitions[by];
             let what = match t.event {
-                Some(e) => format!("`{}`", d.events[e].name),
+                Some(e) => format!("`{}`", d.events.get(e).map_or("?", |e| e.name.as_str())),
                 None => "the automatic check".to_string(),
             };
             let earlier = if same_guard {
@@ -143,8 +144,10 @@ fn shadowing(ch: &mut Checker<'_>, d: &Decls, transitions: &[Transition]) {
                 Diagnostic::warning(Code::UnreachableTransition, "this transition can never fire", t.span)
                     .with_label(format!("{earlier} always takes {what} first"))
             } else {
-                let names: Vec<String> =
-                    blocked.iter().map(|(s, _, _)| format!("`{}`", d.statuses[*s].code)).collect();
+                let names: Vec<String> = blocked
+                    .iter()
+                    .map(|(s, _, _)| format!("`{}`", d.statuses.get(*s).map_or("?", |s| s.code.as_str())))
+                    .collect();
                 Diagnostic::warning(
                     Code::UnreachableTransition,
                     format!("this transition can never fire from {}", names.join(", ")),
@@ -167,12 +170,12 @@ fn shadowing(ch: &mut Checker<'_>, d: &Decls, transitions: &[Transition]) {
         match guard_text {
             None => {
                 for s in &t.sources {
-                    taken.entry((*s, t.event)).or_insert(i);
+                    taken.entry((*s, t.event)).or_insert(t);
                 }
             }
             Some(g) => {
                 for s in &t.sources {
-                    same.entry((*s, t.event, g.clone())).or_insert(i);
+                    same.entry((*s, t.event, g.clone())).or_insert(t);
                 }
             }
         }

@@ -38,14 +38,14 @@ pub(super) fn compile(ch: &mut Checker<'_>, file: &ast::File, d: Decls) -> Workf
                     on_create.extend(acts);
                     continue;
                 }
+                let lists = if h.moment == HookMoment::Entering { &mut on_enter } else { &mut on_leave };
                 for s in &h.statuses {
                     if let Some(id) = status(ch, &d, s) {
-                        let list = if h.moment == HookMoment::Entering {
-                            &mut on_enter[id]
-                        } else {
-                            &mut on_leave[id]
-                        };
-                        list.extend(acts.iter().cloned());
+                        #[expect(
+                            clippy::indexing_slicing,
+                            reason = "status() gives an index into d.statuses; on_enter and on_leave were made with d.statuses.len() entries above"
+                        )]
+                        lists[id].extend(acts.iter().cloned());
                     }
                 }
             }
@@ -98,15 +98,12 @@ pub(super) fn compile(ch: &mut Checker<'_>, file: &ast::File, d: Decls) -> Workf
         );
     }
     for t in &timers {
-        for s in &t.statuses {
-            if d.statuses[*s].is_final && t.target.is_some_and(|x| x != *s) {
+        for (s, status) in t.statuses.iter().filter_map(|s| Some((*s, d.statuses.get(*s)?))) {
+            if status.is_final && t.target.is_some_and(|x| x != s) {
                 ch.report(
                     Diagnostic::error(
                         Code::LeavesFinal,
-                        format!(
-                            "timer `{}` moves orders out of final status `{}`",
-                            t.name, d.statuses[*s].code
-                        ),
+                        format!("timer `{}` moves orders out of final status `{}`", t.name, status.code),
                         t.span,
                     )
                     .with_label("final statuses are never left")
@@ -188,19 +185,21 @@ fn transition(
         },
     };
     let place = if t.event.is_some() { "this transition" } else { "automatic transitions" };
-    let scope = Scope::new(event.map(|e| &d.events[e]), place);
+    let scope = Scope::new(event.and_then(|e| d.events.get(e)), place);
     let target = target(ch, d, &t.target);
     let leaves = matches!(t.target, Target::GoTo(_));
     let mut sources = Vec::new();
     match &t.sources {
-        Sources::Any(_) => sources.extend((0..d.statuses.len()).filter(|s| !d.statuses[*s].is_final)),
+        Sources::Any(_) => {
+            sources.extend(d.statuses.iter().enumerate().filter(|(_, s)| !s.is_final).map(|(id, _)| id))
+        }
         Sources::List(names) => {
             for n in names {
                 let Some(id) = status(ch, d, n) else {
                     ok = false;
                     continue;
                 };
-                if leaves && d.statuses[id].is_final {
+                if leaves && d.statuses.get(id).is_some_and(|s| s.is_final) {
                     ch.report(
                         Diagnostic::error(
                             Code::LeavesFinal,

@@ -1,7 +1,7 @@
 //! Graphviz DOT output: one `cluster_` subgraph per phase.
 
 use super::{edges, groups, ident};
-use crate::model::{StatusId, Workflow};
+use crate::model::{Status, Workflow};
 use std::fmt::Write;
 
 /// The workflow as a DOT `digraph`.
@@ -29,16 +29,16 @@ pub(super) fn render(w: &Workflow) -> String {
             }
             None => "    ",
         };
-        for &s in &group.statuses {
-            let _ = writeln!(out, "{indent}{}", node(w, s));
+        for s in &group.statuses {
+            let _ = writeln!(out, "{indent}{}", node(s.status));
         }
         if group.phase.is_some() {
             out.push_str("    }\n");
         }
     }
     for edge in edges(w) {
-        let from = quote(&w.statuses[edge.from].code);
-        let to = quote(&w.statuses[edge.to].code);
+        let from = quote(&edge.from.status.code);
+        let to = quote(&edge.to.status.code);
         let _ = writeln!(out, "    {from} -> {to} [label={}];", quote(&edge.label()));
     }
     out.push_str("}\n");
@@ -46,8 +46,7 @@ pub(super) fn render(w: &Workflow) -> String {
 }
 
 /// A status node statement: `"code" [label="Label\n(code)"]`, double-bordered when final.
-fn node(w: &Workflow, s: StatusId) -> String {
-    let status = &w.statuses[s];
+fn node(status: &Status) -> String {
     let label = format!("\"{}\\n({})\"", escape(&status.label), escape(&status.code));
     let extra = if status.is_final { ", peripheries=2, fillcolor=\"#d9e2ec\"" } else { "" };
     format!("{} [label={label}{extra}];", quote(&status.code))

@@ -1,12 +1,11 @@
 //! Mermaid output: a left-to-right flowchart with one subgraph per phase.
 
-use super::{edges, groups, ident};
-use crate::model::{StatusId, Workflow};
+use super::{edges, groups, ident, Node};
+use crate::model::Workflow;
 use std::fmt::Write;
 
 /// The workflow as a Mermaid `flowchart LR`.
 pub(super) fn render(w: &Workflow) -> String {
-    let ids: Vec<String> = w.statuses.iter().enumerate().map(|(i, s)| ident("s", &s.code, i)).collect();
     let mut out = String::from("flowchart LR\n");
     for group in groups(w) {
         let indent = match group.phase {
@@ -17,8 +16,8 @@ pub(super) fn render(w: &Workflow) -> String {
             }
             None => "    ",
         };
-        for &s in &group.statuses {
-            let _ = writeln!(out, "{indent}{}", node(w, s, &ids[s]));
+        for s in &group.statuses {
+            let _ = writeln!(out, "{indent}{}", node(*s));
         }
         if group.phase.is_some() {
             out.push_str("    end\n");
@@ -26,10 +25,15 @@ pub(super) fn render(w: &Workflow) -> String {
     }
     for edge in edges(w) {
         let label = escape(&edge.label());
-        let _ = writeln!(out, "    {} -->|\"{label}\"| {}", ids[edge.from], ids[edge.to]);
+        let _ = writeln!(out, "    {} -->|\"{label}\"| {}", node_id(edge.from), node_id(edge.to));
     }
-    let finals: Vec<&str> =
-        (0..w.statuses.len()).filter(|&s| w.statuses[s].is_final).map(|s| ids[s].as_str()).collect();
+    let finals: Vec<String> = w
+        .statuses
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.is_final)
+        .map(|(id, status)| node_id(Node { id, status }))
+        .collect();
     if !finals.is_empty() {
         out.push_str("    classDef final stroke-width:3px,fill:#d9e2ec\n");
         let _ = writeln!(out, "    class {} final", finals.join(","));
@@ -37,9 +41,14 @@ pub(super) fn render(w: &Workflow) -> String {
     out
 }
 
+/// A status's node identifier.
+fn node_id(n: Node<'_>) -> String {
+    ident("s", &n.status.code, n.id)
+}
+
 /// A status node: a rectangle, or a stadium for final statuses.
-fn node(w: &Workflow, s: StatusId, id: &str) -> String {
-    let status = &w.statuses[s];
+fn node(n: Node<'_>) -> String {
+    let (id, status) = (node_id(n), n.status);
     let text = format!("{}<br/>({})", escape(&status.label), escape(&status.code));
     if status.is_final {
         format!("{id}([\"{text}\"])")

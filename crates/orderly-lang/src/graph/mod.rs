@@ -5,7 +5,7 @@
 //! whose label lists them; `stay` transitions and timers without a target draw nothing.
 //! Output is deterministic: the same workflow always gives the same bytes.
 
-use crate::model::{Phase, StatusId, Workflow};
+use crate::model::{Phase, Status, StatusId, Workflow};
 use std::collections::BTreeMap;
 
 mod dot;
@@ -34,6 +34,13 @@ pub fn render(workflow: &Workflow, format: Format) -> String {
     }
 }
 
+/// A status to draw, and its index in [`Workflow::statuses`].
+#[derive(Clone, Copy)]
+struct Node<'a> {
+    id: StatusId,
+    status: &'a Status,
+}
+
 /// Statuses drawn together: one group per phase (in phase order), then those in no phase.
 struct Group<'a> {
     /// The phase; `None` for the statuses in no phase.
@@ -41,14 +48,17 @@ struct Group<'a> {
     /// Its index in [`Workflow::phases`].
     index: usize,
     /// Its statuses, in status order.
-    statuses: Vec<StatusId>,
+    statuses: Vec<Node<'a>>,
 }
 
 /// The groups to draw; the group of statuses in no phase is left out when empty.
 fn groups(w: &Workflow) -> Vec<Group<'_>> {
-    let members = |phase: Option<usize>| -> Vec<StatusId> {
-        (0..w.statuses.len())
-            .filter(|&s| w.statuses[s].phase.filter(|&p| p < w.phases.len()) == phase)
+    let members = |phase: Option<usize>| -> Vec<Node<'_>> {
+        w.statuses
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.phase.filter(|&p| p < w.phases.len()) == phase)
+            .map(|(id, status)| Node { id, status })
             .collect()
     };
     let mut out: Vec<Group<'_>> = w
@@ -65,14 +75,14 @@ fn groups(w: &Workflow) -> Vec<Group<'_>> {
 }
 
 /// One drawn edge: every transition and timer from `from` to `to`.
-struct Edge {
-    from: StatusId,
-    to: StatusId,
+struct Edge<'a> {
+    from: Node<'a>,
+    to: Node<'a>,
     /// Event names, `(auto)` or `after 30m`, without repeats, in file order.
     labels: Vec<String>,
 }
 
-impl Edge {
+impl Edge<'_> {
     /// The label drawn on the edge.
     fn label(&self) -> String {
         self.labels.join(", ")
@@ -80,19 +90,28 @@ impl Edge {
 }
 
 /// The edges to draw: transitions in file order, then timers; one per pair of statuses.
-fn edges(w: &Workflow) -> Vec<Edge> {
-    let mut out: Vec<Edge> = Vec::new();
+fn edges(w: &Workflow) -> Vec<Edge<'_>> {
+    let mut out: Vec<Edge<'_>> = Vec::new();
+    // Where each pair's edge is in `out`.
     let mut index: BTreeMap<(StatusId, StatusId), usize> = BTreeMap::new();
     let mut add = |from: StatusId, to: StatusId, label: &str| {
-        if from >= w.statuses.len() || to >= w.statuses.len() {
+        let (Some(from_status), Some(to_status)) = (w.statuses.get(from), w.statuses.get(to)) else {
             return;
-        }
-        let i = *index.entry((from, to)).or_insert_with(|| {
-            out.push(Edge { from, to, labels: Vec::new() });
-            out.len() - 1
-        });
-        if !out[i].labels.iter().any(|l| l == label) {
-            out[i].labels.push(label.to_string());
+        };
+        match index.get(&(from, to)).and_then(|&i| out.get_mut(i)) {
+            Some(edge) => {
+                if !edge.labels.iter().any(|l| l == label) {
+                    edge.labels.push(label.to_string());
+                }
+            }
+            None => {
+                index.insert((from, to), out.len());
+                out.push(Edge {
+                    from: Node { id: from, status: from_status },
+                    to: Node { id: to, status: to_status },
+                    labels: vec![label.to_string()],
+                });
+            }
         }
     };
     for t in &w.transitions {

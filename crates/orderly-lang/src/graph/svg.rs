@@ -3,8 +3,9 @@
 //! self-loops are not drawn.
 
 use super::{edges, groups, Edge};
-use crate::model::{StatusId, Workflow};
+use crate::model::{Status, StatusId, Workflow};
 use route::{route, Route};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
 mod route;
@@ -51,12 +52,14 @@ impl Rect {
 }
 
 /// A cluster box: a phase, or the statuses in no phase.
-struct Column {
+struct Column<'a> {
     id: String,
     /// Whether it is a phase (rather than the statuses in no phase).
     is_phase: bool,
     title: String,
     rect: Rect,
+    /// Its statuses and their boxes, top to bottom.
+    statuses: Vec<(&'a Status, Rect)>,
 }
 
 /// Where a status is drawn.
@@ -86,29 +89,27 @@ impl Bounds {
 
 /// The workflow as a standalone SVG document.
 pub(super) fn render(w: &Workflow) -> String {
-    let edges: Vec<Edge> = edges(w).into_iter().filter(|e| e.from != e.to).collect();
+    let edges: Vec<Edge<'_>> = edges(w).into_iter().filter(|e| e.from.id != e.to.id).collect();
     let (columns, placed) = layout(w, &edges);
     let mut bounds = Bounds { min: (0, 0), max: (0, 0) };
     let mut body = String::new();
     // Each phase is one group holding its box, its title and its statuses, so the picture's
     // structure says which status is in which phase; edges and their labels are drawn on top.
-    for (col, column) in columns.iter().enumerate() {
+    for column in &columns {
         bounds.include_rect(column.rect);
         draw_column(&mut body, column);
-        for (s, p) in placed.iter().enumerate() {
-            if let Some(p) = p.filter(|p| p.col == col) {
-                draw_status(&mut body, w, s, p.rect);
-            }
+        for (status, rect) in &column.statuses {
+            draw_status(&mut body, status, *rect);
         }
         body.push_str("</g>\n");
     }
     let floor = columns.first().map_or(0, |c| c.rect.h);
-    let mut taken: Vec<Rect> = placed.iter().flatten().map(|p| p.rect).collect();
+    let mut taken: Vec<Rect> = placed.values().map(|p| p.rect).collect();
     let (mut labels, mut lanes) = (String::new(), 0);
     body.push_str("<g class=\"edges\" fill=\"none\">\n");
     for edge in &edges {
-        if let (Some(a), Some(b)) = (placed[edge.from], placed[edge.to]) {
-            let route = route(a, b, floor, &mut lanes);
+        if let (Some(a), Some(b)) = (placed.get(&edge.from.id), placed.get(&edge.to.id)) {
+            let route = route(*a, *b, floor, &mut lanes);
             draw_edge(&mut body, &mut labels, &mut bounds, &mut taken, edge, route);
         }
     }
@@ -142,19 +143,21 @@ fn document(w: &Workflow, bounds: &Bounds, body: &str) -> String {
     out
 }
 
-/// Columns left to right, and where each status goes (`None` for none). The gap after each
-/// column is widened to fit the labels of the edges drawn in it.
-fn layout(w: &Workflow, edges: &[Edge]) -> (Vec<Column>, Vec<Option<Placed>>) {
+/// Columns left to right, and where each status goes, by status. The gap after each column is
+/// widened to fit the labels of the edges drawn in it.
+fn layout<'a>(w: &'a Workflow, edges: &[Edge<'_>]) -> (Vec<Column<'a>>, BTreeMap<StatusId, Placed>) {
     let groups = groups(w);
-    let mut slot = vec![(0, 0); w.statuses.len()];
-    for (col, group) in groups.iter().enumerate() {
-        for (row, &s) in group.statuses.iter().enumerate() {
-            slot[s] = (col, row);
-        }
-    }
+    // Every status is in one group: (column, row) by status.
+    let slot: HashMap<StatusId, (usize, usize)> = groups
+        .iter()
+        .enumerate()
+        .flat_map(|(col, group)| group.statuses.iter().enumerate().map(move |(row, s)| (s.id, (col, row))))
+        .collect();
     let mut gaps = vec![COL_GAP; groups.len()];
     for edge in edges {
-        let ((ca, ra), (cb, rb)) = (slot[edge.from], slot[edge.to]);
+        let (Some(&(ca, ra)), Some(&(cb, rb))) = (slot.get(&edge.from.id), slot.get(&edge.to.id)) else {
+            continue;
+        };
         let label = text_w(&edge.label(), SMALL_CHAR_W) + 8;
         let (gap, need) = match ca.abs_diff(cb) {
             1 => (ca.min(cb), label + 48),
@@ -163,36 +166,40 @@ fn layout(w: &Workflow, edges: &[Edge]) -> (Vec<Column>, Vec<Option<Placed>>) {
             0 if ca > 0 => (ca - 1, label + 96),
             _ => continue,
         };
-        gaps[gap] = gaps[gap].max(need);
+        // Columns `ca` and `cb` are groups, so `gap` is one too.
+        if let Some(g) = gaps.get_mut(gap) {
+            *g = (*g).max(need);
+        }
     }
 
     let rows = groups.iter().map(|g| g.statuses.len() as i64).max().unwrap_or(0);
     let stack = if rows == 0 { 0 } else { rows * (NODE_H + ROW_GAP) - ROW_GAP };
     let height = HEADER + PAD + stack + PAD;
     let mut columns = Vec::new();
-    let mut placed = vec![None; w.statuses.len()];
+    let mut placed = BTreeMap::new();
     let mut x = 0;
-    for (col, group) in groups.iter().enumerate() {
+    for ((col, group), gap) in groups.iter().enumerate().zip(gaps) {
         let (id, title) = match group.phase {
             Some(p) => (format!("phase-{}", p.code), p.label.clone()),
             None => ("no-phase".to_string(), "Other".to_string()),
         };
-        let inner = group.statuses.iter().map(|&s| node_width(w, s)).max().unwrap_or(NODE_MIN_W);
+        let inner = group.statuses.iter().map(|s| node_width(s.status)).max().unwrap_or(NODE_MIN_W);
         let width = (inner + 2 * PAD).max(text_w(&title, BOLD_CHAR_W) + 2 * PAD);
-        for (row, &s) in group.statuses.iter().enumerate() {
+        let mut statuses = Vec::new();
+        for (row, s) in group.statuses.iter().enumerate() {
             let y = HEADER + PAD + row as i64 * (NODE_H + ROW_GAP);
             let rect = Rect { x: x + PAD, y, w: width - 2 * PAD, h: NODE_H };
-            placed[s] = Some(Placed { col, row, rect });
+            placed.insert(s.id, Placed { col, row, rect });
+            statuses.push((s.status, rect));
         }
         let rect = Rect { x, y: 0, w: width, h: height };
-        columns.push(Column { id, is_phase: group.phase.is_some(), title, rect });
-        x += width + gaps[col];
+        columns.push(Column { id, is_phase: group.phase.is_some(), title, rect, statuses });
+        x += width + gap;
     }
     (columns, placed)
 }
 
-fn node_width(w: &Workflow, s: StatusId) -> i64 {
-    let status = &w.statuses[s];
+fn node_width(status: &Status) -> i64 {
     let text = text_w(&status.label, CHAR_W).max(text_w(&status.code, SMALL_CHAR_W));
     (text + 2 * NODE_TEXT_PAD).max(NODE_MIN_W)
 }
@@ -201,7 +208,7 @@ fn text_w(text: &str, char_w: i64) -> i64 {
     text.chars().count() as i64 * char_w
 }
 
-fn draw_column(out: &mut String, c: &Column) {
+fn draw_column(out: &mut String, c: &Column<'_>) {
     let r = c.rect;
     let (class, fill, dash) =
         if c.is_phase { ("phase", "#f5f7fa", "") } else { ("other", "#ffffff", " stroke-dasharray=\"6 4\"") };
@@ -221,8 +228,7 @@ fn draw_column(out: &mut String, c: &Column) {
     );
 }
 
-fn draw_status(out: &mut String, w: &Workflow, s: StatusId, r: Rect) {
-    let status = &w.statuses[s];
+fn draw_status(out: &mut String, status: &Status, r: Rect) {
     let (class, fill) = if status.is_final { ("status final", "#d9e2ec") } else { ("status", "#ffffff") };
     let _ = writeln!(out, "<g id=\"status-{}\" class=\"{class}\">", xml(&status.code));
     let _ = writeln!(
@@ -265,7 +271,7 @@ fn draw_edge(
     labels: &mut String,
     bounds: &mut Bounds,
     taken: &mut Vec<Rect>,
-    edge: &Edge,
+    edge: &Edge<'_>,
     route: Route,
 ) {
     for &p in &route.extent {

@@ -191,14 +191,10 @@ pub(super) fn syntax_error(error: &Error<Rule>, source: &str, base: usize, level
         _ => format!("`{found}`"),
     };
     let message = format!("unexpected {found_text}");
-    let expected_text = match expected.len() {
-        0 => "something else".to_string(),
-        1 => expected[0].clone(),
-        _ => {
-            let (last, init) =
-                expected.split_last().map(|(l, i)| (l.clone(), i.to_vec())).unwrap_or_default();
-            format!("{} or {last}", init.join(", "))
-        }
+    let expected_text = match expected.as_slice() {
+        [] => "something else".to_string(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
     };
     let at_item_start = level == Level::Item && keywords.len() >= super::ITEM_KEYWORDS.len();
     if let Some(d) = hints::spaced_duration(source, base + at, &found) {
@@ -265,15 +261,12 @@ fn collapse_operands(expected: &mut Vec<String>) {
         "`true`",
         "`false`",
     ];
-    let Some(first) = expected.iter().position(|e| e == "an expression") else { return };
-    expected[first] =
+    let Some(first) = expected.iter_mut().find(|e| *e == "an expression") else { return };
+    // Not an operand itself, so the first place stays.
+    *first =
         "a value (a field such as `order.total`, a number such as `20.00`, a quoted text, a duration such as `30m`, ...)"
             .into();
-    let mut i = 0;
-    expected.retain(|e| {
-        i += 1;
-        i - 1 == first || !OPERANDS.contains(&e.as_str())
-    });
+    expected.retain(|e| !OPERANDS.contains(&e.as_str()));
 }
 
 /// A text whose closing quote is missing on the line of `at`: reported at its opening quote.
