@@ -460,7 +460,10 @@ impl Service {
                 }
                 other => other?,
             };
-            let Some(history) = commit(tx).await? else { return Ok(Round::Again) };
+            let history = tx.written_history(id);
+            if !commit(tx).await? {
+                return Ok(Round::Again);
+            }
             // The answer is what was written: nothing is read back after the commit.
             let mut order = decision.order;
             order.id = id;
@@ -578,8 +581,8 @@ impl Service {
             match write(&mut tx, &order, &decision, &active, now, idempotency, whole_history).await {
                 Err(ServiceError::Store(StoreError::Conflict)) => Ok(Round::Again),
                 Ok(applied) => match commit(tx).await? {
-                    None => Ok(Round::Again),
-                    Some(_) => Ok(Round::Done(applied)),
+                    false => Ok(Round::Again),
+                    true => Ok(Round::Done(applied)),
                 },
                 Err(e) => Err(e),
             }
@@ -738,7 +741,7 @@ impl Service {
             }
             // The answer shows the whole history, read in this transaction, never after it.
             let history = tx.history(id).await?;
-            if commit(tx).await?.is_none() {
+            if !commit(tx).await? {
                 return Ok(Round::Again);
             }
             let mut after = order;
@@ -853,8 +856,8 @@ impl Service {
                     other => other?,
                 }
                 Ok(match commit(tx).await? {
-                    None => Round::Again,
-                    Some(_) => Round::Done(Timer::Fired(now - timer.due_at)),
+                    false => Round::Again,
+                    true => Round::Done(Timer::Fired(now - timer.due_at)),
                 })
             });
             match round? {
@@ -1024,8 +1027,8 @@ impl Service {
                 }
             }
             Ok(match commit(tx).await? {
-                None => Round::Again,
-                Some(_) => Round::Done(true),
+                false => Round::Again,
+                true => Round::Done(true),
             })
         })
     }
@@ -1042,7 +1045,7 @@ async fn write(
     whole_history: bool,
 ) -> Result<Applied, ServiceError> {
     tx.update_order_from(before, decision, active.version, now).await?;
-    let history = if whole_history { tx.history(before.id).await? } else { tx.written_history().to_vec() };
+    let history = if whole_history { tx.history(before.id).await? } else { tx.written_history(before.id) };
     let mut applied = Applied {
         order: stored(decision.order.clone(), before, active),
         steps: decision.steps.clone(),
@@ -1184,13 +1187,12 @@ fn duplicate_number(number: &str) -> Rejection {
     r
 }
 
-/// Commits; `None` when a concurrent change won (decide again). The history rows written come
-/// back with it. Any other failure of the commit itself leaves its outcome unknown.
-async fn commit(tx: Tx) -> Result<Option<Vec<StoredHistory>>, ServiceError> {
-    let written = tx.written_history().to_vec();
+/// Commits; `false` when a concurrent change won (decide again). Any other failure of the
+/// commit itself leaves its outcome unknown.
+async fn commit(tx: Tx) -> Result<bool, ServiceError> {
     match tx.commit().await {
-        Ok(()) => Ok(Some(written)),
-        Err(StoreError::Conflict) => Ok(None),
+        Ok(()) => Ok(true),
+        Err(StoreError::Conflict) => Ok(false),
         Err(e) => Err(ServiceError::OutcomeUnknown(e.to_string())),
     }
 }

@@ -425,6 +425,11 @@ fn same_as_engine(
                 new.iter().all(|h| applied.history.iter().any(|a| a.id == h.id)),
                 "a row written is missing from the answer"
             );
+            ensure!(
+                applied.history.iter().all(|a| after.history.iter().any(|h| h.id == a.id)),
+                "the answer holds a row that is not this order's: {:?}",
+                applied.history.iter().map(|a| (a.id, a.entry.kind.as_str())).collect::<Vec<_>>()
+            );
             Ok(true)
         }
         (Err(r), Err(ServiceError::Rejected(s))) => {

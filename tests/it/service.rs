@@ -379,6 +379,12 @@ async fn the_priced_order_hook_replaces_a_zero_dollar_repair_in_one_transaction(
             assert_eq!(priced.lines[0].sku, "EVAL-DRIVE", "same product");
             assert_eq!(priced.status, "order_placed", "the priced order starts like a paid website order");
             assert_eq!(s.store().count_orders().await.expect("count"), 2);
+            // The answer holds the rows this event added to this order, not the new order's.
+            let own = s.store().history(zero.id).await.expect("history");
+            let answered: Vec<i64> = done.history.iter().map(|h| h.id).collect();
+            let added: Vec<i64> = own.iter().map(|h| h.id).filter(|id| answered.contains(id)).collect();
+            assert_eq!(answered, added, "rows of another order in the answer: {:?}", done.history);
+            assert!(done.history.iter().any(|h| h.entry.kind == "related_order"), "{:?}", done.history);
         },
     )
     .await;

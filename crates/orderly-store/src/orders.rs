@@ -708,7 +708,7 @@ impl Tx {
         let rows = history::insert(conn, id, &d.history, workflow_version).await?;
         timers::start(conn, id, &d.timer_starts, now).await?;
         outbox::insert(conn, id, &d.outbox, now).await?;
-        self.wrote(rows);
+        self.wrote(id, rows);
         Ok(id)
     }
 
@@ -778,7 +778,7 @@ impl Tx {
         timers::cancel(conn, o.id, &d.timer_cancels).await?;
         timers::start(conn, o.id, &d.timer_starts, now).await?;
         outbox::insert(conn, o.id, &d.outbox, now).await?;
-        self.wrote(rows);
+        self.wrote(o.id, rows);
         Ok(())
     }
 }

@@ -14,8 +14,8 @@ use std::sync::Arc;
 pub struct Tx {
     tx: Transaction<'static, Any>,
     backend: Backend,
-    /// History rows written in this transaction, in the order written.
-    written: Vec<StoredHistory>,
+    /// History rows written in this transaction, each with its order, in the order written.
+    written: Vec<(OrderId, StoredHistory)>,
     /// Told how the commit went.
     health: Arc<WriteHealth>,
     /// SQLite: this process's turn to write, given back when the transaction ends (declared
@@ -49,15 +49,16 @@ impl Tx {
         self.backend
     }
 
-    /// Remembers history rows written in this transaction.
-    pub(crate) fn wrote(&mut self, rows: Vec<StoredHistory>) {
-        self.written.extend(rows);
+    /// Remembers history rows written for `order` in this transaction.
+    pub(crate) fn wrote(&mut self, order: OrderId, rows: Vec<StoredHistory>) {
+        self.written.extend(rows.into_iter().map(|row| (order, row)));
     }
 
-    /// The history rows written in this transaction so far, in the order written (what an
-    /// answer shows of the change, without reading anything back after the commit).
-    pub fn written_history(&self) -> &[StoredHistory] {
-        &self.written
+    /// The history rows written for `order` in this transaction so far, in the order written
+    /// (what an answer shows of the change, without reading anything back after the commit).
+    /// Rows of other orders the transaction wrote (a related order a hook made) are not its.
+    pub fn written_history(&self, order: OrderId) -> Vec<StoredHistory> {
+        self.written.iter().filter(|(o, _)| *o == order).map(|(_, row)| row.clone()).collect()
     }
 
     /// Commits everything written in this transaction. A commit that goes through tells the
@@ -105,7 +106,7 @@ impl Tx {
             return Err(StoreError::Conflict);
         }
         let rows = history::insert(self.conn(), id, std::slice::from_ref(history), workflow_version).await?;
-        self.wrote(rows);
+        self.wrote(id, rows);
         Ok(())
     }
 
