@@ -1,7 +1,7 @@
 //! orderly: an order-workflow rules engine.
 //!
 //! The pipeline, one way: workflow text -> [`syntax::parse`] (AST with spans) ->
-//! [`check::check`] (every finding, or a compiled [`model::Workflow`]) -> engine -> store.
+//! [`check::compile`] (parse and check: every finding, or a compiled [`model::Workflow`]) -> engine -> store.
 //! The language (the first two steps, the model, diagnostics, the field catalogue and the
 //! pictures) is the `orderly-lang` crate, re-exported here under the same module names. The
 //! command line ([`cli`]), HTTP ([`http`]), hot reload ([`reload`]) and delivery sit at the

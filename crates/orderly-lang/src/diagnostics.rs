@@ -28,7 +28,7 @@ impl Span {
     }
 
     /// The smallest span covering both.
-    pub fn to(self, other: Span) -> Span {
+    pub(crate) fn to(self, other: Span) -> Span {
         Span::new(self.start.min(other.start), self.end.max(other.end))
     }
 }
@@ -78,7 +78,7 @@ impl Diagnostic {
     }
 
     /// A new warning at `span`.
-    pub fn warning(code: Code, message: impl Into<String>, span: Span) -> Self {
+    pub(crate) fn warning(code: Code, message: impl Into<String>, span: Span) -> Self {
         Self::new(Severity::Warning, code, message, span)
     }
 
@@ -115,7 +115,7 @@ impl Diagnostic {
     }
 
     /// Points at another place too.
-    pub fn with_note(mut self, span: Span, label: impl Into<String>) -> Self {
+    pub(crate) fn with_note(mut self, span: Span, label: impl Into<String>) -> Self {
         self.notes.push(Note { span, label: label.into() });
         self
     }
@@ -263,7 +263,7 @@ fn to_codespan(d: &Diagnostic, file: usize, len: usize) -> cs::Diagnostic<usize>
 }
 
 /// The 1-based line and column (in characters) of a byte offset.
-pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_col(source: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(source.len());
     let before = source.get(..offset).unwrap_or(source);
     let line = before.matches('\n').count() + 1;

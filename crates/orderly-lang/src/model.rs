@@ -1,6 +1,6 @@
 //! The compiled workflow: immutable, names resolved to indexes, guards typed.
 //!
-//! [`crate::check::check`] builds a [`Workflow`] only from a file with no errors, so everything
+//! [`crate::check::compile`] builds a [`Workflow`] only from a file with no errors, so everything
 //! here is known to be consistent: every index points at something, every guard is boolean,
 //! every duration is valid. The engine shares it as `Arc<Workflow>`.
 
@@ -12,7 +12,7 @@ use std::time::Duration;
 /// Index of a status in [`Workflow::statuses`].
 pub type StatusId = usize;
 /// Index of an event in [`Workflow::events`].
-pub type EventId = usize;
+pub(crate) type EventId = usize;
 
 /// One compiled workflow.
 #[derive(Debug, Clone, PartialEq)]
@@ -141,10 +141,10 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind's name as written after `is`.
-    pub const NAMES: &'static [&'static str] = &["shipment", "payment", "receipt"];
+    pub(crate) const NAMES: &'static [&'static str] = &["shipment", "payment", "receipt"];
 
     /// The fields every event of this kind carries.
-    pub fn builtin_fields(self) -> &'static [(&'static str, Type, bool)] {
+    pub(crate) fn builtin_fields(self) -> &'static [(&'static str, Type, bool)] {
         match self {
             EventKind::Plain => &[],
             EventKind::Shipment => &[
@@ -267,7 +267,7 @@ pub enum PaymentOutcome {
 
 impl PaymentOutcome {
     /// Every outcome, in the order they are listed to users.
-    pub const ALL: [PaymentOutcome; 4] = [
+    pub(crate) const ALL: [PaymentOutcome; 4] = [
         PaymentOutcome::Approved,
         PaymentOutcome::Declined,
         PaymentOutcome::Pending,
@@ -312,7 +312,7 @@ pub struct ChannelRule {
 impl ChannelRule {
     /// Whether the rule takes an order in `mode`, paid as `payment` (method, outcome) or unpaid
     /// (`None`). A method of `None` stands for one no rule names: it never matches `paid by`.
-    pub fn takes(&self, mode: Option<&str>, payment: Option<(Option<&str>, PaymentOutcome)>) -> bool {
+    pub(crate) fn takes(&self, mode: Option<&str>, payment: Option<(Option<&str>, PaymentOutcome)>) -> bool {
         let mode_ok = self.modes.as_ref().is_none_or(|ms| mode.is_some_and(|m| ms.iter().any(|x| x == m)));
         let payment_ok = match payment {
             None => self.methods.is_none() && self.outcomes.is_none(),
@@ -489,10 +489,10 @@ pub enum Type {
 
 impl Type {
     /// The names attribute and event field types are written with.
-    pub const NAMES: &'static [&'static str] = &["text", "money", "number", "bool", "time", "duration"];
+    pub(crate) const NAMES: &'static [&'static str] = &["text", "money", "number", "bool", "time", "duration"];
 
     /// The type written as `name`.
-    pub fn from_name(name: &str) -> Option<Type> {
+    pub(crate) fn from_name(name: &str) -> Option<Type> {
         Some(match name {
             "text" => Type::Text,
             "money" => Type::Money,
@@ -517,12 +517,12 @@ impl Type {
     }
 
     /// Whether arithmetic and ordering apply.
-    pub fn is_numeric(self) -> bool {
+    pub(crate) fn is_numeric(self) -> bool {
         matches!(self, Type::Money | Type::Number)
     }
 
     /// Whether the type holds text (free or coded).
-    pub fn is_textual(self) -> bool {
+    pub(crate) fn is_textual(self) -> bool {
         matches!(self, Type::Text | Type::Code(_))
     }
 }

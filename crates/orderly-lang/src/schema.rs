@@ -10,7 +10,7 @@
 use crate::model::{Codes, FieldRef, Type};
 
 /// The roots a field path can start with, in the order they are suggested.
-pub const ROOTS: &[&str] =
+pub(crate) const ROOTS: &[&str] =
     &["order", "payment", "customer", "shipping", "billing", "attributes", "flags", "event", "line"];
 
 /// What a catalogued field holds.
@@ -376,7 +376,7 @@ table! {
 }
 
 /// The table a guard root reads (`order`, `payment`, `customer`, `shipping`, `billing`, `line`).
-pub fn table_of(root: &str) -> Option<Table> {
+pub(crate) fn table_of(root: &str) -> Option<Table> {
     Some(match root {
         "order" => Table::Order,
         "payment" => Table::Payment,
@@ -388,7 +388,7 @@ pub fn table_of(root: &str) -> Option<Table> {
 }
 
 /// The fields guards can read under a root, in catalogue order.
-pub fn guard_fields(root: &str) -> Vec<&'static str> {
+pub(crate) fn guard_fields(root: &str) -> Vec<&'static str> {
     let Some(table) = table_of(root) else { return Vec::new() };
     table.names().into_iter().filter(|n| table.shape(n).and_then(Shape::guard_type).is_some()).collect()
 }
@@ -418,13 +418,13 @@ pub fn guard_field(root: &str, name: &str) -> Option<(FieldRef, Type)> {
 }
 
 /// Fields every event carries, whatever its declaration.
-pub const EVENT_BUILTIN: &[(&str, Type)] = &[("time", Type::Time)];
+pub(crate) const EVENT_BUILTIN: &[(&str, Type)] = &[("time", Type::Time)];
 
 /// Line fulfillment methods.
-pub const FULFILLMENT_METHODS: &[&str] = &["stock", "dropship", "jit"];
+pub(crate) const FULFILLMENT_METHODS: &[&str] = &["stock", "dropship", "jit"];
 
 /// Payment methods the shipped workflows and clients use; a workflow may accept others.
-pub const PAYMENT_METHODS: &[&str] = &[
+pub(crate) const PAYMENT_METHODS: &[&str] = &[
     "credit_card",
     "gift_certificate",
     "customer_credit",
@@ -442,6 +442,6 @@ pub const BUILTIN_FLAGS: &[(&str, &str)] = &[
 ];
 
 /// Looks a field up in a name-and-type table (the built-in event fields).
-pub fn lookup(table: &[(&'static str, Type)], name: &str) -> Option<Type> {
+pub(crate) fn lookup(table: &[(&'static str, Type)], name: &str) -> Option<Type> {
     table.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }

@@ -53,11 +53,6 @@ pub fn compile(source: &str, context: &Context) -> Outcome {
     outcome
 }
 
-/// Checks a parsed file and compiles it.
-pub fn check(file: &ast::File, source: &str, context: &Context) -> Outcome {
-    run(file, source, context, &[], true)
-}
-
 fn run(file: &ast::File, source: &str, context: &Context, skipped_words: &[String], flow: bool) -> Outcome {
     let line_starts = std::iter::once(0).chain(source.match_indices('\n').map(|(i, _)| i + 1)).collect();
     let mut checker = Checker {

@@ -457,7 +457,7 @@ pub enum BinOp {
 
 impl BinOp {
     /// The operator as written.
-    pub fn symbol(self) -> &'static str {
+    pub(crate) fn symbol(self) -> &'static str {
         match self {
             BinOp::And => "and",
             BinOp::Or => "or",

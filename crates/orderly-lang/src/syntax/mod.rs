@@ -8,7 +8,8 @@ mod build;
 mod errors;
 mod print;
 
-pub use print::{print, print_expr};
+pub use print::print;
+
 
 use crate::diagnostics::{Code, Diagnostic, Span};
 use pest::Parser as _;

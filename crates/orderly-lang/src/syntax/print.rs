@@ -19,7 +19,7 @@ pub fn print(file: &File) -> String {
 }
 
 /// Prints one expression with the fewest parentheses that keep its meaning.
-pub fn print_expr(e: &Expr) -> String {
+pub(crate) fn print_expr(e: &Expr) -> String {
     let mut p = Printer { out: String::new() };
     p.expr(e, 0);
     p.out
