@@ -22,7 +22,7 @@ use std::borrow::Cow;
 pub const MAX_IDEMPOTENCY_KEY: usize = 200;
 
 /// An order number, in characters.
-pub const MAX_NUMBER: usize = 64;
+pub(crate) const MAX_NUMBER: usize = 64;
 
 /// Codes and identifiers: a channel, a workflow, a mode, a payment method, a SKU.
 pub const MAX_CODE: usize = 100;
@@ -32,14 +32,14 @@ pub const MAX_CODE: usize = 100;
 pub const MAX_NAME: usize = 200;
 
 /// An email address.
-pub const MAX_EMAIL: usize = 254;
+pub(crate) const MAX_EMAIL: usize = 254;
 
 /// A phone number.
-pub const MAX_PHONE: usize = 64;
+pub(crate) const MAX_PHONE: usize = 64;
 
 /// Longer texts: a line's description, a fulfillment action's note, a text attribute, a text
 /// field of an event's data.
-pub const MAX_TEXT: usize = 2000;
+pub(crate) const MAX_TEXT: usize = 2000;
 
 /// The problems an error lists (the first ones; `problem_count` says how many there were).
 pub const MAX_PROBLEMS: usize = 50;
@@ -72,22 +72,22 @@ pub fn shown(text: &str, max: usize) -> Cow<'_, str> {
 }
 
 /// The most units a line, a shipment line or a receipt line may have.
-pub const MAX_QTY: u64 = 1_000_000_000;
+pub(crate) const MAX_QTY: u64 = 1_000_000_000;
 
 /// The most lines an order may have.
-pub const MAX_LINES: usize = 1000;
+pub(crate) const MAX_LINES: usize = 1000;
 
 /// The most decimals an amount may have (trailing zeros do not count: `12.50000` is `12.5`).
-pub const MONEY_DECIMALS: u32 = 4;
+pub(crate) const MONEY_DECIMALS: u32 = 4;
 
 /// The largest amount in magnitude: 999,999,999,999.9999.
-pub const fn max_money() -> Decimal {
+pub(crate) const fn max_money() -> Decimal {
     // 9_999_999_999_999_999 × 10^-4, as the 96-bit mantissa's low and middle words.
     Decimal::from_parts(1_874_919_423, 2_328_306, 0, false, MONEY_DECIMALS)
 }
 
 /// Why `q` is not a quantity of `min` (0 or 1) to [`MAX_QTY`] whole units, if it is not.
-pub fn qty_problem(q: Decimal, min: u64) -> Option<String> {
+pub(crate) fn qty_problem(q: Decimal, min: u64) -> Option<String> {
     let whole = q.fract().is_zero();
     let in_range = q >= Decimal::from(min) && q <= Decimal::from(MAX_QTY);
     (!(whole && in_range))
@@ -96,7 +96,7 @@ pub fn qty_problem(q: Decimal, min: u64) -> Option<String> {
 
 /// Why `amount` is not an amount (at most [`max_money`] in magnitude, at most
 /// [`MONEY_DECIMALS`] decimals), if it is not.
-pub fn money_problem(amount: Decimal) -> Option<String> {
+pub(crate) fn money_problem(amount: Decimal) -> Option<String> {
     if amount.abs() > max_money() {
         return Some(format!("must be at most {} in magnitude", max_money()));
     }
@@ -107,12 +107,12 @@ pub fn money_problem(amount: Decimal) -> Option<String> {
 }
 
 /// `a + b` when the result is still an amount ([`max_money`] at most in magnitude).
-pub fn money_add(a: Decimal, b: Decimal) -> Option<Decimal> {
+pub(crate) fn money_add(a: Decimal, b: Decimal) -> Option<Decimal> {
     a.checked_add(b).filter(|s| s.abs() <= max_money())
 }
 
 /// `a × b` when the result is still an amount.
-pub fn money_mul(a: Decimal, b: Decimal) -> Option<Decimal> {
+pub(crate) fn money_mul(a: Decimal, b: Decimal) -> Option<Decimal> {
     a.checked_mul(b).filter(|s| s.abs() <= max_money())
 }
 

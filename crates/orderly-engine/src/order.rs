@@ -22,7 +22,7 @@ pub const ID_PREFIX: &str = "id:";
 /// any case), so that a number and an id can never be confused; or it has the form of the
 /// numbers the store gives (`ORD` and digits only, in any case), so that a channel's number can
 /// never take the number of an order not yet created.
-pub fn number_problem(number: &str) -> Option<&'static str> {
+pub(crate) fn number_problem(number: &str) -> Option<&'static str> {
     let starts = |prefix: &str| number.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix));
     if starts(ID_PREFIX) {
         return Some(
@@ -120,29 +120,29 @@ impl Order {
     }
 
     /// Whether every line is fully shipped (false for an order without lines).
-    pub fn all_shipped(&self) -> bool {
+    pub(crate) fn all_shipped(&self) -> bool {
         !self.lines.is_empty() && self.lines.iter().all(Line::is_shipped)
     }
 
     /// Whether some unit of some line is shipped.
-    pub fn any_shipped(&self) -> bool {
+    pub(crate) fn any_shipped(&self) -> bool {
         self.lines.iter().any(|l| l.shipped_qty > Decimal::ZERO)
     }
 
     /// Whether every line is in stock.
-    pub fn all_in_stock(&self) -> bool {
+    pub(crate) fn all_in_stock(&self) -> bool {
         self.lines.iter().all(Line::in_stock)
     }
 
     /// Whether every line is picked.
-    pub fn all_picked(&self) -> bool {
+    pub(crate) fn all_picked(&self) -> bool {
         self.lines.iter().all(Line::is_picked)
     }
 
     /// Whether every unit can be invoiced: stock and just-in-time lines in stock and picked,
     /// drop-ship lines shipped (the vendor ships them; nothing is picked here). What
     /// `auto_invoice` waits for.
-    pub fn ready_to_invoice(&self) -> bool {
+    pub(crate) fn ready_to_invoice(&self) -> bool {
         !self.lines.is_empty()
             && self.lines.iter().all(|l| match l.fulfillment {
                 Fulfillment::Dropship => l.is_shipped(),
@@ -297,22 +297,22 @@ pub struct Line {
 impl Line {
     /// qty × unit price (exact within [`crate::limits`]; past them it stops at the largest
     /// decimal rather than overflow).
-    pub fn total(&self) -> Decimal {
+    pub(crate) fn total(&self) -> Decimal {
         self.qty.saturating_mul(self.unit_price)
     }
 
     /// Whether every unit is in stock.
-    pub fn in_stock(&self) -> bool {
+    pub(crate) fn in_stock(&self) -> bool {
         self.in_stock_qty >= self.qty
     }
 
     /// Whether every unit is picked.
-    pub fn is_picked(&self) -> bool {
+    pub(crate) fn is_picked(&self) -> bool {
         self.picked_qty >= self.qty
     }
 
     /// Whether every unit is shipped.
-    pub fn is_shipped(&self) -> bool {
+    pub(crate) fn is_shipped(&self) -> bool {
         self.shipped_qty >= self.qty
     }
 }
@@ -337,8 +337,9 @@ pub struct Shipment {
 
 /// A shipped line as a shipment lists it, `[line number, units as a decimal string]`: the
 /// OpenAPI schema of the `(u32, Decimal)` pairs in [`Shipment::lines`].
+#[cfg(feature = "openapi")]
 #[derive(Debug)]
-pub struct ShippedLine;
+pub(crate) struct ShippedLine;
 
 #[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for ShippedLine {
@@ -413,7 +414,7 @@ use crate::schema::{
 /// requirement check turns it into its own kind of value. Each table of `crate::schema` has
 /// one reader here, matching its enum exhaustively.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Read<'a> {
+pub(crate) enum Read<'a> {
     /// No value (no mode, no queue, no payment, ...).
     Null,
     /// Text.
@@ -458,7 +459,7 @@ fn since(now: Time, then: Time) -> Read<'static> {
 
 impl Order {
     /// Reads field `f`; `now` is for `age` and `time_in_status`.
-    pub fn read(&self, f: OrderField, now: Time) -> Read<'_> {
+    pub(crate) fn read(&self, f: OrderField, now: Time) -> Read<'_> {
         match f {
             OrderField::Id => Read::Int(self.id),
             OrderField::Number => Read::Text(&self.number),
@@ -502,7 +503,7 @@ impl Order {
 
 impl Customer {
     /// Reads field `f`.
-    pub fn read(&self, f: CustomerField) -> Read<'_> {
+    pub(crate) fn read(&self, f: CustomerField) -> Read<'_> {
         match f {
             CustomerField::Id => self.id.map_or(Read::Null, Read::Int),
             CustomerField::Email => Read::Text(&self.email),
@@ -518,7 +519,7 @@ impl Customer {
 
 impl Address {
     /// Reads field `f`.
-    pub fn read(&self, f: AddressField) -> Read<'_> {
+    pub(crate) fn read(&self, f: AddressField) -> Read<'_> {
         Read::Text(match f {
             AddressField::FirstName => &self.first_name,
             AddressField::LastName => &self.last_name,
@@ -537,7 +538,7 @@ impl Address {
 
 impl Payment {
     /// Reads field `f`.
-    pub fn read(&self, f: PaymentField) -> Read<'_> {
+    pub(crate) fn read(&self, f: PaymentField) -> Read<'_> {
         match f {
             PaymentField::Method => Read::Text(&self.method),
             PaymentField::Outcome => Read::Text(self.outcome.code()),
@@ -549,7 +550,7 @@ impl Payment {
 
 impl Line {
     /// Reads field `f`.
-    pub fn read(&self, f: LineField) -> Read<'_> {
+    pub(crate) fn read(&self, f: LineField) -> Read<'_> {
         match f {
             LineField::N => Read::Int(self.n.into()),
             LineField::Sku => Read::Text(&self.sku),
@@ -572,7 +573,7 @@ impl Line {
 
 impl Shipment {
     /// Reads field `f`.
-    pub fn read(&self, f: ShipmentField) -> Read<'_> {
+    pub(crate) fn read(&self, f: ShipmentField) -> Read<'_> {
         match f {
             ShipmentField::Carrier => Read::Text(&self.carrier),
             ShipmentField::TrackingNumber => Read::Text(&self.tracking_number),
@@ -584,7 +585,7 @@ impl Shipment {
 }
 
 /// Reads field `f` of one of a shipment's lines (line number, units).
-pub fn read_shipment_line(line: &(u32, Decimal), f: ShipmentLineField) -> Read<'static> {
+pub(crate) fn read_shipment_line(line: &(u32, Decimal), f: ShipmentLineField) -> Read<'static> {
     match f {
         ShipmentLineField::N => Read::Int(line.0.into()),
         ShipmentLineField::Qty => Read::Decimal(line.1),
@@ -593,7 +594,7 @@ pub fn read_shipment_line(line: &(u32, Decimal), f: ShipmentLineField) -> Read<'
 
 impl FulfillmentAction {
     /// Reads field `f`.
-    pub fn read(&self, f: ActionField) -> Read<'_> {
+    pub(crate) fn read(&self, f: ActionField) -> Read<'_> {
         match f {
             ActionField::N => Read::Int(self.n.into()),
             ActionField::Name => Read::Text(&self.name),
@@ -611,7 +612,7 @@ impl FulfillmentAction {
 /// A catalogued value as JSON, the shape payloads and email templates see (the same as hooks'
 /// `order`): money and quantities exact text, times RFC 3339, durations `15m`, records objects
 /// with every catalogued field.
-pub fn read_to_json(r: Read<'_>) -> serde_json::Value {
+pub(crate) fn read_to_json(r: Read<'_>) -> serde_json::Value {
     use serde_json::{json, Map, Value as J};
     fn object<F: Copy>(
         all: &[F],
@@ -655,7 +656,7 @@ pub fn read_to_json(r: Read<'_>) -> serde_json::Value {
 impl Order {
     /// The order as JSON with every catalogued field: what payloads, email templates and
     /// hooks' `order` hold.
-    pub fn to_catalogue_json(&self, now: Time) -> serde_json::Value {
+    pub(crate) fn to_catalogue_json(&self, now: Time) -> serde_json::Value {
         serde_json::Value::Object(
             OrderField::ALL
                 .iter()

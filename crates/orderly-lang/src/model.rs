@@ -489,7 +489,8 @@ pub enum Type {
 
 impl Type {
     /// The names attribute and event field types are written with.
-    pub(crate) const NAMES: &'static [&'static str] = &["text", "money", "number", "bool", "time", "duration"];
+    pub(crate) const NAMES: &'static [&'static str] =
+        &["text", "money", "number", "bool", "time", "duration"];
 
     /// The type written as `name`.
     pub(crate) fn from_name(name: &str) -> Option<Type> {

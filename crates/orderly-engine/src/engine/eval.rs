@@ -28,7 +28,7 @@ pub enum Value<'a> {
 
 impl Value<'_> {
     /// The same value, owning its text.
-    pub fn into_owned(self) -> Value<'static> {
+    pub(crate) fn into_owned(self) -> Value<'static> {
         match self {
             Value::Null => Value::Null,
             Value::Bool(b) => Value::Bool(b),

@@ -242,11 +242,6 @@ impl HookEngine {
         self.scripts.get(file).map_or(&[], |s| s.webhooks.as_slice())
     }
 
-    /// The limits in force.
-    pub fn limits(&self) -> HookLimits {
-        self.limits
-    }
-
     /// Whether `hook` (`file.rhai` or `file.rhai::function`) names a loaded file and, for the
     /// second form, a function of it that takes at most three parameters. The error is the
     /// message a call would fail with.

@@ -10,7 +10,6 @@ mod print;
 
 pub use print::print;
 
-
 use crate::diagnostics::{Code, Diagnostic, Span};
 use pest::Parser as _;
 
