@@ -127,7 +127,7 @@ pub struct Deliverable {
 
 impl Deliverable {
     /// Nothing can be delivered.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.webhooks.is_empty() && !self.email
     }
 
