@@ -44,7 +44,7 @@ pub enum LoadError {
 }
 
 /// The `.rhai` files in the `hooks/` folder beside a workflow file.
-pub fn hook_files(workflow_file: &Path) -> Vec<String> {
+pub(crate) fn hook_files(workflow_file: &Path) -> Vec<String> {
     let dir = workflow_file.parent().unwrap_or(Path::new(".")).join("hooks");
     let mut files: Vec<String> = std::fs::read_dir(dir)
         .into_iter()
@@ -59,7 +59,7 @@ pub fn hook_files(workflow_file: &Path) -> Vec<String> {
 
 /// The email templates (`NAME.txt`, listed as `NAME`) in the `templates/` folder beside a
 /// workflow file.
-pub fn template_files(workflow_file: &Path) -> Vec<String> {
+pub(crate) fn template_files(workflow_file: &Path) -> Vec<String> {
     let dir = workflow_file.parent().unwrap_or(Path::new(".")).join("templates");
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .into_iter()
@@ -73,7 +73,7 @@ pub fn template_files(workflow_file: &Path) -> Vec<String> {
 }
 
 /// The workflow files a path names: the file itself, or the `*.flow` files in a folder (sorted).
-pub fn workflow_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
+pub(crate) fn workflow_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
     let meta = std::fs::metadata(path).map_err(|source| LoadError::Io { path: path.into(), source })?;
     if !meta.is_dir() {
         return Ok(vec![path.to_path_buf()]);

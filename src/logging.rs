@@ -15,10 +15,10 @@ use tracing_subscriber::fmt::MakeWriter;
 
 /// Text from outside, shown in a log record with control characters escaped (see the module).
 #[derive(Debug, Clone, Copy)]
-pub struct Clean<'a>(&'a str);
+pub(crate) struct Clean<'a>(&'a str);
 
 /// `text` as a log record may hold it: [`Clean`].
-pub fn clean(text: &str) -> Clean<'_> {
+pub(crate) fn clean(text: &str) -> Clean<'_> {
     Clean(text)
 }
 

@@ -189,35 +189,35 @@ impl Metrics {
 
     /// A message was delivered, `queued_seconds` after it was queued, by an attempt that took
     /// `attempt_seconds`.
-    pub fn delivery_sent(&self, kind: &str, target: &str, queued_seconds: f64, attempt_seconds: f64) {
+    pub(crate) fn delivery_sent(&self, kind: &str, target: &str, queued_seconds: f64, attempt_seconds: f64) {
         self.sent.get_or_create(&Self::target(kind, target)).inc();
         self.delivery_latency.observe(queued_seconds.max(0.0));
         self.attempt_duration.observe(attempt_seconds.max(0.0));
     }
 
     /// A delivery attempt failed after `attempt_seconds`.
-    pub fn delivery_failed(&self, _kind: &str, _target: &str, attempt_seconds: f64) {
+    pub(crate) fn delivery_failed(&self, _kind: &str, _target: &str, attempt_seconds: f64) {
         self.attempt_duration.observe(attempt_seconds.max(0.0));
     }
 
     /// A failed message will be tried again.
-    pub fn delivery_retried(&self, kind: &str, target: &str) {
+    pub(crate) fn delivery_retried(&self, kind: &str, target: &str) {
         self.retried.get_or_create(&Self::target(kind, target)).inc();
     }
 
     /// Delivery gave up on a message.
-    pub fn delivery_dead(&self, kind: &str, target: &str) {
+    pub(crate) fn delivery_dead(&self, kind: &str, target: &str) {
         self.dead.get_or_create(&Self::target(kind, target)).inc();
     }
 
     /// An event was applied in `seconds`.
-    pub fn event_applied(&self, workflow: &str, event: &str, seconds: f64) {
+    pub(crate) fn event_applied(&self, workflow: &str, event: &str, seconds: f64) {
         self.applied.get_or_create(&EventLabels { workflow: workflow.into(), event: event.into() }).inc();
         self.latency.observe(seconds);
     }
 
     /// An event was refused with the rejection code `reason`.
-    pub fn event_rejected(&self, workflow: &str, event: &str, reason: &str) {
+    pub(crate) fn event_rejected(&self, workflow: &str, event: &str, reason: &str) {
         self.rejected
             .get_or_create(&RejectLabels {
                 workflow: workflow.into(),
@@ -228,7 +228,7 @@ impl Metrics {
     }
 
     /// A timer fired `lag_seconds` after it was due.
-    pub fn timer_fired(&self, lag_seconds: f64) {
+    pub(crate) fn timer_fired(&self, lag_seconds: f64) {
         self.timers_fired.inc();
         self.timer_lag.observe(lag_seconds.max(0.0));
     }

@@ -67,7 +67,7 @@ fn no_hooks() -> HookEngine {
 
 /// A workflow read and checked, not yet numbered in the store.
 #[derive(Debug, Clone)]
-pub struct CheckedWorkflow {
+pub(crate) struct CheckedWorkflow {
     /// The compiled workflow.
     pub workflow: Arc<Workflow>,
     /// The SHA-256 of its text and the hook files it names.
@@ -88,18 +88,8 @@ pub struct Checked {
 
 impl Checked {
     /// The workflow with this name.
-    pub fn get(&self, name: &str) -> Option<&CheckedWorkflow> {
+    pub(crate) fn get(&self, name: &str) -> Option<&CheckedWorkflow> {
         self.by_name.get(name)
-    }
-
-    /// Every workflow, by name.
-    pub fn all(&self) -> impl Iterator<Item = &CheckedWorkflow> {
-        self.by_name.values()
-    }
-
-    /// The compiled hooks.
-    pub fn hooks(&self) -> Arc<HookEngine> {
-        self.hooks.clone()
     }
 
     /// Numbers every workflow's content in the store (a known hash keeps its number, a new
@@ -171,7 +161,7 @@ impl Registry {
     }
 
     /// The workflows that have a channel with this code.
-    pub fn with_channel(&self, channel: &str) -> Vec<&Active> {
+    pub(crate) fn with_channel(&self, channel: &str) -> Vec<&Active> {
         self.by_name.values().filter(|a| a.workflow.channel(channel).is_some()).collect()
     }
 
@@ -182,7 +172,7 @@ impl Registry {
     }
 
     /// `name@version` of every workflow, by name: how logs and reload reports name a set.
-    pub fn versions(&self) -> Vec<String> {
+    pub(crate) fn versions(&self) -> Vec<String> {
         self.by_name.values().map(|a| format!("{}@{}", a.workflow.name, a.version)).collect()
     }
 }

@@ -189,11 +189,6 @@ impl Reloader {
         }
     }
 
-    /// The folder (or file) the workflows are read from.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Runs the whole pipeline once now; records and returns the result. Concurrent calls are
     /// serialized: the second starts when the first is done, and reads the files then.
     pub async fn reload(&self, trigger: Trigger) -> ReloadReport {
@@ -372,7 +367,7 @@ impl Reloader {
 
     /// Reloads on every SIGHUP, until the returned task is aborted. Call from within a tokio
     /// runtime. Not on Unix, the task ends at once.
-    pub fn on_sighup(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+    pub(crate) fn on_sighup(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let reloader = Arc::clone(self);
         tokio::spawn(async move {
             #[cfg(unix)]

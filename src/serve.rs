@@ -22,7 +22,7 @@ mod raw;
 
 /// Why the service could not start (or stopped).
 #[derive(Debug, thiserror::Error)]
-pub enum ServeError {
+pub(crate) enum ServeError {
     /// The configuration is unusable.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
@@ -52,7 +52,7 @@ pub enum ServeError {
 
 /// Sets up logging as configured (`RUST_LOG`, when set, wins over `log_level`): see
 /// [`crate::logging`].
-pub fn init_tracing(config: &Config) {
+pub(crate) fn init_tracing(config: &Config) {
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     // A second call (tests) keeps the first subscriber.
     let _ =
@@ -60,7 +60,7 @@ pub fn init_tracing(config: &Config) {
 }
 
 /// A database URL with its password hidden, for messages.
-pub fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];
@@ -74,7 +74,7 @@ pub fn redact(url: &str) -> String {
 }
 
 /// Runs the service until SIGTERM or Ctrl-C.
-pub async fn run(config: Config) -> Result<(), ServeError> {
+pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
     config.check_exposure()?;
     let store = Store::connect(&config.database_url)
         .await

@@ -274,7 +274,7 @@ impl Service {
 
     /// The hooks inputs started now run with (swapped with the workflows on a reload): what the
     /// delivery worker builds webhook payloads with.
-    pub fn hooks(&self) -> Arc<dyn Hooks + Send> {
+    pub(crate) fn hooks(&self) -> Arc<dyn Hooks + Send> {
         self.current().hooks.clone()
     }
 
@@ -282,7 +282,7 @@ impl Service {
     /// [`Service::new`]), in one step: an input sees the old pair or the new pair, never a mix.
     /// Inputs running keep the pair they started with. Does not wait for them; a reload uses
     /// [`Service::pause_inputs`], which does.
-    pub fn swap_registry(&self, registry: Registry) {
+    pub(crate) fn swap_registry(&self, registry: Registry) {
         let next = Arc::new(Self::snapshot(&self.fixed_hooks, &self.hook_gate, registry));
         *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = next;
     }
@@ -501,7 +501,7 @@ impl Service {
     }
 
     /// The workflow an order runs under.
-    pub fn workflow_of(&self, order: &Order) -> Result<Active, ServiceError> {
+    pub(crate) fn workflow_of(&self, order: &Order) -> Result<Active, ServiceError> {
         active_of(&self.registry(), order)
     }
 
@@ -684,7 +684,11 @@ impl Service {
 
     /// Releases the lock whoever holds it (an administrator's "break lock"): the history row
     /// (`lock_broken`) names the holder whose lock it was and `by`, who broke it.
-    pub async fn break_lock(&self, key: impl Into<OrderKey>, by: &str) -> Result<Applied, ServiceError> {
+    pub(crate) async fn break_lock(
+        &self,
+        key: impl Into<OrderKey>,
+        by: &str,
+    ) -> Result<Applied, ServiceError> {
         self.set_lock(&key.into(), by, None, true).await
     }
 
@@ -769,7 +773,7 @@ impl Service {
 
     /// [`Service::fire_due_timers`], telling `on_fired` how late each timer fired (for the
     /// timer-lag metric).
-    pub async fn fire_due_timers_with(
+    pub(crate) async fn fire_due_timers_with(
         &self,
         on_fired: &mut (dyn FnMut(chrono::Duration) + Send),
     ) -> Result<(), ServiceError> {
@@ -883,7 +887,7 @@ enum Timer {
 impl Service {
     /// Takes up to `limit` due messages of the kinds this process delivers, each leased for
     /// `lease` (the delivery worker's claim; see [`Store::claim_outbox`]).
-    pub async fn claim_outbox(
+    pub(crate) async fn claim_outbox(
         &self,
         what: &crate::store::Deliverable,
         now: Time,
@@ -895,7 +899,7 @@ impl Service {
 
     /// Records a delivered message (`status`: the receiver's HTTP status; `sent`: what was sent).
     /// False when the message was no longer leased to this attempt (nothing changes then).
-    pub async fn outbox_sent(
+    pub(crate) async fn outbox_sent(
         &self,
         message: &StoredOutbox,
         status: Option<i64>,
@@ -907,7 +911,7 @@ impl Service {
 
     /// Records a failed attempt and when to try again. False when the message was no longer
     /// leased to this attempt.
-    pub async fn outbox_retry(
+    pub(crate) async fn outbox_retry(
         &self,
         message: &StoredOutbox,
         status: Option<i64>,
@@ -928,7 +932,7 @@ impl Service {
     /// with its attempts reset, noted in its order's history (one write, through the service
     /// like every other: reloads wait for it and `/healthz` hears of its failure). `None` for
     /// an unknown message; a message already `sent` comes back unchanged.
-    pub async fn outbox_requeue(
+    pub(crate) async fn outbox_requeue(
         &self,
         id: i64,
         actor: Option<&str>,
@@ -943,7 +947,7 @@ impl Service {
     /// `integration_failed`, a history row naming the message and why, and its automatic
     /// transitions (one input, like an event; locks do not stop it). False when the message was
     /// no longer pending (nothing changes then).
-    pub async fn outbox_dead(
+    pub(crate) async fn outbox_dead(
         &self,
         message: &StoredOutbox,
         status: Option<i64>,
@@ -1252,7 +1256,7 @@ impl std::fmt::Debug for PausedInputs<'_> {
 
 impl PausedInputs<'_> {
     /// The workflows active now (nothing can change them while inputs are paused, but a swap).
-    pub fn registry(&self) -> Arc<Registry> {
+    pub(crate) fn registry(&self) -> Arc<Registry> {
         self.service.registry()
     }
 

@@ -17,20 +17,14 @@ use std::time::Duration;
 const SMTP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Renders an email message's template: what the recipient will read.
-pub fn render(templates: &Path, message: &OutboxMessage) -> Result<template::Rendered, String> {
+pub(crate) fn render(templates: &Path, message: &OutboxMessage) -> Result<template::Rendered, String> {
     let name =
         message.template.as_deref().ok_or_else(|| "the email message names no template".to_string())?;
     template::render(templates, name, message.subject.as_deref(), &message.payload)
 }
 
-/// Builds the email for `message`: from, to, subject and body from the template.
-pub fn build(settings: &EmailSettings, templates: &Path, message: &StoredOutbox) -> Result<Message, String> {
-    let rendered = render(templates, &message.message)?;
-    build_rendered(settings, message, rendered)
-}
-
 /// Builds the email for `message` from its rendered template.
-pub fn build_rendered(
+pub(crate) fn build_rendered(
     settings: &EmailSettings,
     message: &StoredOutbox,
     rendered: template::Rendered,
@@ -72,7 +66,7 @@ pub async fn send(
 }
 
 /// Sends an email message whose template is rendered already.
-pub async fn send_rendered(
+pub(crate) async fn send_rendered(
     settings: &EmailSettings,
     message: &StoredOutbox,
     rendered: template::Rendered,

@@ -25,7 +25,7 @@
 
 pub mod email;
 pub mod template;
-pub mod webhook;
+pub(crate) mod webhook;
 
 use crate::config::{Config, DeliverySettings, EmailSettings, WebhookSettings};
 use crate::engine::{EventInput, Hooks, MessageKind, OutboxMessage};
@@ -44,7 +44,7 @@ use webhook::Failure;
 const BATCH: i64 = 16;
 
 /// Attempts an email gets before it is dead.
-pub const EMAIL_MAX_ATTEMPTS: i64 = 8;
+pub(crate) const EMAIL_MAX_ATTEMPTS: i64 = 8;
 
 /// The delivery worker. Cheap to clone (the state is shared).
 #[derive(Clone)]
@@ -74,7 +74,7 @@ impl std::fmt::Debug for Worker {
 
 /// How one message ended this round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Delivered.
     Sent,
     /// To be tried again.
@@ -88,7 +88,7 @@ pub enum Outcome {
 
 impl Worker {
     /// A worker for the configuration's `[webhooks]`, `[delivery]` and `[email]`.
-    pub fn new(service: Arc<Service>, config: &Config, metrics: Option<Arc<Metrics>>) -> Worker {
+    pub(crate) fn new(service: Arc<Service>, config: &Config, metrics: Option<Arc<Metrics>>) -> Worker {
         let email = config.email.clone().map(|e| {
             let dir = e.templates_dir(&config.workflows);
             (e, dir)
@@ -117,7 +117,7 @@ impl Worker {
 
     /// Webhook targets the active workflows declare but the configuration lacks: their messages
     /// wait in the outbox. Logged as a warning at start.
-    pub fn missing_targets(&self) -> Vec<String> {
+    pub(crate) fn missing_targets(&self) -> Vec<String> {
         let registry = self.inner.service.registry();
         let mut missing: Vec<String> = registry
             .all()
@@ -158,7 +158,7 @@ impl Worker {
     }
 
     /// Runs [`Worker::run_once`] every `every` until told to stop (a round in progress finishes).
-    pub async fn run(self, every: Duration, mut stop: watch::Receiver<bool>) {
+    pub(crate) async fn run(self, every: Duration, mut stop: watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -173,7 +173,7 @@ impl Worker {
     }
 
     /// Sends one claimed message and records how it went.
-    pub async fn deliver(&self, message: StoredOutbox) -> Result<Outcome, ServiceError> {
+    pub(crate) async fn deliver(&self, message: StoredOutbox) -> Result<Outcome, ServiceError> {
         let service = &self.inner.service;
         let kind = message.message.kind.as_str();
         let target = message.message.target.clone();
@@ -312,7 +312,7 @@ pub fn webhook_body(
 
 /// The event that queued a message (messages queued before the `event` column read it from
 /// their `{event, data, order}` payload).
-pub fn event_name(message: &OutboxMessage) -> Option<String> {
+pub(crate) fn event_name(message: &OutboxMessage) -> Option<String> {
     message.event.clone().or_else(|| {
         let standard = message.payload.get("order").is_some();
         standard.then(|| message.payload.get("event")?.as_str().map(str::to_string)).flatten()
@@ -320,7 +320,7 @@ pub fn event_name(message: &OutboxMessage) -> Option<String> {
 }
 
 /// What an email attempt sends, for the outbox and the history: recipient, subject and text.
-pub fn email_sent(message: &OutboxMessage, rendered: &template::Rendered) -> serde_json::Value {
+pub(crate) fn email_sent(message: &OutboxMessage, rendered: &template::Rendered) -> serde_json::Value {
     serde_json::json!({
         "to": message.target,
         "subject": rendered.subject,
@@ -331,7 +331,7 @@ pub fn email_sent(message: &OutboxMessage, rendered: &template::Rendered) -> ser
 
 /// The delay before attempt `attempt + 1`: full jitter, a random duration in
 /// `[0, min(backoff_max_ms, backoff_base_ms * 2^(attempt-1))]`.
-pub fn backoff(attempt: i64, settings: &DeliverySettings) -> Duration {
+pub(crate) fn backoff(attempt: i64, settings: &DeliverySettings) -> Duration {
     let exponent = u32::try_from(attempt.saturating_sub(1).clamp(0, 62)).unwrap_or(62);
     let ceiling =
         settings.backoff_base_ms.saturating_mul(1u64 << exponent.min(40)).min(settings.backoff_max_ms);

@@ -22,7 +22,7 @@ const BODY_EXCERPT: usize = 300;
 
 /// Why an attempt did not deliver.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
+pub(crate) struct Failure {
     /// The HTTP status, when the target answered.
     pub status: Option<i64>,
     /// What went wrong, in words.
@@ -33,19 +33,19 @@ pub struct Failure {
 
 impl Failure {
     /// A failure worth another attempt.
-    pub fn transient(error: impl Into<String>) -> Self {
+    pub(crate) fn transient(error: impl Into<String>) -> Self {
         Failure { status: None, error: error.into(), permanent: false }
     }
 
     /// A failure no retry can fix.
-    pub fn permanent(error: impl Into<String>) -> Self {
+    pub(crate) fn permanent(error: impl Into<String>) -> Self {
         Failure { status: None, error: error.into(), permanent: true }
     }
 }
 
 /// What one webhook attempt sends besides the body.
 #[derive(Debug, Clone)]
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     /// The outbox message's id (the idempotency key is made from it).
     pub message_id: i64,
     /// This attempt's number, from 1.
@@ -59,7 +59,7 @@ pub struct Request<'a> {
 }
 
 /// `sha256=<hex>`: the signature of `body` made at `timestamp` with `secret`.
-pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+pub(crate) fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     // HMAC takes keys of any length: `new_from_slice` cannot fail for it.
     let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
         Ok(mac) => mac,
@@ -78,7 +78,7 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
 }
 
 /// POSTs `body` to the target. `Ok(status)` when it answered 2xx.
-pub async fn send(
+pub(crate) async fn send(
     client: &reqwest::Client,
     target: &WebhookSettings,
     request: &Request<'_>,

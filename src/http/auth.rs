@@ -15,20 +15,20 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 /// A scope a route needs, as a type: `Authorized<scope::OrdersWrite>`.
-pub trait RequiredScope {
+pub(crate) trait RequiredScope {
     /// The scope.
     const SCOPE: Scope;
 }
 
 /// The scopes as types, for [`Authorized`].
-pub mod scope {
+pub(crate) mod scope {
     use super::{RequiredScope, Scope};
 
     macro_rules! scopes {
         ($($name:ident),*) => {$(
             #[doc = concat!("`", stringify!($name), "`, as a type.")]
             #[derive(Debug, Clone, Copy)]
-            pub struct $name;
+            pub(crate) struct $name;
             impl RequiredScope for $name {
                 const SCOPE: Scope = Scope::$name;
             }
@@ -40,7 +40,7 @@ pub mod scope {
 /// A caller with scope `S`, checked from the request's head: put it before the path, query and
 /// body extractors, so that 401 and 403 come before anything about what was sent.
 #[derive(Debug, Clone)]
-pub struct Authorized<S>(pub Caller, pub PhantomData<S>);
+pub(crate) struct Authorized<S>(pub Caller, pub PhantomData<S>);
 
 impl<S: RequiredScope + Send + Sync> FromRequestParts<Arc<AppState>> for Authorized<S> {
     type Rejection = ApiError;
@@ -54,7 +54,7 @@ impl<S: RequiredScope + Send + Sync> FromRequestParts<Arc<AppState>> for Authori
 
 /// Who is calling: a token, or anyone when the service has no tokens.
 #[derive(Debug, Clone)]
-pub enum Caller {
+pub(crate) enum Caller {
     /// No tokens are configured: every request may do everything.
     Open,
     /// The token the request presented.
@@ -63,7 +63,7 @@ pub enum Caller {
 
 impl Caller {
     /// Refuses with 403 unless the caller has `scope`.
-    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+    pub(crate) fn require(&self, scope: Scope) -> Result<(), ApiError> {
         match self {
             Caller::Open => Ok(()),
             Caller::Token(t) if t.allows(scope) => Ok(()),
@@ -76,7 +76,7 @@ impl Caller {
     }
 
     /// Refuses with 403 unless the caller may post `event`.
-    pub fn require_event(&self, event: &str) -> Result<(), ApiError> {
+    pub(crate) fn require_event(&self, event: &str) -> Result<(), ApiError> {
         self.require(Scope::EventsWrite)?;
         match self {
             Caller::Token(t) if !t.allows_event(event) => Err(ApiError::new(
@@ -89,7 +89,7 @@ impl Caller {
     }
 
     /// The token's name, to record as the actor when a request names none.
-    pub fn name(&self) -> Option<&str> {
+    pub(crate) fn name(&self) -> Option<&str> {
         match self {
             Caller::Open => None,
             Caller::Token(t) => Some(&t.name),
@@ -100,7 +100,7 @@ impl Caller {
     /// names. With tokens, the token itself, or an actor it may act for (`acts_for`, e.g. the
     /// clerks of a shared terminal): naming anyone else is refused (403), so no token can pass
     /// another holder's lock or write another name into the history.
-    pub fn actor(&self, named: Option<String>) -> Result<Option<String>, ApiError> {
+    pub(crate) fn actor(&self, named: Option<String>) -> Result<Option<String>, ApiError> {
         match (self, named) {
             (Caller::Open, named) => Ok(named),
             (Caller::Token(t), None) => Ok(Some(t.name.clone())),

@@ -29,7 +29,7 @@ pub struct ApiError {
 
 /// The body of every error, for the OpenAPI document.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     /// A stable code; the status it comes with and when are in each answer's description.
     pub error: ErrorCode,
     /// What was wrong, in words.
@@ -217,7 +217,7 @@ impl From<RejectionCode> for ErrorCode {
 impl ApiError {
     /// An error with a code (which gives the status) and a message (cut to `limits::MAX_MESSAGE`
     /// characters: a message may quote what the client sent).
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         let message = message.into();
         let message = match limits::shown(&message, limits::MAX_MESSAGE) {
             std::borrow::Cow::Borrowed(_) => message,
@@ -228,7 +228,7 @@ impl ApiError {
 
     /// Adds `problems`: the first `limits::MAX_PROBLEMS`, each field and text cut to a length an
     /// answer shows, and `problem_count`, how many there were.
-    pub fn with_problems(self, problems: Vec<Problem>) -> Self {
+    pub(crate) fn with_problems(self, problems: Vec<Problem>) -> Self {
         let count = problems.len();
         let listed: Vec<Problem> = problems
             .into_iter()
@@ -242,13 +242,13 @@ impl ApiError {
     }
 
     /// Adds a field to the body.
-    pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
+    pub(crate) fn with(mut self, key: &str, value: impl Serialize) -> Self {
         self.details.insert(key.to_string(), serde_json::to_value(value).unwrap_or(Value::Null));
         self
     }
 
     /// Adds a header.
-    pub fn header(mut self, name: header::HeaderName, value: &str) -> Self {
+    pub(crate) fn header(mut self, name: header::HeaderName, value: &str) -> Self {
         if let Ok(v) = HeaderValue::from_str(value) {
             self.headers.push((name, v));
         }
@@ -256,7 +256,7 @@ impl ApiError {
     }
 
     /// 404 for an order key that names no order.
-    pub fn no_order(key: &OrderKey) -> Self {
+    pub(crate) fn no_order(key: &OrderKey) -> Self {
         let message = match key {
             OrderKey::Id(id) => format!("no order has id {id}"),
             // Digits are a number here; say how an id is written, in case one was meant.
@@ -272,7 +272,7 @@ impl ApiError {
 
     /// 404 for a path part that starts with `id:` but is no id (`id:x`, `id:+5`): it names no
     /// order, since no order number starts with `id:`.
-    pub fn bad_order_key(raw: &str) -> Self {
+    pub(crate) fn bad_order_key(raw: &str) -> Self {
         ApiError::new(ErrorCode::NotFound,
             format!(
                 "no order is named `{}`: an order is named by its number, or by its id written `id:` and digits (`id:42`)",
@@ -283,7 +283,7 @@ impl ApiError {
 
     /// 503 for a database that is down, unreachable or out of room (nothing was applied): try
     /// again in a few seconds. The cause is logged, not sent.
-    pub fn database_unavailable(cause: &dyn std::fmt::Display) -> Self {
+    pub(crate) fn database_unavailable(cause: &dyn std::fmt::Display) -> Self {
         tracing::warn!(error = %cause, "the database is unavailable");
         ApiError::new(
             ErrorCode::DatabaseUnavailable,
@@ -294,7 +294,7 @@ impl ApiError {
     }
 
     /// 500 for a failure the client cannot act on; the cause is logged, not sent.
-    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+    pub(crate) fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %crate::logging::clean(&cause.to_string()), "internal error");
         ApiError::new(ErrorCode::Internal, "the service failed to answer; the error is in its log")
     }
@@ -418,7 +418,7 @@ impl From<QueryRejection> for ApiError {
 
 impl ApiError {
     /// The body: `{"error": code, "message": text, ...details}`.
-    pub fn body(&self) -> Value {
+    pub(crate) fn body(&self) -> Value {
         let mut body = Map::new();
         body.insert("error".into(), Value::String(self.code.as_str().into()));
         body.insert("message".into(), Value::String(self.message.clone()));
@@ -442,20 +442,20 @@ impl IntoResponse for ApiError {
 /// A JSON body whose rejections are [`ApiError`]s.
 #[derive(Debug, FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
-pub struct Body<T>(pub T);
+pub(crate) struct Body<T>(pub T);
 
 /// A path whose rejections are [`ApiError`]s.
 #[derive(Debug, axum::extract::FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
-pub struct PathArgs<T>(pub T);
+pub(crate) struct PathArgs<T>(pub T);
 
 /// A query string whose rejections are [`ApiError`]s.
 #[derive(Debug, axum::extract::FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
-pub struct QueryArgs<T>(pub T);
+pub(crate) struct QueryArgs<T>(pub T);
 
 /// The answer to a panic in a handler (tower-http's `CatchPanic`): logged, then a 500.
-pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+pub(crate) fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let detail = err
         .downcast_ref::<String>()
         .cloned()
@@ -467,7 +467,7 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response 
 }
 
 /// 405 for a route that exists without this method.
-pub async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+pub(crate) async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
     ApiError::new(
         ErrorCode::MethodNotAllowed,
         format!("`{}` does not take {method}; see /v1/openapi.json", uri.path()),
@@ -475,6 +475,6 @@ pub async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> A
 }
 
 /// 404 for a path no route has.
-pub async fn no_route(uri: axum::http::Uri) -> ApiError {
+pub(crate) async fn no_route(uri: axum::http::Uri) -> ApiError {
     ApiError::new(ErrorCode::NoRoute, format!("no route `{}`; see /v1/openapi.json", uri.path()))
 }

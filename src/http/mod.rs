@@ -10,7 +10,7 @@
 //! answers every route of a kind gives (bad paths, bodies, tokens, a busy database).
 
 mod actions;
-pub mod auth;
+pub(crate) mod auth;
 mod doc;
 pub mod error;
 mod events;

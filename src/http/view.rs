@@ -26,7 +26,7 @@ pub struct StatusView {
 
 impl StatusView {
     /// The view of `code` in `workflow` (just the code when the workflow no longer has it).
-    pub fn of(workflow: Option<&Workflow>, code: &str) -> Self {
+    pub(crate) fn of(workflow: Option<&Workflow>, code: &str) -> Self {
         let found = workflow.and_then(|w| w.status(code).map(|s| (w, s)));
         match found {
             Some((w, s)) => StatusView {
@@ -121,7 +121,7 @@ pub struct OrderView {
 }
 
 /// The events `workflow` accepts in `status`.
-pub fn allowed_events(workflow: Option<&Workflow>, status: &str) -> Vec<String> {
+pub(crate) fn allowed_events(workflow: Option<&Workflow>, status: &str) -> Vec<String> {
     let Some(w) = workflow else { return Vec::new() };
     w.status_id(status)
         .map(|s| {
@@ -189,7 +189,7 @@ pub struct EventResult {
 
 /// One line as the customer sees it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct TrackedLine {
+pub(crate) struct TrackedLine {
     /// Stock keeping unit.
     pub sku: String,
     /// Description.
@@ -204,7 +204,7 @@ pub struct TrackedLine {
 
 /// A shipment as the customer sees it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct TrackedShipment {
+pub(crate) struct TrackedShipment {
     /// The carrier.
     pub carrier: String,
     /// The tracking number.
@@ -216,7 +216,7 @@ pub struct TrackedShipment {
 
 /// A fulfillment action the customer may see.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct TrackedAction {
+pub(crate) struct TrackedAction {
     /// The action (`Drop-Ship Email Sent`).
     pub name: String,
     /// Complete or partial.
@@ -230,7 +230,7 @@ pub struct TrackedAction {
 
 /// What a customer sees of their order: no prices of others, no staff notes, no flags.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct TrackingView {
+pub(crate) struct TrackingView {
     /// The order number.
     pub number: String,
     /// The status as customers see it (the status's customer label).
@@ -248,7 +248,7 @@ pub struct TrackingView {
 
 impl TrackingView {
     /// The customer's view of `order`.
-    pub fn new(order: &Order, workflow: Option<&Workflow>) -> Self {
+    pub(crate) fn new(order: &Order, workflow: Option<&Workflow>) -> Self {
         let status = workflow
             .and_then(|w| w.status(&order.status).map(|s| s.customer_label.clone()))
             .unwrap_or_else(|| order.status.replace('_', " "));

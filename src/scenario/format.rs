@@ -13,7 +13,7 @@ use std::ops::Range;
 use toml::Spanned;
 
 /// The time the clock shows when a scenario does not say `start`.
-pub const DEFAULT_START: &str = "2026-01-01T09:00:00Z";
+pub(crate) const DEFAULT_START: &str = "2026-01-01T09:00:00Z";
 
 /// One scenario file.
 #[derive(Debug, Clone, Deserialize)]
@@ -51,12 +51,12 @@ pub struct Scenario {
 
 impl Scenario {
     /// What must hold once the order is created (nothing when there is no `[expect]`).
-    pub fn creation_expect(&self) -> Expect {
+    pub(crate) fn creation_expect(&self) -> Expect {
         self.expect.as_ref().map(|e| e.get_ref().clone()).unwrap_or_default()
     }
 
     /// Where `[expect]` starts in the text (a byte offset).
-    pub fn creation_expect_at(&self) -> Option<usize> {
+    pub(crate) fn creation_expect_at(&self) -> Option<usize> {
         self.expect.as_ref().map(|e| e.span().start)
     }
 }
@@ -82,7 +82,7 @@ impl<'de> Deserialize<'de> for Moment {
 }
 
 /// Parses an RFC 3339 time (with its offset, e.g. `Z`).
-pub fn parse_time(text: &str) -> Result<Time, String> {
+pub(crate) fn parse_time(text: &str) -> Result<Time, String> {
     chrono::DateTime::parse_from_rfc3339(text.trim()).map(|t| t.with_timezone(&chrono::Utc)).map_err(|e| {
         format!("`{text}` is not a time such as \"2026-01-05T09:00:00Z\" (with its time zone): {e}")
     })
@@ -107,7 +107,7 @@ impl<'de> Deserialize<'de> for Wait {
 
 /// Parses `90s`, `45m`, `48h`, `14d`, `2w`, or several of them together (`1d12h`): the
 /// workflows' own notation ([`crate::check::parse_duration`]), as a clock step.
-pub fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<chrono::Duration, String> {
     use crate::check::DurationError;
     let text = text.trim();
     let d = crate::check::parse_duration(text).map_err(|e| match e {
@@ -151,7 +151,7 @@ pub struct Step {
     pub add_action: Option<FulfillmentActionInput>,
     /// Changes an earlier fulfillment action.
     #[serde(default)]
-    pub edit_action: Option<EditAction>,
+    pub edit_action: Option<EditFulfillment>,
     /// Takes (or renews) the lock on the order.
     #[serde(default)]
     pub lock: Option<LockStep>,
@@ -166,7 +166,7 @@ pub struct Step {
 /// `edit_action = { n = 1, ... }`: the action's number and the parts to change.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EditAction {
+pub struct EditFulfillment {
     /// The action's number on the order, from 1.
     pub n: u32,
     /// A new name, from the workflow's list.
@@ -205,7 +205,7 @@ pub struct LockStep {
 
 /// What a step does, once checked.
 #[derive(Debug, Clone)]
-pub enum Action {
+pub(crate) enum Action {
     /// Send an event.
     Event {
         /// The event.
@@ -216,9 +216,9 @@ pub enum Action {
     /// Move the clock.
     Advance(Wait),
     /// Add a fulfillment action.
-    AddAction(FulfillmentActionInput),
+    AddFulfillment(FulfillmentActionInput),
     /// Change fulfillment action `n`.
-    EditAction(u32, FulfillmentActionInput),
+    EditFulfillment(u32, FulfillmentActionInput),
     /// Take the lock.
     Lock {
         /// Who.
@@ -232,15 +232,15 @@ pub enum Action {
 
 impl Action {
     /// How the report names it: `event payment_received`, `advance 14d`, ...
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Action::Event { input, .. } => match &input.actor {
                 Some(a) => format!("event {} by {a}", input.name),
                 None => format!("event {}", input.name),
             },
             Action::Advance(w) => format!("advance {}", w.text),
-            Action::AddAction(a) => format!("add_action \"{}\"", a.name.as_deref().unwrap_or("")),
-            Action::EditAction(n, _) => format!("edit_action {n}"),
+            Action::AddFulfillment(a) => format!("add_action \"{}\"", a.name.as_deref().unwrap_or("")),
+            Action::EditFulfillment(n, _) => format!("edit_action {n}"),
             Action::Lock { holder, ttl: Some(t) } => format!("lock by {holder} for {}", t.text),
             Action::Lock { holder, ttl: None } => format!("lock by {holder}"),
             Action::Unlock(h) => format!("unlock by {h}"),
@@ -250,7 +250,7 @@ impl Action {
 
 impl Step {
     /// The one thing the step does, or why it is not clear what it does.
-    pub fn action(&self) -> Result<Action, String> {
+    pub(crate) fn action(&self) -> Result<Action, String> {
         let given: Vec<&str> = [
             ("event", self.event.is_some()),
             ("advance", self.advance.is_some()),
@@ -311,14 +311,14 @@ impl Step {
                         "`add_action` needs a `name` (one of the workflow's fulfillment actions)".into()
                     );
                 }
-                Action::AddAction(a)
+                Action::AddFulfillment(a)
             }
             "edit_action" => {
                 let e = self.edit_action.clone().unwrap_or_default();
                 if e.n == 0 {
                     return Err("`edit_action.n` counts from 1".into());
                 }
-                Action::EditAction(
+                Action::EditFulfillment(
                     e.n,
                     FulfillmentActionInput {
                         name: e.name,
@@ -340,7 +340,7 @@ impl Step {
     }
 
     /// How the report names the step: its number, its name, what it does.
-    pub fn label(&self, number: usize) -> String {
+    pub(crate) fn label(&self, number: usize) -> String {
         let what = self.action().map(|a| a.describe()).unwrap_or_default();
         match &self.name {
             Some(n) => format!("step {number} \"{n}\" ({what})"),
@@ -350,12 +350,12 @@ impl Step {
 }
 
 /// A TOML table as the JSON object the engine takes (date-times become RFC 3339 strings).
-pub fn table_to_json(t: &toml::Table) -> serde_json::Map<String, serde_json::Value> {
+pub(crate) fn table_to_json(t: &toml::Table) -> serde_json::Map<String, serde_json::Value> {
     t.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()
 }
 
 /// A TOML value as JSON (date-times become strings; floats that JSON cannot hold become null).
-pub fn to_json(v: &toml::Value) -> serde_json::Value {
+pub(crate) fn to_json(v: &toml::Value) -> serde_json::Value {
     match v {
         toml::Value::String(s) => serde_json::Value::String(s.clone()),
         toml::Value::Integer(i) => serde_json::Value::from(*i),
@@ -488,14 +488,14 @@ pub struct Expect {
 
 impl Expect {
     /// The keys that describe a refusal; the others describe the order.
-    pub fn only_rejection_keys(&self) -> bool {
+    pub(crate) fn only_rejection_keys(&self) -> bool {
         let e =
             Expect { rejected: None, message: None, problems: None, allowed_events: None, ..self.clone() };
         e.is_empty()
     }
 
     /// Whether nothing is expected.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         *self == Expect::default()
     }
 }
@@ -557,7 +557,7 @@ pub struct ActionExpect {
 
 impl ActionExpect {
     /// Reads the short form `Name (partial, hidden)`.
-    pub fn parse(text: &str) -> ActionExpect {
+    pub(crate) fn parse(text: &str) -> ActionExpect {
         let plain = ActionExpect { name: text.trim().to_string(), ..Default::default() };
         let Some(open) = text.trim_end().strip_suffix(')').and_then(|t| t.rfind('(').map(|i| (i, t))) else {
             return plain;
@@ -619,7 +619,7 @@ pub enum OutboxExpect {
 
 impl OutboxExpect {
     /// Reads `email:TEMPLATE`, `email:TEMPLATE to ADDRESS` or `webhook:TARGET`.
-    pub fn parse(text: &str) -> Result<OutboxExpect, String> {
+    pub(crate) fn parse(text: &str) -> Result<OutboxExpect, String> {
         let bad = || {
             format!("`{text}` is not an outbox message: write \"email:TEMPLATE\", \"email:TEMPLATE to ADDRESS\" or \"webhook:TARGET\"")
         };
@@ -716,7 +716,7 @@ impl std::fmt::Display for FormatError {
 }
 
 /// Line and column (from 1) of a byte offset.
-pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;

@@ -84,7 +84,7 @@ pub struct ScenarioResult {
 
 impl ScenarioResult {
     /// Whether every expectation held.
-    pub fn passed(&self) -> bool {
+    pub(crate) fn passed(&self) -> bool {
         matches!(self.outcome, Outcome::Passed)
     }
 }
@@ -124,7 +124,7 @@ pub struct Summary {
 
 impl Summary {
     /// How many passed.
-    pub fn passed(&self) -> usize {
+    pub(crate) fn passed(&self) -> usize {
         self.results.iter().filter(|r| r.passed()).count()
     }
 
@@ -151,7 +151,7 @@ impl Summary {
     }
 
     /// `N passed, N failed`.
-    pub fn summary_line(&self) -> String {
+    pub(crate) fn summary_line(&self) -> String {
         format!("{} passed, {} failed", self.passed(), self.failed())
     }
 }
@@ -227,13 +227,8 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), FindError> {
     Ok(())
 }
 
-/// Runs one scenario file.
-pub async fn run_file(path: &Path, options: &Options) -> ScenarioResult {
-    run_named(&Found { path: path.to_path_buf(), name: path.display().to_string() }, options).await
-}
-
 /// Runs one scenario file under the name the report shows.
-pub async fn run_named(found: &Found, options: &Options) -> ScenarioResult {
+pub(crate) async fn run_named(found: &Found, options: &Options) -> ScenarioResult {
     run::run(found, options).await
 }
 

@@ -5,7 +5,7 @@ use super::{Outcome, ScenarioResult};
 
 impl ScenarioResult {
     /// This scenario's lines of the report.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let steps = format!("({} step{})", self.steps, if self.steps == 1 { "" } else { "s" });
         match &self.outcome {
             Outcome::Passed => format!("ok   {}  {steps}\n", self.name),

@@ -546,11 +546,11 @@ impl Runner {
                     Err(e) => Ok((refused(e)?, None)),
                 }
             }
-            Action::AddAction(input) => match self.service.add_fulfillment_action(&key, input).await {
+            Action::AddFulfillment(input) => match self.service.add_fulfillment_action(&key, input).await {
                 Ok(_) => Ok((None, None)),
                 Err(e) => Ok((refused(e)?, None)),
             },
-            Action::EditAction(n, input) => match self.service.edit_fulfillment_action(&key, *n, input).await
+            Action::EditFulfillment(n, input) => match self.service.edit_fulfillment_action(&key, *n, input).await
             {
                 Ok(_) => Ok((None, None)),
                 Err(e) => Ok((refused(e)?, None)),
