@@ -18,9 +18,7 @@ use std::sync::Arc;
 /// One active workflow, in short.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct WorkflowSummary {
-    /// Its name.
     name: String,
-    /// Its title.
     title: Option<String>,
     /// Its version number (a new one for every change of its text or hooks).
     version: i64,
@@ -133,9 +131,7 @@ pub(super) struct TransitionView {
 /// counts (one key, one meaning: `statuses` here is the list, not how many).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct WorkflowDetail {
-    /// Its name.
     name: String,
-    /// Its title.
     title: Option<String>,
     /// Its version number (a new one for every change of its text or hooks).
     version: i64,
@@ -147,7 +143,6 @@ pub(super) struct WorkflowDetail {
     channels: Vec<String>,
     /// Its phases, in lifecycle order.
     phases: Vec<PhaseView>,
-    /// Its statuses.
     statuses: Vec<StatusDetail>,
     /// Its events with their data fields.
     events: Vec<EventView>,

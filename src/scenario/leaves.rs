@@ -22,9 +22,7 @@ pub(super) enum Leaving {
         /// The body delivery would send.
         body: Result<Value, String>,
     },
-    /// An email.
     Email {
-        /// The template.
         template: String,
         /// The recipient.
         to: String,

@@ -417,7 +417,6 @@ use crate::schema::{
 pub(crate) enum Read<'a> {
     /// No value (no mode, no queue, no payment, ...).
     Null,
-    /// Text.
     Text(&'a str),
     /// A whole number.
     Int(i64),
@@ -429,23 +428,16 @@ pub(crate) enum Read<'a> {
     Time(Time),
     /// A length of time.
     Duration(std::time::Duration),
-    /// The customer.
     Customer(&'a Customer),
-    /// An address.
     Address(&'a Address),
-    /// The payment.
     Payment(&'a Payment),
-    /// The lines.
     Lines(&'a [Line]),
-    /// The shipments.
     Shipments(&'a [Shipment]),
     /// A shipment's lines: (line number, units).
     ShipmentLines(&'a [(u32, Decimal)]),
     /// The fulfillment actions.
     Actions(&'a [FulfillmentAction]),
-    /// The flags.
     Flags(&'a BTreeSet<String>),
-    /// The attributes.
     Attributes(&'a BTreeMap<String, serde_json::Value>),
 }
 

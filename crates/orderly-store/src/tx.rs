@@ -44,7 +44,6 @@ impl Tx {
         &mut self.tx
     }
 
-    /// The backend.
     pub(crate) fn backend(&self) -> Backend {
         self.backend
     }
