@@ -550,11 +550,12 @@ impl Runner {
                 Ok(_) => Ok((None, None)),
                 Err(e) => Ok((refused(e)?, None)),
             },
-            Action::EditFulfillment(n, input) => match self.service.edit_fulfillment_action(&key, *n, input).await
-            {
-                Ok(_) => Ok((None, None)),
-                Err(e) => Ok((refused(e)?, None)),
-            },
+            Action::EditFulfillment(n, input) => {
+                match self.service.edit_fulfillment_action(&key, *n, input).await {
+                    Ok(_) => Ok((None, None)),
+                    Err(e) => Ok((refused(e)?, None)),
+                }
+            }
             Action::Lock { holder, ttl } => {
                 let ttl = match ttl {
                     Some(t) => t.duration,

@@ -8,6 +8,7 @@
 //! tiny timeouts and no backoff; the kill test runs the real binary twice on one SQLite file.
 
 use crate::support;
+use crate::support::{copy_dir, free_port, t0};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -33,10 +34,6 @@ use support::on_both;
 use tower::ServiceExt;
 
 const SECRET: &str = "crm-test-secret-0123456789";
-
-fn t0() -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::parse_from_rfc3339("2024-05-01T09:00:00Z").expect("time").with_timezone(&chrono::Utc)
-}
 
 // ------------------------------------------------------------------ the receiver (the "CRM")
 
@@ -504,23 +501,6 @@ async fn two_processes_on_one_database_send_each_message_once() {
 // ------------------------------------------------------------------ the real binary, killed
 
 const BIN: &str = env!("CARGO_BIN_EXE_orderly");
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create dir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
 
 struct Child(std::process::Child);
 

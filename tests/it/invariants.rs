@@ -18,10 +18,10 @@
 //!   sum of the shipments' amounts, the amount paid never decreases; an invoiced order has
 //!   every unit invoiced; fulfillment actions are numbered 1, 2, 3...
 
-use chrono::TimeZone;
+use crate::support::t0;
 use orderly::engine::{self, Decision, EventInput, FulfillmentActionInput, NewOrder, Rejection};
 use orderly::model::{Codes, EventKind, Type, Workflow};
-use orderly::order::{Order, OrderId, Time};
+use orderly::order::{Order, OrderId};
 use orderly::registry::{Checked, Registry};
 use orderly::service::{Applied, ManualClock, Service, ServiceError};
 use orderly::store::Store;
@@ -441,10 +441,6 @@ fn same_as_engine(
         (Err(r), Ok(_)) => Err(format!("the engine refused it ({r}), the service applied it")),
         (Err(_), Err(e)) => Err(format!("the service failed: {e}")),
     }
-}
-
-fn t0() -> Time {
-    chrono::Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).single().expect("a valid time")
 }
 
 /// Runs one case on a fresh store.

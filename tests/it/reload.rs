@@ -4,8 +4,8 @@
 //! an input keeps the snapshot it started with.
 
 use crate::support;
+use crate::support::t0;
 
-use chrono::TimeZone;
 use orderly::engine::{EventInput, NewOrder, NoHooks};
 use orderly::registry::Registry;
 use orderly::reload::{Reloader, Trigger};
@@ -24,10 +24,6 @@ const PAID_IN_FULL: &str = "when order.balance_due <= 0 go to paid";
 /// A shop whose `upgrade` event is guarded by a hook.
 fn hooked_shop() -> String {
     format!("{SHOP}event upgrade\non upgrade from awaiting_payment when hook \"gate.rhai\" go to paid\n")
-}
-
-fn t0() -> chrono::DateTime<chrono::Utc> {
-    chrono::Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).single().expect("valid time")
 }
 
 /// A workflows folder in a temporary directory, the service running it and its reloader.

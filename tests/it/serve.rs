@@ -4,11 +4,12 @@
 //! request goes over a real socket; every failure shows the response and the tail of the
 //! service's log.
 
+use crate::support::{copy_dir, free_port};
 use serde_json::{json, Value};
 use std::fs;
 use std::future::Future;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,26 +22,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_orderly");
 const START_LIMIT: Duration = Duration::from_secs(60);
 
 // ------------------------------------------------------------------ the workspace
-
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr").port()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap_or_else(|e| panic!("create {}: {e}", to.display()));
-    for entry in fs::read_dir(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display())) {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target)
-                .unwrap_or_else(|e| panic!("copy {}: {e}", entry.path().display()));
-        }
-    }
-}
 
 /// A fresh folder holding a copy of the repository's `workflows/` (hooks and tests included).
 fn workspace() -> TempDir {

@@ -3,18 +3,14 @@
 //! and a process killed between events.
 
 use crate::support;
+use crate::support::t0;
 
-use chrono::TimeZone;
 use orderly::engine::{EventInput, NewOrder, NoHooks};
 use orderly::registry::Registry;
 use orderly::service::{ManualClock, Service, ServiceError};
 use orderly::store::Store;
 use std::path::Path;
 use std::sync::Arc;
-
-fn t0() -> chrono::DateTime<chrono::Utc> {
-    chrono::Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).single().expect("valid time")
-}
 
 async fn service(store: Store) -> (Service, Arc<ManualClock>) {
     let registry = Registry::load(Path::new("tests/fixtures/shop"), &store).await.expect("workflows load");
