@@ -612,7 +612,7 @@ pub enum ArithOp {
     Div,
 }
 
-pub use crate::syntax::ast::Aggregate;
+pub use crate::syntax::ast::{Aggregate, TextTest};
 
 /// A typed expression tree, evaluated natively by the engine.
 #[derive(Debug, Clone, PartialEq)]
@@ -646,6 +646,8 @@ pub enum ExprKind {
     Arith(ArithOp, Box<Expr>, Box<Expr>),
     /// `e [not] in [..]`
     In(Box<Expr>, Vec<Expr>, bool),
+    /// `e starts with "A"`, `e contains ["a", "b"]` (case ignored): true when any pattern holds.
+    TextTest(TextTest, Box<Expr>, Vec<Expr>),
     /// An aggregate over lines.
     Aggregate(Aggregate, Option<Box<Expr>>),
     /// A rhai hook used as a guard.

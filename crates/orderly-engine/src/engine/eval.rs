@@ -218,6 +218,20 @@ pub(crate) fn eval<'a>(e: &'a model::Expr, ctx: &Ctx<'a>) -> Result<Value<'a>, S
             }
             Value::Bool(found != *negated)
         }
+        ExprKind::TextTest(test, v, patterns) => {
+            // A value that is not set passes no text test.
+            let Value::Text(text) = eval(v, ctx)? else { return Ok(Value::Bool(false)) };
+            let mut holds = false;
+            for p in patterns {
+                if let Value::Text(pattern) = eval(p, ctx)? {
+                    if test.holds(&text, &pattern) {
+                        holds = true;
+                        break;
+                    }
+                }
+            }
+            Value::Bool(holds)
+        }
         ExprKind::Aggregate(kind, inner) => aggregate(*kind, inner.as_deref(), ctx)?,
         ExprKind::Hook(h) => Value::Bool(ctx.hooks.guard(h, ctx.order, ctx.event, ctx.now)?),
     })
@@ -330,6 +344,15 @@ pub fn show(e: &model::Expr) -> String {
             if *negated { "not " } else { "" },
             list.iter().map(show).collect::<Vec<_>>().join(", ")
         ),
+        ExprKind::TextTest(test, v, patterns) => match patterns.as_slice() {
+            [one] => format!("{} {} {}", show_tight(v), test.words(), show_tight(one)),
+            many => format!(
+                "{} {} [{}]",
+                show_tight(v),
+                test.words(),
+                many.iter().map(show).collect::<Vec<_>>().join(", ")
+            ),
+        },
         ExprKind::Aggregate(kind, inner) => {
             let word = match kind {
                 Aggregate::All => "all lines",
@@ -348,7 +371,12 @@ pub fn show(e: &model::Expr) -> String {
 
 fn show_tight(e: &model::Expr) -> String {
     match &e.kind {
-        ExprKind::And(..) | ExprKind::Or(..) | ExprKind::Cmp(..) | ExprKind::In(..) | ExprKind::Arith(..) => {
+        ExprKind::And(..)
+        | ExprKind::Or(..)
+        | ExprKind::Cmp(..)
+        | ExprKind::In(..)
+        | ExprKind::TextTest(..)
+        | ExprKind::Arith(..) => {
             format!("({})", show(e))
         }
         _ => show(e),
@@ -391,7 +419,7 @@ fn why_false(e: &model::Expr, ctx: &Ctx<'_>) -> String {
                 format!("`{}` is false: {}", show(e), parts.join(", "))
             }
         }
-        ExprKind::In(v, ..) => {
+        ExprKind::In(v, ..) | ExprKind::TextTest(_, v, _) => {
             let value = eval(v, ctx).unwrap_or(Value::Null);
             format!("`{}` is false: {} is {value}", show(e), show(v))
         }

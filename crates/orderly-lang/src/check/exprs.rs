@@ -301,6 +301,45 @@ pub(super) fn expr(ch: &mut Checker<'_>, d: &Decls, e: &ast::Expr, scope: Scope<
             }
             mk(ExprKind::In(Box::new(v), items, *negated), Type::Bool)
         }
+        ast::ExprKind::TextTest { value, test, patterns } => {
+            let v = expr(ch, d, value, scope)?;
+            let mut ok = true;
+            if !v.ty.is_textual() {
+                ch.report(
+                    Diagnostic::error(
+                        Code::TypeMismatch,
+                        format!("`{}` tests text, not {}", test.words(), v.ty.describe()),
+                        value.span,
+                    )
+                    .with_label(format!("this is {}", v.ty.describe()))
+                    .with_help("compare amounts and numbers with `==`, `<`, `>`; text tests are for texts such as `line.sku`"),
+                );
+                ok = false;
+            }
+            let mut items = Vec::new();
+            for item in patterns {
+                match expr(ch, d, item, scope) {
+                    Some(c) if c.ty.is_textual() => items.push(c),
+                    Some(c) => {
+                        ch.report(
+                            Diagnostic::error(
+                                Code::TypeMismatch,
+                                format!("`{}` takes text, not {}", test.words(), c.ty.describe()),
+                                item.span,
+                            )
+                            .with_label(format!("this is {}", c.ty.describe()))
+                            .with_help("write the text in quotes, e.g. `line.sku starts with \"BIKE-\"`"),
+                        );
+                        ok = false;
+                    }
+                    None => ok = false,
+                }
+            }
+            if !ok {
+                return None;
+            }
+            mk(ExprKind::TextTest(*test, Box::new(v), items), Type::Bool)
+        }
         ast::ExprKind::Aggregate(kind, inner) => aggregate(ch, d, e, *kind, inner.as_deref(), scope),
         ast::ExprKind::Hook(h) => {
             ch.hook_ref(h);

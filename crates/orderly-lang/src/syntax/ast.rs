@@ -475,6 +475,38 @@ impl BinOp {
     }
 }
 
+/// The text tests: `starts with`, `ends with`, `contains` (case ignored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextTest {
+    /// `starts with`
+    StartsWith,
+    /// `ends with`
+    EndsWith,
+    /// `contains`
+    Contains,
+}
+
+impl TextTest {
+    /// The words as written.
+    pub fn words(self) -> &'static str {
+        match self {
+            TextTest::StartsWith => "starts with",
+            TextTest::EndsWith => "ends with",
+            TextTest::Contains => "contains",
+        }
+    }
+
+    /// Whether `text` passes the test with `pattern`, case ignored.
+    pub fn holds(self, text: &str, pattern: &str) -> bool {
+        let (text, pattern) = (text.to_lowercase(), pattern.to_lowercase());
+        match self {
+            TextTest::StartsWith => text.starts_with(&pattern),
+            TextTest::EndsWith => text.ends_with(&pattern),
+            TextTest::Contains => text.contains(&pattern),
+        }
+    }
+}
+
 /// Aggregates over an order's lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Aggregate {
@@ -517,6 +549,15 @@ pub enum ExprKind {
         list: Vec<Expr>,
         /// `not in`
         negated: bool,
+    },
+    /// `e starts with "A"`, `e contains ["a", "b"]`: true when any pattern matches.
+    TextTest {
+        /// The value tested.
+        value: Box<Expr>,
+        /// Which test.
+        test: TextTest,
+        /// The patterns: one written alone, or a list.
+        patterns: Vec<Expr>,
     },
     /// `all lines(e)`, `count lines`, ...
     Aggregate(Aggregate, Option<Box<Expr>>),

@@ -485,7 +485,7 @@ static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
         .op(Op::infix(Rule::or_op, Assoc::Left))
         .op(Op::infix(Rule::and_op, Assoc::Left))
         .op(Op::prefix(Rule::not_op))
-        .op(Op::infix(Rule::cmp_op, Assoc::Left) | Op::postfix(Rule::in_tail))
+        .op(Op::infix(Rule::cmp_op, Assoc::Left) | Op::postfix(Rule::in_tail) | Op::postfix(Rule::text_tail))
         .op(Op::infix(Rule::add_op, Assoc::Left))
         .op(Op::infix(Rule::mul_op, Assoc::Left))
         .op(Op::prefix(Rule::neg_op))
@@ -508,6 +508,20 @@ pub(super) fn expr(p: P<'_>, base: usize) -> Expr {
         })
         .map_postfix(|lhs, tail| {
             let sp = lhs.span.to(span(&tail, base));
+            if tail.as_rule() == Rule::text_tail {
+                let mut parts = children(tail);
+                let test = match parts.next() {
+                    Some(op) if has_keyword(&op, "starts") => TextTest::StartsWith,
+                    Some(op) if has_keyword(&op, "ends") => TextTest::EndsWith,
+                    _ => TextTest::Contains,
+                };
+                let patterns = match parts.next() {
+                    Some(l) if l.as_rule() == Rule::list => children(l).map(|e| expr(e, base)).collect(),
+                    Some(one) => vec![primary(one, base)],
+                    None => Vec::new(),
+                };
+                return boxed(ExprKind::TextTest { value: Box::new(lhs), test, patterns }, sp);
+            }
             let negated = has_keyword(&tail, "not");
             let list = children(tail)
                 .next()

@@ -75,6 +75,7 @@ fn describe(rule: Rule) -> String {
         | Rule::neg_op
         | Rule::agg_kind => "an expression".into(),
         Rule::in_tail => "`in [..]`".into(),
+        Rule::text_tail | Rule::text_op => "`starts with`, `ends with` or `contains`".into(),
         Rule::and_op => "`and`".into(),
         Rule::or_op => "`or`".into(),
         Rule::action_block => "`{` and a list of actions".into(),
@@ -451,4 +452,7 @@ const KEYWORD_WORDS: &[&str] = &[
     "lines",
     "true",
     "false",
+    "starts",
+    "ends",
+    "contains",
 ];

@@ -56,7 +56,8 @@ fn precedence(e: &Expr) -> u8 {
         ExprKind::Binary(BinOp::And, ..) => 2,
         ExprKind::Not(_) => 3,
         ExprKind::Binary(BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge, ..)
-        | ExprKind::In { .. } => 4,
+        | ExprKind::In { .. }
+        | ExprKind::TextTest { .. } => 4,
         ExprKind::Binary(BinOp::Add | BinOp::Sub, ..) => 5,
         ExprKind::Binary(BinOp::Mul | BinOp::Div, ..) => 6,
         ExprKind::Neg(_) => 7,
@@ -328,6 +329,23 @@ impl Printer {
                     self.expr(item, 0);
                 }
                 self.out.push(']');
+            }
+            ExprKind::TextTest { value, test, patterns } => {
+                self.expr(value, 5);
+                write!(self.out, " {} ", test.words()).ok();
+                match patterns.as_slice() {
+                    [one] => self.expr(one, 5),
+                    many => {
+                        self.out.push('[');
+                        for (i, item) in many.iter().enumerate() {
+                            if i > 0 {
+                                self.out.push_str(", ");
+                            }
+                            self.expr(item, 0);
+                        }
+                        self.out.push(']');
+                    }
+                }
             }
             ExprKind::Aggregate(kind, inner) => {
                 let word = match kind {
