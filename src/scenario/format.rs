@@ -31,7 +31,7 @@ pub struct Scenario {
     /// When the clock starts (default [`DEFAULT_START`]).
     #[serde(default)]
     pub start: Option<Moment>,
-    /// Fixed answers for guard hooks (`"crm_routing.rhai" = false`): the scenario's stand-in
+    /// Fixed answers for guard hooks (`"dropship_vendor.rhai" = false`): the scenario's stand-in
     /// for hook scripts. A hook without an answer fails as it does without a hook engine.
     #[serde(default)]
     pub hooks: BTreeMap<String, bool>,

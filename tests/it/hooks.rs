@@ -123,7 +123,6 @@ fn every_shipped_hook_loads_and_check_hooks_finds_nothing() {
         files,
         [
             "crm_payload.rhai",
-            "crm_routing.rhai",
             "dropship_vendor.rhai",
             "priced_order.rhai",
             "purchase_orders.rhai",
@@ -131,7 +130,7 @@ fn every_shipped_hook_loads_and_check_hooks_finds_nothing() {
         ]
     );
     assert!(check_hooks(Path::new("workflows/hooks")).is_empty());
-    assert!(shipped().resolve("crm_routing.rhai").is_ok());
+    assert!(shipped().resolve("crm_payload.rhai").is_ok());
 }
 
 #[test]
@@ -143,22 +142,31 @@ fn dropship_vendor_routes_electronic_vendors_only() {
     assert_eq!(h.guard("dropship_vendor.rhai", &retail_order(1, "Small Vendor Co"), None, now()), Ok(true));
 }
 
+/// The repair store routes Salesforce's answer with text tests (no hook): a kind that says repair
+/// or EVAL in any spelling, or, with the kind blank, a REPAIR product or a zero-dollar EVAL.
 #[test]
-fn crm_routing_recognises_repairs_and_evals() {
-    let h = shipped();
+fn the_repair_store_routes_repairs_and_evals_with_text_tests() {
+    let w = workflow("repair-store.flow");
     let eval = repair_order("EVAL-DRIVE", "0.00", json!({}));
     let sensor = repair_order("ATS-SENSOR-2", "310.00", json!({}));
-    let answer = |kind: &str| {
+    let priced_eval = repair_order("eval-drive", "120.00", json!({}));
+    let repair = repair_order("repair-pump", "310.00", json!({}));
+    let answer = |kind: serde_json::Value| {
         event("crm_accepted", json!({"order_kind": kind, "opportunity_id": "006", "quote_id": "Q"}))
     };
-    assert_eq!(h.guard("crm_routing.rhai", &sensor, Some(&answer("Repair - EVAL")), now()), Ok(true));
-    assert_eq!(h.guard("crm_routing.rhai", &sensor, Some(&answer("REPAIR")), now()), Ok(true));
-    assert_eq!(h.guard("crm_routing.rhai", &sensor, Some(&answer("product")), now()), Ok(false));
-    assert_eq!(h.guard("crm_routing.rhai", &sensor, Some(&answer("order")), now()), Ok(false));
-    // A blank kind: the EVAL product decides.
-    assert_eq!(h.guard("crm_routing.rhai", &eval, Some(&answer("")), now()), Ok(true));
-    assert_eq!(h.guard("crm_routing.rhai", &eval, Some(&event("crm_accepted", json!({}))), now()), Ok(true));
-    assert_eq!(h.guard("crm_routing.rhai", &sensor, None, now()), Ok(false));
+    let routed = |order: &Order, e: &EventInput| {
+        engine::apply(&w, order, e, now(), shipped()).expect("accepted").order.status
+    };
+    for kind in ["repair", "eval", "Repair - EVAL", "REPAIR"] {
+        assert_eq!(routed(&sensor, &answer(json!(kind))), "awaiting_evaluation", "kind {kind:?}");
+    }
+    for kind in ["product", "order", ""] {
+        assert_eq!(routed(&sensor, &answer(json!(kind))), "in_process", "kind {kind:?}");
+    }
+    // A blank kind: the products decide.
+    assert_eq!(routed(&eval, &answer(json!(""))), "awaiting_evaluation");
+    assert_eq!(routed(&repair, &answer(json!(""))), "awaiting_evaluation", "a REPAIR SKU, any case");
+    assert_eq!(routed(&priced_eval, &answer(json!(""))), "in_process", "an EVAL SKU that costs something");
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookDiagnostic {
     /// The file's path as given to [`HookEngine::load`](super::HookEngine::load) (joined with the
-    /// folder), e.g. `workflows/hooks/crm_routing.rhai`.
+    /// folder), e.g. `workflows/hooks/dropship_vendor.rhai`.
     pub file: String,
     /// The file's text, for rendering.
     pub source: String,

@@ -166,7 +166,7 @@ impl HookEngine {
         }
     }
 
-    /// Compiles hooks given as `(name, source)` pairs, e.g. `("crm_routing.rhai", "...")`: for
+    /// Compiles hooks given as `(name, source)` pairs, e.g. `("dropship_vendor.rhai", "...")`: for
     /// tests and tools that do not read a folder.
     pub fn from_sources<I, N, S>(sources: I, limits: HookLimits) -> Result<HookEngine, Vec<HookDiagnostic>>
     where
@@ -231,7 +231,7 @@ impl HookEngine {
         Ok(HookEngine { engine, scripts, limits })
     }
 
-    /// The hook files loaded, by name (`crm_routing.rhai`).
+    /// The hook files loaded, by name (`dropship_vendor.rhai`).
     pub fn files(&self) -> impl Iterator<Item = &str> {
         self.scripts.keys().map(String::as_str)
     }
