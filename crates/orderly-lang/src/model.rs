@@ -368,6 +368,8 @@ pub struct Timer {
     pub after: Duration,
     /// Statuses that start it on entry; it is cancelled when the order leaves them.
     pub statuses: Vec<StatusId>,
+    /// Checked when it is due: when false, the timer does nothing (its history says why).
+    pub guard: Option<Expr>,
     /// Where the order goes when it fires (`None`: stays).
     pub target: Option<StatusId>,
     /// Actions run when it fires.

@@ -396,7 +396,7 @@ pub fn explain(
     why_false(guard, &ctx)
 }
 
-fn why_false(e: &model::Expr, ctx: &Ctx<'_>) -> String {
+pub(crate) fn why_false(e: &model::Expr, ctx: &Ctx<'_>) -> String {
     match &e.kind {
         ExprKind::And(a, b) => match eval(a, ctx) {
             Ok(v) if !truthy(&v) => why_false(a, ctx),

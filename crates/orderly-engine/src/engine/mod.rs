@@ -194,7 +194,8 @@ pub struct HistoryEntry {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: Time,
     /// What kind of entry: `created`, `transition`, `event`, `note`, `fulfillment_action`,
-    /// `fulfillment_action_changed`, `shipment`, `payment`, `receipt`, `timer`, `picked`,
+    /// `fulfillment_action_changed`, `shipment`, `payment`, `receipt`, `timer`, `timer_skipped`
+    /// (a timer's `when` no longer held when it was due), `picked`,
     /// `invoiced`, `outbox`, `flag`, `assigned`, `delivery` (an outbox delivery attempt),
     /// `integration_failed` (delivery gave up on a message).
     pub kind: String,

@@ -3,7 +3,7 @@
 //! follow-up events, all into one [`Decision`].
 
 use super::data::{apply_kind, validate};
-use super::eval::{eval, explain, show, Ctx, Value};
+use super::eval::{eval, explain, show, why_false, Ctx, Value};
 use super::{
     Candidate, Decision, EventInput, HistoryEntry, Hooks, MessageKind, OutboxMessage, Problem, Rejection,
     RejectionCode, Step, TimerCancel, TimerStart,
@@ -134,6 +134,15 @@ impl<'a> Run<'a> {
         self.order.status = code.clone();
         self.order.status_since = self.now;
         for t in self.w.timers.iter().filter(|t| t.statuses.contains(&to)) {
+            // A timer with `when` starts only for an order its condition holds for (and checks
+            // it again when it is due).
+            if let Some(g) = &t.guard {
+                match eval(g, &self.ctx(None)) {
+                    Ok(Value::Bool(true)) => {}
+                    Ok(_) => continue,
+                    Err(e) => return Err(self.hook_failed(e)),
+                }
+            }
             let due_at = self.now + chrono::Duration::from_std(t.after).unwrap_or(chrono::Duration::MAX);
             self.timer_starts.push(TimerStart { name: t.name.clone(), due_at, status: code.clone() });
         }
@@ -795,6 +804,18 @@ fn fire(
     let timer = t.name.as_str();
     let label = format!("timer:{timer}");
     let mut run = Run::new(w, hooks, order.clone(), now, Some("timer".into()));
+    if let Some(g) = &t.guard {
+        match eval(g, &run.ctx(None)) {
+            Ok(Value::Bool(true)) => {}
+            Ok(_) => {
+                // Due, and its condition does not hold: it does nothing, and says why.
+                let why = why_false(g, &run.ctx(None));
+                run.record("timer_skipped", Some(&label), json!({"timer": timer, "because": why}));
+                return Ok(run.into_decision());
+            }
+            Err(e) => return Err(run.hook_failed(e)),
+        }
+    }
     run.record("timer", Some(&label), json!({"timer": timer}));
     run.run_actions(&t.actions, None)?;
     let from = run.status_id()?;

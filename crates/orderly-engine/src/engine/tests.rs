@@ -380,3 +380,52 @@ fn a_workflow_naming_a_status_or_event_it_lacks_refuses_the_step() {
         ("unknown_event", "workflow `shop` has no event number 99")
     );
 }
+
+/// A timer's `when`: it starts only for orders it holds for on entry, and, checked again when
+/// due, does nothing (a `timer_skipped` row says why) when it no longer holds.
+#[test]
+fn a_timer_with_when_starts_only_where_it_holds_and_skips_when_it_no_longer_does() {
+    const PICKUP: &str = r#"
+workflow pickup
+status ready "Ready for pickup"
+status collected "Collected" final
+status canceled "Canceled" final
+event paid is payment
+event collect
+channel store { start in ready }
+on paid from ready stay
+on collect from ready go to collected
+timer uncollected after 7d in ready when payment.outcome != approved go to canceled
+"#;
+    let out = compile(PICKUP, &Context::default());
+    let w = out.workflow.unwrap_or_else(|| panic!("{:?}", out.diagnostics));
+    let order = |outcome: &str| -> NewOrder {
+        serde_json::from_value(serde_json::json!({
+            "channel": "store",
+            "customer": {"email": "a@b.c"},
+            "payment": {"method": "cash", "outcome": outcome},
+            "lines": [{"sku": "BIKE-1", "qty": 1, "unit_price": "500.00"}]
+        }))
+        .expect("valid input")
+    };
+    // Paid up front: the timer does not start.
+    let paid = create(&w, &order("approved"), Customer::default(), false, t0(), &NoHooks).expect("created");
+    assert!(paid.timer_starts.is_empty(), "{:?}", paid.timer_starts);
+    // Pay on pickup: it starts; never paid, it fires and cancels.
+    let unpaid = create(&w, &order("pending"), Customer::default(), false, t0(), &NoHooks).expect("created");
+    assert_eq!(unpaid.timer_starts.len(), 1);
+    let due = t0() + chrono::Duration::days(7);
+    let fired = fire_timer(&w, &unpaid.order, "uncollected", due, &NoHooks).expect("fires");
+    assert_eq!(fired.order.status, "canceled");
+    // Paid while waiting: when due it does nothing, and says why.
+    let payment =
+        event("paid", serde_json::json!({"method": "cash", "outcome": "approved", "amount": "500.00"}));
+    let later = apply(&w, &unpaid.order, &payment, t0() + chrono::Duration::days(2), &NoHooks).expect("paid");
+    let skipped = fire_timer(&w, &later.order, "uncollected", due, &NoHooks).expect("due");
+    assert_eq!(skipped.order.status, "ready");
+    assert!(skipped.steps.is_empty());
+    let row = skipped.history.iter().find(|h| h.kind == "timer_skipped").expect("a timer_skipped row");
+    assert_eq!(row.detail["timer"], "uncollected");
+    let because = row.detail["because"].as_str().unwrap_or_default();
+    assert!(because.contains("payment.outcome is \"approved\""), "{because}");
+}

@@ -274,10 +274,15 @@ fn timer(ch: &mut Checker<'_>, d: &Decls, t: &ast::TimerDecl) -> Option<model::T
         None => Ok(None),
     };
     let acts = actions(ch, d, &t.actions, Scope::new(None, "timers"));
+    let guard = match &t.guard {
+        Some(g) => Some(exprs::guard(ch, d, g, Scope::new(None, "timers"))?),
+        None => None,
+    };
     Some(model::Timer {
         name: t.name.text.clone(),
         after: after?,
         statuses: statuses.into_iter().collect::<Option<Vec<_>>>()?,
+        guard,
         target: target.ok()?,
         actions: acts,
         span: t.span,

@@ -31,6 +31,7 @@ fn timer(name: &str, secs: u64, statuses: &[StatusId], target: Option<StatusId>)
         name: name.into(),
         after: Duration::from_secs(secs),
         statuses: statuses.to_vec(),
+        guard: None,
         target,
         actions: vec![],
         span: Span::default(),

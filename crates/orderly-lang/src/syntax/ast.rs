@@ -316,6 +316,8 @@ pub struct TimerDecl {
     pub after: Name,
     /// Statuses that start it on entry (and cancel it on exit); empty: started by `start timer`.
     pub statuses: Vec<Name>,
+    /// `when CONDITION`: checked when it fires; when false, it does nothing.
+    pub guard: Option<Expr>,
     /// Where the order goes when it fires.
     pub target: Option<Target>,
     /// Actions run when it fires.

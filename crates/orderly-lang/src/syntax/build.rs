@@ -365,11 +365,13 @@ fn timer(p: P<'_>, base: usize) -> Item {
     let mut statuses = Vec::new();
     let mut tgt = None;
     let mut actions = Vec::new();
+    let mut guard_ = None;
     for c in children(p) {
         match c.as_rule() {
             Rule::ident => name_ = Some(name(c, base)),
             Rule::duration => after = Some(name(c, base)),
             Rule::ident_list => statuses = names(c, base),
+            Rule::guard => guard_ = children(c).next().map(|e| expr(e, base)),
             Rule::target => tgt = Some(target(c, base)),
             Rule::action_block => actions = action_block(c, base),
             _ => {}
@@ -379,6 +381,7 @@ fn timer(p: P<'_>, base: usize) -> Item {
         name: name_.unwrap_or_else(|| missing(sp)),
         after: after.unwrap_or_else(|| missing(sp)),
         statuses,
+        guard: guard_,
         target: tgt,
         actions,
         span: sp,

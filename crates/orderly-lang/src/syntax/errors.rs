@@ -226,7 +226,7 @@ pub(super) fn syntax_error(error: &Error<Rule>, source: &str, base: usize, level
         d = d.with_help(format!("write the number and its unit together, e.g. `{found}m` or `{found}h`"));
     }
     if d.help.is_empty() {
-        d = hints::misplaced(d, source, base + at, &found, at_item_start);
+        d = hints::misplaced(d, source, base + at, &found);
     }
     if d.help.is_empty() && at_item_start && !found.is_empty() {
         d = d.with_help_opt(

@@ -154,6 +154,9 @@ impl Printer {
                 if !t.statuses.is_empty() {
                     write!(head, " in {}", names(&t.statuses)).ok();
                 }
+                if let Some(g) = &t.guard {
+                    write!(head, " when {}", print_expr(g)).ok();
+                }
                 if let Some(target) = &t.target {
                     write!(head, " {}", target_text(target)).ok();
                 }

@@ -1,5 +1,5 @@
 //! Hints for mistakes that pest alone explains badly: the obvious fix, said in the merchant's
-//! words (`30 minutes` -> `30m`, a timer with `when`, `$2,000`, `require ... when`,
+//! words (`30 minutes` -> `30m`, `$2,000`, `require ... when`,
 //! `paid by a or b`).
 
 use crate::diagnostics::{Code, Diagnostic, Span};
@@ -61,26 +61,13 @@ pub(super) fn spaced_duration(source: &str, at: usize, found: &str) -> Option<Di
 }
 
 /// Help for a word or sign that is valid elsewhere but not where it stands.
-pub(super) fn misplaced(
-    d: Diagnostic,
-    source: &str,
-    at: usize,
-    found: &str,
-    at_item_start: bool,
-) -> Diagnostic {
+pub(super) fn misplaced(d: Diagnostic, source: &str, at: usize, found: &str) -> Diagnostic {
     let line_start = source[..at.min(source.len())].rfind('\n').map_or(0, |i| i + 1);
     let line = source[line_start..].lines().next().unwrap_or_default().trim_start();
     let first = first_word(line);
     let before = source[..at].trim_end();
     let after = &source[(at + found.len()).min(source.len())..];
     match found {
-        "when" if at_item_start && item_of(source, at) == Some("timer") => {
-            d.with_label("a timer takes no condition").with_help(
-                "a timer fires once the order has stayed long enough in its statuses; to act only when \
-                 something holds, write an `automatically from STATUS when CONDITION` rule, or start the \
-                 timer (`start timer NAME`) from the transition where it applies",
-            )
-        }
         "when" if first == "require" => d.with_label("`require` takes no condition").with_help(
             "`require` lists the fields every order of this channel must have: `require customer.email, \
              shipping.zip`; to turn some orders away, write `refuse when paid by METHOD \"why\"`",
@@ -103,13 +90,4 @@ pub(super) fn misplaced(
 fn first_word(text: &str) -> &str {
     let end = text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(text.len());
     &text[..end]
-}
-
-/// The keyword of the top-level item the text before `at` belongs to: the last unindented line
-/// before it that starts with an item keyword.
-fn item_of(source: &str, at: usize) -> Option<&'static str> {
-    source[..at.min(source.len())].lines().rev().find_map(|line| {
-        let word = first_word(line);
-        super::super::ITEM_KEYWORDS.iter().copied().find(|k| *k == word)
-    })
 }
