@@ -233,7 +233,7 @@ fn repair_store_has_ats_statuses_guest_fields_crm_and_stuck_timer() {
         assert!(codes.contains(&s), "status {s} missing");
     }
     let website = w.channel("website").expect("website");
-    let required: Vec<String> = website.required.iter().map(|f| f.path()).collect();
+    let required: Vec<String> = website.required.iter().map(|f| f.field.path()).collect();
     for f in [
         "customer.first_name",
         "customer.last_name",

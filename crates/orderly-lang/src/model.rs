@@ -244,8 +244,8 @@ pub struct Channel {
     pub code: String,
     /// A human label.
     pub label: String,
-    /// Fields an order from this channel must carry.
-    pub required: Vec<FieldRef>,
+    /// Fields an order from this channel must carry, each for every order or only some.
+    pub required: Vec<Required>,
     /// Rules in order; the first that matches decides.
     pub rules: Vec<ChannelRule>,
 }
@@ -307,6 +307,27 @@ pub struct ChannelRule {
     pub message: Option<String>,
     /// Where it is written.
     pub span: Span,
+}
+
+/// A field a channel requires: of every order, or (`require ... when` / `unless`) only of some.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Required {
+    /// The field.
+    pub field: FieldRef,
+    /// `Some((conditions, unless))`: for the orders `conditions` takes (a rule with no status),
+    /// or, with `unless`, for the others.
+    pub only: Option<(ChannelRule, bool)>,
+}
+
+impl Required {
+    /// Whether the field is required of an order in `mode`, paid as `payment` (method, outcome)
+    /// or unpaid (`None`).
+    pub fn applies(&self, mode: Option<&str>, payment: Option<(&str, PaymentOutcome)>) -> bool {
+        match &self.only {
+            None => true,
+            Some((when, unless)) => when.takes(mode, payment.map(|(m, o)| (Some(m), o))) != *unless,
+        }
+    }
 }
 
 impl ChannelRule {

@@ -155,9 +155,11 @@ fn stock() -> Fulfillment {
 /// The channel's required fields the order lacks, read through the field catalogue as guards
 /// read them (an empty text counts as missing). The order is as built from the input, with
 /// the channel's own number only (not one the store assigns).
-fn missing(channel: &Channel, order: &Order, now: Time) -> Vec<Problem> {
+fn missing(channel: &Channel, order: &Order, payment: Option<&PaymentInput>, now: Time) -> Vec<Problem> {
     let mut out = Vec::new();
-    for f in &channel.required {
+    let paid = payment.map(|p| (p.method.as_str(), p.outcome));
+    for req in channel.required.iter().filter(|r| r.applies(order.mode.as_deref(), paid)) {
+        let f = &req.field;
         let path = match f {
             FieldRef::Shipping(n) => format!("shipping_address.{}", n.name()),
             FieldRef::Billing(n) => format!("billing_address.{}", n.name()),
@@ -472,7 +474,7 @@ pub fn create(
         is_new: customer.is_new,
     };
     let mut order = build(w, &channel.code, input, sent, possible_duplicate, now);
-    let mut found = missing(channel, &order, now);
+    let mut found = missing(channel, &order, input.payment.as_ref(), now);
     order.customer = std::sync::Arc::new(customer);
     found.extend(problems(w, input));
     if !found.is_empty() {

@@ -429,3 +429,41 @@ timer uncollected after 7d in ready when payment.outcome != approved go to cance
     let because = row.detail["because"].as_str().unwrap_or_default();
     assert!(because.contains("payment.outcome is \"approved\""), "{because}");
 }
+
+/// `require ... when` asks for the fields of the orders its conditions take; `unless` of the
+/// others.
+#[test]
+fn a_requirement_with_when_or_unless_is_for_some_orders_only() {
+    const WEB: &str = r#"
+workflow web
+status placed "Placed"
+status done "Done" final
+event finish
+channel website {
+    require customer.email
+    require shipping.address, shipping.zip unless mode pickup
+    require customer.phone when paid by check
+    start in placed when mode delivery, pickup
+}
+on finish from placed go to done
+"#;
+    let out = compile(WEB, &Context::default());
+    let w = out.workflow.unwrap_or_else(|| panic!("{:?}", out.diagnostics));
+    let problems = |mode: &str, method: &str| -> Vec<String> {
+        let input: NewOrder = serde_json::from_value(serde_json::json!({
+            "channel": "website",
+            "mode": mode,
+            "customer": {"email": "a@b.c"},
+            "payment": {"method": method, "outcome": "approved"},
+            "lines": [{"sku": "A", "qty": 1, "unit_price": "5.00"}]
+        }))
+        .expect("valid input");
+        match create(&w, &input, Customer::default(), false, t0(), &NoHooks) {
+            Ok(_) => Vec::new(),
+            Err(r) => r.problems.into_iter().map(|p| p.field).collect(),
+        }
+    };
+    assert_eq!(problems("delivery", "credit_card"), ["shipping_address.address", "shipping_address.zip"]);
+    assert!(problems("pickup", "credit_card").is_empty(), "a pickup order needs no address");
+    assert_eq!(problems("pickup", "check"), ["customer.phone"]);
+}

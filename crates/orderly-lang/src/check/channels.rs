@@ -4,7 +4,7 @@
 use super::decls::Decls;
 use super::Checker;
 use crate::diagnostics::{suggestion, Code, Diagnostic, Span};
-use crate::model::{Channel, ChannelRule, FieldRef, PaymentOutcome};
+use crate::model::{Channel, ChannelRule, FieldRef, PaymentOutcome, Required};
 use crate::schema;
 use crate::syntax::ast::{self, ChannelCond, Name};
 
@@ -12,7 +12,59 @@ use crate::syntax::ast::{self, ChannelCond, Name};
 const REQUIRABLE: &[&str] = &["order", "customer", "shipping", "billing", "payment", "attributes"];
 
 pub(super) fn compile(ch: &mut Checker<'_>, d: &Decls, c: &ast::ChannelDecl) -> Channel {
-    let required = c.required.iter().filter_map(|p| required_field(ch, d, p)).collect();
+    let mut required = Vec::new();
+    // The modes the channel's rules name: a requirement's `mode` must be one of them.
+    let modes: Vec<&str> = c
+        .rules
+        .iter()
+        .flat_map(|r| r.conditions.iter())
+        .filter_map(|k| match k {
+            ChannelCond::Mode(ms) => Some(ms.iter().map(|m| m.text.as_str())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    for req in &c.required {
+        for k in &req.conditions {
+            let ChannelCond::Mode(ms) = k else { continue };
+            for m in ms.iter().filter(|m| !modes.contains(&m.text.as_str())) {
+                let d = Diagnostic::error(
+                    Code::UnknownCode,
+                    format!("`{}` is not a mode of channel `{}`", m.text, c.code.text),
+                    m.span,
+                )
+                .with_label("no rule of this channel names this mode");
+                let help = suggestion(&m.text, modes.iter().copied()).unwrap_or_else(|| {
+                    if modes.is_empty() {
+                        "this channel's rules name no mode: add `when mode NAME` to a `start in` rule".into()
+                    } else {
+                        format!("the channel's modes are {}", modes.join(", "))
+                    }
+                });
+                ch.report(d.with_help(help));
+            }
+        }
+        let only = if req.conditions.is_empty() {
+            None
+        } else {
+            // The conditions read like a channel rule's, and are checked as one.
+            let as_rule = ast::ChannelRule {
+                start: None,
+                conditions: req.conditions.clone(),
+                message: None,
+                span: req.span,
+            };
+            match rule(ch, d, &as_rule) {
+                Some(r) => Some((r, req.unless)),
+                None => continue,
+            }
+        };
+        for p in &req.fields {
+            if let Some(field) = required_field(ch, d, p) {
+                required.push(Required { field, only: only.clone() });
+            }
+        }
+    }
     let rules: Vec<ChannelRule> = c.rules.iter().filter_map(|r| rule(ch, d, r)).collect();
     if rules.len() == c.rules.len() {
         coverage(ch, c, &rules);

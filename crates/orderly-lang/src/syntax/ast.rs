@@ -214,11 +214,25 @@ pub struct ChannelDecl {
     pub code: Name,
     /// A human label.
     pub label: Option<Str>,
-    /// Required field paths, in order.
-    pub required: Vec<Name>,
+    /// `require` clauses, in order.
+    pub required: Vec<Requirement>,
     /// Start and refuse rules, in order: the first that matches decides.
     pub rules: Vec<ChannelRule>,
     /// The whole declaration.
+    pub span: Span,
+}
+
+/// `require FIELD, ... [when|unless CONDITIONS]`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Requirement {
+    /// The field paths.
+    pub fields: Vec<Name>,
+    /// The orders it is for (empty: every order): those the conditions take, or with `unless`
+    /// the others.
+    pub conditions: Vec<ChannelCond>,
+    /// `unless` rather than `when`.
+    pub unless: bool,
+    /// The whole clause.
     pub span: Span,
 }
 

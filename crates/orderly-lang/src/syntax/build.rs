@@ -281,7 +281,21 @@ fn channel(p: P<'_>, base: usize) -> Item {
         match c.as_rule() {
             Rule::ident => code = Some(name(c, base)),
             Rule::string => label = Some(string(c, base)),
-            Rule::require_clause => required.extend(children(c).map(|n| name(n, base))),
+            Rule::require_clause => {
+                let rsp = span(&c, base);
+                let mut fields = Vec::new();
+                let mut conditions = Vec::new();
+                let mut unless = false;
+                for part in children(c) {
+                    if part.as_rule() == Rule::require_cond {
+                        unless = has_keyword(&part, "unless");
+                        conditions = children(part).map(|k| channel_cond(k, base)).collect();
+                    } else {
+                        fields.push(name(part, base));
+                    }
+                }
+                required.push(Requirement { fields, conditions, unless, span: rsp });
+            }
             Rule::start_rule | Rule::refuse_rule => {
                 let rsp = span(&c, base);
                 let is_start = c.as_rule() == Rule::start_rule;

@@ -357,7 +357,7 @@ fn shape_of(rest: &str, at_item_start: bool) -> String {
         "fulfillment" => "fulfillment actions { \"Payment received\" \"Picked\" ... }",
         "settings" => "settings { auto_pick = on  lock_lease = 15m }",
         "channel" => {
-            "channel CODE { require FIELD, ...  start in STATUS when paid by METHOD and payment is OUTCOME }"
+            "channel CODE { require FIELD, ... [when|unless mode MODE]  start in STATUS when paid by METHOD and payment is OUTCOME }"
         }
         "automatically" => "automatically from STATUS, ... when CONDITION go to STATUS [{ actions }]",
         "timer" => "timer NAME after 30m [in STATUS, ...] [go to STATUS | stay] [{ actions }]",

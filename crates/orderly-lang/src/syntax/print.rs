@@ -181,24 +181,20 @@ impl Printer {
     fn channel(&mut self, c: &ChannelDecl) {
         let label = c.label.as_ref().map(|t| format!(" {}", quote(&t.text))).unwrap_or_default();
         self.line(0, &format!("channel {}{label} {{", c.code.text));
-        if !c.required.is_empty() {
-            self.line(1, &format!("require {}", names(&c.required)));
+        for req in &c.required {
+            let mut text = format!("require {}", names(&req.fields));
+            if !req.conditions.is_empty() {
+                let conds: Vec<String> = req.conditions.iter().map(channel_cond_text).collect();
+                write!(text, " {} {}", if req.unless { "unless" } else { "when" }, conds.join(" and ")).ok();
+            }
+            self.line(1, &text);
         }
         for r in &c.rules {
             let mut text = match &r.start {
                 Some(s) => format!("start in {}", s.text),
                 None => "refuse".to_string(),
             };
-            let conds: Vec<String> = r
-                .conditions
-                .iter()
-                .map(|c| match c {
-                    ChannelCond::Mode(ns) => format!("mode {}", names(ns)),
-                    ChannelCond::Method(ns) => format!("paid by {}", names(ns)),
-                    ChannelCond::Outcome(ns) => format!("payment is {}", names(ns)),
-                    ChannelCond::Unpaid(_) => "unpaid".to_string(),
-                })
-                .collect();
+            let conds: Vec<String> = r.conditions.iter().map(channel_cond_text).collect();
             if !conds.is_empty() {
                 write!(text, " when {}", conds.join(" and ")).ok();
             }
@@ -376,5 +372,15 @@ fn target_text(t: &Target) -> String {
     match t {
         Target::GoTo(n) => format!("go to {}", n.text),
         Target::Stay(_) => "stay".to_string(),
+    }
+}
+
+/// A channel condition as written: `mode carry, delivery`, `paid by check`, `unpaid`.
+fn channel_cond_text(c: &ChannelCond) -> String {
+    match c {
+        ChannelCond::Mode(ns) => format!("mode {}", names(ns)),
+        ChannelCond::Method(ns) => format!("paid by {}", names(ns)),
+        ChannelCond::Outcome(ns) => format!("payment is {}", names(ns)),
+        ChannelCond::Unpaid(_) => "unpaid".to_string(),
     }
 }

@@ -1,5 +1,5 @@
 //! Hints for mistakes that pest alone explains badly: the obvious fix, said in the merchant's
-//! words (`30 minutes` -> `30m`, `$2,000`, `require ... when`,
+//! words (`30 minutes` -> `30m`, `$2,000`,
 //! `paid by a or b`).
 
 use crate::diagnostics::{Code, Diagnostic, Span};
@@ -68,10 +68,6 @@ pub(super) fn misplaced(d: Diagnostic, source: &str, at: usize, found: &str) -> 
     let before = source[..at].trim_end();
     let after = &source[(at + found.len()).min(source.len())..];
     match found {
-        "when" if first == "require" => d.with_label("`require` takes no condition").with_help(
-            "`require` lists the fields every order of this channel must have: `require customer.email, \
-             shipping.zip`; to turn some orders away, write `refuse when paid by METHOD \"why\"`",
-        ),
         "or" if matches!(first, "start" | "refuse") => d
             .with_label("list the choices with commas")
             .with_help("in a channel rule, list several choices with commas: `paid by check, cash`"),
