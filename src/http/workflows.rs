@@ -150,6 +150,8 @@ pub(super) struct WorkflowDetail {
     transitions: Vec<TransitionView>,
     /// The fulfillment actions staff may record.
     fulfillment_actions: Vec<String>,
+    /// Those the list marks `hidden`: recorded hidden from the customer unless said otherwise.
+    hidden_fulfillment_actions: Vec<String>,
 }
 
 fn find(state: &AppState, name: &str) -> Result<Active, ApiError> {
@@ -239,6 +241,7 @@ pub(super) async fn get(
             })
             .collect(),
         fulfillment_actions: w.fulfillment_actions.clone(),
+        hidden_fulfillment_actions: w.hidden_actions.clone(),
     }))
 }
 

@@ -35,6 +35,9 @@ pub struct Workflow {
     pub webhooks: Vec<String>,
     /// The fulfillment actions staff can record, in the order offered.
     pub fulfillment_actions: Vec<String>,
+    /// The actions the list marks `hidden`: recorded hidden from the customer unless the
+    /// `record` or the staff say otherwise.
+    pub hidden_actions: Vec<String>,
     /// Settings.
     pub settings: Settings,
     /// Channels and their defaults.

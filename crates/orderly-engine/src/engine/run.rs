@@ -440,6 +440,7 @@ impl<'a> Run<'a> {
     /// next, with the input's details and their defaults (complete, visible, the customer's email
     /// as contact), and a history row.
     fn push_action(&mut self, name: String, input: &FulfillmentActionInput, event: Option<&str>) {
+        let visible = input.visible.unwrap_or_else(|| !self.w.hidden_actions.contains(&name));
         let fa = FulfillmentAction {
             n: self.order.fulfillment_actions.len() as u32 + 1,
             name,
@@ -447,7 +448,7 @@ impl<'a> Run<'a> {
             notify: input.notify.clone().unwrap_or_default(),
             note: input.note.clone().unwrap_or_default(),
             contact: input.contact.clone().unwrap_or_else(|| self.order.customer.email.clone()),
-            visible: input.visible.unwrap_or(true),
+            visible,
             at: self.now,
             updated_at: self.now,
         };
@@ -863,7 +864,8 @@ pub struct FulfillmentActionInput {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(max_length = 254))]
     pub contact: Option<String>,
-    /// Whether the customer sees it (default yes).
+    /// Whether the customer sees it (default: yes, unless the workflow's list marks the action
+    /// `hidden`).
     #[serde(default)]
     pub visible: Option<bool>,
     /// Who does it.

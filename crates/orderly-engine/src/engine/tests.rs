@@ -467,3 +467,41 @@ on finish from placed go to done
     assert!(problems("pickup", "credit_card").is_empty(), "a pickup order needs no address");
     assert_eq!(problems("pickup", "check"), ["customer.phone"]);
 }
+
+/// An action the list marks `hidden` is recorded hidden unless the record or the staff say
+/// `visible`; the others are shown.
+#[test]
+fn actions_marked_hidden_in_the_list_are_recorded_hidden_by_default() {
+    const LIST: &str = r#"
+workflow list
+status open "Open"
+status done "Done" final
+fulfillment actions { "Payment received" "Credit check" hidden }
+event check
+event shown
+channel web { start in open }
+on check from open stay { record "Credit check" }
+on shown from open stay { record "Credit check" visible }
+"#;
+    let out = compile(LIST, &Context::default());
+    let w = out.workflow.unwrap_or_else(|| panic!("{:?}", out.diagnostics));
+    assert_eq!(w.hidden_actions, ["Credit check"]);
+    let input: NewOrder = serde_json::from_value(serde_json::json!({
+        "channel": "web", "customer": {"email": "a@b.c"},
+        "lines": [{"sku": "A", "qty": 1, "unit_price": "5.00"}]
+    }))
+    .expect("valid input");
+    let o = create(&w, &input, Customer::default(), false, t0(), &NoHooks).expect("created").order;
+    let o = apply(&w, &o, &event("check", serde_json::json!({})), t0(), &NoHooks).expect("recorded").order;
+    let o = apply(&w, &o, &event("shown", serde_json::json!({})), t0(), &NoHooks).expect("recorded").order;
+    let by_staff = |name: &str, visible: Option<bool>| FulfillmentActionInput {
+        name: Some(name.into()),
+        visible,
+        ..FulfillmentActionInput::default()
+    };
+    let o = add_fulfillment_action(&w, &o, &by_staff("Credit check", None), t0()).expect("added").order;
+    let o = add_fulfillment_action(&w, &o, &by_staff("Payment received", None), t0()).expect("added").order;
+    let o = add_fulfillment_action(&w, &o, &by_staff("Credit check", Some(true)), t0()).expect("added").order;
+    let visible: Vec<bool> = o.fulfillment_actions.iter().map(|a| a.visible).collect();
+    assert_eq!(visible, [false, true, false, true, true]);
+}

@@ -237,7 +237,7 @@ fn record(ch: &mut Checker<'_>, d: &Decls, r: &ast::RecordAction, scope: Scope<'
         notify: notify?,
         note: note?,
         contact: contact?,
-        visible: r.visible.unwrap_or(true),
+        visible: r.visible.unwrap_or(!d.hidden_actions.contains(&r.name.text)),
     }))
 }
 

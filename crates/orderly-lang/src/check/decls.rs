@@ -24,6 +24,8 @@ pub(super) struct Decls {
     pub(super) attributes: Vec<AttributeDef>,
     pub(super) webhooks: Vec<String>,
     pub(super) fulfillment_actions: Vec<String>,
+    /// The actions marked `hidden` in the list.
+    pub(super) hidden_actions: Vec<String>,
     pub(super) settings: Settings,
     pub(super) timers: Vec<String>,
     pub(super) channels: Vec<String>,
@@ -112,6 +114,7 @@ pub(super) fn collect(ch: &mut Checker<'_>, file: &ast::File) -> Decls {
         attributes: Vec::new(),
         webhooks: Vec::new(),
         fulfillment_actions: Vec::new(),
+        hidden_actions: Vec::new(),
         settings: Settings::default(),
         timers: Vec::new(),
         channels: Vec::new(),
@@ -216,6 +219,9 @@ pub(super) fn collect(ch: &mut Checker<'_>, file: &ast::File) -> Decls {
                     } else {
                         actions_first.insert(&n.text, n.span);
                         d.fulfillment_actions.push(n.text.clone());
+                        if a.hidden.contains(&n.text) {
+                            d.hidden_actions.push(n.text.clone());
+                        }
                     }
                 }
             }

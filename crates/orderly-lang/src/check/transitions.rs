@@ -127,6 +127,7 @@ pub(super) fn compile(ch: &mut Checker<'_>, file: &ast::File, d: Decls) -> Workf
         attributes: d.attributes,
         webhooks: d.webhooks,
         fulfillment_actions: d.fulfillment_actions,
+        hidden_actions: d.hidden_actions,
         settings: d.settings,
         channels: channels_out,
         transitions,

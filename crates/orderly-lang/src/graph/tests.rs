@@ -66,6 +66,7 @@ fn sample() -> Workflow {
         attributes: vec![],
         webhooks: vec![],
         fulfillment_actions: vec![],
+        hidden_actions: vec![],
         settings: Settings::default(),
         channels: vec![],
         transitions: vec![

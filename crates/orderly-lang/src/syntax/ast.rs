@@ -170,6 +170,8 @@ pub struct WebhookDecl {
 pub struct ActionsDecl {
     /// The action names offered to staff, in order.
     pub names: Vec<Str>,
+    /// The names marked `hidden`: recorded hidden from the customer unless said otherwise.
+    pub hidden: Vec<String>,
     /// The whole declaration.
     pub span: Span,
 }

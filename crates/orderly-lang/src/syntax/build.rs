@@ -126,7 +126,19 @@ pub(super) fn item(p: P<'_>, base: usize) -> Item {
             Item::Webhook(WebhookDecl { name, description, span: sp })
         }
         Rule::actions_decl => {
-            Item::Actions(ActionsDecl { names: children(p).map(|s| string(s, base)).collect(), span: sp })
+            let mut names = Vec::new();
+            let mut hidden = Vec::new();
+            for entry in children(p) {
+                let is_hidden = has_keyword(&entry, "hidden");
+                if let Some(s) = children(entry).next() {
+                    let s = string(s, base);
+                    if is_hidden {
+                        hidden.push(s.text.clone());
+                    }
+                    names.push(s);
+                }
+            }
+            Item::Actions(ActionsDecl { names, hidden, span: sp })
         }
         Rule::settings_decl => Item::Settings(SettingsDecl {
             entries: children(p).map(|s| setting(s, base)).collect(),

@@ -123,7 +123,8 @@ impl Printer {
             Item::Actions(a) => {
                 self.line(0, "fulfillment actions {");
                 for n in &a.names {
-                    self.line(1, &quote(&n.text));
+                    let hidden = if a.hidden.contains(&n.text) { " hidden" } else { "" };
+                    self.line(1, &format!("{}{hidden}", quote(&n.text)));
                 }
                 self.line(0, "}");
             }
