@@ -505,3 +505,44 @@ on shown from open stay { record "Credit check" visible }
     let visible: Vec<bool> = o.fulfillment_actions.iter().map(|a| a.visible).collect();
     assert_eq!(visible, [false, true, false, true, true]);
 }
+
+/// A timer listed in two statuses restarts when the order moves from one to the other (left:
+/// cancelled; entered: started anew), and keeps running through a `stay`.
+#[test]
+fn a_timer_restarts_on_a_move_between_its_statuses_and_runs_on_through_a_stay() {
+    const TWO: &str = r#"
+workflow two
+status awaiting_payment "Awaiting Payment"
+status declined "Declined"
+status done "Done" final
+event decline
+event nudge
+event pay
+channel web { start in awaiting_payment }
+on decline from awaiting_payment go to declined
+on nudge from declined stay
+on pay from awaiting_payment, declined go to done
+timer overdue after 14d in awaiting_payment, declined stay
+"#;
+    let out = compile(TWO, &Context::default());
+    let w = out.workflow.unwrap_or_else(|| panic!("{:?}", out.diagnostics));
+    let input: NewOrder = serde_json::from_value(serde_json::json!({
+        "channel": "web", "customer": {"email": "a@b.c"},
+        "lines": [{"sku": "A", "qty": 1, "unit_price": "5.00"}]
+    }))
+    .expect("valid input");
+    let created = create(&w, &input, Customer::default(), false, t0(), &NoHooks).expect("created");
+    assert_eq!(created.timer_starts[0].due_at, t0() + chrono::Duration::days(14));
+    let day10 = t0() + chrono::Duration::days(10);
+    let moved =
+        apply(&w, &created.order, &event("decline", serde_json::json!({})), day10, &NoHooks).expect("moved");
+    assert_eq!(moved.timer_cancels, [TimerCancel::Status("awaiting_payment".into())]);
+    assert_eq!(moved.timer_starts.len(), 1);
+    assert_eq!(moved.timer_starts[0].due_at, day10 + chrono::Duration::days(14), "14 days from the move");
+    let stayed =
+        apply(&w, &moved.order, &event("nudge", serde_json::json!({})), day10, &NoHooks).expect("stays");
+    assert!(
+        stayed.timer_cancels.is_empty() && stayed.timer_starts.is_empty(),
+        "a stay leaves the timer running"
+    );
+}
