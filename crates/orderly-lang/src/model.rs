@@ -52,6 +52,13 @@ pub struct Workflow {
     pub on_leave: Vec<Vec<Action>>,
     /// Actions run once when an order is created, after its initial status is set.
     pub on_create: Vec<Action>,
+    /// Actions run when an order of one channel is created (`on created from CHANNEL`), after
+    /// those of every channel.
+    pub on_create_from: Vec<(String, Vec<Action>)>,
+    /// Actions run once, when the order becomes fully invoiced (`on invoiced`).
+    pub on_invoiced: Vec<Action>,
+    /// Actions run once, when the order is paid in full (`on paid in full`).
+    pub on_paid_in_full: Vec<Action>,
     /// `renamed old -> new` mappings for hot reload.
     pub renamed: Vec<(String, StatusId)>,
     /// Hook files the workflow refers to (relative to its `hooks/` folder).

@@ -537,8 +537,12 @@ pub fn create(
     }
     run.auto_invoice();
     run.enter(start, None)?;
+    run.as_new_order();
     let on_create = &w.on_create;
     run.run_actions(on_create, None)?;
+    for (_, actions) in w.on_create_from.iter().filter(|(c, _)| *c == channel.code) {
+        run.run_actions(actions, None)?;
+    }
     run.settle()?;
     let mut d = run.into_decision();
     d.steps.insert(0, Step { event: None, from: String::new(), to: start_code, line: 0 });

@@ -16,6 +16,11 @@ use std::collections::VecDeque;
 
 /// The work of one input, accumulating into a decision.
 pub(crate) struct Run<'a> {
+    /// Whether the order was fully invoiced before this input: `on invoiced` runs once, when
+    /// it becomes so.
+    invoiced_before: bool,
+    /// Whether it was paid in full before this input (likewise `on paid in full`).
+    paid_before: bool,
     pub(crate) w: &'a Workflow,
     hooks: &'a dyn Hooks,
     pub(crate) now: Time,
@@ -40,7 +45,11 @@ impl<'a> Run<'a> {
         actor: Option<String>,
     ) -> Self {
         order.phase = phase_of(w, &order.status);
+        let invoiced_before = order.invoiced;
+        let paid_before = paid_in_full(&order);
         Run {
+            invoiced_before,
+            paid_before,
             w,
             hooks,
             now,
@@ -569,12 +578,35 @@ impl<'a> Run<'a> {
             .unwrap_or_default()
     }
 
+    /// A new order: nothing had happened to it before this input, so being invoiced or paid in
+    /// full at creation is a moment too.
+    pub(crate) fn as_new_order(&mut self) {
+        self.invoiced_before = false;
+        self.paid_before = false;
+    }
+
+    /// Runs the actions of the business moments this input brought about, each once: the order
+    /// became fully invoiced (`on invoiced`), or paid in full (`on paid in full`).
+    fn moments(&mut self) -> Result<(), Rejection> {
+        let w = self.w;
+        if !self.invoiced_before && self.order.invoiced {
+            self.invoiced_before = true;
+            self.run_actions(&w.on_invoiced, None)?;
+        }
+        if !self.paid_before && paid_in_full(&self.order) {
+            self.paid_before = true;
+            self.run_actions(&w.on_paid_in_full, None)?;
+        }
+        Ok(())
+    }
+
     /// Auto-invoice and automatic transitions until none fires, then follow-up events.
     pub(crate) fn settle(&mut self) -> Result<(), Rejection> {
         // Statuses gone through, for the message when the bound is hit (ids: no allocation).
         let mut visited: Vec<StatusId> = self.w.status_id(&self.order.status).into_iter().collect();
         loop {
             self.auto_invoice();
+            self.moments()?;
             let from = self.status_id()?;
             let mut fired = None;
             // `stay` rules fire too: their actions run and the loop looks again, so a `stay`
@@ -984,4 +1016,9 @@ pub fn edit_fulfillment_action(
     let mut run = Run::new(w, &super::NoHooks, o, now, input.actor.clone());
     run.record("fulfillment_action_changed", None, json!({"n": n, "before": before, "after": after}));
     Ok(run.into_decision())
+}
+
+/// Paid in full: a total above zero with nothing left to pay.
+fn paid_in_full(order: &Order) -> bool {
+    order.total() > rust_decimal::Decimal::ZERO && order.balance_due() <= rust_decimal::Decimal::ZERO
 }

@@ -546,3 +546,66 @@ timer overdue after 14d in awaiting_payment, declined stay
         "a stay leaves the timer running"
     );
 }
+
+/// Business moments that are not statuses: `on created from CHANNEL` for one channel's orders,
+/// `on invoiced` and `on paid in full` once each, whenever they happen.
+#[test]
+fn actions_run_on_business_moments_once() {
+    const MOMENTS: &str = r#"
+workflow moments
+settings { auto_pick = on  auto_invoice = on }
+status open "Open"
+status done "Done" final
+flag phone_order "came by phone"
+flag invoiced_once "invoiced"
+flag thanked "paid in full"
+event payment_received is payment
+event finish
+channel web { start in open }
+channel phone { start in open }
+on created from phone { set flag phone_order }
+on invoiced { set flag invoiced_once  note "Invoice sent" }
+on paid in full { set flag thanked  send email to customer template "thank_you" }
+on payment_received from open stay
+on finish from open go to done
+"#;
+    let out = compile(MOMENTS, &Context::default());
+    let w = out.workflow.unwrap_or_else(|| panic!("{:?}", out.diagnostics));
+    let order = |channel: &str, payment: serde_json::Value| -> NewOrder {
+        serde_json::from_value(serde_json::json!({
+            "channel": channel,
+            "customer": {"email": "a@b.c"},
+            "payment": payment,
+            "lines": [{"sku": "A", "qty": 1, "unit_price": "50.00", "in_stock": true}]
+        }))
+        .expect("valid input")
+    };
+    // A phone order paid by check: the phone action runs; auto-invoiced at once; not paid yet.
+    let check = serde_json::json!({"method": "check", "outcome": "pending"});
+    let d = create(&w, &order("phone", check), Customer::default(), false, t0(), &NoHooks).expect("created");
+    assert!(d.order.flags.contains("phone_order"));
+    assert!(d.order.flags.contains("invoiced_once"), "invoiced at creation is the moment too");
+    assert!(!d.order.flags.contains("thanked"));
+    let notes = |d: &Decision| d.history.iter().filter(|h| h.kind == "note").count();
+    assert_eq!(notes(&d), 1);
+    // Half paid, then the rest: `on paid in full` runs at the second payment, once.
+    let pay = |amount: &str| {
+        event(
+            "payment_received",
+            serde_json::json!({"method": "check", "outcome": "approved", "amount": amount}),
+        )
+    };
+    let half = apply(&w, &d.order, &pay("25.00"), t0(), &NoHooks).expect("half");
+    assert!(!half.order.flags.contains("thanked"));
+    let rest = apply(&w, &half.order, &pay("25.00"), t0(), &NoHooks).expect("rest");
+    assert!(rest.order.flags.contains("thanked"));
+    assert_eq!(rest.outbox.len(), 1, "one thank-you email");
+    assert_eq!(notes(&rest), 0, "already invoiced: `on invoiced` does not run again");
+    let again = apply(&w, &rest.order, &pay("0.00"), t0(), &NoHooks).expect("again");
+    assert!(again.outbox.is_empty(), "paid in full only once");
+    // A web order paid by card at creation: paid in full then; no phone action.
+    let card = serde_json::json!({"method": "credit_card", "outcome": "approved"});
+    let web = create(&w, &order("web", card), Customer::default(), false, t0(), &NoHooks).expect("created");
+    assert!(!web.order.flags.contains("phone_order"));
+    assert!(web.order.flags.contains("thanked"), "paid in full at creation");
+}

@@ -16,6 +16,9 @@ pub(super) fn compile(ch: &mut Checker<'_>, file: &ast::File, d: Decls) -> Workf
     let mut on_enter = vec![Vec::new(); d.statuses.len()];
     let mut on_leave = vec![Vec::new(); d.statuses.len()];
     let mut on_create = Vec::new();
+    let mut on_create_from = Vec::new();
+    let mut on_invoiced = Vec::new();
+    let mut on_paid_in_full = Vec::new();
     let mut renamed = Vec::new();
     let mut broken = Vec::new();
 
@@ -32,11 +35,48 @@ pub(super) fn compile(ch: &mut Checker<'_>, file: &ast::File, d: Decls) -> Workf
                     HookMoment::Entering => "`on entering` actions",
                     HookMoment::Leaving => "`on leaving` actions",
                     HookMoment::Created => "`on created` actions",
+                    HookMoment::Invoiced => "`on invoiced` actions",
+                    HookMoment::PaidInFull => "`on paid in full` actions",
                 };
                 let acts = actions(ch, &d, &h.actions, Scope::new(None, place));
-                if h.moment == HookMoment::Created {
-                    on_create.extend(acts);
-                    continue;
+                match h.moment {
+                    HookMoment::Created if h.statuses.is_empty() => {
+                        on_create.extend(acts);
+                        continue;
+                    }
+                    HookMoment::Created => {
+                        for c in &h.statuses {
+                            if file
+                                .items
+                                .iter()
+                                .any(|i| matches!(i, Item::Channel(x) if x.code.text == c.text))
+                            {
+                                on_create_from.push((c.text.clone(), acts.clone()));
+                            } else {
+                                let channels: Vec<&str> = file
+                                    .items
+                                    .iter()
+                                    .filter_map(|i| match i {
+                                        Item::Channel(x) => Some(x.code.text.as_str()),
+                                        _ => None,
+                                    })
+                                    .collect();
+                                ch.unknown(Code::UnknownCode, "channel", c, channels.iter().copied(), || {
+                                    format!("declare it: `channel {} {{ start in STATUS }}`", c.text)
+                                });
+                            }
+                        }
+                        continue;
+                    }
+                    HookMoment::Invoiced => {
+                        on_invoiced.extend(acts);
+                        continue;
+                    }
+                    HookMoment::PaidInFull => {
+                        on_paid_in_full.extend(acts);
+                        continue;
+                    }
+                    HookMoment::Entering | HookMoment::Leaving => {}
                 }
                 let lists = if h.moment == HookMoment::Entering { &mut on_enter } else { &mut on_leave };
                 for s in &h.statuses {
@@ -135,6 +175,9 @@ pub(super) fn compile(ch: &mut Checker<'_>, file: &ast::File, d: Decls) -> Workf
         on_enter,
         on_leave,
         on_create,
+        on_create_from,
+        on_invoiced,
+        on_paid_in_full,
         renamed,
         hook_files: std::mem::take(&mut ch.hooks_used),
         hook_refs: std::mem::take(&mut ch.hook_refs),

@@ -306,8 +306,13 @@ pub enum HookMoment {
     Entering,
     /// `on leaving`
     Leaving,
-    /// `on created`: once, when the order is created (after its initial status is set).
+    /// `on created [from CHANNELS]`: once, when the order is created (after its initial status
+    /// is set).
     Created,
+    /// `on invoiced`: once, when the order becomes fully invoiced.
+    Invoiced,
+    /// `on paid in full`: once, when nothing is left to pay of a total above zero.
+    PaidInFull,
 }
 
 /// `on entering STATUSES { actions }` / `on leaving STATUSES { actions }`
@@ -315,7 +320,8 @@ pub enum HookMoment {
 pub struct StatusHookDecl {
     /// Entering or leaving.
     pub moment: HookMoment,
-    /// The statuses.
+    /// The statuses (`on entering` / `on leaving`), or the channels (`on created from ...`;
+    /// empty: every channel).
     pub statuses: Vec<Name>,
     /// The actions.
     pub actions: Vec<Action>,

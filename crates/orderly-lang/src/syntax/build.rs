@@ -146,10 +146,16 @@ pub(super) fn item(p: P<'_>, base: usize) -> Item {
         }),
         Rule::channel_decl => channel(p, base),
         Rule::transition | Rule::auto_transition => Item::Transition(transition(p, base)),
-        Rule::entering_decl | Rule::leaving_decl | Rule::created_decl => {
+        Rule::entering_decl
+        | Rule::leaving_decl
+        | Rule::created_decl
+        | Rule::invoiced_decl
+        | Rule::paid_decl => {
             let moment = match p.as_rule() {
                 Rule::entering_decl => HookMoment::Entering,
                 Rule::leaving_decl => HookMoment::Leaving,
+                Rule::invoiced_decl => HookMoment::Invoiced,
+                Rule::paid_decl => HookMoment::PaidInFull,
                 _ => HookMoment::Created,
             };
             let mut statuses = Vec::new();

@@ -146,7 +146,12 @@ impl Printer {
                 match h.moment {
                     HookMoment::Entering => self.out.push_str(&format!("on entering {}", names(&h.statuses))),
                     HookMoment::Leaving => self.out.push_str(&format!("on leaving {}", names(&h.statuses))),
-                    HookMoment::Created => self.out.push_str("on created"),
+                    HookMoment::Created if h.statuses.is_empty() => self.out.push_str("on created"),
+                    HookMoment::Created => {
+                        self.out.push_str(&format!("on created from {}", names(&h.statuses)))
+                    }
+                    HookMoment::Invoiced => self.out.push_str("on invoiced"),
+                    HookMoment::PaidInFull => self.out.push_str("on paid in full"),
                 }
                 self.block(&h.actions, true);
             }
