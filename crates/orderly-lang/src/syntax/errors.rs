@@ -455,4 +455,7 @@ const KEYWORD_WORDS: &[&str] = &[
     "starts",
     "ends",
     "contains",
+    "unless",
+    "invoiced",
+    "full",
 ];
