@@ -338,20 +338,12 @@ pub fn show(e: &model::Expr) -> String {
             };
             format!("{} {op} {}", show_tight(a), show_tight(b))
         }
-        ExprKind::In(v, list, negated) => format!(
-            "{} {}in [{}]",
-            show_tight(v),
-            if *negated { "not " } else { "" },
-            list.iter().map(show).collect::<Vec<_>>().join(", ")
-        ),
+        ExprKind::In(v, list, negated) => {
+            format!("{} {}in {}", show_tight(v), if *negated { "not " } else { "" }, show_list(list))
+        }
         ExprKind::TextTest(test, v, patterns) => match patterns.as_slice() {
             [one] => format!("{} {} {}", show_tight(v), test.words(), show_tight(one)),
-            many => format!(
-                "{} {} [{}]",
-                show_tight(v),
-                test.words(),
-                many.iter().map(show).collect::<Vec<_>>().join(", ")
-            ),
+            many => format!("{} {} {}", show_tight(v), test.words(), show_list(many)),
         },
         ExprKind::Aggregate(kind, inner) => {
             let word = match kind {
@@ -367,6 +359,11 @@ pub fn show(e: &model::Expr) -> String {
         }
         ExprKind::Hook(h) => format!("hook \"{h}\""),
     }
+}
+
+/// `[a, b, c]`, as written.
+fn show_list(items: &[model::Expr]) -> String {
+    format!("[{}]", items.iter().map(show).collect::<Vec<_>>().join(", "))
 }
 
 fn show_tight(e: &model::Expr) -> String {

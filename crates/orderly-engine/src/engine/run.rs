@@ -112,9 +112,13 @@ impl<'a> Run<'a> {
         r
     }
 
-    /// Whether a transition's guard holds.
-    fn holds(&self, t: &Transition, event: Option<&EventInput>) -> Result<bool, Rejection> {
-        match &t.guard {
+    /// Whether a guard (a transition's or a timer's) holds; no guard always does.
+    fn holds(
+        &self,
+        guard: Option<&crate::model::Expr>,
+        event: Option<&EventInput>,
+    ) -> Result<bool, Rejection> {
+        match guard {
             None => Ok(true),
             Some(g) => match eval(g, &self.ctx(event)) {
                 Ok(v) => Ok(v == Value::Bool(true)),
@@ -145,12 +149,8 @@ impl<'a> Run<'a> {
         for t in self.w.timers.iter().filter(|t| t.statuses.contains(&to)) {
             // A timer with `when` starts only for an order its condition holds for (and checks
             // it again when it is due).
-            if let Some(g) = &t.guard {
-                match eval(g, &self.ctx(None)) {
-                    Ok(Value::Bool(true)) => {}
-                    Ok(_) => continue,
-                    Err(e) => return Err(self.hook_failed(e)),
-                }
+            if !self.holds(t.guard.as_ref(), None)? {
+                continue;
             }
             let due_at = self.now + chrono::Duration::from_std(t.after).unwrap_or(chrono::Duration::MAX);
             self.timer_starts.push(TimerStart { name: t.name.clone(), due_at, status: code.clone() });
@@ -540,7 +540,7 @@ impl<'a> Run<'a> {
         self.auto_invoice();
         let mut candidates = Vec::new();
         for t in self.w.transitions_on(from, event_id) {
-            if self.holds(t, Some(input))? {
+            if self.holds(t.guard.as_ref(), Some(input))? {
                 return self.take(t, Some(input), Some(input.name.clone()));
             }
             if let Some(g) = &t.guard {
@@ -612,7 +612,7 @@ impl<'a> Run<'a> {
             // `stay` rules fire too: their actions run and the loop looks again, so a `stay`
             // whose guard keeps holding is caught by the step bound below.
             for t in self.w.transitions.iter().filter(|t| t.event.is_none() && t.sources.contains(&from)) {
-                if self.holds(t, None)? {
+                if self.holds(t.guard.as_ref(), None)? {
                     fired = Some(t);
                     break;
                 }
@@ -837,17 +837,11 @@ fn fire(
     let timer = t.name.as_str();
     let label = format!("timer:{timer}");
     let mut run = Run::new(w, hooks, order.clone(), now, Some("timer".into()));
-    if let Some(g) = &t.guard {
-        match eval(g, &run.ctx(None)) {
-            Ok(Value::Bool(true)) => {}
-            Ok(_) => {
-                // Due, and its condition does not hold: it does nothing, and says why.
-                let why = why_false(g, &run.ctx(None));
-                run.record("timer_skipped", Some(&label), json!({"timer": timer, "because": why}));
-                return Ok(run.into_decision());
-            }
-            Err(e) => return Err(run.hook_failed(e)),
-        }
+    if !run.holds(t.guard.as_ref(), None)? {
+        // Due, and its condition does not hold (so it has one): it does nothing, and says why.
+        let why = t.guard.as_ref().map(|g| why_false(g, &run.ctx(None))).unwrap_or_default();
+        run.record("timer_skipped", Some(&label), json!({"timer": timer, "because": why}));
+        return Ok(run.into_decision());
     }
     run.record("timer", Some(&label), json!({"timer": timer}));
     run.run_actions(&t.actions, None)?;

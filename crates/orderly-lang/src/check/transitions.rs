@@ -22,6 +22,15 @@ pub(super) fn compile(ch: &mut Checker<'_>, file: &ast::File, d: Decls) -> Workf
     let mut renamed = Vec::new();
     let mut broken = Vec::new();
 
+    // The channels `on created from` may name.
+    let channel_names: Vec<&str> = file
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Channel(x) => Some(x.code.text.as_str()),
+            _ => None,
+        })
+        .collect();
     for item in &file.items {
         match item {
             Item::Channel(c) => channels_out.push(channels::compile(ch, &d, c)),
@@ -46,24 +55,16 @@ pub(super) fn compile(ch: &mut Checker<'_>, file: &ast::File, d: Decls) -> Workf
                     }
                     HookMoment::Created => {
                         for c in &h.statuses {
-                            if file
-                                .items
-                                .iter()
-                                .any(|i| matches!(i, Item::Channel(x) if x.code.text == c.text))
-                            {
+                            if channel_names.contains(&c.text.as_str()) {
                                 on_create_from.push((c.text.clone(), acts.clone()));
                             } else {
-                                let channels: Vec<&str> = file
-                                    .items
-                                    .iter()
-                                    .filter_map(|i| match i {
-                                        Item::Channel(x) => Some(x.code.text.as_str()),
-                                        _ => None,
-                                    })
-                                    .collect();
-                                ch.unknown(Code::UnknownCode, "channel", c, channels.iter().copied(), || {
-                                    format!("declare it: `channel {} {{ start in STATUS }}`", c.text)
-                                });
+                                ch.unknown(
+                                    Code::UnknownCode,
+                                    "channel",
+                                    c,
+                                    channel_names.iter().copied(),
+                                    || format!("declare it: `channel {} {{ start in STATUS }}`", c.text),
+                                );
                             }
                         }
                         continue;

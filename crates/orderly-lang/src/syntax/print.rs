@@ -294,6 +294,18 @@ impl Printer {
         }
     }
 
+    /// Prints `[a, b, c]`.
+    fn list(&mut self, items: &[Expr]) {
+        self.out.push('[');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.out.push_str(", ");
+            }
+            self.expr(item, 0);
+        }
+        self.out.push(']');
+    }
+
     /// Prints `e`, in parentheses when it binds less tightly than `min` requires.
     fn expr(&mut self, e: &Expr, min: u8) {
         let prec = precedence(e);
@@ -326,30 +338,15 @@ impl Printer {
             }
             ExprKind::In { value, list, negated } => {
                 self.expr(value, 5);
-                self.out.push_str(if *negated { " not in [" } else { " in [" });
-                for (i, item) in list.iter().enumerate() {
-                    if i > 0 {
-                        self.out.push_str(", ");
-                    }
-                    self.expr(item, 0);
-                }
-                self.out.push(']');
+                self.out.push_str(if *negated { " not in " } else { " in " });
+                self.list(list);
             }
             ExprKind::TextTest { value, test, patterns } => {
                 self.expr(value, 5);
                 write!(self.out, " {} ", test.words()).ok();
                 match patterns.as_slice() {
                     [one] => self.expr(one, 5),
-                    many => {
-                        self.out.push('[');
-                        for (i, item) in many.iter().enumerate() {
-                            if i > 0 {
-                                self.out.push_str(", ");
-                            }
-                            self.expr(item, 0);
-                        }
-                        self.out.push(']');
-                    }
+                    many => self.list(many),
                 }
             }
             ExprKind::Aggregate(kind, inner) => {
