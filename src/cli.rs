@@ -3,6 +3,7 @@
 //!
 //! Exit codes: 0 success, 1 a finding in the user's input, 2 a usage error (clap's own).
 
+use crate::config;
 use crate::diagnostics::Report;
 use crate::graph::{self, Format};
 use crate::load::{self, LoadError, Loaded};
@@ -124,6 +125,45 @@ Exit code: 0 every scenario passed, 1 a scenario failed or could not be read, 2 
         #[arg(default_value = "workflows")]
         path: PathBuf,
     },
+    /// Manage the staff users who log in to the studio and the console.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+/// `orderly user ...`.
+#[derive(Debug, Subcommand)]
+enum UserAction {
+    /// Add a staff user to the configuration file: asks for the password (twice) and writes its
+    /// argon2 hash, never the password.
+    #[command(
+        after_help = "Roles: viewer (orders:read, workflows:read), clerk (+ orders:write, events:write), \
+manager (+ metrics:read), admin (everything: saving workflows in the studio, reloads), or one of the \
+file's own [roles]. The service reads users when it starts: restart it to let a new user log in.
+
+Examples:
+  orderly user add ana --role admin
+  printf '%s\\n' \"$PASSWORD\" | orderly user add till-3 --role clerk --password-stdin --config /etc/orderly/orderly.toml
+
+Exit code: 0 written, 1 refused (the file was not changed), 2 usage error."
+    )]
+    Add {
+        /// The login name (recorded as the actor of everything the user does).
+        name: String,
+        /// The role: viewer, clerk, manager, admin, or one of the file's `[roles]`.
+        #[arg(long)]
+        role: String,
+        /// The configuration file to write (created if missing).
+        #[arg(long, short, default_value = "orderly.toml")]
+        config: PathBuf,
+        /// Read the password from the first line of standard input instead of asking.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Replace the user's password and role if the name exists already.
+        #[arg(long)]
+        replace: bool,
+    },
 }
 
 /// `orderly graph --format`: the picture formats of [`graph::render`].
@@ -165,7 +205,81 @@ pub fn main() -> ExitCode {
         Command::Graph { file, format, output } => graph_cmd(&file, format, output.as_deref()),
         Command::Test { path } => test_cmd(&path),
         Command::Migrate { database } => migrate_cmd(&database),
+        Command::User { action: UserAction::Add { name, role, config, password_stdin, replace } } => {
+            user_add(&name, &role, &config, password_stdin, replace)
+        }
     }
+}
+
+/// `orderly user add`: reads the password, hashes it, and writes the user into the file, after
+/// checking that the file with the user still reads as a configuration.
+fn user_add(name: &str, role: &str, file: &Path, password_stdin: bool, replace: bool) -> ExitCode {
+    let refuse = |m: String| {
+        errln!("error: {m}");
+        ExitCode::from(1)
+    };
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return refuse(format!("cannot read `{}`: {e}", file.display())),
+    };
+    let password = if password_stdin {
+        let mut line = String::new();
+        if let Err(e) = std::io::stdin().read_line(&mut line) {
+            return refuse(format!("cannot read the password from standard input: {e}"));
+        }
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("Password for {name}: "));
+        let second = rpassword::prompt_password("Again: ");
+        match (first, second) {
+            (Ok(a), Ok(b)) if a == b => a,
+            (Ok(_), Ok(_)) => return refuse("the two passwords differ; nothing was written".into()),
+            (Err(e), _) | (_, Err(e)) => return refuse(format!("cannot read the password: {e}")),
+        }
+    } else {
+        return refuse(
+            "standard input is not a terminal: give --password-stdin to read the password from it".into(),
+        );
+    };
+    if password.chars().count() < config::MIN_PASSWORD {
+        return refuse(format!(
+            "the password is shorter than {} characters; nothing was written",
+            config::MIN_PASSWORD
+        ));
+    }
+    let hash = match config::hash_password(&password) {
+        Ok(h) => h,
+        Err(e) => return refuse(e),
+    };
+    let updated = match config::add_to_file(&text, name, role, &hash, replace) {
+        Ok(t) => t,
+        Err(e) => return refuse(format!("{e}; `{}` was not changed", file.display())),
+    };
+    // The file must still be a configuration the service reads (the role exists, the name is
+    // valid): otherwise nothing is written.
+    if let Err(e) = config::Config::from_toml(&updated, file, |_| None) {
+        return refuse(format!("{e}; `{}` was not changed", file.display()));
+    }
+    if let Err(e) = write_atomically(file, &updated) {
+        return refuse(format!("cannot write `{}`: {e}", file.display()));
+    }
+    outln!(
+        "{} user `{name}` with role `{role}` in {}; restart `orderly serve` to let them log in",
+        if replace { "wrote" } else { "added" },
+        file.display()
+    );
+    ExitCode::SUCCESS
+}
+
+/// Writes `text` to `path` through a temporary file beside it and a rename, so that a reader
+/// never sees half a file.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let tmp =
+        dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("orderly.toml")));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// `1 event`, `2 events`.

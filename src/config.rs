@@ -21,6 +21,11 @@ use toml::Spanned;
 
 use crate::diagnostics::did_you_mean;
 
+mod users;
+pub use users::{
+    add_to_file, decoy_hash, hash_password, verify_password, User, BUILT_IN_ROLES, MIN_PASSWORD,
+};
+
 /// The configuration of `orderly serve`: defaults, then the file, then the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -39,6 +44,13 @@ pub struct Config {
     pub log_level: String,
     /// The API tokens (`[[tokens]]`, `ORDERLY_TOKENS`). None means every route is open.
     pub tokens: Vec<Token>,
+    /// Staff users of the browser faces (`[[users]]`), each with a role.
+    pub users: Vec<User>,
+    /// How long a staff login lasts, in hours (`session_hours`, default 12).
+    pub session_hours: u64,
+    /// Whether session cookies are marked `Secure` (sent over HTTPS only): set it when a TLS
+    /// proxy is in front (`secure_cookies`, default false).
+    pub secure_cookies: bool,
     /// `/v1/track` requests allowed per client address per minute (`track_per_minute`).
     pub track_per_minute: u32,
     /// Reverse proxies whose `X-Forwarded-For` names the client (`trusted_proxies`: addresses
@@ -243,9 +255,10 @@ pub enum ConfigError {
     },
     /// A non-loopback address without any token: the service would be open to the network.
     #[error(
-        "refusing to listen on `{bind}` without tokens: every route, admin ones included, would be \
-         open to anyone who can reach it; add a `[[tokens]]` table to the configuration file (or \
-         set ORDERLY_TOKENS), or bind to a loopback address such as `127.0.0.1:{}`",
+        "refusing to listen on `{bind}` without tokens or users: every route, admin ones included, \
+         would be open to anyone who can reach it; add a `[[tokens]]` table to the configuration \
+         file (or set ORDERLY_TOKENS) or a staff user (`orderly user add NAME --role admin`), or \
+         bind to a loopback address such as `127.0.0.1:{}`",
         bind.port()
     )]
     Exposure {
@@ -264,6 +277,9 @@ impl Default for Config {
             log_format: LogFormat::Human,
             log_level: "info".into(),
             tokens: Vec::new(),
+            users: Vec::new(),
+            session_hours: 12,
+            secure_cookies: false,
             track_per_minute: 30,
             trusted_proxies: Vec::new(),
             timer_interval_ms: 1000,
@@ -388,6 +404,19 @@ impl Config {
             let tokens = tokens.0.into_iter().map(|t| (t.span(), t.into_inner()));
             config.tokens = tokens_from(tokens).map_err(|(span, m)| at(span, m))?;
         }
+        let own_roles = raw.roles.map(Spanned::into_inner).unwrap_or_default();
+        if let Some((name, _)) = own_roles.iter().find(|(_, scopes)| scopes.is_empty()) {
+            let codes = Scope::ALL.map(Scope::code).join(", ");
+            return Err(at(
+                0..0,
+                format!("role `{name}` in `[roles]` has no scopes: give it at least one of {codes}"),
+            ));
+        }
+        if let Some(users) = raw.users {
+            let roles = users::roles(&own_roles);
+            let users = users.0.into_iter().map(|t| (t.span(), t.into_inner()));
+            config.users = users::users_from(users, &roles).map_err(|(span, m)| at(span, m))?;
+        }
         for (name, table) in raw.webhooks.unwrap_or_default() {
             let span = table.span();
             let hook = webhook(&name, table.into_inner(), &env).map_err(|(s, m)| at(s.unwrap_or(span), m))?;
@@ -485,17 +514,19 @@ impl Config {
                 }
                 self.max_header_size = size;
             }
-            "watch" => {
-                self.watch = match value {
-                    toml::Value::Boolean(b) => *b,
-                    toml::Value::String(s) if ["true", "1"].contains(&s.trim()) => true,
-                    toml::Value::String(s) if ["false", "0"].contains(&s.trim()) => false,
-                    _ => return Err("must be `true` or `false` (or `1` or `0`)".into()),
-                }
-            }
+            "session_hours" => self.session_hours = whole(value, 1)?,
+            "secure_cookies" => self.secure_cookies = flag(value)?,
+            "watch" => self.watch = flag(value)?,
             _ => return Err("is not a configuration key".into()),
         }
         Ok(())
+    }
+
+    /// Whether the service is open: no tokens and no staff users, so every caller may do
+    /// everything (the API as an anonymous caller, the pages as the local user); such a service
+    /// listens on loopback only ([`Config::check_exposure`]).
+    pub fn open(&self) -> bool {
+        self.tokens.is_empty() && self.users.is_empty()
     }
 
     /// Finds the token whose secret is `presented` (compares SHA-256 digests).
@@ -508,10 +539,20 @@ impl Config {
     /// Refuses a non-loopback `bind` when no token is configured (the service would be open to
     /// the network): the error says so and what to do.
     pub fn check_exposure(&self) -> Result<(), ConfigError> {
-        if self.tokens.is_empty() && !self.bind.ip().to_canonical().is_loopback() {
+        if self.open() && !self.bind.ip().to_canonical().is_loopback() {
             return Err(ConfigError::Exposure { bind: self.bind });
         }
         Ok(())
+    }
+}
+
+/// `true` or `false` (from the environment also `1` or `0`).
+fn flag(value: &toml::Value) -> Result<bool, String> {
+    match value {
+        toml::Value::Boolean(b) => Ok(*b),
+        toml::Value::String(s) if ["true", "1"].contains(&s.trim()) => Ok(true),
+        toml::Value::String(s) if ["false", "0"].contains(&s.trim()) => Ok(false),
+        _ => Err("must be `true` or `false` (or `1` or `0`)".into()),
     }
 }
 
@@ -533,7 +574,9 @@ macro_rules! top_level_keys {
         #[serde(deny_unknown_fields)]
         struct RawFile {
             $($key: Value,)*
-            tokens: Option<TokenTables>,
+            tokens: Option<Tables<RawToken>>,
+            users: Option<Tables<users::RawUser>>,
+            roles: Option<Spanned<BTreeMap<String, Vec<Scope>>>>,
             webhooks: Option<BTreeMap<String, Spanned<RawWebhook>>>,
             delivery: Option<Spanned<RawDelivery>>,
             email: Option<Spanned<RawEmail>>,
@@ -565,6 +608,8 @@ top_level_keys!(
     header_read_timeout_ms,
     body_read_timeout_ms,
     max_header_size,
+    session_hours,
+    secure_cookies,
 );
 
 type Value = Option<Spanned<toml::Value>>;
@@ -718,26 +763,26 @@ fn email(raw: RawEmail, env: &impl Fn(&str) -> Option<String>) -> Result<EmailSe
     })
 }
 
-/// The `[[tokens]]` tables, with their places; says "two brackets" to a `[tokens]` table.
-struct TokenTables(Vec<Spanned<RawToken>>);
+/// A list of `[[NAME]]` tables, with their places; says "two brackets" to a `[NAME]` table.
+struct Tables<T>(Vec<Spanned<T>>);
 
-impl<'de> Deserialize<'de> for TokenTables {
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Tables<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Tables;
-        impl<'de> Visitor<'de> for Tables {
-            type Value = TokenTables;
+        struct List<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for List<T> {
+            type Value = Tables<T>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("`[[tokens]]` tables (two brackets)")
+                f.write_str("`[[tokens]]` or `[[users]]` tables (two brackets)")
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TokenTables, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tables<T>, A::Error> {
                 let mut tables = Vec::new();
                 while let Some(table) = seq.next_element()? {
                     tables.push(table);
                 }
-                Ok(TokenTables(tables))
+                Ok(Tables(tables))
             }
         }
-        d.deserialize_seq(Tables)
+        d.deserialize_seq(List(std::marker::PhantomData))
     }
 }
 

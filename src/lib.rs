@@ -23,6 +23,7 @@ pub mod http;
 pub mod load;
 pub mod logging;
 pub mod metrics;
+pub mod pages;
 pub mod registry;
 pub mod reload;
 pub mod scenario;

@@ -93,10 +93,22 @@ pub(crate) fn workflow_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
 
 /// Reads and checks every workflow file a path names.
 pub fn load(path: &Path) -> Result<Vec<Loaded>, LoadError> {
+    load_with(path, None)
+}
+
+/// [`load`], with `candidate` (a file of the folder and the text to check in its place: what
+/// the studio's editor holds) instead of what the disk has for that file.
+pub fn load_with(path: &Path, candidate: Option<(&Path, &str)>) -> Result<Vec<Loaded>, LoadError> {
     let mut loaded = Vec::new();
     for file in workflow_files(path)? {
-        let bytes = std::fs::read(&file).map_err(|source| LoadError::Io { path: file.clone(), source })?;
-        let source = String::from_utf8_lossy(&bytes).into_owned();
+        let source = match candidate {
+            Some((f, text)) if f == file => text.to_string(),
+            _ => {
+                let bytes =
+                    std::fs::read(&file).map_err(|source| LoadError::Io { path: file.clone(), source })?;
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
+        };
         let context =
             Context { hook_files: Some(hook_files(&file)), template_files: Some(template_files(&file)) };
         let outcome = check::compile(&source, &context);

@@ -55,6 +55,8 @@ pub enum Trigger {
     Api,
     /// SIGHUP.
     Signal,
+    /// A save in the studio.
+    Studio,
 }
 
 /// The result of one reload.

@@ -112,11 +112,14 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
         .await
         .map_err(|source| ServeError::Bind { addr: config.bind, source })?;
     let addr = listener.local_addr()?;
-    if config.tokens.is_empty() {
+    if config.open() {
         tracing::warn!(
-            "no tokens configured: every request may do everything, so the service listens on loopback only \
-             (add [[tokens]] to orderly.toml to open it to the network; see docs/configuration.md)"
+            "no tokens or users configured: every request may do everything (pages open as the local user), \
+             so the service listens on loopback only (add [[tokens]] or `orderly user add` to open it to \
+             the network; see docs/configuration.md)"
         );
+    } else if config.users.is_empty() {
+        tracing::warn!("no staff users configured: the studio's login takes nobody (add one with `orderly user add NAME --role admin`)");
     }
     tracing::info!(
         address = %addr,

@@ -129,7 +129,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
-        if state.config.tokens.is_empty() {
+        if state.config.open() {
             return Ok(Caller::Open);
         }
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {

@@ -22,6 +22,8 @@ mod track;
 pub mod view;
 mod workflows;
 
+pub(crate) use track::ClientAddr;
+
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::reload::Reloader;
@@ -49,6 +51,8 @@ pub struct AppState {
     /// The reloader, when workflows can be reloaded (`GET /v1/workflows` shows its last result).
     pub reloader: Option<Arc<Reloader>>,
     track_limiter: DefaultKeyedRateLimiter<IpAddr>,
+    /// What the browser pages keep (login limiter, the local form token).
+    pub pages: crate::pages::PagesState,
 }
 
 impl std::fmt::Debug for AppState {
@@ -72,6 +76,7 @@ impl AppState {
             config,
             metrics,
             reloader,
+            pages: crate::pages::PagesState::default(),
         })
     }
 }
@@ -105,7 +110,7 @@ pub fn openapi() -> serde_json::Value {
 /// over the limit and panics, and a tracing span per request.
 pub fn app(state: Arc<AppState>) -> Router {
     let (router, doc) = api().split_for_parts();
-    let doc = Arc::new(doc::to_json(&doc::for_service(doc::standard(doc), !state.config.tokens.is_empty())));
+    let doc = Arc::new(doc::to_json(&doc::for_service(doc::standard(doc), !state.config.open())));
     let body_limit = state.config.body_limit;
     let router = router
         .route(
@@ -115,6 +120,7 @@ pub fn app(state: Arc<AppState>) -> Router {
                 async move { axum::Json(doc) }
             }),
         )
+        .merge(crate::pages::routes())
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::wrong_method);
     edge(router, body_limit).with_state(state)

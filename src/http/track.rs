@@ -18,7 +18,14 @@ use std::sync::Arc;
 /// The client's address: the socket peer, or, when the peer is a trusted proxy
 /// (`trusted_proxies`), the last address in `X-Forwarded-For` that is not a trusted proxy
 /// itself (the one the nearest trusted proxy saw). Unknown in tests without a socket.
-pub(super) struct ClientAddr(IpAddr);
+pub(crate) struct ClientAddr(IpAddr);
+
+impl ClientAddr {
+    /// The address.
+    pub(crate) fn ip(&self) -> IpAddr {
+        self.0
+    }
+}
 
 impl FromRequestParts<Arc<AppState>> for ClientAddr {
     type Rejection = Infallible;

@@ -22,6 +22,7 @@ mod email;
 mod guards;
 mod hooks;
 mod invariants;
+mod pages;
 mod reload;
 mod robustness;
 mod scenarios;

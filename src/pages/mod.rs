@@ -1,0 +1,90 @@
+//! The browser faces, server-rendered by axum from minijinja templates compiled into the binary,
+//! with a little of our own JavaScript and CSS (`assets/`, also compiled in: no front-end build).
+//!
+//! - `session`: staff logins, sessions in the database, form tokens; `login`: its pages.
+//! - `studio`: the merchant's studio under `/studio`; `simulate`: its simulated order.
+//! - `render`: templates and the headers every page carries.
+//!
+//! The pages call the same service as the API; what a user does is recorded under their name.
+
+mod login;
+mod render;
+pub mod session;
+mod simulate;
+mod studio;
+
+use crate::http::AppState;
+use axum::extract::Path;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+/// What the pages keep while the service runs.
+pub struct PagesState {
+    /// Login tries per client address: a few a minute.
+    pub(crate) login_limiter: DefaultKeyedRateLimiter<IpAddr>,
+    /// The form token of the local user on an open service (one per process).
+    pub(crate) local_csrf: String,
+    /// One studio save at a time (write, reload, maybe put back).
+    pub(crate) saving: tokio::sync::Mutex<()>,
+}
+
+/// Login tries a client address may make a minute.
+pub const LOGINS_PER_MINUTE: u32 = 10;
+
+impl Default for PagesState {
+    fn default() -> Self {
+        let per_minute = NonZeroU32::new(LOGINS_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
+        PagesState {
+            login_limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            local_csrf: session::random_token(),
+            saving: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+impl std::fmt::Debug for PagesState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PagesState").finish_non_exhaustive()
+    }
+}
+
+/// The assets, by name, as compiled into the binary: (name, content type, bytes).
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("studio.js", "text/javascript; charset=utf-8", include_str!("assets/studio.js")),
+    ("style.css", "text/css; charset=utf-8", include_str!("assets/style.css")),
+];
+
+async fn asset(Path(name): Path<String>) -> Response {
+    match ASSETS.iter().find(|(n, _, _)| *n == name) {
+        Some((_, content_type, body)) => {
+            let mut res = (*body).into_response();
+            let h = res.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            res
+        }
+        None => render::page_error(StatusCode::NOT_FOUND, "There is no such file."),
+    }
+}
+
+/// The pages' routes.
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/studio") }))
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/assets/{name}", get(asset))
+        .route("/studio", get(studio::index))
+        .route("/studio/edit/{*file}", get(studio::edit))
+        .route("/studio/api/check", post(studio::api_check))
+        .route("/studio/api/simulate", post(studio::api_simulate))
+        .route("/studio/api/scenarios", post(studio::api_scenarios))
+        .route("/studio/api/save", post(studio::api_save))
+}

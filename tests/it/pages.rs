@@ -1,0 +1,388 @@
+//! The browser faces from the outside (without a browser: tests/browser/studio.py drives
+//! Chromium): staff logins and sessions on both backends, form tokens on every change, roles,
+//! the open local service, and the studio's calls (check, simulate, scenarios, save through the
+//! reload).
+
+use crate::support;
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use orderly::config::{hash_password, Config};
+use orderly::http::{app, AppState};
+use orderly::metrics::Metrics;
+use orderly::registry::Registry;
+use orderly::reload::Reloader;
+use orderly::service::{Service, SystemClock};
+use orderly::store::Store;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use tower::ServiceExt;
+
+const PASSWORD: &str = "correct horse battery";
+
+/// One argon2 hash for every test user (hashing is the slow part).
+fn hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| hash_password(PASSWORD).unwrap())
+}
+
+fn config_with_users() -> Config {
+    let text = format!(
+        "[[users]]\nname = \"ana\"\npassword_hash = \"{h}\"\nrole = \"admin\"\n\n\
+         [[users]]\nname = \"vic\"\npassword_hash = \"{h}\"\nrole = \"viewer\"\n",
+        h = hash()
+    );
+    Config::from_toml(&text, Path::new("orderly.toml"), |_| None).unwrap()
+}
+
+async fn router(store: Store, config: Config, dir: &Path) -> Router {
+    let registry = Registry::load(dir, &store).await.expect("workflows load");
+    let service = Arc::new(Service::serving(store, registry, Arc::new(SystemClock)));
+    let reloader = Arc::new(Reloader::new(service.clone(), dir.to_path_buf()));
+    let config = Config { workflows: dir.to_path_buf(), ..config };
+    app(AppState::new(service, config, Arc::new(Metrics::new()), Some(reloader)))
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    fn location(&self) -> &str {
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default()
+    }
+
+    /// The value a `Set-Cookie` header gives `name`, with the whole header.
+    fn cookie(&self, name: &str) -> Option<(String, String)> {
+        self.headers.get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
+            let (pair, _) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = pair.split_once('=')?;
+            (k == name).then(|| (v.to_string(), c.to_string()))
+        })
+    }
+
+    /// The value of the first `name="csrf"` or `data-csrf` in the page.
+    fn csrf(&self) -> String {
+        for marker in ["name=\"csrf\" value=\"", "data-csrf=\""] {
+            if let Some(rest) = self.body.split(marker).nth(1) {
+                return rest.split('"').next().unwrap().to_string();
+            }
+        }
+        panic!("no form token in the page: {}", self.body)
+    }
+}
+
+async fn send(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Option<String>,
+) -> Answer {
+    let mut req = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(body.map_or_else(Body::empty, Body::from)).unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = axum::body::to_bytes(res.into_body(), 16 << 20).await.unwrap();
+    Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+}
+
+fn form(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", orderly::pages::session::encode_component(v).replace('/', "%2F")))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Logs in as `name` and gives the session cookie's `name=value` and the page's form token.
+async fn login(app: &Router, name: &str) -> (String, String) {
+    let page = send(app, Method::GET, "/login?next=/studio", &[], None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let (login_cookie, _) = page.cookie("orderly_login").expect("the login form sets its token cookie");
+    let csrf = page.csrf();
+    let cookie = format!("orderly_login={login_cookie}");
+    let body = form(&[("name", name), ("password", PASSWORD), ("csrf", &csrf), ("next", "/studio")]);
+    let res = send(
+        app,
+        Method::POST,
+        "/login",
+        &[("content-type", "application/x-www-form-urlencoded"), ("cookie", &cookie)],
+        Some(body),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(res.location(), "/studio");
+    let (secret, header) = res.cookie("orderly_session").expect("a session cookie");
+    assert!(header.contains("HttpOnly") && header.contains("SameSite=Strict"), "{header}");
+    let session = format!("orderly_session={secret}");
+    let page = send(app, Method::GET, "/studio", &[("cookie", &session)], None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    (session, page.csrf())
+}
+
+async fn studio_call(app: &Router, path: &str, session: &str, csrf: &str, body: Value) -> Answer {
+    send(
+        app,
+        Method::POST,
+        path,
+        &[("content-type", "application/json"), ("cookie", session), ("x-csrf-token", csrf)],
+        Some(body.to_string()),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn staff_log_in_to_sessions_every_process_on_the_database_knows_and_log_out() {
+    support::on_both_at("pages_sessions", |store, url| async move {
+        let app = router(store, config_with_users(), Path::new("workflows")).await;
+        // Without a session, a page sends to the login, a studio call is 401.
+        let res = send(&app, Method::GET, "/studio", &[], None).await;
+        assert_eq!((res.status, res.location()), (StatusCode::SEE_OTHER, "/login?next=/studio"));
+        let res =
+            studio_call(&app, "/studio/api/check", "", "", json!({"file": "retail.flow", "text": ""})).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.body);
+
+        // A wrong password and a name that is no user get the same answer.
+        let page = send(&app, Method::GET, "/login", &[], None).await;
+        let (token, _) = page.cookie("orderly_login").unwrap();
+        let cookie = format!("orderly_login={token}");
+        let mut answers = Vec::new();
+        for (name, password) in [("ana", "not it at all"), ("nobody", PASSWORD)] {
+            let body = form(&[("name", name), ("password", password), ("csrf", &token)]);
+            let res = send(
+                &app,
+                Method::POST,
+                "/login",
+                &[("content-type", "application/x-www-form-urlencoded"), ("cookie", &cookie)],
+                Some(body),
+            )
+            .await;
+            assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+            assert!(res.cookie("orderly_session").is_none());
+            answers.push(res.body.contains("Wrong name or password."));
+        }
+        assert_eq!(answers, [true, true]);
+        // A login posted without the form's own token (from another site) is refused.
+        let body = form(&[("name", "ana"), ("password", PASSWORD), ("csrf", "forged")]);
+        let res = send(
+            &app,
+            Method::POST,
+            "/login",
+            &[("content-type", "application/x-www-form-urlencoded"), ("cookie", &cookie)],
+            Some(body),
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN);
+        assert!(res.cookie("orderly_session").is_none());
+
+        let (session, csrf) = login(&app, "ana").await;
+        // The pages name the user; the API stays for tokens only.
+        let page = send(&app, Method::GET, "/studio", &[("cookie", &session)], None).await;
+        assert!(page.body.contains("ana") && page.body.contains("retail"), "{}", page.body);
+        let res = send(&app, Method::GET, "/v1/orders", &[("cookie", &session)], None).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "a session cookie is not an API token");
+
+        // Another process on the same database knows the session.
+        let other = Store::connect(&url).await.unwrap();
+        let second = router(other, config_with_users(), Path::new("workflows")).await;
+        let res = send(&second, Method::GET, "/studio", &[("cookie", &session)], None).await;
+        assert_eq!(res.status, StatusCode::OK);
+
+        // Logging out ends it everywhere.
+        let body = form(&[("csrf", &csrf)]);
+        let res = send(
+            &app,
+            Method::POST,
+            "/logout",
+            &[("content-type", "application/x-www-form-urlencoded"), ("cookie", &session)],
+            Some(body),
+        )
+        .await;
+        assert_eq!((res.status, res.location()), (StatusCode::SEE_OTHER, "/login"));
+        for app in [&app, &second] {
+            let res = send(app, Method::GET, "/studio", &[("cookie", &session)], None).await;
+            assert_eq!(res.status, StatusCode::SEE_OTHER, "the session ended");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_change_needs_the_form_token_and_the_role_that_may_make_it() {
+    support::on_both("pages_tokens", |store| async move {
+        let app = router(store, config_with_users(), Path::new("workflows")).await;
+        let (session, csrf) = login(&app, "ana").await;
+        let body = json!({"file": "retail.flow", "text": "workflow x\n"});
+        for (token, site) in [("", "same-origin"), ("0123", "same-origin"), (csrf.as_str(), "cross-site")] {
+            let res = send(
+                &app,
+                Method::POST,
+                "/studio/api/check",
+                &[
+                    ("content-type", "application/json"),
+                    ("cookie", &session),
+                    ("x-csrf-token", token),
+                    ("sec-fetch-site", site),
+                ],
+                Some(body.to_string()),
+            )
+            .await;
+            assert_eq!(res.status, StatusCode::FORBIDDEN, "token {token:?} from {site}");
+            assert_eq!(res.json()["error"], "bad_form_token");
+        }
+        let res = studio_call(&app, "/studio/api/check", &session, &csrf, body.clone()).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+
+        // A viewer looks but does not save.
+        let (viewer, viewer_csrf) = login(&app, "vic").await;
+        let res = studio_call(&app, "/studio/api/check", &viewer, &viewer_csrf, body.clone()).await;
+        assert_eq!(res.status, StatusCode::OK);
+        let res = studio_call(&app, "/studio/api/save", &viewer, &viewer_csrf, body).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN);
+        assert!(res.json()["message"].as_str().unwrap().contains("`admin`"), "{}", res.body);
+        // A form token is the session's own: ana's does not pass for vic.
+        let res = studio_call(
+            &app,
+            "/studio/api/check",
+            &viewer,
+            &csrf,
+            json!({"file": "retail.flow", "text": ""}),
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn logins_from_one_address_are_limited() {
+    let store = Store::connect("sqlite::memory:").await.unwrap();
+    let app = router(store, config_with_users(), Path::new("workflows")).await;
+    let page = send(&app, Method::GET, "/login", &[], None).await;
+    let (token, _) = page.cookie("orderly_login").unwrap();
+    let cookie = format!("orderly_login={token}");
+    let mut statuses = Vec::new();
+    for _ in 0..=orderly::pages::LOGINS_PER_MINUTE {
+        let body = form(&[("name", "ana"), ("password", "wrong wrong wrong"), ("csrf", &token)]);
+        let res = send(
+            &app,
+            Method::POST,
+            "/login",
+            &[("content-type", "application/x-www-form-urlencoded"), ("cookie", &cookie)],
+            Some(body),
+        )
+        .await;
+        statuses.push(res.status);
+    }
+    assert!(statuses[..statuses.len() - 1].iter().all(|s| *s == StatusCode::UNAUTHORIZED), "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS));
+}
+
+#[tokio::test]
+async fn an_open_service_opens_pages_as_the_local_user_but_still_needs_the_form_token() {
+    let store = Store::connect("sqlite::memory:").await.unwrap();
+    let app = router(store, Config::default(), Path::new("workflows")).await;
+    let page = send(&app, Method::GET, "/studio/edit/retail.flow", &[], None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(">local<"), "the local user: {}", page.body);
+    let csrf = page.csrf();
+    let body = json!({"file": "retail.flow", "text": "workflow x\n"});
+    let res = studio_call(&app, "/studio/api/check", "", "", body.clone()).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "another site cannot post to the local service");
+    let res = studio_call(&app, "/studio/api/check", "", &csrf, body).await;
+    assert_eq!(res.status, StatusCode::OK);
+    // Pages carry their protections.
+    let csp = page.headers.get(header::CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    // Files outside the folder, or of kinds the studio does not edit, are not there.
+    for bad in ["../Cargo.toml", "..%2FCargo.toml", "hooks/..%2F..%2FCargo.toml", "nothing.flow"] {
+        let res = send(&app, Method::GET, &format!("/studio/edit/{bad}"), &[], None).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{bad}: {}", res.body);
+    }
+}
+
+#[tokio::test]
+async fn the_studio_checks_simulates_runs_scenarios_and_saves_through_the_reload() {
+    support::on_both("pages_studio", |store| async move {
+        let dir = tempfile::tempdir().unwrap();
+        support::copy_dir(Path::new("workflows"), dir.path());
+        let app = router(store, config_with_users(), dir.path()).await;
+        let (session, csrf) = login(&app, "ana").await;
+        let text = std::fs::read_to_string(dir.path().join("retail.flow")).unwrap();
+
+        // A misspelled status: found on its line, with a one-click fix.
+        let typo = text.replacen("start in awaiting_payment when paid by check", "start in awaiting_paymnt when paid by check", 1);
+        let line = typo[..typo.find("awaiting_paymnt").unwrap()].matches('\n').count() + 1;
+        let res = studio_call(&app, "/studio/api/check", &session, &csrf, json!({"file": "retail.flow", "text": typo})).await;
+        let checked = res.json();
+        assert_eq!(checked["ok"], false);
+        let finding = &checked["findings"][0];
+        assert_eq!((finding["code"].as_str(), finding["line"].as_u64()), (Some("unknown-status"), Some(line as u64)));
+        assert_eq!(finding["fix"]["text"], "awaiting_payment");
+        let (from, to) = (finding["fix"]["from"].as_u64().unwrap() as usize, finding["fix"]["to"].as_u64().unwrap() as usize);
+        assert_eq!(&typo[from..to], "awaiting_paymnt", "the fix replaces the word (ASCII text: bytes are UTF-16 units)");
+        let res = studio_call(&app, "/studio/api/check", &session, &csrf, json!({"file": "retail.flow", "text": text})).await;
+        let checked = res.json();
+        assert_eq!((checked["ok"].as_bool(), checked["findings"].as_array().map(Vec::len)), (Some(true), Some(0)));
+        assert!(checked["svg"].as_str().unwrap().contains("<svg"));
+
+        // A simulated order: two events, a refusal that says why, a timer fast-forwarded.
+        let order = json!({"channel": "website", "customer": {"email": "s@example.com"},
+            "payment": {"method": "check", "outcome": "pending"},
+            "lines": [{"sku": "G-1", "qty": "1", "unit_price": "499.00"}]});
+        let steps = json!([
+            {"event": "payment_received", "data": {"method": "check", "outcome": "approved", "amount": "499.00"}},
+            {"event": "mark_ready_to_process"},
+            {"event": "payment_confirmed"},
+        ]);
+        let res = studio_call(&app, "/studio/api/simulate", &session, &csrf, json!({"file": "retail.flow", "text": text, "order": order, "steps": steps})).await;
+        let sim = res.json();
+        assert_eq!(res.status, StatusCode::OK, "{sim}");
+        let taken: Vec<(&str, &str)> = sim["steps"].as_array().unwrap().iter().map(|s| (s["input"].as_str().unwrap(), s["to"].as_str().unwrap())).collect();
+        assert_eq!(taken[..2], [("created", "awaiting_payment"), ("event payment_received", "ready_to_process")]);
+        let refused = &sim["steps"][2]["refused"];
+        assert_eq!(refused["code"], "no_transition", "{sim}");
+        assert!(refused["reasons"][0].as_str().unwrap().contains("awaiting_payment"), "where it is taken instead: {refused}");
+        assert_ne!(sim["status"], "ready_to_process", "payment_confirmed moved the order on: {sim}");
+        let res = studio_call(&app, "/studio/api/simulate", &session, &csrf, json!({"file": "retail.flow", "text": text, "order": order, "steps": [{"timer": "payment_overdue"}]})).await;
+        let sim = res.json();
+        assert_eq!(sim["steps"][1]["input"], "timer payment_overdue", "{sim}");
+        assert!(sim["steps"][1]["refused"].is_null(), "{sim}");
+        assert!(sim["timers"].as_array().unwrap().iter().all(|t| t[0] != "payment_overdue"), "{sim}");
+        assert!(sim["flags"].as_array().unwrap().iter().any(|f| f == "overdue"), "the overdue timer flagged the order: {sim}");
+
+        // The scenarios, against the editor's text.
+        let res = studio_call(&app, "/studio/api/scenarios", &session, &csrf, json!({"file": "retail.flow", "text": text})).await;
+        let run = res.json();
+        assert!(run["passed"].as_u64().unwrap() > 20 && run["failed"] == 0, "{run}");
+        let broken = text.replacen("start in awaiting_payment when paid by check", "start in ready_to_process when paid by check", 1);
+        let res = studio_call(&app, "/studio/api/scenarios", &session, &csrf, json!({"file": "retail.flow", "text": broken})).await;
+        let run = res.json();
+        assert!(run["failed"].as_u64().unwrap() >= 1, "a check order no longer waits for payment: {run}");
+        assert_eq!(std::fs::read_to_string(dir.path().join("retail.flow")).unwrap(), text, "scenarios never touch the folder");
+
+        // Saving: a text with errors writes nothing; a good one is reloaded and served.
+        let res = studio_call(&app, "/studio/api/save", &session, &csrf, json!({"file": "retail.flow", "text": typo})).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+        assert_eq!(std::fs::read_to_string(dir.path().join("retail.flow")).unwrap(), text);
+        let relabelled = text.replacen("\"Awaiting Payment\"", "\"Awaiting Your Payment\"", 1);
+        let res = studio_call(&app, "/studio/api/save", &session, &csrf, json!({"file": "retail.flow", "text": relabelled})).await;
+        let saved = res.json();
+        assert_eq!(res.status, StatusCode::OK, "{saved}");
+        assert!(saved["serving"].as_array().unwrap().iter().any(|v| v == "retail@2"), "{saved}");
+        assert_eq!(std::fs::read_to_string(dir.path().join("retail.flow")).unwrap(), relabelled);
+    })
+    .await;
+}
