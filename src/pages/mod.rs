@@ -82,6 +82,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/logout", post(login::logout))
         .route("/assets/{name}", get(asset))
         .route("/studio", get(studio::index))
+        .route("/studio/new", post(studio::create))
         .route("/studio/edit/{*file}", get(studio::edit))
         .route("/studio/api/check", post(studio::api_check))
         .route("/studio/api/simulate", post(studio::api_simulate))

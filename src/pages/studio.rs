@@ -163,6 +163,63 @@ fn owner_flow(dir: &Path, rel: &str, kind: Kind) -> Option<String> {
     }
 }
 
+/// The text a new workflow starts from: the first workflow of docs/language.md, named as asked.
+const STARTER: &str = include_str!("starter.flow");
+
+/// The new-workflow form.
+#[derive(Debug, Deserialize)]
+pub(crate) struct NewForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /studio/new`: writes `NAME.flow` from the starter text, reloads, and opens it in the
+/// editor. Refused (and nothing left behind) for a name that is not a workflow name, a file that
+/// exists, or a reload that refuses the new set.
+pub(crate) async fn create(
+    State(state): State<Arc<AppState>>,
+    staff: Staff,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<NewForm>,
+) -> Result<Response, Refusal> {
+    staff.check_form_token(&headers, Some(&form.csrf), false)?;
+    staff.require(Scope::Admin, false)?;
+    let refuse = |m: String| Refusal::new(false, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m);
+    let name = form.name.trim().to_string();
+    let valid = name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid {
+        return Err(refuse(format!(
+            "`{}` is not a workflow name: start with a lowercase letter, then lowercase letters, digits and `_` (like `bike_shop`)",
+            crate::logging::clean(&name)
+        )));
+    }
+    let Some(reloader) = state.reloader.clone() else {
+        return Err(refuse(
+            "this service was started without reloading, so the studio cannot add workflows".into(),
+        ));
+    };
+    let path = state.config.workflows.join(format!("{name}.flow"));
+    let _one_save = state.pages.saving.lock().await;
+    if path.exists() || state.service.registry().get(&name).is_some() {
+        return Err(refuse(format!("there is a workflow `{name}` already: open it from the list")));
+    }
+    write_atomically(&path, &STARTER.replace("web_shop", &name))
+        .map_err(|e| refuse(format!("cannot write `{name}.flow`: {e}")))?;
+    let report = reloader.reload(Trigger::Studio).await;
+    if !report.ok {
+        if let Err(e) = std::fs::remove_file(&path) {
+            tracing::error!(file = %path.display(), error = %e, "cannot remove the new workflow the reload refused");
+        }
+        return Err(refuse(format!("the new workflow was not added: {}", report.message)));
+    }
+    tracing::info!(user = %crate::logging::clean(&staff.name), workflow = %name, "a new workflow in the studio");
+    Ok(axum::response::Redirect::to(&format!("/studio/edit/{name}.flow")).into_response())
+}
+
 /// One workflow in the studio's list.
 #[derive(Debug, Serialize)]
 struct Listed {

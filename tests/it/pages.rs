@@ -383,6 +383,19 @@ async fn the_studio_checks_simulates_runs_scenarios_and_saves_through_the_reload
         assert_eq!(res.status, StatusCode::OK, "{saved}");
         assert!(saved["serving"].as_array().unwrap().iter().any(|v| v == "retail@2"), "{saved}");
         assert_eq!(std::fs::read_to_string(dir.path().join("retail.flow")).unwrap(), relabelled);
+
+        // A new workflow, from the starter: written, reloaded, opened in the editor.
+        let new = |name: &str| form(&[("name", name), ("csrf", &csrf)]);
+        let headers = [("content-type", "application/x-www-form-urlencoded"), ("cookie", session.as_str())];
+        let res = send(&app, Method::POST, "/studio/new", &headers, Some(new("bike_shop"))).await;
+        assert_eq!((res.status, res.location()), (StatusCode::SEE_OTHER, "/studio/edit/bike_shop.flow"), "{}", res.body);
+        let page = send(&app, Method::GET, "/studio", &[("cookie", &session)], None).await;
+        assert!(page.body.contains("data-workflow=\"bike_shop\""), "{}", page.body);
+        for (name, why) in [("bike_shop", "already"), ("Bike Shop", "not a workflow name"), ("../x", "not a workflow name")] {
+            let res = send(&app, Method::POST, "/studio/new", &headers, Some(new(name))).await;
+            assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+            assert!(res.body.contains(why), "{name}: {}", res.body);
+        }
     })
     .await;
 }

@@ -408,7 +408,10 @@ async fn a_fresh_start_serves_the_retail_walk_from_check_order_to_shipped() {
     for w in ["retail@1", "fulfillment@1", "repair_store@1", "special_orders@1"] {
         assert!(log.contains(w), "the log does not list `{w}`:\n{log}");
     }
-    assert!(log.contains("no tokens or users configured"), "the log does not warn that every route is open:\n{log}");
+    assert!(
+        log.contains("no tokens or users configured"),
+        "the log does not warn that every route is open:\n{log}"
+    );
     assert!(ws.path().join("orderly.db").is_file(), "orderly.db was not created in {}", ws.path().display());
 
     // A Website order paid by check waits for the check.
