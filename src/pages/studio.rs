@@ -372,6 +372,42 @@ fn finding(text: &str, d: &Diagnostic) -> Finding {
     }
 }
 
+/// The hook checker's findings on a hook file's text (compiled with the folder's other hooks, as
+/// the reload compiles them).
+fn hook_findings(dir: &Path, rel: &str, text: &str) -> Vec<Finding> {
+    let name = Path::new(rel).file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+    let hooks = dir.join("hooks");
+    let mut sources: Vec<(String, String)> = std::fs::read_dir(&hooks)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".rhai") && *n != name)
+        .filter_map(|n| std::fs::read_to_string(hooks.join(&n)).ok().map(|t| (n, t)))
+        .collect();
+    sources.push((name.clone(), text.to_string()));
+    let Err(found) = crate::hooks::HookEngine::from_sources(sources, crate::hooks::HookLimits::default())
+    else {
+        return Vec::new();
+    };
+    found
+        .into_iter()
+        .filter(|d| d.file == name)
+        .map(|d| Finding {
+            severity: "error",
+            code: d.code.to_string(),
+            message: d.message,
+            label: String::new(),
+            help: d.help.into_iter().collect(),
+            line: d.line.max(1),
+            column: d.column.max(1),
+            from: utf16_at(text, d.span.start),
+            to: utf16_at(text, d.span.end),
+            fix: None,
+        })
+        .collect()
+}
+
 /// A channel, for the simulation's form.
 #[derive(Debug, Serialize)]
 struct ChannelChoice {
@@ -445,6 +481,18 @@ pub(crate) async fn api_check(
     staff.require(Scope::WorkflowsRead, true)?;
     staff.check_form_token(&headers, None, true)?;
     let (path, kind) = c.checked(&state)?;
+    if kind == Kind::Hook {
+        let started = std::time::Instant::now();
+        let findings = hook_findings(&state.config.workflows, &c.file, &c.text);
+        return Ok(Json(Checked {
+            ok: findings.is_empty(),
+            findings,
+            svg: None,
+            workflow: None,
+            channels: Vec::new(),
+            millis: started.elapsed().as_millis(),
+        }));
+    }
     if kind != Kind::Flow {
         return Ok(Json(Checked {
             ok: true,

@@ -37,11 +37,15 @@ fn config_with_users() -> Config {
 }
 
 async fn router(store: Store, config: Config, dir: &Path) -> Router {
+    with_service(store, config, dir).await.0
+}
+
+async fn with_service(store: Store, config: Config, dir: &Path) -> (Router, Arc<Service>) {
     let registry = Registry::load(dir, &store).await.expect("workflows load");
     let service = Arc::new(Service::serving(store, registry, Arc::new(SystemClock)));
     let reloader = Arc::new(Reloader::new(service.clone(), dir.to_path_buf()));
     let config = Config { workflows: dir.to_path_buf(), ..config };
-    app(AppState::new(service, config, Arc::new(Metrics::new()), Some(reloader)))
+    (app(AppState::new(service.clone(), config, Arc::new(Metrics::new()), Some(reloader))), service)
 }
 
 struct Answer {
@@ -318,7 +322,7 @@ async fn the_studio_checks_simulates_runs_scenarios_and_saves_through_the_reload
     support::on_both("pages_studio", |store| async move {
         let dir = tempfile::tempdir().unwrap();
         support::copy_dir(Path::new("workflows"), dir.path());
-        let app = router(store, config_with_users(), dir.path()).await;
+        let (app, service) = with_service(store, config_with_users(), dir.path()).await;
         let (session, csrf) = login(&app, "ana").await;
         let text = std::fs::read_to_string(dir.path().join("retail.flow")).unwrap();
 
@@ -337,6 +341,16 @@ async fn the_studio_checks_simulates_runs_scenarios_and_saves_through_the_reload
         let checked = res.json();
         assert_eq!((checked["ok"].as_bool(), checked["findings"].as_array().map(Vec::len)), (Some(true), Some(0)));
         assert!(checked["svg"].as_str().unwrap().contains("<svg"));
+
+        // A hook's mistakes are found as one types too, on their lines.
+        let hook = std::fs::read_to_string(dir.path().join("hooks/purchase_orders.rhai")).unwrap();
+        let res = studio_call(&app, "/studio/api/check", &session, &csrf, json!({"file": "hooks/purchase_orders.rhai", "text": format!("{hook}\nlet x = ;\n")})).await;
+        let checked = res.json();
+        assert_eq!(checked["ok"], false, "{checked}");
+        assert_eq!(checked["findings"][0]["code"], "hook-syntax", "{checked}");
+        assert_eq!(checked["findings"][0]["line"].as_u64(), Some(hook.lines().count() as u64 + 2), "{checked}");
+        let res = studio_call(&app, "/studio/api/check", &session, &csrf, json!({"file": "hooks/purchase_orders.rhai", "text": hook})).await;
+        assert_eq!(res.json()["ok"], true);
 
         // A simulated order: two events, a refusal that says why, a timer fast-forwarded.
         let order = json!({"channel": "website", "customer": {"email": "s@example.com"},
@@ -383,6 +397,19 @@ async fn the_studio_checks_simulates_runs_scenarios_and_saves_through_the_reload
         assert_eq!(res.status, StatusCode::OK, "{saved}");
         assert!(saved["serving"].as_array().unwrap().iter().any(|v| v == "retail@2"), "{saved}");
         assert_eq!(std::fs::read_to_string(dir.path().join("retail.flow")).unwrap(), relabelled);
+
+        // A save that would strand orders (their status removed) is refused by the reload, and
+        // the file keeps the text that runs.
+        let order = json!({"channel": "website", "number": "STRAND-1", "customer": {"email": "s@example.com"},
+            "payment": {"method": "check", "outcome": "pending"}, "lines": [{"sku": "G-1", "qty": 1, "unit_price": "10.00"}]});
+        service.create_order(&serde_json::from_value(order).unwrap()).await.expect("an order in awaiting_payment");
+        let stranding = relabelled.replace("status awaiting_payment ", "status awaiting_money ").replace(" awaiting_payment", " awaiting_money");
+        assert_ne!(stranding, relabelled);
+        let res = studio_call(&app, "/studio/api/save", &session, &csrf, json!({"file": "retail.flow", "text": stranding})).await;
+        let refused = res.json();
+        assert_eq!(res.status, StatusCode::CONFLICT, "{refused}");
+        assert!(refused["message"].as_str().unwrap().contains("awaiting_payment"), "{refused}");
+        assert_eq!(std::fs::read_to_string(dir.path().join("retail.flow")).unwrap(), relabelled, "the old text is back");
 
         // A new workflow, from the starter: written, reloaded, opened in the editor.
         let new = |name: &str| form(&[("name", name), ("csrf", &csrf)]);

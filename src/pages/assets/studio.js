@@ -117,7 +117,7 @@
   }
 
   async function check() {
-    if (kind !== "flow") { drawGutter(); return; }
+    if (kind !== "flow" && kind !== "hook") { drawGutter(); return; }
     const mine = ++sent;
     state.textContent = "checking…";
     const { status, json } = await call("/studio/api/check", { file, text: source.value });
