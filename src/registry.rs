@@ -116,7 +116,13 @@ impl Registry {
     /// in any workflow or hook file fails the whole set: [`RegistryError::Invalid`] holds one
     /// report per file with findings.
     pub fn check(dir: &Path) -> Result<Checked, RegistryError> {
-        let loaded = load::load(dir)?;
+        Self::check_with(dir, None)
+    }
+
+    /// [`Registry::check`] with `candidate` (a workflow file of the folder and the text to
+    /// check in its place: the studio's editor) instead of what the disk has for that file.
+    pub fn check_with(dir: &Path, candidate: Option<(&Path, &str)>) -> Result<Checked, RegistryError> {
+        let loaded = load::load_with(dir, candidate)?;
         let mut broken: Vec<Report> =
             loaded.iter().filter(|l| l.outcome.workflow.is_none()).map(load::Loaded::report).collect();
         // Hooks that do not compile block the set like a broken workflow does.

@@ -32,7 +32,13 @@ pub struct PagesState {
     pub(crate) local_csrf: String,
     /// One studio save at a time (write, reload, maybe put back).
     pub(crate) saving: tokio::sync::Mutex<()>,
+    /// Long studio runs (scenarios, what-if replays) one at a time, so that they cannot crowd
+    /// out orders: a second waits up to [`HEAVY_WAIT`], then is told to try again.
+    pub(crate) heavy: tokio::sync::Semaphore,
 }
+
+/// How long a studio run waits for the one running before it is answered 429.
+pub const HEAVY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Login tries a client address may make a minute.
 pub const LOGINS_PER_MINUTE: u32 = 10;
@@ -44,6 +50,7 @@ impl Default for PagesState {
             login_limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
             local_csrf: session::random_token(),
             saving: tokio::sync::Mutex::new(()),
+            heavy: tokio::sync::Semaphore::new(1),
         }
     }
 }

@@ -587,6 +587,7 @@ pub(crate) async fn api_scenarios(
     staff.require(Scope::WorkflowsRead, true)?;
     staff.check_form_token(&headers, None, true)?;
     let (_, kind) = c.checked(&state)?;
+    let _turn = heavy_turn(&state).await?;
     let dir = state.config.workflows.clone();
     let owner = owner_flow(&dir, &c.file, kind).ok_or_else(|| bad("no workflow file names this file"))?;
     let copy = tempfile::tempdir().map_err(|e| {
@@ -633,6 +634,19 @@ pub(crate) async fn api_scenarios(
     }
     let passed = lines.iter().filter(|l| l.passed).count();
     Ok(Json(serde_json::json!({ "workflow": name, "passed": passed, "failed": lines.len() - passed, "scenarios": lines })).into_response())
+}
+
+/// Waits for the turn of a long studio run (one at a time), or refuses with 429.
+pub(crate) async fn heavy_turn(state: &AppState) -> Result<tokio::sync::SemaphorePermit<'_>, Refusal> {
+    match tokio::time::timeout(super::HEAVY_WAIT, state.pages.heavy.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(Refusal::new(
+            true,
+            StatusCode::TOO_MANY_REQUESTS,
+            "busy",
+            "another scenario run or what-if is in progress: try again in a moment",
+        )),
+    }
 }
 
 /// Copies a folder's files and subfolders (not links, not hidden files).

@@ -110,6 +110,12 @@ fn form(fields: &[(&str, &str)]) -> String {
         .join("&")
 }
 
+/// Posts a form with a cookie.
+async fn post_form(app: &Router, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Answer {
+    let headers = [("content-type", "application/x-www-form-urlencoded"), ("cookie", cookie)];
+    send(app, Method::POST, path, &headers, Some(form(fields))).await
+}
+
 /// Logs in as `name` and gives the session cookie's `name=value` and the page's form token.
 async fn login(app: &Router, name: &str) -> (String, String) {
     let page = send(app, Method::GET, "/login?next=/studio", &[], None).await;
@@ -117,13 +123,11 @@ async fn login(app: &Router, name: &str) -> (String, String) {
     let (login_cookie, _) = page.cookie("orderly_login").expect("the login form sets its token cookie");
     let csrf = page.csrf();
     let cookie = format!("orderly_login={login_cookie}");
-    let body = form(&[("name", name), ("password", PASSWORD), ("csrf", &csrf), ("next", "/studio")]);
-    let res = send(
-        app,
-        Method::POST,
+    let res = post_form(
+        &app,
         "/login",
-        &[("content-type", "application/x-www-form-urlencoded"), ("cookie", &cookie)],
-        Some(body),
+        &cookie,
+        &[("name", name), ("password", PASSWORD), ("csrf", &csrf), ("next", "/studio")],
     )
     .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
@@ -164,13 +168,11 @@ async fn staff_log_in_to_sessions_every_process_on_the_database_knows_and_log_ou
         let cookie = format!("orderly_login={token}");
         let mut answers = Vec::new();
         for (name, password) in [("ana", "not it at all"), ("nobody", PASSWORD)] {
-            let body = form(&[("name", name), ("password", password), ("csrf", &token)]);
-            let res = send(
+            let res = post_form(
                 &app,
-                Method::POST,
                 "/login",
-                &[("content-type", "application/x-www-form-urlencoded"), ("cookie", &cookie)],
-                Some(body),
+                &cookie,
+                &[("name", name), ("password", password), ("csrf", &token)],
             )
             .await;
             assert_eq!(res.status, StatusCode::UNAUTHORIZED);
@@ -179,13 +181,11 @@ async fn staff_log_in_to_sessions_every_process_on_the_database_knows_and_log_ou
         }
         assert_eq!(answers, [true, true]);
         // A login posted without the form's own token (from another site) is refused.
-        let body = form(&[("name", "ana"), ("password", PASSWORD), ("csrf", "forged")]);
-        let res = send(
+        let res = post_form(
             &app,
-            Method::POST,
             "/login",
-            &[("content-type", "application/x-www-form-urlencoded"), ("cookie", &cookie)],
-            Some(body),
+            &cookie,
+            &[("name", "ana"), ("password", PASSWORD), ("csrf", "forged")],
         )
         .await;
         assert_eq!(res.status, StatusCode::FORBIDDEN);
@@ -205,15 +205,7 @@ async fn staff_log_in_to_sessions_every_process_on_the_database_knows_and_log_ou
         assert_eq!(res.status, StatusCode::OK);
 
         // Logging out ends it everywhere.
-        let body = form(&[("csrf", &csrf)]);
-        let res = send(
-            &app,
-            Method::POST,
-            "/logout",
-            &[("content-type", "application/x-www-form-urlencoded"), ("cookie", &session)],
-            Some(body),
-        )
-        .await;
+        let res = post_form(&app, "/logout", &session, &[("csrf", &csrf)]).await;
         assert_eq!((res.status, res.location()), (StatusCode::SEE_OTHER, "/login"));
         for app in [&app, &second] {
             let res = send(app, Method::GET, "/studio", &[("cookie", &session)], None).await;
@@ -279,13 +271,11 @@ async fn logins_from_one_address_are_limited() {
     let cookie = format!("orderly_login={token}");
     let mut statuses = Vec::new();
     for _ in 0..=orderly::pages::LOGINS_PER_MINUTE {
-        let body = form(&[("name", "ana"), ("password", "wrong wrong wrong"), ("csrf", &token)]);
-        let res = send(
+        let res = post_form(
             &app,
-            Method::POST,
             "/login",
-            &[("content-type", "application/x-www-form-urlencoded"), ("cookie", &cookie)],
-            Some(body),
+            &cookie,
+            &[("name", "ana"), ("password", "wrong wrong wrong"), ("csrf", &token)],
         )
         .await;
         statuses.push(res.status);

@@ -120,6 +120,7 @@
     if (kind !== "flow" && kind !== "hook") { drawGutter(); return; }
     const mine = ++sent;
     state.textContent = "checking…";
+    const started = performance.now();
     const { status, json } = await call("/studio/api/check", { file, text: source.value });
     if (mine !== sent) return; // a newer check is on its way
     if (status !== 200) { state.textContent = json.message || ("error " + status); return; }
@@ -130,6 +131,9 @@
       (warnings ? "no errors, " + warnings + " warning" + (warnings > 1 ? "s" : "") : "no findings");
     state.className = "state " + (errors ? "error" : "ok");
     root.dataset.checked = String(mine);
+    // How long the findings took to come back (tests/browser/studio.py reports it).
+    root.dataset.roundTrip = String(Math.round(performance.now() - started));
+    root.dataset.serverMillis = String(json.millis);
     drawGutter();
     drawFindings();
     if (json.svg) { picture.innerHTML = json.svg; highlight(); }
