@@ -25,6 +25,7 @@ pub mod logging;
 pub mod metrics;
 pub mod registry;
 pub mod reload;
+pub mod replay;
 pub mod scenario;
 pub mod serve;
 pub mod service;

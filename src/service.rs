@@ -1124,7 +1124,7 @@ async fn record(
 }
 
 /// Writes a change decided on `before` and what its answer is (see [`Service::change`]).
-#[allow(clippy::too_many_arguments, reason = "one call site; the parts of one change")]
+#[expect(clippy::too_many_arguments, reason = "one call site; the parts of one change")]
 async fn write(
     tx: &mut Tx,
     before: &Order,

@@ -23,6 +23,7 @@ mod guards;
 mod hooks;
 mod invariants;
 mod reload;
+mod replay;
 mod robustness;
 mod scenarios;
 mod serve;

@@ -66,8 +66,8 @@ pub fn replay_order(replayer: &Replayer<'_>, id: OrderId, record: &[Recorded], a
     let canon = |i: usize, status: &'_ str| canonical(w, &renames, i, status).into_owned();
     let mut out = Out::default();
     let mut state = ReplayState::default();
-    // The timers the recording had pending: (name, due).
-    let mut recorded_timers: Vec<(String, Time)> = Vec::new();
+    // The timers the recording had pending: (name, due, status).
+    let mut recorded_timers: Vec<(String, Time, String)> = Vec::new();
     let mut recorded_before = String::new();
     for (i, r) in record.iter().enumerate() {
         if i > 0 {
@@ -99,18 +99,26 @@ pub fn replay_order(replayer: &Replayer<'_>, id: OrderId, record: &[Recorded], a
                 kind,
             });
         }
-        if let Input::Timer { timer } = &r.input {
-            if let Some(k) = recorded_timers.iter().position(|(n, _)| n == timer) {
-                recorded_timers.remove(k);
+        match &r.input {
+            Input::Timer { timer } => {
+                if let Some(k) = recorded_timers.iter().position(|(n, _, _)| n == timer) {
+                    recorded_timers.remove(k);
+                }
             }
+            Input::Rename { from, to } => {
+                for (_, _, status) in recorded_timers.iter_mut().filter(|(_, _, s)| s == from) {
+                    status.clone_from(to);
+                }
+            }
+            _ => {}
         }
         for change in &r.outcome.timers {
             match change {
-                TimerChange::Start { name, due_at, .. } => recorded_timers.push((name.clone(), *due_at)),
-                // Matching is by name and due time: cancellations by status only keep the
-                // list from growing.
-                TimerChange::CancelName { name } => recorded_timers.retain(|(n, _)| n != name),
-                TimerChange::CancelStatus { .. } => {}
+                TimerChange::Start { name, due_at, status } => {
+                    recorded_timers.push((name.clone(), *due_at, status.clone()))
+                }
+                TimerChange::CancelName { name } => recorded_timers.retain(|(n, _, _)| n != name),
+                TimerChange::CancelStatus { status } => recorded_timers.retain(|(_, _, s)| s != status),
             }
         }
         recorded_before = canon(i, &r.outcome.status);
@@ -160,7 +168,7 @@ fn canonical<'a>(
 fn own_timers(
     replayer: &Replayer<'_>,
     state: &mut ReplayState,
-    recorded: &[(String, Time)],
+    recorded: &[(String, Time, String)],
     until: Time,
     position: usize,
     out: &mut Out,
@@ -169,7 +177,7 @@ fn own_timers(
         let due = state
             .timers()
             .iter()
-            .filter(|t| t.due_at <= until && !recorded.iter().any(|(n, d)| *n == t.name && *d == t.due_at))
+            .filter(|t| t.due_at <= until && !recorded.iter().any(|(n, d, _)| *n == t.name && *d == t.due_at))
             .min_by_key(|t| t.due_at)
             .map(|t| (t.name.clone(), t.due_at));
         let Some((timer, at)) = due else { return };
