@@ -589,3 +589,38 @@ async fn the_command_reports_exits_and_writes_nothing() {
     assert_eq!(std::fs::read(&file).expect("the database file"), bytes, "the database file changed");
     assert_eq!(footprint(&url).await, before, "the command wrote to the database");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_status_is_the_same_status() {
+    support::on_both("a_renamed_status_is_the_same_status", |store| async move {
+        let recorded = record(store.clone()).await;
+        let (_dir, workflows) = candidate("retail.flow", |t| {
+            format!(
+                "{}\nrenamed awaiting_payment -> awaiting_check\n",
+                t.replace("awaiting_payment", "awaiting_check")
+            )
+        });
+        let candidate = checked(&workflows);
+        let report = replay(&store, &candidate, &options()).await.expect("replays");
+        assert_eq!(differing(&report), BTreeSet::new(), "{}", report.render());
+        // The reload moves the orders still there: the rename is one of their inputs.
+        let version = store.workflow_version("retail", "renamed", "renamed").await.expect("a version");
+        let rename = orderly::store::StatusRename {
+            workflow: "retail".into(),
+            from: "awaiting_payment".into(),
+            to: "awaiting_check".into(),
+            workflow_version: version,
+        };
+        assert_eq!(
+            store.rename_statuses(&[rename], t0() + chrono::Duration::days(15)).await.expect("renamed"),
+            1
+        );
+        let report = replay(&store, &candidate, &options()).await.expect("replays");
+        assert_eq!(differing(&report), BTreeSet::new(), "{}", report.render());
+        assert!(report.not_replayable.is_empty(), "{}", report.render());
+        let orders = store.recorded_orders(&RecordedQuery::default(), 0, 100).await.expect("read");
+        let overdue = orders.iter().find(|o| o.number == recorded.overdue).expect("the order");
+        assert_eq!(overdue.inputs.last().map(|r| r.input.kind()), Some("rename"));
+    })
+    .await;
+}
