@@ -1,5 +1,5 @@
-//! The command line (clap): `orderly serve`, `orderly check`, `orderly graph`, `orderly test` and
-//! `orderly migrate`.
+//! The command line (clap): `orderly serve`, `orderly check`, `orderly graph`, `orderly test`,
+//! `orderly migrate` and `orderly replay` (its own module, [`crate::replay`]).
 //!
 //! Exit codes: 0 success, 1 a finding in the user's input, 2 a usage error (clap's own).
 
@@ -125,6 +125,24 @@ Exit code: 0 every scenario passed, 1 a scenario failed or could not be read, 2 
         #[arg(default_value = "workflows")]
         path: PathBuf,
     },
+    /// Replay the recorded orders on candidate workflows, in memory, and report which would end
+    /// differently.
+    #[command(
+        after_help = "Every order's recorded inputs (its creation, events with their data, timers, locks, \
+fulfillment-action edits) run again through the candidate workflows, in memory: nothing is written and the \
+database is opened read-only. Orders whose outcome differs (another status, a refused event and why, other \
+messages, a status the candidate removed) are reported, grouped by the first rule that diverged. \
+docs/replay.md describes the report and its JSON.
+
+Examples:
+  orderly replay --workflows workflows-next/
+  orderly replay --database postgres://orderly@db/orderly --workflows workflows-next/ --workflow retail --since 30d
+  orderly replay --workflows workflows-next/ --format json > replay.json
+
+Exit code: 0 no order differs, 1 some order differs, 2 the replay could not run (usage error, a candidate \
+with errors, a database that cannot be read)."
+    )]
+    Replay(crate::replay::ReplayArgs),
     /// Manage the staff users who log in to the studio and the console.
     User {
         #[command(subcommand)]
@@ -208,6 +226,7 @@ pub fn main() -> ExitCode {
         Command::User { action: UserAction::Add { name, role, config, password_stdin, replace } } => {
             user_add(&name, &role, &config, password_stdin, replace)
         }
+        Command::Replay(args) => crate::replay::replay_cmd(args),
     }
 }
 

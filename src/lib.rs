@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod pages;
 pub mod registry;
 pub mod reload;
+pub mod replay;
 pub mod scenario;
 pub mod serve;
 pub mod service;

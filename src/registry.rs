@@ -92,6 +92,16 @@ impl Checked {
         self.by_name.get(name)
     }
 
+    /// Every workflow of the set, by name.
+    pub fn workflows(&self) -> impl Iterator<Item = &Workflow> {
+        self.by_name.values().map(|c| &*c.workflow)
+    }
+
+    /// The hooks compiled with the set.
+    pub fn hooks(&self) -> Arc<HookEngine> {
+        self.hooks.clone()
+    }
+
     /// Numbers every workflow's content in the store (a known hash keeps its number, a new
     /// one gets the next) and makes the registry.
     pub async fn register(self, store: &Store) -> Result<Registry, StoreError> {

@@ -16,6 +16,7 @@ use crate::registry::{Active, Registry};
 use crate::store::{
     CustomerMatch, MatchedCustomer, OrderKey, Store, StoreError, StoredHistory, StoredOutbox, Tx,
 };
+use orderly_engine::replay::{Input, Outcome};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -395,6 +396,7 @@ impl Service {
                 Err(StoreError::Conflict) => return Ok(Round::Again),
                 other => other?,
             };
+            let possible_duplicate = matched.possible_duplicate;
             let (id, mut decision) = if with_hooks {
                 match made.take() {
                     Some((was, id, mut decision)) if same_customer(&was, &matched) => {
@@ -460,6 +462,18 @@ impl Service {
                 }
                 other => other?,
             };
+            // The input as it came, and the customer it was linked to: what replay needs.
+            let recorded = Input::Create {
+                order: Box::new(input.clone()),
+                number: decision.order.number.clone(),
+                customer: (*decision.order.customer).clone(),
+                possible_duplicate,
+                related_to: None,
+            };
+            match tx.record_input(id, now, &recorded, &Outcome::of(&decision), active.version).await {
+                Err(StoreError::Conflict) => return Ok(Round::Again),
+                other => other?,
+            }
             let history = tx.written_history(id);
             if !commit(tx).await? {
                 return Ok(Round::Again);
@@ -515,12 +529,13 @@ impl Service {
         key: &OrderKey,
         idempotency: Option<Idempotency<'_>>,
         whole_history: bool,
+        input: &Input,
         decide: F,
     ) -> Result<Applied, ServiceError>
     where
         F: Fn(&Active, &Order, Time, &dyn Hooks) -> Result<Decision, Rejection>,
     {
-        self.noted(self.change_unnoted(key, idempotency, whole_history, decide).await)
+        self.noted(self.change_unnoted(key, idempotency, whole_history, input, decide).await)
     }
 
     async fn change_unnoted<F>(
@@ -528,6 +543,7 @@ impl Service {
         key: &OrderKey,
         idempotency: Option<Idempotency<'_>>,
         whole_history: bool,
+        input: &Input,
         decide: F,
     ) -> Result<Applied, ServiceError>
     where
@@ -574,11 +590,13 @@ impl Service {
                 (tx, decision, Vec::new())
             };
             let mut decision = decision;
-            match insert_related(&mut tx, &mut decision, related, now).await {
+            let related = match insert_related(&mut tx, &mut decision, related, now).await {
                 Err(ServiceError::Store(StoreError::Conflict)) => return Ok(Round::Again),
                 other => other?,
-            }
-            match write(&mut tx, &order, &decision, &active, now, idempotency, whole_history).await {
+            };
+            let recorded = Recorded { input, related: &related, refused: None };
+            match write(&mut tx, &order, &decision, &active, now, idempotency, whole_history, recorded).await
+            {
                 Err(ServiceError::Store(StoreError::Conflict)) => Ok(Round::Again),
                 Ok(applied) => match commit(tx).await? {
                     false => Ok(Round::Again),
@@ -598,7 +616,7 @@ impl Service {
         active: &Active,
         current: &Current,
         now: Time,
-    ) -> Result<Vec<(Decision, i64)>, ServiceError> {
+    ) -> Result<Vec<(Decision, i64, NewOrder)>, ServiceError> {
         let mut prepared = Vec::new();
         for new in std::mem::take(&mut decision.related) {
             let target = match &new.workflow {
@@ -622,7 +640,7 @@ impl Service {
             })?;
             created.order.related_order = Some(order.id);
             created.order.id = id;
-            prepared.push((created, target.version));
+            prepared.push((created, target.version, new));
         }
         Ok(prepared)
     }
@@ -636,7 +654,8 @@ impl Service {
     ) -> Result<Applied, ServiceError> {
         let request = serde_json::json!({"event": input.name, "data": input.data});
         let idempotency = idempotency_key.map(|key| Idempotency { key, request: &request });
-        self.change(&key.into(), idempotency, false, |a, o, now, hooks| {
+        let recorded = Input::Event { event: input.clone() };
+        self.change(&key.into(), idempotency, false, &recorded, |a, o, now, hooks| {
             engine::apply(&a.workflow, o, input, now, hooks)
         })
         .await
@@ -648,7 +667,8 @@ impl Service {
         key: impl Into<OrderKey>,
         input: &FulfillmentActionInput,
     ) -> Result<Applied, ServiceError> {
-        self.change(&key.into(), None, true, |a, o, now, _| {
+        let recorded = Input::AddAction { action: input.clone() };
+        self.change(&key.into(), None, true, &recorded, |a, o, now, _| {
             engine::add_fulfillment_action(&a.workflow, o, input, now)
         })
         .await
@@ -661,7 +681,8 @@ impl Service {
         n: u32,
         input: &FulfillmentActionInput,
     ) -> Result<Applied, ServiceError> {
-        self.change(&key.into(), None, true, |a, o, now, _| {
+        let recorded = Input::EditAction { n, action: input.clone() };
+        self.change(&key.into(), None, true, &recorded, |a, o, now, _| {
             engine::edit_fulfillment_action(&a.workflow, o, n, input, now)
         })
         .await
@@ -743,6 +764,15 @@ impl Service {
                 Err(StoreError::Conflict) => return Ok(Round::Again),
                 other => other?,
             }
+            let recorded = Input::Lock {
+                holder: holder.to_string(),
+                expires_at: lock.as_ref().map(|l| l.expires_at),
+                force,
+            };
+            match tx.record_input(id, now, &recorded, &Outcome::unchanged(&order.status), version).await {
+                Err(StoreError::Conflict) => return Ok(Round::Again),
+                other => other?,
+            }
             // The answer shows the whole history, read in this transaction, never after it.
             let history = tx.history(id).await?;
             if !commit(tx).await? {
@@ -819,6 +849,7 @@ impl Service {
                         return Ok(Round::Done(Timer::Handled));
                     }
                 };
+                // The decision, and the code of the refusal a failed timer records instead.
                 let fire = |order: &Order| match engine::fire_timer(
                     &active.workflow,
                     order,
@@ -826,36 +857,46 @@ impl Service {
                     now,
                     &*current.hooks,
                 ) {
-                    Ok(d) => d,
-                    Err(rejection) => engine::failed_timer(order, &timer.name, &rejection, now),
+                    Ok(d) => (d, None),
+                    Err(rejection) => {
+                        (engine::failed_timer(order, &timer.name, &rejection, now), Some(rejection.code))
+                    }
                 };
-                let (mut tx, decision, related) = if uses_hooks(&active) {
+                let (mut tx, decision, refused, related) = if uses_hooks(&active) {
                     // No transaction is held while hooks run: the timer and the order's version
                     // are checked again when the decision is written.
                     drop(tx);
-                    let mut decision = off_async_workers(|| fire(&order));
+                    let (mut decision, mut refused) = off_async_workers(|| fire(&order));
                     let related =
                         match self.prepare_related(&order, &mut decision, &active, &current, now).await {
                             Ok(related) => related,
                             Err(ServiceError::Rejected(r)) => {
                                 decision = engine::failed_timer(&order, &timer.name, &r, now);
+                                refused = Some(r.code);
                                 Vec::new()
                             }
                             Err(other) => return Err(other),
                         };
-                    (self.store.begin().await?, decision, related)
+                    (self.store.begin().await?, decision, refused, related)
                 } else {
-                    (tx, fire(&order), Vec::new())
+                    let (decision, refused) = fire(&order);
+                    (tx, decision, refused, Vec::new())
                 };
                 let mut decision = decision;
                 if !tx.delete_timer(timer.id).await? {
                     return Ok(Round::Done(Timer::Handled)); // another process fired it
                 }
-                match insert_related(&mut tx, &mut decision, related, now).await {
+                let related = match insert_related(&mut tx, &mut decision, related, now).await {
                     Err(ServiceError::Store(StoreError::Conflict)) => return Ok(Round::Again),
                     other => other?,
-                }
+                };
                 match tx.update_order_from(&order, &decision, active.version, now).await {
+                    Err(StoreError::Conflict) => return Ok(Round::Again),
+                    other => other?,
+                }
+                let input = Input::Timer { timer: timer.name.clone() };
+                let recorded = Recorded { input: &input, related: &related, refused };
+                match record(&mut tx, order.id, &decision, now, active.version, recorded).await {
                     Err(StoreError::Conflict) => return Ok(Round::Again),
                     other => other?,
                 }
@@ -981,7 +1022,7 @@ impl Service {
             let order = self.store.order(message.order_id).await?;
             let mut prepared = None;
             if let Some(order) = &order {
-                let (mut decision, active) = match active_of(&current.registry, order) {
+                let (mut decision, mut refused, active) = match active_of(&current.registry, order) {
                     Ok(active) => {
                         let d = off_async_workers(|| {
                             engine::integration_failed(
@@ -991,13 +1032,22 @@ impl Service {
                                 now,
                                 &*current.hooks,
                             )
-                        })
-                        .unwrap_or_else(|r| engine::integration_failed_plain(order, detail.clone(), &r, now));
-                        (d, Some(active))
+                        });
+                        match d {
+                            Ok(d) => (d, None, Some(active)),
+                            Err(r) => {
+                                let plain = engine::integration_failed_plain(order, detail.clone(), &r, now);
+                                (plain, Some(r.code), Some(active))
+                            }
+                        }
                     }
                     Err(e) => {
                         let why = Rejection::new(RejectionCode::WorkflowUnavailable, e.to_string());
-                        (engine::integration_failed_plain(order, detail.clone(), &why, now), None)
+                        (
+                            engine::integration_failed_plain(order, detail.clone(), &why, now),
+                            Some(why.code),
+                            None,
+                        )
                     }
                 };
                 let mut related = Vec::new();
@@ -1005,13 +1055,14 @@ impl Service {
                     match self.prepare_related(order, &mut decision, active, &current, now).await {
                         Ok(r) => related = r,
                         Err(ServiceError::Rejected(r)) => {
-                            decision = engine::integration_failed_plain(order, detail.clone(), &r, now)
+                            decision = engine::integration_failed_plain(order, detail.clone(), &r, now);
+                            refused = Some(r.code);
                         }
                         Err(other) => return Err(other),
                     }
                 }
                 let version = active.as_ref().map_or(order.workflow_version, |a| a.version);
-                prepared = Some((decision, related, version));
+                prepared = Some((decision, refused, related, version));
             }
             let mut tx = self.store.begin().await?;
             match tx.outbox_dead(message, status, error, sent, now).await {
@@ -1020,12 +1071,18 @@ impl Service {
                 Ok(true) => {}
                 Err(e) => return Err(e.into()),
             }
-            if let (Some(order), Some((mut decision, related, version))) = (&order, prepared) {
-                match insert_related(&mut tx, &mut decision, related, now).await {
+            if let (Some(order), Some((mut decision, refused, related, version))) = (&order, prepared) {
+                let related = match insert_related(&mut tx, &mut decision, related, now).await {
                     Err(ServiceError::Store(StoreError::Conflict)) => return Ok(Round::Again),
                     other => other?,
-                }
+                };
                 match tx.update_order_from(order, &decision, version, now).await {
+                    Err(StoreError::Conflict) => return Ok(Round::Again),
+                    other => other?,
+                }
+                let input = Input::IntegrationFailed { detail: detail.clone() };
+                let recorded = Recorded { input: &input, related: &related, refused };
+                match record(&mut tx, order.id, &decision, now, version, recorded).await {
                     Err(StoreError::Conflict) => return Ok(Round::Again),
                     other => other?,
                 }
@@ -1038,7 +1095,36 @@ impl Service {
     }
 }
 
+/// An input to record with the decision it came to (see [`record`]).
+#[derive(Clone, Copy)]
+struct Recorded<'a> {
+    /// The input.
+    input: &'a Input,
+    /// The ids of the related orders written with it.
+    related: &'a [OrderId],
+    /// For a timer or a failed delivery the workflow refused: the code of the refusal the
+    /// decision records instead.
+    refused: Option<RejectionCode>,
+}
+
+/// Records an input applied to `order` and what its decision came to, in the input's
+/// transaction, so that replay can apply it again.
+async fn record(
+    tx: &mut Tx,
+    order: OrderId,
+    decision: &Decision,
+    now: Time,
+    workflow_version: i64,
+    recorded: Recorded<'_>,
+) -> Result<(), StoreError> {
+    let mut outcome = Outcome::of(decision);
+    outcome.related = recorded.related.to_vec();
+    outcome.refused = recorded.refused;
+    tx.record_input(order, now, recorded.input, &outcome, workflow_version).await
+}
+
 /// Writes a change decided on `before` and what its answer is (see [`Service::change`]).
+#[expect(clippy::too_many_arguments, reason = "one call site; the parts of one change")]
 async fn write(
     tx: &mut Tx,
     before: &Order,
@@ -1047,8 +1133,10 @@ async fn write(
     now: Time,
     idempotency: Option<Idempotency<'_>>,
     whole_history: bool,
+    recorded: Recorded<'_>,
 ) -> Result<Applied, ServiceError> {
     tx.update_order_from(before, decision, active.version, now).await?;
+    record(tx, before.id, decision, now, active.version, recorded).await?;
     let history = if whole_history { tx.history(before.id).await? } else { tx.written_history(before.id) };
     let mut applied = Applied {
         order: stored(decision.order.clone(), before, active),
@@ -1201,14 +1289,16 @@ async fn commit(tx: Tx) -> Result<bool, ServiceError> {
     }
 }
 
-/// Writes the related orders [`Service::prepare_related`] decided, linked both ways.
+/// Writes the related orders [`Service::prepare_related`] decided, linked both ways, each with
+/// its creation recorded as its first input; returns their ids.
 async fn insert_related(
     tx: &mut Tx,
     decision: &mut Decision,
-    related: Vec<(Decision, i64)>,
+    related: Vec<(Decision, i64, NewOrder)>,
     now: Time,
-) -> Result<(), ServiceError> {
-    for (created, version) in related {
+) -> Result<Vec<OrderId>, ServiceError> {
+    let mut ids = Vec::with_capacity(related.len());
+    for (created, version, new) in related {
         let id = match tx.insert_order(&created, version, now).await {
             Err(StoreError::Duplicate(_)) => {
                 let mut r = duplicate_number(&created.order.number);
@@ -1217,6 +1307,15 @@ async fn insert_related(
             }
             other => other?,
         };
+        let recorded = Input::Create {
+            number: created.order.number.clone(),
+            customer: (*created.order.customer).clone(),
+            possible_duplicate: false,
+            related_to: created.order.related_order,
+            order: Box::new(new),
+        };
+        tx.record_input(id, now, &recorded, &Outcome::of(&created), version).await?;
+        ids.push(id);
         decision.order.related_order = Some(id);
         decision.history.push(engine::HistoryEntry {
             at: now,
@@ -1228,7 +1327,7 @@ async fn insert_related(
             detail: serde_json::json!({"order_id": id, "workflow": created.order.workflow}),
         });
     }
-    Ok(())
+    Ok(ids)
 }
 
 /// The workflow an order runs under, in this registry.

@@ -24,6 +24,7 @@ mod hooks;
 mod invariants;
 mod pages;
 mod reload;
+mod replay;
 mod robustness;
 mod scenarios;
 mod serve;

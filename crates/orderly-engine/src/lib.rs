@@ -4,7 +4,8 @@
 //! input, time) to a decision: the new order, the steps taken, history, timers and messages to
 //! queue, or a rejection that explains itself. [`order`] holds the snapshot they read and
 //! return; [`hooks`] the one sandboxed rhai engine that runs integrators' scripts (with a time
-//! and memory budget per call); [`limits`] every bound on input and on answers.
+//! and memory budget per call); [`limits`] every bound on input and on answers; [`replay`] runs
+//! the inputs an order received again, in memory, through another version of its workflow.
 //!
 //! This crate knows nothing of storage, HTTP or async runtimes: the store and the service (the
 //! `orderly` crate) run a decision inside a transaction.
@@ -24,3 +25,4 @@ pub mod engine;
 pub mod hooks;
 pub mod limits;
 pub mod order;
+pub mod replay;

@@ -49,6 +49,10 @@ pub enum StoreError {
     /// A connection URL this store cannot use.
     #[error("bad database URL: {0}")]
     BadUrl(String),
+    /// The database's schema is not one this store can read without changing it (a store
+    /// opened read-only does not migrate): not an orderly database, or one to migrate first.
+    #[error("{0}")]
+    Schema(String),
 }
 
 impl From<sqlx::Error> for StoreError {

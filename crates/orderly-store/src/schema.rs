@@ -20,6 +20,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (3, "sent", include_str!("../migrations/sqlite/0003_sent.sql")),
     (4, "health_probe", include_str!("../migrations/sqlite/0004_health_probe.sql")),
     (5, "customer_emails", include_str!("../migrations/sqlite/0005_customer_emails.sql")),
+    (6, "order_inputs", include_str!("../migrations/sqlite/0006_order_inputs.sql")),
     (7, "sessions", include_str!("../migrations/sqlite/0007_sessions.sql")),
 ];
 
@@ -30,6 +31,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (3, "sent", include_str!("../migrations/postgres/0003_sent.sql")),
     (4, "health_probe", include_str!("../migrations/postgres/0004_health_probe.sql")),
     (5, "customer_emails", include_str!("../migrations/postgres/0005_customer_emails.sql")),
+    (6, "order_inputs", include_str!("../migrations/postgres/0006_order_inputs.sql")),
     (7, "sessions", include_str!("../migrations/postgres/0007_sessions.sql")),
 ];
 

@@ -4,6 +4,7 @@
 use super::encode::{self, get_i64, get_str};
 use super::{Store, StoreError};
 use crate::order::Time;
+use orderly_engine::replay::{Input, Outcome};
 
 /// How often a rename that met a concurrent writer is retried.
 const ATTEMPTS: usize = 5;
@@ -91,6 +92,22 @@ impl Store {
             .bind(r.workflow_version)
             .bind(detail)
             .bind(r.workflow.as_str())
+            .execute(tx.conn())
+            .await?;
+            // The rename moves each order's version on: it is one of the order's inputs, so that
+            // replay can follow the order's statuses and count its inputs.
+            let input = Input::Rename { from: r.from.clone(), to: r.to.clone() };
+            sqlx::query(
+                "INSERT INTO order_inputs (order_id, at, kind, workflow_version, input, outcome) \
+                 SELECT id, $1, $2, $3, $4, $5 FROM orders WHERE workflow = $6 AND status = $7",
+            )
+            .bind(at.as_str())
+            .bind(input.kind())
+            .bind(r.workflow_version)
+            .bind(encode::json("recorded input", &input)?)
+            .bind(encode::json("recorded outcome", &Outcome::unchanged(&r.to))?)
+            .bind(r.workflow.as_str())
+            .bind(r.from.as_str())
             .execute(tx.conn())
             .await?;
             let done = sqlx::query(

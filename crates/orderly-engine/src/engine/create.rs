@@ -2,10 +2,10 @@
 //! and outcome, the lines, auto-pick, entering and `on created` actions, auto-invoice and
 //! automatic transitions.
 
-use super::run::Run;
+use super::run::{Effects, Run};
 use super::{Decision, Hooks, Problem, Rejection, RejectionCode, Step};
 use crate::limits;
-use crate::model::{Channel, ChannelRule, FieldRef, PaymentOutcome, Type, Workflow};
+use crate::model::{Channel, ChannelRule, FieldRef, PaymentOutcome, StatusId, Type, Workflow};
 use crate::order::{Address, Customer, Fulfillment, Line, Order, Payment, Time};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -448,6 +448,40 @@ pub fn create(
     now: Time,
     hooks: &dyn Hooks,
 ) -> Result<Decision, Rejection> {
+    let (run, _, start_code) = created(w, input, customer, possible_duplicate, now, hooks, None)?;
+    let mut d = run.into_decision();
+    d.steps.insert(0, Step { event: None, from: String::new(), to: start_code, line: 0 });
+    Ok(d)
+}
+
+/// [`create`] for a replay ([`Run::new_quiet`]): the same decision without history or message
+/// payloads; `entered` (a buffer to reuse) starts with the initial status, as the steps do.
+pub(crate) fn create_quiet(
+    w: &Workflow,
+    input: &NewOrder,
+    customer: Customer,
+    possible_duplicate: bool,
+    now: Time,
+    hooks: &dyn Hooks,
+    entered: Vec<StatusId>,
+) -> Result<(Order, Effects), Rejection> {
+    let (run, start, _) = created(w, input, customer, possible_duplicate, now, hooks, Some(entered))?;
+    let (order, mut effects) = run.into_parts();
+    effects.entered.insert(0, start);
+    Ok((order, effects))
+}
+
+/// The run of a creation, settled, with the initial status (its index and code); a quiet run
+/// when `quiet` brings the buffer for the statuses entered.
+fn created<'a>(
+    w: &'a Workflow,
+    input: &NewOrder,
+    customer: Customer,
+    possible_duplicate: bool,
+    now: Time,
+    hooks: &'a dyn Hooks,
+    quiet: Option<Vec<StatusId>>,
+) -> Result<(Run<'a>, StatusId, String), Rejection> {
     let Some(channel) = w.channel(&input.channel) else {
         let mut r = Rejection::new(
             RejectionCode::UnknownChannel,
@@ -521,17 +555,22 @@ pub fn create(
     if order.number.is_empty() {
         order.number = input.assigned_number.clone().unwrap_or_default();
     }
-    let mut run = Run::new(w, hooks, order, now, input.actor.clone());
-    run.history.push(super::HistoryEntry {
-        at: now,
-        kind: "created".into(),
-        event: None,
-        from_status: None,
-        to_status: Some(start_code.clone()),
-        actor: input.actor.clone(),
-        detail: json!({"channel": channel.code, "mode": input.mode, "rule": rule_index + 1,
-                       "customer_is_new": run.order.customer.is_new, "possible_duplicate": possible_duplicate}),
-    });
+    let mut run = match quiet {
+        Some(entered) => Run::new_quiet(w, hooks, order, now, input.actor.clone(), entered),
+        None => Run::new(w, hooks, order, now, input.actor.clone()),
+    };
+    if !run.is_quiet() {
+        run.history.push(super::HistoryEntry {
+            at: now,
+            kind: "created".into(),
+            event: None,
+            from_status: None,
+            to_status: Some(start_code.clone()),
+            actor: input.actor.clone(),
+            detail: json!({"channel": channel.code, "mode": input.mode, "rule": rule_index + 1,
+                           "customer_is_new": run.order.customer.is_new, "possible_duplicate": possible_duplicate}),
+        });
+    }
     if w.settings.auto_pick {
         run.pick(None);
     }
@@ -544,7 +583,5 @@ pub fn create(
         run.run_actions(actions, None)?;
     }
     run.settle()?;
-    let mut d = run.into_decision();
-    d.steps.insert(0, Step { event: None, from: String::new(), to: start_code, line: 0 });
-    Ok(d)
+    Ok((run, start, start_code))
 }

@@ -70,7 +70,11 @@ fn text(s: &str) -> Value<'_> {
 fn decimal_of(v: &serde_json::Value) -> Option<Decimal> {
     match v {
         serde_json::Value::String(s) => Decimal::from_str(s.trim()).ok(),
-        serde_json::Value::Number(n) => Decimal::from_str(&n.to_string()).ok(),
+        // Whole numbers without going through text (what most amounts in event data are).
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) if i != 0 || !n.to_string().starts_with('-') => Some(Decimal::from(i)),
+            _ => Decimal::from_str(&n.to_string()).ok(),
+        },
         _ => None,
     }
 }

@@ -16,6 +16,7 @@ pub(crate) mod decimal;
 mod eval;
 mod run;
 
+pub(crate) use create::create_quiet;
 pub use create::{create, CustomerInput, LineInput, NewOrder, PaymentInput};
 pub use decimal::de_opt_whole;
 pub use eval::show as show_guard;
@@ -24,6 +25,7 @@ pub use run::{
     add_fulfillment_action, apply, edit_fulfillment_action, failed_timer, fire_timer, integration_failed,
     integration_failed_plain, locked_rejection, FulfillmentActionInput, INTEGRATION_FAILED,
 };
+pub(crate) use run::{as_of, locked, Effects, Run};
 
 use crate::order::{Order, Time};
 use serde::{Deserialize, Serialize};
@@ -238,6 +240,8 @@ pub enum TimerCancel {
     Copy,
     PartialEq,
     Eq,
+    PartialOrd,
+    Ord,
     Hash,
     Serialize,
     Deserialize,
@@ -281,7 +285,9 @@ pub struct OutboxMessage {
 
 /// Why an input was refused, as a stable code clients rely on (`no_transition`). The HTTP edge
 /// gives each its status with one exhaustive match; docs/api.md has a row for each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, strum::IntoStaticStr, strum::EnumIter)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr, strum::EnumIter,
+)]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum RejectionCode {

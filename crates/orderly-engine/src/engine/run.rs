@@ -34,6 +34,12 @@ pub(crate) struct Run<'a> {
     budget: u32,
     pending: VecDeque<EventInput>,
     related: Vec<super::NewOrder>,
+    /// A replay's run ([`crate::replay`]): no history rows and no message payloads (nothing
+    /// will be written or sent), and the statuses entered kept as indexes in `entered` instead
+    /// of [`Step`]s. What is decided is the same.
+    quiet: bool,
+    /// With `quiet`: the status entered by each step, in order (what `steps` would hold as `to`).
+    pub(crate) entered: Vec<StatusId>,
 }
 
 impl<'a> Run<'a> {
@@ -44,7 +50,7 @@ impl<'a> Run<'a> {
         now: Time,
         actor: Option<String>,
     ) -> Self {
-        order.phase = phase_of(w, &order.status);
+        set_phase(w, &mut order);
         let invoiced_before = order.invoiced;
         let paid_before = paid_in_full(&order);
         Run {
@@ -63,6 +69,51 @@ impl<'a> Run<'a> {
             budget: w.settings.max_automatic_steps,
             pending: VecDeque::new(),
             related: Vec::new(),
+            quiet: false,
+            entered: Vec::new(),
+        }
+    }
+
+    /// A replay's run ([`Run::quiet`]): `entered` is a buffer to reuse (it is cleared).
+    pub(crate) fn new_quiet(
+        w: &'a Workflow,
+        hooks: &'a dyn Hooks,
+        order: Order,
+        now: Time,
+        actor: Option<String>,
+        mut entered: Vec<StatusId>,
+    ) -> Self {
+        entered.clear();
+        let mut run = Self::new(w, hooks, order, now, actor);
+        run.quiet = true;
+        run.entered = entered;
+        run
+    }
+
+    /// The order as the run left it, and what it decided besides (history is empty when quiet).
+    pub(crate) fn into_parts(self) -> (Order, Effects) {
+        let effects = Effects {
+            steps: self.steps,
+            entered: self.entered,
+            timer_starts: self.timer_starts,
+            timer_cancels: self.timer_cancels,
+            outbox: self.outbox,
+            related: self.related,
+        };
+        (self.order, effects)
+    }
+
+    /// Whether history and payloads are left out (a replay's run).
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
+    /// Records a step: a [`Step`], or in a quiet run the status entered.
+    fn step(&mut self, label: Option<String>, from: String, to: StatusId, line: usize) {
+        if self.quiet {
+            self.entered.push(to);
+        } else {
+            self.steps.push(Step { event: label, from, to: self.order.status.clone(), line });
         }
     }
 
@@ -79,6 +130,9 @@ impl<'a> Run<'a> {
     }
 
     pub(crate) fn record(&mut self, kind: &str, event: Option<&str>, detail: serde_json::Value) {
+        if self.quiet {
+            return;
+        }
         self.history.push(HistoryEntry {
             at: self.now,
             kind: kind.into(),
@@ -142,9 +196,9 @@ impl<'a> Run<'a> {
         let (Some(status), Some(actions)) = (w.statuses.get(to), w.on_enter.get(to)) else {
             return Err(self.missing(RejectionCode::UnknownStatus, format!("status number {to}")));
         };
-        let code = status.code.clone();
-        self.order.phase = phase_of(self.w, &code);
-        self.order.status = code.clone();
+        // `clone_from` keeps the status's buffer: entering a status allocates nothing.
+        self.order.status.clone_from(&status.code);
+        set_phase(w, &mut self.order);
         self.order.status_since = self.now;
         for t in self.w.timers.iter().filter(|t| t.statuses.contains(&to)) {
             // A timer with `when` starts only for an order its condition holds for (and checks
@@ -153,7 +207,7 @@ impl<'a> Run<'a> {
                 continue;
             }
             let due_at = self.now + chrono::Duration::from_std(t.after).unwrap_or(chrono::Duration::MAX);
-            self.timer_starts.push(TimerStart { name: t.name.clone(), due_at, status: code.clone() });
+            self.timer_starts.push(TimerStart { name: t.name.clone(), due_at, status: status.code.clone() });
         }
         self.run_actions(actions, event)
     }
@@ -163,9 +217,12 @@ impl<'a> Run<'a> {
         let (Some(status), Some(actions)) = (w.statuses.get(from), w.on_leave.get(from)) else {
             return Err(self.missing(RejectionCode::UnknownStatus, format!("status number {from}")));
         };
-        let code = status.code.clone();
-        self.timer_starts.retain(|t| t.status != code);
-        self.timer_cancels.push(TimerCancel::Status(code));
+        self.timer_starts.retain(|t| t.status != status.code);
+        // A replay keeps only the timers its workflow starts: without timers there is nothing
+        // to cancel (the store also cancels those an older version started).
+        if !(self.quiet && w.timers.is_empty()) {
+            self.timer_cancels.push(TimerCancel::Status(status.code.clone()));
+        }
         self.run_actions(actions, event)
     }
 
@@ -177,26 +234,32 @@ impl<'a> Run<'a> {
         label: Option<String>,
     ) -> Result<(), Rejection> {
         let from = self.status_id()?;
-        let from_code = self.order.status.clone();
-        match t.target {
+        let from_code = if self.quiet { String::new() } else { self.order.status.clone() };
+        let to = match t.target {
             Some(to) if to != from => {
                 self.leave(from, event)?;
                 self.run_actions(&t.actions, event)?;
                 self.enter(to, event)?;
+                to
             }
-            _ => self.run_actions(&t.actions, event)?,
+            _ => {
+                self.run_actions(&t.actions, event)?;
+                from
+            }
+        };
+        if !self.quiet {
+            let to_code = self.order.status.clone();
+            self.history.push(HistoryEntry {
+                at: self.now,
+                kind: if from_code == to_code { "event".into() } else { "transition".into() },
+                event: label.clone(),
+                from_status: Some(from_code.clone()),
+                to_status: Some(to_code),
+                actor: self.actor.clone(),
+                detail: json!({"line": t.line, "automatic": t.event.is_none()}),
+            });
         }
-        let to_code = self.order.status.clone();
-        self.history.push(HistoryEntry {
-            at: self.now,
-            kind: if from_code == to_code { "event".into() } else { "transition".into() },
-            event: label.clone(),
-            from_status: Some(from_code.clone()),
-            to_status: Some(to_code.clone()),
-            actor: self.actor.clone(),
-            detail: json!({"line": t.line, "automatic": t.event.is_none()}),
-        });
-        self.steps.push(Step { event: label, from: from_code, to: to_code, line: t.line });
+        self.step(label, from_code, to, t.line);
         Ok(())
     }
 
@@ -285,7 +348,7 @@ impl<'a> Run<'a> {
                     subject: None,
                     hook: hook.clone(),
                     event: ev.clone(),
-                    payload: payload(&self.order, ev.as_deref(), event, self.now),
+                    payload: self.payload(ev.as_deref(), event),
                 });
             }
             Action::SendEmail { to, template, subject } => {
@@ -300,7 +363,7 @@ impl<'a> Run<'a> {
                     subject: subject.clone(),
                     hook: None,
                     event: ev.clone(),
-                    payload: payload(&self.order, ev.as_deref(), event, self.now),
+                    payload: self.payload(ev.as_deref(), event),
                 });
             }
             Action::RunHook(h) => {
@@ -409,7 +472,7 @@ impl<'a> Run<'a> {
                 });
             }
             E::Email { to, template, subject } => {
-                let body = payload(&self.order, ev.as_deref(), event, self.now);
+                let body = self.payload(ev.as_deref(), event);
                 self.queue(OutboxMessage {
                     kind: MessageKind::Email,
                     target: to,
@@ -463,6 +526,14 @@ impl<'a> Run<'a> {
         };
         self.record("fulfillment_action", event, serde_json::to_value(&fa).unwrap_or_default());
         self.order.fulfillment_actions.push(fa);
+    }
+
+    /// What a message carries ([`payload`]); nothing in a quiet run, which sends nothing.
+    fn payload(&self, event: Option<&str>, input: Option<&EventInput>) -> serde_json::Value {
+        if self.quiet {
+            return serde_json::Value::Null;
+        }
+        payload(&self.order, event, input, self.now)
     }
 
     fn queue(&mut self, m: OutboxMessage) {
@@ -537,6 +608,9 @@ impl<'a> Run<'a> {
         validate(def, input)?;
         let from = self.status_id()?;
         apply_kind(&mut self.order, def, input, self.now, &mut self.history)?;
+        if self.quiet {
+            self.history.clear();
+        }
         self.auto_invoice();
         let mut candidates = Vec::new();
         for t in self.w.transitions_on(from, event_id) {
@@ -569,13 +643,7 @@ impl<'a> Run<'a> {
     }
 
     pub(crate) fn allowed_events(&self) -> Vec<String> {
-        self.w
-            .status_id(&self.order.status)
-            .map(|s| {
-                let accepted = self.w.events_accepted_in(s).into_iter().filter_map(|e| self.w.events.get(e));
-                accepted.map(|e| e.name.clone()).collect()
-            })
-            .unwrap_or_default()
+        allowed_in(self.w, &self.order.status)
     }
 
     /// A new order: nothing had happened to it before this input, so being invoiced or paid in
@@ -602,8 +670,10 @@ impl<'a> Run<'a> {
 
     /// Auto-invoice and automatic transitions until none fires, then follow-up events.
     pub(crate) fn settle(&mut self) -> Result<(), Rejection> {
-        // Statuses gone through, for the message when the bound is hit (ids: no allocation).
-        let mut visited: Vec<StatusId> = self.w.status_id(&self.order.status).into_iter().collect();
+        // Statuses gone through, for the message when the bound is hit: filled from the first
+        // automatic step on, so settling an order that does not move allocates nothing.
+        let start = self.w.status_id(&self.order.status);
+        let mut visited: Vec<StatusId> = Vec::new();
         loop {
             self.auto_invoice();
             self.moments()?;
@@ -625,6 +695,9 @@ impl<'a> Run<'a> {
                 },
             };
             if self.budget == 0 {
+                if visited.is_empty() {
+                    visited.extend(start);
+                }
                 let mut r = Rejection::new(
                     RejectionCode::AutomaticLoop,
                     format!(
@@ -642,6 +715,9 @@ impl<'a> Run<'a> {
                 return Err(r);
             }
             self.budget -= 1;
+            if visited.is_empty() {
+                visited.extend(start);
+            }
             match next {
                 Next::Emitted(e) => self.handle(&e)?,
                 Next::Automatic(t) => self.take(t, None, None)?,
@@ -651,9 +727,44 @@ impl<'a> Run<'a> {
     }
 }
 
-/// The phase code of a status, if it is in one.
-fn phase_of(w: &Workflow, status: &str) -> Option<String> {
-    w.status(status).and_then(|s| w.phase_of(s)).map(|p| p.code.clone())
+/// Sets the order's phase to its status's, if it is in one (a copy only when it changes).
+fn set_phase(w: &Workflow, order: &mut Order) {
+    match w.status(&order.status).and_then(|s| w.phase_of(s)) {
+        Some(p) if order.phase.as_deref() == Some(p.code.as_str()) => {}
+        Some(p) => order.phase = Some(p.code.clone()),
+        None => order.phase = None,
+    }
+}
+
+/// What a run decided besides the order ([`Run::into_parts`]): a replay keeps the order where
+/// it is and reads these.
+#[derive(Debug, Default)]
+pub(crate) struct Effects {
+    /// The steps taken (empty in a quiet run).
+    pub(crate) steps: Vec<Step>,
+    /// In a quiet run, the status each step entered.
+    pub(crate) entered: Vec<StatusId>,
+    /// Timers started (net of those cancelled within the run).
+    pub(crate) timer_starts: Vec<TimerStart>,
+    /// Timers cancelled among those there before.
+    pub(crate) timer_cancels: Vec<TimerCancel>,
+    /// Messages queued.
+    pub(crate) outbox: Vec<OutboxMessage>,
+    /// Related orders a hook asked for.
+    pub(crate) related: Vec<super::NewOrder>,
+}
+
+/// The events a workflow accepts in `status` (none for a status it does not have).
+pub(crate) fn allowed_in(w: &Workflow, status: &str) -> Vec<String> {
+    w.status_id(status)
+        .map(|s| {
+            w.events_accepted_in(s)
+                .into_iter()
+                .filter_map(|e| w.events.get(e))
+                .map(|e| e.name.clone())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// What settles next: an automatic transition, or an event a transition emitted.
@@ -700,7 +811,8 @@ pub fn locked_rejection(order: &Order, lock: &crate::order::Lock) -> Rejection {
     r
 }
 
-fn locked(order: &Order, actor: Option<&str>, now: Time) -> Result<(), Rejection> {
+/// Refuses an input from `actor` while another holder has the order's lock.
+pub(crate) fn locked(order: &Order, actor: Option<&str>, now: Time) -> Result<(), Rejection> {
     match order.lock_at(now) {
         Some(lock) if actor != Some(lock.holder.as_str()) => Err(locked_rejection(order, lock)),
         _ => Ok(()),
@@ -797,16 +909,16 @@ pub fn apply(
     let mut run = Run::new(w, hooks, order.clone(), now, input.actor.clone());
     match run.handle(input).and_then(|()| run.settle()) {
         Ok(()) => Ok(run.into_decision()),
-        Err(r) => Err(as_of(w, order, hooks, now, r)),
+        Err(r) => Err(as_of(w, order, r)),
     }
 }
 
 /// A refusal as the client sees it: the order did not change, so it names the status the
 /// order is in and the events it accepts there, wherever in the run the refusal came from (a
 /// hook failing on entering the next status, a loop several steps on).
-fn as_of(w: &Workflow, order: &Order, hooks: &dyn Hooks, now: Time, mut r: Rejection) -> Rejection {
+pub(crate) fn as_of(w: &Workflow, order: &Order, mut r: Rejection) -> Rejection {
     r.status = Some(order.status.clone());
-    r.allowed_events = Run::new(w, hooks, order.clone(), now, None).allowed_events();
+    r.allowed_events = allowed_in(w, &order.status);
     r
 }
 
@@ -824,7 +936,7 @@ pub fn fire_timer(
             format!("workflow `{}` has no timer `{timer}`", w.name),
         ));
     };
-    fire(w, order, t, now, hooks).map_err(|r| as_of(w, order, hooks, now, r))
+    fire(w, order, t, now, hooks).map_err(|r| as_of(w, order, r))
 }
 
 fn fire(
@@ -850,17 +962,18 @@ fn fire(
         let from_code = run.order.status.clone();
         run.leave(from, None)?;
         run.enter(to, None)?;
-        let to_code = run.order.status.clone();
-        run.history.push(HistoryEntry {
-            at: now,
-            kind: "transition".into(),
-            event: Some(label.clone()),
-            from_status: Some(from_code.clone()),
-            to_status: Some(to_code.clone()),
-            actor: Some("timer".into()),
-            detail: json!({"timer": timer}),
-        });
-        run.steps.push(Step { event: Some(label), from: from_code, to: to_code, line: 0 });
+        if !run.quiet {
+            run.history.push(HistoryEntry {
+                at: now,
+                kind: "transition".into(),
+                event: Some(label.clone()),
+                from_status: Some(from_code.clone()),
+                to_status: Some(run.order.status.clone()),
+                actor: Some("timer".into()),
+                detail: json!({"timer": timer}),
+            });
+        }
+        run.step(Some(label), from_code, to, 0);
     }
     run.settle()?;
     Ok(run.into_decision())

@@ -1,0 +1,201 @@
+//! What `orderly replay` reads: each order with the inputs it received (`order_inputs`, written
+//! by [`Tx::record_input`](super::Tx::record_input)), a page of orders at a time, each page from
+//! one snapshot; and a store opened read-only, where the database allows it, so that a replay
+//! cannot write.
+
+use super::encode::{get_i64, get_opt_str, get_str, get_time};
+use super::{parse_url, Backend, Store, StoreError};
+use crate::order::{OrderId, Time};
+use orderly_engine::replay::{Input, Outcome, Recorded};
+use sqlx::any::AnyPoolOptions;
+use std::sync::Arc;
+
+/// The first migration that keeps inputs (`0006_order_inputs.sql`).
+const INPUTS_MIGRATION: i64 = 6;
+
+/// Which orders to read.
+#[derive(Debug, Clone, Default)]
+pub struct RecordedQuery {
+    /// Only orders of this workflow.
+    pub workflow: Option<String>,
+    /// Only orders created at or after this time.
+    pub since: Option<Time>,
+}
+
+/// An order and the inputs it received, oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedOrder {
+    /// The order's id.
+    pub id: OrderId,
+    /// Its number.
+    pub number: String,
+    /// Its workflow.
+    pub workflow: String,
+    /// Its status now.
+    pub status: String,
+    /// Its version now: one per input it received, when every input was recorded.
+    pub version: i64,
+    /// When it was created.
+    pub created_at: Time,
+    /// The inputs, oldest first (empty for an order recorded before inputs were kept).
+    pub inputs: Vec<Recorded>,
+    /// Why some input could not be read, if one could not (the inputs are then incomplete).
+    pub unreadable: Option<String>,
+}
+
+impl Store {
+    /// Opens the database at `url` for reading only: SQLite opens the file read-only
+    /// (`mode=ro`, and `query_only`); PostgreSQL sessions are read-only
+    /// (`default_transaction_read_only`). Nothing is migrated: a database without the inputs
+    /// table (migration 6) is [`StoreError::Schema`], naming `orderly migrate`.
+    pub async fn connect_read_only(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (backend, _, memory) = parse_url(url)?;
+        let url = match backend {
+            Backend::Sqlite if !memory && !url.contains("mode=") => {
+                format!("{url}{}mode=ro", if url.contains('?') { '&' } else { '?' })
+            }
+            _ => url.to_string(),
+        };
+        let options = AnyPoolOptions::new().max_connections(2).acquire_timeout(super::ACQUIRE_TIMEOUT);
+        let options = match backend {
+            Backend::Sqlite => options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    for pragma in ["PRAGMA busy_timeout = 5000", "PRAGMA query_only = ON"] {
+                        sqlx::query(pragma).execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            }),
+            Backend::Postgres => options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            }),
+        };
+        let pool = options.connect(&url).await.map_err(|e| match e {
+            sqlx::Error::Configuration(e) => StoreError::BadUrl(e.to_string()),
+            e => StoreError::from(e),
+        })?;
+        let store = Store { pool, backend, health: Arc::default(), writer: Arc::default() };
+        store.check_inputs_kept().await?;
+        Ok(store)
+    }
+
+    /// Fails unless the schema has the inputs table.
+    async fn check_inputs_kept(&self) -> Result<(), StoreError> {
+        let applied = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations WHERE version = $1")
+            .bind(INPUTS_MIGRATION)
+            .fetch_one(&self.pool)
+            .await;
+        match applied {
+            Ok(row) if get_i64(&row, "n")? > 0 => Ok(()),
+            Ok(_) => Err(StoreError::Schema(
+                "the database's schema is older than this orderly's: it does not keep orders' inputs yet \
+                 (migration 6); run `orderly migrate --database URL` (orders recorded before that cannot \
+                 be replayed)"
+                    .into(),
+            )),
+            Err(sqlx::Error::Database(e)) => Err(StoreError::Schema(format!(
+                "this is not an orderly database (its migrations table cannot be read: {}); \
+                 `orderly migrate --database URL` creates one",
+                e.message()
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Up to `limit` orders with ids above `after` that `query` selects, by id, each with its
+    /// inputs, read from one snapshot.
+    pub async fn recorded_orders(
+        &self,
+        query: &RecordedQuery,
+        after: OrderId,
+        limit: i64,
+    ) -> Result<Vec<RecordedOrder>, StoreError> {
+        let mut sql = String::from(
+            "SELECT id, number, workflow, status, version, created_at FROM orders WHERE id > $1",
+        );
+        let mut n = 1;
+        if query.workflow.is_some() {
+            n += 1;
+            sql.push_str(&format!(" AND workflow = ${n}"));
+        }
+        if query.since.is_some() {
+            n += 1;
+            sql.push_str(&format!(" AND created_at >= ${n}"));
+        }
+        sql.push_str(&format!(" ORDER BY id LIMIT ${}", n + 1));
+        let mut q = sqlx::query(&sql).bind(after);
+        if let Some(w) = &query.workflow {
+            q = q.bind(w.as_str());
+        }
+        if let Some(t) = query.since {
+            q = q.bind(super::encode::time(t));
+        }
+        let mut tx = self.read().await?;
+        let rows = q.bind(limit).fetch_all(&mut *tx).await?;
+        let mut orders = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id = get_i64(row, "id")?;
+            orders.push(RecordedOrder {
+                id,
+                number: get_opt_str(row, "number")?.unwrap_or_default(),
+                workflow: get_str(row, "workflow")?,
+                status: get_str(row, "status")?,
+                version: get_i64(row, "version")?,
+                created_at: get_time(row, "created_at")?,
+                inputs: Vec::new(),
+                unreadable: None,
+            });
+        }
+        let (Some(first), Some(last)) = (orders.first().map(|o| o.id), orders.last().map(|o| o.id)) else {
+            tx.commit().await?;
+            return Ok(orders);
+        };
+        let rows = sqlx::query(
+            "SELECT id, order_id, at, input, outcome FROM order_inputs \
+             WHERE order_id >= $1 AND order_id <= $2 ORDER BY order_id, id",
+        )
+        .bind(first)
+        .bind(last)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        // Both lists are sorted by order id: walk them together.
+        let mut at = 0;
+        for row in &rows {
+            let order_id = get_i64(row, "order_id")?;
+            while orders.get(at).is_some_and(|o| o.id < order_id) {
+                at += 1;
+            }
+            let Some(order) = orders.get_mut(at).filter(|o| o.id == order_id) else { continue };
+            if order.unreadable.is_some() {
+                continue;
+            }
+            match decode(row) {
+                Ok(recorded) => order.inputs.push(recorded),
+                Err(e) => {
+                    let id = get_i64(row, "id").unwrap_or_default();
+                    order.unreadable = Some(format!("recorded input {id} cannot be read: {e}"));
+                }
+            }
+        }
+        Ok(orders)
+    }
+}
+
+fn decode(row: &sqlx::any::AnyRow) -> Result<Recorded, StoreError> {
+    let input: String = get_str(row, "input")?;
+    let outcome: String = get_str(row, "outcome")?;
+    Ok(Recorded {
+        at: get_time(row, "at")?,
+        input: serde_json::from_str::<Input>(&input)
+            .map_err(|e| StoreError::Corrupt(format!("column `input`: {e}")))?,
+        outcome: serde_json::from_str::<Outcome>(&outcome)
+            .map_err(|e| StoreError::Corrupt(format!("column `outcome`: {e}")))?,
+    })
+}
