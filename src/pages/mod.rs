@@ -94,5 +94,6 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/studio/api/check", post(studio::api_check))
         .route("/studio/api/simulate", post(studio::api_simulate))
         .route("/studio/api/scenarios", post(studio::api_scenarios))
+        .route("/studio/api/whatif", post(studio::api_whatif))
         .route("/studio/api/save", post(studio::api_save))
 }

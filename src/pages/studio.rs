@@ -668,6 +668,72 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// `POST /studio/api/whatif`: the recorded orders of the workflow replayed, in memory, through
+/// the folder with the editor's text in place of its file (`orderly replay`'s library
+/// function); the orders whose outcome would differ, grouped by the first rule that diverged.
+/// Nothing is written.
+pub(crate) async fn api_whatif(
+    State(state): State<Arc<AppState>>,
+    staff: Staff,
+    headers: HeaderMap,
+    Json(c): Json<Candidate>,
+) -> Result<Response, Refusal> {
+    staff.require(Scope::WorkflowsRead, true)?;
+    staff.check_form_token(&headers, None, true)?;
+    let (path, kind) = c.checked(&state)?;
+    if kind != Kind::Flow {
+        return Err(bad("what-if replays a workflow file (`NAME.flow`): open the workflow"));
+    }
+    let _turn = heavy_turn(&state).await?;
+    let dir = state.config.workflows.clone();
+    let text = c.text.clone();
+    let checked = tokio::task::spawn_blocking(move || {
+        crate::registry::Registry::check_with(&dir, Some((&path, &c.text)))
+    })
+    .await
+    .map_err(|_| Refusal::new(true, StatusCode::INTERNAL_SERVER_ERROR, "internal", "the checker stopped"))?;
+    let checked = match checked {
+        Ok(checked) => checked,
+        Err(e) => {
+            return Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(serde_json::json!({ "error": "workflow_invalid", "message": format!("fix the errors first: {e}") })),
+            )
+                .into_response())
+        }
+    };
+    // The orders of the workflow the editor's text declares.
+    let name = declared_name(&text).filter(|n| checked.workflows().any(|w| &w.name == n));
+    let options = crate::replay::ReplayOptions { workflow: name, ..Default::default() };
+    let report = crate::replay::replay(state.service.store(), &checked, &options).await.map_err(|e| {
+        tracing::error!(error = %e, "the studio's what-if failed");
+        Refusal::new(
+            true,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "replay_failed",
+            format!("the replay could not run: {e}"),
+        )
+    })?;
+    let summary = match (report.replayed, report.differing) {
+        (0, _) => "no recorded orders of this workflow to replay".to_string(),
+        (n, 0) => format!("replayed {n} recorded order(s): none would end differently"),
+        (n, d) => format!("replayed {n} recorded order(s): {d} would end differently"),
+    };
+    let groups: Vec<serde_json::Value> = report
+        .summary
+        .iter()
+        .map(|g| serde_json::json!({ "rule": g.rule.text, "count": g.count, "orders": g.orders }))
+        .collect();
+    Ok(Json(serde_json::json!({
+        "summary": summary,
+        "replayed": report.replayed,
+        "differing": report.differing,
+        "groups": groups,
+        "not_replayable": report.not_replayable.len(),
+    }))
+    .into_response())
+}
+
 /// `POST /studio/api/save`: writes the file and reloads; a reload that refuses (errors, or
 /// orders in a status that would no longer exist) puts the old text back and answers 409 with
 /// the findings. Nothing is written when a workflow file has errors.

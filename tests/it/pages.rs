@@ -393,6 +393,17 @@ async fn the_studio_checks_simulates_runs_scenarios_and_saves_through_the_reload
         let order = json!({"channel": "website", "number": "STRAND-1", "customer": {"email": "s@example.com"},
             "payment": {"method": "check", "outcome": "pending"}, "lines": [{"sku": "G-1", "qty": 1, "unit_price": "10.00"}]});
         service.create_order(&serde_json::from_value(order).unwrap()).await.expect("an order in awaiting_payment");
+
+        // What-if: the recorded order replayed through the editor's text; a changed start rule
+        // names it, the saved text changes nothing.
+        let res = studio_call(&app, "/studio/api/whatif", &session, &csrf, json!({"file": "retail.flow", "text": relabelled})).await;
+        let same = res.json();
+        assert_eq!((res.status, same["replayed"].as_u64(), same["differing"].as_u64()), (StatusCode::OK, Some(1), Some(0)), "{same}");
+        let changed = relabelled.replacen("start in awaiting_payment when paid by check", "start in ready_to_process when paid by check", 1);
+        let res = studio_call(&app, "/studio/api/whatif", &session, &csrf, json!({"file": "retail.flow", "text": changed})).await;
+        let differs = res.json();
+        assert_eq!(differs["differing"], 1, "{differs}");
+        assert_eq!(differs["groups"][0]["orders"], json!(["STRAND-1"]), "{differs}");
         let stranding = relabelled.replace("status awaiting_payment ", "status awaiting_money ").replace(" awaiting_payment", " awaiting_money");
         assert_ne!(stranding, relabelled);
         let res = studio_call(&app, "/studio/api/save", &session, &csrf, json!({"file": "retail.flow", "text": stranding})).await;

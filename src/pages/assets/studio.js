@@ -134,6 +134,7 @@
     // How long the findings took to come back (tests/browser/studio.py reports it).
     root.dataset.roundTrip = String(Math.round(performance.now() - started));
     root.dataset.serverMillis = String(json.millis);
+    root.dataset.renderedAt = String(performance.now());
     drawGutter();
     drawFindings();
     if (json.svg) { picture.innerHTML = json.svg; highlight(); }
