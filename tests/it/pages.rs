@@ -124,7 +124,7 @@ async fn login(app: &Router, name: &str) -> (String, String) {
     let csrf = page.csrf();
     let cookie = format!("orderly_login={login_cookie}");
     let res = post_form(
-        &app,
+        app,
         "/login",
         &cookie,
         &[("name", name), ("password", PASSWORD), ("csrf", &csrf), ("next", "/studio")],
