@@ -95,6 +95,8 @@ pub enum ErrorCode {
     Unauthorized,
     /// 403: the token lacks the scope, or may not post this event.
     Forbidden,
+    /// 403: a page's change without the session's form token, or from another site.
+    BadFormToken,
     /// 404: no such order, workflow, fulfillment action or message.
     NotFound,
     /// 404: no such route.
@@ -143,6 +145,8 @@ pub enum ErrorCode {
     IdempotencyConflict,
     /// 422: the reload found errors.
     ReloadFailed,
+    /// 422: the studio's text has errors, so it cannot be simulated, replayed or saved.
+    WorkflowInvalid,
     /// 423: another holder has the lock.
     Locked,
     /// 429: too many tracking requests.
@@ -166,7 +170,7 @@ impl ErrorCode {
         match self {
             BadRequest | BadJson | BadBody | BadPath | BadQuery => StatusCode::BAD_REQUEST,
             Unauthorized => StatusCode::UNAUTHORIZED,
-            Forbidden => StatusCode::FORBIDDEN,
+            Forbidden | BadFormToken => StatusCode::FORBIDDEN,
             NotFound | NoRoute => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             NoTransition | OverShipment | AutomaticLoop | Duplicate | NoReload | AlreadySent => {
@@ -177,7 +181,7 @@ impl ErrorCode {
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             InvalidBody | InvalidOrder | InvalidData | UnknownEvent | UnknownChannel | Refused
             | HookFailed | UnknownAction | UnknownStatus | WorkflowUnavailable | IdempotencyConflict
-            | ReloadFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            | ReloadFailed | WorkflowInvalid => StatusCode::UNPROCESSABLE_ENTITY,
             Locked => StatusCode::LOCKED,
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
             HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,

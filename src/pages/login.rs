@@ -165,8 +165,7 @@ pub(crate) async fn logout(
             tracing::error!(error = %e, "cannot end a session");
             return Err(Refusal::new(
                 false,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "database_unavailable",
+                crate::http::error::ErrorCode::DatabaseUnavailable,
                 "The database does not answer; try again in a moment.",
             ));
         }

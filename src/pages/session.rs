@@ -15,10 +15,11 @@
 //!   process, so another site still cannot post to the local service.
 
 use crate::config::{Scope, User};
+use crate::http::error::ErrorCode;
 use crate::http::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::{header, HeaderMap, Method};
 use axum::response::{IntoResponse, Redirect, Response};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -102,8 +103,7 @@ impl Staff {
         }
         Err(Refusal {
             json,
-            status: StatusCode::FORBIDDEN,
-            code: "forbidden",
+            code: ErrorCode::Forbidden,
             message: format!(
                 "`{}` (role `{}`) may not do this: it needs the `{}` scope",
                 self.name,
@@ -129,8 +129,7 @@ impl Staff {
         }
         Err(Refusal {
             json,
-            status: StatusCode::FORBIDDEN,
-            code: "bad_form_token",
+            code: ErrorCode::BadFormToken,
             message: "this request lacks the page's form token (or comes from another site): reload the page and try again".into(),
             login: None,
         })
@@ -142,22 +141,17 @@ impl Staff {
 #[derive(Debug)]
 pub(crate) struct Refusal {
     json: bool,
-    status: StatusCode,
-    code: &'static str,
+    /// The API's code (its status goes with it).
+    code: ErrorCode,
     message: String,
     /// For a page without a session: the login, coming back to this path.
     login: Option<String>,
 }
 
 impl Refusal {
-    /// A refusal with a status, a stable code and a sentence.
-    pub(crate) fn new(
-        json: bool,
-        status: StatusCode,
-        code: &'static str,
-        message: impl Into<String>,
-    ) -> Refusal {
-        Refusal { json, status, code, message: message.into(), login: None }
+    /// A refusal with a stable code (the API's, with its status) and a sentence.
+    pub(crate) fn new(json: bool, code: ErrorCode, message: impl Into<String>) -> Refusal {
+        Refusal { json, code, message: message.into(), login: None }
     }
 }
 
@@ -166,12 +160,12 @@ impl IntoResponse for Refusal {
         if let Some(next) = self.login {
             return Redirect::to(&format!("/login?next={}", encode_component(&next))).into_response();
         }
+        let status = self.code.status();
         if self.json {
             let body = serde_json::json!({ "error": self.code, "message": self.message });
-            return (self.status, axum::Json(body)).into_response();
+            return (status, axum::Json(body)).into_response();
         }
-        let page = super::render::page_error(self.status, &self.message);
-        (self.status, page).into_response()
+        super::render::page_error(status, &self.message)
     }
 }
 
@@ -218,12 +212,7 @@ impl FromRequestParts<Arc<AppState>> for Staff {
         }
         let none = || {
             let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
-            let mut r = Refusal::new(
-                json,
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "log in first: this page is for staff",
-            );
+            let mut r = Refusal::new(json, ErrorCode::Unauthorized, "log in first: this page is for staff");
             if !json && parts.method == Method::GET {
                 r.login = Some(path);
             }
@@ -238,8 +227,7 @@ impl FromRequestParts<Arc<AppState>> for Staff {
                 tracing::error!(error = %e, "cannot read a session");
                 return Err(Refusal::new(
                     json,
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "database_unavailable",
+                    ErrorCode::DatabaseUnavailable,
                     "the database does not answer; try again in a moment",
                 ));
             }

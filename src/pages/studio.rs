@@ -14,6 +14,7 @@ use crate::config::Scope;
 use crate::diagnostics::{Diagnostic, Severity};
 use crate::engine::NewOrder;
 use crate::graph::{self, Format};
+use crate::http::error::ErrorCode;
 use crate::http::AppState;
 use crate::load;
 use crate::reload::Trigger;
@@ -53,7 +54,7 @@ impl Kind {
 }
 
 fn bad(message: impl Into<String>) -> Refusal {
-    Refusal::new(true, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message)
+    Refusal::new(true, ErrorCode::InvalidBody, message)
 }
 
 /// The file a studio path names inside the workflows folder: plain names only (no `..`, no
@@ -186,7 +187,7 @@ pub(crate) async fn create(
 ) -> Result<Response, Refusal> {
     staff.check_form_token(&headers, Some(&form.csrf), false)?;
     staff.require(Scope::Admin, false)?;
-    let refuse = |m: String| Refusal::new(false, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m);
+    let refuse = |m: String| Refusal::new(false, ErrorCode::InvalidBody, m);
     let name = form.name.trim().to_string();
     let valid = name.len() <= 64
         && name.starts_with(|c: char| c.is_ascii_lowercase())
@@ -275,11 +276,9 @@ pub(crate) async fn edit(
 ) -> Result<Response, Refusal> {
     staff.require(Scope::WorkflowsRead, false)?;
     let dir = &state.config.workflows;
-    let (path, kind) =
-        resolve(dir, &file).map_err(|m| Refusal::new(false, StatusCode::NOT_FOUND, "not_found", m))?;
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        Refusal::new(false, StatusCode::NOT_FOUND, "not_found", format!("cannot read `{file}`: {e}"))
-    })?;
+    let (path, kind) = resolve(dir, &file).map_err(|m| Refusal::new(false, ErrorCode::NotFound, m))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Refusal::new(false, ErrorCode::NotFound, format!("cannot read `{file}`: {e}")))?;
     let files = match owner_flow(dir, &file, kind) {
         Some(flow) => {
             let flow_text = std::fs::read_to_string(dir.join(&flow)).unwrap_or_default();
@@ -504,10 +503,9 @@ pub(crate) async fn api_check(
         }));
     }
     let dir = state.config.workflows.clone();
-    let checked =
-        tokio::task::spawn_blocking(move || check_text(&dir, &path, &c.text)).await.map_err(|_| {
-            Refusal::new(true, StatusCode::INTERNAL_SERVER_ERROR, "internal", "the checker stopped")
-        })?;
+    let checked = tokio::task::spawn_blocking(move || check_text(&dir, &path, &c.text))
+        .await
+        .map_err(|_| Refusal::new(true, ErrorCode::Internal, "the checker stopped"))?;
     Ok(Json(checked))
 }
 
@@ -550,15 +548,13 @@ pub(crate) async fn api_simulate(
         }
     })
     .await
-    .map_err(|_| {
-        Refusal::new(true, StatusCode::INTERNAL_SERVER_ERROR, "internal", "the simulation stopped")
-    })?;
+    .map_err(|_| Refusal::new(true, ErrorCode::Internal, "the simulation stopped"))?;
     Ok(match answer {
         Ok(sim) => Json(sim).into_response(),
         Err(checked) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(serde_json::json!({
-                "error": "workflow_invalid",
+                "error": ErrorCode::WorkflowInvalid,
                 "message": "the workflow has errors: fix them to simulate",
                 "findings": checked.findings,
             })),
@@ -590,23 +586,10 @@ pub(crate) async fn api_scenarios(
     let _turn = heavy_turn(&state).await?;
     let dir = state.config.workflows.clone();
     let owner = owner_flow(&dir, &c.file, kind).ok_or_else(|| bad("no workflow file names this file"))?;
-    let copy = tempfile::tempdir().map_err(|e| {
-        Refusal::new(
-            true,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("cannot make a scratch folder: {e}"),
-        )
-    })?;
+    let copy = tempfile::tempdir()
+        .map_err(|e| Refusal::new(true, ErrorCode::Internal, format!("cannot make a scratch folder: {e}")))?;
     copy_tree(&dir, copy.path()).and_then(|()| std::fs::write(copy.path().join(&c.file), &c.text)).map_err(
-        |e| {
-            Refusal::new(
-                true,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                format!("cannot copy the workflows folder: {e}"),
-            )
-        },
+        |e| Refusal::new(true, ErrorCode::Internal, format!("cannot copy the workflows folder: {e}")),
     )?;
     let flow_text = std::fs::read_to_string(copy.path().join(&owner)).unwrap_or_default();
     let name = declared_name(&flow_text).unwrap_or_default();
@@ -642,8 +625,7 @@ pub(crate) async fn heavy_turn(state: &AppState) -> Result<tokio::sync::Semaphor
         Ok(Ok(permit)) => Ok(permit),
         _ => Err(Refusal::new(
             true,
-            StatusCode::TOO_MANY_REQUESTS,
-            "busy",
+            ErrorCode::RateLimited,
             "another scenario run or what-if is in progress: try again in a moment",
         )),
     }
@@ -691,13 +673,13 @@ pub(crate) async fn api_whatif(
         crate::registry::Registry::check_with(&dir, Some((&path, &c.text)))
     })
     .await
-    .map_err(|_| Refusal::new(true, StatusCode::INTERNAL_SERVER_ERROR, "internal", "the checker stopped"))?;
+    .map_err(|_| Refusal::new(true, ErrorCode::Internal, "the checker stopped"))?;
     let checked = match checked {
         Ok(checked) => checked,
         Err(e) => {
             return Ok((
                 StatusCode::UNPROCESSABLE_ENTITY,
-                Json(serde_json::json!({ "error": "workflow_invalid", "message": format!("fix the errors first: {e}") })),
+                Json(serde_json::json!({ "error": ErrorCode::WorkflowInvalid, "message": format!("fix the errors first: {e}") })),
             )
                 .into_response())
         }
@@ -707,12 +689,7 @@ pub(crate) async fn api_whatif(
     let options = crate::replay::ReplayOptions { workflow: name, ..Default::default() };
     let report = crate::replay::replay(state.service.store(), &checked, &options).await.map_err(|e| {
         tracing::error!(error = %e, "the studio's what-if failed");
-        Refusal::new(
-            true,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "replay_failed",
-            format!("the replay could not run: {e}"),
-        )
+        Refusal::new(true, ErrorCode::DatabaseUnavailable, format!("the replay could not run: {e}"))
     })?;
     let summary = match (report.replayed, report.differing) {
         (0, _) => "no recorded orders of this workflow to replay".to_string(),
@@ -749,44 +726,47 @@ pub(crate) async fn api_save(
     let Some(reloader) = state.reloader.clone() else {
         return Err(Refusal::new(
             true,
-            StatusCode::CONFLICT,
-            "reload_unavailable",
+            ErrorCode::NoReload,
             "this service was started without reloading, so the studio cannot save",
         ));
     };
     if kind == Kind::Flow {
         let dir = state.config.workflows.clone();
         let (p, text) = (path.clone(), c.text.clone());
-        let checked =
-            tokio::task::spawn_blocking(move || check_text(&dir, &p, &text)).await.map_err(|_| {
-                Refusal::new(true, StatusCode::INTERNAL_SERVER_ERROR, "internal", "the checker stopped")
-            })?;
+        let checked = tokio::task::spawn_blocking(move || check_text(&dir, &p, &text))
+            .await
+            .map_err(|_| Refusal::new(true, ErrorCode::Internal, "the checker stopped"))?;
         if !checked.ok {
             return Ok((
                 StatusCode::UNPROCESSABLE_ENTITY,
-                Json(serde_json::json!({ "saved": false, "message": "the workflow has errors; nothing was written", "findings": checked.findings })),
+                Json(serde_json::json!({
+                    "error": ErrorCode::WorkflowInvalid,
+                    "saved": false,
+                    "message": "the workflow has errors; nothing was written",
+                    "findings": checked.findings,
+                })),
             )
                 .into_response());
         }
     }
     let _one_save = state.pages.saving.lock().await;
     let old = std::fs::read_to_string(&path).map_err(|e| bad(format!("cannot read `{}`: {e}", c.file)))?;
-    write_atomically(&path, &c.text).map_err(|e| {
-        Refusal::new(
-            true,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "write_failed",
-            format!("cannot write `{}`: {e}", c.file),
-        )
-    })?;
+    write_atomically(&path, &c.text)
+        .map_err(|e| Refusal::new(true, ErrorCode::Internal, format!("cannot write `{}`: {e}", c.file)))?;
     let report = reloader.reload(Trigger::Studio).await;
     if !report.ok {
         if let Err(e) = write_atomically(&path, &old) {
             tracing::error!(file = %path.display(), error = %e, "cannot put back the text the reload refused");
         }
         return Ok((
-            StatusCode::CONFLICT,
-            Json(serde_json::json!({ "saved": false, "message": report.message, "findings": report.findings, "rendered": report.rendered })),
+            ErrorCode::ReloadFailed.status(),
+            Json(serde_json::json!({
+                "error": ErrorCode::ReloadFailed,
+                "saved": false,
+                "message": report.message,
+                "findings": report.findings,
+                "rendered": report.rendered,
+            })),
         )
             .into_response());
     }

@@ -380,6 +380,7 @@ async fn the_studio_checks_simulates_runs_scenarios_and_saves_through_the_reload
         // Saving: a text with errors writes nothing; a good one is reloaded and served.
         let res = studio_call(&app, "/studio/api/save", &session, &csrf, json!({"file": "retail.flow", "text": typo})).await;
         assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+        assert_eq!(res.json()["error"], "workflow_invalid");
         assert_eq!(std::fs::read_to_string(dir.path().join("retail.flow")).unwrap(), text);
         let relabelled = text.replacen("\"Awaiting Payment\"", "\"Awaiting Your Payment\"", 1);
         let res = studio_call(&app, "/studio/api/save", &session, &csrf, json!({"file": "retail.flow", "text": relabelled})).await;
@@ -408,7 +409,7 @@ async fn the_studio_checks_simulates_runs_scenarios_and_saves_through_the_reload
         assert_ne!(stranding, relabelled);
         let res = studio_call(&app, "/studio/api/save", &session, &csrf, json!({"file": "retail.flow", "text": stranding})).await;
         let refused = res.json();
-        assert_eq!(res.status, StatusCode::CONFLICT, "{refused}");
+        assert_eq!((res.status, refused["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("reload_failed")), "{refused}");
         assert!(refused["message"].as_str().unwrap().contains("awaiting_payment"), "{refused}");
         assert_eq!(std::fs::read_to_string(dir.path().join("retail.flow")).unwrap(), relabelled, "the old text is back");
 
