@@ -164,7 +164,7 @@ fn an_unexpected_refusal_shows_its_message_and_the_failing_guard() {
     let flow = std::fs::read_to_string("workflows/retail.flow").expect("retail.flow");
     let line = flow
         .lines()
-        .position(|l| l.starts_with("on payment_received from awaiting_payment"))
+        .position(|l| l.starts_with("on payment_received from awaiting_payment, credit_card_declined"))
         .map(|i| i + 1)
         .expect("the guard is in retail.flow");
     assert!(text.contains(&format!("guard at line {line} `event.outcome == \"approved\"` failed")), "{text}");
