@@ -59,7 +59,7 @@ fn string(p: P<'_>, base: usize) -> Str {
     Str { text: unescape(inner), span: sp }
 }
 
-fn unescape(s: &str) -> String {
+pub(super) fn unescape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
