@@ -461,7 +461,15 @@ fn aggregate(
             }
             Some(c)
         }
-        (_, Some(i)) => Some(expect_bool(ch, d, i, inner_scope, &format!("`{word}`"))?),
+        (_, Some(i)) => {
+            let what = match kind {
+                Aggregate::All => "`all lines`",
+                Aggregate::Any => "`any line`",
+                Aggregate::Count => "`count lines`",
+                Aggregate::Sum => "`sum lines`",
+            };
+            Some(expect_bool(ch, d, i, inner_scope, what)?)
+        }
     };
     let ty = match kind {
         Aggregate::All | Aggregate::Any => Type::Bool,
@@ -480,18 +488,19 @@ pub(super) fn path(
     scope: Scope<'_>,
 ) -> Option<(FieldRef, Type)> {
     let root = names.first()?;
-    let written: Vec<&str> = names.iter().map(|n| n.text.as_str()).collect();
-    let full = written.join(".");
-    let after_root = written.get(1..).unwrap_or_default();
+    // The path as written, for messages only: most paths resolve, so it is not built for them.
+    let written = || names.iter().map(|n| n.text.as_str()).collect::<Vec<_>>();
+    let full = || written().join(".");
     if !schema::ROOTS.contains(&root.text.as_str()) {
+        let after_root = written().get(1..).unwrap_or_default().join(".");
         let help = suggestion(&root.text, schema::ROOTS.iter().copied())
             .map(|_| {
                 let root = crate::diagnostics::did_you_mean(&root.text, schema::ROOTS.iter().copied());
-                format!("did you mean `{}.{}`?", root.unwrap_or("order"), after_root.join("."))
+                format!("did you mean `{}.{after_root}`?", root.unwrap_or("order"))
             })
             .unwrap_or_else(|| format!("fields start with {}", schema::ROOTS.join(", ")));
         ch.report(
-            Diagnostic::error(Code::UnknownField, format!("unknown field `{full}`"), root.span)
+            Diagnostic::error(Code::UnknownField, format!("unknown field `{}`", full()), root.span)
                 .with_label(format!("`{}` is not something an order has", root.text))
                 .with_help(help),
         );
@@ -500,7 +509,7 @@ pub(super) fn path(
     let field = names.get(1)?;
     if names.len() > 2 {
         ch.report(
-            Diagnostic::error(Code::UnknownField, format!("unknown field `{full}`"), span)
+            Diagnostic::error(Code::UnknownField, format!("unknown field `{}`", full()), span)
                 .with_label("fields have two parts")
                 .with_help(format!("write `{}.{}`", root.text, field.text)),
         );
@@ -536,7 +545,7 @@ pub(super) fn path(
                 ch.report(
                     Diagnostic::error(
                         Code::NoEvent,
-                        format!("`{full}` is not available in {}", scope.place),
+                        format!("`{}` is not available in {}", full(), scope.place),
                         span,
                     )
                     .with_label("there is no event here")
@@ -564,6 +573,7 @@ pub(super) fn path(
             }
         }
         "line" if !scope.in_lines => {
+            let full = full();
             ch.report(
                 Diagnostic::error(Code::LineOutsideAggregate, format!("`{full}` is only available over lines"), span)
                     .with_label("which line?")

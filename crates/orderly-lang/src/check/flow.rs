@@ -112,12 +112,22 @@ fn shadowing(ch: &mut Checker<'_>, d: &Decls, transitions: &[Transition]) {
     // (status, event) -> the first unguarded transition that takes it.
     let mut taken: HashMap<(usize, Option<usize>), &Transition> = HashMap::new();
     // (status, event, guard as written) -> the first transition with that guard: a later one
-    // with the same guard never fires, since the earlier one takes every case it would.
-    let mut same: HashMap<(usize, Option<usize>, String), &Transition> = HashMap::new();
+    // with the same guard never fires, since the earlier one takes every case it would. Guards
+    // are numbered by their text (spaces collapsed), so each is hashed once.
+    let mut same: HashMap<(usize, Option<usize>, usize), &Transition> = HashMap::new();
+    let mut guards: HashMap<String, usize> = HashMap::new();
     for t in transitions {
         let guard_text = t.guard.as_ref().map(|g| {
             let text = ch.source.get(g.span.start..g.span.end).unwrap_or_default();
-            text.split_whitespace().collect::<Vec<_>>().join(" ")
+            let mut collapsed = String::with_capacity(text.len());
+            for word in text.split_whitespace() {
+                if !collapsed.is_empty() {
+                    collapsed.push(' ');
+                }
+                collapsed.push_str(word);
+            }
+            let next = guards.len();
+            *guards.entry(collapsed).or_insert(next)
         });
         let blocked: Vec<(usize, &Transition, bool)> = t
             .sources
@@ -125,7 +135,7 @@ fn shadowing(ch: &mut Checker<'_>, d: &Decls, transitions: &[Transition]) {
             .filter_map(|s| {
                 let by_unguarded = taken.get(&(*s, t.event)).map(|by| (*s, *by, false));
                 by_unguarded.or_else(|| {
-                    let g = guard_text.clone()?;
+                    let g = guard_text?;
                     same.get(&(*s, t.event, g)).map(|by| (*s, *by, true))
                 })
             })
@@ -175,7 +185,7 @@ fn shadowing(ch: &mut Checker<'_>, d: &Decls, transitions: &[Transition]) {
             }
             Some(g) => {
                 for s in &t.sources {
-                    same.entry((*s, t.event, g.clone())).or_insert(t);
+                    same.entry((*s, t.event, g)).or_insert(t);
                 }
             }
         }
