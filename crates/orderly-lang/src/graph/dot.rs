@@ -1,8 +1,12 @@
-//! Graphviz DOT output: one `cluster_` subgraph per phase.
+//! Graphviz DOT output: one `cluster_` subgraph per phase, the "any status" box as a dashed
+//! node, timer edges dashed, timer badges as extra lines in their statuses.
 
-use super::{edges, groups, ident};
-use crate::model::{Status, Workflow};
+use super::{drawing, groups, ident, Drawing, From, Node, ANY_STATUS};
+use crate::model::Workflow;
 use std::fmt::Write;
+
+/// The "any status" box's node name: a status code has no space, so none is called this.
+const ANY_NODE: &str = "any status";
 
 /// The workflow as a DOT `digraph`.
 pub(super) fn render(w: &Workflow) -> String {
@@ -17,6 +21,15 @@ pub(super) fn render(w: &Workflow) -> String {
          fontname=\"Helvetica\"];\n",
     );
     out.push_str("    edge [fontname=\"Helvetica\", fontsize=10];\n");
+    let drawing = drawing(w);
+    if drawing.has_any() {
+        let _ = writeln!(
+            out,
+            "    {} [label={}, style=\"rounded,dashed,filled\", fillcolor=\"#fdf8ec\"];",
+            quote(ANY_NODE),
+            quote(ANY_STATUS)
+        );
+    }
     for group in groups(w) {
         let indent = match group.phase {
             Some(phase) => {
@@ -30,24 +43,35 @@ pub(super) fn render(w: &Workflow) -> String {
             None => "    ",
         };
         for s in &group.statuses {
-            let _ = writeln!(out, "{indent}{}", node(s.status));
+            let _ = writeln!(out, "{indent}{}", node(&drawing, *s));
         }
         if group.phase.is_some() {
             out.push_str("    }\n");
         }
     }
-    for edge in edges(w) {
-        let from = quote(&edge.from.status.code);
+    for edge in &drawing.edges {
+        let from = match edge.from {
+            From::Status(n) => quote(&n.status.code),
+            From::Any => quote(ANY_NODE),
+        };
         let to = quote(&edge.to.status.code);
-        let _ = writeln!(out, "    {from} -> {to} [label={}];", quote(&edge.label()));
+        let style = if edge.timer { ", style=dashed, color=\"#9a6700\", fontcolor=\"#9a6700\"" } else { "" };
+        let _ = writeln!(out, "    {from} -> {to} [label={}{style}];", quote(&edge.labels.join("\n")));
     }
     out.push_str("}\n");
     out
 }
 
-/// A status node statement: `"code" [label="Label\n(code)"]`, double-bordered when final.
-fn node(status: &Status) -> String {
-    let label = format!("\"{}\\n({})\"", escape(&status.label), escape(&status.code));
+/// A status node statement: `"code" [label="Label\n(code)"]` (and a line per timer badge),
+/// double-bordered when final.
+fn node(drawing: &Drawing<'_>, n: Node<'_>) -> String {
+    let status = n.status;
+    let mut text = format!("{}\n({})", status.label, status.code);
+    for badge in drawing.badges(n.id) {
+        text.push('\n');
+        text.push_str(&badge.text);
+    }
+    let label = quote(&text);
     let extra = if status.is_final { ", peripheries=2, fillcolor=\"#d9e2ec\"" } else { "" };
     format!("{} [label={label}{extra}];", quote(&status.code))
 }

@@ -1,12 +1,20 @@
-//! Mermaid output: a left-to-right flowchart with one subgraph per phase.
+//! Mermaid output: a left-to-right flowchart with one subgraph per phase, the "any status" box
+//! as a dashed node, timer edges dotted (`-.->`), timer badges as extra lines in their statuses.
 
-use super::{edges, groups, ident, Node};
+use super::{drawing, groups, ident, Drawing, From, Node, ANY_STATUS};
 use crate::model::Workflow;
 use std::fmt::Write;
+
+/// The "any status" box's node id: status ids start with `s`, so none is this.
+const ANY_NODE: &str = "any_status";
 
 /// The workflow as a Mermaid `flowchart LR`.
 pub(super) fn render(w: &Workflow) -> String {
     let mut out = String::from("flowchart LR\n");
+    let drawing = drawing(w);
+    if drawing.has_any() {
+        let _ = writeln!(out, "    {ANY_NODE}[\"{}\"]", escape(ANY_STATUS));
+    }
     for group in groups(w) {
         let indent = match group.phase {
             Some(phase) => {
@@ -17,15 +25,20 @@ pub(super) fn render(w: &Workflow) -> String {
             None => "    ",
         };
         for s in &group.statuses {
-            let _ = writeln!(out, "{indent}{}", node(*s));
+            let _ = writeln!(out, "{indent}{}", node(&drawing, *s));
         }
         if group.phase.is_some() {
             out.push_str("    end\n");
         }
     }
-    for edge in edges(w) {
-        let label = escape(&edge.label());
-        let _ = writeln!(out, "    {} -->|\"{label}\"| {}", node_id(edge.from), node_id(edge.to));
+    for edge in &drawing.edges {
+        let label = edge.labels.iter().map(|l| escape(l)).collect::<Vec<_>>().join("<br/>");
+        let from = match edge.from {
+            From::Status(n) => node_id(n),
+            From::Any => ANY_NODE.to_string(),
+        };
+        let arrow = if edge.timer { "-.->" } else { "-->" };
+        let _ = writeln!(out, "    {from} {arrow}|\"{label}\"| {}", node_id(edge.to));
     }
     let finals: Vec<String> = w
         .statuses
@@ -38,6 +51,10 @@ pub(super) fn render(w: &Workflow) -> String {
         out.push_str("    classDef final stroke-width:3px,fill:#d9e2ec\n");
         let _ = writeln!(out, "    class {} final", finals.join(","));
     }
+    if drawing.has_any() {
+        out.push_str("    classDef any stroke-dasharray:5 5,fill:#fdf8ec\n");
+        let _ = writeln!(out, "    class {ANY_NODE} any");
+    }
     out
 }
 
@@ -46,10 +63,13 @@ fn node_id(n: Node<'_>) -> String {
     ident("s", &n.status.code, n.id)
 }
 
-/// A status node: a rectangle, or a stadium for final statuses.
-fn node(n: Node<'_>) -> String {
+/// A status node: a rectangle, or a stadium for final statuses; a line per timer badge.
+fn node(drawing: &Drawing<'_>, n: Node<'_>) -> String {
     let (id, status) = (node_id(n), n.status);
-    let text = format!("{}<br/>({})", escape(&status.label), escape(&status.code));
+    let mut text = format!("{}<br/>({})", escape(&status.label), escape(&status.code));
+    for badge in drawing.badges(n.id) {
+        let _ = write!(text, "<br/>{}", escape(&badge.text));
+    }
     if status.is_final {
         format!("{id}([\"{text}\"])")
     } else {

@@ -1,22 +1,32 @@
-//! SVG output, laid out here without external tools: one column per phase in phase order,
-//! then a column titled "Other" for statuses in no phase. Edges are routed by `route`;
-//! self-loops are not drawn.
+//! SVG output, laid out here without external tools: one column per phase in phase order, then
+//! a column titled "Other" for statuses in no phase, and above them, when some transition leaves
+//! every status that is not final, the "any status" band it is drawn from. Edges are routed by
+//! `route`; their labels are placed by `labels` where no status, title or other label is
+//! (`text` estimates text sizes); self-loops are not drawn.
+//!
+//! For the studio, every status is `<g class="status" data-status="CODE">` (class `status final`
+//! when final), the band `<g class="any-status">`, every edge `<g class="edge" data-from="CODE"
+//! data-to="CODE">` with `data-event="EVENT ..."` (its events), `data-auto="true"` (automatic
+//! transitions) or, class `edge timer`, `data-timer="NAME ..."`; its label is a
+//! `<g class="edge-label">` with the same data. Each has a `<title>` shown on hover.
 
-use super::{edges, groups, Edge};
-use crate::model::{Status, StatusId, Workflow};
-use route::{route, Route};
-use std::collections::{BTreeMap, HashMap};
+use super::{drawing, Drawing, Edge, From, Node, ANY_STATUS};
+use crate::model::Workflow;
+use labels::{place, LINE_H};
+use layout::{label_width, layout, Column, Placed};
+use route::{from_band, route, Route};
+use std::collections::HashMap;
 use std::fmt::Write;
+use text::{text_box, Anchor, Point, Rect};
 
+mod labels;
+mod layout;
 mod route;
+pub(crate) mod text;
 
-/// Approximate width of a character at font-size 12.
-const CHAR_W: i64 = 7;
-/// Approximate width of a character at font-size 10.
-const SMALL_CHAR_W: i64 = 6;
-/// Approximate width of a bold character at font-size 12 (cluster titles).
-const BOLD_CHAR_W: i64 = 8;
 const NODE_H: i64 = 44;
+/// The height a timer badge adds to its status.
+const BADGE_H: i64 = 14;
 const NODE_MIN_W: i64 = 96;
 const NODE_TEXT_PAD: i64 = 12;
 const ROW_GAP: i64 = 24;
@@ -24,51 +34,12 @@ const COL_GAP: i64 = 140;
 const PAD: i64 = 16;
 const HEADER: i64 = 28;
 const MARGIN: i64 = 20;
+/// The "any status" band's height, and the strip between it and the columns.
+const BAND_H: i64 = 30;
+const BAND_GAP: i64 = 30;
 const INK: &str = "#52606d";
-
-type Point = (i64, i64);
-
-#[derive(Clone, Copy)]
-struct Rect {
-    x: i64,
-    y: i64,
-    w: i64,
-    h: i64,
-}
-
-impl Rect {
-    fn right(self) -> i64 {
-        self.x + self.w
-    }
-    fn cx(self) -> i64 {
-        self.x + self.w / 2
-    }
-    fn cy(self) -> i64 {
-        self.y + self.h / 2
-    }
-    fn overlaps(self, o: Rect) -> bool {
-        self.x < o.right() && o.x < self.right() && self.y < o.y + o.h && o.y < self.y + self.h
-    }
-}
-
-/// A cluster box: a phase, or the statuses in no phase.
-struct Column<'a> {
-    id: String,
-    /// Whether it is a phase (rather than the statuses in no phase).
-    is_phase: bool,
-    title: String,
-    rect: Rect,
-    /// Its statuses and their boxes, top to bottom.
-    statuses: Vec<(&'a Status, Rect)>,
-}
-
-/// Where a status is drawn.
-#[derive(Clone, Copy)]
-struct Placed {
-    col: usize,
-    row: usize,
-    rect: Rect,
-}
+/// Timers: dashed edges and badges.
+const TIMER_INK: &str = "#9a6700";
 
 /// The smallest box holding everything drawn.
 struct Bounds {
@@ -83,35 +54,64 @@ impl Bounds {
     }
     fn include_rect(&mut self, r: Rect) {
         self.include((r.x, r.y));
-        self.include((r.right(), r.y + r.h));
+        self.include((r.right(), r.bottom()));
     }
 }
 
 /// The workflow as a standalone SVG document.
 pub(super) fn render(w: &Workflow) -> String {
-    let edges: Vec<Edge<'_>> = edges(w).into_iter().filter(|e| e.from.id != e.to.id).collect();
-    let (columns, placed) = layout(w, &edges);
+    let drawing = drawing(w);
+    let edges: Vec<&Edge<'_>> =
+        drawing.edges.iter().filter(|e| !matches!(e.from, From::Status(n) if n.id == e.to.id)).collect();
+    let (columns, placed) = layout(w, &drawing, &edges);
     let mut bounds = Bounds { min: (0, 0), max: (0, 0) };
     let mut body = String::new();
+    // Everything labels must keep off: statuses, the band, the column titles.
+    let mut taken: Vec<Rect> = placed.values().map(|p| p.rect).collect();
+    let band = drawing.has_any().then(|| {
+        let right = columns.last().map_or(NODE_MIN_W, |c| c.rect.right());
+        Rect { x: 0, y: -BAND_GAP - BAND_H, w: right, h: BAND_H }
+    });
+    if let Some(band) = band {
+        bounds.include_rect(band);
+        taken.push(band);
+        let (x, y) = band_text_at(band);
+        taken.push(text_box(ANY_STATUS, x, y, Anchor::Start, 12, false));
+        draw_band(&mut body, band);
+    }
     // Each phase is one group holding its box, its title and its statuses, so the picture's
     // structure says which status is in which phase; edges and their labels are drawn on top.
     for column in &columns {
         bounds.include_rect(column.rect);
+        let (x, y) = column.title_at();
+        taken.push(text_box(&column.title, x, y, Anchor::Middle, 12, true));
         draw_column(&mut body, column);
-        for (status, rect) in &column.statuses {
-            draw_status(&mut body, status, *rect);
+        for (node, rect) in &column.statuses {
+            draw_status(&mut body, &drawing, *node, *rect);
         }
         body.push_str("</g>\n");
     }
     let floor = columns.first().map_or(0, |c| c.rect.h);
-    let mut taken: Vec<Rect> = placed.values().map(|p| p.rect).collect();
+    // Lanes down from the band, per column.
+    let mut band_lanes: HashMap<usize, i64> = HashMap::new();
     let (mut labels, mut lanes) = (String::new(), 0);
     body.push_str("<g class=\"edges\" fill=\"none\">\n");
-    for edge in &edges {
-        if let (Some(a), Some(b)) = (placed.get(&edge.from.id), placed.get(&edge.to.id)) {
-            let route = route(*a, *b, floor, &mut lanes);
-            draw_edge(&mut body, &mut labels, &mut bounds, &mut taken, edge, route);
-        }
+    for edge in edges {
+        let Some(b) = placed.get(&edge.to.id) else { continue };
+        let route = match edge.from {
+            From::Status(a) => match placed.get(&a.id) {
+                Some(a) => route(*a, *b, floor, &mut lanes, edge.timer),
+                None => continue,
+            },
+            From::Any => {
+                let (Some(band), Some(column)) = (band, columns.get(b.col)) else { continue };
+                let k = band_lanes.entry(b.col).or_insert(0);
+                let x = column.rect.right() - 5 - 4 * (*k % 3);
+                *k += 1;
+                from_band(x, band.bottom(), column.rect.y, b.rect)
+            }
+        };
+        draw_edge(&mut body, &mut labels, &mut bounds, &mut taken, edge, route);
     }
     body.push_str("</g>\n");
     let _ = write!(body, "<g class=\"edge-labels\" font-size=\"10\">\n{labels}</g>\n");
@@ -130,12 +130,13 @@ fn document(w: &Workflow, bounds: &Bounds, body: &str) -> String {
          font-size=\"12\">"
     );
     let _ = writeln!(out, "<title>{}</title>", xml(w.title.as_deref().unwrap_or(&w.name)));
-    let _ = writeln!(
-        out,
-        "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" \
-         markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\">\
-         <path d=\"M0,0 L10,5 L0,10 z\" fill=\"{INK}\"/></marker></defs>"
-    );
+    let marker = |id: &str, ink: &str| {
+        format!(
+            "<marker id=\"{id}\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" \
+             markerHeight=\"7\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"{ink}\"/></marker>"
+        )
+    };
+    let _ = writeln!(out, "<defs>{}{}</defs>", marker("arrow", INK), marker("arrow-timer", TIMER_INK));
     let _ =
         writeln!(out, "<rect x=\"{x}\" y=\"{y}\" width=\"{width}\" height=\"{height}\" fill=\"#ffffff\"/>");
     out.push_str(body);
@@ -143,94 +144,62 @@ fn document(w: &Workflow, bounds: &Bounds, body: &str) -> String {
     out
 }
 
-/// Columns left to right, and where each status goes, by status. The gap after each column is
-/// widened to fit the labels of the edges drawn in it.
-fn layout<'a>(w: &'a Workflow, edges: &[Edge<'_>]) -> (Vec<Column<'a>>, BTreeMap<StatusId, Placed>) {
-    let groups = groups(w);
-    // Every status is in one group: (column, row) by status.
-    let slot: HashMap<StatusId, (usize, usize)> = groups
-        .iter()
-        .enumerate()
-        .flat_map(|(col, group)| group.statuses.iter().enumerate().map(move |(row, s)| (s.id, (col, row))))
-        .collect();
-    let mut gaps = vec![COL_GAP; groups.len()];
-    for edge in edges {
-        let (Some(&(ca, ra)), Some(&(cb, rb))) = (slot.get(&edge.from.id), slot.get(&edge.to.id)) else {
-            continue;
-        };
-        let label = text_w(&edge.label(), SMALL_CHAR_W) + 8;
-        let (gap, need) = match ca.abs_diff(cb) {
-            1 => (ca.min(cb), label + 48),
-            // Downward edges bulge into the gap on the right, upward ones on the left.
-            0 if ra < rb => (ca, label + 96),
-            0 if ca > 0 => (ca - 1, label + 96),
-            _ => continue,
-        };
-        // Columns `ca` and `cb` are groups, so `gap` is one too.
-        if let Some(g) = gaps.get_mut(gap) {
-            *g = (*g).max(need);
-        }
-    }
-
-    let rows = groups.iter().map(|g| g.statuses.len() as i64).max().unwrap_or(0);
-    let stack = if rows == 0 { 0 } else { rows * (NODE_H + ROW_GAP) - ROW_GAP };
-    let height = HEADER + PAD + stack + PAD;
-    let mut columns = Vec::new();
-    let mut placed = BTreeMap::new();
-    let mut x = 0;
-    for ((col, group), gap) in groups.iter().enumerate().zip(gaps) {
-        let (id, title) = match group.phase {
-            Some(p) => (format!("phase-{}", p.code), p.label.clone()),
-            None => ("no-phase".to_string(), "Other".to_string()),
-        };
-        let inner = group.statuses.iter().map(|s| node_width(s.status)).max().unwrap_or(NODE_MIN_W);
-        let width = (inner + 2 * PAD).max(text_w(&title, BOLD_CHAR_W) + 2 * PAD);
-        let mut statuses = Vec::new();
-        for (row, s) in group.statuses.iter().enumerate() {
-            let y = HEADER + PAD + row as i64 * (NODE_H + ROW_GAP);
-            let rect = Rect { x: x + PAD, y, w: width - 2 * PAD, h: NODE_H };
-            placed.insert(s.id, Placed { col, row, rect });
-            statuses.push((s.status, rect));
-        }
-        let rect = Rect { x, y: 0, w: width, h: height };
-        columns.push(Column { id, is_phase: group.phase.is_some(), title, rect, statuses });
-        x += width + gap;
-    }
-    (columns, placed)
+/// Where the band's text starts, and its baseline.
+fn band_text_at(band: Rect) -> Point {
+    (band.x + NODE_TEXT_PAD, band.y + 19)
 }
 
-fn node_width(status: &Status) -> i64 {
-    let text = text_w(&status.label, CHAR_W).max(text_w(&status.code, SMALL_CHAR_W));
-    (text + 2 * NODE_TEXT_PAD).max(NODE_MIN_W)
-}
-
-fn text_w(text: &str, char_w: i64) -> i64 {
-    text.chars().count() as i64 * char_w
+fn draw_band(out: &mut String, r: Rect) {
+    let (tx, ty) = band_text_at(r);
+    let _ = writeln!(
+        out,
+        "<g class=\"any-status\">\n<title>Transitions written `from any status` (or from every status \
+         that is not final) start here</title>\n<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" \
+         rx=\"8\" fill=\"#fdf8ec\" stroke=\"{INK}\" stroke-dasharray=\"6 4\"/>\n\
+         <text x=\"{tx}\" y=\"{ty}\" fill=\"#1f2933\">{}</text>\n</g>",
+        r.x,
+        r.y,
+        r.w,
+        r.h,
+        xml(ANY_STATUS)
+    );
 }
 
 fn draw_column(out: &mut String, c: &Column<'_>) {
     let r = c.rect;
     let (class, fill, dash) =
         if c.is_phase { ("phase", "#f5f7fa", "") } else { ("other", "#ffffff", " stroke-dasharray=\"6 4\"") };
+    let (tx, ty) = c.title_at();
     let _ = write!(
         out,
         "<g id=\"{}\" class=\"{class}\">\n<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"12\" \
          fill=\"{fill}\" stroke=\"#9aa5b1\"{dash}/>\n\
-         <text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-weight=\"bold\">{}</text>\n",
+         <text x=\"{tx}\" y=\"{ty}\" text-anchor=\"middle\" font-weight=\"bold\">{}</text>\n",
         xml(&c.id),
         r.x,
         r.y,
         r.w,
         r.h,
-        r.cx(),
-        r.y + 19,
         xml(&c.title)
     );
 }
 
-fn draw_status(out: &mut String, status: &Status, r: Rect) {
+fn draw_status(out: &mut String, drawing: &Drawing<'_>, node: Node<'_>, r: Rect) {
+    let status = node.status;
     let (class, fill) = if status.is_final { ("status final", "#d9e2ec") } else { ("status", "#ffffff") };
-    let _ = writeln!(out, "<g id=\"status-{}\" class=\"{class}\">", xml(&status.code));
+    let code = xml(&status.code);
+    let _ = writeln!(out, "<g id=\"status-{code}\" class=\"{class}\" data-status=\"{code}\">");
+    let mut title = format!("{} ({})", status.label, status.code);
+    if status.customer_label != status.label {
+        let _ = write!(title, "; customers see \u{201c}{}\u{201d}", status.customer_label);
+    }
+    if status.is_final {
+        title.push_str("; final");
+    }
+    for badge in drawing.badges(node.id) {
+        let _ = write!(title, "; {}", badge.title);
+    }
+    let _ = writeln!(out, "<title>{}</title>", xml(&title));
     let _ = writeln!(
         out,
         "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"8\" fill=\"{fill}\" \
@@ -257,15 +226,42 @@ fn draw_status(out: &mut String, status: &Status, r: Rect) {
     );
     let _ = writeln!(
         out,
-        "<text x=\"{cx}\" y=\"{}\" text-anchor=\"middle\" font-size=\"10\" fill=\"#7b8794\">{}</text>",
-        y + 35,
-        xml(&status.code)
+        "<text x=\"{cx}\" y=\"{}\" text-anchor=\"middle\" font-size=\"10\" fill=\"#7b8794\">{code}</text>",
+        y + 35
     );
+    for (i, badge) in drawing.badges(node.id).iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "<text class=\"timer\" x=\"{cx}\" y=\"{}\" text-anchor=\"middle\" font-size=\"10\" \
+             fill=\"{TIMER_INK}\">{}</text>",
+            y + 35 + BADGE_H * (i as i64 + 1),
+            xml(&badge.text)
+        );
+    }
     out.push_str("</g>\n");
 }
 
-/// Draws an edge's path, and its label at the first of the route's label spots that overlaps
-/// the fewest statuses and other labels.
+/// The edge's class and data attributes, shared by its path and its label.
+fn hooks(edge: &Edge<'_>) -> String {
+    let mut out = format!(
+        "class=\"{}\" data-from=\"{}\" data-to=\"{}\"",
+        if edge.timer { "edge timer" } else { "edge" },
+        xml(edge.from.code()),
+        xml(&edge.to.status.code)
+    );
+    if !edge.events.is_empty() {
+        let _ = write!(out, " data-event=\"{}\"", xml(&edge.events.join(" ")));
+    }
+    if edge.timers.is_empty() && edge.labels.len() > edge.events.len() {
+        out.push_str(" data-auto=\"true\"");
+    }
+    if !edge.timers.is_empty() {
+        let _ = write!(out, " data-timer=\"{}\"", xml(&edge.timers.join(" ")));
+    }
+    out
+}
+
+/// Draws an edge's path, and its label where the label finds room.
 fn draw_edge(
     paths: &mut String,
     labels: &mut String,
@@ -277,35 +273,50 @@ fn draw_edge(
     for &p in &route.extent {
         bounds.include(p);
     }
+    let hooks = hooks(edge);
+    let from = match edge.from {
+        From::Status(n) => n.status.label.as_str(),
+        From::Any => ANY_STATUS,
+    };
+    let title = format!("{}: {from} \u{2192} {}", edge.titles.join("; "), edge.to.status.label);
+    let (ink, marker, dash) =
+        if edge.timer { (TIMER_INK, "arrow-timer", " stroke-dasharray=\"5 3\"") } else { (INK, "arrow", "") };
     let _ = writeln!(
         paths,
-        "<path d=\"{}\" stroke=\"{INK}\" stroke-width=\"1.5\" marker-end=\"url(#arrow)\"/>",
+        "<g {hooks}><title>{}</title><path d=\"{}\" stroke=\"{ink}\" stroke-width=\"1.5\"{dash} \
+         marker-end=\"url(#{marker})\"/></g>",
+        xml(&title),
         route.d
     );
-    let text = edge.label();
-    let w = text_w(&text, SMALL_CHAR_W) + 8;
-    let boxes: Vec<Rect> = route
-        .spots
-        .iter()
-        .map(|&(x, y)| Rect { x: x - w / 2 + route.align * (w / 2 + 2), y: y - 8, w, h: 14 })
-        .collect();
-    let clashes = |r: &Rect| taken.iter().filter(|t| t.overlaps(*r)).count();
-    let Some(bg) = boxes.iter().copied().min_by_key(clashes) else { return };
-    taken.push(bg);
+    let (w, h) = (label_width(edge), LINE_H * edge.labels.len() as i64 + 1);
+    let spot = place(taken, &route.spots, route.align, w, h);
+    let bg = spot.rect;
     bounds.include_rect(bg);
+    let _ = writeln!(labels, "<g {hooks}>");
+    if let Some((x, y)) = spot.leader {
+        let (lx, ly) = (x.clamp(bg.x, bg.right()), y.clamp(bg.y, bg.bottom()));
+        let _ = writeln!(
+            labels,
+            "<line x1=\"{x}\" y1=\"{y}\" x2=\"{lx}\" y2=\"{ly}\" stroke=\"{ink}\" stroke-dasharray=\"1 2\"/>"
+        );
+    }
     let _ = writeln!(
         labels,
         "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"3\" fill=\"#ffffff\" \
-         fill-opacity=\"0.85\"/>\n<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" \
-         fill=\"#323f4b\">{}</text>",
-        bg.x,
-        bg.y,
-        bg.w,
-        bg.h,
-        bg.cx(),
-        bg.y + 11,
-        xml(&text)
+         fill-opacity=\"0.85\"/>",
+        bg.x, bg.y, bg.w, bg.h
     );
+    for (i, line) in edge.labels.iter().enumerate() {
+        let _ = writeln!(
+            labels,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"{}\">{}</text>",
+            bg.cx(),
+            bg.y + 11 + LINE_H * i as i64,
+            if edge.timer { TIMER_INK } else { "#323f4b" },
+            xml(line)
+        );
+    }
+    labels.push_str("</g>\n");
 }
 
 /// Text safe in XML content and attribute values; characters XML 1.0 forbids are dropped.

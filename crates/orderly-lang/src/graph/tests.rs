@@ -128,7 +128,8 @@ fn dot_clusters_finals_edges_and_escaping() {
     assert!(line_with(&out, "\"delivered\" [").contains("peripheries=2"));
     assert!(line_with(&out, "\"cancelled\" [").contains("peripheries=2"));
     assert!(!line_with(&out, "\"new\" [").contains("peripheries"));
-    assert!(out.contains("\"paid\" [label=\"Paid \\\"in full\\\" & <ok>\\n(paid)\"];"));
+    // The timer that stays is a line in its status.
+    assert!(out.contains("\"paid\" [label=\"Paid \\\"in full\\\" & <ok>\\n(paid)\\n\u{23f1} 1h remind\"];"));
     // `cancelled` is in no phase: after the clusters close, at the top level.
     let cancelled = out.find("\"cancelled\" [").unwrap();
     assert!(out[..cancelled].ends_with("    }\n    "));
@@ -138,11 +139,12 @@ fn dot_clusters_finals_edges_and_escaping() {
         edges,
         [
             "    \"new\" -> \"paid\" [label=\"pay\"];",
-            "    \"paid\" -> \"shipped\" [label=\"(auto), ship\"];",
-            "    \"new\" -> \"cancelled\" [label=\"cancel, after 30m\"];",
+            "    \"paid\" -> \"shipped\" [label=\"auto\\nship\"];",
+            "    \"new\" -> \"cancelled\" [label=\"cancel\"];",
             "    \"paid\" -> \"cancelled\" [label=\"cancel\"];",
             "    \"shipped\" -> \"shipped\" [label=\"note\"];",
             "    \"shipped\" -> \"delivered\" [label=\"deliver\"];",
+            "    \"new\" -> \"cancelled\" [label=\"\u{23f1} after 30m\", style=dashed, color=\"#9a6700\", fontcolor=\"#9a6700\"];",
         ]
     );
 }
@@ -162,11 +164,13 @@ fn mermaid_subgraphs_finals_and_escaping() {
     assert!(out.contains("    subgraph phase_intake[\"Intake\"]\n"));
     assert!(out.contains("    subgraph phase_fulfil[\"Ship #amp; deliver\"]\n"));
     assert_eq!(out.matches("\n    end\n").count(), 2);
-    assert!(out.contains("s_paid[\"Paid #quot;in full#quot; #amp; #lt;ok#gt;<br/>(paid)\"]"));
+    assert!(out
+        .contains("s_paid[\"Paid #quot;in full#quot; #amp; #lt;ok#gt;<br/>(paid)<br/>\u{23f1} 1h remind\"]"));
     assert!(out.contains("s_delivered([\"Delivered<br/>(delivered)\"])"));
     assert!(out.contains("    class s_delivered,s_cancelled final\n"));
-    assert!(out.contains("    s_paid -->|\"(auto), ship\"| s_shipped\n"));
-    assert!(out.contains("    s_new -->|\"cancel, after 30m\"| s_cancelled\n"));
+    assert!(out.contains("    s_paid -->|\"auto<br/>ship\"| s_shipped\n"));
+    assert!(out.contains("    s_new -->|\"cancel\"| s_cancelled\n"));
+    assert!(out.contains("    s_new -.->|\"\u{23f1} after 30m\"| s_cancelled\n"));
     assert!(!out.contains("in full\""), "raw quote left in a label");
 }
 
@@ -197,12 +201,14 @@ fn svg_is_well_formed_with_clusters_and_finals() {
     let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
     assert!(texts.contains(&PAID_LABEL));
     assert!(texts.contains(&"Ship & deliver"));
-    assert!(texts.contains(&"cancel, after 30m"));
+    assert!(texts.contains(&"cancel"));
+    assert!(texts.contains(&"\u{23f1} after 30m"));
+    assert!(texts.contains(&"\u{23f1} 1h remind"));
     assert!(texts.contains(&"Other"));
 
-    // Six edges, the self-loop skipped.
+    // Seven edges, the self-loop skipped.
     let paths = doc.descendants().filter(|n| n.attribute("marker-end").is_some()).count();
-    assert_eq!(paths, 5);
+    assert_eq!(paths, 6);
 }
 
 #[test]
@@ -258,23 +264,177 @@ fn svg_labels_clear_statuses_and_long_edges_use_lanes() {
     let group = |class: &'static str| {
         doc.descendants().filter(move |n| n.attribute("class").is_some_and(|c| c.starts_with(class)))
     };
-    let statuses: Vec<_> = group("status").map(|g| rect(g.first_element_child().unwrap())).collect();
+    let statuses: Vec<_> =
+        group("status").map(|g| rect(g.children().find(|n| n.has_tag_name("rect")).unwrap())).collect();
     let labels: Vec<_> = group("edge-labels")
-        .flat_map(|g| g.children())
+        .flat_map(|g| g.descendants())
         .filter(|n| n.has_tag_name("rect"))
         .map(rect)
         .collect();
-    assert_eq!((statuses.len(), labels.len()), (5, 5));
+    assert_eq!((statuses.len(), labels.len()), (5, 6));
     let overlap = |a: (i64, i64, i64, i64), b: (i64, i64, i64, i64)| {
         a.0 < b.0 + b.2 && b.0 < a.0 + a.2 && a.1 < b.1 + b.3 && b.1 < a.1 + a.3
     };
     for l in &labels {
         assert!(statuses.iter().all(|s| !overlap(*l, *s)), "label {l:?} on a status");
     }
-    // Both edges into `cancelled` skip a column, so they run below the clusters.
+    // The three edges into `cancelled` (two transitions, a timer) skip a column, so they run
+    // below the clusters.
     let floor = {
         let phase = group("phase").next().unwrap().first_element_child().unwrap();
         num(phase, "y") + num(phase, "height")
     };
-    assert_eq!(labels.iter().filter(|l| l.1 > floor).count(), 2);
+    assert_eq!(labels.iter().filter(|l| l.1 > floor).count(), 3);
+}
+
+/// A small workflow in the language: four open statuses, cancel from any status, automatic
+/// transitions with guards, a timer that moves orders and one that stays.
+fn written() -> Workflow {
+    let src = r#"
+workflow shop "Shop"
+channel web { start in new when mode carry, delivery  start in new }
+phase intake "Intake" {
+    status new "New"
+    status paid "Paid"
+}
+phase out "Out" {
+    status packed "Packed"
+    status sent "Sent"
+}
+status done "Done" final
+status cancelled "Cancelled" final
+event pay
+event cancel
+event ship
+on pay from new go to paid
+automatically from paid when order.invoiced and order.total > 500 go to packed
+automatically from packed when all lines(line.in_stock and line.fulfillment == stock) and not flags.hold and order.mode in [carry, delivery] go to sent
+on ship from sent go to done
+on cancel from any status go to cancelled
+timer expire after 3d in new when order.total > 0 go to cancelled
+timer remind after 14d in paid, packed stay
+flag hold "On hold"
+"#;
+    let out = crate::check::compile(src, &crate::check::Context::default());
+    out.workflow.unwrap_or_else(|| panic!("{:#?}", out.diagnostics))
+}
+
+#[test]
+fn from_any_status_is_drawn_once_in_every_format() {
+    let w = written();
+    let dot = render(&w, Format::Dot);
+    let cancels: Vec<&str> = dot.lines().filter(|l| l.contains("-> \"cancelled\"")).collect();
+    assert_eq!(
+        cancels,
+        [
+            "    \"any status\" -> \"cancelled\" [label=\"cancel\"];",
+            "    \"new\" -> \"cancelled\" [label=\"\u{23f1} after 3d when total > 0\", style=dashed, color=\"#9a6700\", fontcolor=\"#9a6700\"];",
+        ]
+    );
+    assert!(
+        dot.contains("    \"any status\" [label=\"any status (not final)\", style=\"rounded,dashed,filled\"")
+    );
+    let mermaid = render(&w, Format::Mermaid);
+    assert_eq!(mermaid.matches("-->|\"cancel\"|").count(), 1, "{mermaid}");
+    assert!(mermaid.contains("    any_status -->|\"cancel\"| s_cancelled\n"));
+    assert!(mermaid.contains("    any_status[\"any status (not final)\"]\n"));
+    let svg = render(&w, Format::Svg);
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let from_any: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("g") && n.attribute("data-from") == Some("any"))
+        .collect();
+    // The edge and its label, once.
+    assert_eq!(from_any.len(), 2);
+    assert!(from_any.iter().all(|g| g.attribute("data-event") == Some("cancel")));
+    assert_eq!(doc.descendants().filter(|n| n.attribute("class") == Some("any-status")).count(), 1);
+}
+
+#[test]
+fn a_list_of_some_statuses_is_not_any_status() {
+    let mut w = written();
+    // Cancel from two of the four open statuses: one edge each.
+    let cancel = w.transitions.iter_mut().find(|t| t.target == Some(5)).unwrap();
+    cancel.sources = vec![0, 1];
+    let dot = render(&w, Format::Dot);
+    assert!(!dot.contains("any status"), "{dot}");
+    assert_eq!(dot.matches("[label=\"cancel\"]").count(), 2);
+}
+
+#[test]
+fn automatic_edges_show_their_guard_in_a_few_words() {
+    let mermaid = render(&written(), Format::Mermaid);
+    assert!(mermaid.contains("s_paid -->|\"auto: invoiced and total #gt; 500\"| s_packed"), "{mermaid}");
+    // Long guards are cut at a word, with an ellipsis; hover shows them whole.
+    assert!(
+        mermaid.contains("s_packed -->|\"auto: all lines(in stock and fulfillment…\"| s_sent"),
+        "{mermaid}"
+    );
+    let svg = render(&written(), Format::Svg);
+    assert!(svg.contains(
+        "<title>auto: all lines(in stock and fulfillment = stock) and not flag hold and mode in [carry, delivery]: Packed \u{2192} Sent</title>"
+    ));
+}
+
+#[test]
+fn timers_are_dashed_edges_or_badges() {
+    let w = written();
+    let svg = render(&w, Format::Svg);
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let timer = doc.descendants().find(|n| n.attribute("class") == Some("edge timer")).expect("a timer edge");
+    assert_eq!(timer.attribute("data-timer"), Some("expire"));
+    assert_eq!((timer.attribute("data-from"), timer.attribute("data-to")), (Some("new"), Some("cancelled")));
+    let path = timer.children().find(|n| n.has_tag_name("path")).unwrap();
+    assert!(path.attribute("stroke-dasharray").is_some());
+    // `remind` stays: a badge on each of its statuses.
+    for code in ["paid", "packed"] {
+        let node = doc.descendants().find(|n| n.attribute("data-status") == Some(code)).unwrap();
+        let texts: Vec<&str> = node.descendants().filter_map(|n| n.text()).collect();
+        assert!(texts.contains(&"\u{23f1} 2w remind"), "{code}: {texts:?}");
+        assert!(texts.iter().any(|t| t.contains("timer remind: after 2w, stays")), "{texts:?}");
+    }
+}
+
+#[test]
+fn svg_hooks_for_the_studio() {
+    let svg = render(&written(), Format::Svg);
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let w = written();
+    for status in &w.statuses {
+        let g = doc
+            .descendants()
+            .find(|n| n.attribute("data-status") == Some(status.code.as_str()))
+            .unwrap_or_else(|| panic!("no hook for {}", status.code));
+        assert_eq!(g.tag_name().name(), "g");
+        assert!(g.attribute("class").unwrap().split(' ').any(|c| c == "status"));
+        let title = g.children().find(|n| n.has_tag_name("title")).expect("a title");
+        assert!(title.text().unwrap().starts_with(&format!("{} ({})", status.label, status.code)));
+    }
+    // Every edge and every label says where it goes, and has a title.
+    let edges: Vec<_> = doc
+        .descendants()
+        .filter(|n| {
+            n.has_tag_name("g") && n.attribute("class").is_some_and(|c| c.starts_with("edge ") || c == "edge")
+        })
+        .collect();
+    assert_eq!(edges.len(), 2 * 6);
+    for e in &edges {
+        assert!(e.attribute("data-from").is_some() && e.attribute("data-to").is_some());
+    }
+    let pay = edges.iter().find(|e| e.attribute("data-event") == Some("pay")).unwrap();
+    assert_eq!((pay.attribute("data-from"), pay.attribute("data-to")), (Some("new"), Some("paid")));
+    let auto = edges.iter().filter(|e| e.attribute("data-auto") == Some("true")).count();
+    assert_eq!(auto, 4, "two automatic edges and their labels");
+    for e in edges.iter().filter(|e| e.children().any(|c| c.has_tag_name("path"))) {
+        assert!(e.children().any(|c| c.has_tag_name("title")));
+    }
+}
+
+#[test]
+fn short_guards_cut_at_a_word() {
+    use super::guard::clip;
+    assert_eq!(clip("paid in full", 36), "paid in full");
+    assert_eq!(clip("all lines(in stock and fulfillment = stock)", 30), "all lines(in stock and…");
+    assert_eq!(clip("abcdefghijklmnopqrstuvwxyz", 10), "abcdefghi…");
+    assert_eq!(clip("mode in [carry, delivery, pickup]", 26), "mode in [carry…");
 }

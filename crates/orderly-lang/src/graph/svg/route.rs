@@ -1,6 +1,8 @@
-//! Edge routes: the path an edge takes between two placed statuses, and where its label goes.
+//! Edge routes: the path an edge takes between two placed statuses (or down from the "any
+//! status" band), and where its label may go.
 
-use super::{Placed, Point, COL_GAP, PAD};
+use super::text::{Point, Rect};
+use super::{Placed, COL_GAP, PAD};
 use std::cmp::Ordering;
 
 /// How far backward edges between neighbouring columns bow below the straight line, so they
@@ -23,27 +25,29 @@ pub(super) struct Route {
 
 /// The route from `a` to `b` (different statuses). Edges between neighbouring columns are
 /// single curves; edges spanning several columns run along their own lane below `floor`
-/// (the clusters' bottom), numbered from `lanes`, so they never cross a status.
-pub(super) fn route(a: Placed, b: Placed, floor: i64, lanes: &mut i64) -> Route {
+/// (the clusters' bottom), numbered from `lanes`, so they never cross a status. Timer edges
+/// (`timer`) run a little below transitions between the same statuses, so both show.
+pub(super) fn route(a: Placed, b: Placed, floor: i64, lanes: &mut i64, timer: bool) -> Route {
     let (ra, rb) = (a.rect, b.rect);
     let span = a.col.abs_diff(b.col);
     if span > 1 {
         *lanes += 1;
         return lane(a, b, floor + *lanes * LANE_GAP, *lanes);
     }
+    let low = if timer { 10 } else { 0 };
     match a.col.cmp(&b.col) {
         Ordering::Less => {
-            let (p0, p3) = ((ra.right(), ra.cy() - 6), (rb.x, rb.cy() - 6));
+            let (p0, p3) = ((ra.right(), ra.cy() - 6 + low), (rb.x, rb.cy() - 6 + low));
             let dx = (p3.0 - p0.0) / 2;
             curve([p0, (p0.0 + dx, p0.1), (p3.0 - dx, p3.1), p3])
         }
         Ordering::Greater => {
-            let (p0, p3) = ((ra.x, ra.cy() + 6), (rb.right(), rb.cy() + 6));
+            let (p0, p3) = ((ra.x, ra.cy() + 6 + low), (rb.right(), rb.cy() + 6 + low));
             let dx = (p0.0 - p3.0) / 2;
             curve([p0, (p0.0 - dx, p0.1 + BOW), (p3.0 + dx, p3.1 + BOW), p3])
         }
         Ordering::Equal => {
-            let bulge = (12 + 16 * a.row.abs_diff(b.row) as i64).min(64);
+            let bulge = (12 + 16 * a.row.abs_diff(b.row) as i64).min(64) + 2 * low;
             // Downward edges leave on the right, upward ones on the left.
             let (xa, xb, bulge) =
                 if a.row < b.row { (ra.right(), rb.right(), bulge) } else { (ra.x, rb.x, -bulge) };
@@ -97,5 +101,27 @@ fn lane(a: Placed, b: Placed, y: i64, lane: i64) -> Route {
         extent: vec![(x0, y0), (x3, y3), (g1, y), (g2, y)],
         spots: [0, -1, 1, -2, 2].into_iter().map(|k| ((g1 + g2) / 2 + k * (g2 - g1) / 6, y)).collect(),
         align: 0,
+    }
+}
+
+/// From the "any status" band's bottom at `band`, down the lane at `x` (in the target's column,
+/// right of its statuses), into the top of `to`. Labels go beside the lane, first in the strip
+/// between the band and the columns (`top`), then down the lane.
+pub(super) fn from_band(x: i64, band: i64, top: i64, to: Rect) -> Route {
+    let (tx, ty) = ((to.right() - 14).min(x - 2 * R - 2), to.y);
+    let turn = ty - 10;
+    let mut spots = vec![(x, (band + top) / 2)];
+    spots.extend((1..).map(|k| (x, top + 8 * k)).take_while(|&(_, y)| y < turn - 6));
+    Route {
+        d: format!(
+            "M{x},{band} V{} Q{x},{turn} {},{turn} H{} Q{tx},{turn} {tx},{} V{ty}",
+            turn - R,
+            x - R,
+            tx + R,
+            turn + R
+        ),
+        extent: vec![(x, band), (tx, ty)],
+        spots,
+        align: -1,
     }
 }
