@@ -172,8 +172,8 @@ pub(super) fn expr(ch: &mut Checker<'_>, d: &Decls, e: &ast::Expr, scope: Scope<
                 None
             }
         },
-        ast::ExprKind::Path(names) => {
-            let (field, ty) = path(ch, d, names, e.span, scope)?;
+        ast::ExprKind::Path(written) => {
+            let (field, ty) = path(ch, d, written, scope)?;
             mk(ExprKind::Field(field), ty)
         }
         ast::ExprKind::Not(inner) => {
@@ -483,47 +483,51 @@ fn aggregate(
 pub(super) fn path(
     ch: &mut Checker<'_>,
     d: &Decls,
-    names: &[Name],
-    span: Span,
+    written: &Name,
     scope: Scope<'_>,
 ) -> Option<(FieldRef, Type)> {
-    let root = names.first()?;
-    // The path as written, for messages only: most paths resolve, so it is not built for them.
-    let written = || names.iter().map(|n| n.text.as_str()).collect::<Vec<_>>();
-    let full = || written().join(".");
-    if !schema::ROOTS.contains(&root.text.as_str()) {
-        let after_root = written().get(1..).unwrap_or_default().join(".");
-        let help = suggestion(&root.text, schema::ROOTS.iter().copied())
+    let (full, span) = (written.text.as_str(), written.span);
+    // Split by hand: paths are short, and there are many.
+    let dot = full.bytes().position(|b| b == b'.').unwrap_or(full.len());
+    let (root, rest) = (full.get(..dot)?, full.get(dot + 1..).unwrap_or_default());
+    let root_span = Span::new(span.start, span.start + root.len());
+    if !schema::ROOTS.contains(&root) {
+        let help = suggestion(root, schema::ROOTS.iter().copied())
             .map(|_| {
-                let root = crate::diagnostics::did_you_mean(&root.text, schema::ROOTS.iter().copied());
-                format!("did you mean `{}.{after_root}`?", root.unwrap_or("order"))
+                let root = crate::diagnostics::did_you_mean(root, schema::ROOTS.iter().copied());
+                format!("did you mean `{}.{rest}`?", root.unwrap_or("order"))
             })
             .unwrap_or_else(|| format!("fields start with {}", schema::ROOTS.join(", ")));
         ch.report(
-            Diagnostic::error(Code::UnknownField, format!("unknown field `{}`", full()), root.span)
-                .with_label(format!("`{}` is not something an order has", root.text))
+            Diagnostic::error(Code::UnknownField, format!("unknown field `{full}`"), root_span)
+                .with_label(format!("`{root}` is not something an order has"))
                 .with_help(help),
         );
         return None;
     }
-    let field = names.get(1)?;
-    if names.len() > 2 {
+    let dot = rest.bytes().position(|b| b == b'.');
+    let name = rest.get(..dot.unwrap_or(rest.len()))?;
+    // The field's own name and place, for messages only.
+    let field = || Name {
+        text: name.to_string(),
+        span: Span::new(root_span.end + 1, root_span.end + 1 + name.len()),
+    };
+    if dot.is_some() {
         ch.report(
-            Diagnostic::error(Code::UnknownField, format!("unknown field `{}`", full()), span)
+            Diagnostic::error(Code::UnknownField, format!("unknown field `{full}`"), span)
                 .with_label("fields have two parts")
-                .with_help(format!("write `{}.{}`", root.text, field.text)),
+                .with_help(format!("write `{root}.{name}`")),
         );
         return None;
     }
-    let name = field.text.as_str();
-    match root.text.as_str() {
+    match root {
         "attributes" => match d.attribute(name) {
             Some(ty) => Some((FieldRef::Attribute(name.into()), ty)),
             None => {
                 ch.unknown(
                     Code::UnknownAttribute,
                     "attribute",
-                    field,
+                    &field(),
                     d.attributes.iter().map(|a| a.name.as_str()),
                     || format!("declare it: `attribute {name}: text`"),
                 );
@@ -534,7 +538,7 @@ pub(super) fn path(
             if d.flags.iter().any(|f| f.name == name) {
                 Some((FieldRef::Flag(name.into()), Type::Bool))
             } else {
-                ch.unknown(Code::UnknownFlag, "flag", field, d.flag_names(), || {
+                ch.unknown(Code::UnknownFlag, "flag", &field(), d.flag_names(), || {
                     format!("declare it: `flag {name} \"what it means\"`")
                 });
                 None
@@ -545,7 +549,7 @@ pub(super) fn path(
                 ch.report(
                     Diagnostic::error(
                         Code::NoEvent,
-                        format!("`{}` is not available in {}", full(), scope.place),
+                        format!("`{full}` is not available in {}", scope.place),
                         span,
                     )
                     .with_label("there is no event here")
@@ -565,7 +569,7 @@ pub(super) fn path(
                         .map(|f| f.name.as_str())
                         .chain(schema::EVENT_BUILTIN.iter().map(|(n, _)| *n));
                     let ev = event.name.clone();
-                    ch.unknown_field("event", field, &format!("event `{ev}`"), candidates, || {
+                    ch.unknown_field("event", &field(), &format!("event `{ev}`"), candidates, || {
                         format!("declare it: `event {ev} {{ {name}: text }}`")
                     });
                     None
@@ -573,7 +577,6 @@ pub(super) fn path(
             }
         }
         "line" if !scope.in_lines => {
-            let full = full();
             ch.report(
                 Diagnostic::error(Code::LineOutsideAggregate, format!("`{full}` is only available over lines"), span)
                     .with_label("which line?")
@@ -589,7 +592,7 @@ pub(super) fn path(
                     let fields = schema::guard_fields(root_name);
                     ch.unknown_field(
                         root_name,
-                        field,
+                        &field(),
                         &format!("`{root_name}`"),
                         fields.iter().copied(),
                         || format!("the fields of `{root_name}` are {}", fields.join(", ")),

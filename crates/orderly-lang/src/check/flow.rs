@@ -6,7 +6,7 @@ use super::transitions::Broken;
 use super::Checker;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::model::{Channel, Timer, Transition};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 pub(super) fn check(
     ch: &mut Checker<'_>,
@@ -16,24 +16,23 @@ pub(super) fn check(
     timers: &[Timer],
     broken: &[Broken],
 ) {
-    let graph = Graph::new(transitions, timers, broken);
+    let graph = Graph::new(d.statuses.len(), transitions, timers, broken);
     reachability(ch, d, channels, &graph, timers);
     dead_ends(ch, d, &graph);
     shadowing(ch, d, transitions);
 }
 
-/// The status graph as adjacency lists, built once.
-#[derive(Default)]
+/// The status graph as adjacency lists, built once, indexed by status.
 struct Graph {
-    /// For each status with an edge out, the statuses its edges lead to.
-    next: HashMap<usize, Vec<usize>>,
-    /// The statuses some transition or timer moves orders out of.
-    leaves: HashSet<usize>,
+    /// For each status, the statuses its edges lead to.
+    next: Vec<Vec<usize>>,
+    /// Whether some transition or timer moves orders out of each status.
+    leaves: Vec<bool>,
 }
 
 impl Graph {
-    fn new(transitions: &[Transition], timers: &[Timer], broken: &[Broken]) -> Self {
-        let mut g = Graph::default();
+    fn new(statuses: usize, transitions: &[Transition], timers: &[Timer], broken: &[Broken]) -> Self {
+        let mut g = Graph { next: vec![Vec::new(); statuses], leaves: vec![false; statuses] };
         // Transitions that did not compile still count as edges, and a broken one with an
         // unknown target counts as a way out, so that one mistake is reported once.
         let edges = transitions
@@ -43,11 +42,13 @@ impl Graph {
             .chain(timers.iter().map(|t| (t.statuses.as_slice(), t.target, t.target.is_some())));
         for (sources, target, moves) in edges {
             for &s in sources {
-                if let Some(t) = target {
-                    g.next.entry(s).or_default().push(t);
+                if let (Some(t), Some(next)) = (target, g.next.get_mut(s)) {
+                    next.push(t);
                 }
                 if moves && target != Some(s) {
-                    g.leaves.insert(s);
+                    if let Some(leaves) = g.leaves.get_mut(s) {
+                        *leaves = true;
+                    }
                 }
             }
         }
@@ -56,7 +57,7 @@ impl Graph {
 }
 
 fn reachability(ch: &mut Checker<'_>, d: &Decls, channels: &[Channel], graph: &Graph, timers: &[Timer]) {
-    let mut reached = HashSet::new();
+    let mut reached = vec![false; d.statuses.len()];
     let mut stack: Vec<usize> =
         channels.iter().flat_map(|c| c.rules.iter().filter_map(|r| r.start)).collect();
     if stack.is_empty() {
@@ -65,13 +66,15 @@ fn reachability(ch: &mut Checker<'_>, d: &Decls, channels: &[Channel], graph: &G
     // Timers without statuses are started by actions: their targets count once anything runs.
     stack.extend(timers.iter().filter(|t| t.statuses.is_empty()).filter_map(|t| t.target));
     while let Some(s) = stack.pop() {
-        if !reached.insert(s) {
-            continue;
+        match reached.get_mut(s) {
+            Some(r) if !*r => *r = true,
+            _ => continue,
         }
-        stack.extend(graph.next.get(&s).into_iter().flatten().copied().filter(|t| !reached.contains(t)));
+        let next = graph.next.get(s).into_iter().flatten().copied();
+        stack.extend(next.filter(|t| reached.get(*t) == Some(&false)));
     }
-    for (id, (status, span)) in d.statuses.iter().zip(&d.status_spans).enumerate() {
-        if !reached.contains(&id) {
+    for ((status, span), reached) in d.statuses.iter().zip(&d.status_spans).zip(&reached) {
+        if !reached {
             ch.report(
                 Diagnostic::warning(
                     Code::UnreachableStatus,
@@ -89,8 +92,8 @@ fn reachability(ch: &mut Checker<'_>, d: &Decls, channels: &[Channel], graph: &G
 }
 
 fn dead_ends(ch: &mut Checker<'_>, d: &Decls, graph: &Graph) {
-    for (id, (status, span)) in d.statuses.iter().zip(&d.status_spans).enumerate() {
-        if status.is_final || graph.leaves.contains(&id) {
+    for ((status, span), leaves) in d.statuses.iter().zip(&d.status_spans).zip(&graph.leaves) {
+        if status.is_final || *leaves {
             continue;
         }
         ch.report(

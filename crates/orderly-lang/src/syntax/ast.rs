@@ -557,8 +557,9 @@ pub enum ExprKind {
     Duration(String),
     /// A bare word: a code such as `dropship` or `approved`.
     Code(String),
-    /// `order.total`, `event.amount`, `line.qty`, ...
-    Path(Vec<Name>),
+    /// `order.total`, `event.amount`, `line.qty`, ...: the path as written (its parts joined by
+    /// dots, no spaces) and where.
+    Path(Name),
     /// `not e`
     Not(Box<Expr>),
     /// `-e`

@@ -608,7 +608,7 @@ fn primary(p: P<'_>, base: usize) -> Expr {
         Rule::number => ExprKind::Number(p.as_str().to_string()),
         Rule::string => ExprKind::Text(string(p, base).text),
         Rule::bool_lit => ExprKind::Bool(p.as_str() == "true"),
-        Rule::path => ExprKind::Path(children(p).map(|n| name(n, base)).collect()),
+        Rule::path => ExprKind::Path(name(p, base)),
         Rule::code => ExprKind::Code(p.as_str().to_string()),
         other => unreachable!("grammar produced {other:?} as an operand"),
     };

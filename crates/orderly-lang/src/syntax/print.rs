@@ -317,9 +317,7 @@ impl Printer {
             ExprKind::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
             ExprKind::Number(n) | ExprKind::Duration(n) | ExprKind::Code(n) => self.out.push_str(n),
             ExprKind::Text(t) => self.out.push_str(&quote(t)),
-            ExprKind::Path(ns) => {
-                self.out.push_str(&ns.iter().map(|n| n.text.as_str()).collect::<Vec<_>>().join("."))
-            }
+            ExprKind::Path(n) => self.out.push_str(&n.text),
             ExprKind::Not(inner) => {
                 self.out.push_str("not ");
                 self.expr(inner, 3);

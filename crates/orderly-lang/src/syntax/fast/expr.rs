@@ -157,8 +157,9 @@ fn list(c: &mut Cursor<'_>, budget: &mut Budget) -> Option<Vec<Expr>> {
 fn operand(c: &mut Cursor<'_>, budget: &mut Budget) -> Option<Expr> {
     let start = c.pos;
     let at = |c: &Cursor<'_>| Span::new(start, c.last);
-    if let Some(names) = c.path() {
-        return Some(Expr { kind: ExprKind::Path(names), span: at(c) });
+    if let Some(path) = c.path_name() {
+        let span = path.span;
+        return Some(Expr { kind: ExprKind::Path(path), span });
     }
     if c.peek().is_some_and(|b| b.is_ascii_digit()) {
         let (is_number, span, text) = c.number_or_duration()?;

@@ -22,6 +22,8 @@ pub(super) struct Cursor<'s> {
     pub(super) pos: usize,
     /// One past the last byte of the last token read.
     pub(super) last: usize,
+    /// The end of the word at `pos` (`pos` when none is there), found once per token.
+    word_end: usize,
 }
 
 fn is_ident_char(b: u8) -> bool {
@@ -35,7 +37,7 @@ fn is_name_start(b: u8) -> bool {
 impl<'s> Cursor<'s> {
     /// A cursor at `pos`, past the whitespace and comments there.
     pub(super) fn new(src: &'s str, pos: usize) -> Self {
-        let mut c = Cursor { src, pos, last: pos };
+        let mut c = Cursor { src, pos, last: pos, word_end: pos };
         c.skip();
         c
     }
@@ -63,9 +65,10 @@ impl<'s> Cursor<'s> {
                         self.pos += 1;
                     }
                 }
-                _ => return,
+                _ => break,
             }
         }
+        self.word_end = self.find_word_end(self.pos);
     }
 
     /// Ends a token at `end`: remembers it and skips the whitespace after it.
@@ -82,7 +85,7 @@ impl<'s> Cursor<'s> {
     }
 
     /// The end of the run of identifier characters at `from`.
-    fn word_end(&self, from: usize) -> usize {
+    fn find_word_end(&self, from: usize) -> usize {
         let mut end = from;
         while self.byte(end).is_some_and(is_ident_char) {
             end += 1;
@@ -92,13 +95,13 @@ impl<'s> Cursor<'s> {
 
     /// The word at the cursor (identifier characters; empty when there is none).
     pub(super) fn word(&self) -> &'s str {
-        self.src.get(self.pos..self.word_end(self.pos)).unwrap_or_default()
+        self.src.get(self.pos..self.word_end).unwrap_or_default()
     }
 
     /// The word after the next one.
     pub(super) fn second_word(&self) -> &'s str {
-        let mut c = Cursor { src: self.src, pos: self.pos, last: self.last };
-        c.take(c.word_end(c.pos));
+        let mut c = Cursor { src: self.src, pos: self.pos, last: self.last, word_end: self.word_end };
+        c.take(c.word_end);
         c.word()
     }
 
@@ -137,7 +140,7 @@ impl<'s> Cursor<'s> {
         if !self.peek().is_some_and(is_name_start) {
             return None;
         }
-        let span = self.take(self.word_end(self.pos));
+        let span = self.take(self.word_end);
         Some(Name { text: self.text(span).to_string(), span })
     }
 
@@ -155,27 +158,13 @@ impl<'s> Cursor<'s> {
         if !self.peek().is_some_and(is_name_start) {
             return None;
         }
-        let mut end = self.word_end(self.pos);
+        let mut end = self.word_end;
         let mut parts = 1;
         while self.byte(end) == Some(b'.') && self.byte(end + 1).is_some_and(is_name_start) {
-            end = self.word_end(end + 1);
+            end = self.find_word_end(end + 1);
             parts += 1;
         }
         (parts > 1).then_some(end)
-    }
-
-    /// The grammar's `path`, as its names.
-    pub(super) fn path(&mut self) -> Option<Vec<Name>> {
-        let end = self.path_end()?;
-        let mut names = Vec::with_capacity(2);
-        let mut from = self.pos;
-        for part in self.src.get(self.pos..end)?.split('.') {
-            let span = Span::new(from, from + part.len());
-            names.push(Name { text: part.to_string(), span });
-            from = span.end + 1;
-        }
-        self.take(end);
-        Some(names)
     }
 
     /// The grammar's `path`, as one name (`attributes.reason`).
@@ -187,7 +176,7 @@ impl<'s> Cursor<'s> {
 
     /// Whether the word at the cursor is followed at once by `b`.
     pub(super) fn word_followed_by(&self, b: u8) -> bool {
-        self.byte(self.word_end(self.pos)) == Some(b)
+        self.byte(self.word_end) == Some(b)
     }
 
     /// The grammar's `string`, unescaped, its span holding the quotes.
@@ -242,12 +231,12 @@ impl<'s> Cursor<'s> {
         if !self.byte(int_end).is_some_and(|b| b.is_ascii_alphabetic()) {
             return None;
         }
-        let span = self.take(self.word_end(int_end));
+        let span = self.take(self.find_word_end(int_end));
         Some((false, span, self.text(span)))
     }
 
     /// The span of a word read as it is (a keyword whose text matters, e.g. `any`).
     pub(super) fn word_span(&mut self) -> Span {
-        self.take(self.word_end(self.pos))
+        self.take(self.word_end)
     }
 }
