@@ -19,6 +19,7 @@ mod config;
 mod delivery;
 mod diagnostics;
 mod email;
+mod graph;
 mod guards;
 mod hooks;
 mod invariants;
