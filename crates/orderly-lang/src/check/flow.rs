@@ -111,38 +111,84 @@ fn dead_ends(ch: &mut Checker<'_>, d: &Decls, graph: &Graph) {
     }
 }
 
+/// What earlier transitions take from one status on one event.
+#[derive(Default)]
+struct Slot<'t> {
+    /// The first transition there with no guard.
+    unguarded: Option<&'t Transition>,
+    /// The first transition there with each guard.
+    guarded: Guarded<'t>,
+}
+
+/// The first transition with each guard at a slot. Guards are compared by their text as
+/// written (spaces collapsed), which is only built once two guarded transitions meet there.
+#[derive(Default)]
+enum Guarded<'t> {
+    #[default]
+    None,
+    One(&'t Transition),
+    Many(HashMap<String, &'t Transition>),
+}
+
+/// A transition's guard as written, spaces collapsed.
+fn guard_text(source: &str, t: &Transition) -> String {
+    let text = t.guard.as_ref().and_then(|g| source.get(g.span.start..g.span.end)).unwrap_or_default();
+    let mut collapsed = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !collapsed.is_empty() {
+            collapsed.push(' ');
+        }
+        collapsed.push_str(word);
+    }
+    collapsed
+}
+
 fn shadowing(ch: &mut Checker<'_>, d: &Decls, transitions: &[Transition]) {
-    // (status, event) -> the first unguarded transition that takes it.
-    let mut taken: HashMap<(usize, Option<usize>), &Transition> = HashMap::new();
-    // (status, event, guard as written) -> the first transition with that guard: a later one
-    // with the same guard never fires, since the earlier one takes every case it would. Guards
-    // are numbered by their text (spaces collapsed), so each is hashed once.
-    let mut same: HashMap<(usize, Option<usize>, usize), &Transition> = HashMap::new();
-    let mut guards: HashMap<String, usize> = HashMap::new();
+    // (status, event) -> what earlier transitions take there: a later one with no guard never
+    // fires after one with no guard, nor a later one with the same guard, since the earlier
+    // one takes every case it would.
+    let mut slots: HashMap<(usize, Option<usize>), Slot<'_>> = HashMap::new();
+    let source = ch.source;
     for t in transitions {
-        let guard_text = t.guard.as_ref().map(|g| {
-            let text = ch.source.get(g.span.start..g.span.end).unwrap_or_default();
-            let mut collapsed = String::with_capacity(text.len());
-            for word in text.split_whitespace() {
-                if !collapsed.is_empty() {
-                    collapsed.push(' ');
+        // This transition's guard text, built when a slot needs it.
+        let mut own: Option<String> = None;
+        let mut text = || own.get_or_insert_with(|| guard_text(source, t)).clone();
+        let mut blocked: Vec<(usize, &Transition, bool)> = Vec::new();
+        // Sources are distinct, so each slot is read, then written, once per transition.
+        for &s in &t.sources {
+            let slot = slots.entry((s, t.event)).or_default();
+            let by = match (slot.unguarded, &slot.guarded, &t.guard) {
+                (Some(by), _, _) => Some((by, false)),
+                (None, Guarded::One(first), Some(_)) => {
+                    (guard_text(source, first) == text()).then_some((*first, true))
                 }
-                collapsed.push_str(word);
+                (None, Guarded::Many(seen), Some(_)) => seen.get(&text()).map(|by| (*by, true)),
+                _ => None,
+            };
+            if let Some((by, same_guard)) = by {
+                blocked.push((s, by, same_guard));
             }
-            let next = guards.len();
-            *guards.entry(collapsed).or_insert(next)
-        });
-        let blocked: Vec<(usize, &Transition, bool)> = t
-            .sources
-            .iter()
-            .filter_map(|s| {
-                let by_unguarded = taken.get(&(*s, t.event)).map(|by| (*s, *by, false));
-                by_unguarded.or_else(|| {
-                    let g = guard_text?;
-                    same.get(&(*s, t.event, g)).map(|by| (*s, *by, true))
-                })
-            })
-            .collect();
+            if t.guard.is_none() {
+                slot.unguarded.get_or_insert(t);
+                continue;
+            }
+            slot.guarded = match std::mem::take(&mut slot.guarded) {
+                Guarded::None => Guarded::One(t),
+                Guarded::One(first) => {
+                    let first_text = guard_text(source, first);
+                    let own_text = text();
+                    if first_text == own_text {
+                        Guarded::One(first)
+                    } else {
+                        Guarded::Many(HashMap::from([(first_text, first), (own_text, t)]))
+                    }
+                }
+                Guarded::Many(mut seen) => {
+                    seen.entry(text()).or_insert(t);
+                    Guarded::Many(seen)
+                }
+            };
+        }
         if let Some(&(_, by, same_guard)) = blocked.first() {
             let what = match t.event {
                 Some(e) => format!("`{}`", d.events.get(e).map_or("?", |e| e.name.as_str())),
@@ -179,18 +225,6 @@ fn shadowing(ch: &mut Checker<'_>, d: &Decls, transitions: &[Transition]) {
                 "give the earlier transition a `when` guard that tells them apart, or move this one above it"
             };
             ch.report(diag.with_note(by.span, takes).with_help(help));
-        }
-        match guard_text {
-            None => {
-                for s in &t.sources {
-                    taken.entry((*s, t.event)).or_insert(t);
-                }
-            }
-            Some(g) => {
-                for s in &t.sources {
-                    same.entry((*s, t.event, g)).or_insert(t);
-                }
-            }
         }
     }
 }
