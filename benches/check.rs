@@ -1,5 +1,8 @@
 //! Parse + check of a large generated workflow: 1,000 statuses in 10 phases, 50 events and
 //! 5,000 guarded transitions. Target: under 20 ms (docs/benchmarks.md).
+//!
+//! `CHECK_ONCE=1` parses and checks the text once and exits, for instruction counts:
+//! `CHECK_ONCE=1 valgrind --tool=callgrind target/release/deps/check-HASH --bench`.
 
 #![allow(
     clippy::unwrap_used,
@@ -10,7 +13,7 @@
 )]
 #![expect(missing_docs, reason = "criterion_group! generates an undocumented function")]
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 use orderly::check::{compile, Context};
 use std::fmt::Write as _;
 
@@ -57,4 +60,14 @@ criterion_group! {
     config = Criterion::default().sample_size(20);
     targets = bench
 }
-criterion_main!(benches);
+
+fn main() {
+    if std::env::var_os("CHECK_ONCE").is_some() {
+        let source = generate(1000, 5000);
+        let out = compile(std::hint::black_box(&source), &Context::default());
+        assert!(out.workflow.is_some());
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
