@@ -152,6 +152,12 @@ impl<'w> Replayer<'w> {
         self.w
     }
 
+    /// Whether events are replayed without a copy of the order (tests).
+    #[cfg(test)]
+    pub(crate) fn settles_surely_for_tests(&self) -> bool {
+        self.settles_surely
+    }
+
     /// Applies one recorded input at `at`. On `Err` the order is as it was, except after a
     /// timer or a failed delivery the workflow refused, which change the order as the service
     /// records them (the timer is gone; the order is flagged `integration_failed`).
