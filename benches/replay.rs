@@ -353,7 +353,13 @@ async fn seed(url: &str, file: &Path, w: &Workflow, s: &Stream) -> (usize, usize
         let (orders, inputs) =
             (count("SELECT COUNT(*) FROM orders").await, count("SELECT COUNT(*) FROM order_inputs").await);
         pool.close().await;
-        if let (Ok(orders), Ok(inputs)) = (orders, inputs) {
+        // Recorded by this version: the first order's inputs read back.
+        let store = Store::connect_read_only(url).await.expect("store");
+        let first = store.recorded_orders(&orderly::store::RecordedQuery::default(), 0, 1).await;
+        store.close().await;
+        let readable =
+            first.is_ok_and(|o| o.first().is_some_and(|o| o.unreadable.is_none() && !o.inputs.is_empty()));
+        if let (Ok(orders), Ok(inputs), true) = (orders, inputs, readable) {
             if orders as usize == s.orders {
                 eprintln!("  reusing {} ({orders} orders, {inputs} inputs)", file.display());
                 return (s.orders, inputs as usize);
