@@ -51,7 +51,7 @@ macro_rules! errln {
 
 /// Runs `orderly replay` and returns its exit code.
 pub fn replay_cmd(args: ReplayArgs) -> ExitCode {
-    let now = chrono::Utc::now();
+    let now = super::now();
     let since = match args.since.as_deref().map(|s| since(s, now)).transpose() {
         Ok(s) => s,
         Err(e) => {

@@ -10,13 +10,13 @@ mod report;
 
 pub use command::{replay_cmd, ReplayArgs};
 pub use orderly_engine::replay::{
-    Difference, DifferenceKind, Input, Message, Outcome, Recorded, Refusal, Rule, RuleKind, TimerChange,
+    replay_order, Difference, DifferenceKind, Input, Message, Outcome, Recorded, Refusal, Refused,
+    ReplayState, Replayed, Replayer, Rule, RuleKind, TimerChange,
 };
 
 use crate::order::{OrderId, Time};
 use crate::registry::Checked;
 use crate::store::{RecordedOrder, RecordedQuery, Store, StoreError};
-use orderly_engine::replay::{replay_order, Replayer};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -140,7 +140,7 @@ pub async fn replay(
         }
         names.retain(|n| n == w);
     }
-    let as_of = options.as_of.unwrap_or_else(chrono::Utc::now);
+    let as_of = options.as_of.unwrap_or_else(now);
     let hooks = candidate.hooks();
     let replayers: BTreeMap<&str, Replayer<'_>> =
         candidate.workflows().map(|w| (w.name.as_str(), Replayer::new(w, &*hooks))).collect();
@@ -171,6 +171,13 @@ pub async fn replay(
     }
     report.summary = summarize(&report.orders);
     Ok(report)
+}
+
+/// The time now, to the microsecond (what the store keeps).
+pub(crate) fn now() -> Time {
+    use chrono::{DurationRound, TimeDelta};
+    let now = chrono::Utc::now();
+    now.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(now)
 }
 
 /// Replays one order into the report.

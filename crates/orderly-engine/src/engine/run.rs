@@ -25,7 +25,10 @@ pub(crate) struct Run<'a> {
     hooks: &'a dyn Hooks,
     pub(crate) now: Time,
     actor: Option<String>,
-    pub(crate) order: Order,
+    pub(crate) order: Held<'a>,
+    /// The index of the order's status in the workflow (`None`: a status it does not have),
+    /// kept as the run moves the order.
+    at: Option<StatusId>,
     steps: Vec<super::Step>,
     pub(crate) history: Vec<HistoryEntry>,
     timer_starts: Vec<TimerStart>,
@@ -46,11 +49,13 @@ impl<'a> Run<'a> {
     pub(crate) fn new(
         w: &'a Workflow,
         hooks: &'a dyn Hooks,
-        mut order: Order,
+        order: impl Into<Held<'a>>,
         now: Time,
         actor: Option<String>,
     ) -> Self {
-        set_phase(w, &mut order);
+        let mut order = order.into();
+        let at = w.status_id(&order.status);
+        set_phase(w, &mut order, at);
         let invoiced_before = order.invoiced;
         let paid_before = paid_in_full(&order);
         Run {
@@ -61,6 +66,7 @@ impl<'a> Run<'a> {
             now,
             actor,
             order,
+            at,
             steps: Vec::new(),
             history: Vec::new(),
             timer_starts: Vec::new(),
@@ -74,11 +80,12 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// A replay's run ([`Run::quiet`]): `entered` is a buffer to reuse (it is cleared).
+    /// A replay's run ([`Run::quiet`]), on an order it owns or changes in place: `entered` is a
+    /// buffer to reuse (it is cleared).
     pub(crate) fn new_quiet(
         w: &'a Workflow,
         hooks: &'a dyn Hooks,
-        order: Order,
+        order: impl Into<Held<'a>>,
         now: Time,
         actor: Option<String>,
         mut entered: Vec<StatusId>,
@@ -92,6 +99,16 @@ impl<'a> Run<'a> {
 
     /// The order as the run left it, and what it decided besides (history is empty when quiet).
     pub(crate) fn into_parts(self) -> (Order, Effects) {
+        let (order, effects) = self.split();
+        (order.into_owned(), effects)
+    }
+
+    /// What the run decided besides the order, for a run that changed an order in place.
+    pub(crate) fn into_effects(self) -> Effects {
+        self.split().1
+    }
+
+    fn split(self) -> (Held<'a>, Effects) {
         let effects = Effects {
             steps: self.steps,
             entered: self.entered,
@@ -119,7 +136,7 @@ impl<'a> Run<'a> {
 
     pub(crate) fn into_decision(self) -> Decision {
         Decision {
-            order: self.order,
+            order: self.order.into_owned(),
             steps: self.steps,
             history: self.history,
             timer_starts: self.timer_starts,
@@ -145,7 +162,7 @@ impl<'a> Run<'a> {
     }
 
     fn status_id(&self) -> Result<StatusId, Rejection> {
-        self.w.status_id(&self.order.status).ok_or_else(|| {
+        self.at.ok_or_else(|| {
             Rejection::new(
                 RejectionCode::UnknownStatus,
                 format!(
@@ -198,7 +215,8 @@ impl<'a> Run<'a> {
         };
         // `clone_from` keeps the status's buffer: entering a status allocates nothing.
         self.order.status.clone_from(&status.code);
-        set_phase(w, &mut self.order);
+        self.at = Some(to);
+        set_phase(w, &mut self.order, self.at);
         self.order.status_since = self.now;
         for t in self.w.timers.iter().filter(|t| t.statuses.contains(&to)) {
             // A timer with `when` starts only for an order its condition holds for (and checks
@@ -590,8 +608,14 @@ impl<'a> Run<'a> {
 
     /// Handles one event: its data, its built-in effect, the first transition that takes it.
     pub(crate) fn handle(&mut self, input: &EventInput) -> Result<(), Rejection> {
-        let Some((event_id, def)) = self.w.events.iter().enumerate().find(|(_, e)| e.name == input.name)
-        else {
+        let event = self.w.events.iter().position(|e| e.name == input.name);
+        self.handle_event(input, event)
+    }
+
+    /// [`Run::handle`] for an event already looked up: its index in the workflow's events, if
+    /// it has it.
+    pub(crate) fn handle_event(&mut self, input: &EventInput, event: Option<usize>) -> Result<(), Rejection> {
+        let Some((event_id, def)) = event.and_then(|i| Some((i, self.w.events.get(i)?))) else {
             let mut r = Rejection::new(
                 RejectionCode::UnknownEvent,
                 format!("workflow `{}` has no event `{}`", self.w.name, input.name),
@@ -672,7 +696,7 @@ impl<'a> Run<'a> {
     pub(crate) fn settle(&mut self) -> Result<(), Rejection> {
         // Statuses gone through, for the message when the bound is hit: filled from the first
         // automatic step on, so settling an order that does not move allocates nothing.
-        let start = self.w.status_id(&self.order.status);
+        let start = self.at;
         let mut visited: Vec<StatusId> = Vec::new();
         loop {
             self.auto_invoice();
@@ -722,14 +746,14 @@ impl<'a> Run<'a> {
                 Next::Emitted(e) => self.handle(&e)?,
                 Next::Automatic(t) => self.take(t, None, None)?,
             }
-            visited.extend(self.w.status_id(&self.order.status));
+            visited.extend(self.at);
         }
     }
 }
 
-/// Sets the order's phase to its status's, if it is in one (a copy only when it changes).
-fn set_phase(w: &Workflow, order: &mut Order) {
-    match w.status(&order.status).and_then(|s| w.phase_of(s)) {
+/// Sets the order's phase to that of its status, `status` (a copy only when it changes).
+fn set_phase(w: &Workflow, order: &mut Order, status: Option<StatusId>) {
+    match status.and_then(|s| w.statuses.get(s)).and_then(|s| w.phase_of(s)) {
         Some(p) if order.phase.as_deref() == Some(p.code.as_str()) => {}
         Some(p) => order.phase = Some(p.code.clone()),
         None => order.phase = None,
@@ -1125,7 +1149,64 @@ pub fn edit_fulfillment_action(
     Ok(run.into_decision())
 }
 
-/// Paid in full: a total above zero with nothing left to pay.
+/// Paid in full: a total above zero with nothing left to pay (so something was paid: an order
+/// with nothing paid is not, whatever its lines, and they need not be added up).
 fn paid_in_full(order: &Order) -> bool {
-    order.total() > rust_decimal::Decimal::ZERO && order.balance_due() <= rust_decimal::Decimal::ZERO
+    use rust_decimal::Decimal;
+    if order.amount_paid <= Decimal::ZERO {
+        return false;
+    }
+    let total = order.total();
+    total > Decimal::ZERO && total.saturating_sub(order.amount_paid) <= Decimal::ZERO
+}
+
+/// The order a run works on: its own copy, or the caller's, changed in place (a replay's).
+/// Boxed when owned, so that a run is small to move.
+pub(crate) enum Held<'a> {
+    /// The run's own.
+    Owned(Box<Order>),
+    /// The caller's.
+    Borrowed(&'a mut Order),
+}
+
+impl Held<'_> {
+    /// The order, owned (a copy of a borrowed one: the replay, which borrows, never asks).
+    fn into_owned(self) -> Order {
+        match self {
+            Held::Owned(o) => *o,
+            Held::Borrowed(o) => o.clone(),
+        }
+    }
+}
+
+impl From<Order> for Held<'_> {
+    fn from(o: Order) -> Self {
+        Held::Owned(Box::new(o))
+    }
+}
+
+impl<'a> From<&'a mut Order> for Held<'a> {
+    fn from(o: &'a mut Order) -> Self {
+        Held::Borrowed(o)
+    }
+}
+
+impl std::ops::Deref for Held<'_> {
+    type Target = Order;
+
+    fn deref(&self) -> &Order {
+        match self {
+            Held::Owned(o) => o,
+            Held::Borrowed(o) => o,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Held<'_> {
+    fn deref_mut(&mut self) -> &mut Order {
+        match self {
+            Held::Owned(o) => o,
+            Held::Borrowed(o) => o,
+        }
+    }
 }

@@ -19,6 +19,8 @@
 mod compare;
 mod drive;
 mod step;
+#[cfg(test)]
+mod tests;
 
 pub use compare::{Difference, DifferenceKind, Refusal, Rule, RuleKind};
 pub use drive::{replay_order, Replayed, MAX_DIFFERENCES};
@@ -31,8 +33,10 @@ use crate::order::{Customer, OrderId, Time};
 use serde::{Deserialize, Serialize};
 
 /// One input an order received: what the service applied and recorded with it, enough to apply
-/// it again. Stored as JSON, externally tagged (`{"event": {...}}`); new variants may be added,
-/// the existing ones keep their shape.
+/// it again. Stored as JSON, externally tagged, each variant an object of its fields
+/// (`{"event": {"event": {"name": ..., "data": ..., "actor": ...}}}`, `{"timer": {"timer":
+/// "payment_overdue"}}`); new variants and fields (with defaults) may be added, the existing ones
+/// keep their shape: rows written by every version stay readable.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Input {

@@ -152,6 +152,12 @@ impl<'w> Replayer<'w> {
         self.w
     }
 
+    /// Whether events are replayed without a copy of the order (tests).
+    #[cfg(test)]
+    pub(crate) fn settles_surely_for_tests(&self) -> bool {
+        self.settles_surely
+    }
+
     /// Applies one recorded input at `at`. On `Err` the order is as it was, except after a
     /// timer or a failed delivery the workflow refused, which change the order as the service
     /// records them (the timer is gone; the order is flagged `integration_failed`).
@@ -273,45 +279,43 @@ impl<'w> Replayer<'w> {
 
     /// An event, on the order in place.
     fn event(&self, state: &mut ReplayState, input: &EventInput, at: Time) -> Result<(), Refused> {
-        let order = state.order.take().ok_or(Refused::NoOrder)?;
-        if let Err(r) = locked(&order, input.actor.as_deref(), at) {
-            state.order = Some(order);
-            return Err(Refused::Rejected(r));
-        }
-        let backup = self.may_change_then_fail(&order, input).then(|| order.clone());
+        let w = self.w;
+        let order = state.order.as_mut().ok_or(Refused::NoOrder)?;
+        locked(order, input.actor.as_deref(), at).map_err(Refused::Rejected)?;
+        let event = w.events.iter().position(|e| e.name == input.name);
+        let backup = self.may_change_then_fail(order, event).then(|| order.clone());
         let buffer = std::mem::take(&mut state.entered);
-        let mut run = Run::new_quiet(self.w, self.hooks, order, at, input.actor.clone(), buffer);
-        match run.handle(input).and_then(|()| run.settle()) {
+        let mut run = Run::new_quiet(w, self.hooks, &mut *order, at, input.actor.clone(), buffer);
+        let done = run.handle_event(input, event).and_then(|()| run.settle());
+        let effects = run.into_effects();
+        match done {
             Ok(()) => {
-                let (mut order, effects) = run.into_parts();
                 order.version += 1;
-                state.order = Some(order);
-                state.absorb(self.w, effects);
+                state.absorb(w, effects);
                 Ok(())
             }
             Err(r) => {
-                let (changed, effects) = run.into_parts();
                 state.entered = effects.entered;
                 state.entered.clear();
                 // Without a copy the run was refused before it changed anything.
-                let order = backup.unwrap_or(changed);
-                let r = as_of(self.w, &order, r);
-                state.order = Some(order);
-                Err(Refused::Rejected(r))
+                if let Some(backup) = backup {
+                    *order = backup;
+                }
+                Err(Refused::Rejected(as_of(w, order, r)))
             }
         }
     }
 
-    /// Whether applying `input` could change the order and then be refused, so that the order
-    /// must be copied first to be put back: an event with a built-in effect (payment, shipment,
-    /// receipt), an order that auto-invoice would invoice first, or a workflow whose runs can
-    /// fail after choosing their transition (hooks, automatic transitions, `emit`).
-    fn may_change_then_fail(&self, order: &Order, input: &EventInput) -> bool {
+    /// Whether applying event number `event` (of the workflow's events) could change the order
+    /// and then be refused, so that the order must be copied first to be put back: an event
+    /// with a built-in effect (payment, shipment, receipt), an order that auto-invoice would
+    /// invoice first, or a workflow whose runs can fail after choosing their transition (hooks,
+    /// automatic transitions, `emit`).
+    fn may_change_then_fail(&self, order: &Order, event: Option<usize>) -> bool {
         if !self.settles_surely {
             return true;
         }
-        let plain =
-            self.w.events.iter().find(|e| e.name == input.name).is_none_or(|e| e.kind == EventKind::Plain);
+        let plain = event.and_then(|e| self.w.events.get(e)).is_none_or(|e| e.kind == EventKind::Plain);
         !plain || (self.w.settings.auto_invoice && !order.invoiced && order.ready_to_invoice())
     }
 }
