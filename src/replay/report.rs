@@ -103,7 +103,7 @@ fn difference(out: &mut String, d: &Difference) {
                 refused(out, r);
             }
         }
-        DifferenceKind::Refused { refusal } => refused(out, refusal),
+        DifferenceKind::Refused { refusal, .. } => refused(out, refusal),
         DifferenceKind::Accepted { was_refused, candidate } => {
             let _ = writeln!(
                 out,

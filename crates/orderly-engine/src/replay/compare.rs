@@ -43,6 +43,11 @@ pub enum DifferenceKind {
     Refused {
         /// Why.
         refusal: Refusal,
+        /// The lines of the candidate's transitions among `refusal.guards` that would have taken
+        /// the order where it went then: the guards that changed (the others did not hold then
+        /// either). Empty when none would have.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        diverged: Vec<usize>,
     },
     /// The candidate accepts an input the workflow refused then (a timer or a failed delivery).
     Accepted {
@@ -179,7 +184,7 @@ impl Difference {
             DifferenceKind::StatusRemoved { removed, .. } => {
                 (RuleKind::StatusRemoved, format!("status `{removed}` removed"))
             }
-            DifferenceKind::Refused { refusal } => refusal_rule(what, status, refusal),
+            DifferenceKind::Refused { refusal, diverged } => refusal_rule(what, status, refusal, diverged),
             DifferenceKind::Accepted { was_refused, .. } => (
                 RuleKind::Accepted,
                 format!("{what} in status `{status}` now accepted (was refused: {was_refused})"),
@@ -215,8 +220,15 @@ impl Difference {
     }
 }
 
-fn refusal_rule(what: &str, status: &str, r: &Refusal) -> (RuleKind, String) {
-    match (r.code, r.guards.as_slice()) {
+/// The rule of a refusal: for failed guards, those of the transitions that took the order where
+/// it went then (`diverged`), when there are such.
+fn refusal_rule(what: &str, status: &str, r: &Refusal, diverged: &[usize]) -> (RuleKind, String) {
+    let guards: Vec<Candidate> = if diverged.is_empty() {
+        r.guards.clone()
+    } else {
+        r.guards.iter().filter(|g| diverged.contains(&g.line)).cloned().collect()
+    };
+    match (r.code, guards.as_slice()) {
         (RejectionCode::NoTransition, []) => {
             (RuleKind::NoTransition, format!("no transition takes {what} in status `{status}`"))
         }

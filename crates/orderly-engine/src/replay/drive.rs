@@ -275,7 +275,7 @@ impl Seen<'_> {
                     };
                     DifferenceKind::TimerNotPending { timer }
                 }
-                None => DifferenceKind::Refused { refusal: refusal(e) },
+                None => DifferenceKind::Refused { refusal: refusal(e), diverged: self.diverged(e) },
             }),
             (Ok(()), Some(code)) => {
                 Some(DifferenceKind::Accepted { was_refused: code, candidate: candidate() })
@@ -294,6 +294,24 @@ impl Seen<'_> {
                 self.message_difference()
             }
         }
+    }
+
+    /// Of the transitions whose guards failed, the lines of those that go where the order went
+    /// then: its first status entered, or where it stayed.
+    fn diverged(&self, e: &Refused) -> Vec<usize> {
+        let Refused::Rejected(r) = e else { return Vec::new() };
+        let outcome = &self.recorded.outcome;
+        let went = (self.canon)(outcome.steps.first().unwrap_or(&outcome.status));
+        r.candidates
+            .iter()
+            .filter(|c| {
+                self.w.transitions.iter().any(|t| {
+                    let target = t.target.and_then(|id| self.w.statuses.get(id)).map(|s| s.code.as_str());
+                    t.line == c.line && target.unwrap_or(self.candidate_before) == went
+                })
+            })
+            .map(|c| c.line)
+            .collect()
     }
 
     fn status_difference(&self) -> Option<DifferenceKind> {
