@@ -80,7 +80,7 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// A replay's run ([`Run::quiet`]), on an order it owns or changes in place: `entered` is a
+    /// A replay's run (see the `quiet` field), on an order it owns or changes in place: `entered` is a
     /// buffer to reuse (it is cleared).
     pub(crate) fn new_quiet(
         w: &'a Workflow,

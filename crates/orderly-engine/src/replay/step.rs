@@ -321,7 +321,7 @@ impl<'w> Replayer<'w> {
 }
 
 /// Whether every run on `w` that has chosen its transition finishes (see
-/// [`Replayer::settles_surely`]): guards and expressions fail only in hooks, `emit` and
+/// `Replayer::settles_surely`): guards and expressions fail only in hooks, `emit` and
 /// automatic transitions are what can loop, and a status index out of range (a workflow not
 /// built by `check`) is refused wherever it is met.
 fn settles_surely(w: &Workflow) -> bool {
