@@ -82,6 +82,10 @@ pub struct ReloadReport {
     /// One line: `reloaded: retail@3`, `reload failed: 2 errors in retail.flow; still serving
     /// retail@2`, `reload refused: ...`.
     pub message: String,
+    /// Who asked for it, when a person did (the staff user who saved in the studio).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub by: Option<String>,
 }
 
 /// Why watching could not start.
@@ -180,6 +184,7 @@ impl Reloader {
             changed: versions,
             findings: Vec::new(),
             rendered: String::new(),
+            by: None,
         };
         Reloader {
             service,
@@ -194,6 +199,11 @@ impl Reloader {
     /// Runs the whole pipeline once now; records and returns the result. Concurrent calls are
     /// serialized: the second starts when the first is done, and reads the files then.
     pub async fn reload(&self, trigger: Trigger) -> ReloadReport {
+        self.reload_by(trigger, None).await
+    }
+
+    /// [`Reloader::reload`] on behalf of a person (`by`, recorded in the report and the log).
+    pub async fn reload_by(&self, trigger: Trigger, by: Option<String>) -> ReloadReport {
         let _one_at_a_time = self.running.lock().await;
         let before = self.service.registry();
         let report = match self.run().await {
@@ -219,6 +229,7 @@ impl Reloader {
                     findings: Vec::new(),
                     rendered: String::new(),
                     message,
+                    by: None,
                 }
             }
             Err(Failure::Failed { summary, findings, rendered }) => {
@@ -232,6 +243,7 @@ impl Reloader {
                     findings,
                     rendered,
                     message,
+                    by: None,
                 }
             }
             Err(Failure::Refused(stranded)) => {
@@ -255,9 +267,15 @@ impl Reloader {
                     findings: stranded.iter().map(Stranded::finding).collect(),
                     rendered,
                     message,
+                    by: None,
                 }
             }
         };
+        let mut report = report;
+        if let Some(by) = by {
+            tracing::info!(by = %crate::logging::clean(&by), ok = report.ok, "the reload was asked for by a person");
+            report.by = Some(by);
+        }
         let counter = if report.ok { &self.ok } else { &self.failed };
         counter.fetch_add(1, Ordering::Relaxed);
         *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = report.clone();

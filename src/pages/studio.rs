@@ -210,7 +210,7 @@ pub(crate) async fn create(
     }
     write_atomically(&path, &STARTER.replace("web_shop", &name))
         .map_err(|e| refuse(format!("cannot write `{name}.flow`: {e}")))?;
-    let report = reloader.reload(Trigger::Studio).await;
+    let report = reloader.reload_by(Trigger::Studio, Some(staff.name.clone())).await;
     if !report.ok {
         if let Err(e) = std::fs::remove_file(&path) {
             tracing::error!(file = %path.display(), error = %e, "cannot remove the new workflow the reload refused");
@@ -753,7 +753,7 @@ pub(crate) async fn api_save(
     let old = std::fs::read_to_string(&path).map_err(|e| bad(format!("cannot read `{}`: {e}", c.file)))?;
     write_atomically(&path, &c.text)
         .map_err(|e| Refusal::new(true, ErrorCode::Internal, format!("cannot write `{}`: {e}", c.file)))?;
-    let report = reloader.reload(Trigger::Studio).await;
+    let report = reloader.reload_by(Trigger::Studio, Some(staff.name.clone())).await;
     if !report.ok {
         if let Err(e) = write_atomically(&path, &old) {
             tracing::error!(file = %path.display(), error = %e, "cannot put back the text the reload refused");

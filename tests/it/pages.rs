@@ -27,10 +27,14 @@ fn hash() -> &'static str {
     HASH.get_or_init(|| hash_password(PASSWORD).unwrap())
 }
 
+/// An API token the tests read the service with.
+const READER: &str = "a-reader-token-0123456789";
+
 fn config_with_users() -> Config {
     let text = format!(
         "[[users]]\nname = \"ana\"\npassword_hash = \"{h}\"\nrole = \"admin\"\n\n\
-         [[users]]\nname = \"vic\"\npassword_hash = \"{h}\"\nrole = \"viewer\"\n",
+         [[users]]\nname = \"vic\"\npassword_hash = \"{h}\"\nrole = \"viewer\"\n\n\
+         [[tokens]]\nname = \"reader\"\nsecret = \"{READER}\"\nscopes = [\"workflows:read\"]\n",
         h = hash()
     );
     Config::from_toml(&text, Path::new("orderly.toml"), |_| None).unwrap()
@@ -387,6 +391,11 @@ async fn the_studio_checks_simulates_runs_scenarios_and_saves_through_the_reload
         let saved = res.json();
         assert_eq!(res.status, StatusCode::OK, "{saved}");
         assert!(saved["serving"].as_array().unwrap().iter().any(|v| v == "retail@2"), "{saved}");
+        // The reload names who saved.
+        let bearer = format!("Bearer {READER}");
+        let res = send(&app, Method::GET, "/v1/workflows", &[("authorization", &bearer)], None).await;
+        let listed = res.json();
+        assert_eq!((listed["last_reload"]["trigger"].as_str(), listed["last_reload"]["by"].as_str()), (Some("studio"), Some("ana")), "{listed}");
         assert_eq!(std::fs::read_to_string(dir.path().join("retail.flow")).unwrap(), relabelled);
 
         // A save that would strand orders (their status removed) is refused by the reload, and
