@@ -3,7 +3,7 @@
 //! `orderly test` shows a failing step. `--format json` prints the [`ReplayReport`] itself.
 
 use super::{DifferenceKind, OrderDifferences, Refusal, ReplayReport};
-use orderly_engine::replay::{Difference, Message};
+use orderly_engine::replay::{path, Difference, Message};
 use std::fmt::Write;
 
 /// How many orders the text lists in detail (JSON lists every one).
@@ -150,13 +150,6 @@ fn refused(out: &mut String, r: &Refusal) {
     if !r.allowed_events.is_empty() {
         let _ = writeln!(out, "      the order accepts: {}", r.allowed_events.join(", "));
     }
-}
-
-fn path(steps: &[String]) -> String {
-    if steps.is_empty() {
-        return "no status".into();
-    }
-    steps.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(" -> ")
 }
 
 fn messages(list: &[Message]) -> String {

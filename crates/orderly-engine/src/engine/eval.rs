@@ -350,12 +350,7 @@ pub fn show(e: &model::Expr) -> String {
             many => format!("{} {} {}", show_tight(v), test.words(), show_list(many)),
         },
         ExprKind::Aggregate(kind, inner) => {
-            let word = match kind {
-                Aggregate::All => "all lines",
-                Aggregate::Any => "any line",
-                Aggregate::Count => "count lines",
-                Aggregate::Sum => "sum lines",
-            };
+            let word = kind.words();
             match inner {
                 Some(i) => format!("{word}({})", show(i)),
                 None => word.to_string(),

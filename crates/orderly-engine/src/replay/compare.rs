@@ -247,7 +247,8 @@ fn refusal_rule(what: &str, status: &str, r: &Refusal, diverged: &[usize]) -> (R
     }
 }
 
-fn path(steps: &[String]) -> String {
+/// The statuses an input went through, in words: `` `a` -> `b` ``, or `no status`.
+pub fn path(steps: &[String]) -> String {
     if steps.is_empty() {
         return "no status".into();
     }

@@ -22,7 +22,7 @@ mod step;
 #[cfg(test)]
 mod tests;
 
-pub use compare::{Difference, DifferenceKind, Refusal, Rule, RuleKind};
+pub use compare::{path, Difference, DifferenceKind, Refusal, Rule, RuleKind};
 pub use drive::{replay_order, Replayed, MAX_DIFFERENCES};
 pub use step::{Refused, ReplayState, Replayer};
 

@@ -407,12 +407,7 @@ fn aggregate(
     inner: Option<&ast::Expr>,
     scope: Scope<'_>,
 ) -> Option<model::Expr> {
-    let word = match kind {
-        Aggregate::All => "all lines",
-        Aggregate::Any => "any line",
-        Aggregate::Count => "count lines",
-        Aggregate::Sum => "sum lines",
-    };
+    let word = kind.words();
     if scope.in_lines {
         ch.report(
             Diagnostic::error(

@@ -7,7 +7,7 @@
 //! label. The engine's `show_guard` prints guards as written; this is for pictures only.
 
 use crate::model::{ArithOp, CmpOp, Expr, ExprKind, FieldRef, Value};
-use crate::syntax::ast::{Aggregate, TextTest};
+use crate::syntax::ast::TextTest;
 
 /// The longest label part a guard may take, in characters (the ellipsis included).
 pub(super) const MAX_GUARD: usize = 36;
@@ -94,12 +94,7 @@ fn words(e: &Expr, min: u8) -> String {
             }
         }
         ExprKind::Aggregate(kind, inner) => {
-            let word = match kind {
-                Aggregate::All => "all lines",
-                Aggregate::Any => "any line",
-                Aggregate::Count => "count lines",
-                Aggregate::Sum => "sum lines",
-            };
+            let word = kind.words();
             match inner {
                 Some(i) => format!("{word}({})", words(i, 0)),
                 None => word.to_string(),

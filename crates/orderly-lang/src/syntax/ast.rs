@@ -544,6 +544,18 @@ pub enum Aggregate {
     Sum,
 }
 
+impl Aggregate {
+    /// How it is written: `all lines`, `any line`, `count lines`, `sum lines`.
+    pub fn words(self) -> &'static str {
+        match self {
+            Aggregate::All => "all lines",
+            Aggregate::Any => "any line",
+            Aggregate::Count => "count lines",
+            Aggregate::Sum => "sum lines",
+        }
+    }
+}
+
 /// Expression kinds.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExprKind {

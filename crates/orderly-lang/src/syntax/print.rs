@@ -348,12 +348,7 @@ impl Printer {
                 }
             }
             ExprKind::Aggregate(kind, inner) => {
-                let word = match kind {
-                    Aggregate::All => "all lines",
-                    Aggregate::Any => "any line",
-                    Aggregate::Count => "count lines",
-                    Aggregate::Sum => "sum lines",
-                };
+                let word = kind.words();
                 self.out.push_str(word);
                 if let Some(i) = inner {
                     self.out.push('(');
