@@ -3,10 +3,12 @@
 //!
 //! - `session`: staff logins, sessions in the database, form tokens; `login`: its pages.
 //! - `studio`: the merchant's studio under `/studio`; `simulate`: its simulated order.
+//! - `board`: the console's board at `/` (orders by phase and status, the newest orders).
 //! - `render`: templates and the headers every page carries.
 //!
 //! The pages call the same service as the API; what a user does is recorded under their name.
 
+mod board;
 mod login;
 mod render;
 pub mod session;
@@ -16,7 +18,7 @@ mod studio;
 use crate::http::AppState;
 use axum::extract::Path;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -84,7 +86,7 @@ async fn asset(Path(name): Path<String>) -> Response {
 /// The pages' routes.
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/studio") }))
+        .route("/", get(board::board))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/assets/{name}", get(asset))

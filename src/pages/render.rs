@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout.html", include_str!("templates/layout.html")),
     ("login.html", include_str!("templates/login.html")),
+    ("board.html", include_str!("templates/board.html")),
     ("error.html", include_str!("templates/error.html")),
     ("studio_index.html", include_str!("templates/studio_index.html")),
     ("studio_edit.html", include_str!("templates/studio_edit.html")),

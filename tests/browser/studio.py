@@ -237,7 +237,12 @@ def session(page, base):
         raise SystemExit(f"the API does not serve the saved version: {status} {body}")
     log("saved; the service serves retail@2")
 
-    # the user's name is recorded as the actor of what they do (the save is in the log)
+    # the console's board: the seeded website orders, counted by status
+    page.click(".top nav a[href='/']")
+    expect(page.locator("#orders tr[data-number='WEB-1']")).to_be_visible()
+    shot(page, "7-board")
+    log("the board lists the recorded orders")
+
     page.click("form[action='/logout'] button")
     expect(page).to_have_url(base + "/login")
 

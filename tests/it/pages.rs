@@ -437,3 +437,33 @@ async fn the_studio_checks_simulates_runs_scenarios_and_saves_through_the_reload
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_board_counts_orders_by_phase_and_status_and_filters_them() {
+    support::on_both("pages_board", |store| async move {
+        let (app, service) = with_service(store, config_with_users(), Path::new("workflows")).await;
+        let res = send(&app, Method::GET, "/", &[], None).await;
+        assert_eq!((res.status, res.location()), (StatusCode::SEE_OTHER, "/login?next=/"));
+        let (session, _) = login(&app, "vic").await;
+        for (number, method, outcome) in [("B-1", "check", "pending"), ("B-2", "credit_card", "approved")] {
+            let order = json!({"channel": "website", "number": number, "customer": {"email": format!("{number}@example.com")},
+                "payment": {"method": method, "outcome": outcome}, "lines": [{"sku": "G-1", "qty": 1, "unit_price": "10.00"}]});
+            service.create_order(&serde_json::from_value(order).unwrap()).await.unwrap();
+        }
+        let page = send(&app, Method::GET, "/", &[("cookie", &session)], None).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.body.contains("Payment Processing") && page.body.contains("Awaiting Payment"), "{}", page.body);
+        assert!(page.body.contains("data-number=\"B-1\"") && page.body.contains("data-number=\"B-2\""), "{}", page.body);
+        let retail = page.body.split("aria-label=\"Workflow retail\"").nth(1).unwrap();
+        let count = retail.split("data-status=\"awaiting_payment\">Awaiting Payment</a> <span class=\"count\">").nth(1).unwrap();
+        assert!(count.starts_with("1<"), "one order awaits payment: {count:.40}");
+        let page = send(&app, Method::GET, "/?workflow=retail&status=awaiting_payment", &[("cookie", &session)], None).await;
+        assert!(page.body.contains("data-number=\"B-1\"") && !page.body.contains("data-number=\"B-2\""), "{}", page.body);
+        let page = send(&app, Method::GET, "/?status=shipped&channel=website", &[("cookie", &session)], None).await;
+        assert!(page.body.contains("No orders match these filters"), "{}", page.body);
+        // Text from the order is escaped.
+        let page = send(&app, Method::GET, "/?channel=%3Cscript%3E", &[("cookie", &session)], None).await;
+        assert!(!page.body.contains("<script>") && page.body.contains("&lt;script&gt;"), "{}", page.body);
+    })
+    .await;
+}

@@ -1,0 +1,177 @@
+//! The console's board at `/` (issue 14, first screen): every active workflow's phases and
+//! statuses with the number of orders in each (CORESense's phase table), and the newest orders,
+//! filtered by workflow, status, channel, flag, assignee or lock. Read-only; it reads through the
+//! store's grid and counts, as `GET /v1/orders` does. Needs `orders:read`.
+
+use super::render;
+use super::session::{Refusal, Staff};
+use super::studio::staff_ctx;
+use crate::config::Scope;
+use crate::http::error::ErrorCode;
+use crate::http::AppState;
+use crate::store::GridQuery;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The board's filters, as the links and the form write them.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub(crate) struct BoardFilter {
+    #[serde(default)]
+    workflow: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    flag: Option<String>,
+    #[serde(default)]
+    assignee: Option<String>,
+    #[serde(default)]
+    locked: Option<String>,
+}
+
+/// A status on the board, with its count.
+#[derive(Debug, Serialize)]
+struct StatusCount {
+    code: String,
+    label: String,
+    count: i64,
+    is_final: bool,
+}
+
+/// A phase (or the statuses in none) on the board.
+#[derive(Debug, Serialize)]
+struct PhaseCounts {
+    label: String,
+    count: i64,
+    statuses: Vec<StatusCount>,
+}
+
+/// A workflow on the board.
+#[derive(Debug, Serialize)]
+struct WorkflowCounts {
+    name: String,
+    version: i64,
+    count: i64,
+    phases: Vec<PhaseCounts>,
+}
+
+/// The orders a page shows at most.
+const PAGE: u32 = 100;
+
+/// A filter's text, empty meaning none, bounded in length.
+fn given(v: &Option<String>) -> Option<String> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty() && s.len() <= 200).map(str::to_string)
+}
+
+/// `GET /`: the board.
+pub(crate) async fn board(
+    State(state): State<Arc<AppState>>,
+    staff: Staff,
+    Query(filter): Query<BoardFilter>,
+) -> Result<Response, Refusal> {
+    staff.require(Scope::OrdersRead, false)?;
+    let store = state.service.store();
+    let unavailable = |e: crate::store::StoreError| {
+        tracing::error!(error = %e, "the board could not read the orders");
+        Refusal::new(
+            false,
+            ErrorCode::DatabaseUnavailable,
+            "The database does not answer; try again in a moment.",
+        )
+    };
+    let counts = store.status_counts().await.map_err(unavailable)?;
+    let by_status: BTreeMap<(&str, &str), i64> =
+        counts.iter().map(|(w, s, n)| ((w.as_str(), s.as_str()), *n)).collect();
+    let registry = state.service.registry();
+    let workflows: Vec<WorkflowCounts> = registry
+        .all()
+        .map(|a| {
+            let w = &a.workflow;
+            let count_of = |code: &str| by_status.get(&(w.name.as_str(), code)).copied().unwrap_or(0);
+            let status = |i: &usize| {
+                w.statuses.get(*i).map(|s| StatusCount {
+                    code: s.code.clone(),
+                    label: s.label.clone(),
+                    count: count_of(&s.code),
+                    is_final: s.is_final,
+                })
+            };
+            let mut phases: Vec<PhaseCounts> = w
+                .phases
+                .iter()
+                .map(|p| {
+                    let statuses: Vec<StatusCount> = p.statuses.iter().filter_map(status).collect();
+                    PhaseCounts {
+                        label: p.label.clone(),
+                        count: statuses.iter().map(|s| s.count).sum(),
+                        statuses,
+                    }
+                })
+                .collect();
+            let loose: Vec<StatusCount> = (0..w.statuses.len())
+                .filter(|i| w.statuses.get(*i).is_some_and(|s| s.phase.is_none()))
+                .filter_map(|i| status(&i))
+                .collect();
+            if !loose.is_empty() {
+                phases.push(PhaseCounts {
+                    label: "Other".into(),
+                    count: loose.iter().map(|s| s.count).sum(),
+                    statuses: loose,
+                });
+            }
+            WorkflowCounts {
+                name: w.name.clone(),
+                version: a.version,
+                count: phases.iter().map(|p| p.count).sum(),
+                phases,
+            }
+        })
+        .collect();
+    let workflow = given(&filter.workflow);
+    let status = given(&filter.status);
+    let query = GridQuery {
+        statuses: Vec::new(),
+        workflow_statuses: match (&workflow, &status) {
+            (Some(w), Some(s)) => Some(vec![(w.clone(), s.clone())]),
+            (Some(w), None) => Some(
+                registry
+                    .get(w)
+                    .map(|a| a.workflow.statuses.iter().map(|s| (w.clone(), s.code.clone())).collect())
+                    .unwrap_or_default(),
+            ),
+            (None, Some(s)) => Some(registry.all().map(|a| (a.workflow.name.clone(), s.clone())).collect()),
+            (None, None) => None,
+        },
+        channel: given(&filter.channel),
+        flag: given(&filter.flag),
+        locked: match given(&filter.locked).as_deref() {
+            Some("yes") => Some(true),
+            Some("no") => Some(false),
+            _ => None,
+        },
+        assignee: given(&filter.assignee),
+        before: None,
+        limit: PAGE,
+    };
+    let page = store.grid(&query, state.service.now()).await.map_err(unavailable)?;
+    let filtered = workflow.is_some()
+        || status.is_some()
+        || query.channel.is_some()
+        || query.flag.is_some()
+        || query.locked.is_some()
+        || query.assignee.is_some();
+    let ctx = minijinja::context! {
+        staff => staff_ctx(&staff),
+        workflows => workflows,
+        rows => page.rows,
+        more => page.next.is_some(),
+        filter => filter,
+        filtered => filtered,
+    };
+    Ok(render::page(StatusCode::OK, "board.html", ctx))
+}
