@@ -4,12 +4,14 @@
 //! - `session`: staff logins, sessions in the database, form tokens; `login`: its pages.
 //! - `studio`: the merchant's studio under `/studio`; `simulate`: its simulated order.
 //! - `board`: the console's board at `/` (orders by phase and status, the newest orders).
+//! - `order`: the console's order page at `/orders/{key}`.
 //! - `render`: templates and the headers every page carries.
 //!
 //! The pages call the same service as the API; what a user does is recorded under their name.
 
 mod board;
 mod login;
+mod order;
 mod render;
 pub mod session;
 mod simulate;
@@ -87,6 +89,7 @@ async fn asset(Path(name): Path<String>) -> Response {
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(board::board))
+        .route("/orders/{key}", get(order::page))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/assets/{name}", get(asset))

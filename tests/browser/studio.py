@@ -241,7 +241,11 @@ def session(page, base):
     page.click(".top nav a[href='/']")
     expect(page.locator("#orders tr[data-number='WEB-1']")).to_be_visible()
     shot(page, "7-board")
-    log("the board lists the recorded orders")
+    page.click("#orders tr[data-number='WEB-1'] a")
+    expect(page.locator("#order-status")).to_have_attribute("data-status", "awaiting_payment")
+    expect(page.locator("#history li[data-kind=created]")).to_have_count(1)
+    shot(page, "8-order")
+    log("the board lists the recorded orders; an order's page shows its status, lines and history")
 
     page.click("form[action='/logout'] button")
     expect(page).to_have_url(base + "/login")

@@ -457,10 +457,23 @@ async fn the_board_counts_orders_by_phase_and_status_and_filters_them() {
         let retail = page.body.split("aria-label=\"Workflow retail\"").nth(1).unwrap();
         let count = retail.split("data-status=\"awaiting_payment\">Awaiting Payment</a> <span class=\"count\">").nth(1).unwrap();
         assert!(count.starts_with("1<"), "one order awaits payment: {count:.40}");
-        let page = send(&app, Method::GET, "/?workflow=retail&status=awaiting_payment", &[("cookie", &session)], None).await;
-        assert!(page.body.contains("data-number=\"B-1\"") && !page.body.contains("data-number=\"B-2\""), "{}", page.body);
+        let waiting = send(&app, Method::GET, "/?workflow=retail&status=awaiting_payment", &[("cookie", &session)], None).await;
+        assert!(waiting.body.contains("data-number=\"B-1\"") && !waiting.body.contains("data-number=\"B-2\""), "{}", waiting.body);
         let page = send(&app, Method::GET, "/?status=shipped&channel=website", &[("cookie", &session)], None).await;
         assert!(page.body.contains("No orders match these filters"), "{}", page.body);
+        // Each row opens the order's page: status, lines, money, the history as a timeline.
+        let row = waiting.body.split("<a href=\"/orders/").nth(1).unwrap().split('"').next().unwrap().to_string();
+        let order = send(&app, Method::GET, &format!("/orders/{row}"), &[("cookie", &session)], None).await;
+        assert_eq!(order.status, StatusCode::OK, "{}", order.body);
+        assert!(order.body.contains("data-number=\"B-1\"") && order.body.contains("data-status=\"awaiting_payment\""), "{}", order.body);
+        assert!(order.body.contains("<code>G-1</code>") && order.body.contains("id=\"balance\">10.00<"), "{}", order.body);
+        assert!(order.body.contains("data-kind=\"created\""), "{}", order.body);
+        let by_number = send(&app, Method::GET, "/orders/B-2", &[("cookie", &session)], None).await;
+        assert!(by_number.body.contains("data-number=\"B-2\""), "{}", by_number.body);
+        for missing in ["/orders/NOPE", "/orders/id:999999", "/orders/id:x"] {
+            let res = send(&app, Method::GET, missing, &[("cookie", &session)], None).await;
+            assert_eq!(res.status, StatusCode::NOT_FOUND, "{missing}");
+        }
         // Text from the order is escaped.
         let page = send(&app, Method::GET, "/?channel=%3Cscript%3E", &[("cookie", &session)], None).await;
         assert!(!page.body.contains("<script>") && page.body.contains("&lt;script&gt;"), "{}", page.body);
