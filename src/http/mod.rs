@@ -18,7 +18,7 @@ mod locks;
 mod ops;
 mod orders;
 mod outbox;
-mod track;
+pub(crate) mod track;
 pub mod view;
 mod workflows;
 

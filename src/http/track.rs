@@ -98,6 +98,17 @@ pub(super) async fn track(
     PathArgs(number): PathArgs<String>,
     QueryArgs(p): QueryArgs<TrackParams>,
 ) -> Result<Json<TrackingView>, ApiError> {
+    tracked(&state, ip, &number, &p.email).await.map(Json)
+}
+
+/// The customer's view of the order with this number, if `email` is the one it was placed with;
+/// limited per client address. What the JSON route and the customer's page (`/track`) answer.
+pub(crate) async fn tracked(
+    state: &AppState,
+    ip: IpAddr,
+    number: &str,
+    email: &str,
+) -> Result<TrackingView, ApiError> {
     if state.track_limiter.len() > LIMITER_KEYS {
         state.track_limiter.retain_recent();
     }
@@ -113,14 +124,14 @@ pub(super) async fn track(
     }
     // The email is compared on the order row alone, before the order (lines, shipments,
     // actions) is loaded: a wrong email answers as fast as an unknown number.
-    let emails = state.service.store().order_emails(&number).await?.ok_or_else(not_found)?;
-    if !emails.iter().any(|e| same_email(&p.email, e)) {
+    let emails = state.service.store().order_emails(number).await?.ok_or_else(not_found)?;
+    if !emails.iter().any(|e| same_email(email, e)) {
         return Err(not_found());
     }
-    let order = state.service.store().order_by_number(&number).await?.ok_or_else(not_found)?;
+    let order = state.service.store().order_by_number(number).await?.ok_or_else(not_found)?;
     let registry = state.service.registry();
     let workflow = registry.get(&order.workflow).map(|a| &*a.workflow);
-    Ok(Json(TrackingView::new(&order, workflow)))
+    Ok(TrackingView::new(&order, workflow))
 }
 
 #[cfg(test)]

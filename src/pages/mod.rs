@@ -5,6 +5,7 @@
 //! - `studio`: the merchant's studio under `/studio`; `simulate`: its simulated order.
 //! - `board`: the console's board at `/` (orders by phase and status, the newest orders).
 //! - `order`: the console's order page at `/orders/{key}`.
+//! - `track`: the customer's order page at `/track` (no login).
 //! - `render`: templates and the headers every page carries.
 //!
 //! The pages call the same service as the API; what a user does is recorded under their name.
@@ -16,6 +17,7 @@ mod render;
 pub mod session;
 mod simulate;
 mod studio;
+mod track;
 
 use crate::http::AppState;
 use axum::extract::Path;
@@ -90,6 +92,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(board::board))
         .route("/orders/{key}", get(order::page))
+        .route("/track", get(track::page))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/assets/{name}", get(asset))

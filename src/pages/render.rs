@@ -15,6 +15,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("login.html", include_str!("templates/login.html")),
     ("board.html", include_str!("templates/board.html")),
     ("order.html", include_str!("templates/order.html")),
+    ("track.html", include_str!("templates/track.html")),
     ("error.html", include_str!("templates/error.html")),
     ("studio_index.html", include_str!("templates/studio_index.html")),
     ("studio_edit.html", include_str!("templates/studio_edit.html")),

@@ -250,6 +250,17 @@ def session(page, base):
     page.click("form[action='/logout'] button")
     expect(page).to_have_url(base + "/login")
 
+    # the customer's page, without a login: the status in the customer's words, no prices
+    page.goto(base + "/track")
+    page.fill("input[name=number]", "WEB-1")
+    page.fill("input[name=email]", "buyer0@example.com")
+    page.click("button[type=submit]")
+    expect(page.locator("#customer-status")).to_have_text("Waiting for your payment")
+    if "499.00" in page.content():
+        raise SystemExit("the customer's page shows a price")
+    shot(page, "9-track")
+    log("a customer sees their order at /track, without prices")
+
 
 def main():
     parser = argparse.ArgumentParser()

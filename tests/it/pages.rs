@@ -474,6 +474,22 @@ async fn the_board_counts_orders_by_phase_and_status_and_filters_them() {
             let res = send(&app, Method::GET, missing, &[("cookie", &session)], None).await;
             assert_eq!(res.status, StatusCode::NOT_FOUND, "{missing}");
         }
+        // The customer's page: no login, the order in the customer's words, no prices; a wrong
+        // email answers as an unknown number does.
+        let form = send(&app, Method::GET, "/track", &[], None).await;
+        assert_eq!(form.status, StatusCode::OK);
+        assert!(form.body.contains("name=\"number\"") && !form.body.contains("Log out"), "{}", form.body);
+        let mine = send(&app, Method::GET, "/track?number=B-1&email=B-1%40EXAMPLE.com", &[], None).await;
+        assert_eq!(mine.status, StatusCode::OK, "{}", mine.body);
+        assert!(mine.body.contains("id=\"customer-status\">Waiting for your payment<"), "{}", mine.body);
+        assert!(mine.body.contains("G-1") && !mine.body.contains("10.00"), "lines without prices: {}", mine.body);
+        let wrong = send(&app, Method::GET, "/track?number=B-1&email=someone%40else.com", &[], None).await;
+        let unknown = send(&app, Method::GET, "/track?number=NOPE&email=B-1%40example.com", &[], None).await;
+        assert_eq!((wrong.status, unknown.status), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND));
+        assert!(wrong.body.contains("We found no order") && unknown.body.contains("We found no order"));
+        let half = send(&app, Method::GET, "/track?number=B-1", &[], None).await;
+        assert_eq!(half.status, StatusCode::UNPROCESSABLE_ENTITY);
+
         // Text from the order is escaped.
         let page = send(&app, Method::GET, "/?channel=%3Cscript%3E", &[("cookie", &session)], None).await;
         assert!(!page.body.contains("<script>") && page.body.contains("&lt;script&gt;"), "{}", page.body);
