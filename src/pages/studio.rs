@@ -431,16 +431,8 @@ pub(crate) struct Checked {
 /// folder's other workflows, hooks and templates.
 fn check_text(dir: &Path, path: &Path, text: &str) -> Checked {
     let started = std::time::Instant::now();
-    let loaded = load::load_with(dir, Some((path, text))).ok().unwrap_or_default();
-    let mine = loaded.into_iter().find(|l| l.path == path);
-    let (outcome, source) = match mine {
-        Some(l) => (l.outcome, l.source),
-        None => {
-            let context = Context { hook_files: None, template_files: None };
-            (check::compile(text, &context), text.to_string())
-        }
-    };
-    let findings: Vec<Finding> = outcome.diagnostics.iter().map(|d| finding(&source, d)).collect();
+    let (outcome, source) = compile_candidate(dir, path, text);
+    let findings = findings_of(&outcome, &source);
     let w = outcome.workflow.as_ref();
     let channels = w
         .map(|w| {
@@ -468,6 +460,25 @@ fn check_text(dir: &Path, path: &Path, text: &str) -> Checked {
         channels,
         millis: started.elapsed().as_millis(),
     }
+}
+
+/// The checker's verdict on the editor's text, with the folder's other workflows, hooks and
+/// templates (as `orderly check` would give it for the file with that text), and the text the
+/// findings point into.
+fn compile_candidate(dir: &Path, path: &Path, text: &str) -> (check::Outcome, String) {
+    let loaded = load::load_with(dir, Some((path, text))).ok().unwrap_or_default();
+    match loaded.into_iter().find(|l| l.path == path) {
+        Some(l) => (l.outcome, l.source),
+        None => {
+            let context = Context { hook_files: None, template_files: None };
+            (check::compile(text, &context), text.to_string())
+        }
+    }
+}
+
+/// The findings of a verdict, as the editor shows them.
+fn findings_of(outcome: &check::Outcome, source: &str) -> Vec<Finding> {
+    outcome.diagnostics.iter().map(|d| finding(source, d)).collect()
 }
 
 /// `POST /studio/api/check`.
@@ -539,24 +550,23 @@ pub(crate) async fn api_simulate(
     let hooks = state.service.registry().hooks();
     let now = state.service.now();
     let answer = tokio::task::spawn_blocking(move || {
-        let checked = check_text(&dir, &path, &req.text);
-        let loaded = load::load_with(&dir, Some((&path, &req.text))).ok().unwrap_or_default();
-        let workflow = loaded.into_iter().find(|l| l.path == path).and_then(|l| l.outcome.workflow);
-        match workflow {
-            Some(w) => Ok(simulate::simulate(&w, &req.order, &req.steps, now, hooks.as_ref())),
-            None => Err(checked),
+        // Checked once: the workflow to simulate, or the findings that stop it.
+        let (outcome, source) = compile_candidate(&dir, &path, &req.text);
+        match &outcome.workflow {
+            Some(w) => Ok(simulate::simulate(w, &req.order, &req.steps, now, hooks.as_ref())),
+            None => Err(findings_of(&outcome, &source)),
         }
     })
     .await
     .map_err(|_| Refusal::new(true, ErrorCode::Internal, "the simulation stopped"))?;
     Ok(match answer {
         Ok(sim) => Json(sim).into_response(),
-        Err(checked) => (
+        Err(findings) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(serde_json::json!({
                 "error": ErrorCode::WorkflowInvalid,
                 "message": "the workflow has errors: fix them to simulate",
-                "findings": checked.findings,
+                "findings": findings,
             })),
         )
             .into_response(),
@@ -733,17 +743,21 @@ pub(crate) async fn api_save(
     if kind == Kind::Flow {
         let dir = state.config.workflows.clone();
         let (p, text) = (path.clone(), c.text.clone());
-        let checked = tokio::task::spawn_blocking(move || check_text(&dir, &p, &text))
-            .await
-            .map_err(|_| Refusal::new(true, ErrorCode::Internal, "the checker stopped"))?;
-        if !checked.ok {
+        // Only the verdict: no picture to draw for a save.
+        let checked = tokio::task::spawn_blocking(move || {
+            let (outcome, source) = compile_candidate(&dir, &p, &text);
+            outcome.workflow.is_none().then(|| findings_of(&outcome, &source))
+        })
+        .await
+        .map_err(|_| Refusal::new(true, ErrorCode::Internal, "the checker stopped"))?;
+        if let Some(findings) = checked {
             return Ok((
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Json(serde_json::json!({
                     "error": ErrorCode::WorkflowInvalid,
                     "saved": false,
                     "message": "the workflow has errors; nothing was written",
-                    "findings": checked.findings,
+                    "findings": findings,
                 })),
             )
                 .into_response());
