@@ -157,12 +157,15 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
         max_header_size: config.max_header_size,
     };
     let state = AppState::new(service.clone(), config, metrics, Some(reloader));
+    let pages = state.clone();
     let router =
         app(state).layer(tower_http::timeout::RequestBodyTimeoutLayer::new(limits.body_read_timeout));
     let server = tokio::spawn(accept_loop(listener, router, limits, stop_rx.clone()));
     shutdown_signal().await;
     tracing::info!("shutting down: no new connections; finishing requests in flight (up to {grace:?})");
     let _ = stop_tx.send(true);
+    // The boards' live streams would hold their connections open to the end of the grace.
+    pages.pages.live.close();
     let mut server = server;
     match tokio::time::timeout(grace, &mut server).await {
         Ok(Ok(())) => {}

@@ -9,7 +9,8 @@
 //! already running finishes on the snapshot it took.
 
 use crate::engine::{
-    self, Decision, EventInput, FulfillmentActionInput, Hooks, NewOrder, Rejection, RejectionCode, Step,
+    self, AssignInput, Decision, EmailInput, EventInput, FulfillmentActionInput, Hooks, NewOrder, Rejection,
+    RejectionCode, Step,
 };
 use crate::order::{Lock, Order, OrderId, Time};
 use crate::registry::{Active, Registry};
@@ -684,6 +685,28 @@ impl Service {
         let recorded = Input::EditAction { n, action: input.clone() };
         self.change(&key.into(), None, true, &recorded, |a, o, now, _| {
             engine::edit_fulfillment_action(&a.workflow, o, n, input, now)
+        })
+        .await
+    }
+
+    /// Puts an order in a staff queue and/or assigns it to someone (`input.actor` did it).
+    pub async fn assign(
+        &self,
+        key: impl Into<OrderKey>,
+        input: &AssignInput,
+    ) -> Result<Applied, ServiceError> {
+        let recorded = Input::Assign { assign: input.clone() };
+        self.change(&key.into(), None, false, &recorded, |a, o, now, _| {
+            engine::assign(&a.workflow, o, input, now)
+        })
+        .await
+    }
+
+    /// Queues a free-form email about an order (the outbox sends it) and records it.
+    pub async fn email(&self, key: impl Into<OrderKey>, input: &EmailInput) -> Result<Applied, ServiceError> {
+        let recorded = Input::Email { email: input.clone() };
+        self.change(&key.into(), None, false, &recorded, |a, o, now, _| {
+            engine::email(&a.workflow, o, input, now)
         })
         .await
     }

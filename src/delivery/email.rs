@@ -1,6 +1,7 @@
 //! Email delivery: an outbox message of kind `email` rendered from its template
-//! ([`super::template`]) and sent through the SMTP server `[email]` names (lettre). Plain SMTP
-//! for a local relay (`tls = false`), STARTTLS otherwise; credentials when a user is given.
+//! ([`super::template`]), or as written when staff wrote it, and sent through the SMTP server
+//! `[email]` names (lettre). Plain SMTP for a local relay (`tls = false`), STARTTLS otherwise;
+//! credentials when a user is given.
 
 use super::template;
 use crate::config::EmailSettings;
@@ -16,10 +17,18 @@ use std::time::Duration;
 /// How long one SMTP conversation may take.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Renders an email message's template: what the recipient will read.
+/// Renders an email message: its template, or for a free-form email staff wrote (no template)
+/// the subject and body as written. What the recipient will read.
 pub(crate) fn render(templates: &Path, message: &OutboxMessage) -> Result<template::Rendered, String> {
-    let name =
-        message.template.as_deref().ok_or_else(|| "the email message names no template".to_string())?;
+    let Some(name) = message.template.as_deref() else {
+        let body = message.payload.get("body").and_then(serde_json::Value::as_str);
+        let body = body.ok_or_else(|| "the email message names no template and has no body".to_string())?;
+        return Ok(template::Rendered {
+            subject: message.subject.clone().unwrap_or_default(),
+            text: body.to_string(),
+            html: None,
+        });
+    };
     template::render(templates, name, message.subject.as_deref(), &message.payload)
 }
 

@@ -120,6 +120,12 @@ pub(super) struct GridParams {
     locked: Option<bool>,
     /// Who they are assigned to (empty: anyone).
     assignee: Option<String>,
+    /// A staff queue they are in (empty: any).
+    queue: Option<String>,
+    /// Orders whose number starts with this, or whose customer's email, name or company
+    /// contains it, in any case (empty: all).
+    #[param(max_length = 200)]
+    q: Option<String>,
     /// The `next_cursor` of the previous page (empty: the first page).
     #[param(pattern = r"^([1-9][0-9]{0,17})?$")]
     cursor: Option<String>,
@@ -137,8 +143,8 @@ pub(super) struct GridAnswer {
     next_cursor: Option<String>,
 }
 
-/// The order grid: newest first, filtered by status, phase, channel, flag, lock and assignee,
-/// paged by cursor.
+/// The order grid: newest first, filtered by status, phase, channel, flag, lock, queue and
+/// assignee, or searched by number, email, name or company; paged by cursor.
 #[utoipa::path(
     get, path = "/v1/orders", tag = "orders", operation_id = "list_orders",
     params(GridParams),
@@ -174,9 +180,15 @@ pub(super) async fn grid(
         flag: given(p.flag),
         locked: p.locked,
         assignee: given(p.assignee),
+        queue: given(p.queue),
+        search: given(p.q),
         before,
         limit,
+        ..GridQuery::default()
     };
+    if query.search.as_ref().is_some_and(|q| q.chars().count() > 200) {
+        return Err(ApiError::new(ErrorCode::BadQuery, "`q` is longer than 200 characters"));
+    }
     let page = state.service.store().grid(&query, state.service.now()).await?;
     Ok(Json(GridAnswer { orders: page.rows, next_cursor: page.next.map(|n| n.to_string()) }))
 }

@@ -1,7 +1,11 @@
-//! The console's board at `/` (issue 14, first screen): every active workflow's phases and
-//! statuses with the number of orders in each (CORESense's phase table), and the newest orders,
-//! filtered by workflow, status, channel, flag, assignee or lock. Read-only; it reads through the
-//! store's grid and counts, as `GET /v1/orders` does. Needs `orders:read`.
+//! The console's board at `/`: every active workflow's phases and statuses with the number of
+//! orders in each (CORESense's phase table), and the orders, stuck ones first (a timer past
+//! due, `integration_failed`, `overdue`, `possible_duplicate`), then the newest: filtered by
+//! workflow, status, phase, channel, flag, queue, assignee, lock, creation and change days, or
+//! searched by number, email, name or company; and the CSR dashboard's two views, "In queue"
+//! (in a queue, nobody assigned) and "My open" (assigned to me, not final). Read-only; it reads
+//! through the store's grid and counts, as `GET /v1/orders` does. Needs `orders:read`. The page's
+//! script reloads the list when orders change (`/events/orders`, server-sent events).
 
 use super::render;
 use super::session::{Refusal, Staff};
@@ -32,6 +36,39 @@ pub(crate) struct BoardFilter {
     assignee: Option<String>,
     #[serde(default)]
     locked: Option<String>,
+    #[serde(default)]
+    phase: Option<String>,
+    #[serde(default)]
+    queue: Option<String>,
+    /// A search text: number, email, name or company.
+    #[serde(default)]
+    q: Option<String>,
+    /// `queue` (In queue: in a queue, nobody assigned) or `mine` (My open: assigned to me,
+    /// not in a final status).
+    #[serde(default)]
+    view: Option<String>,
+    /// `YYYY-MM-DD` (UTC).
+    #[serde(default)]
+    created_since: Option<String>,
+    /// `YYYY-MM-DD` (UTC).
+    #[serde(default)]
+    updated_since: Option<String>,
+}
+
+/// A day written `YYYY-MM-DD`, as its first moment (UTC).
+fn day(v: &Option<String>) -> Result<Option<crate::order::Time>, Refusal> {
+    let Some(text) = given(v) else { return Ok(None) };
+    let date = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| {
+        Refusal::new(
+            false,
+            ErrorCode::BadQuery,
+            format!(
+                "`{}` is not a day written YYYY-MM-DD",
+                crate::limits::shown(&text, crate::limits::MAX_SHOWN)
+            ),
+        )
+    })?;
+    Ok(date.and_hms_opt(0, 0, 0).map(|t| t.and_utc()))
 }
 
 /// A status on the board, with its count.
@@ -134,19 +171,34 @@ pub(crate) async fn board(
         .collect();
     let workflow = given(&filter.workflow);
     let status = given(&filter.status);
+    let phase = given(&filter.phase);
+    let view = given(&filter.view);
+    // The (workflow, status) pairs the workflow, status, phase and view filters leave.
+    let mut pairs: Option<Vec<(String, String)>> = None;
+    if workflow.is_some() || status.is_some() || phase.is_some() || view.as_deref() == Some("mine") {
+        let mut list = Vec::new();
+        for a in registry.all() {
+            let w = &a.workflow;
+            if workflow.as_ref().is_some_and(|n| *n != w.name) {
+                continue;
+            }
+            for s in &w.statuses {
+                let in_phase = |p: &str| {
+                    s.phase.and_then(|i| w.phases.get(i)).is_some_and(|ph| ph.code == p || ph.label == p)
+                };
+                let keep = status.as_ref().is_none_or(|c| *c == s.code)
+                    && phase.as_deref().is_none_or(in_phase)
+                    && (view.as_deref() != Some("mine") || !s.is_final);
+                if keep {
+                    list.push((w.name.clone(), s.code.clone()));
+                }
+            }
+        }
+        pairs = Some(list);
+    }
     let query = GridQuery {
         statuses: Vec::new(),
-        workflow_statuses: match (&workflow, &status) {
-            (Some(w), Some(s)) => Some(vec![(w.clone(), s.clone())]),
-            (Some(w), None) => Some(
-                registry
-                    .get(w)
-                    .map(|a| a.workflow.statuses.iter().map(|s| (w.clone(), s.code.clone())).collect())
-                    .unwrap_or_default(),
-            ),
-            (None, Some(s)) => Some(registry.all().map(|a| (a.workflow.name.clone(), s.clone())).collect()),
-            (None, None) => None,
-        },
+        workflow_statuses: pairs,
         channel: given(&filter.channel),
         flag: given(&filter.flag),
         locked: match given(&filter.locked).as_deref() {
@@ -154,17 +206,33 @@ pub(crate) async fn board(
             Some("no") => Some(false),
             _ => None,
         },
-        assignee: given(&filter.assignee),
+        assignee: if view.as_deref() == Some("mine") {
+            Some(staff.name.clone())
+        } else {
+            given(&filter.assignee)
+        },
+        queue: given(&filter.queue),
+        unassigned_in_queue: view.as_deref() == Some("queue"),
+        search: given(&filter.q),
+        created_since: day(&filter.created_since)?,
+        updated_since: day(&filter.updated_since)?,
+        stuck_first: true,
         before: None,
         limit: PAGE,
     };
     let page = store.grid(&query, state.service.now()).await.map_err(unavailable)?;
     let filtered = workflow.is_some()
         || status.is_some()
+        || phase.is_some()
+        || view.is_some()
         || query.channel.is_some()
         || query.flag.is_some()
         || query.locked.is_some()
-        || query.assignee.is_some();
+        || query.assignee.is_some()
+        || query.queue.is_some()
+        || query.search.is_some()
+        || query.created_since.is_some()
+        || query.updated_since.is_some();
     let ctx = minijinja::context! {
         staff => staff_ctx(&staff),
         workflows => workflows,

@@ -3,14 +3,16 @@
 //!
 //! - `session`: staff logins, sessions in the database, form tokens; `login`: its pages.
 //! - `studio`: the merchant's studio under `/studio`; `simulate`: its simulated order.
-//! - `board`: the console's board at `/` (orders by phase and status, the newest orders).
-//! - `order`: the console's order page at `/orders/{key}`.
+//! - `board`: the console's board at `/` (orders by phase and status, stuck and newest orders,
+//!   search, "In queue" and "My open"); `live`: its live updates (server-sent events).
+//! - `order`: the console's order page at `/orders/{key}`, and the forms staff act with there.
 //! - `track`: the customer's order page at `/track` (no login).
 //! - `render`: templates and the headers every page carries.
 //!
 //! The pages call the same service as the API; what a user does is recorded under their name.
 
 mod board;
+mod live;
 mod login;
 mod order;
 mod render;
@@ -41,6 +43,8 @@ pub struct PagesState {
     /// Long studio runs (scenarios, what-if replays) one at a time, so that they cannot crowd
     /// out orders: a second waits up to [`HEAVY_WAIT`], then is told to try again.
     pub(crate) heavy: tokio::sync::Semaphore,
+    /// The board's live updates.
+    pub(crate) live: live::Live,
 }
 
 /// How long a studio run waits for the one running before it is answered 429.
@@ -57,6 +61,7 @@ impl Default for PagesState {
             local_csrf: session::random_token(),
             saving: tokio::sync::Mutex::new(()),
             heavy: tokio::sync::Semaphore::new(1),
+            live: live::Live::default(),
         }
     }
 }
@@ -69,6 +74,7 @@ impl std::fmt::Debug for PagesState {
 
 /// The assets, by name, as compiled into the binary: (name, content type, bytes).
 const ASSETS: &[(&str, &str, &str)] = &[
+    ("board.js", "text/javascript; charset=utf-8", include_str!("assets/board.js")),
     ("studio.js", "text/javascript; charset=utf-8", include_str!("assets/studio.js")),
     ("style.css", "text/css; charset=utf-8", include_str!("assets/style.css")),
 ];
@@ -91,7 +97,14 @@ async fn asset(Path(name): Path<String>) -> Response {
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(board::board))
+        .route("/events/orders", get(live::orders))
         .route("/orders/{key}", get(order::page))
+        .route("/orders/{key}/event", post(order::event))
+        .route("/orders/{key}/lock", post(order::lock))
+        .route("/orders/{key}/assign", post(order::assign))
+        .route("/orders/{key}/actions", post(order::add_action))
+        .route("/orders/{key}/actions/{n}", post(order::edit_action))
+        .route("/orders/{key}/email", post(order::email))
         .route("/track", get(track::page))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))

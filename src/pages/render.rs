@@ -25,6 +25,9 @@ fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
+        env.add_function("tracking_url", |carrier: String, number: String| {
+            tracking_url(&carrier, &number).unwrap_or_default()
+        });
         // `.html` templates escape for HTML (minijinja's default for the extension).
         for (name, source) in TEMPLATES {
             if let Err(e) = env.add_template(name, source) {
@@ -33,6 +36,31 @@ fn env() -> &'static Environment<'static> {
         }
         env
     })
+}
+
+/// The carriers whose tracking pages the console and the customer's page link to: a word the
+/// carrier's name contains (lowercased), and the page's address before the number.
+const CARRIERS: &[(&str, &str)] = &[
+    ("ups", "https://www.ups.com/track?tracknum="),
+    ("fedex", "https://www.fedex.com/fedextrack/?trknbr="),
+    ("usps", "https://tools.usps.com/go/TrackConfirmAction?tLabels="),
+    ("dhl", "https://www.dhl.com/global-en/home/tracking.html?tracking-id="),
+    ("canada post", "https://www.canadapost-postescanada.ca/track-reperage/en#/search?searchFor="),
+    ("royal mail", "https://www.royalmail.com/track-your-item#/tracking-results/"),
+];
+
+/// The carrier's tracking page for a shipment, when the carrier is one orderly knows (the
+/// number percent-encoded: it is the client's text).
+pub(crate) fn tracking_url(carrier: &str, number: &str) -> Option<String> {
+    let carrier = carrier.to_lowercase();
+    let number = number.trim();
+    if number.is_empty() {
+        return None;
+    }
+    CARRIERS
+        .iter()
+        .find(|(word, _)| carrier.contains(word))
+        .map(|(_, base)| format!("{base}{}", super::session::encode_component(number).replace('/', "%2F")))
 }
 
 /// The headers of every page.
@@ -76,6 +104,16 @@ pub(crate) fn page_error(status: StatusCode, message: &str) -> Response {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn known_carriers_link_to_their_tracking_page_and_others_to_none() {
+        assert_eq!(
+            super::tracking_url("UPS Ground", "1Z 999/&x").as_deref(),
+            Some("https://www.ups.com/track?tracknum=1Z%20999%2F%26x")
+        );
+        assert_eq!(super::tracking_url("Pony Express", "42"), None);
+        assert_eq!(super::tracking_url("fedex", " "), None);
+    }
+
     #[test]
     fn every_template_compiles() {
         let env = super::env();

@@ -223,7 +223,7 @@ pub(crate) fn simulate(
     let mut timers: Vec<(String, Time)> = timers.into_iter().map(|(name, (due, _))| (name, due)).collect();
     timers.sort_by_key(|(name, due)| (*due, name.clone()));
     out.timers = timers;
-    out.events = choices(w, &order, now, hooks);
+    out.events = choices(w, &order, now, hooks, "studio");
     out
 }
 
@@ -287,7 +287,14 @@ fn not_here(w: &Workflow, status: &str, event: usize) -> Refused {
 
 /// Every declared event, with whether the order takes it now and, if not, why (tried without
 /// data, so a refusal for missing data means the guard would be looked at next).
-fn choices(w: &Workflow, order: &Order, now: Time, hooks: &dyn Hooks) -> Vec<EventChoice> {
+/// `actor` is who would send it (another holder's lock refuses it).
+pub(crate) fn choices(
+    w: &Workflow,
+    order: &Order,
+    now: Time,
+    hooks: &dyn Hooks,
+    actor: &str,
+) -> Vec<EventChoice> {
     let accepted = w.status_id(&order.status).map(|s| w.events_accepted_in(s)).unwrap_or_default();
     let mut out: Vec<EventChoice> = w
         .events
@@ -305,7 +312,7 @@ fn choices(w: &Workflow, order: &Order, now: Time, hooks: &dyn Hooks) -> Vec<Eve
                 let tried = EventInput {
                     name: e.name.clone(),
                     data: serde_json::Map::new(),
-                    actor: Some("studio".into()),
+                    actor: Some(actor.to_string()),
                 };
                 match engine::apply(w, order, &tried, now, hooks) {
                     Ok(_) => None,

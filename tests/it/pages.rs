@@ -34,6 +34,8 @@ fn config_with_users() -> Config {
     let text = format!(
         "[[users]]\nname = \"ana\"\npassword_hash = \"{h}\"\nrole = \"admin\"\n\n\
          [[users]]\nname = \"vic\"\npassword_hash = \"{h}\"\nrole = \"viewer\"\n\n\
+         [[users]]\nname = \"carl\"\npassword_hash = \"{h}\"\nrole = \"clerk\"\n\n\
+         [[users]]\nname = \"cora\"\npassword_hash = \"{h}\"\nrole = \"clerk\"\n\n\
          [[tokens]]\nname = \"reader\"\nsecret = \"{READER}\"\nscopes = [\"workflows:read\"]\n",
         h = hash()
     );
@@ -493,6 +495,238 @@ async fn the_board_counts_orders_by_phase_and_status_and_filters_them() {
         // Text from the order is escaped.
         let page = send(&app, Method::GET, "/?channel=%3Cscript%3E", &[("cookie", &session)], None).await;
         assert!(!page.body.contains("<script>") && page.body.contains("&lt;script&gt;"), "{}", page.body);
+    })
+    .await;
+}
+
+/// The order's page for `session`, asserting it is shown.
+async fn order_page(app: &Router, key: &str, session: &str) -> String {
+    let page = send(app, Method::GET, &format!("/orders/{key}"), &[("cookie", session)], None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    page.body
+}
+
+#[tokio::test]
+async fn clerks_lock_assign_record_actions_email_and_send_events_from_the_order_page() {
+    support::on_both("pages_order_actions", |store| async move {
+        let (app, service) = with_service(store, config_with_users(), Path::new("workflows")).await;
+        let order = json!({"workflow": "fulfillment", "channel": "website", "number": "F-1",
+            "customer": {"email": "sue@example.com", "first_name": "Sue"},
+            "payment": {"method": "credit_card", "outcome": "pending"},
+            "lines": [{"sku": "BK-101", "qty": 2, "unit_price": "18.00", "in_stock": true}]});
+        let created = service.create_order(&serde_json::from_value(order).unwrap()).await.unwrap();
+        let key = format!("id:{}", created.order.id);
+        let (carl, carl_csrf) = login(&app, "carl").await;
+        let (cora, cora_csrf) = login(&app, "cora").await;
+
+        // The page offers the status's events as forms, and a lock.
+        let page = order_page(&app, &key, &carl).await;
+        assert!(
+            page.contains("data-event=\"payment_received\"") && page.contains("name=\"data.outcome\""),
+            "{page}"
+        );
+        assert!(page.contains("id=\"take-lock\""), "{page}");
+
+        // carl locks it; cora sees the lock and cannot act.
+        let res = post_form(
+            &app,
+            &format!("/orders/{key}/lock"),
+            &carl,
+            &[("csrf", &carl_csrf), ("action", "lock")],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        assert_eq!(res.location(), format!("/orders/{key}?done=locked"));
+        assert!(order_page(&app, &res.location()[8..], &carl).await.contains("You hold the lock"));
+        let page = order_page(&app, &key, &cora).await;
+        assert!(page.contains("Locked by <strong>carl</strong>"), "{page}");
+        assert!(
+            page.contains("Would be refused") && page.contains("carl"),
+            "cora is told before sending: {page}"
+        );
+        let before = service.order(created.order.id).await.unwrap();
+        let res = post_form(
+            &app,
+            &format!("/orders/{key}/event"),
+            &cora,
+            &[
+                ("csrf", &cora_csrf),
+                ("event", "payment_received"),
+                ("data.outcome", "approved"),
+                ("data.amount", "36.00"),
+            ],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::LOCKED, "{}", res.body);
+        assert!(
+            res.body.contains("id=\"problem\" data-code=\"locked\"")
+                && res.body.contains("Nothing was changed"),
+            "{}",
+            res.body
+        );
+        let res =
+            post_form(&app, &format!("/orders/{key}/assign"), &cora, &[("csrf", &cora_csrf), ("to", "me")])
+                .await;
+        assert_eq!(res.status, StatusCode::LOCKED, "{}", res.body);
+        assert_eq!(service.order(created.order.id).await.unwrap().version, before.version, "nothing changed");
+
+        // Without the form token, or without a session, nothing is done either.
+        let res = post_form(&app, &format!("/orders/{key}/lock"), &carl, &[("action", "unlock")]).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+        let res = post_form(
+            &app,
+            &format!("/orders/{key}/lock"),
+            "",
+            &[("csrf", &carl_csrf), ("action", "unlock")],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.body);
+        // A viewer may look but not act.
+        let (vic, vic_csrf) = login(&app, "vic").await;
+        assert!(!order_page(&app, &key, &vic).await.contains("id=\"take-lock\""));
+        let res =
+            post_form(&app, &format!("/orders/{key}/assign"), &vic, &[("csrf", &vic_csrf), ("to", "me")])
+                .await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+
+        // carl takes it from the queue, records a partial action, emails the customer.
+        let res =
+            post_form(&app, &format!("/orders/{key}/assign"), &carl, &[("csrf", &carl_csrf), ("to", "me")])
+                .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        let mine = send(&app, Method::GET, "/?view=mine", &[("cookie", &carl)], None).await;
+        assert!(mine.body.contains("data-number=\"F-1\""), "{}", mine.body);
+        let theirs = send(&app, Method::GET, "/?view=mine", &[("cookie", &cora)], None).await;
+        assert!(!theirs.body.contains("data-number=\"F-1\""), "{}", theirs.body);
+        let res = post_form(
+            &app,
+            &format!("/orders/{key}/actions"),
+            &carl,
+            &[
+                ("csrf", &carl_csrf),
+                ("name", "Packed"),
+                ("extent", "partial"),
+                ("notify", "Warehouse lead"),
+                ("note", "One of two packed"),
+                ("contact", "555-0142"),
+                ("visible", "yes"),
+            ],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        let res = post_form(
+            &app,
+            &format!("/orders/{key}/actions"),
+            &carl,
+            &[("csrf", &carl_csrf), ("name", "Pakced")],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+        assert!(res.body.contains("did you mean"), "{}", res.body);
+        let res = post_form(
+            &app,
+            &format!("/orders/{key}/actions/1"),
+            &carl,
+            &[("csrf", &carl_csrf), ("extent", "complete"), ("note", "Both packed")],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        let res = post_form(
+            &app,
+            &format!("/orders/{key}/email"),
+            &carl,
+            &[
+                ("csrf", &carl_csrf),
+                ("to", "sue@example.com"),
+                ("subject", "Your order F-1"),
+                ("body", "Hello Sue, it is packed."),
+            ],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        let res = post_form(
+            &app,
+            &format!("/orders/{key}/email"),
+            &carl,
+            &[("csrf", &carl_csrf), ("to", "sue@example.com\r\nBcc: x@y.z"), ("subject", "x"), ("body", "y")],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+
+        // A refused event says why, guard by guard, and changes nothing.
+        let version = service.order(created.order.id).await.unwrap().version;
+        let res = post_form(
+            &app,
+            &format!("/orders/{key}/event"),
+            &carl,
+            &[("csrf", &carl_csrf), ("event", "ship_it"), ("data.x", "1")],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+        assert!(res.body.contains("data-code=\"unknown_event\""), "{}", res.body);
+        assert_eq!(service.order(created.order.id).await.unwrap().version, version);
+        let res = post_form(
+            &app,
+            &format!("/orders/{key}/event"),
+            &carl,
+            &[
+                ("csrf", &carl_csrf),
+                ("event", "payment_received"),
+                ("data.outcome", "approved"),
+                ("data.amount", "36.00"),
+            ],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+
+        let order = service.order(created.order.id).await.unwrap();
+        assert_eq!((order.status.as_str(), order.assignee.as_deref()), ("processing", Some("carl")));
+        let packed = order.fulfillment_actions.iter().find(|a| a.name == "Packed").unwrap();
+        assert!(
+            packed.complete && packed.note == "Both packed" && packed.notify == "Warehouse lead",
+            "{packed:?}"
+        );
+        let outbox = service.store().outbox(Some(order.id)).await.unwrap();
+        let mail =
+            outbox.iter().find(|m| m.message.template.is_none()).expect("the free-form email is queued");
+        assert_eq!(
+            (mail.message.target.as_str(), mail.message.subject.as_deref()),
+            ("sue@example.com", Some("Your order F-1"))
+        );
+        let history = service.store().history(order.id).await.unwrap();
+        for kind in ["locked", "assigned", "fulfillment_action", "emailed"] {
+            let row = history
+                .iter()
+                .find(|h| h.entry.kind.starts_with(kind))
+                .unwrap_or_else(|| panic!("no {kind} row: {history:#?}"));
+            assert_eq!(row.entry.actor.as_deref(), Some("carl"), "{kind}");
+        }
+        let page = order_page(&app, &key, &carl).await;
+        assert!(page.contains("data-kind=\"emailed\"") && page.contains("· by carl"), "{page}");
+
+        // carl unlocks; cora may act again.
+        let res = post_form(
+            &app,
+            &format!("/orders/{key}/lock"),
+            &carl,
+            &[("csrf", &carl_csrf), ("action", "unlock")],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        let res = post_form(
+            &app,
+            &format!("/orders/{key}/assign"),
+            &cora,
+            &[("csrf", &cora_csrf), ("to", "queue"), ("queue", "csr")],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        let queue = send(&app, Method::GET, "/?view=queue", &[("cookie", &cora)], None).await;
+        assert!(queue.body.contains("data-number=\"F-1\""), "{}", queue.body);
+        let found = send(&app, Method::GET, "/?q=SUE%40example", &[("cookie", &cora)], None).await;
+        assert!(found.body.contains("data-number=\"F-1\""), "{}", found.body);
+        let none = send(&app, Method::GET, "/?q=%25", &[("cookie", &cora)], None).await;
+        assert!(!none.body.contains("data-number=\"F-1\""), "a % is a percent sign: {}", none.body);
     })
     .await;
 }

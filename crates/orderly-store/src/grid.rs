@@ -1,6 +1,7 @@
-//! The order grid: one page of order summaries, newest first, filtered by status, channel,
-//! flag, lock, assignee and (through the statuses it holds) phase, paged by a cursor (the last
-//! id seen), so a page costs the same however deep it is.
+//! The order grid: one page of order summaries, newest first (or stuck orders first),
+//! filtered by status, channel, flag, lock, queue, assignee, creation and change times, a search
+//! text and (through the statuses it holds) phase, paged by a cursor (the last id seen), so a
+//! page costs the same however deep it is.
 
 use super::encode::{self, get_flags, get_i64, get_opt_str, get_opt_time, get_str, get_time};
 use super::{Store, StoreError};
@@ -24,6 +25,21 @@ pub struct GridQuery {
     pub locked: Option<bool>,
     /// Only orders assigned to this person.
     pub assignee: Option<String>,
+    /// Only orders in this staff queue.
+    pub queue: Option<String>,
+    /// Only orders in a queue that nobody is assigned (the CSR dashboard's "In queue").
+    pub unassigned_in_queue: bool,
+    /// Orders whose number starts with this, or whose customer's email, name or company
+    /// contains it (any case).
+    pub search: Option<String>,
+    /// Only orders created at or after this.
+    pub created_since: Option<Time>,
+    /// Only orders changed at or after this.
+    pub updated_since: Option<Time>,
+    /// Stuck orders first (flagged `integration_failed`, `overdue` or `possible_duplicate`,
+    /// or with a timer past due at `now`), then the newest. The cursor pages only the plain
+    /// order: with this, ask for one page.
+    pub stuck_first: bool,
     /// Only orders with an id below this (the cursor of the previous page).
     pub before: Option<OrderId>,
     /// At most this many (the store asks for one more to know whether a next page exists).
@@ -63,7 +79,14 @@ pub struct GridRow {
     /// When it was created.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Time,
+    /// Whether it is stuck (asked with `stuck_first`; otherwise false).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub stuck: bool,
 }
+
+/// The flags that make an order stuck on the board.
+pub(crate) const STUCK_FLAGS: &[&str] = &["integration_failed", "overdue", "possible_duplicate"];
 
 /// A page of the grid.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -103,6 +126,7 @@ fn decode(row: &AnyRow, now: Time) -> Result<GridRow, StoreError> {
         lock_holder: holder.filter(|_| expires.is_some_and(|e| e > now)),
         customer_email: get_opt_str(row, "email")?.unwrap_or_default(),
         created_at: get_time(row, "created_at")?,
+        stuck: get_i64(row, "stuck")? != 0,
     })
 }
 
@@ -113,16 +137,32 @@ impl Store {
             return Ok(GridPage { rows: Vec::new(), next: None });
         }
         // Built from fixed fragments and numbered placeholders only; every value is bound.
-        let mut sql = String::from(
-            "SELECT o.id, o.number, o.workflow, o.channel, o.mode, o.status, o.status_since, o.flags, \
-             o.queue, o.assignee, o.lock_holder, o.lock_expires_at, o.created_at, c.email \
-             FROM orders o LEFT JOIN customers c ON c.id = o.customer_id WHERE 1 = 1",
-        );
         let mut binds: Vec<String> = Vec::new();
         let param = |binds: &mut Vec<String>, v: String| {
             binds.push(v);
             format!("${}", binds.len())
         };
+        let stuck = if q.stuck_first {
+            let mut ors: Vec<String> = STUCK_FLAGS
+                .iter()
+                .map(|f| {
+                    format!(
+                        "o.flags LIKE {} ESCAPE '\\'",
+                        param(&mut binds, format!("% {} %", like_literal(f)))
+                    )
+                })
+                .collect();
+            let due = param(&mut binds, encode::time(now));
+            ors.push(format!("EXISTS (SELECT 1 FROM timers t WHERE t.order_id = o.id AND t.due_at < {due})"));
+            format!("CAST(CASE WHEN {} THEN 1 ELSE 0 END AS BIGINT)", ors.join(" OR "))
+        } else {
+            "CAST(0 AS BIGINT)".to_string()
+        };
+        let mut sql = format!(
+            "SELECT o.id, o.number, o.workflow, o.channel, o.mode, o.status, o.status_since, o.flags, \
+             o.queue, o.assignee, o.lock_holder, o.lock_expires_at, o.created_at, c.email, {stuck} AS stuck \
+             FROM orders o LEFT JOIN customers c ON c.id = o.customer_id WHERE 1 = 1",
+        );
         if !q.statuses.is_empty() {
             let list: Vec<String> = q.statuses.iter().map(|s| param(&mut binds, s.clone())).collect();
             sql.push_str(&format!(" AND o.status IN ({})", list.join(", ")));
@@ -150,6 +190,29 @@ impl Store {
             let p = param(&mut binds, a.clone());
             sql.push_str(&format!(" AND o.assignee = {p}"));
         }
+        if let Some(queue) = &q.queue {
+            let p = param(&mut binds, queue.clone());
+            sql.push_str(&format!(" AND o.queue = {p}"));
+        }
+        if q.unassigned_in_queue {
+            sql.push_str(" AND o.queue IS NOT NULL AND o.assignee IS NULL");
+        }
+        if let Some(text) = q.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            let prefix = param(&mut binds, format!("{}%", like_literal(text)));
+            let inside = param(&mut binds, format!("%{}%", like_literal(&text.to_lowercase())));
+            sql.push_str(&format!(
+                " AND (o.number LIKE {prefix} ESCAPE '\\' OR c.email_norm LIKE {inside} ESCAPE '\\' \
+                 OR c.name_norm LIKE {inside} ESCAPE '\\' OR c.company_norm LIKE {inside} ESCAPE '\\')"
+            ));
+        }
+        if let Some(t) = q.created_since {
+            let p = param(&mut binds, encode::time(t));
+            sql.push_str(&format!(" AND o.created_at >= {p}"));
+        }
+        if let Some(t) = q.updated_since {
+            let p = param(&mut binds, encode::time(t));
+            sql.push_str(&format!(" AND o.updated_at >= {p}"));
+        }
         if let Some(locked) = q.locked {
             let p = param(&mut binds, encode::time(now));
             if locked {
@@ -162,7 +225,8 @@ impl Store {
             sql.push_str(&format!(" AND o.id < ${}", binds.len() + 1));
         }
         let limit = q.limit.clamp(1, 500);
-        sql.push_str(&format!(" ORDER BY o.id DESC LIMIT {}", limit + 1));
+        let order_by = if q.stuck_first { "stuck DESC, o.id DESC" } else { "o.id DESC" };
+        sql.push_str(&format!(" ORDER BY {order_by} LIMIT {}", limit + 1));
         let mut query = sqlx::query(&sql);
         for b in &binds {
             query = query.bind(b.as_str());

@@ -1,5 +1,6 @@
 //! Orders per workflow and status (what a reload checks a new workflow version against, and
-//! what the "orders by status" gauge shows), and moving the orders of a renamed status.
+//! what the "orders by status" gauge shows), when an order last changed (the board's live
+//! updates), and moving the orders of a renamed status.
 
 use super::encode::{self, get_i64, get_str};
 use super::{Store, StoreError};
@@ -24,6 +25,13 @@ pub struct StatusRename {
 }
 
 impl Store {
+    /// When an order last changed (`updated_at`, as stored; empty with no orders): what the
+    /// board's live updates watch. One indexed read, whichever process made the change.
+    pub async fn last_order_change(&self) -> Result<String, StoreError> {
+        let row = sqlx::query("SELECT MAX(updated_at) AS at FROM orders").fetch_one(&self.pool).await?;
+        Ok(super::encode::get_opt_str(&row, "at")?.unwrap_or_default())
+    }
+
     /// How many orders are in each status of each workflow: `(workflow, status, count)`, only
     /// pairs with orders, sorted by workflow and status. One `GROUP BY` over the
     /// `(workflow, status)` index.

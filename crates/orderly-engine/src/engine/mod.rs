@@ -15,6 +15,7 @@ mod data;
 pub(crate) mod decimal;
 mod eval;
 mod run;
+mod staff;
 
 pub(crate) use create::create_quiet;
 pub use create::{create, CustomerInput, LineInput, NewOrder, PaymentInput};
@@ -26,6 +27,7 @@ pub use run::{
     integration_failed_plain, locked_rejection, FulfillmentActionInput, INTEGRATION_FAILED,
 };
 pub(crate) use run::{as_of, locked, Effects, Run};
+pub use staff::{assign, email, AssignInput, EmailInput, MAX_EMAIL_BODY};
 
 use crate::order::{Order, Time};
 use serde::{Deserialize, Serialize};

@@ -554,7 +554,7 @@ impl<'a> Run<'a> {
         payload(&self.order, event, input, self.now)
     }
 
-    fn queue(&mut self, m: OutboxMessage) {
+    pub(crate) fn queue(&mut self, m: OutboxMessage) {
         self.record(
             "outbox",
             None,

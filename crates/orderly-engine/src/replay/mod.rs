@@ -27,7 +27,8 @@ pub use drive::{replay_order, Replayed, MAX_DIFFERENCES};
 pub use step::{Refused, ReplayState, Replayer};
 
 use crate::engine::{
-    Decision, EventInput, FulfillmentActionInput, MessageKind, NewOrder, RejectionCode, TimerCancel,
+    AssignInput, Decision, EmailInput, EventInput, FulfillmentActionInput, MessageKind, NewOrder,
+    RejectionCode, TimerCancel,
 };
 use crate::order::{Customer, OrderId, Time};
 use serde::{Deserialize, Serialize};
@@ -91,6 +92,16 @@ pub enum Input {
         /// What changed.
         action: FulfillmentActionInput,
     },
+    /// Staff put the order in a queue or assigned it.
+    Assign {
+        /// What changed.
+        assign: AssignInput,
+    },
+    /// Staff wrote an email about the order.
+    Email {
+        /// The email.
+        email: EmailInput,
+    },
     /// Delivery gave up on one of the order's messages (the order gets `integration_failed`).
     IntegrationFailed {
         /// The message and why (what the history row says).
@@ -107,7 +118,7 @@ pub enum Input {
 
 impl Input {
     /// A short code for the kind of input (`create`, `event`, `timer`, `lock`, `add_action`,
-    /// `edit_action`, `integration_failed`, `rename`): the store keeps it beside the input.
+    /// `edit_action`, `assign`, `email`, `integration_failed`, `rename`): the store keeps it beside the input.
     pub fn kind(&self) -> &'static str {
         match self {
             Input::Create { .. } => "create",
@@ -116,6 +127,8 @@ impl Input {
             Input::Lock { .. } => "lock",
             Input::AddAction { .. } => "add_action",
             Input::EditAction { .. } => "edit_action",
+            Input::Assign { .. } => "assign",
+            Input::Email { .. } => "email",
             Input::IntegrationFailed { .. } => "integration_failed",
             Input::Rename { .. } => "rename",
         }
@@ -134,6 +147,8 @@ impl Input {
                 format!("fulfillment action `{}`", action.name.as_deref().unwrap_or_default())
             }
             Input::EditAction { n, .. } => format!("change of fulfillment action {n}"),
+            Input::Assign { .. } => "assignment".into(),
+            Input::Email { email } => format!("email to {}", email.to),
             Input::IntegrationFailed { .. } => "delivery failure".into(),
             Input::Rename { from, to } => format!("status rename `{from}` -> `{to}`"),
         }

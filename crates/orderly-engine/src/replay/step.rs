@@ -247,6 +247,18 @@ impl<'w> Replayer<'w> {
                 state.decided(self.w, d);
                 Ok(())
             }
+            Input::Assign { assign } => {
+                let order = state.order.as_ref().ok_or(Refused::NoOrder)?;
+                let d = engine::assign(self.w, order, assign, at).map_err(Refused::Rejected)?;
+                state.decided(self.w, d);
+                Ok(())
+            }
+            Input::Email { email } => {
+                let order = state.order.as_ref().ok_or(Refused::NoOrder)?;
+                let d = engine::email(self.w, order, email, at).map_err(Refused::Rejected)?;
+                state.decided(self.w, d);
+                Ok(())
+            }
             Input::IntegrationFailed { detail } => {
                 let order = state.order.as_ref().ok_or(Refused::NoOrder)?;
                 match engine::integration_failed(self.w, order, detail.clone(), at, self.hooks) {
