@@ -343,6 +343,31 @@ impl Service {
         }
     }
 
+    /// What creating `input` would do, written nowhere: the workflow it goes to and the
+    /// engine's decision (the status it would start in and the steps to it), or the refusal.
+    /// The customer is taken as given (matching happens when the order is created), so a
+    /// `possible_duplicate` flag is not predicted.
+    pub fn preview_order(&self, input: &NewOrder) -> Result<(String, Decision), ServiceError> {
+        let current = self.current();
+        let active = self.workflow_for(&current.registry, input)?;
+        let c = &input.customer;
+        let customer = crate::order::Customer {
+            id: None,
+            email: c.email.clone(),
+            first_name: c.first_name.clone(),
+            last_name: c.last_name.clone(),
+            company: c.company.clone(),
+            phone: c.phone.clone(),
+            is_guest: c.guest,
+            is_new: true,
+        };
+        let now = self.now();
+        let decided = off_async_workers(|| {
+            engine::create(&active.workflow, input, customer, false, now, &*current.hooks)
+        });
+        decided.map(|d| (active.workflow.name.clone(), d)).map_err(ServiceError::Rejected)
+    }
+
     /// Creates an order; the same channel and `external_id` again gives the first order back.
     ///
     /// When the workflow uses hooks, the decision is made with no transaction open and off the

@@ -6,14 +6,19 @@
 //! - `board`: the console's board at `/` (orders by phase and status, stuck and newest orders,
 //!   search, "In queue" and "My open"); `live`: its live updates (server-sent events).
 //! - `order`: the console's order page at `/orders/{key}`, and the forms staff act with there.
+//! - `admin`: the operator's screens, `/workflows` (pictures with counts, versions, the last
+//!   reload) and `/outbox` (messages, send again).
+//! - `new_order`: the New order screen (the Sales Order Interface) at `/orders/new`.
 //! - `track`: the customer's order page at `/track` (no login).
 //! - `render`: templates and the headers every page carries.
 //!
 //! The pages call the same service as the API; what a user does is recorded under their name.
 
+mod admin;
 mod board;
 mod live;
 mod login;
+mod new_order;
 mod order;
 mod render;
 pub mod session;
@@ -98,6 +103,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(board::board))
         .route("/events/orders", get(live::orders))
+        .route("/orders/new", get(new_order::form).post(new_order::submit))
         .route("/orders/{key}", get(order::page))
         .route("/orders/{key}/event", post(order::event))
         .route("/orders/{key}/lock", post(order::lock))
@@ -106,6 +112,9 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/orders/{key}/actions/{n}", post(order::edit_action))
         .route("/orders/{key}/email", post(order::email))
         .route("/track", get(track::page))
+        .route("/workflows", get(admin::workflows))
+        .route("/outbox", get(admin::outbox))
+        .route("/outbox/{id}/retry", post(admin::retry))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/assets/{name}", get(asset))

@@ -40,6 +40,7 @@ use std::sync::Arc;
 
 /// What a form did, by a fixed word in `?done=` (a link cannot make the page say anything else).
 const DONE: &[(&str, &str)] = &[
+    ("created", "The order is created."),
     ("event", "The event was applied."),
     ("locked", "You hold the lock now: others cannot change the order until you unlock it."),
     ("unlocked", "The lock is released."),

@@ -464,7 +464,7 @@ async fn the_board_counts_orders_by_phase_and_status_and_filters_them() {
         let page = send(&app, Method::GET, "/?status=shipped&channel=website", &[("cookie", &session)], None).await;
         assert!(page.body.contains("No orders match these filters"), "{}", page.body);
         // Each row opens the order's page: status, lines, money, the history as a timeline.
-        let row = waiting.body.split("<a href=\"/orders/").nth(1).unwrap().split('"').next().unwrap().to_string();
+        let row = waiting.body.split("<td><a href=\"/orders/").nth(1).unwrap().split('"').next().unwrap().to_string();
         let order = send(&app, Method::GET, &format!("/orders/{row}"), &[("cookie", &session)], None).await;
         assert_eq!(order.status, StatusCode::OK, "{}", order.body);
         assert!(order.body.contains("data-number=\"B-1\"") && order.body.contains("data-status=\"awaiting_payment\""), "{}", order.body);
@@ -727,6 +727,75 @@ async fn clerks_lock_assign_record_actions_email_and_send_events_from_the_order_
         assert!(found.body.contains("data-number=\"F-1\""), "{}", found.body);
         let none = send(&app, Method::GET, "/?q=%25", &[("cookie", &cora)], None).await;
         assert!(!none.body.contains("data-number=\"F-1\""), "a % is a percent sign: {}", none.body);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_clerk_previews_and_creates_a_phone_order_and_operators_see_workflows_and_the_outbox() {
+    support::on_both("pages_new_order", |store| async move {
+        let (app, service) = with_service(store, config_with_users(), Path::new("workflows")).await;
+        let (carl, csrf) = login(&app, "carl").await;
+        let channels = send(&app, Method::GET, "/orders/new", &[("cookie", &carl)], None).await;
+        assert_eq!(channels.status, StatusCode::OK, "{}", channels.body);
+        assert!(channels.body.contains("/orders/new?workflow=retail&amp;channel=website"), "{}", channels.body);
+        let form = send(&app, Method::GET, "/orders/new?workflow=repair_store&channel=website", &[("cookie", &carl)], None).await;
+        assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+        // The channel's required fields are marked (ATS: names and a shipping address).
+        assert!(form.body.contains("name=\"customer.first_name\" type=\"text\" value=\"\" required"), "{}", form.body);
+        let fields: &[(&str, &str)] = &[
+            ("csrf", &csrf), ("workflow", "retail"), ("channel", "website"),
+            ("customer.email", "pat@example.com"), ("customer.first_name", "Pat"),
+            ("payment.method", "check"), ("payment.outcome", "pending"),
+            ("lines", "GTR-100, 1, 499.00, Acoustic guitar"), ("action", "preview"),
+        ];
+        let before = service.store().status_counts().await.unwrap();
+        let preview = post_form(&app, "/orders/new", &carl, fields).await;
+        assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+        assert!(preview.body.contains("id=\"predicted\" data-status=\"awaiting_payment\""), "{}", preview.body);
+        assert_eq!(service.store().status_counts().await.unwrap(), before, "a preview writes nothing");
+        // What the channel refuses is shown before saving, with the engine's reasons.
+        let mut bad = fields.to_vec();
+        bad.retain(|(k, _)| *k != "lines");
+        bad.push(("lines", "GTR-100, many"));
+        let refused = post_form(&app, "/orders/new", &carl, &bad).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+        assert!(refused.body.contains("would be refused") && refused.body.contains("qty"), "{}", refused.body);
+        let mut create = fields.to_vec();
+        create.retain(|(k, _)| *k != "action");
+        create.push(("action", "create"));
+        let created = post_form(&app, "/orders/new", &carl, &create).await;
+        assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+        assert!(created.location().ends_with("?done=created"), "{}", created.location());
+        let page = send(&app, Method::GET, created.location(), &[("cookie", &carl)], None).await;
+        assert!(page.body.contains("data-status=\"awaiting_payment\"") && page.body.contains("· by carl"), "{}", page.body);
+        // A viewer may not create orders.
+        let (vic, vic_csrf) = login(&app, "vic").await;
+        let mut as_vic = create.clone();
+        as_vic.retain(|(k, _)| *k != "csrf");
+        as_vic.push(("csrf", &vic_csrf));
+        assert_eq!(post_form(&app, "/orders/new", &vic, &as_vic).await.status, StatusCode::FORBIDDEN);
+
+        // The Workflows screen: pictures, counts, versions, the last reload.
+        let workflows = send(&app, Method::GET, "/workflows", &[("cookie", &carl)], None).await;
+        assert_eq!(workflows.status, StatusCode::OK, "{}", workflows.body);
+        assert!(workflows.body.contains("<svg") && workflows.body.contains("id=\"workflow-retail\""), "{}", workflows.body);
+        let retail = workflows.body.split("id=\"workflow-retail\"").nth(1).unwrap();
+        assert!(retail.contains("<tr data-status=\"awaiting_payment\"><td><a href=\"/?workflow=retail&amp;status=awaiting_payment\">Awaiting Payment</a></td><td class=\"num\">1</td>"), "{retail:.3000}");
+        assert!(retail.contains("version 1 ·"), "{retail:.3000}");
+        // The outbox: what the order sent, and only an admin may send again.
+        let outbox = send(&app, Method::GET, "/outbox", &[("cookie", &carl)], None).await;
+        assert_eq!(outbox.status, StatusCode::OK, "{}", outbox.body);
+        let (ana, ana_csrf) = login(&app, "ana").await;
+        let messages = service.store().outbox(None).await.unwrap();
+        if let Some(m) = messages.first() {
+            let res = post_form(&app, &format!("/outbox/{}/retry", m.id), &carl, &[("csrf", &csrf)]).await;
+            assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+            let res = post_form(&app, &format!("/outbox/{}/retry", m.id), &ana, &[("csrf", &ana_csrf)]).await;
+            assert_eq!((res.status, res.location()), (StatusCode::SEE_OTHER, "/outbox?done=retried"), "{}", res.body);
+        }
+        let res = post_form(&app, "/outbox/999999/retry", &ana, &[("csrf", &ana_csrf)]).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.body);
     })
     .await;
 }

@@ -58,6 +58,7 @@ pub use sessions::StoredSession;
 pub use status_counts::StatusRename;
 pub use timers::StoredTimer;
 pub use tx::Tx;
+pub use workflows::WorkflowVersion;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
