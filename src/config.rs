@@ -53,6 +53,13 @@ pub struct Config {
     pub secure_cookies: bool,
     /// `/v1/track` requests allowed per client address per minute (`track_per_minute`).
     pub track_per_minute: u32,
+    /// The store's name on the customer's order page `/track` (`track_name`).
+    pub track_name: Option<String>,
+    /// An `https://` image shown at the top of `/track` (`track_logo_url`).
+    pub track_logo_url: Option<String>,
+    /// A CSS file (a path, read when asked) that `/track` loads after its own, so the page looks
+    /// like the store (`track_stylesheet`).
+    pub track_stylesheet: Option<PathBuf>,
     /// Reverse proxies whose `X-Forwarded-For` names the client (`trusted_proxies`: addresses
     /// or networks such as `10.0.0.0/8`). Requests from anywhere else are keyed by their socket
     /// address, whatever they send.
@@ -281,6 +288,9 @@ impl Default for Config {
             session_hours: 12,
             secure_cookies: false,
             track_per_minute: 30,
+            track_name: None,
+            track_logo_url: None,
+            track_stylesheet: None,
             trusted_proxies: Vec::new(),
             timer_interval_ms: 1000,
             reload_debounce_ms: 100,
@@ -482,6 +492,22 @@ impl Config {
                 self.log_level = filter;
             }
             "track_per_minute" => self.track_per_minute = whole(value, 1)?,
+            "track_name" => self.track_name = Some(text(value)?).filter(|t| !t.trim().is_empty()),
+            "track_logo_url" => {
+                let url = text(value)?;
+                let ok = url.strip_prefix("https://").is_some_and(|rest| {
+                    !rest.is_empty()
+                        && !rest.starts_with('/')
+                        && !url
+                            .chars()
+                            .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | ';'))
+                });
+                if !ok {
+                    return Err("must be an `https://` address of an image".into());
+                }
+                self.track_logo_url = Some(url);
+            }
+            "track_stylesheet" => self.track_stylesheet = Some(text(value)?.into()),
             "trusted_proxies" => {
                 let items: Vec<String> = match value {
                     toml::Value::Array(a) => a.iter().map(text).collect::<Result<_, _>>()?,
@@ -599,6 +625,9 @@ top_level_keys!(
     log_format,
     log_level,
     track_per_minute,
+    track_name,
+    track_logo_url,
+    track_stylesheet,
     trusted_proxies,
     timer_interval_ms,
     reload_debounce_ms,

@@ -112,6 +112,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/orders/{key}/actions/{n}", post(order::edit_action))
         .route("/orders/{key}/email", post(order::email))
         .route("/track", get(track::page))
+        .route("/track/style.css", get(track::stylesheet))
         .route("/workflows", get(admin::workflows))
         .route("/outbox", get(admin::outbox))
         .route("/outbox/{id}/retry", post(admin::retry))

@@ -799,3 +799,42 @@ async fn a_clerk_previews_and_creates_a_phone_order_and_operators_see_workflows_
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_customers_page_wears_the_stores_name_logo_and_stylesheet() {
+    let dir = tempfile::tempdir().unwrap();
+    let css = dir.path().join("track.css");
+    std::fs::write(&css, "body { background: #fafaf0; }").unwrap();
+    let text = format!(
+        "track_name = \"Harmony Music\"\ntrack_logo_url = \"https://cdn.harmony.example/logo.png\"\ntrack_stylesheet = \"{}\"\n",
+        css.display()
+    );
+    let config = Config::from_toml(&text, Path::new("orderly.toml"), |_| None).unwrap();
+    let store = Store::connect(&format!("sqlite://{}", dir.path().join("o.db").display())).await.unwrap();
+    let app = router(store, config, Path::new("workflows")).await;
+    let page = send(&app, Method::GET, "/track", &[], None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("Harmony Music")
+            && page.body.contains("src=\"https:&#x2f;&#x2f;cdn.harmony.example&#x2f;logo.png\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("href=\"/track/style.css\"") && !page.body.contains("class=\"top\""),
+        "{}",
+        page.body
+    );
+    let csp = page.headers.get("content-security-policy").unwrap().to_str().unwrap();
+    assert!(
+        csp.contains("img-src 'self' data: https://cdn.harmony.example;")
+            && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    let sheet = send(&app, Method::GET, "/track/style.css", &[], None).await;
+    assert_eq!((sheet.status, sheet.body.as_str()), (StatusCode::OK, "body { background: #fafaf0; }"));
+    for bad in ["http://cdn.example/logo.png", "https://x/\" onerror=\"alert(1)", "javascript:alert(1)"] {
+        let text = format!("track_logo_url = '{bad}'\n");
+        assert!(Config::from_toml(&text, Path::new("orderly.toml"), |_| None).is_err(), "{bad}");
+    }
+}
