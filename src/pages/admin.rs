@@ -86,6 +86,14 @@ pub(crate) async fn workflows(State(state): State<Arc<AppState>>, staff: Staff) 
     Ok(render::page(StatusCode::OK, "workflows.html", ctx))
 }
 
+/// An outbox message as the page shows it.
+#[derive(Debug, Serialize)]
+struct OutboxRow<'a> {
+    #[serde(flatten)]
+    message: &'a crate::store::StoredOutbox,
+    sent_text: Option<String>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct OutboxFilter {
     #[serde(default)]
@@ -106,16 +114,13 @@ pub(crate) async fn outbox(
     let q = OutboxQuery { state: wanted.clone(), order: None, before: None, limit: 100 };
     let (messages, more) = store.outbox_page(&q).await.map_err(unavailable)?;
     let counts = store.outbox_counts().await.map_err(unavailable)?;
-    // Each message with the body it sent, pretty-printed for reading.
-    let messages: Vec<serde_json::Value> = messages
+    // Each message with the body it sent, pretty-printed for reading. (Typed rows: a JSON
+    // value's numbers would not come through to the template as numbers.)
+    let messages: Vec<OutboxRow<'_>> = messages
         .iter()
-        .map(|m| {
-            let mut v = serde_json::to_value(m).unwrap_or_default();
-            if let (Some(obj), Some(sent)) = (v.as_object_mut(), &m.sent) {
-                let text = serde_json::to_string_pretty(sent).unwrap_or_default();
-                obj.insert("sent_text".into(), serde_json::Value::String(text));
-            }
-            v
+        .map(|m| OutboxRow {
+            message: m,
+            sent_text: m.sent.as_ref().map(|s| serde_json::to_string_pretty(s).unwrap_or_default()),
         })
         .collect();
     let ctx = minijinja::context! {

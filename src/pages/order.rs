@@ -88,6 +88,8 @@ struct EventForm {
     allowed: bool,
     why: Option<Refused>,
     fields: Vec<Field>,
+    /// A shipment or a receipt: quantities per line (empty: everything still open).
+    per_line: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -160,6 +162,12 @@ async fn show(
                         allowed: c.allowed,
                         why: c.why,
                         fields,
+                        per_line: def.is_some_and(|e| {
+                            matches!(
+                                e.kind,
+                                crate::model::EventKind::Shipment | crate::model::EventKind::Receipt
+                            )
+                        }),
                     }
                 })
                 .collect()
@@ -267,6 +275,18 @@ pub(crate) async fn event(
     let key = key_of(&raw)?;
     let name = get("event").unwrap_or_default();
     let mut data = serde_json::Map::new();
+    // `lines.N`: a quantity for line N of a shipment or a receipt.
+    let per_line: Vec<serde_json::Value> = form
+        .iter()
+        .filter_map(|(k, v)| {
+            let n = k.strip_prefix("lines.")?.parse::<u64>().ok()?;
+            let qty = v.trim();
+            (!qty.is_empty() && qty != "0").then(|| serde_json::json!({ "line": n, "qty": qty }))
+        })
+        .collect();
+    if !per_line.is_empty() {
+        data.insert("lines".into(), serde_json::Value::Array(per_line));
+    }
     for (k, v) in &form {
         let Some(field) = k.strip_prefix("data.") else { continue };
         let v = v.trim();
@@ -405,11 +425,11 @@ impl ActionForm {
     fn input(&self, actor: &str) -> FulfillmentActionInput {
         FulfillmentActionInput {
             name: text(&self.name),
-            complete: self.extent.as_deref().map(|e| e != "partial"),
+            complete: text(&self.extent).map(|e| e != "partial"),
             notify: self.notify.as_deref().map(|s| s.trim().to_string()),
             note: self.note.as_deref().map(|s| s.trim().to_string()),
             contact: text(&self.contact),
-            visible: self.visible.as_deref().map(|v| v == "yes"),
+            visible: text(&self.visible).map(|v| v == "yes"),
             actor: Some(actor.to_string()),
         }
     }

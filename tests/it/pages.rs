@@ -541,9 +541,10 @@ async fn clerks_lock_assign_record_actions_email_and_send_events_from_the_order_
         let page = order_page(&app, &key, &cora).await;
         assert!(page.contains("Locked by <strong>carl</strong>"), "{page}");
         assert!(
-            page.contains("Would be refused") && page.contains("carl"),
+            page.contains("id=\"events-locked\">carl holds the lock"),
             "cora is told before sending: {page}"
         );
+        assert!(page.contains("disabled title=\"carl holds the lock\""), "{page}");
         let before = service.order(created.order.id).await.unwrap();
         let res = post_form(
             &app,
@@ -784,11 +785,22 @@ async fn a_clerk_previews_and_creates_a_phone_order_and_operators_see_workflows_
         assert!(retail.contains("<tr data-status=\"awaiting_payment\"><td><a href=\"/?workflow=retail&amp;status=awaiting_payment\">Awaiting Payment</a></td><td class=\"num\">1</td>"), "{retail:.3000}");
         assert!(retail.contains("version 1 ·"), "{retail:.3000}");
         // The outbox: what the order sent, and only an admin may send again.
+        let id: i64 = created.location().trim_start_matches("/orders/id:").split('?').next().unwrap().parse().unwrap();
+        let note = orderly::engine::EmailInput {
+            to: "pat@example.com".into(),
+            subject: "Your guitar".into(),
+            body: "It is on its way.".into(),
+            actor: Some("carl".into()),
+        };
+        service.email(id, &note).await.unwrap();
         let outbox = send(&app, Method::GET, "/outbox", &[("cookie", &carl)], None).await;
         assert_eq!(outbox.status, StatusCode::OK, "{}", outbox.body);
+        assert!(!outbox.body.contains("serde_json"), "numbers show as numbers: {}", outbox.body);
         let (ana, ana_csrf) = login(&app, "ana").await;
         let messages = service.store().outbox(None).await.unwrap();
-        if let Some(m) = messages.first() {
+        let m = messages.iter().find(|m| m.message.subject.as_deref() == Some("Your guitar")).expect("the email is queued");
+        assert!(outbox.body.contains(&format!("<tr data-id=\"{}\" data-state=\"pending\">", m.id)), "{}", outbox.body);
+        {
             let res = post_form(&app, &format!("/outbox/{}/retry", m.id), &carl, &[("csrf", &csrf)]).await;
             assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
             let res = post_form(&app, &format!("/outbox/{}/retry", m.id), &ana, &[("csrf", &ana_csrf)]).await;
