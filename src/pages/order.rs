@@ -178,9 +178,17 @@ async fn show(
         workflow.map(|w| (w.fulfillment_actions.clone(), w.hidden_actions.clone())).unwrap_or_default();
     let email_body = email_draft(&order);
     let view = OrderView::new(order, workflow, history, now);
+    // Attribute values as text (a JSON number would reach the template as serde_json's inner
+    // representation, not as a number).
+    let attributes: Vec<(String, String)> = view
+        .attributes
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+        .collect();
     let ctx = minijinja::context! {
         staff => staff_ctx(staff),
         order => view,
+        attributes => attributes,
         events => events,
         lock_mine => lock.as_ref().is_some_and(|l| l.holder == staff.name),
         lock_other => lock.as_ref().filter(|l| l.holder != staff.name).map(|l| l.holder.clone()),

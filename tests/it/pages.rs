@@ -806,6 +806,15 @@ async fn a_clerk_previews_and_creates_a_phone_order_and_operators_see_workflows_
             let res = post_form(&app, &format!("/outbox/{}/retry", m.id), &ana, &[("csrf", &ana_csrf)]).await;
             assert_eq!((res.status, res.location()), (StatusCode::SEE_OTHER, "/outbox?done=retried"), "{}", res.body);
         }
+        // A money attribute shows as the amount it is.
+        let repair = json!({"workflow": "repair_store", "channel": "website", "number": "R-9",
+            "customer": {"email": "r@example.com", "first_name": "R", "last_name": "P"},
+            "shipping_address": {"address": "1 A St", "city": "B", "state": "C", "zip": "1"},
+            "payment": {"method": "credit_card", "outcome": "approved"}, "attributes": {"repair_fee": "120.50"},
+            "lines": [{"sku": "REPAIR-1", "qty": 1, "unit_price": "0"}]});
+        service.create_order(&serde_json::from_value(repair).unwrap()).await.unwrap();
+        let page = send(&app, Method::GET, "/orders/R-9", &[("cookie", &carl)], None).await;
+        assert!(page.body.contains("<code>repair_fee</code>: 120.50<"), "{}", page.body);
         let res = post_form(&app, "/outbox/999999/retry", &ana, &[("csrf", &ana_csrf)]).await;
         assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.body);
     })
