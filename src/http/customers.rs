@@ -48,7 +48,7 @@ pub(super) struct CustomerList {
     params(SearchParams),
     responses(
         (status = 200, description = "The customers found, each with how many orders it has", body = CustomerList),
-        (status = 400, description = "`bad_query`: `q` over 200 characters or with control characters, `limit` out of range, an unknown parameter", body = super::error::ErrorBody),
+        (status = 400, description = "`bad_query`: `q` over 200 characters, `limit` out of range, an unknown parameter", body = super::error::ErrorBody),
         (status = 403, description = "`forbidden`: the token lacks `orders:read`", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
@@ -76,7 +76,7 @@ pub(super) async fn search(
     get, path = "/v1/customers/{id}", tag = "customers", operation_id = "get_customer",
     params(("id" = i64, Path, description = "The customer's id")),
     responses(
-        (status = 200, description = "The customer, with its newest 100 orders (`customer.orders` counts them all)", body = CustomerDetail),
+        (status = 200, description = "The customer, with its newest 100 orders (`customer.orders` counts them all); a customer merged into another has `merged_into`", body = CustomerDetail),
         (status = 404, description = "`customer_not_found`: no customer has this id", body = super::error::ErrorBody),
         (status = 403, description = "`forbidden`: the token lacks `orders:read`", body = super::error::ErrorBody),
     ),
@@ -152,9 +152,9 @@ fn bounded_actor(actor: Option<&str>) -> Result<(), ApiError> {
     responses(
         (status = 200, description = "Linked; the order with its whole history", body = OrderView),
         (status = 404, description = "`not_found`: no such order. `customer_not_found`: no customer has `customer_id`", body = super::error::ErrorBody),
+        (status = 422, description = "`invalid_data`: the customer was merged into another (the message names it); `workflow_unavailable`, `hook_failed`, `unknown_status`, `invalid_body` (JSON that does not fit; `actor` over 200 characters)", body = super::error::ErrorBody),
         (status = 409, description = "`no_transition`, `automatic_loop`: automatic transitions after the link refused", body = super::error::ErrorBody),
         (status = 423, description = "`locked`: another actor holds the order's lock", body = super::error::ErrorBody),
-        (status = 422, description = "`workflow_unavailable`, `hook_failed`, `unknown_status`, `invalid_body` (JSON that does not fit; `actor` over 200 characters)", body = super::error::ErrorBody),
         (status = 403, description = "`forbidden`: the token lacks `orders:write`, or may not act for `actor`", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
@@ -177,7 +177,7 @@ pub(super) async fn link(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct MergeRequest {
-    /// The other customer's id: its orders move to this one, and it is removed.
+    /// The other customer's id: its orders move to this one, and it is marked merged into it.
     from: i64,
     /// Who merges them (recorded in each moved order's history); the token's name by default.
     #[serde(default)]
@@ -190,19 +190,21 @@ pub(super) struct MergeRequest {
 ///
 /// Every order of `from` is linked to this customer as `POST /v1/orders/{id}/customer` links
 /// one (each order's history records it, its `possible_duplicate` flag clears); then `from` is
-/// removed and its email claims pass to this customer, which orders with those emails are
-/// matched to from then on. An order another holder has locked stops the merge there (423):
-/// the orders before it are moved and `from` stays; the same request sent again finishes it.
+/// marked merged into this one (`merged_into`: `GET /v1/customers/{from}` still answers, search
+/// and matching skip it) and its email claims pass to this customer, which orders with those
+/// emails are matched to from then on. A merge done already is answered again, moving nothing.
+/// An order another holder has locked stops the merge there (423): the orders before it are
+/// moved and `from` stays as it is; the same request sent again finishes it.
 #[utoipa::path(
     post, path = "/v1/customers/{id}/merge", tag = "customers", operation_id = "merge_customers",
     params(("id" = i64, Path, description = "The id of the customer kept")),
     request_body(content = MergeRequest, example = json!({"from": 18, "actor": "alice"})),
     responses(
-        (status = 200, description = "Merged: the orders moved; `from` is removed", body = Merged),
+        (status = 200, description = "Merged: the orders moved; `from` is marked merged into this customer", body = Merged),
         (status = 404, description = "`customer_not_found`: no customer has this id, or `from`", body = super::error::ErrorBody),
         (status = 409, description = "`no_transition`, `automatic_loop`: an order's automatic transitions after its link refused; the orders before it are moved", body = super::error::ErrorBody),
         (status = 423, description = "`locked`: another actor holds the lock of one of `from`'s orders; the orders before it are moved", body = super::error::ErrorBody),
-        (status = 422, description = "`invalid_data`: `from` is this customer; `workflow_unavailable`, `hook_failed`, `unknown_status` (an order's); `invalid_body` (JSON that does not fit; `actor` over 200 characters)", body = super::error::ErrorBody),
+        (status = 422, description = "`invalid_data`: `from` is this customer, this customer was merged into another, or `from` was merged into another; `workflow_unavailable`, `hook_failed`, `unknown_status` (an order's); `invalid_body` (JSON that does not fit; `actor` over 200 characters)", body = super::error::ErrorBody),
         (status = 403, description = "`forbidden`: the token lacks `orders:write`, or may not act for `actor`", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))

@@ -4,7 +4,8 @@
 //! [`Service::change`]: another holder's lock refuses it, the order's version moves (a
 //! concurrent change makes it decide again), the history records it with its actor, and the
 //! input is recorded for replay. A merge links every order of one customer to another that way,
-//! then removes the first (its email claims go to the one kept).
+//! then marks the first merged into it (kept, so its id still answers; its email claims go to
+//! the one kept).
 
 use super::{commit, Applied, Service, ServiceError, RETRIES};
 use crate::engine::{self, Problem, Rejection, RejectionCode};
@@ -56,7 +57,7 @@ pub struct NewCustomer {
 pub struct Merged {
     /// The customer kept.
     pub into: i64,
-    /// The customer merged into it, now removed.
+    /// The customer merged into it, now marked so (`merged_into`).
     pub from: i64,
     /// The orders moved from `from` to `into`, each as it is after its link, oldest first.
     pub moved: Vec<CustomerOrder>,
@@ -69,12 +70,19 @@ fn invalid(message: &str, problems: Vec<Problem>) -> ServiceError {
     ServiceError::Rejected(r)
 }
 
-/// What is wrong with a search query, if anything: longer than [`MAX_QUERY`] characters, or
-/// with control characters (no customer has them, and PostgreSQL refuses a NUL).
+/// What is wrong with a search query, if anything: longer than [`MAX_QUERY`] characters.
+/// (Any other text is searched for as it is.)
 pub fn query_problem(query: &str) -> Option<String> {
-    text_problem(query, MAX_QUERY).or_else(|| {
-        query.chars().any(char::is_control).then(|| "has control characters (line breaks, tabs, ...)".into())
-    })
+    text_problem(query, MAX_QUERY)
+}
+
+/// The refusal of a customer merged into another, named where the request names it.
+fn merged_away(field: &str, id: i64, into: i64, what: &str) -> ServiceError {
+    let problems = vec![Problem {
+        field: field.into(),
+        problem: format!("customer {id} was merged into customer {into}"),
+    }];
+    invalid(&format!("customer {id} was merged into customer {into}: {what}"), problems)
 }
 
 /// Why `email` (trimmed, not empty) does not look like an address, if it does not: one `@`
@@ -147,8 +155,8 @@ impl Service {
     /// postal code starts with it, compared as matching compares them (trimmed, lowercased;
     /// postal codes without spaces; `%` and `_` are plain characters). Those whose email is the
     /// query come first, then the newest. An empty query lists the newest customers. `limit` is
-    /// clamped to 1 to [`MAX_SEARCH_LIMIT`]. A query over [`MAX_QUERY`] characters, or with
-    /// control characters, is refused (`invalid_data`; [`query_problem`]).
+    /// clamped to 1 to [`MAX_SEARCH_LIMIT`]. A query over [`MAX_QUERY`] characters is refused
+    /// (`invalid_data`; [`query_problem`]). Customers merged into another are not found.
     pub async fn search_customers(
         &self,
         query: &str,
@@ -162,7 +170,8 @@ impl Service {
     }
 
     /// The customer with this id, with its newest orders (at most [`MAX_CUSTOMER_ORDERS`];
-    /// `customer.orders` counts them all). [`ServiceError::CustomerNotFound`] for an unknown id.
+    /// `customer.orders` counts them all). A customer merged into another is found too, with
+    /// `merged_into`. [`ServiceError::CustomerNotFound`] for an unknown id.
     pub async fn customer(&self, id: i64) -> Result<CustomerDetail, ServiceError> {
         self.store.customer_detail(id, MAX_CUSTOMER_ORDERS).await?.ok_or(ServiceError::CustomerNotFound(id))
     }
@@ -212,6 +221,7 @@ impl Service {
                 is_guest: customer.is_guest,
                 created_at: now,
                 orders: 0,
+                merged_into: None,
             });
         }
         Err(StoreError::Conflict.into())
@@ -220,7 +230,8 @@ impl Service {
     /// Links the order `key` names to customer `customer_id` (Find Cust) on behalf of `actor`:
     /// the order's customer becomes that one, its `possible_duplicate` flag is cleared, and the
     /// history records a `customer_linked` row (`customer_id`, `previous`) with the actor.
-    /// Refused (`locked`) while another holder has the order's lock; an unknown customer is
+    /// Refused (`locked`) while another holder has the order's lock, and (`invalid_data`) for a
+    /// customer merged into another (the message names that one); an unknown customer is
     /// [`ServiceError::CustomerNotFound`], an unknown order [`ServiceError::NotFound`]. The
     /// answer has the order's whole history.
     pub async fn link_customer(
@@ -231,6 +242,9 @@ impl Service {
     ) -> Result<Applied, ServiceError> {
         let customer =
             self.store.customer(customer_id).await?.ok_or(ServiceError::CustomerNotFound(customer_id))?;
+        if let Some(into) = customer.merged_into {
+            return Err(merged_away("customer_id", customer_id, into, "link the order to that one"));
+        }
         self.link(&key.into(), &customer, actor).await
     }
 
@@ -252,13 +266,16 @@ impl Service {
     /// Merges customer `from` into customer `into` (the `possible_duplicate` workflow: they are
     /// the same person): every order of `from` is linked to `into`, each as
     /// [`Service::link_customer`] links one (its history records it with `actor`, its
-    /// `possible_duplicate` flag clears), then `from` is removed and its email claims go to
-    /// `into`, which from then on is the customer orders with those emails are matched to.
+    /// `possible_duplicate` flag clears), then `from` is marked merged into `into` (kept, with
+    /// `merged_into`; search and matching skip it, and customers merged into `from` before now
+    /// name `into`) and its email claims go to `into`, which from then on is the customer orders
+    /// with those emails are matched to. A merge already done is answered again, moving nothing.
     ///
-    /// Refused, with nothing done, for `into == from` (`invalid_data`) and an unknown id
+    /// Refused, with nothing done, for `into == from`, an `into` merged itself, and a `from`
+    /// merged into another customer (`invalid_data`), and for an unknown id
     /// ([`ServiceError::CustomerNotFound`]). An order the merge may not change (another
-    /// holder's lock: `locked`) stops it there: the orders before it are moved, `from` stays,
-    /// and the same merge sent again finishes the work.
+    /// holder's lock: `locked`) stops it there: the orders before it are moved, `from` stays
+    /// as it is, and the same merge sent again finishes the work.
     pub async fn merge_customers(
         &self,
         into: i64,
@@ -273,8 +290,14 @@ impl Service {
             return Err(invalid("a customer cannot be merged into itself", problems));
         }
         let kept = self.store.customer(into).await?.ok_or(ServiceError::CustomerNotFound(into))?;
-        if self.store.customer(from).await?.is_none() {
-            return Err(ServiceError::CustomerNotFound(from));
+        if let Some(further) = kept.merged_into {
+            return Err(merged_away("id", into, further, "merge into that one"));
+        }
+        let merged = self.store.customer(from).await?.ok_or(ServiceError::CustomerNotFound(from))?;
+        match merged.merged_into {
+            Some(done) if done == into => return Ok(Merged { into, from, moved: Vec::new() }),
+            Some(other) => return Err(merged_away("from", from, other, "it cannot be merged again")),
+            None => {}
         }
         self.noted(self.merge_unnoted(&kept, from, actor).await)
     }
@@ -301,17 +324,18 @@ impl Service {
                 });
             }
             let mut tx = self.store.begin().await?;
-            let removed = match tx.remove_merged_customer(from, into.id).await {
+            let marked = match tx.mark_merged(from, into.id).await {
                 Err(StoreError::Conflict) => continue,
                 other => other?,
             };
-            if !removed {
+            if !marked {
                 drop(tx);
-                // Gone already (another merge of the same two finished first): done too.
-                if self.store.customer(from).await?.is_none() {
-                    return Ok(Merged { into: into.id, from, moved });
+                // Merged meanwhile by another request: done if into the same customer.
+                match self.store.customer(from).await?.and_then(|c| c.merged_into) {
+                    Some(done) if done == into.id => return Ok(Merged { into: into.id, from, moved }),
+                    Some(other) => return Err(merged_away("from", from, other, "it cannot be merged again")),
+                    None => continue,
                 }
-                continue;
             }
             if commit(tx).await? {
                 return Ok(Merged { into: into.id, from, moved });

@@ -2,8 +2,8 @@
 //! service, on SQLite and PostgreSQL: search by email, name, company and postal code with `%`
 //! and `_` taken literally; creation with its checks and the email claim; linking an order to a
 //! customer (the `possible_duplicate` flag clears, the history names the actor, another
-//! holder's lock refuses it and changes nothing); merging two customers; and the replay of a
-//! linked order.
+//! holder's lock refuses it and changes nothing); merging two customers (the one merged away is
+//! kept, marked `merged_into`); and the replay of a linked order.
 
 use crate::support::{self, t0};
 use axum::body::Body;
@@ -182,12 +182,15 @@ async fn search_finds_by_email_name_company_and_zip_and_takes_wildcards_literall
         // Bounds: the limit and the query's length.
         let (_, two) = api.get("/v1/customers?limit=2").await;
         assert_eq!(two["customers"].as_array().map(Vec::len), Some(2));
-        for bad in ["/v1/customers?limit=0".to_string(), "/v1/customers?limit=101".into(), format!("/v1/customers?q={}", "a".repeat(201)), "/v1/customers?q=a%00b".into(), "/v1/customers?x=1".into()] {
+        for bad in ["/v1/customers?limit=0".to_string(), "/v1/customers?limit=101".into(), format!("/v1/customers?q={}", "a".repeat(201)), "/v1/customers?x=1".into()] {
             let (status, err) = api.get(&bad).await;
             assert_eq!((status, &err["error"]), (StatusCode::BAD_REQUEST, &json!("bad_query")), "{bad}: {err}");
         }
         let (status, _) = api.get(&format!("/v1/customers?q={}", "a".repeat(200))).await;
         assert_eq!(status, StatusCode::OK);
+        // Control characters are searched for as they are (a NUL, which PostgreSQL refuses, too).
+        assert_eq!(api.search("a\0b").await, Vec::<i64>::new());
+        assert_eq!(api.search("\u{8c}$h").await, Vec::<i64>::new());
         match api.service.search_customers(&"x".repeat(201), 20).await {
             Err(ServiceError::Rejected(r)) => assert_eq!(r.code, RejectionCode::InvalidData),
             other => panic!("a long query: {other:?}"),
@@ -405,12 +408,34 @@ async fn merging_moves_every_order_and_removes_the_other_customer() {
                 assert_eq!(row.entry.actor.as_deref(), Some("alice"));
                 assert_eq!(row.entry.detail, json!({"customer_id": b, "previous": a}));
             }
-            let (status, err) = api.get(&format!("/v1/customers/{a}")).await;
+            // A is kept, marked: it still answers, search skips it, nothing links to it.
+            let (status, view_a) = api.get(&format!("/v1/customers/{a}")).await;
+            assert_eq!(status, StatusCode::OK, "{view_a}");
+            assert_eq!(
+                (&view_a["customer"]["merged_into"], &view_a["customer"]["orders"]),
+                (&json!(b), &json!(0))
+            );
+            assert_eq!(api.search("gina").await, [b], "merged customers are not found");
+            let (status, err) =
+                api.post(&format!("/v1/orders/{}/customer", band.number), json!({"customer_id": a})).await;
             assert_eq!(
                 (status, &err["error"]),
-                (StatusCode::NOT_FOUND, &json!("customer_not_found")),
-                "A is removed"
+                (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_data")),
+                "{err}"
             );
+            assert!(
+                err["message"].as_str().unwrap_or_default().contains(&format!("merged into customer {b}")),
+                "{err}"
+            );
+            let (status, err) = api.post(&format!("/v1/customers/{a}/merge"), json!({"from": b})).await;
+            assert_eq!(
+                (status, &err["error"]),
+                (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_data")),
+                "{err}"
+            );
+            // The same merge again: answered, nothing moved.
+            let (status, again) = api.post(&format!("/v1/customers/{b}/merge"), json!({"from": a})).await;
+            assert_eq!((status, &again["moved"]), (StatusCode::OK, &json!([])), "{again}");
             let (_, view_b) = api.get(&format!("/v1/customers/{b}")).await;
             assert_eq!(view_b["customer"]["orders"], 3, "{view_b}");
             sqlx::any::install_default_drivers();
@@ -443,13 +468,38 @@ async fn merging_moves_every_order_and_removes_the_other_customer() {
                     .expect("claims");
             claims.sort();
             assert_eq!(claims, [("carl@example.com".to_string(), b), ("gina@example.com".to_string(), b)]);
-            let customers: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM customers").fetch_one(&pool).await.expect("count");
-            assert_eq!(customers, 1, "A and C are gone");
+            let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers WHERE merged_into IS NULL")
+                .fetch_one(&pool)
+                .await
+                .expect("count");
+            assert_eq!(live, 1, "A and C are merged into B");
+
+            // B merged into a customer made by hand: A and C, merged into B, now name it.
+            let d = api
+                .customer(
+                    json!({"email": "gina.ortiz@example.com", "first_name": "Gina", "last_name": "Ortiz"}),
+                )
+                .await;
+            let merged = api.service.merge_customers(d, b, Some("alice")).await.expect("merged");
+            assert_eq!(merged.moved.len(), 6, "{merged:?}");
+            let into: Vec<(i64, Option<i64>)> =
+                sqlx::query_as("SELECT id, merged_into FROM customers ORDER BY id")
+                    .fetch_all(&pool)
+                    .await
+                    .expect("rows");
+            assert_eq!(into, [(a, Some(d)), (b, Some(d)), (c, Some(d)), (d, None)]);
+            let mut claims: Vec<(String, i64)> =
+                sqlx::query_as("SELECT email_norm, customer_id FROM customer_emails")
+                    .fetch_all(&pool)
+                    .await
+                    .expect("claims");
+            claims.sort();
+            let emails = ["carl@example.com", "gina.ortiz@example.com", "gina@example.com"];
+            assert_eq!(claims, emails.map(|e| (e.to_string(), d)));
             pool.close().await;
             match api.service.merge_customers(b, c, None).await {
-                Err(ServiceError::CustomerNotFound(id)) => assert_eq!(id, c),
-                other => panic!("C is gone: {other:?}"),
+                Err(ServiceError::Rejected(r)) => assert_eq!(r.code, RejectionCode::InvalidData),
+                other => panic!("B is merged: {other:?}"),
             }
         },
     )

@@ -212,7 +212,7 @@ def check_answers(service):
     call("PATCH", f"/v1/orders/{second}/fulfillment-actions/9", {"complete": False}, expect=404)
     kept = call("POST", "/v1/customers", {"email": "cy@example.com", "first_name": "Cy", "last_name": "Moss"}, expect=201)
     other = call("POST", "/v1/customers", {"phone": "555-0100", "company": "Moss Music"}, expect=201)
-    call("POST", f"/v1/orders/{number}/customer", {"customer_id": other["id"]}, expect=200)
+    call("POST", f"/v1/orders/{second}/customer", {"customer_id": other["id"]}, expect=200)
     call("POST", f"/v1/customers/{kept['id']}/merge", {"from": other["id"]}, expect=200)
     call("POST", f"/v1/customers/{kept['id']}/merge", {"from": kept["id"]}, expect=422)
 

@@ -1,7 +1,11 @@
 //! The customer book: what staff do with customers by hand (the console's Find Cust and Create
 //! Cust, the API's `/v1/customers`): search them, read one with its orders, create one, and
-//! remove one merged into another. Linking an order to a customer is an input of the order (the
+//! mark one merged into another. Linking an order to a customer is an input of the order (the
 //! service's, through the engine); matching an incoming order is `customers.rs`.
+//!
+//! A merged customer is kept, with `merged_into` naming the customer kept (never one merged
+//! itself: a merge into a customer others were merged into repoints them), so that its id keeps
+//! answering; search and matching skip it.
 //!
 //! Search compares what matching compares, normalised the same way (trimmed and lowercased;
 //! names as lowercased words; postal codes without spaces): the email, the name (first and last
@@ -11,13 +15,12 @@
 //! SQLite applies to ASCII letters only; first and last name together use the stored normal form.
 
 use super::customers::{norm, words, zip_norm, CustomerMatch};
-use super::encode::{get_bool, get_i64, get_str, get_time};
+use super::encode::{get_bool, get_i64, get_opt_i64, get_str, get_time};
 use super::grid::like_literal;
 use super::{Backend, Store, StoreError, Tx};
 use crate::order::{Customer, OrderId, Time};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
-use sqlx::error::ErrorKind;
 
 /// A customer as staff find it: who, and how many orders it has.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +45,9 @@ pub struct CustomerSummary {
     pub created_at: Time,
     /// How many orders are linked to it.
     pub orders: i64,
+    /// For a customer merged into another: that one (its orders went there). Search never
+    /// finds a merged customer.
+    pub merged_into: Option<i64>,
 }
 
 impl CustomerSummary {
@@ -93,7 +99,7 @@ pub struct CustomerDetail {
 macro_rules! summary_columns {
     () => {
         "c.id, c.email, c.first_name, c.last_name, c.company, c.phone, c.is_guest, c.created_at, \
-         (SELECT COUNT(*) FROM orders o WHERE o.customer_id = c.id) AS order_count"
+         c.merged_into, (SELECT COUNT(*) FROM orders o WHERE o.customer_id = c.id) AS order_count"
     };
 }
 
@@ -108,6 +114,7 @@ fn decode_summary(row: &AnyRow) -> Result<CustomerSummary, StoreError> {
         is_guest: get_bool(row, "is_guest")?,
         created_at: get_time(row, "created_at")?,
         orders: get_i64(row, "order_count")?,
+        merged_into: get_opt_i64(row, "merged_into")?,
     })
 }
 
@@ -124,19 +131,23 @@ fn decode_order(row: &AnyRow) -> Result<CustomerOrder, StoreError> {
 impl Store {
     /// Customers matching `query` (see the module documentation), those whose email is the
     /// query first, then newest first; at most `limit` (clamped to 1 to 100). An empty query
-    /// (after trimming) matches every customer.
+    /// (after trimming) matches every customer. Merged customers are never found; nor is
+    /// anything by a query with a NUL (no text stored has one, and PostgreSQL refuses it).
     pub async fn search_customers(
         &self,
         query: &str,
         limit: u32,
     ) -> Result<Vec<CustomerSummary>, StoreError> {
         let limit = i64::from(limit.clamp(1, 100));
+        if query.contains('\0') {
+            return Ok(Vec::new());
+        }
         let email = norm(query);
         if email.is_empty() {
             let rows = sqlx::query(concat!(
                 "SELECT ",
                 summary_columns!(),
-                " FROM customers c ORDER BY c.id DESC LIMIT $1"
+                " FROM customers c WHERE c.merged_into IS NULL ORDER BY c.id DESC LIMIT $1"
             ))
             .bind(limit)
             .fetch_all(&self.pool)
@@ -151,9 +162,10 @@ impl Store {
         let rows = sqlx::query(concat!(
             "SELECT ",
             summary_columns!(),
-            " FROM customers c WHERE c.email_norm LIKE $1 ESCAPE '\\' OR c.company_norm LIKE $2 ESCAPE '\\' \
-             OR c.name_norm LIKE $3 ESCAPE '\\' OR LOWER(c.first_name) LIKE $4 ESCAPE '\\' \
-             OR LOWER(c.last_name) LIKE $5 ESCAPE '\\' OR c.zip_norm LIKE $6 ESCAPE '\\' \
+            " FROM customers c WHERE c.merged_into IS NULL AND (c.email_norm LIKE $1 ESCAPE '\\' \
+             OR c.company_norm LIKE $2 ESCAPE '\\' OR c.name_norm LIKE $3 ESCAPE '\\' \
+             OR LOWER(c.first_name) LIKE $4 ESCAPE '\\' OR LOWER(c.last_name) LIKE $5 ESCAPE '\\' \
+             OR c.zip_norm LIKE $6 ESCAPE '\\') \
              ORDER BY CASE WHEN c.email_norm = $7 THEN 0 ELSE 1 END, c.id DESC LIMIT $8"
         ))
         .bind(contains.as_str())
@@ -195,7 +207,7 @@ impl Store {
         Ok(Some(CustomerDetail { customer, orders }))
     }
 
-    /// The customer with this id, as an order carries it.
+    /// The customer with this id (merged or not), with how many orders it has.
     pub async fn customer(&self, id: i64) -> Result<Option<CustomerSummary>, StoreError> {
         let row = sqlx::query(concat!("SELECT ", summary_columns!(), " FROM customers c WHERE c.id = $1"))
             .bind(id)
@@ -235,15 +247,16 @@ impl Tx {
         Ok(customer)
     }
 
-    /// Removes customer `from`, merged into `into`, once no order is linked to it: its email
-    /// claims go to `into` (which then stands for those emails when orders are matched), and the
-    /// customer is deleted. False, with nothing done, when an order is still linked to it (one
-    /// came in since its orders were moved): link that one too, in a new transaction, and try
-    /// again. After a false, drop the transaction (on PostgreSQL it may be aborted).
+    /// Marks customer `from` merged into `into` once no order is linked to it: its email claims
+    /// go to `into` (which then stands for those emails when orders are matched), customers
+    /// merged into `from` before now name `into`, and `from` gets `merged_into`. False, with
+    /// nothing done, when an order is still linked to it (one came in since its orders were
+    /// moved: link that one too and try again) or it is merged already.
     ///
     /// On PostgreSQL the claim of `from`'s email is locked first, so an order being matched to
-    /// that email meanwhile waits, then finds `into`.
-    pub async fn remove_merged_customer(&mut self, from: i64, into: i64) -> Result<bool, StoreError> {
+    /// that email meanwhile waits, then skips `from` and finds `into`; one matched first is seen
+    /// here, and this answers false.
+    pub async fn mark_merged(&mut self, from: i64, into: i64) -> Result<bool, StoreError> {
         if self.backend() == Backend::Postgres {
             sqlx::query(
                 "SELECT customer_id FROM customer_emails WHERE customer_id = $1 \
@@ -254,23 +267,24 @@ impl Tx {
             .fetch_all(self.conn())
             .await?;
         }
-        sqlx::query("UPDATE customer_emails SET customer_id = $1 WHERE customer_id = $2")
-            .bind(into)
-            .bind(from)
-            .execute(self.conn())
-            .await?;
-        let deleted = sqlx::query(
-            "DELETE FROM customers WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM orders WHERE customer_id = $2)",
+        let marked = sqlx::query(
+            "UPDATE customers SET merged_into = $1 WHERE id = $2 AND merged_into IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM orders WHERE customer_id = $3)",
         )
+        .bind(into)
         .bind(from)
         .bind(from)
         .execute(self.conn())
-        .await;
-        match deleted {
-            Ok(done) => Ok(done.rows_affected() == 1),
-            // An order linked to it committed between the check and the delete (PostgreSQL).
-            Err(sqlx::Error::Database(db)) if db.kind() == ErrorKind::ForeignKeyViolation => Ok(false),
-            Err(e) => Err(e.into()),
+        .await?;
+        if marked.rows_affected() != 1 {
+            return Ok(false);
         }
+        for sql in [
+            "UPDATE customer_emails SET customer_id = $1 WHERE customer_id = $2",
+            "UPDATE customers SET merged_into = $1 WHERE merged_into = $2",
+        ] {
+            sqlx::query(sql).bind(into).bind(from).execute(self.conn()).await?;
+        }
+        Ok(true)
     }
 }

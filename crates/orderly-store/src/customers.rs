@@ -21,10 +21,11 @@
 //! 1) wait for each other too; SQLite's write lock serializes every match already.
 //!
 //! Staff create customers by hand and merge two into one (`customer_book.rs`). A customer
-//! created by hand claims its email when no customer had it, like step 2. A merge removes the
-//! customer merged away and gives its claims to the one kept, which from then on stands for
-//! those emails too (step 1 reads the customer a claim names besides those with the email), so
-//! a claim always names a customer, and an email with a claim never reaches step 2.
+//! created by hand claims its email when no customer had it, like step 2. A merge marks the
+//! customer merged away (`merged_into`: matching skips it from then on) and gives its claims to
+//! the one kept, which from then on stands for those emails too (step 1 reads the customer a
+//! claim names besides those with the email), so a claim always names a customer not merged,
+//! and an email with a claim never reaches step 2.
 
 use super::encode::{self, get_bool, get_i64, get_str};
 use super::{Backend, StoreError, Tx};
@@ -119,8 +120,9 @@ impl Tx {
             }
             let rows = sqlx::query(
                 "SELECT id, email, first_name, last_name, company, company_norm, phone, is_guest \
-                 FROM customers WHERE email_norm = $1 \
-                 OR id = (SELECT customer_id FROM customer_emails WHERE email_norm = $2) ORDER BY id",
+                 FROM customers WHERE (email_norm = $1 \
+                 OR id = (SELECT customer_id FROM customer_emails WHERE email_norm = $2)) \
+                 AND merged_into IS NULL ORDER BY id",
             )
             .bind(email.as_str())
             .bind(email.as_str())
@@ -143,7 +145,8 @@ impl Tx {
         if !name.is_empty() {
             let zip = zip_norm(&c.zip);
             let near = sqlx::query(
-                "SELECT id FROM customers WHERE name_norm = $1 AND (company_norm = $2 OR zip_norm = $3) LIMIT 1",
+                "SELECT id FROM customers WHERE name_norm = $1 AND (company_norm = $2 OR zip_norm = $3) \
+                 AND merged_into IS NULL LIMIT 1",
             )
             .bind(name.as_str())
             .bind((!company.is_empty()).then_some(company.as_str()))
