@@ -7,6 +7,9 @@
 //! Every input runs on one snapshot of the workflows and the hooks, taken when it starts: a
 //! reload swaps both together ([`Service::swap_registry`], [`PausedInputs::swap`]) and an input
 //! already running finishes on the snapshot it took.
+//!
+//! Customers by hand (search, view, create, link to an order, merge) are in `customers`; a link
+//! is an input of its order like the others.
 
 use crate::engine::{
     self, AssignInput, Decision, EmailInput, EventInput, FulfillmentActionInput, Hooks, NewOrder, Rejection,
@@ -20,6 +23,13 @@ use crate::store::{
 use orderly_engine::replay::{Input, Outcome};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, RwLock};
+
+mod customers;
+
+pub use customers::{
+    query_problem, Merged, NewCustomer, DEFAULT_SEARCH_LIMIT, MAX_CUSTOMER_ORDERS, MAX_QUERY,
+    MAX_SEARCH_LIMIT,
+};
 
 /// Where the time comes from: the system clock, or a clock tests move by hand.
 pub trait Clock: Send + Sync {
@@ -70,6 +80,9 @@ pub enum ServiceError {
     /// No order has this key.
     #[error("no order `{0}`")]
     NotFound(OrderKey),
+    /// No customer has this id.
+    #[error("no customer has id {0}")]
+    CustomerNotFound(i64),
     /// The order names a workflow that is not active, or the input names none that fits.
     #[error("{0}")]
     Workflow(String),

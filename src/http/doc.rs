@@ -32,6 +32,7 @@ use utoipa::{Modify, OpenApi as _};
         (name = "events", description = "Events that move orders along their workflow"),
         (name = "locks", description = "Leases that keep other actors off an order"),
         (name = "fulfillment", description = "Fulfillment actions recorded on orders"),
+        (name = "customers", description = "Customers: find, create, link to an order, merge"),
         (name = "tracking", description = "The customer's view, without a token"),
         (name = "workflows", description = "Active workflows, reloads, pictures"),
         (name = "outbox", description = "Messages for other systems (webhooks, emails) and their delivery"),

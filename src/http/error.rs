@@ -101,6 +101,8 @@ pub enum ErrorCode {
     NotFound,
     /// 404: no such route.
     NoRoute,
+    /// 404: no customer has the id.
+    CustomerNotFound,
     /// 405: the route does not take this method.
     MethodNotAllowed,
     /// 409: no transition takes the event now.
@@ -171,7 +173,7 @@ impl ErrorCode {
             BadRequest | BadJson | BadBody | BadPath | BadQuery => StatusCode::BAD_REQUEST,
             Unauthorized => StatusCode::UNAUTHORIZED,
             Forbidden | BadFormToken => StatusCode::FORBIDDEN,
-            NotFound | NoRoute => StatusCode::NOT_FOUND,
+            NotFound | NoRoute | CustomerNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             NoTransition | OverShipment | AutomaticLoop | Duplicate | NoReload | AlreadySent => {
                 StatusCode::CONFLICT
@@ -329,6 +331,9 @@ impl From<ServiceError> for ApiError {
         match e {
             ServiceError::Rejected(r) => r.into(),
             ServiceError::NotFound(key) => ApiError::no_order(&key),
+            ServiceError::CustomerNotFound(id) => {
+                ApiError::new(ErrorCode::CustomerNotFound, format!("no customer has id {id}"))
+            }
             ServiceError::Workflow(message) => ApiError::new(ErrorCode::WorkflowUnavailable, message),
             ServiceError::Busy(..) => {
                 ApiError::new(ErrorCode::Busy, e.to_string()).header(header::RETRY_AFTER, "1")

@@ -2,8 +2,9 @@
 //! router from the state, without a socket, so tests drive it with `oneshot`; `serve` binds it.
 //!
 //! One module per resource: `orders` (create, view, grid), `events`, `locks`, `actions`
-//! (fulfillment actions), `track` (the customer's view), `workflows`, `outbox` (messages for
-//! other systems and their delivery), `ops` (health, metrics).
+//! (fulfillment actions), `customers` (search, create, link to an order, merge), `track` (the
+//! customer's view), `workflows`, `outbox` (messages for other systems and their delivery),
+//! `ops` (health, metrics).
 //! `error` holds the one error type every handler returns; `auth` the bearer tokens; `view` what
 //! the answers show. The OpenAPI document is generated from the handlers' annotations by
 //! utoipa, from the same router the service serves, so the two cannot drift; `doc` adds the
@@ -11,6 +12,7 @@
 
 mod actions;
 pub(crate) mod auth;
+mod customers;
 mod doc;
 pub mod error;
 mod events;
@@ -89,6 +91,10 @@ fn api() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(locks::lock, locks::unlock))
         .routes(routes!(actions::add))
         .routes(routes!(actions::edit))
+        .routes(routes!(customers::link))
+        .routes(routes!(customers::search, customers::create))
+        .routes(routes!(customers::get))
+        .routes(routes!(customers::merge))
         .routes(routes!(track::track))
         .routes(routes!(workflows::list))
         .routes(routes!(workflows::get))

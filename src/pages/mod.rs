@@ -8,6 +8,7 @@
 //! - `order`: the console's order page at `/orders/{key}`, and the forms staff act with there.
 //! - `admin`: the operator's screens, `/workflows` (pictures with counts, versions, the last
 //!   reload) and `/outbox` (messages, send again).
+//! - `customers`: the customer book (Find Cust, Create Cust, merge) at `/customers`.
 //! - `new_order`: the New order screen (the Sales Order Interface) at `/orders/new`.
 //! - `track`: the customer's order page at `/track` (no login).
 //! - `render`: templates and the headers every page carries.
@@ -16,6 +17,7 @@
 
 mod admin;
 mod board;
+mod customers;
 mod live;
 mod login;
 mod new_order;
@@ -111,6 +113,11 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/orders/{key}/actions", post(order::add_action))
         .route("/orders/{key}/actions/{n}", post(order::edit_action))
         .route("/orders/{key}/email", post(order::email))
+        .route("/customers", get(customers::search))
+        .route("/customers/link", post(customers::link))
+        .route("/customers/new", get(customers::new_form).post(customers::create))
+        .route("/customers/{id}", get(customers::detail))
+        .route("/customers/{id}/merge", post(customers::merge))
         .route("/track", get(track::page))
         .route("/track/style.css", get(track::stylesheet))
         .route("/workflows", get(admin::workflows))

@@ -48,7 +48,7 @@ fn test_sources() -> String {
         .map(|p| std::fs::read_to_string(p).expect("readable"))
         .map(|text| match text.find("#[cfg(test)]") {
             Some(at) => text[at..].to_string(),
-            None if text.contains("#[test]") || text.contains("#[tokio::test]") => text,
+            None if text.contains("#[test]") || text.contains("#[tokio::test") => text,
             None => String::new(),
         })
         .collect()

@@ -216,7 +216,7 @@ fn unknown_keys_get_a_did_you_mean() {
     assert_eq!(
         error("colour = true"),
         "orderly.toml:1:1: unknown key `colour`; the keys are `database_url`, `bind`, `workflows`, \
-         `body_limit`, `log_format`, `log_level`, `track_per_minute`, `trusted_proxies`, `timer_interval_ms`, \
+         `body_limit`, `log_format`, `log_level`, `track_per_minute`, `track_name`, `track_logo_url`, `track_stylesheet`, `trusted_proxies`, `timer_interval_ms`, \
          `reload_debounce_ms`, `watch`, `shutdown_grace_seconds`, `max_connections`, `header_read_timeout_ms`, \
          `body_read_timeout_ms`, `max_header_size`, `session_hours`, `secure_cookies`, `tokens`, `users`, `roles`, `webhooks`, `delivery`, `email`"
     );

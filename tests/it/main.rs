@@ -16,6 +16,7 @@ mod api;
 mod cli;
 mod codes;
 mod config;
+mod customers;
 mod delivery;
 mod diagnostics;
 mod email;

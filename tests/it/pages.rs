@@ -13,7 +13,7 @@ use orderly::metrics::Metrics;
 use orderly::registry::Registry;
 use orderly::reload::Reloader;
 use orderly::service::{Service, SystemClock};
-use orderly::store::Store;
+use orderly::store::{OrderKey, Store};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -858,4 +858,60 @@ async fn the_customers_page_wears_the_stores_name_logo_and_stylesheet() {
         let text = format!("track_logo_url = '{bad}'\n");
         assert!(Config::from_toml(&text, Path::new("orderly.toml"), |_| None).is_err(), "{bad}");
     }
+}
+
+#[tokio::test]
+async fn clerks_find_link_create_and_merge_customers_from_an_order() {
+    support::on_both("pages_customers", |store| async move {
+        let (app, service) = with_service(store, config_with_users(), Path::new("workflows")).await;
+        for (number, company) in [("K-1", "Fill & Co"), ("K-2", "Sue's Studio")] {
+            let order = json!({"workflow": "fulfillment", "channel": "website", "number": number,
+                "customer": {"email": "sue@example.com", "first_name": "Sue", "last_name": "Fill", "company": company},
+                "payment": {"method": "credit_card", "outcome": "approved"},
+                "lines": [{"sku": "BK-1", "qty": 1, "unit_price": "9.00", "in_stock": true}]});
+            service.create_order(&serde_json::from_value(order).unwrap()).await.unwrap();
+        }
+        let k2 = service.order(OrderKey::Number("K-2".into())).await.unwrap();
+        assert!(k2.flags.contains("possible_duplicate"));
+        let (carl, csrf) = login(&app, "carl").await;
+        // Find Cust from the order starts with its email and offers to link each other customer.
+        let found = send(&app, Method::GET, &format!("/customers?order=id:{}", k2.id), &[("cookie", &carl)], None).await;
+        assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+        assert_eq!(found.body.matches("<tr data-customer=").count(), 2, "{}", found.body);
+        assert_eq!(found.body.matches("class=\"link-customer\"").count(), 1, "only the other one: {}", found.body);
+        let first = service.order(OrderKey::Number("K-1".into())).await.unwrap().customer.id.unwrap();
+        let linked = post_form(&app, "/customers/link", &carl,
+            &[("csrf", &csrf), ("order", &format!("id:{}", k2.id)), ("customer", &first.to_string())]).await;
+        assert_eq!(linked.status, StatusCode::SEE_OTHER, "{}", linked.body);
+        let k2 = service.order(k2.id).await.unwrap();
+        assert_eq!(k2.customer.id, Some(first));
+        assert!(!k2.flags.contains("possible_duplicate"));
+        let history = service.store().history(k2.id).await.unwrap();
+        let row = history.iter().find(|h| h.entry.kind == "customer_linked").expect("a customer_linked row");
+        assert_eq!(row.entry.actor.as_deref(), Some("carl"));
+        // Without the form token nothing is linked.
+        let res = post_form(&app, "/customers/link", &carl, &[("order", &format!("id:{}", k2.id)), ("customer", "1")]).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN);
+        // The customer page offers the look-alike; merging moves its orders here.
+        let page = send(&app, Method::GET, &format!("/customers/{first}"), &[("cookie", &carl)], None).await;
+        assert!(page.body.contains("id=\"alike\""), "{}", page.body);
+        let other = page.body.split("<tr data-customer=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+        let merged = post_form(&app, &format!("/customers/{first}/merge"), &carl, &[("csrf", &csrf), ("from", &other)]).await;
+        assert_eq!((merged.status, merged.location()), (StatusCode::SEE_OTHER, format!("/customers/{first}?done=merged").as_str()));
+        let again = send(&app, Method::GET, &format!("/customers/{other}"), &[("cookie", &carl)], None).await;
+        assert!(again.body.contains(&format!("Merged into <a href=\"/customers/{first}\">")), "{}", again.body);
+        // Create Cust from an order fills the form from it and links what it creates.
+        let form = send(&app, Method::GET, &format!("/customers/new?order=id:{}", k2.id), &[("cookie", &carl)], None).await;
+        assert!(form.body.contains("value=\"sue@example.com\""), "{}", form.body);
+        let created = post_form(&app, "/customers/new", &carl, &[("csrf", &csrf), ("order", &format!("id:{}", k2.id)),
+            ("email", "studio@example.com"), ("first_name", "Sue"), ("last_name", "Fill"), ("company", "Sue's Studio")]).await;
+        assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+        let k2 = service.order(k2.id).await.unwrap();
+        assert_eq!(k2.customer.email, "studio@example.com");
+        let bad = post_form(&app, "/customers/new", &carl, &[("csrf", &csrf), ("email", "not an address"), ("first_name", "X")]).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+        let search = send(&app, Method::GET, "/customers?q=%25", &[("cookie", &carl)], None).await;
+        assert!(search.body.contains("No customer matches"), "a % is a percent sign: {}", search.body);
+    })
+    .await;
 }

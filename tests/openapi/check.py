@@ -5,7 +5,8 @@ For each of two services, one without tokens (open, on loopback) and one with to
   1. start `orderly serve` on a free loopback port with a fresh SQLite file and the shipped
      workflows, and wait for /healthz;
   2. validate GET /v1/openapi.json with openapi-spec-validator;
-  3. create real data (orders, an event, a lock, a fulfillment action) and read every GET route,
+  3. create real data (orders, an event, a lock, a fulfillment action, customers linked and
+     merged) and read every GET route,
      refusing any JSON answer that holds a key twice in one object;
   4. run schemathesis against it with every check, a bounded number of examples per operation,
      the settings of schemathesis.toml beside this file (each one explained there), and, for the
@@ -209,6 +210,11 @@ def check_answers(service):
     call("POST", f"/v1/orders/{second}/fulfillment-actions", {"name": "Picked", "note": "shelf 4"}, expect=201)
     call("PATCH", f"/v1/orders/{second}/fulfillment-actions/1", {"complete": False}, expect=200)
     call("PATCH", f"/v1/orders/{second}/fulfillment-actions/9", {"complete": False}, expect=404)
+    kept = call("POST", "/v1/customers", {"email": "cy@example.com", "first_name": "Cy", "last_name": "Moss"}, expect=201)
+    other = call("POST", "/v1/customers", {"phone": "555-0100", "company": "Moss Music"}, expect=201)
+    call("POST", f"/v1/orders/{second}/customer", {"customer_id": other["id"]}, expect=200)
+    call("POST", f"/v1/customers/{kept['id']}/merge", {"from": other["id"]}, expect=200)
+    call("POST", f"/v1/customers/{kept['id']}/merge", {"from": kept["id"]}, expect=422)
 
     call("GET", "/healthz", expect=200)
     call("GET", "/metrics", expect=200)
@@ -219,6 +225,9 @@ def check_answers(service):
     call("GET", f"/v1/orders/{second}", expect=200)
     call("GET", "/v1/orders/ORD999999", expect=404)
     call("GET", "/v1/outbox", expect=200)
+    call("GET", "/v1/customers?q=moss&limit=5", expect=200)
+    call("GET", f"/v1/customers/{kept['id']}", expect=200)
+    call("GET", "/v1/customers/999999", expect=404)
     call("GET", f"/v1/track/{number}?email=ann@example.com", expect=200)
     workflows = call("GET", "/v1/workflows", expect=200)
     for w in workflows["workflows"]:

@@ -32,10 +32,10 @@ pub const MAX_CODE: usize = 100;
 pub const MAX_NAME: usize = 200;
 
 /// An email address.
-pub(crate) const MAX_EMAIL: usize = 254;
+pub const MAX_EMAIL: usize = 254;
 
 /// A phone number.
-pub(crate) const MAX_PHONE: usize = 64;
+pub const MAX_PHONE: usize = 64;
 
 /// Longer texts: a line's description, a fulfillment action's note, a text attribute, a text
 /// field of an event's data.

@@ -2,9 +2,10 @@
 //! record too.
 //!
 //! Matching, with email and company compared trimmed and lowercased:
-//! 1. Customers with the order's email: one with the same company is linked; if the order
-//!    gives no company, the oldest is linked; otherwise (same email, another company) a new
-//!    customer is created and flagged `possible_duplicate`.
+//! 1. Customers with the order's email (and the customer its claim names, see below): one with
+//!    the same company is linked; if the order gives no company, the oldest is linked;
+//!    otherwise (same email, another company) a new customer is created and flagged
+//!    `possible_duplicate`.
 //! 2. No customer with that email: a new customer is created, flagged `possible_duplicate` when
 //!    a customer with the same first and last name (both given) has the same company or the
 //!    same postal code (compared without spaces, lowercased).
@@ -18,6 +19,13 @@
 //! reads again and links that customer. On PostgreSQL a match for an email with customers first
 //! locks its claim (`FOR UPDATE`), so two creations for the same email and a new company (step
 //! 1) wait for each other too; SQLite's write lock serializes every match already.
+//!
+//! Staff create customers by hand and merge two into one (`customer_book.rs`). A customer
+//! created by hand claims its email when no customer had it, like step 2. A merge marks the
+//! customer merged away (`merged_into`: matching skips it from then on) and gives its claims to
+//! the one kept, which from then on stands for those emails too (step 1 reads the customer a
+//! claim names besides those with the email), so a claim always names a customer not merged,
+//! and an email with a claim never reaches step 2.
 
 use super::encode::{self, get_bool, get_i64, get_str};
 use super::{Backend, StoreError, Tx};
@@ -54,13 +62,12 @@ pub struct MatchedCustomer {
 }
 
 /// Email and company as compared: trimmed, lowercased.
-fn norm(s: &str) -> String {
+pub(crate) fn norm(s: &str) -> String {
     s.trim().to_lowercase()
 }
 
 /// First and last name as compared: words lowercased, single spaces. Empty unless both given.
-fn name_norm(first: &str, last: &str) -> String {
-    let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+pub(crate) fn name_norm(first: &str, last: &str) -> String {
     let (first, last) = (words(first), words(last));
     if first.is_empty() || last.is_empty() {
         return String::new();
@@ -68,8 +75,13 @@ fn name_norm(first: &str, last: &str) -> String {
     format!("{first} {last}")
 }
 
+/// Words lowercased, single spaces between them.
+pub(crate) fn words(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
 /// A postal code as compared: no spaces, lowercased.
-fn zip_norm(s: &str) -> String {
+pub(crate) fn zip_norm(s: &str) -> String {
     s.split_whitespace().collect::<String>().to_lowercase()
 }
 
@@ -108,8 +120,11 @@ impl Tx {
             }
             let rows = sqlx::query(
                 "SELECT id, email, first_name, last_name, company, company_norm, phone, is_guest \
-                 FROM customers WHERE email_norm = $1 ORDER BY id",
+                 FROM customers WHERE (email_norm = $1 \
+                 OR id = (SELECT customer_id FROM customer_emails WHERE email_norm = $2)) \
+                 AND merged_into IS NULL ORDER BY id",
             )
+            .bind(email.as_str())
             .bind(email.as_str())
             .fetch_all(self.conn())
             .await?;
@@ -130,7 +145,8 @@ impl Tx {
         if !name.is_empty() {
             let zip = zip_norm(&c.zip);
             let near = sqlx::query(
-                "SELECT id FROM customers WHERE name_norm = $1 AND (company_norm = $2 OR zip_norm = $3) LIMIT 1",
+                "SELECT id FROM customers WHERE name_norm = $1 AND (company_norm = $2 OR zip_norm = $3) \
+                 AND merged_into IS NULL LIMIT 1",
             )
             .bind(name.as_str())
             .bind((!company.is_empty()).then_some(company.as_str()))
@@ -165,7 +181,7 @@ impl Tx {
     }
 
     /// Creates a customer.
-    async fn create(&mut self, c: &CustomerMatch, now: Time) -> Result<Customer, StoreError> {
+    pub(crate) async fn create(&mut self, c: &CustomerMatch, now: Time) -> Result<Customer, StoreError> {
         let row = sqlx::query(
             "INSERT INTO customers (email, email_norm, first_name, last_name, name_norm, company, company_norm, \
              phone, zip_norm, is_guest, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \

@@ -98,6 +98,11 @@ pub(crate) fn get_str(row: &AnyRow, col: &str) -> Result<String, StoreError> {
     row.try_get::<String, _>(col).map_err(|e| corrupt(col, e))
 }
 
+/// A nullable integer column.
+pub(crate) fn get_opt_i64(row: &AnyRow, col: &str) -> Result<Option<i64>, StoreError> {
+    row.try_get::<Option<i64>, _>(col).map_err(|e| corrupt(col, e))
+}
+
 /// A nullable text column.
 pub(crate) fn get_opt_str(row: &AnyRow, col: &str) -> Result<Option<String>, StoreError> {
     row.try_get::<Option<String>, _>(col).map_err(|e| corrupt(col, e))

@@ -98,7 +98,7 @@ pub struct GridPage {
 }
 
 /// `%`, `_` and `\` taken literally in a LIKE pattern (with `ESCAPE '\'`).
-fn like_literal(s: &str) -> String {
+pub(crate) fn like_literal(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if matches!(c, '%' | '_' | '\\') {

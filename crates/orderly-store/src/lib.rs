@@ -1,4 +1,5 @@
-//! The store: orders, their history, timers, outbox and customers in SQLite or PostgreSQL,
+//! The store: orders, their history, timers, outbox and customers (matched to incoming orders,
+//! and the customer book staff search, create and merge) in SQLite or PostgreSQL,
 //! through one code path (`sqlx::Any`) and one schema (migrations embedded from `migrations/`).
 //!
 //! The unit of work is a [`Tx`]: read the order ([`Tx::order_for_update`]), let the engine
@@ -29,6 +30,7 @@
 use orderly_engine::{engine, order};
 
 mod baseline;
+mod customer_book;
 mod customers;
 mod encode;
 mod error;
@@ -46,6 +48,7 @@ mod timers;
 mod tx;
 mod workflows;
 
+pub use customer_book::{CustomerDetail, CustomerOrder, CustomerSummary};
 pub use customers::{CustomerMatch, MatchedCustomer};
 pub use error::StoreError;
 pub use grid::{GridPage, GridQuery, GridRow};

@@ -22,6 +22,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (5, "customer_emails", include_str!("../migrations/sqlite/0005_customer_emails.sql")),
     (6, "order_inputs", include_str!("../migrations/sqlite/0006_order_inputs.sql")),
     (7, "sessions", include_str!("../migrations/sqlite/0007_sessions.sql")),
+    (8, "customer_merges", include_str!("../migrations/sqlite/0008_customer_merges.sql")),
 ];
 
 /// (version, description, SQL) of each PostgreSQL migration, in order.
@@ -33,6 +34,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (5, "customer_emails", include_str!("../migrations/postgres/0005_customer_emails.sql")),
     (6, "order_inputs", include_str!("../migrations/postgres/0006_order_inputs.sql")),
     (7, "sessions", include_str!("../migrations/postgres/0007_sessions.sql")),
+    (8, "customer_merges", include_str!("../migrations/postgres/0008_customer_merges.sql")),
 ];
 
 /// Migrations compiled into the binary.

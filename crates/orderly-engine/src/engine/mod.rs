@@ -11,6 +11,7 @@
 //!   (`emit`), each followed by automatic transitions, all bounded by `max_automatic_steps`.
 
 mod create;
+mod customer;
 mod data;
 pub(crate) mod decimal;
 mod eval;
@@ -19,6 +20,7 @@ mod staff;
 
 pub(crate) use create::create_quiet;
 pub use create::{create, CustomerInput, LineInput, NewOrder, PaymentInput};
+pub use customer::{link_customer, POSSIBLE_DUPLICATE};
 pub use decimal::de_opt_whole;
 pub use eval::show as show_guard;
 pub use eval::{evaluate, explain, Value};
@@ -201,7 +203,8 @@ pub struct HistoryEntry {
     /// `fulfillment_action_changed`, `shipment`, `payment`, `receipt`, `timer`, `timer_skipped`
     /// (a timer's `when` no longer held when it was due), `picked`,
     /// `invoiced`, `outbox`, `flag`, `assigned`, `delivery` (an outbox delivery attempt),
-    /// `integration_failed` (delivery gave up on a message).
+    /// `integration_failed` (delivery gave up on a message), `customer_linked` (staff linked
+    /// the order to an existing customer).
     pub kind: String,
     /// The event, if one caused it.
     pub event: Option<String>,

@@ -300,7 +300,7 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    fn run_action(&mut self, a: &Action, event: Option<&EventInput>) -> Result<(), Rejection> {
+    pub(crate) fn run_action(&mut self, a: &Action, event: Option<&EventInput>) -> Result<(), Rejection> {
         let ev = event.map(|e| e.name.clone());
         match a {
             Action::SetFlag(f) => {

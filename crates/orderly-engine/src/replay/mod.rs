@@ -4,9 +4,9 @@
 //! inputs; `orderly replay` and the studio report).
 //!
 //! - [`Replayer`] runs one input on one order's [`ReplayState`]: the engine's own decisions
-//!   (creation, events, timers, fulfillment actions, locks, failed deliveries), without history
-//!   or message payloads, and an event on the order in place, copying it only when the run
-//!   could fail after changing it.
+//!   (creation, events, timers, fulfillment actions, locks, failed deliveries, customer links),
+//!   without history or message payloads, and an event on the order in place, copying it only
+//!   when the run could fail after changing it.
 //! - [`replay_order`] replays an order's whole record, fires the timers the candidate starts
 //!   that the recording does not have, and lists where the candidate differs ([`Difference`]),
 //!   the first of which names the rule that diverged ([`Rule`]).
@@ -107,6 +107,16 @@ pub enum Input {
         /// The message and why (what the history row says).
         detail: serde_json::Value,
     },
+    /// Staff linked the order to an existing customer (Find Cust, or a merge of customers):
+    /// the customer as it was then (replay links the same one, the store is not asked again)
+    /// and who did it.
+    LinkCustomer {
+        /// The customer linked.
+        customer: Customer,
+        /// Who linked it (the lock holder check uses it).
+        #[serde(default)]
+        actor: Option<String>,
+    },
     /// A reload moved the order from a status its workflow renamed.
     Rename {
         /// The old status.
@@ -118,7 +128,8 @@ pub enum Input {
 
 impl Input {
     /// A short code for the kind of input (`create`, `event`, `timer`, `lock`, `add_action`,
-    /// `edit_action`, `assign`, `email`, `integration_failed`, `rename`): the store keeps it beside the input.
+    /// `edit_action`, `assign`, `email`, `integration_failed`, `link_customer`, `rename`): the
+    /// store keeps it beside the input.
     pub fn kind(&self) -> &'static str {
         match self {
             Input::Create { .. } => "create",
@@ -130,6 +141,7 @@ impl Input {
             Input::Assign { .. } => "assign",
             Input::Email { .. } => "email",
             Input::IntegrationFailed { .. } => "integration_failed",
+            Input::LinkCustomer { .. } => "link_customer",
             Input::Rename { .. } => "rename",
         }
     }
@@ -150,6 +162,10 @@ impl Input {
             Input::Assign { .. } => "assignment".into(),
             Input::Email { email } => format!("email to {}", email.to),
             Input::IntegrationFailed { .. } => "delivery failure".into(),
+            Input::LinkCustomer { customer, .. } => match customer.id {
+                Some(id) => format!("link to customer {id}"),
+                None => "link to a customer".into(),
+            },
             Input::Rename { from, to } => format!("status rename `{from}` -> `{to}`"),
         }
     }

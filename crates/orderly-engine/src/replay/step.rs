@@ -273,6 +273,13 @@ impl<'w> Replayer<'w> {
                     }
                 }
             }
+            Input::LinkCustomer { customer, actor } => {
+                let order = state.order.as_ref().ok_or(Refused::NoOrder)?;
+                let d = engine::link_customer(self.w, order, customer, at, actor.as_deref(), self.hooks)
+                    .map_err(Refused::Rejected)?;
+                state.decided(self.w, d);
+                Ok(())
+            }
             Input::Rename { from, to } => {
                 let w = self.w;
                 let order = state.order.as_mut().ok_or(Refused::NoOrder)?;
