@@ -915,3 +915,42 @@ async fn clerks_find_link_create_and_merge_customers_from_an_order() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_board_hears_of_an_order_another_process_made() {
+    support::on_both_at("pages_live", |store, url| async move {
+        use futures_util::StreamExt;
+        let app = router(store, config_with_users(), Path::new("workflows")).await;
+        let (session, _) = login(&app, "vic").await;
+        // Without a session there is no stream.
+        let res = send(&app, Method::GET, "/events/orders", &[], None).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER);
+        let req = Request::get("/events/orders").header("cookie", &session).body(Body::empty()).unwrap();
+        let res = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers().get(header::CONTENT_TYPE).unwrap(), "text/event-stream");
+        let mut stream = res.into_body().into_data_stream();
+        // Another process on the same database (another service on another store) takes an order.
+        let other_store = Store::connect(&url).await.unwrap();
+        let registry = Registry::load(Path::new("workflows"), &other_store).await.unwrap();
+        let other = Service::serving(other_store, registry, Arc::new(SystemClock));
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let order = json!({"workflow": "retail", "channel": "website", "number": "L-1", "customer": {"email": "l@example.com"},
+            "payment": {"method": "check", "outcome": "pending"}, "lines": [{"sku": "G-1", "qty": 1, "unit_price": "1.00"}]});
+        other.create_order(&serde_json::from_value(order).unwrap()).await.unwrap();
+        let heard = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            let mut text = String::new();
+            while let Some(Ok(chunk)) = stream.next().await {
+                text.push_str(&String::from_utf8_lossy(&chunk));
+                if text.contains("event: orders") {
+                    return text;
+                }
+            }
+            text
+        })
+        .await
+        .expect("the board hears of the change within seconds");
+        assert!(heard.contains("event: orders\ndata: 20"), "{heard}");
+    })
+    .await;
+}
