@@ -32,19 +32,17 @@ Usage: python tests/browser/console.py [--binary target/debug/orderly] [--chromi
 """
 
 import argparse
-import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
+
+import common
+from common import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "target" / "screenshots"
@@ -57,24 +55,8 @@ def log(message):
     print(f"[console] {message}", flush=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def api(base, method, path, body=None):
-    req = urllib.request.Request(
-        base + path,
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=10) as res:
-            return res.status, json.loads(res.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
 
 
 def start_service(binary, work, database):
@@ -98,15 +80,8 @@ def start_service(binary, work, database):
          "--database", database, "--workflows", str(work / "workflows")],
         cwd=work, stdout=open(work / "serve.log", "w"), stderr=subprocess.STDOUT,
     )
-    for _ in range(300):
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=1):
-                return proc, base
-        except Exception:
-            if proc.poll() is not None:
-                raise SystemExit("orderly serve stopped:\n" + (work / "serve.log").read_text())
-            time.sleep(0.1)
-    raise SystemExit("orderly serve did not answer /healthz")
+    common.wait_for(proc, base, work / "serve.log")
+    return proc, base
 
 
 def must(status, body, what, expected=(200, 201)):
@@ -119,13 +94,13 @@ def seed(base):
     """What the other systems sent: a cart order, a repair handed to Salesforce, a check order."""
     # Sue ordered before for her company; today's cart order names her own studio: a new
     # customer with the same email, flagged a possible duplicate for staff to look at.
-    must(*api(base, "POST", "/v1/orders", {
+    must(*common.api(base, TOKEN, "POST", "/v1/orders", {
         "workflow": "fulfillment", "channel": "website", "number": "CART-0999",
         "customer": {"email": "sue@example.com", "first_name": "Sue", "last_name": "Fill", "company": "Fill & Co"},
         "payment": {"method": "credit_card", "outcome": "approved"},
         "lines": [{"sku": "BK-102", "qty": 1, "unit_price": "9.00", "in_stock": True}],
     }), "Sue's first order")
-    must(*api(base, "POST", "/v1/orders", {
+    must(*common.api(base, TOKEN, "POST", "/v1/orders", {
         "workflow": "fulfillment", "channel": "website", "number": "CART-1001",
         "customer": {"email": "sue@example.com", "first_name": "Sue", "last_name": "Fill", "company": "Sue's Studio"},
         "shipping_address": {"address": "1 Main St", "city": "Springfield", "state": "IL", "zip": "62701"},
@@ -135,17 +110,17 @@ def seed(base):
             {"sku": "CD-7", "description": "Practice CD", "qty": 1, "unit_price": "12.00", "in_stock": True},
         ],
     }), "the cart order")
-    must(*api(base, "POST", "/v1/orders", {
+    must(*common.api(base, TOKEN, "POST", "/v1/orders", {
         "workflow": "repair_store", "channel": "website", "number": "REP-2001",
         "customer": {"email": "rick@example.com", "first_name": "Rick", "last_name": "Pair"},
         "shipping_address": {"address": "9 Elm St", "city": "Dayton", "state": "OH", "zip": "45402"},
         "payment": {"method": "credit_card", "outcome": "approved"},
         "lines": [{"sku": "REPAIR-AMP", "description": "Amplifier repair", "qty": 1, "unit_price": "0"}],
     }), "the repair order")
-    must(*api(base, "POST", "/v1/orders/REP-2001/events", {
+    must(*common.api(base, TOKEN, "POST", "/v1/orders/REP-2001/events", {
         "event": "crm_accepted", "data": {"order_kind": "repair", "opportunity_id": "OPP-1", "quote_id": "Q-1"},
     }), "Salesforce's answer")
-    must(*api(base, "POST", "/v1/orders", {
+    must(*common.api(base, TOKEN, "POST", "/v1/orders", {
         "workflow": "retail", "channel": "website", "number": "WEB-3001",
         "customer": {"email": "chuck@example.com", "first_name": "Chuck"},
         "payment": {"method": "check", "outcome": "pending"},
@@ -336,7 +311,7 @@ def a_phone_order(page, base):
 def the_board_is_live(page, base):
     page.goto(base + "/")
     expect(page.locator("#live")).to_be_visible(timeout=5_000)
-    must(*api(base, "POST", "/v1/orders", {
+    must(*common.api(base, TOKEN, "POST", "/v1/orders", {
         "workflow": "fulfillment", "channel": "website", "number": "CART-LIVE",
         "customer": {"email": "late@example.com"},
         "payment": {"method": "credit_card", "outcome": "approved"},

@@ -22,19 +22,16 @@ Usage: python tests/browser/studio.py [--binary target/debug/orderly] [--chromiu
 """
 
 import argparse
-import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
+
+import common
+from common import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "target" / "screenshots"
@@ -46,24 +43,8 @@ def log(message):
     print(f"[browser] {message}", flush=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def api(base, method, path, body=None):
-    req = urllib.request.Request(
-        base + path,
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=10) as res:
-            return res.status, json.loads(res.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
 
 
 def start_service(binary, work):
@@ -85,22 +66,15 @@ def start_service(binary, work):
          "--database", f"sqlite://{work / 'orderly.db'}", "--workflows", str(work / "workflows")],
         cwd=work, stdout=open(work / "serve.log", "w"), stderr=subprocess.STDOUT,
     )
-    for _ in range(200):
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=1):
-                return proc, base
-        except Exception:
-            if proc.poll() is not None:
-                raise SystemExit("orderly serve stopped:\n" + (work / "serve.log").read_text())
-            time.sleep(0.1)
-    raise SystemExit("orderly serve did not answer /healthz")
+    common.wait_for(proc, base, work / "serve.log")
+    return proc, base
 
 
 def seed(base):
     """A few recorded orders for the what-if: website orders paid by check and by card."""
     numbers = []
     for i, method in enumerate(["check", "check", "credit_card"]):
-        status, body = api(base, "POST", "/v1/orders", {
+        status, body = common.api(base, TOKEN, "POST", "/v1/orders", {
             "channel": "website", "number": f"WEB-{i + 1}",
             "customer": {"email": f"buyer{i}@example.com", "first_name": "B", "last_name": "Uyer"},
             "payment": {"method": method, "outcome": "approved"},
@@ -232,7 +206,7 @@ def session(page, base):
     expect(page.locator("#save-message")).to_contain_text("reloaded", timeout=15_000)
     expect(page.locator("#serving")).to_contain_text("retail@2")
     shot(page, "6-saved")
-    status, body = api(base, "GET", "/v1/workflows/retail")
+    status, body = common.api(base, TOKEN, "GET", "/v1/workflows/retail")
     if status != 200 or body.get("version") != 2:
         raise SystemExit(f"the API does not serve the saved version: {status} {body}")
     log("saved; the service serves retail@2")
