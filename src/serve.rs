@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+mod deadline;
 mod raw;
 
 /// Why the service could not start (or stopped).
@@ -158,9 +159,12 @@ pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
     };
     let state = AppState::new(service.clone(), config, metrics, Some(reloader));
     let pages = state.clone();
-    let router =
-        app(state).layer(tower_http::timeout::RequestBodyTimeoutLayer::new(limits.body_read_timeout));
-    let server = tokio::spawn(accept_loop(listener, router, limits, stop_rx.clone()));
+    let per_client = deadline::PerClient::new(
+        (limits.max_connections / CLIENT_SHARE).max(1),
+        pages.config.trusted_proxies.clone(),
+    );
+    let router = app(state);
+    let server = tokio::spawn(accept_loop(listener, router, limits, per_client, stop_rx.clone()));
     shutdown_signal().await;
     tracing::info!("shutting down: no new connections; finishing requests in flight (up to {grace:?})");
     let _ = stop_tx.send(true);
@@ -200,6 +204,10 @@ struct Limits {
     max_header_size: usize,
 }
 
+/// One client address may hold at most `max_connections / CLIENT_SHARE` connections
+/// (trusted proxies excepted).
+const CLIENT_SHARE: usize = 4;
+
 /// hyper's own read buffer (8 KiB + 100 × 4 KiB): a request head must fit in it, so a larger
 /// `max_header_size` grows it.
 const HYPER_BUFFER: usize = 8192 + 4096 * 100;
@@ -207,13 +215,16 @@ const HYPER_BUFFER: usize = 8192 + 4096 * 100;
 /// Accepts connections while fewer than `max_connections` are open (the rest wait in the
 /// listen queue, so open files stay bounded) and serves each with hyper: a client that does not
 /// send its headers within `header_read_timeout`, or sits idle that long between requests, is
-/// disconnected; a head larger than `max_header_size` is answered 431 (hyper's bare answers are
+/// disconnected; a body must arrive whole within `body_read_timeout` of the request's start, and
+/// one client address holds at most a share of the slots (`deadline`); a head larger than
+/// `max_header_size` is answered 431 (hyper's bare answers are
 /// sent as JSON errors, see `raw`). On stop, no new connection is accepted and open ones finish
 /// their requests; aborting this task cancels them.
 async fn accept_loop(
     listener: tokio::net::TcpListener,
     router: axum::Router,
     limits: Limits,
+    per_client: deadline::PerClient,
     mut stop: watch::Receiver<bool>,
 ) {
     use hyper_util::rt::{TokioIo, TokioTimer};
@@ -250,15 +261,29 @@ async fn accept_loop(
             },
             () = &mut stopping => break,
         };
+        // One address holds at most its share of the slots: past it, the connection is closed
+        // at once (the client may try again when one of its own finishes).
+        let Some(held) = per_client.admit(peer.ip()) else {
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
+        let body_deadline = limits.body_read_timeout;
         let service =
             hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
                 request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
                 let mut router = router.clone();
                 async move {
                     use tower::Service as _;
-                    router.call(request.map(axum::body::Body::new)).await
+                    // The whole body within `body_read_timeout` of the request's start.
+                    let request = request.map(|b| {
+                        axum::body::Body::new(deadline::Deadline::new(
+                            axum::body::Body::new(b),
+                            body_deadline,
+                        ))
+                    });
+                    router.call(request).await
                 }
             });
         let io = TokioIo::new(raw::JsonAnswers::new(stream, bodies.clone()));
@@ -266,6 +291,7 @@ async fn accept_loop(
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             let _slot = slot;
+            let _held = held;
             let _ = connection.await;
         });
     }
