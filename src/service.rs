@@ -802,6 +802,20 @@ impl Service {
             if let (Some(l), false) = (other, force) {
                 return Err(ServiceError::Rejected(engine::locked_rejection(&order, l)));
             }
+            if ttl.is_none() && order.lock_at(now).is_none() {
+                // Nothing to release: nothing is written, and the answer says so by the
+                // order's version, unchanged.
+                let history = tx.history(id).await?;
+                drop(tx);
+                return Ok(Round::Done(Applied {
+                    order,
+                    steps: Vec::new(),
+                    history,
+                    at: Some(now),
+                    replayed: false,
+                    request: None,
+                }));
+            }
             let lock = ttl.map(|t| Lock { holder: holder.to_string(), expires_at: now + t });
             let (kind, detail) = match (other, &lock) {
                 (Some(broken), _) => (

@@ -6,6 +6,7 @@
 //!   error and the body sent; a dead or pending message can be sent again (`admin`, as
 //!   `POST /v1/outbox/{id}/retry`).
 
+use super::extract::{PageForm, PagePath};
 use super::render;
 use super::session::{Refusal, Staff};
 use super::studio::staff_ctx;
@@ -14,10 +15,9 @@ use crate::graph::{self, Format};
 use crate::http::error::ErrorCode;
 use crate::http::AppState;
 use crate::store::{OutboxQuery, OUTBOX_STATES};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -147,8 +147,8 @@ pub(crate) async fn retry(
     State(state): State<Arc<AppState>>,
     staff: Staff,
     headers: HeaderMap,
-    Path(id): Path<i64>,
-    Form(form): Form<RetryForm>,
+    PagePath(id): PagePath<i64>,
+    PageForm(form): PageForm<RetryForm>,
 ) -> Result<Response, Refusal> {
     staff.require(Scope::Admin, false)?;
     staff.check_form_token(&headers, form.csrf.as_deref(), false)?;

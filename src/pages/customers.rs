@@ -5,6 +5,7 @@
 //! opened from. Reads need `orders:read`, changes `orders:write`; each goes through the same
 //! service calls as `/v1/customers`, with the staff member as the actor.
 
+use super::extract::{PageForm, PagePath};
 use super::render;
 use super::session::{Refusal, Staff};
 use super::studio::staff_ctx;
@@ -13,10 +14,9 @@ use crate::http::error::{ApiError, ErrorCode};
 use crate::http::AppState;
 use crate::service::{NewCustomer, ServiceError};
 use crate::store::OrderKey;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -102,7 +102,7 @@ pub(crate) async fn link(
     State(state): State<Arc<AppState>>,
     staff: Staff,
     headers: HeaderMap,
-    Form(form): Form<LinkForm>,
+    PageForm(form): PageForm<LinkForm>,
 ) -> Result<Response, Refusal> {
     staff.require(Scope::OrdersWrite, false)?;
     staff.check_form_token(&headers, form.csrf.as_deref(), false)?;
@@ -124,7 +124,7 @@ pub(crate) struct DetailQuery {
 pub(crate) async fn detail(
     State(state): State<Arc<AppState>>,
     staff: Staff,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     Query(q): Query<DetailQuery>,
 ) -> Result<Response, Refusal> {
     staff.require(Scope::OrdersRead, false)?;
@@ -160,8 +160,8 @@ pub(crate) async fn merge(
     State(state): State<Arc<AppState>>,
     staff: Staff,
     headers: HeaderMap,
-    Path(id): Path<i64>,
-    Form(form): Form<MergeForm>,
+    PagePath(id): PagePath<i64>,
+    PageForm(form): PageForm<MergeForm>,
 ) -> Result<Response, Refusal> {
     staff.require(Scope::OrdersWrite, false)?;
     staff.check_form_token(&headers, form.csrf.as_deref(), false)?;
@@ -220,11 +220,18 @@ pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
     staff: Staff,
     headers: HeaderMap,
-    Form(form): Form<NewForm>,
+    PageForm(form): PageForm<NewForm>,
 ) -> Result<Response, Refusal> {
     staff.require(Scope::OrdersWrite, false)?;
     staff.check_form_token(&headers, form.csrf.as_deref(), false)?;
     let order = order_of(&state, form.order.as_deref()).await?;
+    // Another holder's lock refuses the link: then nothing is created either.
+    if let Some(lock) = order
+        .as_ref()
+        .and_then(|o| o.lock_at(state.service.now()).filter(|l| l.holder != staff.name).map(|l| (o, l)))
+    {
+        return Err(refusal(ServiceError::Rejected(crate::engine::locked_rejection(lock.0, lock.1))));
+    }
     let input = NewCustomer {
         email: form.email.trim().to_string(),
         first_name: form.first_name.trim().to_string(),

@@ -5,7 +5,7 @@
 //! indexed read) every [`TICK`] while at least one board listens, and tells every listener
 //! through a `watch` channel; so the cost does not grow with the number of boards, and a change
 //! made by another process on the same PostgreSQL is seen like one made here. Listeners are
-//! bounded ([`MAX_LISTENERS`]); past that a board is told 503 and works without live updates.
+//! bounded ([`MAX_LISTENERS`]); past that a board is told 429 and works without live updates.
 //! The watcher holds the service weakly and stops when it is gone.
 
 use super::session::{Refusal, Staff};
@@ -85,7 +85,11 @@ pub(crate) async fn orders(State(state): State<Arc<AppState>>, staff: Staff) -> 
     staff.require(Scope::OrdersRead, true)?;
     let live = &state.pages.live;
     let Ok(permit) = live.listeners.clone().try_acquire_owned() else {
-        return Err(Refusal::new(true, ErrorCode::Busy, "too many boards are listening; reload later"));
+        return Err(Refusal::new(
+            true,
+            ErrorCode::RateLimited,
+            "too many boards are listening; this one works without live updates",
+        ));
     };
     let weak = Arc::downgrade(&state);
     live.started.call_once(|| {

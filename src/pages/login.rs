@@ -1,6 +1,7 @@
 //! `GET /login`, `POST /login`, `POST /logout`: the staff login form and what it does. See
 //! [`super::session`] for the sessions and form tokens.
 
+use super::extract::PageForm;
 use super::render;
 use super::session::{self, Refusal, Staff, COOKIE, LOGIN_COOKIE};
 use crate::config;
@@ -9,7 +10,6 @@ use crate::store::StoredSession;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -73,7 +73,7 @@ pub(crate) async fn submit(
     State(state): State<Arc<AppState>>,
     client: crate::http::ClientAddr,
     headers: HeaderMap,
-    Form(form): Form<LoginForm>,
+    PageForm(form): PageForm<LoginForm>,
 ) -> Response {
     let next = session::local_path(form.next.as_deref());
     if state.config.open() {
@@ -157,7 +157,7 @@ pub(crate) async fn logout(
     State(state): State<Arc<AppState>>,
     staff: Staff,
     headers: HeaderMap,
-    Form(form): Form<LogoutForm>,
+    PageForm(form): PageForm<LogoutForm>,
 ) -> Result<Response, Refusal> {
     staff.check_form_token(&headers, Some(&form.csrf), false)?;
     if let Some(secret) = session::cookie(&headers, COOKIE) {

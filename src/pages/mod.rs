@@ -18,6 +18,7 @@
 mod admin;
 mod board;
 mod customers;
+mod extract;
 mod live;
 mod login;
 mod new_order;

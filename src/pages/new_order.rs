@@ -6,6 +6,7 @@
 //! written. *Create* creates it through the same service call as `POST /v1/orders`, with the
 //! staff member as the actor (`orders:write`).
 
+use super::extract::PageForm;
 use super::render;
 use super::session::{Refusal, Staff};
 use super::simulate::Refused;
@@ -18,7 +19,6 @@ use crate::service::ServiceError;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -140,19 +140,25 @@ pub(crate) async fn form(
 }
 
 /// Parses the lines box: one line per order line, `SKU, quantity, unit price, description`
-/// (description and price may be left out), commas between.
-fn lines(text: &str) -> Vec<Value> {
+/// (the description may be left out), commas between. A line without its quantity and price
+/// is refused, naming the line (counted from 1).
+fn lines(text: &str) -> Result<Vec<Value>, String> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
-        .map(|l| {
+        .enumerate()
+        .map(|(i, l)| {
             let mut parts = l.splitn(4, ',').map(str::trim);
-            let sku = parts.next().unwrap_or_default();
-            let qty = parts.next().unwrap_or("1");
-            let price = parts.next().filter(|p| !p.is_empty()).unwrap_or("0");
+            let (Some(sku), Some(qty), Some(price)) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(format!(
+                    "line {}: `{}` needs a SKU, a quantity and a unit price, with commas between",
+                    i + 1,
+                    crate::limits::shown(l, crate::limits::MAX_SHOWN)
+                ));
+            };
             let description = parts.next().unwrap_or_default();
             let qty = qty.parse::<u64>().map_or_else(|_| json!(qty), |n| json!(n));
-            json!({"sku": sku, "qty": qty, "unit_price": price, "description": description})
+            Ok(json!({"sku": sku, "qty": qty, "unit_price": price, "description": description}))
         })
         .collect()
 }
@@ -192,15 +198,17 @@ fn order_of(values: &BTreeMap<String, String>, actor: &str) -> Result<NewOrder, 
         order.insert("billing_address".into(), Value::Object(shipping));
     }
     if let Some(method) = get("payment.method") {
+        let outcome = get("payment.outcome")
+            .ok_or("payment: choose the payment's outcome (approved, pending or declined)")?;
         let mut payment = Map::new();
         payment.insert("method".into(), json!(method));
-        payment.insert("outcome".into(), json!(get("payment.outcome").unwrap_or_else(|| "pending".into())));
+        payment.insert("outcome".into(), json!(outcome));
         if let Some(amount) = get("payment.amount") {
             payment.insert("amount".into(), json!(amount));
         }
         order.insert("payment".into(), Value::Object(payment));
     }
-    order.insert("lines".into(), Value::Array(lines(values.get("lines").map_or("", String::as_str))));
+    order.insert("lines".into(), Value::Array(lines(values.get("lines").map_or("", String::as_str))?));
     let attributes = group("attributes.");
     if !attributes.is_empty() {
         order.insert("attributes".into(), Value::Object(attributes));
@@ -215,7 +223,7 @@ pub(crate) async fn submit(
     State(state): State<Arc<AppState>>,
     staff: Staff,
     headers: HeaderMap,
-    Form(form): Form<Vec<(String, String)>>,
+    PageForm(form): PageForm<Vec<(String, String)>>,
 ) -> Result<Response, Refusal> {
     staff.require(Scope::OrdersWrite, false)?;
     let values: BTreeMap<String, String> = form.into_iter().collect();

@@ -19,6 +19,7 @@
 //! Everything goes through the same `Service` methods as the API, with the staff member's name
 //! as the actor.
 
+use super::extract::{PageForm, PagePath};
 use super::render;
 use super::session::{Refusal, Staff};
 use super::simulate::{self, Refused};
@@ -31,11 +32,11 @@ use crate::http::AppState;
 use crate::model::Type;
 use crate::service::ServiceError;
 use crate::store::OrderKey;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// What a form did, by a fixed word in `?done=` (a link cannot make the page say anything else).
@@ -64,6 +65,9 @@ struct Problem {
     code: String,
     message: String,
     reasons: Vec<String>,
+    /// The form it came from, and what was typed in it.
+    form: String,
+    typed: BTreeMap<String, String>,
 }
 
 fn unavailable(e: crate::store::StoreError) -> Refusal {
@@ -103,7 +107,7 @@ struct Field {
 pub(crate) async fn page(
     State(state): State<Arc<AppState>>,
     staff: Staff,
-    Path(key): Path<String>,
+    PagePath(key): PagePath<String>,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, Refusal> {
     staff.require(Scope::OrdersRead, false)?;
@@ -177,6 +181,7 @@ async fn show(
     let (actions, hidden) =
         workflow.map(|w| (w.fulfillment_actions.clone(), w.hidden_actions.clone())).unwrap_or_default();
     let email_body = email_draft(&order);
+    let summaries: Vec<String> = history.iter().map(|h| summary(&h.entry.kind, &h.entry.detail)).collect();
     let view = OrderView::new(order, workflow, history, now);
     // Attribute values as text (a JSON number would reach the template as serde_json's inner
     // representation, not as a number).
@@ -189,6 +194,7 @@ async fn show(
         staff => staff_ctx(staff),
         order => view,
         attributes => attributes,
+        summaries => summaries,
         events => events,
         lock_mine => lock.as_ref().is_some_and(|l| l.holder == staff.name),
         lock_other => lock.as_ref().filter(|l| l.holder != staff.name).map(|l| l.holder.clone()),
@@ -202,6 +208,52 @@ async fn show(
         problem => problem,
     };
     Ok(render::page(status, "order.html", ctx))
+}
+
+/// What a history row's detail says, in a few words (the API has the whole detail).
+fn summary(kind: &str, d: &serde_json::Value) -> String {
+    let text = |k: &str| d.get(k).and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
+    let time =
+        |k: &str| text(k).get(..16).map(|t| format!("{} UTC", t.replace('T', " "))).unwrap_or_default();
+    match kind {
+        "assigned" => {
+            let mut parts = Vec::new();
+            if let Some(q) = d.get("queue") {
+                parts.push(format!("queue {}", q.as_str().unwrap_or("none")));
+            }
+            if let Some(a) = d.get("assignee") {
+                parts.push(format!(
+                    "assigned to {}",
+                    a.as_str().filter(|a| !a.is_empty()).unwrap_or("nobody")
+                ));
+            }
+            parts.join(", ")
+        }
+        "emailed" => format!("to {}: {}", text("to"), text("subject")),
+        "customer_linked" => d
+            .get("customer_id")
+            .and_then(serde_json::Value::as_i64)
+            .map(|c| format!("customer #{c}"))
+            .unwrap_or_default(),
+        "locked" => format!("until {}", time("expires_at")),
+        "lock_broken" => format!("{}'s lock, broken by {}", text("holder"), text("by")),
+        "fulfillment_action" => {
+            let extent = if d.get("complete").and_then(serde_json::Value::as_bool) == Some(false) {
+                "partial"
+            } else {
+                "complete"
+            };
+            format!("{} ({extent})", text("name"))
+        }
+        "outbox" => format!("{} to {}", text("kind"), text("target")),
+        "flag" => match (d.get("set").and_then(|v| v.as_str()), d.get("cleared").and_then(|v| v.as_str())) {
+            (Some(f), _) => format!("set {f}"),
+            (_, Some(f)) => format!("cleared {f}"),
+            _ => String::new(),
+        },
+        "note" => text("note"),
+        _ => String::new(),
+    }
 }
 
 /// The body the email form starts with: a greeting and the tracking numbers.
@@ -245,6 +297,20 @@ async fn refused(
     what: &str,
     e: ServiceError,
 ) -> Result<Response, Refusal> {
+    refused_keeping(state, staff, key, what, e, "", BTreeMap::new()).await
+}
+
+/// [`refused`], with what the user typed in the form `form` (`email`, `event:NAME`) filled
+/// back in, so nothing typed is lost.
+async fn refused_keeping(
+    state: &Arc<AppState>,
+    staff: &Staff,
+    key: &OrderKey,
+    what: &str,
+    e: ServiceError,
+    form: &str,
+    typed: BTreeMap<String, String>,
+) -> Result<Response, Refusal> {
     let (code, message, reasons) = match &e {
         ServiceError::Rejected(r) => {
             let refused = Refused::from(r);
@@ -257,7 +323,14 @@ async fn refused(
             (api.code, message, Vec::new())
         }
     };
-    let problem = Problem { what: what.to_string(), code: code.to_string(), message, reasons };
+    let problem = Problem {
+        what: what.to_string(),
+        code: code.to_string(),
+        message,
+        reasons,
+        form: form.to_string(),
+        typed,
+    };
     show(state, staff, key, code.status(), None, Some(problem)).await
 }
 
@@ -275,24 +348,41 @@ pub(crate) async fn event(
     State(state): State<Arc<AppState>>,
     staff: Staff,
     headers: HeaderMap,
-    Path(raw): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    PagePath(raw): PagePath<String>,
+    PageForm(form): PageForm<Vec<(String, String)>>,
 ) -> Result<Response, Refusal> {
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     allowed(&staff, Scope::EventsWrite, &headers, get("csrf").as_deref())?;
     let key = key_of(&raw)?;
     let name = get("event").unwrap_or_default();
     let mut data = serde_json::Map::new();
-    // `lines.N`: a quantity for line N of a shipment or a receipt.
-    let per_line: Vec<serde_json::Value> = form
+    // `lines.N`: a quantity for line N of a shipment or a receipt. Every box empty means
+    // everything still open; a box with 0 leaves its line out, and boxes that are all 0 are
+    // refused (they must not mean "everything").
+    let filled: Vec<(&str, &str)> = form
         .iter()
-        .filter_map(|(k, v)| {
-            let n = k.strip_prefix("lines.")?.parse::<u64>().ok()?;
-            let qty = v.trim();
-            (!qty.is_empty() && qty != "0").then(|| serde_json::json!({ "line": n, "qty": qty }))
-        })
+        .filter_map(|(k, v)| Some((k.strip_prefix("lines.")?, v.trim())))
+        .filter(|(_, v)| !v.is_empty())
         .collect();
-    if !per_line.is_empty() {
+    if !filled.is_empty() {
+        let zero = |q: &str| q.parse::<rust_decimal::Decimal>().is_ok_and(|d| d.is_zero());
+        let per_line: Vec<serde_json::Value> = filled
+            .iter()
+            .filter(|(_, q)| !zero(q))
+            .map(|(n, q)| {
+                let line = n.parse::<u64>().map_or_else(|_| serde_json::json!(n), |n| serde_json::json!(n));
+                serde_json::json!({ "line": line, "qty": q })
+            })
+            .collect();
+        if per_line.is_empty() {
+            let e = ServiceError::Rejected(crate::engine::Rejection::new(
+                crate::engine::RejectionCode::InvalidData,
+                "every quantity given is 0: give a quantity for at least one line, or leave every box empty for everything still open",
+            ));
+            let typed = form.iter().filter(|(k, _)| k != "csrf").cloned().collect();
+            let what = format!("Event `{name}`");
+            return refused_keeping(&state, &staff, &key, &what, e, &format!("event:{name}"), typed).await;
+        }
         data.insert("lines".into(), serde_json::Value::Array(per_line));
     }
     for (k, v) in &form {
@@ -311,7 +401,11 @@ pub(crate) async fn event(
     let input = EventInput { name: name.clone(), data, actor: Some(staff.name.clone()) };
     match state.service.apply_event(&key, &input, None).await {
         Ok(a) => Ok(back(&a, "event")),
-        Err(e) => refused(&state, &staff, &key, &format!("Event `{name}`"), e).await,
+        Err(e) => {
+            let typed = form.iter().filter(|(k, _)| k != "csrf").cloned().collect();
+            let what = format!("Event `{name}`");
+            refused_keeping(&state, &staff, &key, &what, e, &format!("event:{name}"), typed).await
+        }
     }
 }
 
@@ -329,8 +423,8 @@ pub(crate) async fn lock(
     State(state): State<Arc<AppState>>,
     staff: Staff,
     headers: HeaderMap,
-    Path(raw): Path<String>,
-    Form(form): Form<LockForm>,
+    PagePath(raw): PagePath<String>,
+    PageForm(form): PageForm<LockForm>,
 ) -> Result<Response, Refusal> {
     allowed(&staff, Scope::OrdersWrite, &headers, form.csrf.as_deref())?;
     let key = key_of(&raw)?;
@@ -381,8 +475,8 @@ pub(crate) async fn assign(
     State(state): State<Arc<AppState>>,
     staff: Staff,
     headers: HeaderMap,
-    Path(raw): Path<String>,
-    Form(form): Form<AssignForm>,
+    PagePath(raw): PagePath<String>,
+    PageForm(form): PageForm<AssignForm>,
 ) -> Result<Response, Refusal> {
     allowed(&staff, Scope::OrdersWrite, &headers, form.csrf.as_deref())?;
     let key = key_of(&raw)?;
@@ -390,11 +484,16 @@ pub(crate) async fn assign(
     let input = match form.to.as_str() {
         "me" => AssignInput { queue: None, assignee: Some(staff.name.clone()), actor },
         "unassign" => AssignInput { queue: None, assignee: Some(String::new()), actor },
-        "queue" => AssignInput {
-            queue: Some(text(&form.queue).unwrap_or_default()),
-            assignee: Some(String::new()),
-            actor,
-        },
+        "queue" => {
+            let Some(queue) = text(&form.queue) else {
+                let e = ServiceError::Rejected(crate::engine::Rejection::new(
+                    crate::engine::RejectionCode::InvalidData,
+                    "name the queue to move the order to",
+                ));
+                return refused(&state, &staff, &key, "The assignment", e).await;
+            };
+            AssignInput { queue: Some(queue), assignee: Some(String::new()), actor }
+        }
         other => {
             let m = format!(
                 "`{}` is not me, unassign or queue",
@@ -430,6 +529,20 @@ pub(crate) struct ActionForm {
 }
 
 impl ActionForm {
+    /// What the form's choices say is not one of their values.
+    fn problem(&self) -> Option<String> {
+        match (text(&self.extent).as_deref(), text(&self.visible).as_deref()) {
+            (Some(e), _) if e != "complete" && e != "partial" => Some(format!(
+                "`{}` is not complete or partial",
+                crate::limits::shown(e, crate::limits::MAX_SHOWN)
+            )),
+            (_, Some(v)) if v != "yes" && v != "no" => {
+                Some(format!("`{}` is not yes or no", crate::limits::shown(v, crate::limits::MAX_SHOWN)))
+            }
+            _ => None,
+        }
+    }
+
     fn input(&self, actor: &str) -> FulfillmentActionInput {
         FulfillmentActionInput {
             name: text(&self.name),
@@ -448,11 +561,14 @@ pub(crate) async fn add_action(
     State(state): State<Arc<AppState>>,
     staff: Staff,
     headers: HeaderMap,
-    Path(raw): Path<String>,
-    Form(form): Form<ActionForm>,
+    PagePath(raw): PagePath<String>,
+    PageForm(form): PageForm<ActionForm>,
 ) -> Result<Response, Refusal> {
     allowed(&staff, Scope::OrdersWrite, &headers, form.csrf.as_deref())?;
     let key = key_of(&raw)?;
+    if let Some(problem) = form.problem() {
+        return Err(Refusal::new(false, ErrorCode::InvalidBody, problem));
+    }
     match state.service.add_fulfillment_action(&key, &form.input(&staff.name)).await {
         Ok(a) => Ok(back(&a, "action")),
         Err(e) => refused(&state, &staff, &key, "The fulfillment action", e).await,
@@ -464,11 +580,14 @@ pub(crate) async fn edit_action(
     State(state): State<Arc<AppState>>,
     staff: Staff,
     headers: HeaderMap,
-    Path((raw, n)): Path<(String, u32)>,
-    Form(form): Form<ActionForm>,
+    PagePath((raw, n)): PagePath<(String, u32)>,
+    PageForm(form): PageForm<ActionForm>,
 ) -> Result<Response, Refusal> {
     allowed(&staff, Scope::OrdersWrite, &headers, form.csrf.as_deref())?;
     let key = key_of(&raw)?;
+    if let Some(problem) = form.problem() {
+        return Err(Refusal::new(false, ErrorCode::InvalidBody, problem));
+    }
     match state.service.edit_fulfillment_action(&key, n, &form.input(&staff.name)).await {
         Ok(a) => Ok(back(&a, "action")),
         Err(e) => refused(&state, &staff, &key, &format!("Fulfillment action {n}"), e).await,
@@ -492,8 +611,8 @@ pub(crate) async fn email(
     State(state): State<Arc<AppState>>,
     staff: Staff,
     headers: HeaderMap,
-    Path(raw): Path<String>,
-    Form(form): Form<EmailForm>,
+    PagePath(raw): PagePath<String>,
+    PageForm(form): PageForm<EmailForm>,
 ) -> Result<Response, Refusal> {
     allowed(&staff, Scope::OrdersWrite, &headers, form.csrf.as_deref())?;
     let key = key_of(&raw)?;
@@ -501,6 +620,13 @@ pub(crate) async fn email(
         EmailInput { to: form.to, subject: form.subject, body: form.body, actor: Some(staff.name.clone()) };
     match state.service.email(&key, &input).await {
         Ok(a) => Ok(back(&a, "emailed")),
-        Err(e) => refused(&state, &staff, &key, "The email", e).await,
+        Err(e) => {
+            let typed = BTreeMap::from([
+                ("to".to_string(), input.to),
+                ("subject".to_string(), input.subject),
+                ("body".to_string(), input.body),
+            ]);
+            refused_keeping(&state, &staff, &key, "The email", e, "email", typed).await
+        }
     }
 }

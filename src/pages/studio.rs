@@ -183,7 +183,7 @@ pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
     staff: Staff,
     headers: HeaderMap,
-    axum::Form(form): axum::Form<NewForm>,
+    super::extract::PageForm(form): super::extract::PageForm<NewForm>,
 ) -> Result<Response, Refusal> {
     staff.check_form_token(&headers, Some(&form.csrf), false)?;
     staff.require(Scope::Admin, false)?;

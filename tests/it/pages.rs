@@ -758,7 +758,7 @@ async fn a_clerk_previews_and_creates_a_phone_order_and_operators_see_workflows_
         // What the channel refuses is shown before saving, with the engine's reasons.
         let mut bad = fields.to_vec();
         bad.retain(|(k, _)| *k != "lines");
-        bad.push(("lines", "GTR-100, many"));
+        bad.push(("lines", "GTR-100, many, 1.00"));
         let refused = post_form(&app, "/orders/new", &carl, &bad).await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
         assert!(refused.body.contains("would be refused") && refused.body.contains("qty"), "{}", refused.body);
@@ -951,6 +951,173 @@ async fn the_board_hears_of_an_order_another_process_made() {
         .await
         .expect("the board hears of the change within seconds");
         assert!(heard.contains("event: orders\ndata: 20"), "{heard}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn careless_and_hostile_forms_change_nothing_and_say_why() {
+    support::on_both("pages_forms", |store| async move {
+        let (app, service) = with_service(store, config_with_users(), Path::new("workflows")).await;
+        let order = json!({"workflow": "fulfillment", "channel": "website", "number": "Z-1",
+            "customer": {"email": "zed@example.com", "first_name": "Zed"},
+            "payment": {"method": "credit_card", "outcome": "approved"},
+            "lines": [{"sku": "A", "qty": 2, "unit_price": "5.00", "in_stock": true},
+                      {"sku": "B", "qty": 1, "unit_price": "5.00", "in_stock": true}]});
+        let id = service.create_order(&serde_json::from_value(order).unwrap()).await.unwrap().order.id;
+        let key = format!("id:{id}");
+        let (carl, csrf) = login(&app, "carl").await;
+        let version = || async { service.order(id).await.unwrap().version };
+        let v0 = version().await;
+
+        // Quantities of 0 in every box do not mean "everything".
+        let res = post_form(
+            &app,
+            &format!("/orders/{key}/event"),
+            &carl,
+            &[
+                ("csrf", &csrf),
+                ("event", "shipment"),
+                ("data.carrier", "UPS"),
+                ("data.tracking_number", "1Z"),
+                ("lines.1", "0"),
+                ("lines.2", "0"),
+            ],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+        assert!(res.body.contains("every quantity given is 0"), "{}", res.body);
+        assert!(
+            res.body.contains("name=\"data.carrier\"") && res.body.contains("value=\"UPS\""),
+            "what was typed stays: {}",
+            res.body
+        );
+        // A 0 beside another quantity leaves its line out.
+        let res = post_form(
+            &app,
+            &format!("/orders/{key}/event"),
+            &carl,
+            &[
+                ("csrf", &csrf),
+                ("event", "shipment"),
+                ("data.carrier", "UPS"),
+                ("data.tracking_number", "1Z"),
+                ("lines.1", "1"),
+                ("lines.2", "0"),
+            ],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        let shipped: Vec<String> =
+            service.order(id).await.unwrap().lines.iter().map(|l| l.shipped_qty.to_string()).collect();
+        assert_eq!(shipped, ["1", "0"]);
+        let v1 = version().await;
+        assert!(v1 > v0);
+
+        // Releasing a lock nobody holds writes nothing; an empty queue is refused.
+        let res =
+            post_form(&app, &format!("/orders/{key}/lock"), &carl, &[("csrf", &csrf), ("action", "unlock")])
+                .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        let res = post_form(
+            &app,
+            &format!("/orders/{key}/assign"),
+            &carl,
+            &[("csrf", &csrf), ("to", "queue"), ("queue", " ")],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+        // Choices that are not choices, paths and forms that do not parse: a sentence, not internals.
+        let res = post_form(
+            &app,
+            &format!("/orders/{key}/actions"),
+            &carl,
+            &[("csrf", &csrf), ("name", "Packed"), ("extent", "banana")],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+        assert!(
+            res.body.contains("is not complete or partial") && res.body.contains("<!doctype html>"),
+            "{}",
+            res.body
+        );
+        let res =
+            post_form(&app, &format!("/orders/{key}/actions/abc"), &carl, &[("csrf", &csrf), ("note", "x")])
+                .await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.body);
+        assert!(res.body.contains("There is no such page") && !res.body.contains("u32"), "{}", res.body);
+        let res = post_form(
+            &app,
+            "/customers/link",
+            &carl,
+            &[("csrf", &csrf), ("order", &key), ("customer", "abc")],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+        assert!(
+            res.body.contains("The form does not fit this page") && res.body.contains("<!doctype html>"),
+            "{}",
+            res.body
+        );
+        // A refused email keeps what was typed.
+        let res = post_form(
+            &app,
+            &format!("/orders/{key}/email"),
+            &carl,
+            &[
+                ("csrf", &csrf),
+                ("to", "zed@example"),
+                ("subject", "My careful subject"),
+                ("body", "My long message"),
+            ],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+        assert!(
+            res.body.contains("value=\"My careful subject\"")
+                && res.body.contains(">My long message</textarea>"),
+            "{}",
+            res.body
+        );
+        assert_eq!(version().await, v1, "nothing above changed the order");
+
+        // Under another clerk's lock, Create customer creates nobody.
+        let (cora, cora_csrf) = login(&app, "cora").await;
+        let res = post_form(
+            &app,
+            &format!("/orders/{key}/lock"),
+            &cora,
+            &[("csrf", &cora_csrf), ("action", "lock")],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        let res = post_form(
+            &app,
+            "/customers/new",
+            &carl,
+            &[("csrf", &csrf), ("order", &key), ("email", "new@example.com"), ("first_name", "New")],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::LOCKED, "{}", res.body);
+        assert!(
+            service.search_customers("new@example.com", 10).await.unwrap().is_empty(),
+            "no customer was created"
+        );
+
+        // The history says what each row did.
+        let page = send(&app, Method::GET, &format!("/orders/{key}"), &[("cookie", &carl)], None).await;
+        assert!(page.body.contains("<strong>locked</strong>: until "), "{}", page.body);
+        assert!(
+            page.body
+                .contains("<strong>fulfillment action</strong> <code>shipment</code>: Shipped (complete)"),
+            "{}",
+            page.body
+        );
+        assert!(
+            !page.body.contains("<strong>unlocked</strong>"),
+            "the empty unlock wrote nothing: {}",
+            page.body
+        );
     })
     .await;
 }
