@@ -169,6 +169,48 @@ pub(crate) async fn board(
             }
         })
         .collect();
+    // A filter that names nothing there is, or a search too long to run, is said, not ignored.
+    let mut notices: Vec<String> = Vec::new();
+    let unknown = |what: &str, value: &str, known: Vec<&str>| {
+        let hint = crate::diagnostics::did_you_mean(value, known.iter().copied())
+            .map(|m| format!("; did you mean `{m}`?"))
+            .unwrap_or_default();
+        format!(
+            "No active workflow has the {what} `{}`{hint}",
+            crate::limits::shown(value, crate::limits::MAX_SHOWN)
+        )
+    };
+    if let Some(w) = given(&filter.workflow).filter(|w| registry.get(w).is_none()) {
+        notices.push(unknown("name", &w, registry.all().map(|a| a.workflow.name.as_str()).collect()));
+    }
+    if let Some(code) = given(&filter.status) {
+        let known: Vec<&str> =
+            registry.all().flat_map(|a| a.workflow.statuses.iter().map(|s| s.code.as_str())).collect();
+        if !known.contains(&code.as_str()) {
+            notices.push(unknown("status", &code, known));
+        }
+    }
+    if let Some(code) = given(&filter.phase) {
+        let known: Vec<&str> = registry
+            .all()
+            .flat_map(|a| a.workflow.phases.iter().flat_map(|p| [p.code.as_str(), p.label.as_str()]))
+            .collect();
+        if !known.contains(&code.as_str()) {
+            notices.push(unknown("phase", &code, known));
+        }
+    }
+    if let Some(v) = given(&filter.view).filter(|v| v != "queue" && v != "mine") {
+        notices.push(format!(
+            "`{}` is not a view: the views are All, In queue and My open",
+            crate::limits::shown(&v, crate::limits::MAX_SHOWN)
+        ));
+    }
+    if let Some(l) = given(&filter.locked).filter(|l| l != "yes" && l != "no") {
+        notices.push(format!("`{}` is not yes or no", crate::limits::shown(&l, crate::limits::MAX_SHOWN)));
+    }
+    if filter.q.as_deref().is_some_and(|q| q.trim().chars().count() > 200) {
+        notices.push("The search is longer than 200 characters: shorten it".into());
+    }
     let workflow = given(&filter.workflow);
     let status = given(&filter.status);
     let phase = given(&filter.phase);
@@ -239,7 +281,8 @@ pub(crate) async fn board(
         rows => page.rows,
         more => page.next.is_some(),
         filter => filter,
-        filtered => filtered,
+        filtered => filtered || !notices.is_empty(),
+        notices => notices,
     };
     Ok(render::page(StatusCode::OK, "board.html", ctx))
 }

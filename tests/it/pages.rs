@@ -492,6 +492,10 @@ async fn the_board_counts_orders_by_phase_and_status_and_filters_them() {
         let half = send(&app, Method::GET, "/track?number=B-1", &[], None).await;
         assert_eq!(half.status, StatusCode::UNPROCESSABLE_ENTITY);
 
+        // A filter that names nothing is said, with a did-you-mean.
+        let typo = send(&app, Method::GET, "/?status=awaiting_paymnt&view=nonsense", &[("cookie", &session)], None).await;
+        assert!(typo.body.contains("No active workflow has the status `awaiting_paymnt`; did you mean `awaiting_payment`?"), "{}", typo.body);
+        assert!(typo.body.contains("`nonsense` is not a view"), "{}", typo.body);
         // Text from the order is escaped.
         let page = send(&app, Method::GET, "/?channel=%3Cscript%3E", &[("cookie", &session)], None).await;
         assert!(!page.body.contains("<script>") && page.body.contains("&lt;script&gt;"), "{}", page.body);
