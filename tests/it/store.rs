@@ -10,7 +10,7 @@ use orderly::model::PaymentOutcome;
 use orderly::order::{
     Address, Fulfillment, FulfillmentAction, Line, Lock, Order, OrderId, Payment, Shipment, Time,
 };
-use orderly::store::{Backend, CustomerMatch, OrderKey, Store, StoreError};
+use orderly::store::{Backend, CustomerMatch, GridQuery, OrderKey, Store, StoreError};
 use rust_decimal::Decimal;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -706,6 +706,120 @@ fn who(email: &str, first: &str, last: &str, company: &str, zip: &str) -> Custom
         is_guest: false,
         zip: zip.into(),
     }
+}
+
+/// The grid's stuck-first page (the board): orders flagged `integration_failed`, `overdue` or
+/// `possible_duplicate`, or with a timer past due, first, newest first, then the others, newest
+/// first; with the filters, a search, a cursor and a short page, each compared with a plain
+/// reading of that definition over the orders written.
+#[tokio::test]
+async fn the_grid_puts_stuck_orders_first_then_the_newest() {
+    on_both("the_grid_puts_stuck_orders_first_then_the_newest", |store| async move {
+        let now = t("2024-06-01T12:00:00Z");
+        struct Written {
+            id: OrderId,
+            number: String,
+            stuck: bool,
+            flags: Vec<String>,
+            in_queue: bool,
+            email: String,
+        }
+        let mut written = Vec::new();
+        for i in 0..24_usize {
+            let email = format!("{}@example.com", ["ann", "bob", "cy", "dee"][i % 4]);
+            let mut tx = store.begin().await.unwrap();
+            let customer = tx.match_customer(&who(&email, "", "", "", ""), now).await.unwrap().customer;
+            tx.commit().await.unwrap();
+            let mut order = plain_order("web", None);
+            order.customer = Arc::new(customer);
+            // Stuck by a flag, by a timer past due; not by a flag that only starts like one, a
+            // timer still to come, or another flag.
+            let flags: &[&str] = match i % 8 {
+                1 => &["overdue"],
+                3 => &["hold", "possible_duplicate"],
+                5 => &["integration_failed"],
+                6 => &["overdue_soon", "integration"],
+                7 => &["hold"],
+                _ => &[],
+            };
+            order.flags = flags.iter().map(|f| f.to_string()).collect();
+            order.queue = (i % 3 == 0).then(|| "csr".to_string());
+            order.assignee = (i % 6 == 0).then(|| "ana".to_string());
+            let mut d = decision(order);
+            let due = match i % 8 {
+                2 => Some("2024-06-01T11:59:00Z"),
+                4 => Some("2024-06-01T12:01:00Z"),
+                _ => None,
+            };
+            d.timer_starts = due
+                .map(|due| TimerStart {
+                    name: "remind".into(),
+                    due_at: t(due),
+                    status: "awaiting_payment".into(),
+                })
+                .into_iter()
+                .collect();
+            let o = must_insert(&store, &d).await;
+            written.push(Written {
+                id: o.id,
+                number: o.number.clone(),
+                stuck: [1, 2, 3, 5].contains(&(i % 8)),
+                flags: flags.iter().map(|f| f.to_string()).collect(),
+                in_queue: i % 3 == 0 && i % 6 != 0,
+                email,
+            });
+        }
+        let base = GridQuery { stuck_first: true, limit: 100, ..GridQuery::default() };
+        let ninth = written[9].number.clone();
+        /// Which orders a query should find, besides its cursor.
+        type Keep = Box<dyn Fn(&Written) -> bool + Send + Sync>;
+        let cases: Vec<(&str, GridQuery, Keep)> = vec![
+            ("the board", base.clone(), Box::new(|_| true)),
+            ("a page of 5", GridQuery { limit: 5, ..base.clone() }, Box::new(|_| true)),
+            (
+                "after a cursor",
+                GridQuery { before: Some(written[17].id), limit: 4, ..base.clone() },
+                Box::new(|_| true),
+            ),
+            ("in queue", GridQuery { unassigned_in_queue: true, ..base.clone() }, Box::new(|w| w.in_queue)),
+            (
+                "an email",
+                GridQuery { search: Some("BOB@ex".into()), ..base.clone() },
+                Box::new(|w| w.email.starts_with("bob")),
+            ),
+            (
+                "a number",
+                GridQuery { search: Some(ninth.clone()), ..base.clone() },
+                Box::new(move |w| w.number == ninth),
+            ),
+            (
+                "a flag",
+                GridQuery { flag: Some("overdue".into()), ..base.clone() },
+                Box::new(|w| w.flags.iter().any(|f| f == "overdue")),
+            ),
+            ("newest first", GridQuery { limit: 7, ..GridQuery::default() }, Box::new(|_| true)),
+            (
+                "newest first, an email",
+                GridQuery { search: Some("cy@".into()), limit: 100, ..GridQuery::default() },
+                Box::new(|w| w.email.starts_with("cy")),
+            ),
+        ];
+        for (what, query, keep) in cases {
+            let mut want: Vec<(bool, OrderId)> = written
+                .iter()
+                .filter(|w| keep(w) && query.before.is_none_or(|b| w.id < b))
+                .map(|w| (query.stuck_first && w.stuck, w.id))
+                .collect();
+            want.sort_by(|a, b| b.cmp(a));
+            let more = want.len() > query.limit as usize;
+            want.truncate(query.limit as usize);
+            let page = store.grid(&query, now).await.unwrap();
+            let got: Vec<(bool, OrderId)> = page.rows.iter().map(|r| (r.stuck, r.id)).collect();
+            assert_eq!(got, want, "{what}");
+            assert_eq!(page.next, more.then(|| want.last().map(|w| w.1)).flatten(), "{what}: the cursor");
+        }
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -85,9 +85,6 @@ pub struct GridRow {
     pub stuck: bool,
 }
 
-/// The flags that make an order stuck on the board.
-pub(crate) const STUCK_FLAGS: &[&str] = &["integration_failed", "overdue", "possible_duplicate"];
-
 /// A page of the grid.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GridPage {
@@ -130,8 +127,28 @@ fn decode(row: &AnyRow, now: Time) -> Result<GridRow, StoreError> {
     })
 }
 
+/// The columns of a grid row (`stuck` is added by each query).
+const COLUMNS: &str = "o.id, o.number, o.workflow, o.channel, o.mode, o.status, o.status_since, o.flags, \
+     o.queue, o.assignee, o.lock_holder, o.lock_expires_at, o.created_at, c.email";
+
+/// Whether an order's `flags` hold one of the flags that make it stuck on the board
+/// (`integration_failed`, `overdue`, `possible_duplicate`), written out with literals: the
+/// predicate of the partial index `orders_stuck` (migration 9), which a query must repeat word
+/// for word for either database to read the flagged orders from that small index instead of
+/// the whole table. A unit test keeps the two together.
+pub(crate) const STUCK_FLAGS_SQL: &str = "flags LIKE '% integration\\_failed %' ESCAPE '\\' \
+     OR flags LIKE '% overdue %' ESCAPE '\\' OR flags LIKE '% possible\\_duplicate %' ESCAPE '\\'";
+
 impl Store {
     /// One page of the order grid as of `now` (for the lock filter).
+    ///
+    /// Every filter narrows one statement; what keeps a page cheap on a large table is that no
+    /// statement reads every order. Newest first walks the primary key backwards and stops at
+    /// the page's end. Stuck first is two such walks in one statement, stuck orders (from the
+    /// partial index `orders_stuck` and the timers' `due_at` index) and then the others, each
+    /// limited to the page. A search first finds the orders it matches (numbers from the
+    /// number index, customers from their table, their orders from `orders_customer`), then
+    /// takes those.
     pub async fn grid(&self, q: &GridQuery, now: Time) -> Result<GridPage, StoreError> {
         if q.workflow_statuses.as_ref().is_some_and(Vec::is_empty) {
             return Ok(GridPage { rows: Vec::new(), next: None });
@@ -142,27 +159,27 @@ impl Store {
             binds.push(v);
             format!("${}", binds.len())
         };
-        let stuck = if q.stuck_first {
-            let mut ors: Vec<String> = STUCK_FLAGS
-                .iter()
-                .map(|f| {
-                    format!(
-                        "o.flags LIKE {} ESCAPE '\\'",
-                        param(&mut binds, format!("% {} %", like_literal(f)))
-                    )
-                })
-                .collect();
+        // Sets of order ids the statement starts from (common table expressions).
+        let mut with: Vec<String> = Vec::new();
+        let mut sql = String::new();
+        if let Some(text) = q.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            let prefix = param(&mut binds, format!("{}%", like_literal(text)));
+            let inside = param(&mut binds, format!("%{}%", like_literal(&text.to_lowercase())));
+            with.push(format!(
+                "found_ids (id) AS (SELECT id FROM orders WHERE number LIKE {prefix} ESCAPE '\\' \
+                 UNION SELECT id FROM orders WHERE customer_id IN (SELECT id FROM customers \
+                 WHERE email_norm LIKE {inside} ESCAPE '\\' OR name_norm LIKE {inside} ESCAPE '\\' \
+                 OR company_norm LIKE {inside} ESCAPE '\\'))"
+            ));
+            sql.push_str(" AND o.id IN (SELECT id FROM found_ids)");
+        }
+        if q.stuck_first {
             let due = param(&mut binds, encode::time(now));
-            ors.push(format!("EXISTS (SELECT 1 FROM timers t WHERE t.order_id = o.id AND t.due_at < {due})"));
-            format!("CAST(CASE WHEN {} THEN 1 ELSE 0 END AS BIGINT)", ors.join(" OR "))
-        } else {
-            "CAST(0 AS BIGINT)".to_string()
-        };
-        let mut sql = format!(
-            "SELECT o.id, o.number, o.workflow, o.channel, o.mode, o.status, o.status_since, o.flags, \
-             o.queue, o.assignee, o.lock_holder, o.lock_expires_at, o.created_at, c.email, {stuck} AS stuck \
-             FROM orders o LEFT JOIN customers c ON c.id = o.customer_id WHERE 1 = 1",
-        );
+            with.push(format!(
+                "stuck_ids (id) AS (SELECT id FROM orders WHERE {STUCK_FLAGS_SQL} \
+                 UNION SELECT order_id FROM timers WHERE due_at < {due})"
+            ));
+        }
         if !q.statuses.is_empty() {
             let list: Vec<String> = q.statuses.iter().map(|s| param(&mut binds, s.clone())).collect();
             sql.push_str(&format!(" AND o.status IN ({})", list.join(", ")));
@@ -197,14 +214,6 @@ impl Store {
         if q.unassigned_in_queue {
             sql.push_str(" AND o.queue IS NOT NULL AND o.assignee IS NULL");
         }
-        if let Some(text) = q.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-            let prefix = param(&mut binds, format!("{}%", like_literal(text)));
-            let inside = param(&mut binds, format!("%{}%", like_literal(&text.to_lowercase())));
-            sql.push_str(&format!(
-                " AND (o.number LIKE {prefix} ESCAPE '\\' OR c.email_norm LIKE {inside} ESCAPE '\\' \
-                 OR c.name_norm LIKE {inside} ESCAPE '\\' OR c.company_norm LIKE {inside} ESCAPE '\\')"
-            ));
-        }
         if let Some(t) = q.created_since {
             let p = param(&mut binds, encode::time(t));
             sql.push_str(&format!(" AND o.created_at >= {p}"));
@@ -225,8 +234,24 @@ impl Store {
             sql.push_str(&format!(" AND o.id < ${}", binds.len() + 1));
         }
         let limit = q.limit.clamp(1, 500);
-        let order_by = if q.stuck_first { "stuck DESC, o.id DESC" } else { "o.id DESC" };
-        sql.push_str(&format!(" ORDER BY {order_by} LIMIT {}", limit + 1));
+        let filters = sql;
+        let from = "FROM orders o LEFT JOIN customers c ON c.id = o.customer_id";
+        let with = if with.is_empty() { String::new() } else { format!("WITH {} ", with.join(", ")) };
+        let n = limit + 1;
+        let sql = if q.stuck_first {
+            format!(
+                "{with}SELECT * FROM (SELECT {COLUMNS}, CAST(1 AS BIGINT) AS stuck {from} \
+                 WHERE o.id IN (SELECT id FROM stuck_ids){filters} ORDER BY o.id DESC LIMIT {n}) AS s \
+                 UNION ALL SELECT * FROM (SELECT {COLUMNS}, CAST(0 AS BIGINT) AS stuck {from} \
+                 WHERE o.id NOT IN (SELECT id FROM stuck_ids){filters} ORDER BY o.id DESC LIMIT {n}) AS p \
+                 ORDER BY stuck DESC, id DESC LIMIT {n}"
+            )
+        } else {
+            format!(
+                "{with}SELECT {COLUMNS}, CAST(0 AS BIGINT) AS stuck {from} WHERE 1 = 1{filters} \
+                 ORDER BY o.id DESC LIMIT {n}"
+            )
+        };
         let mut query = sqlx::query(&sql);
         for b in &binds {
             query = query.bind(b.as_str());
@@ -248,7 +273,27 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::like_literal;
+    use super::{like_literal, STUCK_FLAGS_SQL};
+
+    /// The predicate the grid repeats is the partial index's, in both migrations, and names
+    /// exactly the stuck flags.
+    #[test]
+    fn the_stuck_flags_predicate_is_the_indexs() {
+        let built: Vec<String> = ["integration_failed", "overdue", "possible_duplicate"]
+            .iter()
+            .map(|f| format!("flags LIKE '% {} %' ESCAPE '\\'", like_literal(f)))
+            .collect();
+        assert_eq!(STUCK_FLAGS_SQL, built.join(" OR "));
+        for migration in [
+            include_str!("../migrations/sqlite/0009_stuck_orders.sql"),
+            include_str!("../migrations/postgres/0009_stuck_orders.sql"),
+        ] {
+            let sql: String =
+                migration.lines().filter(|l| !l.starts_with("--")).collect::<Vec<_>>().join(" ");
+            let sql = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(sql.contains(&format!("ON orders (id) WHERE {STUCK_FLAGS_SQL};")), "{sql}");
+        }
+    }
 
     #[test]
     fn like_wildcards_are_escaped() {

@@ -23,6 +23,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (6, "order_inputs", include_str!("../migrations/sqlite/0006_order_inputs.sql")),
     (7, "sessions", include_str!("../migrations/sqlite/0007_sessions.sql")),
     (8, "customer_merges", include_str!("../migrations/sqlite/0008_customer_merges.sql")),
+    (9, "stuck_orders", include_str!("../migrations/sqlite/0009_stuck_orders.sql")),
 ];
 
 /// (version, description, SQL) of each PostgreSQL migration, in order.
@@ -35,6 +36,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (6, "order_inputs", include_str!("../migrations/postgres/0006_order_inputs.sql")),
     (7, "sessions", include_str!("../migrations/postgres/0007_sessions.sql")),
     (8, "customer_merges", include_str!("../migrations/postgres/0008_customer_merges.sql")),
+    (9, "stuck_orders", include_str!("../migrations/postgres/0009_stuck_orders.sql")),
 ];
 
 /// Migrations compiled into the binary.
