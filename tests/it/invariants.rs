@@ -519,13 +519,13 @@ async fn run(checked: &Checked, c: &Case) -> Result<(), String> {
                 let who = actor(*a).unwrap_or_default();
                 let served = service.lock(id, &who, chrono::Duration::minutes(i64::from(*minutes))).await;
                 now = stored(&store, id).await;
-                lock_step(&before, &now, served).map_err(|e| format!("step {i} ({input:?}): {e}"))?
+                lock_step(&before, &now, served, false).map_err(|e| format!("step {i} ({input:?}): {e}"))?
             }
             Input::Unlock { actor: a } => {
                 let who = actor(*a).unwrap_or_default();
                 let served = service.unlock(id, &who).await;
                 now = stored(&store, id).await;
-                lock_step(&before, &now, served).map_err(|e| format!("step {i} ({input:?}): {e}"))?
+                lock_step(&before, &now, served, true).map_err(|e| format!("step {i} ({input:?}): {e}"))?
             }
             Input::Advance { hours } => {
                 clock.advance(chrono::Duration::hours(i64::from(*hours)));
@@ -564,9 +564,19 @@ async fn run(checked: &Checked, c: &Case) -> Result<(), String> {
 }
 
 /// A lock taken or released: the version moves by one and one history row is added; refused
-/// (another holder), nothing changes.
-fn lock_step(before: &Stored, after: &Stored, served: Result<Applied, ServiceError>) -> Result<bool, String> {
+/// (another holder), nothing changes; releasing a lock nobody holds (none, or expired) changes
+/// nothing either.
+fn lock_step(
+    before: &Stored,
+    after: &Stored,
+    served: Result<Applied, ServiceError>,
+    releasing: bool,
+) -> Result<bool, String> {
     match served {
+        Ok(a) if releasing && a.order.version == before.order.version => {
+            ensure!(after == before, "releasing no lock changed something");
+            Ok(false)
+        }
         Ok(_) => {
             ensure!(
                 after.order.version == before.order.version + 1,
