@@ -151,8 +151,8 @@ fn bounded_actor(actor: Option<&str>) -> Result<(), ApiError> {
     request_body(content = LinkRequest, example = json!({"customer_id": 17, "actor": "alice"})),
     responses(
         (status = 200, description = "Linked; the order with its whole history", body = OrderView),
-        (status = 404, description = "`not_found`: no such order. `customer_not_found`: no customer has `customer_id`", body = super::error::ErrorBody),
-        (status = 422, description = "`invalid_data`: the customer was merged into another (the message names it); `workflow_unavailable`, `hook_failed`, `unknown_status`, `invalid_body` (JSON that does not fit; `actor` over 200 characters)", body = super::error::ErrorBody),
+        (status = 404, description = "`not_found`: no such order", body = super::error::ErrorBody),
+        (status = 422, description = "`invalid_data`: no customer has `customer_id`, or it was merged into another (the message names it); `workflow_unavailable`, `hook_failed`, `unknown_status`, `invalid_body` (JSON that does not fit; `actor` over 200 characters)", body = super::error::ErrorBody),
         (status = 409, description = "`no_transition`, `automatic_loop`: automatic transitions after the link refused", body = super::error::ErrorBody),
         (status = 423, description = "`locked`: another actor holds the order's lock", body = super::error::ErrorBody),
         (status = 403, description = "`forbidden`: the token lacks `orders:write`, or may not act for `actor`", body = super::error::ErrorBody),
@@ -201,10 +201,10 @@ pub(super) struct MergeRequest {
     request_body(content = MergeRequest, example = json!({"from": 18, "actor": "alice"})),
     responses(
         (status = 200, description = "Merged: the orders moved; `from` is marked merged into this customer", body = Merged),
-        (status = 404, description = "`customer_not_found`: no customer has this id, or `from`", body = super::error::ErrorBody),
+        (status = 404, description = "`customer_not_found`: no customer has the id in the path", body = super::error::ErrorBody),
         (status = 409, description = "`no_transition`, `automatic_loop`: an order's automatic transitions after its link refused; the orders before it are moved", body = super::error::ErrorBody),
         (status = 423, description = "`locked`: another actor holds the lock of one of `from`'s orders; the orders before it are moved", body = super::error::ErrorBody),
-        (status = 422, description = "`invalid_data`: `from` is this customer, this customer was merged into another, or `from` was merged into another; `workflow_unavailable`, `hook_failed`, `unknown_status` (an order's); `invalid_body` (JSON that does not fit; `actor` over 200 characters)", body = super::error::ErrorBody),
+        (status = 422, description = "`invalid_data`: no customer has `from`, `from` is this customer, this customer was merged into another, or `from` was merged into another; `workflow_unavailable`, `hook_failed`, `unknown_status` (an order's); `invalid_body` (JSON that does not fit; `actor` over 200 characters)", body = super::error::ErrorBody),
         (status = 403, description = "`forbidden`: the token lacks `orders:write`, or may not act for `actor`", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))

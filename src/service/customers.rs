@@ -64,6 +64,14 @@ pub struct Merged {
 }
 
 /// A refusal of the request's data: `invalid_data`, with the fields and what is wrong.
+/// A customer id in a request's body that names no customer: the request is what is wrong
+/// (422), not the resource its path names (which exists).
+fn unknown_in_body(field: &str, id: i64) -> ServiceError {
+    let problems =
+        vec![Problem { field: field.into(), problem: format!("is {id}: no customer has this id") }];
+    invalid(&format!("no customer has id {id}"), problems)
+}
+
 fn invalid(message: &str, problems: Vec<Problem>) -> ServiceError {
     let mut r = Rejection::new(RejectionCode::InvalidData, message);
     r.problems = problems;
@@ -240,8 +248,11 @@ impl Service {
         customer_id: i64,
         actor: Option<&str>,
     ) -> Result<Applied, ServiceError> {
-        let customer =
-            self.store.customer(customer_id).await?.ok_or(ServiceError::CustomerNotFound(customer_id))?;
+        let customer = self
+            .store
+            .customer(customer_id)
+            .await?
+            .ok_or_else(|| unknown_in_body("customer_id", customer_id))?;
         if let Some(into) = customer.merged_into {
             return Err(merged_away("customer_id", customer_id, into, "link the order to that one"));
         }
@@ -293,7 +304,7 @@ impl Service {
         if let Some(further) = kept.merged_into {
             return Err(merged_away("id", into, further, "merge into that one"));
         }
-        let merged = self.store.customer(from).await?.ok_or(ServiceError::CustomerNotFound(from))?;
+        let merged = self.store.customer(from).await?.ok_or_else(|| unknown_in_body("from", from))?;
         match merged.merged_into {
             Some(done) if done == into => return Ok(Merged { into, from, moved: Vec::new() }),
             Some(other) => return Err(merged_away("from", from, other, "it cannot be merged again")),

@@ -303,7 +303,8 @@ async fn linking_an_order_clears_possible_duplicate_and_records_the_actor() {
 
         // Unknown customer, unknown order.
         let (status, err) = api.post(&uri, json!({"customer_id": 999999})).await;
-        assert_eq!((status, &err["error"]), (StatusCode::NOT_FOUND, &json!("customer_not_found")), "{err}");
+        assert_eq!((status, &err["error"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_data")), "{err}");
+        assert_eq!(err["problems"][0]["field"], "customer_id", "{err}");
         let (status, err) = api.post("/v1/orders/NOPE-1/customer", json!({"customer_id": a})).await;
         assert_eq!((status, &err["error"]), (StatusCode::NOT_FOUND, &json!("not_found")), "{err}");
         let (status, err) = api.post(&uri, json!({"customer_id": a, "actor": "x".repeat(201)})).await;
@@ -365,7 +366,12 @@ async fn merging_moves_every_order_and_marks_the_other_merged() {
         );
         assert!(err["message"].as_str().unwrap_or_default().contains("itself"), "{err}");
         let (status, err) = api.post(&format!("/v1/customers/{b}/merge"), json!({"from": 999999})).await;
-        assert_eq!((status, &err["error"]), (StatusCode::NOT_FOUND, &json!("customer_not_found")), "{err}");
+        assert_eq!(
+            (status, &err["error"]),
+            (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_data")),
+            "{err}"
+        );
+        assert_eq!(err["problems"][0]["field"], "from", "{err}");
         let (status, err) = api.post("/v1/customers/999999/merge", json!({"from": a})).await;
         assert_eq!((status, &err["error"]), (StatusCode::NOT_FOUND, &json!("customer_not_found")), "{err}");
 
