@@ -87,12 +87,7 @@ pub(super) async fn lock(
     let holder = holder(req.holder, &caller)?;
     let ttl = match req.ttl_seconds {
         Some(t) => t,
-        None => {
-            let order =
-                state.service.store().find_order(&key).await?.ok_or_else(|| ApiError::no_order(&key))?;
-            let registry = state.service.registry();
-            registry.get(&order.workflow).map_or(900, |a| a.workflow.settings.lock_lease.as_secs())
-        }
+        None => default_lease(&state, &key).await?,
     };
     if !(1..=MAX_TTL_SECONDS).contains(&ttl) {
         return Err(ApiError::new(
@@ -103,6 +98,14 @@ pub(super) async fn lock(
     let ttl = chrono::Duration::seconds(i64::try_from(ttl).unwrap_or(900));
     let order = state.service.lock(&key, &holder, ttl).await?;
     Ok(Json(view_of_applied(&state, order)))
+}
+
+/// The lease a lock on the order `key` names takes when none is asked for: its workflow's
+/// `lock_lease` (15 minutes for an order whose workflow is not active), in seconds.
+pub(crate) async fn default_lease(state: &AppState, key: &crate::store::OrderKey) -> Result<u64, ApiError> {
+    let order = state.service.store().find_order(key).await?.ok_or_else(|| ApiError::no_order(key))?;
+    let registry = state.service.registry();
+    Ok(registry.get(&order.workflow).map_or(900, |a| a.workflow.settings.lock_lease.as_secs()))
 }
 
 /// Releases the lock (a holder releases only their own).

@@ -194,12 +194,22 @@ pub(super) async fn retry(
     Authorized(caller, _): Authorized<scope::Admin>,
     PathArgs(id): PathArgs<i64>,
 ) -> Result<Json<OutboxView>, ApiError> {
-    match state.service.outbox_requeue(id, caller.name()).await? {
+    Ok(Json(OutboxView::from(requeue(&state, id, caller.name()).await?)))
+}
+
+/// Makes message `id` due now again (the API's retry and the Outbox screen's *Send again*):
+/// `not_found` for no such message, `already_sent` for one delivered.
+pub(crate) async fn requeue(
+    state: &AppState,
+    id: i64,
+    actor: Option<&str>,
+) -> Result<crate::store::StoredOutbox, ApiError> {
+    match state.service.outbox_requeue(id, actor).await? {
         None => Err(ApiError::new(ErrorCode::NotFound, format!("no outbox message {id}"))),
         Some(m) if m.state == "sent" => Err(ApiError::new(
             ErrorCode::AlreadySent,
             format!("outbox message {id} was delivered already; it is not sent again"),
         )),
-        Some(m) => Ok(Json(OutboxView::from(m))),
+        Some(m) => Ok(m),
     }
 }

@@ -23,12 +23,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 fn unavailable(e: crate::store::StoreError) -> Refusal {
-    tracing::error!(error = %e, "an operator page could not read the database");
-    Refusal::new(
-        false,
-        ErrorCode::DatabaseUnavailable,
-        "The database does not answer; try again in a moment.",
-    )
+    Refusal::unavailable(false, "an operator page could not read the database", &e)
 }
 
 #[derive(Debug, Serialize)]
@@ -152,19 +147,16 @@ pub(crate) async fn retry(
 ) -> Result<Response, Refusal> {
     staff.require(Scope::Admin, false)?;
     staff.check_form_token(&headers, form.csrf.as_deref(), false)?;
-    match state.service.outbox_requeue(id, Some(&staff.name)).await {
-        Ok(None) => {
-            Err(Refusal::new(false, ErrorCode::NotFound, format!("There is no outbox message {id}.")))
-        }
-        Ok(Some(m)) if m.state == "sent" => Err(Refusal::new(
-            false,
-            ErrorCode::AlreadySent,
-            format!("Message {id} was delivered already; it is not sent again."),
-        )),
-        Ok(Some(_)) => Ok(Redirect::to("/outbox?done=retried").into_response()),
-        Err(e) => {
-            let api = crate::http::error::ApiError::from(e);
-            Err(Refusal::new(false, api.code, api.message))
-        }
+    match crate::http::outbox::requeue(&state, id, Some(&staff.name)).await {
+        Ok(_) => Ok(Redirect::to("/outbox?done=retried").into_response()),
+        Err(e) => Err(match e.code {
+            ErrorCode::NotFound => Refusal::new(false, e.code, format!("There is no outbox message {id}.")),
+            ErrorCode::AlreadySent => Refusal::new(
+                false,
+                e.code,
+                format!("Message {id} was delivered already; it is not sent again."),
+            ),
+            _ => Refusal::new(false, e.code, e.message),
+        }),
     }
 }

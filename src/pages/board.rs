@@ -113,14 +113,8 @@ pub(crate) async fn board(
 ) -> Result<Response, Refusal> {
     staff.require(Scope::OrdersRead, false)?;
     let store = state.service.store();
-    let unavailable = |e: crate::store::StoreError| {
-        tracing::error!(error = %e, "the board could not read the orders");
-        Refusal::new(
-            false,
-            ErrorCode::DatabaseUnavailable,
-            "The database does not answer; try again in a moment.",
-        )
-    };
+    let unavailable =
+        |e: crate::store::StoreError| Refusal::unavailable(false, "the board could not read the orders", &e);
     let counts = store.status_counts().await.map_err(unavailable)?;
     let by_status: BTreeMap<(&str, &str), i64> =
         counts.iter().map(|(w, s, n)| ((w.as_str(), s.as_str()), *n)).collect();

@@ -162,12 +162,7 @@ pub(crate) async fn logout(
     staff.check_form_token(&headers, Some(&form.csrf), false)?;
     if let Some(secret) = session::cookie(&headers, COOKIE) {
         if let Err(e) = state.service.store().delete_session(&session::digest(secret)).await {
-            tracing::error!(error = %e, "cannot end a session");
-            return Err(Refusal::new(
-                false,
-                crate::http::error::ErrorCode::DatabaseUnavailable,
-                "The database does not answer; try again in a moment.",
-            ));
+            return Err(Refusal::unavailable(false, "cannot end a session", &e));
         }
     }
     let mut res = Redirect::to("/login").into_response();

@@ -71,12 +71,7 @@ struct Problem {
 }
 
 fn unavailable(e: crate::store::StoreError) -> Refusal {
-    tracing::error!(error = %e, "the order page could not read the order");
-    Refusal::new(
-        false,
-        ErrorCode::DatabaseUnavailable,
-        "The database does not answer; try again in a moment.",
-    )
+    Refusal::unavailable(false, "the order page could not read the order", &e)
 }
 
 fn missing() -> Refusal {
@@ -430,13 +425,10 @@ pub(crate) async fn lock(
     let key = key_of(&raw)?;
     let (result, done) = match form.action.as_str() {
         "lock" => {
-            let order =
-                state.service.store().find_order(&key).await.map_err(unavailable)?.ok_or_else(missing)?;
-            let lease = state
-                .service
-                .registry()
-                .get(&order.workflow)
-                .map_or(900, |a| a.workflow.settings.lock_lease.as_secs());
+            let lease = crate::http::locks::default_lease(&state, &key).await.map_err(|e| match e.code {
+                ErrorCode::NotFound => missing(),
+                _ => Refusal::new(false, e.code, e.message),
+            })?;
             let ttl = chrono::Duration::seconds(i64::try_from(lease).unwrap_or(900));
             (state.service.lock(&key, &staff.name, ttl).await, "locked")
         }

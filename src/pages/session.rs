@@ -153,6 +153,17 @@ impl Refusal {
     pub(crate) fn new(json: bool, code: ErrorCode, message: impl Into<String>) -> Refusal {
         Refusal { json, code, message: message.into(), login: None }
     }
+
+    /// The database did not answer while `doing` (logged, never shown): try again later.
+    pub(crate) fn unavailable(json: bool, doing: &str, e: &crate::store::StoreError) -> Refusal {
+        tracing::error!(error = %e, "{doing}");
+        let message = if json {
+            "the database does not answer; try again in a moment"
+        } else {
+            "The database does not answer; try again in a moment."
+        };
+        Refusal::new(json, ErrorCode::DatabaseUnavailable, message)
+    }
 }
 
 impl IntoResponse for Refusal {
@@ -223,14 +234,7 @@ impl FromRequestParts<Arc<AppState>> for Staff {
         let session = match state.service.store().session(&digest(secret), now).await {
             Ok(Some(s)) => s,
             Ok(None) => return Err(none()),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read a session");
-                return Err(Refusal::new(
-                    json,
-                    ErrorCode::DatabaseUnavailable,
-                    "the database does not answer; try again in a moment",
-                ));
-            }
+            Err(e) => return Err(Refusal::unavailable(json, "cannot read a session", &e)),
         };
         // The user must still be in the configuration; their role is read from it now.
         let Some(user) = state.config.users.iter().find(|u| u.name == session.user) else {
