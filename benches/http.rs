@@ -21,11 +21,14 @@
 //! 4. **reload**: 20 edits of a comment in `retail.flow`, each timed from the write to
 //!    `GET /v1/workflows` showing the new retail version, and 20 `POST /v1/workflows/reload`
 //!    (the pipeline without the watcher); again with `ORDERLY_RELOAD_DEBOUNCE_MS=20`;
-//! 5. **memory**: the child's RSS idle, after the loads, and after 100,000 orders in all (on a
+//! 5. **writer** (`http/writer.rs`): events from 64 connections and from one alone against the
+//!    bare order-event transaction through rusqlite and sqlx (SQLite, `synchronous` FULL and
+//!    NORMAL) and from 8 clients on PostgreSQL, with the ratios issue 15 sets as targets;
+//! 6. **memory**: the child's RSS idle, after the loads, and after 100,000 orders in all (on a
 //!    restarted server when the reload part ran), then events on all of them.
 //!
 //! `cargo bench --bench http` runs everything; words after `--` pick parts: `sqlite`,
-//! `postgres` (backends), `load`, `hooks`, `reload`, `memory` (parts). Environment: BENCH_SECONDS (10),
+//! `postgres` (backends), `writer`, `load`, `hooks`, `reload`, `memory` (parts). Environment: BENCH_SECONDS (10),
 //! BENCH_CONNECTIONS (64), BENCH_ROUNDS (3), BENCH_ORDERS (10000), BENCH_TOTAL_ORDERS (100000),
 //! BENCH_EDITS (20), BENCH_PERF (a path prefix: record a `perf` profile of the server during
 //! each event load), BENCH_KEEP (keep the PostgreSQL database).
@@ -40,6 +43,8 @@
 
 #[path = "http/hooks.rs"]
 mod hooks;
+#[path = "http/writer.rs"]
+mod writer;
 
 use hdrhistogram::Histogram;
 use orderly::engine::{EventInput, NewOrder};
@@ -849,6 +854,7 @@ async fn api_reloads(server: &Server, n: usize, label: &str) {
 // ------------------------------------------------------------------ one backend
 
 struct Parts {
+    writer: bool,
     load: bool,
     hooks: bool,
     reload: bool,
@@ -876,6 +882,10 @@ async fn run(label: &str, http_url: &str, store_url: &str, work: &Path, parts: &
     println!("  RSS idle: {}", server.memory());
     let mut ids = create_orders(&server.base, 0, orders, 16, server.pid()).await;
     println!("  RSS after {} orders: {}", ids.len(), server.memory());
+    if parts.writer {
+        let bare_postgres = store_url.starts_with("postgres").then_some(store_url);
+        writer::compare(&server, &ids, work, bare_postgres, connections, seconds).await;
+    }
 
     if let Some(store) = &mut store {
         // Store-only and HTTP alternate, so that both see the same machine (it is shared), and
@@ -997,8 +1007,9 @@ async fn main() {
         return; // `cargo test --benches` and `cargo bench -- --list`: nothing to list
     }
     let has = |w: &str| args.iter().any(|a| a == w);
-    let any_part = has("load") || has("hooks") || has("reload") || has("memory");
+    let any_part = has("writer") || has("load") || has("hooks") || has("reload") || has("memory");
     let parts = Parts {
+        writer: !any_part || has("writer"),
         load: !any_part || has("load"),
         hooks: !any_part || has("hooks"),
         reload: !any_part || has("reload"),
@@ -1010,7 +1021,7 @@ async fn main() {
         let dir = tempfile::tempdir().expect("dir");
         let http = format!("sqlite://{}", dir.path().join("orderly.db").display());
         let store = format!("sqlite://{}", dir.path().join("store-only.db").display());
-        run("SQLite (WAL, synchronous=NORMAL, file on ext4)", &http, &store, dir.path(), &parts).await;
+        run("SQLite (WAL, synchronous=FULL, file on ext4)", &http, &store, dir.path(), &parts).await;
     }
 
     if !any_backend || has("postgres") {

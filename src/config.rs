@@ -31,6 +31,9 @@ pub use users::{
 pub struct Config {
     /// The store: `sqlite://...` or `postgres://...` (`database_url`, `ORDERLY_DATABASE_URL`).
     pub database_url: String,
+    /// SQLite's durability (`sqlite_synchronous`: `full`, the default, or `normal`, which can
+    /// lose the last acknowledged writes on a power failure). Ignored on PostgreSQL.
+    pub sqlite_synchronous: crate::store::Synchronous,
     /// The address to listen on (`bind`, `ORDERLY_BIND`).
     pub bind: SocketAddr,
     /// The folder of `*.flow` files (`workflows`, `ORDERLY_WORKFLOWS`).
@@ -278,6 +281,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             database_url: "sqlite://orderly.db".into(),
+            sqlite_synchronous: crate::store::Synchronous::Full,
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             workflows: PathBuf::from("workflows"),
             body_limit: 1_048_576,
@@ -470,6 +474,10 @@ impl Config {
     fn set(&mut self, key: &str, value: &toml::Value) -> Result<(), String> {
         match key {
             "database_url" => self.database_url = text(value)?,
+            "sqlite_synchronous" => {
+                self.sqlite_synchronous = crate::store::Synchronous::parse(&text(value)?)
+                    .ok_or("must be `full` (every acknowledged write survives a power failure) or `normal`")?
+            }
             "bind" => {
                 let text = text(value)?;
                 self.bind =
@@ -619,6 +627,7 @@ macro_rules! top_level_keys {
 
 top_level_keys!(
     database_url,
+    sqlite_synchronous,
     bind,
     workflows,
     body_limit,

@@ -77,7 +77,11 @@ pub(crate) fn redact(url: &str) -> String {
 /// Runs the service until SIGTERM or Ctrl-C.
 pub(crate) async fn run(config: Config) -> Result<(), ServeError> {
     config.check_exposure()?;
-    let store = Store::connect(&config.database_url)
+    let options = crate::store::ConnectOptions {
+        synchronous: config.sqlite_synchronous,
+        ..crate::store::ConnectOptions::default()
+    };
+    let store = Store::connect_with(&config.database_url, options)
         .await
         .map_err(|source| ServeError::Store { url: redact(&config.database_url), source })?;
     let registry = match Registry::load(&config.workflows, &store).await {

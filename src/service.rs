@@ -25,6 +25,9 @@ use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, RwLock};
 
 mod customers;
+mod writer;
+
+pub use writer::WriteStats;
 
 pub use customers::{
     query_problem, Merged, NewCustomer, DEFAULT_SEARCH_LIMIT, MAX_CUSTOMER_ORDERS, MAX_QUERY,
@@ -204,8 +207,11 @@ pub struct Service {
     /// Hooks given to [`Service::new`], kept across swaps; `None` for [`Service::serving`],
     /// whose hooks are the registry's own.
     fixed_hooks: Option<Arc<dyn Hooks + Send>>,
-    /// Every input holds it shared while it runs; [`Service::pause_inputs`] holds it alone.
-    gate: tokio::sync::RwLock<()>,
+    /// Every input holds it shared while it runs (a change until the writer has written it);
+    /// [`Service::pause_inputs`] holds it alone.
+    gate: Arc<tokio::sync::RwLock<()>>,
+    /// Where changes to existing orders are written, many per transaction.
+    writer: writer::Writer,
     /// How many hook calls run at once (one per core, at least two, so that one slow hook
     /// never holds up every other): the hooks of every snapshot take a slot for each call
     /// ([`Gated`]), so hooks queue among themselves, not ahead of inputs that run none.
@@ -251,11 +257,12 @@ impl Service {
         ));
         let current = Self::snapshot(&fixed_hooks, &hook_gate, registry);
         Service {
+            writer: writer::Writer::new(store.clone()),
             store,
             current: RwLock::new(Arc::new(current)),
             clock,
             fixed_hooks,
-            gate: tokio::sync::RwLock::new(()),
+            gate: Arc::new(tokio::sync::RwLock::new(())),
             hook_gate,
         }
     }
@@ -280,6 +287,12 @@ impl Service {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// What the writer has done since the service started: batches, the changes they carried,
+    /// the largest, and those split after a failed write.
+    pub fn write_stats(&self) -> WriteStats {
+        self.writer.stats()
     }
 
     /// The active workflows (a snapshot: a reload does not change it under the caller).
@@ -558,90 +571,69 @@ impl Service {
         active_of(&self.registry(), order)
     }
 
-    /// Runs `decide` on the order and writes its decision in one transaction, retrying on
-    /// conflicts; `decide` sees the freshest state each time. When the order's workflow uses
-    /// hooks, `decide` runs with no transaction open and off the async workers; the write then
-    /// checks that the order is still the version decided on. `whole_history`: answer with the
-    /// order's whole history (read in the transaction) rather than the rows this change wrote.
-    async fn change<F>(
+    /// Decides a change of the order `key` names and has the writer write it: `decide` runs on
+    /// a snapshot read outside any write (off the async workers when the order's workflow uses
+    /// hooks), and the writer writes the decision with others in one transaction, deciding it
+    /// again there if the order moved meanwhile (without hooks), or sending it back to be read
+    /// and decided again here (with hooks), at most [`RETRIES`] times. `whole_history`: answer
+    /// with the order's whole history rather than the rows this change wrote.
+    async fn change(
         &self,
         key: &OrderKey,
         idempotency: Option<Idempotency<'_>>,
         whole_history: bool,
         input: &Input,
-        decide: F,
-    ) -> Result<Applied, ServiceError>
-    where
-        F: Fn(&Active, &Order, Time, &dyn Hooks) -> Result<Decision, Rejection>,
-    {
+        decide: writer::Decide,
+    ) -> Result<Applied, ServiceError> {
         self.noted(self.change_unnoted(key, idempotency, whole_history, input, decide).await)
     }
 
-    async fn change_unnoted<F>(
+    async fn change_unnoted(
         &self,
         key: &OrderKey,
         idempotency: Option<Idempotency<'_>>,
         whole_history: bool,
         input: &Input,
-        decide: F,
-    ) -> Result<Applied, ServiceError>
-    where
-        F: Fn(&Active, &Order, Time, &dyn Hooks) -> Result<Decision, Rejection>,
-    {
-        let _input = self.gate.read().await;
-        let current = self.current();
-        let id = self.id_of(key).await?;
+        decide: writer::Decide,
+    ) -> Result<Applied, ServiceError> {
         retrying!(key, async {
+            let gate = self.gate.clone().read_owned().await;
+            let current = self.current();
             let now = self.now();
-            let mut tx = self.store.begin().await?;
-            let order = tx.order_for_update(id).await?.ok_or_else(|| ServiceError::NotFound(key.clone()))?;
+            let order =
+                self.store.order_snapshot(key).await?.ok_or_else(|| ServiceError::NotFound(key.clone()))?;
             if let Some(i) = idempotency {
-                if let Some(stored) = tx.idempotent_result(id, i.key).await? {
-                    let mut first: Applied =
-                        serde_json::from_value(stored).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    if first.request.as_ref().is_some_and(|r| r != i.request) {
-                        let was = first.request.as_ref().and_then(|r| r["event"].as_str()).unwrap_or("?");
-                        return Err(ServiceError::Rejected(Rejection::new(
-                            RejectionCode::IdempotencyConflict,
-                            format!(
-                                "idempotency key `{}` was used before for another request (event `{was}`): \
-                                 use a new key for a new request",
-                                i.key
-                            ),
-                        )));
-                    }
-                    first.replayed = true;
-                    first.request = None;
-                    return Ok(Round::Done(first));
+                if let Some(first) = self.store.idempotent_result(order.id, i.key).await? {
+                    return replayed(first, i.key, i.request).map(Round::Done);
                 }
             }
             let active = active_of(&current.registry, &order)?;
-            let (mut tx, decision, related) = if uses_hooks(&active) {
-                // No transaction is held while hooks run: the write below checks the version.
-                drop(tx);
+            let with_hooks = uses_hooks(&active);
+            let (decision, related) = if with_hooks {
                 let mut decision = off_async_workers(|| decide(&active, &order, now, &*current.hooks))
                     .map_err(ServiceError::Rejected)?;
                 let related = self.prepare_related(&order, &mut decision, &active, &current, now).await?;
-                (self.store.begin().await?, decision, related)
+                (decision, related)
             } else {
-                let decision =
-                    decide(&active, &order, now, &*current.hooks).map_err(ServiceError::Rejected)?;
-                (tx, decision, Vec::new())
+                (decide(&active, &order, now, &*current.hooks).map_err(ServiceError::Rejected)?, Vec::new())
             };
-            let mut decision = decision;
-            let related = match insert_related(&mut tx, &mut decision, related, now).await {
-                Err(ServiceError::Store(StoreError::Conflict)) => return Ok(Round::Again),
-                other => other?,
+            let change = writer::Change {
+                before: order,
+                decision,
+                active,
+                now,
+                related,
+                redecide: (!with_hooks).then(|| decide.clone()),
+                hooks: current.hooks.clone(),
+                idempotency: idempotency.map(|i| (i.key.to_string(), i.request.clone())),
+                whole_history,
+                input: input.clone(),
+                _gate: gate,
             };
-            let recorded = Recorded { input, related: &related, refused: None };
-            match write(&mut tx, &order, &decision, &active, now, idempotency, whole_history, recorded).await
-            {
-                Err(ServiceError::Store(StoreError::Conflict)) => Ok(Round::Again),
-                Ok(applied) => match commit(tx).await? {
-                    false => Ok(Round::Again),
-                    true => Ok(Round::Done(applied)),
-                },
-                Err(e) => Err(e),
+            match self.writer.submit(change).await {
+                writer::Written::Done(applied) => Ok(Round::Done(*applied)),
+                writer::Written::Again => Ok(Round::Again),
+                writer::Written::Failed(e) => Err(e),
             }
         })
     }
@@ -694,9 +686,14 @@ impl Service {
         let request = serde_json::json!({"event": input.name, "data": input.data});
         let idempotency = idempotency_key.map(|key| Idempotency { key, request: &request });
         let recorded = Input::Event { event: input.clone() };
-        self.change(&key.into(), idempotency, false, &recorded, |a, o, now, hooks| {
-            engine::apply(&a.workflow, o, input, now, hooks)
-        })
+        let event = input.clone();
+        self.change(
+            &key.into(),
+            idempotency,
+            false,
+            &recorded,
+            Arc::new(move |a, o, now, hooks| engine::apply(&a.workflow, o, &event, now, hooks)),
+        )
         .await
     }
 
@@ -707,9 +704,14 @@ impl Service {
         input: &FulfillmentActionInput,
     ) -> Result<Applied, ServiceError> {
         let recorded = Input::AddAction { action: input.clone() };
-        self.change(&key.into(), None, true, &recorded, |a, o, now, _| {
-            engine::add_fulfillment_action(&a.workflow, o, input, now)
-        })
+        let action = input.clone();
+        self.change(
+            &key.into(),
+            None,
+            true,
+            &recorded,
+            Arc::new(move |a, o, now, _| engine::add_fulfillment_action(&a.workflow, o, &action, now)),
+        )
         .await
     }
 
@@ -721,9 +723,14 @@ impl Service {
         input: &FulfillmentActionInput,
     ) -> Result<Applied, ServiceError> {
         let recorded = Input::EditAction { n, action: input.clone() };
-        self.change(&key.into(), None, true, &recorded, |a, o, now, _| {
-            engine::edit_fulfillment_action(&a.workflow, o, n, input, now)
-        })
+        let action = input.clone();
+        self.change(
+            &key.into(),
+            None,
+            true,
+            &recorded,
+            Arc::new(move |a, o, now, _| engine::edit_fulfillment_action(&a.workflow, o, n, &action, now)),
+        )
         .await
     }
 
@@ -734,18 +741,28 @@ impl Service {
         input: &AssignInput,
     ) -> Result<Applied, ServiceError> {
         let recorded = Input::Assign { assign: input.clone() };
-        self.change(&key.into(), None, false, &recorded, |a, o, now, _| {
-            engine::assign(&a.workflow, o, input, now)
-        })
+        let assign = input.clone();
+        self.change(
+            &key.into(),
+            None,
+            false,
+            &recorded,
+            Arc::new(move |a, o, now, _| engine::assign(&a.workflow, o, &assign, now)),
+        )
         .await
     }
 
     /// Queues a free-form email about an order (the outbox sends it) and records it.
     pub async fn email(&self, key: impl Into<OrderKey>, input: &EmailInput) -> Result<Applied, ServiceError> {
         let recorded = Input::Email { email: input.clone() };
-        self.change(&key.into(), None, false, &recorded, |a, o, now, _| {
-            engine::email(&a.workflow, o, input, now)
-        })
+        let email = input.clone();
+        self.change(
+            &key.into(),
+            None,
+            false,
+            &recorded,
+            Arc::new(move |a, o, now, _| engine::email(&a.workflow, o, &email, now)),
+        )
         .await
     }
 
@@ -1198,36 +1215,27 @@ async fn record(
     tx.record_input(order, now, recorded.input, &outcome, workflow_version).await
 }
 
-/// Writes a change decided on `before` and what its answer is (see [`Service::change`]).
-#[expect(clippy::too_many_arguments, reason = "one call site; the parts of one change")]
-async fn write(
-    tx: &mut Tx,
-    before: &Order,
-    decision: &Decision,
-    active: &Active,
-    now: Time,
-    idempotency: Option<Idempotency<'_>>,
-    whole_history: bool,
-    recorded: Recorded<'_>,
+/// The first answer saved under an idempotency key, given again: marked `replayed`; refused
+/// when the key was used for another request.
+fn replayed(
+    first: serde_json::Value,
+    key: &str,
+    request: &serde_json::Value,
 ) -> Result<Applied, ServiceError> {
-    tx.update_order_from(before, decision, active.version, now).await?;
-    record(tx, before.id, decision, now, active.version, recorded).await?;
-    let history = if whole_history { tx.history(before.id).await? } else { tx.written_history(before.id) };
-    let mut applied = Applied {
-        order: stored(decision.order.clone(), before, active),
-        steps: decision.steps.clone(),
-        history,
-        at: Some(now),
-        replayed: false,
-        request: None,
-    };
-    if let Some(i) = idempotency {
-        applied.request = Some(i.request.clone());
-        let json = serde_json::to_value(&applied).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        tx.save_idempotent_result(before.id, i.key, &json, now).await?;
-        applied.request = None;
+    let mut first: Applied = serde_json::from_value(first).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    if first.request.as_ref().is_some_and(|r| r != request) {
+        let was = first.request.as_ref().and_then(|r| r["event"].as_str()).unwrap_or("?");
+        return Err(ServiceError::Rejected(Rejection::new(
+            RejectionCode::IdempotencyConflict,
+            format!(
+                "idempotency key `{key}` was used before for another request (event `{was}`): \
+                 use a new key for a new request"
+            ),
+        )));
     }
-    Ok(applied)
+    first.replayed = true;
+    first.request = None;
+    Ok(first)
 }
 
 /// Whether deciding for an order of this workflow may run hooks.

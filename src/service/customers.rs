@@ -268,9 +268,16 @@ impl Service {
     ) -> Result<Applied, ServiceError> {
         let customer = customer.as_customer();
         let recorded = Input::LinkCustomer { customer: customer.clone(), actor: actor.map(str::to_string) };
-        self.change(key, None, true, &recorded, |a, o, now, hooks| {
-            engine::link_customer(&a.workflow, o, &customer, now, actor, hooks)
-        })
+        let actor = actor.map(str::to_string);
+        self.change(
+            key,
+            None,
+            true,
+            &recorded,
+            std::sync::Arc::new(move |a, o, now, hooks| {
+                engine::link_customer(&a.workflow, o, &customer, now, actor.as_deref(), hooks)
+            }),
+        )
         .await
     }
 

@@ -215,7 +215,7 @@ fn unknown_keys_get_a_did_you_mean() {
     );
     assert_eq!(
         error("colour = true"),
-        "orderly.toml:1:1: unknown key `colour`; the keys are `database_url`, `bind`, `workflows`, \
+        "orderly.toml:1:1: unknown key `colour`; the keys are `database_url`, `sqlite_synchronous`, `bind`, `workflows`, \
          `body_limit`, `log_format`, `log_level`, `track_per_minute`, `track_name`, `track_logo_url`, `track_stylesheet`, `trusted_proxies`, `timer_interval_ms`, \
          `reload_debounce_ms`, `watch`, `shutdown_grace_seconds`, `max_connections`, `header_read_timeout_ms`, \
          `body_read_timeout_ms`, `max_header_size`, `session_hours`, `secure_cookies`, `tokens`, `users`, `roles`, `webhooks`, `delivery`, `email`"
@@ -604,4 +604,22 @@ fn trusted_proxies_are_addresses_or_networks() {
         e.contains("`trusted_proxies` must list addresses or networks") && e.contains("10.0.0.0/33"),
         "{e}"
     );
+}
+
+/// SQLite is durable by default (`full`: an answered write survives a power failure); `normal`
+/// is a choice, from the file or the environment; anything else says what is accepted.
+#[test]
+fn sqlite_synchronous_is_full_unless_chosen() {
+    use orderly::store::Synchronous;
+    assert_eq!(parse("").expect("valid").sqlite_synchronous, Synchronous::Full);
+    assert_eq!(
+        parse("sqlite_synchronous = \"NORMAL\"").expect("valid").sqlite_synchronous,
+        Synchronous::Normal
+    );
+    let c =
+        Config::from_toml("", Path::new("orderly.toml"), env(&[("ORDERLY_SQLITE_SYNCHRONOUS", "normal")]))
+            .expect("valid");
+    assert_eq!(c.sqlite_synchronous, Synchronous::Normal);
+    let e = error("sqlite_synchronous = \"off\"");
+    assert!(e.starts_with("orderly.toml:1:") && e.contains("must be `full`"), "{e}");
 }

@@ -730,3 +730,103 @@ async fn race(services: &[Arc<Service>], inputs: Vec<NewOrder>) -> Vec<orderly::
     }
     created
 }
+
+/// The writer writes the changes queued together in one transaction; one change that fails
+/// there (a row the database refuses: here a trigger standing for any constraint), or that is
+/// refused once the batch's earlier change to its order is applied (a conflict), leaves every
+/// other change of the batch applied and answered, and writes nothing of its own.
+#[tokio::test]
+async fn one_failing_change_in_a_batch_fails_alone() {
+    support::on_both_at("one_failing_change_in_a_batch_fails_alone", |store, url| async move {
+        let (s, _) = service(store.clone()).await;
+        let s = Arc::new(s);
+        let mut numbers = Vec::new();
+        for _ in 0..5 {
+            numbers.push(s.create_order(&order("check", "pending", 4)).await.expect("created").order.number);
+        }
+        let [blocker, ok1, ok2, poisoned, paid_twice] = <[String; 5]>::try_from(numbers).expect("five");
+        // The database refuses a history row whose note says "poison".
+        let poison: &[&str] = if url.starts_with("sqlite") {
+            &["CREATE TRIGGER poison BEFORE INSERT ON order_history WHEN NEW.detail LIKE '%poison%' \
+               BEGIN SELECT RAISE(ABORT, 'poisoned row'); END"]
+        } else {
+            &[
+                "CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN IF NEW.detail LIKE '%poison%' THEN \
+                 RAISE EXCEPTION 'poisoned row'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER poison BEFORE INSERT ON order_history FOR EACH ROW EXECUTE FUNCTION poison()",
+            ]
+        };
+        {
+            use sqlx::{Connection, Executor};
+            let mut raw = sqlx::AnyConnection::connect(&url).await.expect("a second connection");
+            for sql in poison {
+                raw.execute(*sql).await.expect("the trigger is made");
+            }
+            raw.close().await.expect("closed");
+        }
+        let before = snapshot(&s, &poisoned).await;
+
+        // Hold the writer on a first change (its order is locked, or the write turn taken), so
+        // that the next changes queue up behind it and are written together.
+        let blocker_id = s.order(&blocker).await.expect("order").id;
+        let mut hold = store.begin().await.expect("a transaction");
+        hold.order_for_update(blocker_id).await.expect("locked");
+        let send = |number: &String, name: &str, data: serde_json::Value| {
+            let (s, number, input) = (s.clone(), number.clone(), event(name, data));
+            tokio::spawn(async move { s.apply_event(&number, &input, None).await })
+        };
+        let first = send(&blocker, "note", serde_json::json!({"text": "first"}));
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let stats = s.write_stats();
+        let pay = serde_json::json!({"amount": "10.00", "outcome": "approved"});
+        let queued = vec![
+            send(&ok1, "note", serde_json::json!({"text": "one"})),
+            send(&poisoned, "note", serde_json::json!({"text": "poison"})),
+            send(&paid_twice, "payment_received", pay.clone()),
+            send(&paid_twice, "payment_received", pay),
+            send(&ok2, "note", serde_json::json!({"text": "two"})),
+        ];
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        drop(hold);
+        first.await.expect("joined").expect("the first change is written");
+        let mut answers = Vec::new();
+        for q in queued {
+            answers.push(q.await.expect("joined"));
+        }
+        let after = s.write_stats();
+        assert_eq!(after.batches - stats.batches, 1, "the five queued changes went in one batch: {after:?}");
+        assert_eq!(after.changes - stats.changes, 5, "{after:?}");
+        assert_eq!(after.split - stats.split, 1, "the failed batch was split: {after:?}");
+
+        let [one, bad, pay1, pay2, two] = <[_; 5]>::try_from(answers).expect("five answers");
+        for (answer, number, text) in [(one, &ok1, "one"), (two, &ok2, "two")] {
+            let applied = answer.unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(applied.order.version, 2);
+            assert!(applied.history.iter().any(|h| h.entry.detail["note"] == text), "{:?}", applied.history);
+            let o = s.order(number).await.expect("order");
+            assert_eq!(o.version, 2, "{text} is stored");
+            let h = s.store().history(o.id).await.expect("history");
+            assert_eq!(h.iter().filter(|h| h.entry.detail["note"] == text).count(), 1);
+        }
+        let e = bad.expect_err("the poisoned change fails");
+        assert!(matches!(e, ServiceError::Store(_)), "{e:?}");
+        assert_eq!(snapshot(&s, &poisoned).await, before, "the failed change wrote nothing");
+
+        // Two payments decided on the same unpaid order: the first pays it, the second is
+        // decided again on the paid order and refused.
+        // (Either may reach the writer first.)
+        let (paid, refused) = match (pay1, pay2) {
+            (Ok(paid), Err(refused)) | (Err(refused), Ok(paid)) => (paid, refused),
+            other => panic!("one payment applies and the other is refused: {other:?}"),
+        };
+        assert_eq!(paid.order.status, "paid");
+        assert!(matches!(refused, ServiceError::Rejected(ref r) if r.code == "no_transition"), "{refused:?}");
+        let o = s.order(&paid_twice).await.expect("order");
+        assert_eq!((o.status.as_str(), o.version), ("paid", 2));
+        assert!(
+            s.store().timers(o.id).await.expect("timers").is_empty(),
+            "leaving the status cancelled its timer"
+        );
+    })
+    .await;
+}

@@ -29,9 +29,20 @@ pub(crate) async fn insert(
     entries: &[HistoryEntry],
     workflow_version: i64,
 ) -> Result<Vec<StoredHistory>, StoreError> {
-    let mut stored = Vec::with_capacity(entries.len());
+    let rows: Vec<(OrderId, &HistoryEntry, i64)> =
+        entries.iter().map(|h| (order, h, workflow_version)).collect();
+    insert_rows(conn, &rows).await
+}
+
+/// Appends history rows, each `(order, entry, workflow version)`, of one or many orders;
+/// returns them as stored, in the order given.
+pub(crate) async fn insert_rows(
+    conn: &mut AnyConnection,
+    rows: &[(OrderId, &HistoryEntry, i64)],
+) -> Result<Vec<StoredHistory>, StoreError> {
+    let mut stored = Vec::with_capacity(rows.len());
     // One statement per chunk of rows: a round trip per row would dominate short transactions.
-    for chunk in entries.chunks(50) {
+    for chunk in rows.chunks(500) {
         let mut sql = String::from(
             "INSERT INTO order_history (order_id, at, kind, event, from_status, to_status, actor, workflow_version, detail) VALUES ",
         );
@@ -55,16 +66,16 @@ pub(crate) async fn insert(
         }
         sql.push_str(" RETURNING id");
         let mut q = sqlx::query(&sql);
-        for h in chunk {
+        for (order, h, workflow_version) in chunk {
             q = q
-                .bind(order)
+                .bind(*order)
                 .bind(encode::time(h.at))
                 .bind(h.kind.as_str())
                 .bind(h.event.as_deref())
                 .bind(h.from_status.as_deref())
                 .bind(h.to_status.as_deref())
                 .bind(h.actor.as_deref())
-                .bind(workflow_version)
+                .bind(*workflow_version)
                 .bind(encode::json("history detail", &h.detail)?);
         }
         // One sequence hands out the ids in the order the rows are written: sorted, they
@@ -79,10 +90,10 @@ pub(crate) async fn insert(
                 ids.len()
             )));
         }
-        stored.extend(ids.into_iter().zip(chunk).map(|(id, entry)| StoredHistory {
+        stored.extend(ids.into_iter().zip(chunk).map(|(id, (_, entry, workflow_version))| StoredHistory {
             id,
-            workflow_version,
-            entry: entry.clone(),
+            workflow_version: *workflow_version,
+            entry: (*entry).clone(),
         }));
     }
     Ok(stored)

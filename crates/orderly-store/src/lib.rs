@@ -30,6 +30,7 @@
 use orderly_engine::{engine, order};
 
 mod baseline;
+mod batch;
 mod customer_book;
 mod customers;
 mod encode;
@@ -48,6 +49,7 @@ mod timers;
 mod tx;
 mod workflows;
 
+pub use batch::{InputWrite, OrderWrite};
 pub use customer_book::{CustomerDetail, CustomerOrder, CustomerSummary};
 pub use customers::{CustomerMatch, MatchedCustomer};
 pub use error::StoreError;
@@ -84,12 +86,47 @@ pub enum Backend {
 /// behind others.
 const SQLITE_BUSY: std::time::Duration = std::time::Duration::from_secs(5);
 
-const SQLITE_PRAGMAS: &[&str] = &[
-    "PRAGMA busy_timeout = 5000",
-    "PRAGMA journal_mode = WAL",
-    "PRAGMA synchronous = NORMAL",
-    "PRAGMA foreign_keys = ON",
-];
+const SQLITE_PRAGMAS: &[&str] =
+    &["PRAGMA busy_timeout = 5000", "PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON"];
+
+/// How hard SQLite works to keep a commit through a power failure (`PRAGMA synchronous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// Every commit is on the disk before it is acknowledged (an `fsync` of the WAL per
+    /// commit): what an acknowledgement means in orderly. The default.
+    #[default]
+    Full,
+    /// The WAL is synced at checkpoints only: faster, and the database stays consistent, but
+    /// the last commits before a power failure or an operating-system crash can be lost (a
+    /// crash of orderly alone loses nothing). For data that can be sent again.
+    Normal,
+}
+
+impl Synchronous {
+    /// The setting's name in the configuration (`full`, `normal`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Synchronous::Full => "full",
+            Synchronous::Normal => "normal",
+        }
+    }
+
+    /// The setting named `text` (`full` or `normal`, any case).
+    pub fn parse(text: &str) -> Option<Synchronous> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "full" => Some(Synchronous::Full),
+            "normal" => Some(Synchronous::Normal),
+            _ => None,
+        }
+    }
+
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Full => "PRAGMA synchronous = FULL",
+            Synchronous::Normal => "PRAGMA synchronous = NORMAL",
+        }
+    }
+}
 
 /// Connections per pool for a SQLite file and for PostgreSQL.
 const SQLITE_POOL: u32 = 8;
@@ -109,11 +146,18 @@ pub struct ConnectOptions {
     /// whole `PRAGMA` (`PRAGMA max_page_count = 300` caps the file's size: what tests fill the
     /// database with). Ignored on PostgreSQL. Trusted text: never build one from user input.
     pub sqlite_pragmas: Vec<String>,
+    /// SQLite's `synchronous`: [`Synchronous::Full`] by default, so that an acknowledged write
+    /// survives a power failure. Ignored on PostgreSQL (whose own `synchronous_commit` rules).
+    pub synchronous: Synchronous,
 }
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        ConnectOptions { acquire_timeout: ACQUIRE_TIMEOUT, sqlite_pragmas: Vec::new() }
+        ConnectOptions {
+            acquire_timeout: ACQUIRE_TIMEOUT,
+            sqlite_pragmas: Vec::new(),
+            synchronous: Synchronous::Full,
+        }
     }
 }
 
@@ -135,8 +179,8 @@ impl Store {
     ///
     /// URLs: `sqlite://path` (the file is created if missing), `sqlite::memory:` (a private
     /// database held by a single connection, so every query sees it), `postgres://...` (or
-    /// `postgresql://`). SQLite connections run in WAL mode with `synchronous = NORMAL`,
-    /// `foreign_keys = ON` and `busy_timeout = 5000`.
+    /// `postgresql://`). SQLite connections run in WAL mode with `synchronous = FULL` (see
+    /// [`Synchronous`]), `foreign_keys = ON` and `busy_timeout = 5000`.
     ///
     /// A database that does not answer within [`ACQUIRE_TIMEOUT`] is
     /// [`StoreError::Unavailable`].
@@ -160,12 +204,14 @@ impl Store {
         let options = options
             .acquire_timeout(settings.acquire_timeout)
             .after_release(move |conn, _meta| Box::pin(health::reusable(conn, backend)));
+        let sync = settings.synchronous.pragma();
         let extra = Arc::new(settings.sqlite_pragmas);
         let options = match backend {
             Backend::Sqlite => options.after_connect(move |conn, _meta| {
                 let extra = extra.clone();
                 Box::pin(async move {
-                    for pragma in SQLITE_PRAGMAS.iter().copied().chain(extra.iter().map(String::as_str)) {
+                    let ours = SQLITE_PRAGMAS.iter().copied().chain([sync]);
+                    for pragma in ours.chain(extra.iter().map(String::as_str)) {
                         sqlx::query(pragma).execute(&mut *conn).await?;
                     }
                     Ok(())
@@ -282,6 +328,25 @@ mod tests {
         assert_eq!(b, Backend::Postgres);
         assert!(matches!(parse_url("mysql://h/db"), Err(StoreError::BadUrl(_))));
         assert!(matches!(parse_url("sqlite://"), Err(StoreError::BadUrl(_))));
+    }
+
+    /// Every SQLite connection syncs each commit (`synchronous = FULL`, 2) unless `normal` (1)
+    /// was chosen.
+    #[tokio::test]
+    async fn sqlite_commits_are_durable_by_default() {
+        let dir = std::env::temp_dir().join(format!("orderly-sync-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, options, want) in [
+            ("full.db", ConnectOptions::default(), 2),
+            ("normal.db", ConnectOptions { synchronous: Synchronous::Normal, ..Default::default() }, 1),
+        ] {
+            let url = format!("sqlite://{}", dir.join(name).display());
+            let store = Store::connect_with(&url, options).await.unwrap();
+            let got: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&store.pool).await.unwrap();
+            assert_eq!(got, want, "{name}");
+            store.close().await;
+        }
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     /// Rows that do not decode are reported as corrupt, naming what is wrong, never a panic.

@@ -144,7 +144,7 @@ fn unknown_count() -> usize {
     usize::MAX
 }
 
-fn body(o: &Order) -> Result<String, StoreError> {
+pub(crate) fn body(o: &Order) -> Result<String, StoreError> {
     encode::json(
         "order body",
         &BodyOut {
@@ -370,7 +370,7 @@ fn same_row(a: &Order, b: &Order) -> bool {
 /// Writes only what changed between `before` and `o`: changed lines updated in place, new
 /// shipments and fulfillment actions appended, changed actions updated. Falls back to replacing
 /// everything when the shapes differ.
-async fn write_changed_parts(
+pub(crate) async fn write_changed_parts(
     conn: &mut AnyConnection,
     id: OrderId,
     before: &Order,
@@ -548,6 +548,19 @@ impl Store {
         };
         tx.commit().await?;
         Ok(order)
+    }
+
+    /// The order `key` names, read for deciding outside any write: the row first, then its
+    /// lines, shipments and fulfillment actions, on one connection without a transaction
+    /// (one statement fewer each way than [`Store::find_order`]). The parts may be newer than
+    /// the row, never older; a write of a decision made on it checks the row's version, which
+    /// every change of a part moves, so a mixed read is caught there and decided again.
+    pub async fn order_snapshot(&self, key: &OrderKey) -> Result<Option<Order>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(match key {
+            OrderKey::Id(id) => by_id(&mut conn, *id, false).await?,
+            OrderKey::Number(n) => by_number(&mut conn, n).await?,
+        })
     }
 
     /// The order with this number, exactly as given (never read as an id).

@@ -29,6 +29,24 @@ impl std::fmt::Debug for Tx {
     }
 }
 
+impl super::Store {
+    /// The result saved under this idempotency key for this order, if any (read outside any
+    /// write; the writer checks again in its transaction).
+    pub async fn idempotent_result(
+        &self,
+        order: OrderId,
+        key: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let row =
+            sqlx::query("SELECT result FROM idempotency_keys WHERE order_id = $1 AND idempotency_key = $2")
+                .bind(order)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|row| get_json(&row, "result")).transpose()
+    }
+}
+
 impl Tx {
     pub(super) fn new(
         tx: Transaction<'static, Any>,

@@ -1,0 +1,358 @@
+//! Many decided inputs written in one transaction with a few set-based statements per table:
+//! what the service's writer commits at once (group commit).
+//!
+//! A batch is a list of inputs, each already decided on the order as it stood before it (the
+//! writer chains two inputs for one order), and one final state per order. The writes, whatever
+//! the batch's size: one `UPDATE orders ... FROM (VALUES ...)` checking every order's version,
+//! one multi-row `INSERT` each into `order_history`, `order_inputs`, `outbox` and `timers`, one
+//! `DELETE` for the timers the inputs cancel, one `INSERT` of idempotency keys; only an order
+//! whose lines, shipments or fulfillment actions changed costs statements of its own.
+//!
+//! Every statement binds its values; rows go in chunks under the databases' limits on bound
+//! parameters (SQLite 32,766, PostgreSQL 65,535).
+
+use super::encode::{self, get_i64, get_json, get_str};
+use super::{history, orders, Backend, StoreError, StoredHistory, Tx};
+use crate::engine::{HistoryEntry, OutboxMessage, TimerCancel, TimerStart};
+use crate::order::{Order, OrderId, Time};
+use orderly_engine::replay::{Input, Outcome};
+use std::collections::HashMap;
+
+/// Rows per multi-row statement: the widest row binds 18 values, so a chunk stays far under
+/// both databases' limits on parameters.
+const CHUNK: usize = 500;
+
+/// One order a batch changes.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderWrite<'a> {
+    /// The order as stored when the batch began: its version is checked, and its lines,
+    /// shipments and fulfillment actions are compared with `after`'s.
+    pub before: &'a Order,
+    /// The order once every input of the batch for it is applied.
+    pub after: &'a Order,
+    /// The version it gets: `before.version` plus the inputs applied to it.
+    pub version: i64,
+    /// The workflow version the last input ran under.
+    pub workflow_version: i64,
+    /// Its `updated_at`.
+    pub at: Time,
+}
+
+/// One input a batch applies, in the order applied.
+#[derive(Debug, Clone, Copy)]
+pub struct InputWrite<'a> {
+    /// Its order.
+    pub order: OrderId,
+    /// When it was applied.
+    pub at: Time,
+    /// The workflow version it ran under.
+    pub workflow_version: i64,
+    /// The history rows it appends.
+    pub history: &'a [HistoryEntry],
+    /// The timers it cancels: those stored before it (the batch's earlier inputs included).
+    pub timer_cancels: &'a [TimerCancel],
+    /// The timers it starts.
+    pub timer_starts: &'a [TimerStart],
+    /// The messages it queues.
+    pub outbox: &'a [OutboxMessage],
+    /// The input as recorded for replay, and what it came to.
+    pub input: &'a Input,
+    /// What it came to.
+    pub outcome: &'a Outcome,
+}
+
+/// `(?, ?, ...), (?, ?, ...)`: `rows` rows of `cols` placeholders, numbered from `$1`.
+fn placeholders(rows: usize, cols: usize) -> String {
+    let mut sql = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(r * cols + c + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+impl Tx {
+    /// The versions of these orders as this transaction sees them; on PostgreSQL each row is
+    /// locked (`FOR UPDATE`) in the order of the ids, so that batches of several processes
+    /// never wait on each other in a circle. An id with no order is missing from the answer.
+    pub async fn lock_versions(&mut self, ids: &[OrderId]) -> Result<HashMap<OrderId, i64>, StoreError> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let lock = match self.backend() {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        };
+        let mut versions = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let list = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+            let sql = format!("SELECT id, version FROM orders WHERE id IN ({list}) ORDER BY id{lock}");
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for row in q.fetch_all(self.conn()).await? {
+                versions.insert(get_i64(&row, "id")?, get_i64(&row, "version")?);
+            }
+        }
+        Ok(versions)
+    }
+
+    /// The results saved under these idempotency keys, by order and key (those not saved are
+    /// missing from the answer).
+    pub async fn idempotent_results(
+        &mut self,
+        keys: &[(OrderId, &str)],
+    ) -> Result<HashMap<(OrderId, String), serde_json::Value>, StoreError> {
+        let mut found = HashMap::new();
+        for chunk in keys.chunks(CHUNK) {
+            let terms = (0..chunk.len())
+                .map(|i| format!("(order_id = ${} AND idempotency_key = ${})", 2 * i + 1, 2 * i + 2))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            let sql = format!("SELECT order_id, idempotency_key, result FROM idempotency_keys WHERE {terms}");
+            let mut q = sqlx::query(&sql);
+            for (order, key) in chunk {
+                q = q.bind(*order).bind(*key);
+            }
+            for row in q.fetch_all(self.conn()).await? {
+                let key = (get_i64(&row, "order_id")?, get_str(&row, "idempotency_key")?);
+                found.insert(key, get_json(&row, "result")?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Writes a batch: every order's row (checked against `before.version`: a version that
+    /// moved is [`StoreError::Conflict`], and the caller drops the transaction), the parts
+    /// that changed, and every input's history, timers, messages and record. Returns each
+    /// input's history rows as stored (with their ids), in the order of `inputs`.
+    pub async fn write_batch(
+        &mut self,
+        orders: &[OrderWrite<'_>],
+        inputs: &[InputWrite<'_>],
+    ) -> Result<Vec<Vec<StoredHistory>>, StoreError> {
+        self.update_orders(orders).await?;
+        for o in orders {
+            orders::write_changed_parts(self.conn(), o.after.id, o.before, o.after).await?;
+        }
+        // History: one statement for every input's rows; the answer splits them back.
+        let rows: Vec<(OrderId, &HistoryEntry, i64)> = inputs
+            .iter()
+            .flat_map(|i| i.history.iter().map(move |h| (i.order, h, i.workflow_version)))
+            .collect();
+        let mut stored = history::insert_rows(self.conn(), &rows).await?.into_iter();
+        let mut written = Vec::with_capacity(inputs.len());
+        for i in inputs {
+            let mine: Vec<StoredHistory> = stored.by_ref().take(i.history.len()).collect();
+            self.wrote(i.order, mine.clone());
+            written.push(mine);
+        }
+        self.write_timers(inputs).await?;
+        self.insert_outbox(inputs).await?;
+        self.insert_inputs(inputs).await?;
+        Ok(written)
+    }
+
+    /// Saves the results of inputs applied under idempotency keys: `(order, key, result, when)`.
+    /// A key saved already is [`StoreError::Conflict`] (see [`Tx::save_idempotent_result`]).
+    pub async fn save_idempotent_results(
+        &mut self,
+        results: &[(OrderId, &str, serde_json::Value, Time)],
+    ) -> Result<(), StoreError> {
+        for chunk in results.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO idempotency_keys (order_id, idempotency_key, result, created_at) VALUES {}",
+                placeholders(chunk.len(), 4)
+            );
+            let mut q = sqlx::query(&sql);
+            for (order, key, result, at) in chunk {
+                q = q
+                    .bind(*order)
+                    .bind(*key)
+                    .bind(encode::json("idempotent result", result)?)
+                    .bind(encode::time(*at));
+            }
+            match q.execute(self.conn()).await {
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(match StoreError::from(e) {
+                        StoreError::Duplicate(_) => StoreError::Conflict,
+                        e => e,
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One `UPDATE ... FROM (VALUES ...)` for every order's row, each checked against the
+    /// version it had.
+    async fn update_orders(&mut self, orders: &[OrderWrite<'_>]) -> Result<(), StoreError> {
+        for chunk in orders.chunks(CHUNK) {
+            let sql = format!(
+                "UPDATE orders SET workflow = v.column2, workflow_version = v.column3, channel = v.column4, \
+                 mode = v.column5, external_id = v.column6, status = v.column7, status_since = v.column8, \
+                 customer_id = v.column9, body = v.column10, flags = v.column11, queue = v.column12, \
+                 assignee = v.column13, version = v.column14, lock_holder = v.column15, \
+                 lock_expires_at = v.column16, updated_at = v.column17 \
+                 FROM (VALUES {}) AS v WHERE orders.id = v.column1 AND orders.version = v.column18",
+                placeholders(chunk.len(), 18)
+            );
+            let mut q = sqlx::query(&sql);
+            for w in chunk {
+                let o = w.after;
+                q = q
+                    .bind(o.id)
+                    .bind(o.workflow.as_str())
+                    .bind(w.workflow_version)
+                    .bind(o.channel.as_str())
+                    .bind(o.mode.as_deref())
+                    .bind(o.external_id.as_deref())
+                    .bind(o.status.as_str())
+                    .bind(encode::time(o.status_since))
+                    .bind(o.customer.id)
+                    .bind(orders::body(o)?)
+                    .bind(encode::flags(&o.flags))
+                    .bind(o.queue.as_deref())
+                    .bind(o.assignee.as_deref())
+                    .bind(w.version)
+                    .bind(o.lock.as_ref().map(|l| l.holder.as_str()))
+                    .bind(o.lock.as_ref().map(|l| encode::time(l.expires_at)))
+                    .bind(encode::time(w.at))
+                    .bind(w.before.version);
+            }
+            let done = q.execute(self.conn()).await?;
+            if done.rows_affected() != chunk.len() as u64 {
+                return Err(StoreError::Conflict);
+            }
+        }
+        Ok(())
+    }
+
+    /// The inputs' timer changes, in their order: a cancel takes the matching timers stored
+    /// before the batch (one `DELETE`) and those an earlier input of the batch started (never
+    /// written); the starts left are written together.
+    async fn write_timers(&mut self, inputs: &[InputWrite<'_>]) -> Result<(), StoreError> {
+        let mut cancels: Vec<(OrderId, &TimerCancel)> = Vec::new();
+        let mut starts: Vec<(OrderId, &TimerStart, Time)> = Vec::new();
+        for i in inputs {
+            for c in i.timer_cancels {
+                starts.retain(|(o, t, _)| {
+                    *o != i.order
+                        || match c {
+                            TimerCancel::Status(s) => &t.status != s,
+                            TimerCancel::Name(n) => &t.name != n,
+                        }
+                });
+                cancels.push((i.order, c));
+            }
+            starts.extend(i.timer_starts.iter().map(|t| (i.order, t, i.at)));
+        }
+        for chunk in cancels.chunks(CHUNK) {
+            let terms = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, (_, c))| {
+                    let column = match c {
+                        TimerCancel::Status(_) => "status",
+                        TimerCancel::Name(_) => "name",
+                    };
+                    format!("(order_id = ${} AND {column} = ${})", 2 * i + 1, 2 * i + 2)
+                })
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            let sql = format!("DELETE FROM timers WHERE {terms}");
+            let mut q = sqlx::query(&sql);
+            for (order, c) in chunk {
+                let (TimerCancel::Status(value) | TimerCancel::Name(value)) = c;
+                q = q.bind(*order).bind(value.as_str());
+            }
+            q.execute(self.conn()).await?;
+        }
+        for chunk in starts.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO timers (order_id, name, status, due_at, created_at) VALUES {}",
+                placeholders(chunk.len(), 5)
+            );
+            let mut q = sqlx::query(&sql);
+            for (order, t, at) in chunk {
+                q = q
+                    .bind(*order)
+                    .bind(t.name.as_str())
+                    .bind(t.status.as_str())
+                    .bind(encode::time(t.due_at))
+                    .bind(encode::time(*at));
+            }
+            q.execute(self.conn()).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_outbox(&mut self, inputs: &[InputWrite<'_>]) -> Result<(), StoreError> {
+        let messages: Vec<(OrderId, &OutboxMessage, Time)> =
+            inputs.iter().flat_map(|i| i.outbox.iter().map(move |m| (i.order, m, i.at))).collect();
+        for chunk in messages.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO outbox (order_id, kind, target, template, subject, hook, event, payload, state, \
+                 attempts, created_at, next_attempt_at) SELECT column1, column2, column3, column4, column5, \
+                 column6, column7, column8, 'pending', 0, column9, column9 FROM (VALUES {}) AS v",
+                placeholders(chunk.len(), 9)
+            );
+            let mut q = sqlx::query(&sql);
+            for (order, m, at) in chunk {
+                q = q
+                    .bind(*order)
+                    .bind(m.kind.as_str())
+                    .bind(m.target.as_str())
+                    .bind(m.template.as_deref())
+                    .bind(m.subject.as_deref())
+                    .bind(m.hook.as_deref())
+                    .bind(m.event.as_deref())
+                    .bind(encode::json("outbox payload", &m.payload)?)
+                    .bind(encode::time(*at));
+            }
+            q.execute(self.conn()).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_inputs(&mut self, inputs: &[InputWrite<'_>]) -> Result<(), StoreError> {
+        for chunk in inputs.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO order_inputs (order_id, at, kind, workflow_version, input, outcome) VALUES {}",
+                placeholders(chunk.len(), 6)
+            );
+            let mut q = sqlx::query(&sql);
+            for i in chunk {
+                q = q
+                    .bind(i.order)
+                    .bind(encode::time(i.at))
+                    .bind(i.input.kind())
+                    .bind(i.workflow_version)
+                    .bind(encode::json("recorded input", i.input)?)
+                    .bind(encode::json("recorded outcome", i.outcome)?);
+            }
+            q.execute(self.conn()).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholders;
+
+    #[test]
+    fn placeholders_number_rows_then_columns() {
+        assert_eq!(placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(placeholders(1, 1), "($1)");
+    }
+}

@@ -1,0 +1,570 @@
+//! The writer: changes to orders are decided outside, on a snapshot read without a write lock,
+//! and written here, many at once.
+//!
+//! One task per [`Service`](super::Service) takes whatever changes are queued (up to
+//! [`MAX_BATCH`], never waiting for more to come), and in one transaction: locks their orders'
+//! versions (PostgreSQL: `FOR UPDATE`, in id order), settles each change in arrival order
+//! ([`settle`]: kept as decided when its order is still the version it was decided on, decided
+//! again in place when it is not, chained when an earlier change of the batch moved the same
+//! order), writes them all with a few set-based statements per table
+//! ([`Tx::write_batch`](crate::store::Tx::write_batch)), commits once and only then answers
+//! each. On SQLite that one task is the database's only writer of changes in this process (it
+//! takes the store's write turn like every other writer), so the batch never waits in SQLite's
+//! busy handler; a commit costs one `fsync` however many changes it carries.
+//!
+//! One change's refusal or failure never fails the others: a refusal is settled before the
+//! writes, and a batch whose writes fail (a constraint, a corrupt row) is rolled back and its
+//! changes written again one at a time, so only the faulty one fails. A change decided with
+//! hooks is never decided again here (hooks do not run in the writer): if its order moved, its
+//! caller reads the order again and decides again ([`Written::Again`]).
+
+use super::{replayed, stored, Applied, ServiceError};
+use crate::engine::{Decision, Hooks, NewOrder, Rejection};
+use crate::order::{Order, OrderId, Time};
+use crate::registry::Active;
+use crate::store::{InputWrite, OrderKey, OrderWrite, Store, StoreError, StoredHistory};
+use orderly_engine::replay::{Input, Outcome};
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+
+/// What the writer has done since the service started: for the metrics and for tests that
+/// check that changes were written together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Transactions the writer tried (batches).
+    pub batches: u64,
+    /// Changes they carried.
+    pub changes: u64,
+    /// The most changes one batch carried.
+    pub largest: u64,
+    /// Batches whose writes failed and whose changes were then written one at a time.
+    pub split: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    batches: AtomicU64,
+    changes: AtomicU64,
+    largest: AtomicU64,
+    split: AtomicU64,
+}
+
+impl Counters {
+    fn batch(&self, size: usize) {
+        let size = size as u64;
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.changes.fetch_add(size, Ordering::Relaxed);
+        self.largest.fetch_max(size, Ordering::Relaxed);
+    }
+
+    fn read(&self) -> WriteStats {
+        WriteStats {
+            batches: self.batches.load(Ordering::Relaxed),
+            changes: self.changes.load(Ordering::Relaxed),
+            largest: self.largest.load(Ordering::Relaxed),
+            split: self.split.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The most changes one transaction carries.
+pub(crate) const MAX_BATCH: usize = 128;
+
+/// Changes waiting for the writer, at most (senders wait beyond it).
+const QUEUE: usize = 4096;
+
+/// How a change is decided: run again by the writer when its order moved since.
+pub(crate) type Decide =
+    Arc<dyn Fn(&Active, &Order, Time, &dyn Hooks) -> Result<Decision, Rejection> + Send + Sync>;
+
+/// One decided change to an existing order, on its way to the writer.
+pub(crate) struct Change {
+    /// The order it was decided on, as read.
+    pub before: Order,
+    /// The decision.
+    pub decision: Decision,
+    /// The workflow it was decided under.
+    pub active: Active,
+    /// When it was decided.
+    pub now: Time,
+    /// Related orders a hook asked for, decided (written with it, never decided again).
+    pub related: Vec<(Decision, i64, NewOrder)>,
+    /// How to decide again when the order moved: `None` when deciding runs hooks.
+    pub redecide: Option<Decide>,
+    /// The hooks it runs with.
+    pub hooks: Arc<dyn Hooks + Send>,
+    /// Its idempotency key and the request it stands for.
+    pub idempotency: Option<(String, serde_json::Value)>,
+    /// Whether its answer shows the order's whole history (else the rows it wrote).
+    pub whole_history: bool,
+    /// The input as recorded for replay.
+    pub input: Input,
+    /// The service's input gate, held until the change is written, so that a reload waits for
+    /// it even when its caller has gone.
+    pub _gate: tokio::sync::OwnedRwLockReadGuard<()>,
+}
+
+/// What the writer did with a change.
+#[derive(Debug)]
+pub(crate) enum Written {
+    /// Committed (or answered without a write: an idempotency key's first answer).
+    Done(Box<Applied>),
+    /// Its order moved and it cannot be decided again here, or the database refused the batch
+    /// for now: read again, decide again, send again.
+    Again,
+    /// Refused or failed; nothing of it was written.
+    Failed(ServiceError),
+}
+
+struct Job {
+    change: Change,
+    reply: oneshot::Sender<Written>,
+}
+
+/// The queue to the writer task, started on first use in the runtime of its first caller (and
+/// again if that runtime has gone).
+pub(crate) struct Writer {
+    store: Store,
+    queue: Mutex<Option<mpsc::Sender<Job>>>,
+    counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").finish_non_exhaustive()
+    }
+}
+
+impl Writer {
+    pub(crate) fn new(store: Store) -> Self {
+        Writer { store, queue: Mutex::new(None), counters: Arc::default() }
+    }
+
+    /// What the writer has done so far.
+    pub(crate) fn stats(&self) -> WriteStats {
+        self.counters.read()
+    }
+
+    /// Queues a change and waits for the writer's answer: after the commit that carried it.
+    pub(crate) async fn submit(&self, change: Change) -> Written {
+        let (reply, answer) = oneshot::channel();
+        let mut job = Job { change, reply };
+        // A queue whose task has gone (its runtime ended) is replaced once.
+        for _ in 0..2 {
+            match self.sender().send(job).await {
+                Ok(()) => {
+                    return answer.await.unwrap_or_else(|_| {
+                        Written::Failed(ServiceError::OutcomeUnknown("the writer stopped".into()))
+                    })
+                }
+                Err(mpsc::error::SendError(back)) => {
+                    job = back;
+                    *self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+                }
+            }
+        }
+        Written::Failed(ServiceError::Store(unavailable("the writer cannot be started")))
+    }
+
+    fn sender(&self) -> mpsc::Sender<Job> {
+        let mut queue = self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(s) = queue.as_ref().filter(|s| !s.is_closed()) {
+            return s.clone();
+        }
+        let (sender, receiver) = mpsc::channel(QUEUE);
+        tokio::spawn(run(self.store.clone(), receiver, self.counters.clone()));
+        *queue = Some(sender.clone());
+        sender
+    }
+}
+
+/// The writer task: a batch of whatever is queued, written, answered; until every sender is gone.
+async fn run(store: Store, mut queue: mpsc::Receiver<Job>, counters: Arc<Counters>) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        let batch = std::mem::take(&mut jobs);
+        let (changes, replies): (Vec<Change>, Vec<_>) =
+            batch.into_iter().map(|j| (j.change, j.reply)).unzip();
+        counters.batch(changes.len());
+        let answers = write(&store, &changes, &counters).await;
+        for (reply, answer) in replies.into_iter().zip(answers) {
+            // A caller that has gone no longer needs its answer; the change stands.
+            let _ = reply.send(answer);
+        }
+    }
+}
+
+/// Writes a batch; one answer per change, in order.
+async fn write(store: &Store, changes: &[Change], counters: &Counters) -> Vec<Written> {
+    match attempt(store, changes).await {
+        Ok(answers) => answers,
+        Err(e) => match e {
+            ServiceError::Store(StoreError::Conflict) => changes.iter().map(|_| Written::Again).collect(),
+            ServiceError::Store(StoreError::Unavailable(_)) => {
+                changes.iter().map(|_| Written::Failed(ServiceError::Store(share(&e)))).collect()
+            }
+            // Something in one change failed the batch: each alone, so only it fails.
+            e if changes.len() > 1 => {
+                tracing::debug!(
+                    error = %crate::logging::clean(&e.to_string()),
+                    changes = changes.len(),
+                    "a batch failed: writing its changes one at a time"
+                );
+                counters.split.fetch_add(1, Ordering::Relaxed);
+                let mut answers = Vec::with_capacity(changes.len());
+                for c in changes {
+                    answers.push(match attempt(store, std::slice::from_ref(c)).await {
+                        Ok(mut a) => a.pop().unwrap_or(Written::Again),
+                        Err(ServiceError::Store(StoreError::Conflict)) => Written::Again,
+                        Err(e) => Written::Failed(e),
+                    });
+                }
+                answers
+            }
+            e => vec![Written::Failed(e)],
+        },
+    }
+}
+
+/// A copy of a store error for every change of a failed batch.
+fn share(e: &ServiceError) -> StoreError {
+    match e {
+        ServiceError::Store(StoreError::Conflict) => StoreError::Conflict,
+        other => unavailable(&other.to_string()),
+    }
+}
+
+fn unavailable(why: &str) -> StoreError {
+    StoreError::Unavailable(sqlx::Error::Io(std::io::Error::other(why.to_string())))
+}
+
+/// What [`settle`] makes of a change on the order as it stands.
+#[derive(Debug)]
+pub(crate) enum Settled {
+    /// Write this decision.
+    Apply(Box<Decision>),
+    /// The order moved and the change cannot be decided again here.
+    Again,
+    /// Decided again, and refused now.
+    Refused(Rejection),
+}
+
+/// The pure step of the batch: the decision to write for `change` on the order as it stands
+/// now (`on`: as read, as an earlier change of the batch left it, or as read again in the
+/// writer's transaction). Kept when `on` is the version it was decided on; decided again when
+/// it can be; else sent back.
+pub(crate) fn settle(change: &Change, on: &Order) -> Settled {
+    if on.version == change.before.version {
+        return Settled::Apply(Box::new(change.decision.clone()));
+    }
+    match &change.redecide {
+        Some(decide) => match decide(&change.active, on, change.now, &*change.hooks) {
+            Ok(d) => Settled::Apply(Box::new(d)),
+            Err(r) => Settled::Refused(r),
+        },
+        None => Settled::Again,
+    }
+}
+
+/// One order of the batch: as stored at the start, and as its changes leave it.
+struct OrderState {
+    base: Order,
+    current: Order,
+    workflow_version: i64,
+    at: Time,
+    changed: bool,
+}
+
+/// A change the batch writes.
+struct Applying<'a> {
+    change: &'a Change,
+    /// Where its answer goes.
+    slot: usize,
+    decision: Decision,
+    outcome: Outcome,
+    after: Order,
+}
+
+/// One try at a batch, in one transaction. `Err`: nothing is written (the transaction is
+/// dropped); the caller decides whether to try the changes one at a time.
+async fn attempt(store: &Store, changes: &[Change]) -> Result<Vec<Written>, ServiceError> {
+    let mut tx = store.begin().await?;
+    let ids: Vec<OrderId> = changes.iter().map(|c| c.before.id).collect();
+    let versions = tx.lock_versions(&ids).await?;
+    let keys: Vec<(OrderId, &str)> = changes
+        .iter()
+        .filter_map(|c| c.idempotency.as_ref().map(|(k, _)| (c.before.id, k.as_str())))
+        .collect();
+    let saved = if keys.is_empty() { HashMap::new() } else { tx.idempotent_results(&keys).await? };
+
+    let mut answers: Vec<Option<Written>> = changes.iter().map(|_| None).collect();
+    let mut states: HashMap<OrderId, OrderState> = HashMap::new();
+    let mut order_ids: Vec<OrderId> = Vec::new();
+    let mut keys_seen: HashSet<(OrderId, &str)> = HashSet::new();
+    let mut applying: Vec<Applying<'_>> = Vec::new();
+    for (slot, (c, answer)) in changes.iter().zip(answers.iter_mut()).enumerate() {
+        let id = c.before.id;
+        if let Some((key, request)) = &c.idempotency {
+            if let Some(first) = saved.get(&(id, key.clone())) {
+                *answer = Some(match replayed(first.clone(), key, request) {
+                    Ok(a) => Written::Done(Box::new(a)),
+                    Err(e) => Written::Failed(e),
+                });
+                continue;
+            }
+            // The same key twice in one batch: the second waits for the first's answer.
+            if !keys_seen.insert((id, key.as_str())) {
+                *answer = Some(Written::Again);
+                continue;
+            }
+        }
+        let Some(&version) = versions.get(&id) else {
+            *answer = Some(Written::Failed(ServiceError::NotFound(OrderKey::Id(id))));
+            continue;
+        };
+        let state = match states.entry(id) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => {
+                let base = if version == c.before.version {
+                    c.before.clone()
+                } else {
+                    match tx.order_for_update(id).await? {
+                        Some(o) => o,
+                        None => {
+                            *answer = Some(Written::Failed(ServiceError::NotFound(OrderKey::Id(id))));
+                            continue;
+                        }
+                    }
+                };
+                order_ids.push(id);
+                v.insert(OrderState {
+                    current: base.clone(),
+                    base,
+                    workflow_version: c.active.version,
+                    at: c.now,
+                    changed: false,
+                })
+            }
+        };
+        let mut decision = match settle(c, &state.current) {
+            Settled::Apply(d) => *d,
+            Settled::Again => {
+                *answer = Some(Written::Again);
+                continue;
+            }
+            Settled::Refused(r) => {
+                *answer = Some(Written::Failed(ServiceError::Rejected(r)));
+                continue;
+            }
+        };
+        let related = if c.related.is_empty() {
+            Vec::new()
+        } else {
+            super::insert_related(&mut tx, &mut decision, c.related.clone(), c.now).await?
+        };
+        let after = stored(decision.order.clone(), &state.current, &c.active);
+        let mut outcome = Outcome::of(&decision);
+        outcome.related = related;
+        state.current = after.clone();
+        state.workflow_version = c.active.version;
+        state.at = c.now;
+        state.changed = true;
+        applying.push(Applying { change: c, slot, decision, outcome, after });
+    }
+
+    let order_writes: Vec<OrderWrite<'_>> = order_ids
+        .iter()
+        .filter_map(|id| states.get(id))
+        .filter(|s| s.changed)
+        .map(|s| OrderWrite {
+            before: &s.base,
+            after: &s.current,
+            version: s.current.version,
+            workflow_version: s.workflow_version,
+            at: s.at,
+        })
+        .collect();
+    let input_writes: Vec<InputWrite<'_>> = applying
+        .iter()
+        .map(|a| {
+            let c = a.change;
+            InputWrite {
+                order: c.before.id,
+                at: c.now,
+                workflow_version: c.active.version,
+                history: &a.decision.history,
+                timer_cancels: &a.decision.timer_cancels,
+                timer_starts: &a.decision.timer_starts,
+                outbox: &a.decision.outbox,
+                input: &c.input,
+                outcome: &a.outcome,
+            }
+        })
+        .collect();
+    let written = if input_writes.is_empty() {
+        Vec::new()
+    } else {
+        tx.write_batch(&order_writes, &input_writes).await?
+    };
+
+    let mut saves: Vec<(OrderId, &str, serde_json::Value, Time)> = Vec::new();
+    for (a, rows) in applying.iter().zip(written) {
+        let c = a.change;
+        let history = if c.whole_history { whole_history(&mut tx, c.before.id, &rows).await? } else { rows };
+        let mut applied = Applied {
+            order: a.after.clone(),
+            steps: a.decision.steps.clone(),
+            history,
+            at: Some(c.now),
+            replayed: false,
+            request: None,
+        };
+        if let Some((key, request)) = &c.idempotency {
+            applied.request = Some(request.clone());
+            let json = serde_json::to_value(&applied).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            saves.push((c.before.id, key.as_str(), json, c.now));
+            applied.request = None;
+        }
+        if let Some(slot) = answers.get_mut(a.slot) {
+            *slot = Some(Written::Done(Box::new(applied)));
+        }
+    }
+    if !saves.is_empty() {
+        tx.save_idempotent_results(&saves).await?;
+    }
+    let committed = if applying.is_empty() {
+        drop(tx);
+        Ok(())
+    } else {
+        tx.commit().await
+    };
+    Ok(answers
+        .into_iter()
+        .map(|a| match (a, &committed) {
+            (Some(Written::Done(applied)), Ok(())) => Written::Done(applied),
+            (Some(Written::Done(applied)), Err(_)) if applied.replayed => Written::Done(applied),
+            (Some(Written::Done(_)), Err(StoreError::Conflict)) => Written::Again,
+            (Some(Written::Done(_)), Err(e)) => Written::Failed(ServiceError::OutcomeUnknown(e.to_string())),
+            (Some(other), _) => other,
+            (None, _) => Written::Again,
+        })
+        .collect())
+}
+
+/// The order's whole history as the transaction sees it, up to the last row this change wrote
+/// (a later change of the same batch is not part of its answer).
+async fn whole_history(
+    tx: &mut crate::store::Tx,
+    order: OrderId,
+    mine: &[StoredHistory],
+) -> Result<Vec<StoredHistory>, StoreError> {
+    let mut all = tx.history(order).await?;
+    if let Some(last) = mine.last().map(|h| h.id) {
+        all.retain(|h| h.id <= last);
+    }
+    Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The batch's pure step: a change decided on the version it meets is kept; one that meets
+    //! a newer version (another process's write, or an earlier change of the same batch) is
+    //! decided again on it, or sent back when deciding runs hooks.
+
+    use super::*;
+    use crate::check::{compile, Context};
+    use crate::engine::{self, EventInput, NoHooks};
+
+    const FLOW: &str = r#"
+workflow w
+status open "Open"
+status closed "Closed" final
+event close
+event remark
+channel web { start in open }
+on close from open go to closed
+on remark from open stay { note "remarked" }
+"#;
+
+    fn open_order() -> (Active, Order) {
+        let out = compile(FLOW, &Context::default());
+        let workflow = out.workflow.unwrap_or_else(|| panic!("{:?}", out.diagnostics));
+        let active =
+            Active { workflow: Arc::new(workflow), version: 1, hash: String::new(), path: "w.flow".into() };
+        let input: engine::NewOrder = serde_json::from_value(serde_json::json!({
+            "channel": "web",
+            "customer": {"email": "a@b.c"},
+            "lines": [{"sku": "A", "qty": 1, "unit_price": "10.00"}],
+        }))
+        .unwrap();
+        let now = chrono::Utc::now();
+        let mut order =
+            engine::create(&active.workflow, &input, Default::default(), false, now, &NoHooks).unwrap().order;
+        order.id = 1;
+        order.version = 1;
+        (active, order)
+    }
+
+    fn change(active: &Active, order: &Order, event: &str) -> Change {
+        let input = EventInput { name: event.into(), ..Default::default() };
+        let recorded = Input::Event { event: input.clone() };
+        let now = chrono::Utc::now();
+        let decision = engine::apply(&active.workflow, order, &input, now, &NoHooks).unwrap();
+        let decide: Decide = Arc::new(move |a: &Active, o: &Order, now, hooks: &dyn Hooks| {
+            engine::apply(&a.workflow, o, &input, now, hooks)
+        });
+        Change {
+            before: order.clone(),
+            decision,
+            active: active.clone(),
+            now,
+            related: Vec::new(),
+            redecide: Some(decide),
+            hooks: Arc::new(NoHooks),
+            idempotency: None,
+            whole_history: false,
+            input: recorded,
+            _gate: Arc::new(tokio::sync::RwLock::new(())).try_read_owned().unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_change_on_the_version_it_was_decided_on_is_kept() {
+        let (active, order) = open_order();
+        let c = change(&active, &order, "remark");
+        match settle(&c, &order) {
+            Settled::Apply(d) => assert_eq!(d.history, c.decision.history),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn two_changes_of_one_order_chain() {
+        let (active, order) = open_order();
+        // Both decided on version 1; the second meets the order as the first left it.
+        let first = change(&active, &order, "close");
+        let second = change(&active, &order, "close");
+        let Settled::Apply(d) = settle(&first, &order) else { panic!("the first applies") };
+        let after = stored(d.order, &order, &active);
+        assert_eq!(after.version, 2);
+        assert_eq!(after.status, "closed");
+        match settle(&second, &after) {
+            Settled::Refused(r) => assert!(r.message.contains("close"), "{}", r.message),
+            other => panic!("the second is decided again on the cancelled order: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_change_decided_with_hooks_is_sent_back_when_its_order_moved() {
+        let (active, order) = open_order();
+        let mut c = change(&active, &order, "remark");
+        c.redecide = None;
+        let mut moved = order.clone();
+        moved.version = 2;
+        assert!(matches!(settle(&c, &moved), Settled::Again));
+        assert!(matches!(settle(&c, &order), Settled::Apply(_)));
+    }
+}
