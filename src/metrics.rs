@@ -50,6 +50,11 @@ struct StateLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WriteLabels {
+    what: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PoolLabels {
     state: String,
 }
@@ -65,6 +70,7 @@ pub struct Metrics {
     timers_fired: Counter,
     timer_lag: Histogram,
     pool: Family<PoolLabels, Gauge>,
+    writes: Family<WriteLabels, Gauge>,
     outbox: Family<StateLabels, Gauge>,
     sent: Family<TargetLabels, Counter>,
     retried: Family<TargetLabels, Counter>,
@@ -98,6 +104,8 @@ pub struct Snapshot {
     pub pool_idle: usize,
     /// (state, outbox messages).
     pub outbox_by_state: Vec<(String, i64)>,
+    /// What the writer has done since start.
+    pub writes: crate::service::WriteStats,
 }
 
 impl Metrics {
@@ -114,6 +122,7 @@ impl Metrics {
         // 10 ms .. ~20 min
         let timer_lag = Histogram::new(exponential_buckets(0.01, 2.0, 18));
         let pool = Family::<PoolLabels, Gauge>::default();
+        let writes = Family::<WriteLabels, Gauge>::default();
         let outbox = Family::<StateLabels, Gauge>::default();
         let sent = Family::<TargetLabels, Counter>::default();
         let retried = Family::<TargetLabels, Counter>::default();
@@ -142,6 +151,12 @@ impl Metrics {
             timer_lag.clone(),
         );
         registry.register("db_pool_connections", "Database pool connections, by state", pool.clone());
+        registry.register(
+            "writer",
+            "The writer since start: batches (transactions), changes they carried, the largest batch, \
+             batches split after a failed write",
+            writes.clone(),
+        );
         registry.register(
             "outbox_messages",
             "Outbox messages by state (pending: queued, not delivered yet; sent; dead)",
@@ -174,6 +189,7 @@ impl Metrics {
             timers_fired,
             timer_lag,
             pool,
+            writes,
             outbox,
             sent,
             retried,
@@ -253,6 +269,12 @@ impl Metrics {
         let idle = i64::try_from(snapshot.pool_idle).unwrap_or(size);
         self.pool.get_or_create(&PoolLabels { state: "idle".into() }).set(idle);
         self.pool.get_or_create(&PoolLabels { state: "busy".into() }).set((size - idle).max(0));
+        let w = snapshot.writes;
+        for (what, n) in
+            [("batches", w.batches), ("changes", w.changes), ("largest", w.largest), ("split", w.split)]
+        {
+            self.writes.get_or_create(&WriteLabels { what: what.into() }).set(gauge(n));
+        }
         let mut out = String::new();
         let registry = self.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         // Writing to a String cannot fail.
@@ -281,7 +303,10 @@ mod tests {
             pool_size: 5,
             pool_idle: 4,
             outbox_by_state: vec![("pending".into(), 2), ("dead".into(), 1)],
+            writes: crate::service::WriteStats { batches: 4, changes: 9, largest: 5, split: 1 },
         });
+        assert!(page.contains(r#"orderly_writer{what="changes"} 9"#), "{page}");
+        assert!(page.contains(r#"orderly_writer{what="largest"} 5"#), "{page}");
         assert!(
             page.contains(r#"orderly_events_applied_total{workflow="retail",event="payment_received"} 2"#),
             "{page}"

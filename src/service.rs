@@ -608,14 +608,17 @@ impl Service {
                 }
             }
             let active = active_of(&current.registry, &order)?;
-            let with_hooks = uses_hooks(&active);
-            let (decision, related) = if with_hooks {
+            // Tried first without hooks (on this worker, microseconds): most decisions need
+            // none. One that asks for a hook is made again with them, off the async workers.
+            let probe = writer::Probe::default();
+            let tried = decide(&active, &order, now, &probe);
+            let (decision, related, redecide) = if !probe.asked() {
+                (tried.map_err(ServiceError::Rejected)?, Vec::new(), Some(decide.clone()))
+            } else {
                 let mut decision = off_async_workers(|| decide(&active, &order, now, &*current.hooks))
                     .map_err(ServiceError::Rejected)?;
                 let related = self.prepare_related(&order, &mut decision, &active, &current, now).await?;
-                (decision, related)
-            } else {
-                (decide(&active, &order, now, &*current.hooks).map_err(ServiceError::Rejected)?, Vec::new())
+                (decision, related, None)
             };
             let change = writer::Change {
                 before: order,
@@ -623,8 +626,7 @@ impl Service {
                 active,
                 now,
                 related,
-                redecide: (!with_hooks).then(|| decide.clone()),
-                hooks: current.hooks.clone(),
+                redecide,
                 idempotency: idempotency.map(|i| (i.key.to_string(), i.request.clone())),
                 whole_history,
                 input: input.clone(),

@@ -227,6 +227,16 @@ async fn postgres_rate(url: &str, clients: usize, secs: f64) -> Bare {
     Bare { rate: n as f64 / started.elapsed().as_secs_f64(), hist: all }
 }
 
+/// (batches, changes, largest) from the server's `/metrics`.
+async fn writer_stats(base: &str) -> (u64, u64, u64) {
+    let page = reqwest::get(format!("{base}/metrics")).await.expect("metrics").text().await.expect("text");
+    let read = |what: &str| {
+        let prefix = format!("orderly_writer{{what=\"{what}\"}} ");
+        page.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+    };
+    (read("batches"), read("changes"), read("largest"))
+}
+
 fn ms(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q) as f64 / 1000.0
 }
@@ -250,7 +260,15 @@ pub(crate) async fn compare(
     secs: f64,
 ) {
     println!("  writer comparison (issue 15), {secs:.0} s each:");
+    let before = writer_stats(&server.base).await;
     let http: Outcome = load(server, ids, Req::Event, connections, secs).await;
+    let after = writer_stats(&server.base).await;
+    let (batches, changes) = (after.0 - before.0, after.1 - before.1);
+    println!(
+        "    the writer: {batches} batches, {changes} changes, {:.1} changes per batch (largest since start {})",
+        changes as f64 / batches.max(1) as f64,
+        after.2
+    );
     let alone: Outcome = load(server, ids, Req::Event, 1, (secs / 2.0).max(1.0)).await;
     let (rate, p99, max) = (http.rate(), ms(&http.hist, 0.99), http.hist.max() as f64 / 1000.0);
     println!(

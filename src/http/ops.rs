@@ -76,6 +76,7 @@ pub(super) async fn metrics(
         pool_size,
         pool_idle,
         outbox_by_state: store.outbox_counts().await?,
+        writes: state.service.write_stats(),
     };
     let body = state.metrics.render(&snapshot);
     Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)

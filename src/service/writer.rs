@@ -16,17 +16,18 @@
 //! writes, and a batch whose writes fail (a constraint, a corrupt row) is rolled back and its
 //! changes written again one at a time, so only the faulty one fails. A change decided with
 //! hooks is never decided again here (hooks do not run in the writer): if its order moved, its
-//! caller reads the order again and decides again ([`Written::Again`]).
+//! caller reads the order again and decides again ([`Written::Again`]). Which decisions need
+//! hooks is found by trying them with a [`Probe`], which runs none.
 
 use super::{replayed, stored, Applied, ServiceError};
-use crate::engine::{Decision, Hooks, NewOrder, Rejection};
+use crate::engine::{Decision, Effect, EventInput, Hooks, NewOrder, Rejection};
 use crate::order::{Order, OrderId, Time};
 use crate::registry::Active;
-use crate::store::{InputWrite, OrderKey, OrderWrite, Store, StoreError, StoredHistory};
+use crate::store::{Backend, InputWrite, OrderKey, OrderWrite, Store, StoreError, StoredHistory};
 use orderly_engine::replay::{Input, Outcome};
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
@@ -92,10 +93,8 @@ pub(crate) struct Change {
     pub now: Time,
     /// Related orders a hook asked for, decided (written with it, never decided again).
     pub related: Vec<(Decision, i64, NewOrder)>,
-    /// How to decide again when the order moved: `None` when deciding runs hooks.
+    /// How to decide again when the order moved: `None` when deciding ran hooks.
     pub redecide: Option<Decide>,
-    /// The hooks it runs with.
-    pub hooks: Arc<dyn Hooks + Send>,
     /// Its idempotency key and the request it stands for.
     pub idempotency: Option<(String, serde_json::Value)>,
     /// Whether its answer shows the order's whole history (else the rows it wrote).
@@ -124,8 +123,7 @@ struct Job {
     reply: oneshot::Sender<Written>,
 }
 
-/// The queue to the writer task, started on first use in the runtime of its first caller (and
-/// again if that runtime has gone).
+/// The queue to the writer, started on first use (and again if it has gone).
 pub(crate) struct Writer {
     store: Store,
     queue: Mutex<Option<mpsc::Sender<Job>>>,
@@ -175,7 +173,39 @@ impl Writer {
             return s.clone();
         }
         let (sender, receiver) = mpsc::channel(QUEUE);
-        tokio::spawn(run(self.store.clone(), receiver, self.counters.clone()));
+        let (store, counters) = (self.store.clone(), self.counters.clone());
+        // SQLite: a thread of its own, with a runtime of its own, so that each of a batch's
+        // statements wakes the writer at once instead of behind the requests queued on the
+        // service's workers (what made a batch's few statements take milliseconds). SQLite's
+        // connections are served by threads of their own, so they can be shared between
+        // runtimes. PostgreSQL's are sockets of the runtime that opened them: there the writer
+        // is a task of the service's runtime. Either ends when the queue's last sender (the
+        // service) is gone.
+        let threaded = store.backend() == Backend::Sqlite;
+        let spawned = if threaded {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+                .and_then(|runtime| {
+                    std::thread::Builder::new()
+                        .name("orderly-writer".into())
+                        .spawn(move || runtime.block_on(run(store, receiver, counters)))
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                })
+        } else {
+            tokio::spawn(run(store, receiver, counters));
+            Ok(())
+        };
+        if let Err(e) = spawned {
+            // Without a thread, a task on the caller's runtime does the same work.
+            tracing::warn!(error = %e, "the writer's thread could not start: it runs as a task");
+            let (sender, receiver) = mpsc::channel(QUEUE);
+            tokio::spawn(run(self.store.clone(), receiver, self.counters.clone()));
+            *queue = Some(sender.clone());
+            return sender;
+        }
         *queue = Some(sender.clone());
         sender
     }
@@ -260,12 +290,54 @@ pub(crate) fn settle(change: &Change, on: &Order) -> Settled {
     if on.version == change.before.version {
         return Settled::Apply(Box::new(change.decision.clone()));
     }
-    match &change.redecide {
-        Some(decide) => match decide(&change.active, on, change.now, &*change.hooks) {
-            Ok(d) => Settled::Apply(Box::new(d)),
-            Err(r) => Settled::Refused(r),
-        },
-        None => Settled::Again,
+    let Some(decide) = &change.redecide else { return Settled::Again };
+    let probe = Probe::default();
+    let decided = decide(&change.active, on, change.now, &probe);
+    match decided {
+        // On this version the decision reaches a hook: its caller runs it, off the writer.
+        _ if probe.asked() => Settled::Again,
+        Ok(d) => Settled::Apply(Box::new(d)),
+        Err(r) => Settled::Refused(r),
+    }
+}
+
+/// Hooks that run nothing: a decision made with them is one that needs no hook when
+/// [`Probe::asked`] stays false (most events of most workflows, also in workflows that use
+/// hooks elsewhere), so it may be made on an async worker and made again by the writer. When a
+/// hook is asked for, the decision is thrown away and made with the real hooks, off the async
+/// workers.
+#[derive(Debug, Default)]
+pub(crate) struct Probe(AtomicBool);
+
+impl Probe {
+    /// Whether a hook was asked for.
+    pub(crate) fn asked(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn refuse(&self, hook: &str) -> String {
+        self.0.store(true, Ordering::Relaxed);
+        format!("hook `{hook}` is not run here")
+    }
+}
+
+impl Hooks for Probe {
+    fn guard(&self, hook: &str, _: &Order, _: Option<&EventInput>, _: Time) -> Result<bool, String> {
+        Err(self.refuse(hook))
+    }
+
+    fn run(&self, hook: &str, _: &Order, _: Option<&EventInput>, _: Time) -> Result<Vec<Effect>, String> {
+        Err(self.refuse(hook))
+    }
+
+    fn payload(
+        &self,
+        hook: &str,
+        _: &Order,
+        _: Option<&EventInput>,
+        _: Time,
+    ) -> Result<serde_json::Value, String> {
+        Err(self.refuse(hook))
     }
 }
 
@@ -291,9 +363,12 @@ struct Applying<'a> {
 /// One try at a batch, in one transaction. `Err`: nothing is written (the transaction is
 /// dropped); the caller decides whether to try the changes one at a time.
 async fn attempt(store: &Store, changes: &[Change]) -> Result<Vec<Written>, ServiceError> {
+    let t0 = std::time::Instant::now();
     let mut tx = store.begin().await?;
+    let t1 = t0.elapsed();
     let ids: Vec<OrderId> = changes.iter().map(|c| c.before.id).collect();
     let versions = tx.lock_versions(&ids).await?;
+    let t2 = t0.elapsed();
     let keys: Vec<(OrderId, &str)> = changes
         .iter()
         .filter_map(|c| c.idempotency.as_ref().map(|(k, _)| (c.before.id, k.as_str())))
@@ -404,6 +479,7 @@ async fn attempt(store: &Store, changes: &[Change]) -> Result<Vec<Written>, Serv
             }
         })
         .collect();
+    let t3 = t0.elapsed();
     let written = if input_writes.is_empty() {
         Vec::new()
     } else {
@@ -435,12 +511,22 @@ async fn attempt(store: &Store, changes: &[Change]) -> Result<Vec<Written>, Serv
     if !saves.is_empty() {
         tx.save_idempotent_results(&saves).await?;
     }
+    let t4 = t0.elapsed();
     let committed = if applying.is_empty() {
         drop(tx);
         Ok(())
     } else {
         tx.commit().await
     };
+    tracing::debug!(
+        changes = changes.len(),
+        begun_us = t1.as_micros() as u64,
+        locked_us = t2.as_micros() as u64,
+        settled_us = t3.as_micros() as u64,
+        written_us = t4.as_micros() as u64,
+        committed_us = t0.elapsed().as_micros() as u64,
+        "a batch, with the time from its start to each step"
+    );
     Ok(answers
         .into_iter()
         .map(|a| match (a, &committed) {
@@ -476,7 +562,7 @@ mod tests {
 
     use super::*;
     use crate::check::{compile, Context};
-    use crate::engine::{self, EventInput, NoHooks};
+    use crate::engine::{self, NoHooks};
 
     const FLOW: &str = r#"
 workflow w
@@ -523,7 +609,6 @@ on remark from open stay { note "remarked" }
             now,
             related: Vec::new(),
             redecide: Some(decide),
-            hooks: Arc::new(NoHooks),
             idempotency: None,
             whole_history: false,
             input: recorded,

@@ -731,20 +731,61 @@ async fn race(services: &[Arc<Service>], inputs: Vec<NewOrder>) -> Vec<orderly::
     created
 }
 
-/// The writer writes the changes queued together in one transaction; one change that fails
-/// there (a row the database refuses: here a trigger standing for any constraint), or that is
-/// refused once the batch's earlier change to its order is applied (a conflict), leaves every
-/// other change of the batch applied and answered, and writes nothing of its own.
+/// Hooks for the batch test: `poke` fails when its data says so.
+struct PokeHooks;
+
+impl orderly::engine::Hooks for PokeHooks {
+    fn guard(
+        &self,
+        _: &str,
+        _: &orderly::order::Order,
+        _: Option<&EventInput>,
+        _: orderly::order::Time,
+    ) -> Result<bool, String> {
+        Ok(true)
+    }
+
+    fn run(
+        &self,
+        hook: &str,
+        _: &orderly::order::Order,
+        event: Option<&EventInput>,
+        _: orderly::order::Time,
+    ) -> Result<Vec<orderly::engine::Effect>, String> {
+        match event.and_then(|e| e.actor.as_deref()) {
+            Some("hard") => Err(format!("hook `{hook}` failed at line 1: poked too hard")),
+            _ => Ok(Vec::new()),
+        }
+    }
+}
+
+/// The writer writes the changes queued together in one transaction. One change that fails
+/// there (a row the database refuses: a trigger here, standing for any constraint), one that is
+/// refused once the batch's earlier change to its order is applied (a conflict), and one whose
+/// hook fails (decided before the writer) leave every other change applied and answered, and
+/// write nothing of their own.
 #[tokio::test]
 async fn one_failing_change_in_a_batch_fails_alone() {
     support::on_both_at("one_failing_change_in_a_batch_fails_alone", |store, url| async move {
-        let (s, _) = service(store.clone()).await;
-        let s = Arc::new(s);
+        // The shop, with an event that runs a hook.
+        let dir = tempfile::tempdir().expect("dir");
+        let shop = std::fs::read_to_string("tests/fixtures/shop/shop.flow").expect("shop");
+        std::fs::write(
+            dir.path().join("shop.flow"),
+            format!("{shop}\nevent poke\non poke from any status stay {{ run hook \"poke.rhai\" }}\n"),
+        )
+        .expect("written");
+        std::fs::create_dir(dir.path().join("hooks")).expect("hooks");
+        std::fs::write(dir.path().join("hooks/poke.rhai"), "[]\n").expect("hook");
+        let registry = Registry::load(dir.path(), &store).await.expect("workflows load");
+        let clock = Arc::new(ManualClock::new(t0()));
+        let s = Arc::new(Service::new(store.clone(), registry, clock, Arc::new(PokeHooks)));
         let mut numbers = Vec::new();
-        for _ in 0..5 {
+        for _ in 0..7 {
             numbers.push(s.create_order(&order("check", "pending", 4)).await.expect("created").order.number);
         }
-        let [blocker, ok1, ok2, poisoned, paid_twice] = <[String; 5]>::try_from(numbers).expect("five");
+        let [blocker, ok1, ok2, poisoned, paid_twice, poked, poked_hard] =
+            <[String; 7]>::try_from(numbers).expect("seven");
         // The database refuses a history row whose note says "poison".
         let poison: &[&str] = if url.starts_with("sqlite") {
             &["CREATE TRIGGER poison BEFORE INSERT ON order_history WHEN NEW.detail LIKE '%poison%' \
@@ -765,6 +806,7 @@ async fn one_failing_change_in_a_batch_fails_alone() {
             raw.close().await.expect("closed");
         }
         let before = snapshot(&s, &poisoned).await;
+        let before_poked_hard = snapshot(&s, &poked_hard).await;
 
         // Hold the writer on a first change (its order is locked, or the write turn taken), so
         // that the next changes queue up behind it and are written together.
@@ -785,6 +827,12 @@ async fn one_failing_change_in_a_batch_fails_alone() {
             send(&paid_twice, "payment_received", pay.clone()),
             send(&paid_twice, "payment_received", pay),
             send(&ok2, "note", serde_json::json!({"text": "two"})),
+            send(&poked, "poke", serde_json::json!({})),
+            {
+                let (s, number) = (s.clone(), poked_hard.clone());
+                let input = EventInput { actor: Some("hard".into()), ..event("poke", serde_json::json!({})) };
+                tokio::spawn(async move { s.apply_event(&number, &input, None).await })
+            },
         ];
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         drop(hold);
@@ -794,11 +842,19 @@ async fn one_failing_change_in_a_batch_fails_alone() {
             answers.push(q.await.expect("joined"));
         }
         let after = s.write_stats();
-        assert_eq!(after.batches - stats.batches, 1, "the five queued changes went in one batch: {after:?}");
-        assert_eq!(after.changes - stats.changes, 5, "{after:?}");
+        // The failing hook is refused before it reaches the writer; the six others go together.
+        assert_eq!(after.batches - stats.batches, 1, "the queued changes went in one batch: {after:?}");
+        assert_eq!(after.changes - stats.changes, 6, "{after:?}");
         assert_eq!(after.split - stats.split, 1, "the failed batch was split: {after:?}");
 
-        let [one, bad, pay1, pay2, two] = <[_; 5]>::try_from(answers).expect("five answers");
+        let [one, bad, pay1, pay2, two, poke, poke_hard] =
+            <[_; 7]>::try_from(answers).expect("seven answers");
+        assert_eq!(poke.expect("the hook that succeeds applies").order.version, 2);
+        match poke_hard {
+            Err(ServiceError::Rejected(r)) => assert!(r.message.contains("poked too hard"), "{}", r.message),
+            other => panic!("the failing hook refuses its change: {other:?}"),
+        }
+        assert_eq!(snapshot(&s, &poked_hard).await, before_poked_hard, "the refused change wrote nothing");
         for (answer, number, text) in [(one, &ok1, "one"), (two, &ok2, "two")] {
             let applied = answer.unwrap_or_else(|e| panic!("{text}: {e}"));
             assert_eq!(applied.order.version, 2);

@@ -8,11 +8,15 @@
 //! `DELETE` for the timers the inputs cancel, one `INSERT` of idempotency keys; only an order
 //! whose lines, shipments or fulfillment actions changed costs statements of its own.
 //!
-//! Every statement binds its values; rows go in chunks under the databases' limits on bound
-//! parameters (SQLite 32,766, PostgreSQL 65,535).
+//! The statements every batch runs (versions, the orders whose version alone moves, history,
+//! inputs) take their rows as one bound JSON array (`json_each` on SQLite,
+//! `jsonb_array_elements` on PostgreSQL): their text is the same whatever the batch's size, so
+//! each is prepared once per connection and cached, where a `VALUES` list of N rows would be a
+//! new statement to parse and plan for every N. The rarer ones bind a `VALUES` list, in chunks
+//! under the databases' limits on bound parameters (SQLite 32,766, PostgreSQL 65,535).
 
 use super::encode::{self, get_i64, get_json, get_str};
-use super::{history, orders, Backend, StoreError, StoredHistory, Tx};
+use super::{orders, Backend, StoreError, StoredHistory, Tx};
 use crate::engine::{HistoryEntry, OutboxMessage, TimerCancel, TimerStart};
 use crate::order::{Order, OrderId, Time};
 use orderly_engine::replay::{Input, Outcome};
@@ -86,21 +90,19 @@ impl Tx {
         let mut ids = ids.to_vec();
         ids.sort_unstable();
         ids.dedup();
-        let lock = match self.backend() {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE",
+        let sql = match self.backend() {
+            Backend::Sqlite => {
+                "SELECT id, version FROM orders WHERE id IN (SELECT value FROM json_each($1)) ORDER BY id"
+            }
+            Backend::Postgres => {
+                "SELECT id, version FROM orders WHERE id IN \
+                 (SELECT e::bigint FROM jsonb_array_elements_text($1::jsonb) AS e) ORDER BY id FOR UPDATE"
+            }
         };
+        let list = serde_json::to_string(&ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut versions = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(CHUNK) {
-            let list = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-            let sql = format!("SELECT id, version FROM orders WHERE id IN ({list}) ORDER BY id{lock}");
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for row in q.fetch_all(self.conn()).await? {
-                versions.insert(get_i64(&row, "id")?, get_i64(&row, "version")?);
-            }
+        for row in sqlx::query(sql).bind(list).fetch_all(self.conn()).await? {
+            versions.insert(get_i64(&row, "id")?, get_i64(&row, "version")?);
         }
         Ok(versions)
     }
@@ -148,7 +150,7 @@ impl Tx {
             .iter()
             .flat_map(|i| i.history.iter().map(move |h| (i.order, h, i.workflow_version)))
             .collect();
-        let mut stored = history::insert_rows(self.conn(), &rows).await?.into_iter();
+        let mut stored = self.insert_history(&rows).await?.into_iter();
         let mut written = Vec::with_capacity(inputs.len());
         for i in inputs {
             let mine: Vec<StoredHistory> = stored.by_ref().take(i.history.len()).collect();
@@ -193,10 +195,45 @@ impl Tx {
         Ok(())
     }
 
-    /// One `UPDATE ... FROM (VALUES ...)` for every order's row, each checked against the
+    /// One `UPDATE ... FROM (VALUES ...)` for the orders whose row changed and one for those
+    /// whose changes only moved the version (a note, an event that stays and sets nothing:
+    /// then the body and the indexed columns are left alone), each row checked against the
     /// version it had.
     async fn update_orders(&mut self, orders: &[OrderWrite<'_>]) -> Result<(), StoreError> {
-        for chunk in orders.chunks(CHUNK) {
+        let (same, changed): (Vec<&OrderWrite<'_>>, Vec<&OrderWrite<'_>>) =
+            orders.iter().partition(|w| orders::same_row(w.before, w.after));
+        if !same.is_empty() {
+            let sql = match self.backend() {
+                Backend::Sqlite => {
+                    "UPDATE orders SET workflow_version = v.wv, version = v.nv, updated_at = v.at FROM \
+                     (SELECT value ->> 0 AS id, value ->> 1 AS wv, value ->> 2 AS nv, value ->> 3 AS at, \
+                     value ->> 4 AS ov FROM json_each($1)) AS v WHERE orders.id = v.id AND orders.version = v.ov"
+                }
+                Backend::Postgres => {
+                    "UPDATE orders SET workflow_version = v.wv, version = v.nv, updated_at = v.at FROM \
+                     (SELECT (e->>0)::bigint AS id, (e->>1)::bigint AS wv, (e->>2)::bigint AS nv, e->>3 AS at, \
+                     (e->>4)::bigint AS ov FROM jsonb_array_elements($1::jsonb) AS e) AS v \
+                     WHERE orders.id = v.id AND orders.version = v.ov"
+                }
+            };
+            let rows: Vec<serde_json::Value> = same
+                .iter()
+                .map(|w| {
+                    serde_json::json!([
+                        w.after.id,
+                        w.workflow_version,
+                        w.version,
+                        encode::time(w.at),
+                        w.before.version
+                    ])
+                })
+                .collect();
+            let done = sqlx::query(sql).bind(json_text(&rows)?).execute(self.conn()).await?;
+            if done.rows_affected() != same.len() as u64 {
+                return Err(StoreError::Conflict);
+            }
+        }
+        for chunk in changed.chunks(CHUNK) {
             let sql = format!(
                 "UPDATE orders SET workflow = v.column2, workflow_version = v.column3, channel = v.column4, \
                  mode = v.column5, external_id = v.column6, status = v.column7, status_since = v.column8, \
@@ -325,25 +362,101 @@ impl Tx {
     }
 
     async fn insert_inputs(&mut self, inputs: &[InputWrite<'_>]) -> Result<(), StoreError> {
-        for chunk in inputs.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO order_inputs (order_id, at, kind, workflow_version, input, outcome) VALUES {}",
-                placeholders(chunk.len(), 6)
-            );
-            let mut q = sqlx::query(&sql);
-            for i in chunk {
-                q = q
-                    .bind(i.order)
-                    .bind(encode::time(i.at))
-                    .bind(i.input.kind())
-                    .bind(i.workflow_version)
-                    .bind(encode::json("recorded input", i.input)?)
-                    .bind(encode::json("recorded outcome", i.outcome)?);
+        let sql = match self.backend() {
+            Backend::Sqlite => {
+                "INSERT INTO order_inputs (order_id, at, kind, workflow_version, input, outcome) \
+                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
+                 FROM json_each($1) ORDER BY key"
             }
-            q.execute(self.conn()).await?;
-        }
+            Backend::Postgres => {
+                "INSERT INTO order_inputs (order_id, at, kind, workflow_version, input, outcome) \
+                 SELECT (e->>0)::bigint, e->>1, e->>2, (e->>3)::bigint, e->>4, e->>5 \
+                 FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n"
+            }
+        };
+        let rows = inputs
+            .iter()
+            .map(|i| {
+                Ok(serde_json::json!([
+                    i.order,
+                    encode::time(i.at),
+                    i.input.kind(),
+                    i.workflow_version,
+                    encode::json("recorded input", i.input)?,
+                    encode::json("recorded outcome", i.outcome)?,
+                ]))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        sqlx::query(sql).bind(json_text(&rows)?).execute(self.conn()).await?;
         Ok(())
     }
+
+    /// Appends history rows `(order, entry, workflow version)` of many orders in one statement;
+    /// returns them as stored (with their ids), in the order given.
+    async fn insert_history(
+        &mut self,
+        rows: &[(OrderId, &HistoryEntry, i64)],
+    ) -> Result<Vec<StoredHistory>, StoreError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = match self.backend() {
+            Backend::Sqlite => {
+                "INSERT INTO order_history (order_id, at, kind, event, from_status, to_status, actor, \
+                 workflow_version, detail) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, \
+                 value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8 FROM json_each($1) \
+                 ORDER BY key RETURNING id"
+            }
+            Backend::Postgres => {
+                "INSERT INTO order_history (order_id, at, kind, event, from_status, to_status, actor, \
+                 workflow_version, detail) SELECT (e->>0)::bigint, e->>1, e->>2, e->>3, e->>4, e->>5, e->>6, \
+                 (e->>7)::bigint, e->>8 FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) \
+                 ORDER BY n RETURNING id"
+            }
+        };
+        let values = rows
+            .iter()
+            .map(|(order, h, workflow_version)| {
+                Ok(serde_json::json!([
+                    order,
+                    encode::time(h.at),
+                    h.kind,
+                    h.event,
+                    h.from_status,
+                    h.to_status,
+                    h.actor,
+                    workflow_version,
+                    encode::json("history detail", &h.detail)?,
+                ]))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let found = sqlx::query(sql).bind(json_text(&values)?).fetch_all(self.conn()).await?;
+        // One sequence hands out the ids in the order the rows are written: sorted, they pair
+        // with the rows.
+        let mut ids: Vec<i64> = found.iter().map(|r| get_i64(r, "id")).collect::<Result<_, _>>()?;
+        ids.sort_unstable();
+        if ids.len() != rows.len() {
+            return Err(StoreError::Corrupt(format!(
+                "{} history rows written, {} ids returned",
+                rows.len(),
+                ids.len()
+            )));
+        }
+        Ok(ids
+            .into_iter()
+            .zip(rows)
+            .map(|(id, (_, entry, workflow_version))| StoredHistory {
+                id,
+                workflow_version: *workflow_version,
+                entry: (*entry).clone(),
+            })
+            .collect())
+    }
+}
+
+/// Rows as the one JSON text a statement binds.
+fn json_text(rows: &[serde_json::Value]) -> Result<String, StoreError> {
+    serde_json::to_string(rows).map_err(|e| StoreError::Corrupt(format!("a batch's rows: {e}")))
 }
 
 #[cfg(test)]

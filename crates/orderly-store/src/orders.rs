@@ -343,7 +343,7 @@ async fn replace_parts(
 
 /// Whether everything the `orders` row holds (apart from versions and `updated_at`) is the
 /// same in both snapshots.
-fn same_row(a: &Order, b: &Order) -> bool {
+pub(crate) fn same_row(a: &Order, b: &Order) -> bool {
     a.workflow == b.workflow
         && a.channel == b.channel
         && a.mode == b.mode
