@@ -23,7 +23,7 @@ use super::{replayed, stored, Applied, ServiceError};
 use crate::engine::{Decision, Effect, EventInput, Hooks, NewOrder, Rejection};
 use crate::order::{Order, OrderId, Time};
 use crate::registry::Active;
-use crate::store::{Backend, InputWrite, OrderKey, OrderWrite, Store, StoreError, StoredHistory};
+use crate::store::{InputWrite, OrderKey, OrderWrite, Store, StoreError, StoredHistory};
 use orderly_engine::replay::{Input, Outcome};
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -73,6 +73,10 @@ impl Counters {
 
 /// The most changes one transaction carries.
 pub(crate) const MAX_BATCH: usize = 128;
+
+/// The writer's own connections: one transaction at a time, and one more for a connection being
+/// replaced.
+const WRITER_CONNECTIONS: u32 = 2;
 
 /// Changes waiting for the writer, at most (senders wait beyond it).
 const QUEUE: usize = 4096;
@@ -174,30 +178,22 @@ impl Writer {
         }
         let (sender, receiver) = mpsc::channel(QUEUE);
         let (store, counters) = (self.store.clone(), self.counters.clone());
-        // SQLite: a thread of its own, with a runtime of its own, so that each of a batch's
+        // A thread of its own, with a runtime and connections of its own: each of a batch's
         // statements wakes the writer at once instead of behind the requests queued on the
-        // service's workers (what made a batch's few statements take milliseconds). SQLite's
-        // connections are served by threads of their own, so they can be shared between
-        // runtimes. PostgreSQL's are sockets of the runtime that opened them: there the writer
-        // is a task of the service's runtime. Either ends when the queue's last sender (the
+        // service's workers (what made a batch's few statements take milliseconds), and it never
+        // waits for a connection behind the readers. It ends when the queue's last sender (the
         // service) is gone.
-        let threaded = store.backend() == Backend::Sqlite;
-        let spawned = if threaded {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())
-                .and_then(|runtime| {
-                    std::thread::Builder::new()
-                        .name("orderly-writer".into())
-                        .spawn(move || runtime.block_on(run(store, receiver, counters)))
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                })
-        } else {
-            tokio::spawn(run(store, receiver, counters));
-            Ok(())
-        };
+        let spawned = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+            .and_then(|runtime| {
+                std::thread::Builder::new()
+                    .name("orderly-writer".into())
+                    .spawn(move || runtime.block_on(run(store, receiver, counters)))
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            });
         if let Err(e) = spawned {
             // Without a thread, a task on the caller's runtime does the same work.
             tracing::warn!(error = %e, "the writer's thread could not start: it runs as a task");
@@ -211,19 +207,37 @@ impl Writer {
     }
 }
 
-/// The writer task: a batch of whatever is queued, written, answered; until every sender is gone.
-async fn run(store: Store, mut queue: mpsc::Receiver<Job>, counters: Arc<Counters>) {
+/// The writer: a batch of whatever is queued, written, answered; until every sender is gone.
+/// It writes through a pool of its own ([`Store::with_own_pool`], opened in its runtime at the
+/// first batch, and again at the next if the database could not be reached).
+async fn run(base: Store, mut queue: mpsc::Receiver<Job>, counters: Arc<Counters>) {
+    let mut own: Option<Store> = None;
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let batch = std::mem::take(&mut jobs);
         let (changes, replies): (Vec<Change>, Vec<_>) =
             batch.into_iter().map(|j| (j.change, j.reply)).unzip();
-        counters.batch(changes.len());
-        let answers = write(&store, &changes, &counters).await;
+        let store = match &own {
+            Some(store) => Ok(store.clone()),
+            None => base.with_own_pool(WRITER_CONNECTIONS).await.inspect(|store| own = Some(store.clone())),
+        };
+        let answers = match store {
+            Ok(store) => {
+                counters.batch(changes.len());
+                write(&store, &changes, &counters).await
+            }
+            Err(e) => {
+                let e = ServiceError::Store(e);
+                changes.iter().map(|_| Written::Failed(ServiceError::Store(share(&e)))).collect()
+            }
+        };
         for (reply, answer) in replies.into_iter().zip(answers) {
             // A caller that has gone no longer needs its answer; the change stands.
             let _ = reply.send(answer);
         }
+    }
+    if let Some(store) = own {
+        store.close_own_pool().await;
     }
 }
 

@@ -172,6 +172,12 @@ pub struct Store {
     /// first come first served, instead of in SQLite's busy handler, which sleeps and retries
     /// (up to 100 ms a time) and so lets a late writer overtake one that waited long.
     writer: Arc<tokio::sync::Mutex<()>>,
+    /// How to open another pool to the same database ([`Store::with_own_pool`]); `None` for an
+    /// in-memory database and a read-only store.
+    source: Option<Arc<(String, ConnectOptions)>>,
+    /// Whether the pool was opened by [`Store::with_own_pool`] (and is closed by
+    /// [`Store::close_own_pool`]).
+    own_pool: bool,
 }
 
 impl Store {
@@ -192,39 +198,43 @@ impl Store {
     pub async fn connect_with(url: &str, settings: ConnectOptions) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let (backend, url, memory) = parse_url(url)?;
-        let options = match backend {
-            Backend::Sqlite if memory => AnyPoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None),
-            Backend::Sqlite => AnyPoolOptions::new().max_connections(SQLITE_POOL),
-            Backend::Postgres => AnyPoolOptions::new().max_connections(POSTGRES_POOL),
+        let size = match backend {
+            Backend::Sqlite if memory => 1,
+            Backend::Sqlite => SQLITE_POOL,
+            Backend::Postgres => POSTGRES_POOL,
         };
-        let options = options
-            .acquire_timeout(settings.acquire_timeout)
-            .after_release(move |conn, _meta| Box::pin(health::reusable(conn, backend)));
-        let sync = settings.synchronous.pragma();
-        let extra = Arc::new(settings.sqlite_pragmas);
-        let options = match backend {
-            Backend::Sqlite => options.after_connect(move |conn, _meta| {
-                let extra = extra.clone();
-                Box::pin(async move {
-                    let ours = SQLITE_PRAGMAS.iter().copied().chain([sync]);
-                    for pragma in ours.chain(extra.iter().map(String::as_str)) {
-                        sqlx::query(pragma).execute(&mut *conn).await?;
-                    }
-                    Ok(())
-                })
-            }),
-            Backend::Postgres => options,
-        };
-        let pool = options.connect(&url).await.map_err(|e| match e {
-            sqlx::Error::Configuration(e) => StoreError::BadUrl(e.to_string()),
-            e => StoreError::from(e),
-        })?;
+        let pool = open_pool(backend, &url, memory, size, &settings).await?;
         schema::migrator(backend).await?.run(&pool).await?;
-        Ok(Store { pool, backend, health: Arc::default(), writer: Arc::default() })
+        // An in-memory database lives in its one connection: no second pool can reach it.
+        let source = (!memory).then(|| Arc::new((url, settings)));
+        Ok(Store { pool, backend, health: Arc::default(), writer: Arc::default(), source, own_pool: false })
+    }
+
+    /// This store with a pool of its own of `connections` connections to the same database,
+    /// opened now, on the caller's runtime (for the service's writer, which runs on a thread
+    /// of its own: its connections never wait in the readers' queue, and PostgreSQL's sockets
+    /// stay with the runtime that drives them). Health and SQLite's write turn are shared with
+    /// this store. An in-memory SQLite database (one connection holds it) gives this store back.
+    pub async fn with_own_pool(&self, connections: u32) -> Result<Store, StoreError> {
+        let Some(source) = &self.source else { return Ok(self.clone()) };
+        let (url, settings) = &**source;
+        let pool = open_pool(self.backend, url, false, connections.max(1), settings).await?;
+        Ok(Store {
+            pool,
+            backend: self.backend,
+            health: self.health.clone(),
+            writer: self.writer.clone(),
+            source: self.source.clone(),
+            own_pool: true,
+        })
+    }
+
+    /// Closes a pool opened by [`Store::with_own_pool`]; a store that shares its pool is left
+    /// alone (its owner closes it).
+    pub async fn close_own_pool(&self) {
+        if self.own_pool {
+            self.pool.close().await;
+        }
     }
 
     /// The database this store talks to.
@@ -287,6 +297,42 @@ impl Store {
             }
         })
     }
+}
+
+/// A pool of `size` connections with the store's settings (SQLite's pragmas on each new
+/// connection; a connection whose transaction state is unknown is closed on release).
+async fn open_pool(
+    backend: Backend,
+    url: &str,
+    memory: bool,
+    size: u32,
+    settings: &ConnectOptions,
+) -> Result<AnyPool, StoreError> {
+    let options = AnyPoolOptions::new().max_connections(size);
+    let options =
+        if memory { options.min_connections(1).idle_timeout(None).max_lifetime(None) } else { options };
+    let options = options
+        .acquire_timeout(settings.acquire_timeout)
+        .after_release(move |conn, _meta| Box::pin(health::reusable(conn, backend)));
+    let sync = settings.synchronous.pragma();
+    let extra = Arc::new(settings.sqlite_pragmas.clone());
+    let options = match backend {
+        Backend::Sqlite => options.after_connect(move |conn, _meta| {
+            let extra = extra.clone();
+            Box::pin(async move {
+                let ours = SQLITE_PRAGMAS.iter().copied().chain([sync]);
+                for pragma in ours.chain(extra.iter().map(String::as_str)) {
+                    sqlx::query(pragma).execute(&mut *conn).await?;
+                }
+                Ok(())
+            })
+        }),
+        Backend::Postgres => options,
+    };
+    options.connect(url).await.map_err(|e| match e {
+        sqlx::Error::Configuration(e) => StoreError::BadUrl(e.to_string()),
+        e => StoreError::from(e),
+    })
 }
 
 /// The backend, the URL to connect to, and whether it is an in-memory SQLite database.

@@ -80,7 +80,14 @@ impl Store {
             sqlx::Error::Configuration(e) => StoreError::BadUrl(e.to_string()),
             e => StoreError::from(e),
         })?;
-        let store = Store { pool, backend, health: Arc::default(), writer: Arc::default() };
+        let store = Store {
+            pool,
+            backend,
+            health: Arc::default(),
+            writer: Arc::default(),
+            source: None,
+            own_pool: false,
+        };
         store.check_inputs_kept().await?;
         Ok(store)
     }
