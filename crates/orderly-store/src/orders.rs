@@ -263,6 +263,16 @@ async fn complete(conn: &mut AnyConnection, row: Option<AnyRow>) -> Result<Optio
     .fetch_all(&mut *conn)
     .await?;
     order.lines = rows.iter().map(decode_line).collect::<Result<_, _>>()?;
+    complete_rest(conn, order, shipments, actions).await.map(Some)
+}
+
+/// Adds an order's shipments and fulfillment actions (read only when the row counts some).
+async fn complete_rest(
+    conn: &mut AnyConnection,
+    mut order: Order,
+    shipments: usize,
+    actions: usize,
+) -> Result<Order, StoreError> {
     if shipments > 0 {
         let rows = sqlx::query(
             "SELECT carrier, tracking_number, amount, lines, at FROM shipments WHERE order_id = $1 ORDER BY id",
@@ -282,7 +292,82 @@ async fn complete(conn: &mut AnyConnection, row: Option<AnyRow>) -> Result<Optio
         .await?;
         order.fulfillment_actions = rows.iter().map(decode_action).collect::<Result<_, _>>()?;
     }
-    Ok(Some(order))
+    Ok(order)
+}
+
+/// The lines of an order as one JSON column (`lines_json`: an array of arrays, in the order
+/// of [`decode_lines_json`]), aggregated in the database.
+macro_rules! lines_json {
+    (sqlite) => {
+        "(SELECT json_group_array(json_array(n, sku, description, vendor, qty, unit_price, fulfillment, \
+         in_stock_qty, picked_qty, shipped_qty, invoiced_qty) ORDER BY n) FROM order_lines \
+         WHERE order_id = orders.id) AS lines_json"
+    };
+    (postgres) => {
+        "(SELECT json_agg(json_build_array(n, sku, description, vendor, qty, unit_price, fulfillment, \
+         in_stock_qty, picked_qty, shipped_qty, invoiced_qty) ORDER BY n)::text FROM order_lines \
+         WHERE order_id = orders.id) AS lines_json"
+    };
+}
+
+/// An order row and its lines in one statement, by id or by number, per backend.
+const SNAPSHOT_BY_ID: [&str; 2] = [
+    concat!("SELECT ", order_columns!(), ", ", lines_json!(sqlite), " FROM orders WHERE id = $1"),
+    concat!("SELECT ", order_columns!(), ", ", lines_json!(postgres), " FROM orders WHERE id = $1"),
+];
+const SNAPSHOT_BY_NUMBER: [&str; 2] = [
+    concat!("SELECT ", order_columns!(), ", ", lines_json!(sqlite), " FROM orders WHERE number = $1"),
+    concat!("SELECT ", order_columns!(), ", ", lines_json!(postgres), " FROM orders WHERE number = $1"),
+];
+
+/// One line as `lines_json` holds it: n, sku, description, vendor, then the decimals and the
+/// fulfillment as stored (text).
+type LineJson = (u32, String, String, String, String, String, String, String, String, String, String);
+
+/// The lines of `lines_json` (`None`: PostgreSQL's aggregate of no rows).
+fn decode_lines_json(order: OrderId, text: Option<String>) -> Result<Vec<Line>, StoreError> {
+    let Some(text) = text else { return Ok(Vec::new()) };
+    let rows: Vec<LineJson> = serde_json::from_str(&text)
+        .map_err(|e| StoreError::Corrupt(format!("order {order}: its lines: {e}")))?;
+    rows.into_iter()
+        .map(
+            |(
+                n,
+                sku,
+                description,
+                vendor,
+                qty,
+                unit_price,
+                fulfillment,
+                in_stock,
+                picked,
+                shipped,
+                invoiced,
+            )| {
+                let decimal = |column: &str, text: &str| {
+                    Decimal::from_str_exact(text).map_err(|e| {
+                        StoreError::Corrupt(format!(
+                            "order {order}, line {n}: {column} `{text}` is not a decimal: {e}"
+                        ))
+                    })
+                };
+                Ok(Line {
+                    n,
+                    qty: decimal("qty", &qty)?,
+                    unit_price: decimal("unit_price", &unit_price)?,
+                    fulfillment: Fulfillment::from_code(&fulfillment)
+                        .ok_or_else(|| StoreError::Corrupt(format!("unknown fulfillment `{fulfillment}`")))?,
+                    in_stock_qty: decimal("in_stock_qty", &in_stock)?,
+                    picked_qty: decimal("picked_qty", &picked)?,
+                    shipped_qty: decimal("shipped_qty", &shipped)?,
+                    invoiced_qty: decimal("invoiced_qty", &invoiced)?,
+                    sku,
+                    description,
+                    vendor,
+                })
+            },
+        )
+        .collect()
 }
 
 /// The order with this id.
@@ -550,17 +635,32 @@ impl Store {
         Ok(order)
     }
 
-    /// The order `key` names, read for deciding outside any write: the row first, then its
-    /// lines, shipments and fulfillment actions, on one connection without a transaction
-    /// (one statement fewer each way than [`Store::find_order`]). The parts may be newer than
+    /// The order `key` names, read for deciding outside any write: the row with its lines in one
+    /// statement (the lines aggregated as JSON in the database), then, only for an order that
+    /// has some, its shipments and fulfillment actions, without a transaction (three statements
+    /// fewer than [`Store::find_order`] for most orders). The parts may be newer than
     /// the row, never older; a write of a decision made on it checks the row's version, which
     /// every change of a part moves, so a mixed read is caught there and decided again.
     pub async fn order_snapshot(&self, key: &OrderKey) -> Result<Option<Order>, StoreError> {
+        let backend = usize::from(self.backend == super::Backend::Postgres);
+        let row = match key {
+            OrderKey::Id(id) => {
+                let sql = SNAPSHOT_BY_ID.get(backend).copied().unwrap_or_default();
+                sqlx::query(sql).bind(*id).fetch_optional(&self.pool).await?
+            }
+            OrderKey::Number(n) => {
+                let sql = SNAPSHOT_BY_NUMBER.get(backend).copied().unwrap_or_default();
+                sqlx::query(sql).bind(n.as_str()).fetch_optional(&self.pool).await?
+            }
+        };
+        let Some(row) = row else { return Ok(None) };
+        let (mut order, shipments, actions) = decode(&row)?;
+        order.lines = decode_lines_json(order.id, get_opt_str(&row, "lines_json")?)?;
+        if shipments == 0 && actions == 0 {
+            return Ok(Some(order));
+        }
         let mut conn = self.pool.acquire().await?;
-        Ok(match key {
-            OrderKey::Id(id) => by_id(&mut conn, *id, false).await?,
-            OrderKey::Number(n) => by_number(&mut conn, n).await?,
-        })
+        complete_rest(&mut conn, order, shipments, actions).await.map(Some)
     }
 
     /// The order with this number, exactly as given (never read as an id).
