@@ -886,3 +886,48 @@ async fn one_failing_change_in_a_batch_fails_alone() {
     })
     .await;
 }
+
+/// The snapshot a change is decided on (the row and its lines in one statement) is the order
+/// as every other read gives it: lines, shipments and fulfillment actions alike, by number and
+/// by id.
+#[tokio::test]
+async fn the_snapshot_read_is_the_order_as_stored() {
+    support::on_both("the_snapshot_read_is_the_order_as_stored", |store| async move {
+        use orderly::store::OrderKey;
+        let (s, _) = service(store.clone()).await;
+        let mut input = order("credit_card", "approved", 3);
+        input.lines.push(
+            serde_json::from_value(serde_json::json!({"sku": "B", "qty": 2, "unit_price": "0.10", "description": "Bé"}))
+                .expect("line"),
+        );
+        let o = s.create_order(&input).await.expect("created").order;
+        let same = |o: orderly::order::Order| {
+            let store = store.clone();
+            async move {
+                for key in [OrderKey::Number(o.number.clone()), OrderKey::Id(o.id)] {
+                    let snapshot = store.order_snapshot(&key).await.expect("snapshot").expect("found");
+                    let read = store.find_order(&key).await.expect("read").expect("found");
+                    assert_eq!(snapshot, read, "{key}");
+                    assert_eq!(snapshot.lines.len(), 2);
+                }
+            }
+        };
+        same(o.clone()).await;
+        let shipped = s
+            .apply_event(
+                &o.number,
+                &event(
+                    "shipment",
+                    serde_json::json!({"carrier": "UPS", "tracking_number": "1Z", "lines": [{"sku": "A", "qty": 1}]}),
+                ),
+                None,
+            )
+            .await
+            .expect("shipped")
+            .order;
+        assert_eq!(shipped.shipments.len(), 1);
+        same(shipped).await;
+        assert!(store.order_snapshot(&OrderKey::Number("nope".into())).await.expect("read").is_none());
+    })
+    .await;
+}
