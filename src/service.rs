@@ -549,17 +549,6 @@ impl Service {
         result
     }
 
-    /// The id of the order `key` names. An id is taken as it is (the transaction that reads
-    /// the order finds whether it exists); a number is looked up.
-    async fn id_of(&self, key: &OrderKey) -> Result<OrderId, ServiceError> {
-        match key {
-            OrderKey::Id(id) => Ok(*id),
-            OrderKey::Number(_) => {
-                self.store.order_id(key).await?.ok_or_else(|| ServiceError::NotFound(key.clone()))
-            }
-        }
-    }
-
     /// Loads the order `key` names: a number (a string) or an id (an [`OrderId`]).
     pub async fn order(&self, key: impl Into<OrderKey>) -> Result<Order, ServiceError> {
         let key = key.into();
@@ -585,7 +574,21 @@ impl Service {
         input: &Input,
         decide: writer::Decide,
     ) -> Result<Applied, ServiceError> {
-        self.noted(self.change_unnoted(key, idempotency, whole_history, input, decide).await)
+        self.noted(self.change_unnoted(key, idempotency, whole_history, input, None, decide).await)
+    }
+
+    /// [`Service::change`] decided at `at` (every try) rather than at the time of each try:
+    /// for an input whose record holds a time computed from it (a lock's expiry).
+    async fn change_at(
+        &self,
+        key: &OrderKey,
+        idempotency: Option<Idempotency<'_>>,
+        whole_history: bool,
+        input: &Input,
+        at: Option<Time>,
+        decide: writer::Decide,
+    ) -> Result<Applied, ServiceError> {
+        self.noted(self.change_unnoted(key, idempotency, whole_history, input, at, decide).await)
     }
 
     async fn change_unnoted(
@@ -594,12 +597,13 @@ impl Service {
         idempotency: Option<Idempotency<'_>>,
         whole_history: bool,
         input: &Input,
+        at: Option<Time>,
         decide: writer::Decide,
     ) -> Result<Applied, ServiceError> {
         retrying!(key, async {
             let gate = self.gate.clone().read_owned().await;
             let current = self.current();
-            let now = self.now();
+            let now = at.unwrap_or_else(|| self.now());
             let order =
                 self.store.order_snapshot(key).await?.ok_or_else(|| ServiceError::NotFound(key.clone()))?;
             if let Some(i) = idempotency {
@@ -810,81 +814,39 @@ impl Service {
         ttl: Option<chrono::Duration>,
         force: bool,
     ) -> Result<Applied, ServiceError> {
-        let id = self.id_of(key).await?;
-        let _input = self.gate.read().await;
-        let current = self.current();
-        retrying!(key, async {
+        // Nothing to release: nothing is written, and the answer says so by the order's
+        // version, unchanged.
+        if ttl.is_none() {
             let now = self.now();
-            let mut tx = self.store.begin().await?;
-            let order = tx.order_for_update(id).await?.ok_or_else(|| ServiceError::NotFound(key.clone()))?;
-            let other = order.lock_at(now).filter(|l| l.holder != holder);
-            if let (Some(l), false) = (other, force) {
-                return Err(ServiceError::Rejected(engine::locked_rejection(&order, l)));
-            }
-            if ttl.is_none() && order.lock_at(now).is_none() {
-                // Nothing to release: nothing is written, and the answer says so by the
-                // order's version, unchanged.
-                let history = tx.history(id).await?;
-                drop(tx);
-                return Ok(Round::Done(Applied {
+            let order =
+                self.store.order_snapshot(key).await?.ok_or_else(|| ServiceError::NotFound(key.clone()))?;
+            if order.lock_at(now).is_none() {
+                let history = self.store.history(order.id).await?;
+                return Ok(Applied {
                     order,
                     steps: Vec::new(),
                     history,
                     at: Some(now),
                     replayed: false,
                     request: None,
-                }));
+                });
             }
-            let lock = ttl.map(|t| Lock { holder: holder.to_string(), expires_at: now + t });
-            let (kind, detail) = match (other, &lock) {
-                (Some(broken), _) => (
-                    "lock_broken",
-                    serde_json::json!({"holder": broken.holder, "by": holder, "expires_at": broken.expires_at.to_rfc3339()}),
-                ),
-                (None, Some(l)) => ("locked", serde_json::json!({"expires_at": l.expires_at.to_rfc3339()})),
-                (None, None) => ("unlocked", serde_json::json!({"expires_at": null})),
-            };
-            let entry = engine::HistoryEntry {
-                at: now,
-                kind: kind.into(),
-                event: None,
-                from_status: None,
-                to_status: None,
-                actor: Some(holder.to_string()),
-                detail,
-            };
-            let version = current.registry.get(&order.workflow).map_or(order.workflow_version, |a| a.version);
-            match tx.set_lock(id, order.version, lock.as_ref(), &entry, version).await {
-                Err(StoreError::Conflict) => return Ok(Round::Again),
-                other => other?,
-            }
-            let recorded = Input::Lock {
-                holder: holder.to_string(),
-                expires_at: lock.as_ref().map(|l| l.expires_at),
-                force,
-            };
-            match tx.record_input(id, now, &recorded, &Outcome::unchanged(&order.status), version).await {
-                Err(StoreError::Conflict) => return Ok(Round::Again),
-                other => other?,
-            }
-            // The answer shows the whole history, read in this transaction, never after it.
-            let history = tx.history(id).await?;
-            if !commit(tx).await? {
-                return Ok(Round::Again);
-            }
-            let mut after = order;
-            after.lock = lock;
-            after.version += 1;
-            after.workflow_version = version;
-            Ok(Round::Done(Applied {
-                order: after,
-                steps: Vec::new(),
-                history,
-                at: Some(now),
-                replayed: false,
-                request: None,
-            }))
-        })
+        }
+        // Through the writer like every change: a lock is decided again there on the order as
+        // an earlier change of the batch left it, so of two clerks taking it at once the second
+        // is refused. Its expiry comes from the time it was decided.
+        let now = self.now();
+        let recorded = Input::Lock { holder: holder.to_string(), expires_at: ttl.map(|t| now + t), force };
+        let holder = holder.to_string();
+        self.change_at(
+            key,
+            None,
+            true,
+            &recorded,
+            Some(now),
+            Arc::new(move |_, order, now, _| lock_decision(order, &holder, ttl, force, now)),
+        )
+        .await
     }
 
     /// Fires every timer due now, each in its own transaction; returns how many fired. With
@@ -1215,6 +1177,51 @@ async fn record(
     outcome.related = recorded.related.to_vec();
     outcome.refused = recorded.refused;
     tx.record_input(order, now, recorded.input, &outcome, workflow_version).await
+}
+
+/// A lock taken (`ttl`), released (`None`) or broken (`force`) by `holder` on `order`: the
+/// order with its lock changed and one history row (`locked`, `unlocked`, `lock_broken`).
+/// Refused while another holder's lock is current, unless `force`.
+fn lock_decision(
+    order: &Order,
+    holder: &str,
+    ttl: Option<chrono::Duration>,
+    force: bool,
+    now: Time,
+) -> Result<Decision, Rejection> {
+    let other = order.lock_at(now).filter(|l| l.holder != holder);
+    if let (Some(l), false) = (other, force) {
+        return Err(engine::locked_rejection(order, l));
+    }
+    let lock = ttl.map(|t| Lock { holder: holder.to_string(), expires_at: now + t });
+    let (kind, detail) = match (other, &lock) {
+        (Some(broken), _) => (
+            "lock_broken",
+            serde_json::json!({"holder": broken.holder, "by": holder, "expires_at": broken.expires_at.to_rfc3339()}),
+        ),
+        (None, Some(l)) => ("locked", serde_json::json!({"expires_at": l.expires_at.to_rfc3339()})),
+        (None, None) => ("unlocked", serde_json::json!({"expires_at": null})),
+    };
+    let entry = engine::HistoryEntry {
+        at: now,
+        kind: kind.into(),
+        event: None,
+        from_status: None,
+        to_status: None,
+        actor: Some(holder.to_string()),
+        detail,
+    };
+    let mut after = order.clone();
+    after.lock = lock;
+    Ok(Decision {
+        order: after,
+        steps: Vec::new(),
+        history: vec![entry],
+        timer_starts: Vec::new(),
+        timer_cancels: Vec::new(),
+        outbox: Vec::new(),
+        related: Vec::new(),
+    })
 }
 
 /// The first answer saved under an idempotency key, given again: marked `replayed`; refused

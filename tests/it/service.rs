@@ -931,3 +931,37 @@ async fn the_snapshot_read_is_the_order_as_stored() {
     })
     .await;
 }
+
+/// Ten clerks take the lock of one order at once: locks go through the writer, decided again
+/// on the order as an earlier change left it, so exactly one gets it and the nine others are
+/// refused naming the holder; one `locked` row is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_clerks_taking_one_lock_at_once_exactly_one_gets_it() {
+    support::on_both("of_clerks_taking_one_lock_at_once_exactly_one_gets_it", |store| async move {
+        let (s, _) = service(store).await;
+        let s = Arc::new(s);
+        let o = s.create_order(&order("check", "pending", 1)).await.expect("created").order;
+        let mut tasks = Vec::new();
+        for i in 0..10 {
+            let (s, number) = (s.clone(), o.number.clone());
+            tasks.push(tokio::spawn(async move {
+                s.lock(&number, &format!("clerk{i}"), chrono::Duration::minutes(10)).await
+            }));
+        }
+        let mut holders = Vec::new();
+        for t in tasks {
+            match t.await.expect("joined") {
+                Ok(applied) => holders.push(applied.order.lock.expect("locked").holder),
+                Err(ServiceError::Rejected(r)) => assert_eq!(r.code, "locked", "{}", r.message),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(holders.len(), 1, "{holders:?}");
+        let stored = s.order(&o.number).await.expect("order");
+        assert_eq!(stored.lock.map(|l| l.holder), holders.first().cloned());
+        assert_eq!(stored.version, 2);
+        let h = s.store().history(stored.id).await.expect("history");
+        assert_eq!(h.iter().filter(|h| h.entry.kind == "locked").count(), 1);
+    })
+    .await;
+}
