@@ -10,7 +10,9 @@ use orderly::model::PaymentOutcome;
 use orderly::order::{
     Address, Fulfillment, FulfillmentAction, Line, Lock, Order, OrderId, Payment, Shipment, Time,
 };
-use orderly::store::{Backend, CustomerMatch, GridQuery, OrderKey, Store, StoreError};
+use orderly::store::{
+    Backend, CustomerMatch, GridQuery, InputWrite, OrderKey, OrderWrite, Store, StoreError,
+};
 use rust_decimal::Decimal;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -322,20 +324,64 @@ async fn a_stale_version_conflicts_and_changes_nothing() {
         assert!(store.timers(order.id).await.unwrap().is_empty());
         assert!(store.outbox(Some(order.id)).await.unwrap().is_empty());
 
-        let mut tx = store.begin().await.unwrap();
+        // A lock is written like every change of a batch: checked against the version it was
+        // decided on, a conflict writing nothing.
         let lock = Lock { holder: "sam".into(), expires_at: t("2024-05-02T12:00:00Z") };
-        let locked = entry("locked", t("2024-05-02T11:30:00Z"), None, None);
-        assert!(matches!(tx.set_lock(order.id, 1, Some(&lock), &locked, 2).await, Err(StoreError::Conflict)));
-        tx.set_lock(order.id, 2, Some(&lock), &locked, 2).await.unwrap();
-        tx.commit().await.unwrap();
+        let write = |before: Order, lock: Option<Lock>, kind: &'static str, at: Time| {
+            let store = store.clone();
+            async move {
+                let mut after = before.clone();
+                after.lock = lock.clone();
+                after.version = before.version + 1;
+                let history = [entry(kind, at, None, None)];
+                let input = orderly::replay::Input::Lock {
+                    holder: "sam".into(),
+                    expires_at: lock.map(|l| l.expires_at),
+                    force: false,
+                };
+                let outcome = orderly::replay::Outcome::unchanged(&before.status);
+                let mut tx = store.begin().await.unwrap();
+                let orders = [OrderWrite {
+                    before: &before,
+                    after: &after,
+                    version: after.version,
+                    workflow_version: 2,
+                    at,
+                }];
+                let inputs = [InputWrite {
+                    order: before.id,
+                    at,
+                    workflow_version: 2,
+                    history: &history,
+                    timer_cancels: &[],
+                    timer_starts: &[],
+                    outbox: &[],
+                    input: &input,
+                    outcome: &outcome,
+                }];
+                let written = tx.write_batch(&orders, &inputs).await;
+                if written.is_ok() {
+                    tx.commit().await.unwrap();
+                }
+                written.map(|rows| rows.into_iter().flatten().map(|h| h.entry.kind).collect::<Vec<_>>())
+            }
+        };
+        let mut stale = store.order(order.id).await.unwrap().unwrap();
+        stale.version = 1;
+        assert!(matches!(
+            write(stale, Some(lock.clone()), "locked", t("2024-05-02T11:30:00Z")).await,
+            Err(StoreError::Conflict)
+        ));
+        let current = store.order(order.id).await.unwrap().unwrap();
+        assert_eq!(current.version, 2, "the conflict wrote nothing");
+        assert_eq!(
+            write(current, Some(lock.clone()), "locked", t("2024-05-02T11:30:00Z")).await.unwrap(),
+            ["locked"]
+        );
         let with_lock = store.order(order.id).await.unwrap().unwrap();
         assert_eq!((with_lock.version, with_lock.lock.as_ref()), (3, Some(&lock)));
         assert_eq!(with_lock.status, "paid");
-        let mut tx = store.begin().await.unwrap();
-        tx.set_lock(order.id, 3, None, &entry("unlocked", t("2024-05-02T11:40:00Z"), None, None), 2)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
+        write(with_lock, None, "unlocked", t("2024-05-02T11:40:00Z")).await.unwrap();
         let unlocked = store.order(order.id).await.unwrap().unwrap();
         assert_eq!((unlocked.version, unlocked.lock), (4, None));
         let kinds: Vec<String> =
@@ -678,20 +724,22 @@ async fn idempotent_results_are_saved_once() {
     on_both("idempotent_results_are_saved_once", |store| async move {
         let order = must_insert(&store, &decision(plain_order("web", None))).await;
         let result = json!({ "status": "paid", "steps": [{ "from": "a", "to": "b" }], "amount": "19.99" });
+        let at = t("2024-05-02T10:00:00Z");
         let mut tx = store.begin().await.unwrap();
-        assert_eq!(tx.idempotent_result(order.id, "key-1").await.unwrap(), None);
-        tx.save_idempotent_result(order.id, "key-1", &result, t("2024-05-02T10:00:00Z")).await.unwrap();
+        assert!(tx.idempotent_results(&[(order.id, "key-1")]).await.unwrap().is_empty());
+        tx.save_idempotent_results(&[(order.id, "key-1", result.clone(), at)]).await.unwrap();
         tx.commit().await.unwrap();
 
         let mut tx = store.begin().await.unwrap();
-        assert_eq!(tx.idempotent_result(order.id, "key-1").await.unwrap(), Some(result.clone()));
-        assert_eq!(tx.idempotent_result(order.id, "key-2").await.unwrap(), None);
-        let again = tx.save_idempotent_result(order.id, "key-1", &json!({}), t("2024-05-02T10:00:01Z")).await;
+        let found = tx.idempotent_results(&[(order.id, "key-1"), (order.id, "key-2")]).await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found.get(&(order.id, "key-1".to_string())), Some(&result));
+        let again = tx.save_idempotent_results(&[(order.id, "key-1", json!({}), at)]).await;
         assert!(matches!(again, Err(StoreError::Conflict)), "{again:?}");
         drop(tx);
 
-        let mut tx = store.begin().await.unwrap();
-        assert_eq!(tx.idempotent_result(order.id, "key-1").await.unwrap(), Some(result));
+        assert_eq!(store.idempotent_result(order.id, "key-1").await.unwrap(), Some(result));
+        assert_eq!(store.idempotent_result(order.id, "key-2").await.unwrap(), None);
     })
     .await;
 }

@@ -16,7 +16,7 @@
 //! under the databases' limits on bound parameters (SQLite 32,766, PostgreSQL 65,535).
 
 use super::encode::{self, get_i64, get_json, get_str};
-use super::{orders, Backend, StoreError, StoredHistory, Tx};
+use super::{history, orders, Backend, StoreError, StoredHistory, Tx};
 use crate::engine::{HistoryEntry, OutboxMessage, TimerCancel, TimerStart};
 use crate::order::{Order, OrderId, Time};
 use orderly_engine::replay::{Input, Outcome};
@@ -150,7 +150,8 @@ impl Tx {
             .iter()
             .flat_map(|i| i.history.iter().map(move |h| (i.order, h, i.workflow_version)))
             .collect();
-        let mut stored = self.insert_history(&rows).await?.into_iter();
+        let backend = self.backend();
+        let mut stored = history::insert_rows(self.conn(), backend, &rows).await?.into_iter();
         let mut written = Vec::with_capacity(inputs.len());
         for i in inputs {
             let mine: Vec<StoredHistory> = stored.by_ref().take(i.history.len()).collect();
@@ -389,68 +390,6 @@ impl Tx {
             .collect::<Result<Vec<_>, StoreError>>()?;
         sqlx::query(sql).bind(json_text(&rows)?).execute(self.conn()).await?;
         Ok(())
-    }
-
-    /// Appends history rows `(order, entry, workflow version)` of many orders in one statement;
-    /// returns them as stored (with their ids), in the order given.
-    async fn insert_history(
-        &mut self,
-        rows: &[(OrderId, &HistoryEntry, i64)],
-    ) -> Result<Vec<StoredHistory>, StoreError> {
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = match self.backend() {
-            Backend::Sqlite => {
-                "INSERT INTO order_history (order_id, at, kind, event, from_status, to_status, actor, \
-                 workflow_version, detail) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, \
-                 value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8 FROM json_each($1) \
-                 ORDER BY key RETURNING id"
-            }
-            Backend::Postgres => {
-                "INSERT INTO order_history (order_id, at, kind, event, from_status, to_status, actor, \
-                 workflow_version, detail) SELECT (e->>0)::bigint, e->>1, e->>2, e->>3, e->>4, e->>5, e->>6, \
-                 (e->>7)::bigint, e->>8 FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) \
-                 ORDER BY n RETURNING id"
-            }
-        };
-        let values = rows
-            .iter()
-            .map(|(order, h, workflow_version)| {
-                Ok(serde_json::json!([
-                    order,
-                    encode::time(h.at),
-                    h.kind,
-                    h.event,
-                    h.from_status,
-                    h.to_status,
-                    h.actor,
-                    workflow_version,
-                    encode::json("history detail", &h.detail)?,
-                ]))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let found = sqlx::query(sql).bind(json_text(&values)?).fetch_all(self.conn()).await?;
-        // One sequence hands out the ids in the order the rows are written: sorted, they pair
-        // with the rows.
-        let mut ids: Vec<i64> = found.iter().map(|r| get_i64(r, "id")).collect::<Result<_, _>>()?;
-        ids.sort_unstable();
-        if ids.len() != rows.len() {
-            return Err(StoreError::Corrupt(format!(
-                "{} history rows written, {} ids returned",
-                rows.len(),
-                ids.len()
-            )));
-        }
-        Ok(ids
-            .into_iter()
-            .zip(rows)
-            .map(|(id, (_, entry, workflow_version))| StoredHistory {
-                id,
-                workflow_version: *workflow_version,
-                entry: (*entry).clone(),
-            })
-            .collect())
     }
 }
 

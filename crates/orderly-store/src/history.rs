@@ -1,7 +1,7 @@
 //! An order's history: appended with every decision, read back in order.
 
 use super::encode::{self, get_i64, get_json, get_opt_str, get_str, get_time};
-use super::{Store, StoreError};
+use super::{Backend, Store, StoreError};
 use crate::engine::HistoryEntry;
 use crate::order::OrderId;
 use serde::{Deserialize, Serialize};
@@ -25,78 +25,81 @@ pub struct StoredHistory {
 /// an answer can be built from what was written without reading it back.
 pub(crate) async fn insert(
     conn: &mut AnyConnection,
+    backend: Backend,
     order: OrderId,
     entries: &[HistoryEntry],
     workflow_version: i64,
 ) -> Result<Vec<StoredHistory>, StoreError> {
     let rows: Vec<(OrderId, &HistoryEntry, i64)> =
         entries.iter().map(|h| (order, h, workflow_version)).collect();
-    insert_rows(conn, &rows).await
+    insert_rows(conn, backend, &rows).await
 }
 
-/// Appends history rows, each `(order, entry, workflow version)`, of one or many orders;
-/// returns them as stored, in the order given.
+/// Appends history rows `(order, entry, workflow version)` of one or many orders in one
+/// statement, whatever their number: the rows go as one bound JSON array (`json_each`,
+/// `jsonb_array_elements`), so the statement's text never changes and is prepared once.
+/// Returns them as stored (with their ids), in the order given.
 pub(crate) async fn insert_rows(
     conn: &mut AnyConnection,
+    backend: Backend,
     rows: &[(OrderId, &HistoryEntry, i64)],
 ) -> Result<Vec<StoredHistory>, StoreError> {
-    let mut stored = Vec::with_capacity(rows.len());
-    // One statement per chunk of rows: a round trip per row would dominate short transactions.
-    for chunk in rows.chunks(500) {
-        let mut sql = String::from(
-            "INSERT INTO order_history (order_id, at, kind, event, from_status, to_status, actor, workflow_version, detail) VALUES ",
-        );
-        for i in 0..chunk.len() {
-            let b = i * 9;
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7,
-                b + 8,
-                b + 9
-            ));
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = match backend {
+        Backend::Sqlite => {
+            "INSERT INTO order_history (order_id, at, kind, event, from_status, to_status, actor, \
+             workflow_version, detail) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, \
+             value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8 FROM json_each($1) \
+             ORDER BY key RETURNING id"
         }
-        sql.push_str(" RETURNING id");
-        let mut q = sqlx::query(&sql);
-        for (order, h, workflow_version) in chunk {
-            q = q
-                .bind(*order)
-                .bind(encode::time(h.at))
-                .bind(h.kind.as_str())
-                .bind(h.event.as_deref())
-                .bind(h.from_status.as_deref())
-                .bind(h.to_status.as_deref())
-                .bind(h.actor.as_deref())
-                .bind(*workflow_version)
-                .bind(encode::json("history detail", &h.detail)?);
+        Backend::Postgres => {
+            "INSERT INTO order_history (order_id, at, kind, event, from_status, to_status, actor, \
+             workflow_version, detail) SELECT (e->>0)::bigint, e->>1, e->>2, e->>3, e->>4, e->>5, e->>6, \
+             (e->>7)::bigint, e->>8 FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) \
+             ORDER BY n RETURNING id"
         }
-        // One sequence hands out the ids in the order the rows are written: sorted, they
-        // pair with the chunk's entries.
-        let mut ids: Vec<i64> =
-            q.fetch_all(&mut *conn).await?.iter().map(|r| get_i64(r, "id")).collect::<Result<_, _>>()?;
-        ids.sort_unstable();
-        if ids.len() != chunk.len() {
-            return Err(StoreError::Corrupt(format!(
-                "{} history rows written, {} ids returned",
-                chunk.len(),
-                ids.len()
-            )));
-        }
-        stored.extend(ids.into_iter().zip(chunk).map(|(id, (_, entry, workflow_version))| StoredHistory {
+    };
+    let values = rows
+        .iter()
+        .map(|(order, h, workflow_version)| {
+            Ok(serde_json::json!([
+                order,
+                encode::time(h.at),
+                h.kind,
+                h.event,
+                h.from_status,
+                h.to_status,
+                h.actor,
+                workflow_version,
+                encode::json("history detail", &h.detail)?,
+            ]))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let values =
+        serde_json::to_string(&values).map_err(|e| StoreError::Corrupt(format!("history rows: {e}")))?;
+    let found = sqlx::query(sql).bind(values).fetch_all(&mut *conn).await?;
+    // One sequence hands out the ids in the order the rows are written: sorted, they pair
+    // with the rows.
+    let mut ids: Vec<i64> = found.iter().map(|r| get_i64(r, "id")).collect::<Result<_, _>>()?;
+    ids.sort_unstable();
+    if ids.len() != rows.len() {
+        return Err(StoreError::Corrupt(format!(
+            "{} history rows written, {} ids returned",
+            rows.len(),
+            ids.len()
+        )));
+    }
+    Ok(ids
+        .into_iter()
+        .zip(rows)
+        .map(|(id, (_, entry, workflow_version))| StoredHistory {
             id,
             workflow_version: *workflow_version,
             entry: (*entry).clone(),
-        }));
-    }
-    Ok(stored)
+        })
+        .collect())
 }
 
 fn decode(row: &AnyRow) -> Result<StoredHistory, StoreError> {

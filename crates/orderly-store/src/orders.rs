@@ -818,7 +818,7 @@ impl Tx {
                 .await?;
         }
         replace_parts(conn, id, o, true).await?;
-        let rows = history::insert(conn, id, &d.history, workflow_version).await?;
+        let rows = history::insert(conn, backend, id, &d.history, workflow_version).await?;
         timers::start(conn, id, &d.timer_starts, now).await?;
         outbox::insert(conn, id, &d.outbox, now).await?;
         self.wrote(id, rows);
@@ -843,6 +843,7 @@ impl Tx {
     ) -> Result<(), StoreError> {
         let expected_version = before.version;
         let o = &d.order;
+        let backend = self.backend();
         let conn = self.conn();
         // An event that only adds history (a note, a `stay` with nothing set) leaves the row's
         // content as it was: then only the version moves.
@@ -887,7 +888,7 @@ impl Tx {
             return Err(StoreError::Conflict);
         }
         write_changed_parts(conn, o.id, before, o).await?;
-        let rows = history::insert(conn, o.id, &d.history, workflow_version).await?;
+        let rows = history::insert(conn, backend, o.id, &d.history, workflow_version).await?;
         timers::cancel(conn, o.id, &d.timer_cancels).await?;
         timers::start(conn, o.id, &d.timer_starts, now).await?;
         outbox::insert(conn, o.id, &d.outbox, now).await?;

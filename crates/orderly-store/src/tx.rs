@@ -1,11 +1,10 @@
 //! [`Tx`]: one unit of work. Reads and writes of orders, customers and timers are added to it
 //! by their own modules; this one holds the transaction, locks and idempotency keys.
 
-use super::encode::{self, get_json};
+use super::encode::get_json;
 use super::health::WriteHealth;
-use super::{history, Backend, StoreError, StoredHistory};
-use crate::engine::HistoryEntry;
-use crate::order::{Lock, OrderId, Time};
+use super::{Backend, StoreError, StoredHistory};
+use crate::order::OrderId;
 use sqlx::AnyConnection;
 use sqlx::{Any, Transaction};
 use std::sync::Arc;
@@ -93,81 +92,6 @@ impl Tx {
                 health.failed(&e);
                 Err(e)
             }
-        }
-    }
-
-    /// Sets (`Some`) or releases (`None`) the order's lock and appends `history`, if the order
-    /// is still at `expected_version` (else [`StoreError::Conflict`]). The version goes up by
-    /// one; `updated_at` becomes `history.at`.
-    pub async fn set_lock(
-        &mut self,
-        id: OrderId,
-        expected_version: i64,
-        lock: Option<&Lock>,
-        history: &HistoryEntry,
-        workflow_version: i64,
-    ) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE orders SET lock_holder = $1, lock_expires_at = $2, version = $3, updated_at = $4 \
-             WHERE id = $5 AND version = $6",
-        )
-        .bind(lock.map(|l| l.holder.clone()))
-        .bind(lock.map(|l| encode::time(l.expires_at)))
-        .bind(expected_version + 1)
-        .bind(encode::time(history.at))
-        .bind(id)
-        .bind(expected_version)
-        .execute(self.conn())
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict);
-        }
-        let rows = history::insert(self.conn(), id, std::slice::from_ref(history), workflow_version).await?;
-        self.wrote(id, rows);
-        Ok(())
-    }
-
-    /// The result saved under this idempotency key for this order, if any.
-    pub async fn idempotent_result(
-        &mut self,
-        order: OrderId,
-        key: &str,
-    ) -> Result<Option<serde_json::Value>, StoreError> {
-        let row =
-            sqlx::query("SELECT result FROM idempotency_keys WHERE order_id = $1 AND idempotency_key = $2")
-                .bind(order)
-                .bind(key)
-                .fetch_optional(self.conn())
-                .await?;
-        row.map(|row| get_json(&row, "result")).transpose()
-    }
-
-    /// Saves the result of the event applied under this key. A key saved already (by a
-    /// concurrent transaction that committed first) is a [`StoreError::Conflict`]: retry, and
-    /// [`Tx::idempotent_result`] will return the first result.
-    pub async fn save_idempotent_result(
-        &mut self,
-        order: OrderId,
-        key: &str,
-        result: &serde_json::Value,
-        now: Time,
-    ) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO idempotency_keys (order_id, idempotency_key, result, created_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(order)
-        .bind(key)
-        .bind(encode::json("idempotent result", result)?)
-        .bind(encode::time(now))
-        .execute(self.conn())
-        .await;
-        match done {
-            Ok(_) => Ok(()),
-            Err(e) => match StoreError::from(e) {
-                StoreError::Duplicate(_) => Err(StoreError::Conflict),
-                e => Err(e),
-            },
         }
     }
 }
