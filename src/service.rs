@@ -574,7 +574,7 @@ impl Service {
         input: &Input,
         decide: writer::Decide,
     ) -> Result<Applied, ServiceError> {
-        self.noted(self.change_unnoted(key, idempotency, whole_history, input, None, decide).await)
+        self.change_at(key, idempotency, whole_history, input, None, decide).await
     }
 
     /// [`Service::change`] decided at `at` (every try) rather than at the time of each try:

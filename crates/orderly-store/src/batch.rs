@@ -16,7 +16,7 @@
 //! under the databases' limits on bound parameters (SQLite 32,766, PostgreSQL 65,535).
 
 use super::encode::{self, get_i64, get_json, get_str};
-use super::{history, orders, Backend, StoreError, StoredHistory, Tx};
+use super::{history, inputs, orders, outbox, timers, Backend, StoreError, StoredHistory, Tx};
 use crate::engine::{HistoryEntry, OutboxMessage, TimerCancel, TimerStart};
 use crate::order::{Order, OrderId, Time};
 use orderly_engine::replay::{Input, Outcome};
@@ -24,7 +24,7 @@ use std::collections::HashMap;
 
 /// Rows per multi-row statement: the widest row binds 18 values, so a chunk stays far under
 /// both databases' limits on parameters.
-const CHUNK: usize = 500;
+pub(crate) const CHUNK: usize = 500;
 
 /// One order a batch changes.
 #[derive(Debug, Clone, Copy)]
@@ -66,7 +66,7 @@ pub struct InputWrite<'a> {
 }
 
 /// `(?, ?, ...), (?, ?, ...)`: `rows` rows of `cols` placeholders, numbered from `$1`.
-fn placeholders(rows: usize, cols: usize) -> String {
+pub(crate) fn placeholders(rows: usize, cols: usize) -> String {
     let mut sql = String::with_capacity(rows * cols * 5);
     for r in 0..rows {
         sql.push_str(if r == 0 { "(" } else { ", (" });
@@ -200,7 +200,7 @@ impl Tx {
     /// whose changes only moved the version (a note, an event that stays and sets nothing:
     /// then the body and the indexed columns are left alone), each row checked against the
     /// version it had.
-    async fn update_orders(&mut self, orders: &[OrderWrite<'_>]) -> Result<(), StoreError> {
+    pub(crate) async fn update_orders(&mut self, orders: &[OrderWrite<'_>]) -> Result<(), StoreError> {
         let (same, changed): (Vec<&OrderWrite<'_>>, Vec<&OrderWrite<'_>>) =
             orders.iter().partition(|w| orders::same_row(w.before, w.after));
         if !same.is_empty() {
@@ -294,102 +294,29 @@ impl Tx {
             }
             starts.extend(i.timer_starts.iter().map(|t| (i.order, t, i.at)));
         }
-        for chunk in cancels.chunks(CHUNK) {
-            let terms = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, (_, c))| {
-                    let column = match c {
-                        TimerCancel::Status(_) => "status",
-                        TimerCancel::Name(_) => "name",
-                    };
-                    format!("(order_id = ${} AND {column} = ${})", 2 * i + 1, 2 * i + 2)
-                })
-                .collect::<Vec<_>>()
-                .join(" OR ");
-            let sql = format!("DELETE FROM timers WHERE {terms}");
-            let mut q = sqlx::query(&sql);
-            for (order, c) in chunk {
-                let (TimerCancel::Status(value) | TimerCancel::Name(value)) = c;
-                q = q.bind(*order).bind(value.as_str());
-            }
-            q.execute(self.conn()).await?;
-        }
-        for chunk in starts.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO timers (order_id, name, status, due_at, created_at) VALUES {}",
-                placeholders(chunk.len(), 5)
-            );
-            let mut q = sqlx::query(&sql);
-            for (order, t, at) in chunk {
-                q = q
-                    .bind(*order)
-                    .bind(t.name.as_str())
-                    .bind(t.status.as_str())
-                    .bind(encode::time(t.due_at))
-                    .bind(encode::time(*at));
-            }
-            q.execute(self.conn()).await?;
-        }
-        Ok(())
+        timers::delete_matching(self.conn(), &cancels).await?;
+        timers::insert_rows(self.conn(), &starts).await
     }
 
     async fn insert_outbox(&mut self, inputs: &[InputWrite<'_>]) -> Result<(), StoreError> {
         let messages: Vec<(OrderId, &OutboxMessage, Time)> =
             inputs.iter().flat_map(|i| i.outbox.iter().map(move |m| (i.order, m, i.at))).collect();
-        for chunk in messages.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO outbox (order_id, kind, target, template, subject, hook, event, payload, state, \
-                 attempts, created_at, next_attempt_at) SELECT column1, column2, column3, column4, column5, \
-                 column6, column7, column8, 'pending', 0, column9, column9 FROM (VALUES {}) AS v",
-                placeholders(chunk.len(), 9)
-            );
-            let mut q = sqlx::query(&sql);
-            for (order, m, at) in chunk {
-                q = q
-                    .bind(*order)
-                    .bind(m.kind.as_str())
-                    .bind(m.target.as_str())
-                    .bind(m.template.as_deref())
-                    .bind(m.subject.as_deref())
-                    .bind(m.hook.as_deref())
-                    .bind(m.event.as_deref())
-                    .bind(encode::json("outbox payload", &m.payload)?)
-                    .bind(encode::time(*at));
-            }
-            q.execute(self.conn()).await?;
-        }
-        Ok(())
+        outbox::insert_rows(self.conn(), &messages).await
     }
 
     async fn insert_inputs(&mut self, inputs: &[InputWrite<'_>]) -> Result<(), StoreError> {
-        let sql = match self.backend() {
-            Backend::Sqlite => {
-                "INSERT INTO order_inputs (order_id, at, kind, workflow_version, input, outcome) \
-                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
-                 FROM json_each($1) ORDER BY key"
-            }
-            Backend::Postgres => {
-                "INSERT INTO order_inputs (order_id, at, kind, workflow_version, input, outcome) \
-                 SELECT (e->>0)::bigint, e->>1, e->>2, (e->>3)::bigint, e->>4, e->>5 \
-                 FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n"
-            }
-        };
-        let rows = inputs
+        let rows: Vec<inputs::Row<'_>> = inputs
             .iter()
-            .map(|i| {
-                Ok(serde_json::json!([
-                    i.order,
-                    encode::time(i.at),
-                    i.input.kind(),
-                    i.workflow_version,
-                    encode::json("recorded input", i.input)?,
-                    encode::json("recorded outcome", i.outcome)?,
-                ]))
+            .map(|i| inputs::Row {
+                order: i.order,
+                at: i.at,
+                input: i.input,
+                outcome: i.outcome,
+                workflow_version: i.workflow_version,
             })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        sqlx::query(sql).bind(json_text(&rows)?).execute(self.conn()).await?;
-        Ok(())
+            .collect();
+        let backend = self.backend();
+        inputs::insert_rows(self.conn(), backend, &rows).await
     }
 }
 

@@ -2,6 +2,7 @@
 //! `body`) plus its lines, shipments and fulfillment actions; reading one back whole, and
 //! writing a [`Decision`] with everything it carries.
 
+use super::batch::OrderWrite;
 use super::encode::{
     self, get_bool, get_decimal, get_flags, get_i64, get_json, get_opt_str, get_opt_time, get_str, get_time,
     get_u32,
@@ -841,52 +842,12 @@ impl Tx {
         workflow_version: i64,
         now: Time,
     ) -> Result<(), StoreError> {
-        let expected_version = before.version;
         let o = &d.order;
+        // The row as a batch of one writes it: only the version when nothing it holds changed.
+        let row = OrderWrite { before, after: o, version: before.version + 1, workflow_version, at: now };
+        self.update_orders(std::slice::from_ref(&row)).await?;
         let backend = self.backend();
         let conn = self.conn();
-        // An event that only adds history (a note, a `stay` with nothing set) leaves the row's
-        // content as it was: then only the version moves.
-        let done = if same_row(before, o) {
-            sqlx::query("UPDATE orders SET workflow_version = $1, version = $2, updated_at = $3 WHERE id = $4 AND version = $5")
-                .bind(workflow_version)
-                .bind(expected_version + 1)
-                .bind(encode::time(now))
-                .bind(o.id)
-                .bind(expected_version)
-                .execute(&mut *conn)
-                .await?
-        } else {
-            sqlx::query(
-            "UPDATE orders SET workflow = $1, workflow_version = $2, channel = $3, mode = $4, external_id = $5, \
-             status = $6, status_since = $7, customer_id = $8, body = $9, flags = $10, queue = $11, \
-             assignee = $12, version = $13, lock_holder = $14, lock_expires_at = $15, updated_at = $16 \
-             WHERE id = $17 AND version = $18",
-        )
-        .bind(o.workflow.as_str())
-        .bind(workflow_version)
-        .bind(o.channel.as_str())
-        .bind(o.mode.as_deref())
-        .bind(o.external_id.as_deref())
-        .bind(o.status.as_str())
-        .bind(encode::time(o.status_since))
-        .bind(o.customer.id)
-        .bind(body(o)?)
-        .bind(encode::flags(&o.flags))
-        .bind(o.queue.as_deref())
-        .bind(o.assignee.as_deref())
-        .bind(expected_version + 1)
-        .bind(o.lock.as_ref().map(|l| l.holder.as_str()))
-        .bind(o.lock.as_ref().map(|l| encode::time(l.expires_at)))
-        .bind(encode::time(now))
-        .bind(o.id)
-        .bind(expected_version)
-        .execute(&mut *conn)
-        .await?
-        };
-        if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict);
-        }
         write_changed_parts(conn, o.id, before, o).await?;
         let rows = history::insert(conn, backend, o.id, &d.history, workflow_version).await?;
         timers::cancel(conn, o.id, &d.timer_cancels).await?;

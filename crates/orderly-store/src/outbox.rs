@@ -11,6 +11,7 @@
 //! `delivery` row in the order's history (history rows are rows of their own: the order's
 //! version does not move).
 
+use super::batch::{placeholders, CHUNK};
 use super::encode::{self, get_i64, get_json, get_opt_str, get_opt_time, get_str, get_time};
 use super::{Backend, Store, StoreError, Tx};
 use crate::engine::OutboxMessage;
@@ -94,23 +95,37 @@ pub(crate) async fn insert(
     messages: &[OutboxMessage],
     now: Time,
 ) -> Result<(), StoreError> {
-    for m in messages {
-        sqlx::query(
-            "INSERT INTO outbox (order_id, kind, target, template, subject, hook, event, payload, state, attempts, \
-             created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $10)",
-        )
-        .bind(order)
-        .bind(m.kind.as_str())
-        .bind(m.target.as_str())
-        .bind(m.template.as_deref())
-        .bind(m.subject.as_deref())
-        .bind(m.hook.as_deref())
-        .bind(m.event.as_deref())
-        .bind(encode::json("outbox payload", &m.payload)?)
-        .bind(encode::time(now))
-        .bind(encode::time(now))
-        .execute(&mut *conn)
-        .await?;
+    let messages: Vec<(OrderId, &OutboxMessage, Time)> = messages.iter().map(|m| (order, m, now)).collect();
+    insert_rows(conn, &messages).await
+}
+
+/// Queues messages `(order, message, queued at)` of one or many orders, in one statement per
+/// chunk, in the order given (their ids follow it, and delivery takes them in that order).
+pub(crate) async fn insert_rows(
+    conn: &mut AnyConnection,
+    messages: &[(OrderId, &OutboxMessage, Time)],
+) -> Result<(), StoreError> {
+    for chunk in messages.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO outbox (order_id, kind, target, template, subject, hook, event, payload, state, \
+             attempts, created_at, next_attempt_at) SELECT column1, column2, column3, column4, column5, \
+             column6, column7, column8, 'pending', 0, column9, column9 FROM (VALUES {}) AS v",
+            placeholders(chunk.len(), 9)
+        );
+        let mut q = sqlx::query(&sql);
+        for (order, m, at) in chunk {
+            q = q
+                .bind(*order)
+                .bind(m.kind.as_str())
+                .bind(m.target.as_str())
+                .bind(m.template.as_deref())
+                .bind(m.subject.as_deref())
+                .bind(m.hook.as_deref())
+                .bind(m.event.as_deref())
+                .bind(encode::json("outbox payload", &m.payload)?)
+                .bind(encode::time(*at));
+        }
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }

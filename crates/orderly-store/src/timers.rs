@@ -1,6 +1,7 @@
 //! Timers: rows that survive restarts. Started and cancelled with the decisions that cause them,
 //! taken when due by whichever process asks first.
 
+use super::batch::{placeholders, CHUNK};
 use super::encode::{self, get_i64, get_str, get_time};
 use super::{Backend, Store, StoreError, Tx};
 use crate::engine::{TimerCancel, TimerStart};
@@ -42,12 +43,36 @@ pub(crate) async fn cancel(
     order: OrderId,
     cancels: &[TimerCancel],
 ) -> Result<(), StoreError> {
-    for c in cancels {
-        let (sql, value) = match c {
-            TimerCancel::Status(s) => ("DELETE FROM timers WHERE order_id = $1 AND status = $2", s),
-            TimerCancel::Name(n) => ("DELETE FROM timers WHERE order_id = $1 AND name = $2", n),
-        };
-        sqlx::query(sql).bind(order).bind(value.as_str()).execute(&mut *conn).await?;
+    let cancels: Vec<(OrderId, &TimerCancel)> = cancels.iter().map(|c| (order, c)).collect();
+    delete_matching(conn, &cancels).await
+}
+
+/// Deletes the timers each `(order, cancel)` names, of one or many orders, in one statement per
+/// chunk.
+pub(crate) async fn delete_matching(
+    conn: &mut AnyConnection,
+    cancels: &[(OrderId, &TimerCancel)],
+) -> Result<(), StoreError> {
+    for chunk in cancels.chunks(CHUNK) {
+        let terms = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, (_, c))| {
+                let column = match c {
+                    TimerCancel::Status(_) => "status",
+                    TimerCancel::Name(_) => "name",
+                };
+                format!("(order_id = ${} AND {column} = ${})", 2 * i + 1, 2 * i + 2)
+            })
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let sql = format!("DELETE FROM timers WHERE {terms}");
+        let mut q = sqlx::query(&sql);
+        for (order, c) in chunk {
+            let (TimerCancel::Status(value) | TimerCancel::Name(value)) = c;
+            q = q.bind(*order).bind(value.as_str());
+        }
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -59,17 +84,30 @@ pub(crate) async fn start(
     starts: &[TimerStart],
     now: Time,
 ) -> Result<(), StoreError> {
-    for t in starts {
-        sqlx::query(
-            "INSERT INTO timers (order_id, name, status, due_at, created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(order)
-        .bind(t.name.as_str())
-        .bind(t.status.as_str())
-        .bind(encode::time(t.due_at))
-        .bind(encode::time(now))
-        .execute(&mut *conn)
-        .await?;
+    let starts: Vec<(OrderId, &TimerStart, Time)> = starts.iter().map(|t| (order, t, now)).collect();
+    insert_rows(conn, &starts).await
+}
+
+/// Starts timers `(order, timer, created at)` of one or many orders, in one statement per chunk.
+pub(crate) async fn insert_rows(
+    conn: &mut AnyConnection,
+    starts: &[(OrderId, &TimerStart, Time)],
+) -> Result<(), StoreError> {
+    for chunk in starts.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO timers (order_id, name, status, due_at, created_at) VALUES {}",
+            placeholders(chunk.len(), 5)
+        );
+        let mut q = sqlx::query(&sql);
+        for (order, t, at) in chunk {
+            q = q
+                .bind(*order)
+                .bind(t.name.as_str())
+                .bind(t.status.as_str())
+                .bind(encode::time(t.due_at))
+                .bind(encode::time(*at));
+        }
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }
