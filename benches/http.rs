@@ -31,7 +31,8 @@
 //! `postgres` (backends), `writer`, `load`, `hooks`, `reload`, `memory` (parts). Environment: BENCH_SECONDS (10),
 //! BENCH_CONNECTIONS (64), BENCH_ROUNDS (3), BENCH_ORDERS (10000), BENCH_TOTAL_ORDERS (100000),
 //! BENCH_EDITS (20), BENCH_PERF (a path prefix: record a `perf` profile of the server during
-//! each event load), BENCH_KEEP (keep the PostgreSQL database).
+//! each event load), BENCH_LOG (the server's log level, its log kept in the temp folder),
+//! BENCH_KEEP (keep the PostgreSQL database).
 
 #![allow(
     clippy::unwrap_used,
@@ -93,7 +94,14 @@ impl Server {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let log = work.join(format!("serve-{port}.log"));
+        // BENCH_LOG=DIRECTIVE: the server logs at that level (say
+        // `warn,orderly::service::writer=debug` for the writer's timings per batch), into
+        // /tmp/orderly-bench-serve-PORT.log, kept after the run.
+        let level = std::env::var("BENCH_LOG").ok();
+        let log = match level {
+            Some(_) => std::env::temp_dir().join(format!("orderly-bench-serve-{port}.log")),
+            None => work.join(format!("serve-{port}.log")),
+        };
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_orderly"));
         cmd.arg("serve").current_dir(work);
         for (key, _) in std::env::vars() {
@@ -104,7 +112,7 @@ impl Server {
         cmd.env("ORDERLY_DATABASE_URL", url)
             .env("ORDERLY_BIND", format!("127.0.0.1:{port}"))
             .env("ORDERLY_WORKFLOWS", work.join("workflows"))
-            .env("ORDERLY_LOG_LEVEL", "warn")
+            .env("ORDERLY_LOG_LEVEL", level.as_deref().unwrap_or("warn"))
             .env("ORDERLY_WATCH", "true");
         if let Some(ms) = debounce_ms {
             cmd.env("ORDERLY_RELOAD_DEBOUNCE_MS", ms.to_string());

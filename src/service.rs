@@ -17,9 +17,7 @@ use crate::engine::{
 };
 use crate::order::{Lock, Order, OrderId, Time};
 use crate::registry::{Active, Registry};
-use crate::store::{
-    CustomerMatch, MatchedCustomer, OrderKey, Store, StoreError, StoredHistory, StoredOutbox, Tx,
-};
+use crate::store::{OrderKey, Store, StoreError, StoredHistory, StoredOutbox, Tx};
 use orderly_engine::replay::{Input, Outcome};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, RwLock};
@@ -177,6 +175,9 @@ macro_rules! retrying {
         }
     }};
 }
+
+// After `retrying!`, which it uses.
+mod creation;
 
 /// Gives a round's async block its type, so `?` in it converts to [`ServiceError`].
 fn as_round<T>(
@@ -404,141 +405,6 @@ impl Service {
         self.noted(self.create_order_unnoted(input).await)
     }
 
-    async fn create_order_unnoted(&self, input: &NewOrder) -> Result<Created, ServiceError> {
-        let _input = self.gate.read().await;
-        let current = self.current();
-        let active = self.workflow_for(&current.registry, input)?;
-        let with_hooks = uses_hooks(&active);
-        let c = &input.customer;
-        let wanted = CustomerMatch {
-            email: c.email.clone(),
-            first_name: c.first_name.clone(),
-            last_name: c.last_name.clone(),
-            company: c.company.clone(),
-            phone: c.phone.clone(),
-            is_guest: c.guest,
-            // The billing address's postal code, or the shipping address's when there is none
-            // (as `CustomerMatch::zip` says).
-            zip: input
-                .billing_address
-                .as_ref()
-                .or(input.shipping_address.as_ref())
-                .map(|a| a.zip.clone())
-                .unwrap_or_default(),
-        };
-        let mut duplicate_seen = false;
-        // With hooks: the customer the last decision was made for, its id and the decision.
-        let mut made: Option<(MatchedCustomer, OrderId, Decision)> = None;
-        retrying!(input.external_id.clone().unwrap_or_default(), async {
-            let now = self.now();
-            let mut tx = self.store.begin().await?;
-            if let Some(ext) = input.external_id.as_deref().filter(|e| !e.is_empty()) {
-                if let Some(order) = tx.order_by_external_id(&input.channel, ext).await? {
-                    return Ok(Round::Done(Created {
-                        order,
-                        created: false,
-                        steps: Vec::new(),
-                        history: Vec::new(),
-                    }));
-                }
-            }
-            let matched = match tx.match_customer(&wanted, now).await {
-                // Another transaction made this email's first customer meanwhile: the next
-                // round links it.
-                Err(StoreError::Conflict) => return Ok(Round::Again),
-                other => other?,
-            };
-            let possible_duplicate = matched.possible_duplicate;
-            let (id, mut decision) = if with_hooks {
-                match made.take() {
-                    Some((was, id, mut decision)) if same_customer(&was, &matched) => {
-                        decision.order.customer = Arc::new(matched.customer);
-                        (id, decision)
-                    }
-                    _ => {
-                        // Decide with the transaction rolled back (the customer it may have
-                        // created is gone with it), then write in a new one.
-                        drop(tx);
-                        let id = self.store.reserve_order_id().await?;
-                        let input = numbered(input, id);
-                        let decided = off_async_workers(|| {
-                            engine::create(
-                                &active.workflow,
-                                &input,
-                                matched.customer.clone(),
-                                matched.possible_duplicate,
-                                now,
-                                &*current.hooks,
-                            )
-                        })
-                        .map_err(ServiceError::Rejected)?;
-                        made = Some((matched, id, decided));
-                        return Ok(Round::Again);
-                    }
-                }
-            } else {
-                // The id and number are set aside first, so that messages at creation see them.
-                let id = tx.reserve_order_id().await?;
-                let input = numbered(input, id);
-                let decision = engine::create(
-                    &active.workflow,
-                    &input,
-                    matched.customer,
-                    matched.possible_duplicate,
-                    now,
-                    &*current.hooks,
-                )
-                .map_err(ServiceError::Rejected)?;
-                (id, decision)
-            };
-            if !decision.related.is_empty() {
-                return Err(ServiceError::Rejected(Rejection::new(
-                    RejectionCode::HookFailed,
-                    "a hook asked for a related order while this order was being created: related orders are \
-                     created from events, once the order exists",
-                )));
-            }
-            decision.order.id = id;
-            let id = match tx.insert_order(&decision, active.version, now).await {
-                Err(StoreError::Conflict) => return Ok(Round::Again),
-                // Another request with the same external id won the race: the next round finds
-                // its order. Otherwise the clash is the order number: said in our words (the
-                // database's text names its tables and stays in the log).
-                Err(StoreError::Duplicate(_)) if input.external_id.is_some() && !duplicate_seen => {
-                    duplicate_seen = true;
-                    return Ok(Round::Again);
-                }
-                Err(StoreError::Duplicate(what)) => {
-                    tracing::debug!(constraint = %what, "a new order's number is taken");
-                    return Err(ServiceError::Rejected(duplicate_number(&decision.order.number)));
-                }
-                other => other?,
-            };
-            // The input as it came, and the customer it was linked to: what replay needs.
-            let recorded = Input::Create {
-                order: Box::new(input.clone()),
-                number: decision.order.number.clone(),
-                customer: (*decision.order.customer).clone(),
-                possible_duplicate,
-                related_to: None,
-            };
-            match tx.record_input(id, now, &recorded, &Outcome::of(&decision), active.version).await {
-                Err(StoreError::Conflict) => return Ok(Round::Again),
-                other => other?,
-            }
-            let history = tx.written_history(id);
-            if !commit(tx).await? {
-                return Ok(Round::Again);
-            }
-            // The answer is what was written: nothing is read back after the commit.
-            let mut order = decision.order;
-            order.id = id;
-            order.version = 1;
-            order.workflow_version = active.version;
-            Ok(Round::Done(Created { order, created: true, steps: decision.steps, history }))
-        })
-    }
-
     /// Tells the store about a write that failed with the database unavailable, so that
     /// `/healthz` says so for a while ([`Store::check_writable`]): the store sees failures at
     /// begin and at commit, not those of the statements in between.
@@ -636,10 +502,15 @@ impl Service {
                 input: input.clone(),
                 _gate: gate,
             };
-            match self.writer.submit(change).await {
+            match self.writer.submit(writer::Work::Change(Box::new(change))).await {
                 writer::Written::Done(applied) => Ok(Round::Done(*applied)),
                 writer::Written::Again => Ok(Round::Again),
                 writer::Written::Failed(e) => Err(e),
+                writer::Written::Created(_) | writer::Written::NeedsHooks | writer::Written::Duplicate => {
+                    Err(ServiceError::Store(StoreError::Corrupt(
+                        "the writer answered a change as a creation".into(),
+                    )))
+                }
             }
         })
     }
@@ -1338,16 +1209,6 @@ impl Hooks for Gated {
         let _slot = self.gate.enter();
         self.inner.payload(hook, order, event, now)
     }
-}
-
-/// Whether a decision made for customer `was` holds for `now` (the customer the write links).
-fn same_customer(was: &MatchedCustomer, now: &MatchedCustomer) -> bool {
-    let (a, b) = (&was.customer, &now.customer);
-    was.possible_duplicate == now.possible_duplicate
-        && a.is_new == b.is_new
-        && (a.is_new || a.id == b.id)
-        && (&a.email, &a.first_name, &a.last_name, &a.company, &a.phone, a.is_guest)
-            == (&b.email, &b.first_name, &b.last_name, &b.company, &b.phone, b.is_guest)
 }
 
 /// The new order with the number the store gives it from `id`, unless it brought its own.

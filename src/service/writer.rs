@@ -19,11 +19,12 @@
 //! caller reads the order again and decides again ([`Written::Again`]). Which decisions need
 //! hooks is found by trying them with a [`Probe`], which runs none.
 
-use super::{replayed, stored, Applied, ServiceError};
+use super::creation::{self, Made};
+use super::{replayed, stored, Applied, Created, ServiceError};
 use crate::engine::{Decision, Effect, EventInput, Hooks, NewOrder, Rejection};
 use crate::order::{Order, OrderId, Time};
 use crate::registry::Active;
-use crate::store::{InputWrite, OrderKey, OrderWrite, Store, StoreError, StoredHistory};
+use crate::store::{CustomerMatch, InputWrite, OrderKey, OrderWrite, Store, StoreError, StoredHistory};
 use orderly_engine::replay::{Input, Outcome};
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -110,11 +111,40 @@ pub(crate) struct Change {
     pub _gate: tokio::sync::OwnedRwLockReadGuard<()>,
 }
 
-/// What the writer did with a change.
+/// A new order on its way to the writer: matched to its customer, decided and written in the
+/// writer's transaction ([`creation::make_in_batch`]).
+pub(crate) struct Creation {
+    /// The order as asked for.
+    pub input: Arc<NewOrder>,
+    /// Its customer, as matching compares customers.
+    pub wanted: Arc<CustomerMatch>,
+    /// The workflow it starts in.
+    pub active: Active,
+    /// When it is created.
+    pub now: Time,
+    /// An earlier try found its number or external id taken ([`Written::Duplicate`]).
+    pub duplicate_seen: bool,
+    /// The service's input gate, held until it is written.
+    pub _gate: tokio::sync::OwnedRwLockReadGuard<()>,
+}
+
+/// What the writer is given: a change to an existing order, or a new order.
+pub(crate) enum Work {
+    Change(Box<Change>),
+    Create(Box<Creation>),
+}
+
+/// What the writer did with a change or a creation.
 #[derive(Debug)]
 pub(crate) enum Written {
     /// Committed (or answered without a write: an idempotency key's first answer).
     Done(Box<Applied>),
+    /// A creation committed (or the order its external id names already).
+    Created(Box<Created>),
+    /// A creation whose decision asks for a hook: made outside the writer.
+    NeedsHooks,
+    /// A creation whose number or external id another order has: once more, knowing it.
+    Duplicate,
     /// Its order moved and it cannot be decided again here, or the database refused the batch
     /// for now: read again, decide again, send again.
     Again,
@@ -123,7 +153,7 @@ pub(crate) enum Written {
 }
 
 struct Job {
-    change: Change,
+    work: Work,
     reply: oneshot::Sender<Written>,
 }
 
@@ -150,10 +180,11 @@ impl Writer {
         self.counters.read()
     }
 
-    /// Queues a change and waits for the writer's answer: after the commit that carried it.
-    pub(crate) async fn submit(&self, change: Change) -> Written {
+    /// Queues a change or a creation and waits for the writer's answer: after the commit that
+    /// carried it.
+    pub(crate) async fn submit(&self, work: Work) -> Written {
         let (reply, answer) = oneshot::channel();
-        let mut job = Job { change, reply };
+        let mut job = Job { work, reply };
         // A queue whose task has gone (its runtime ended) is replaced once.
         for _ in 0..2 {
             match self.sender().send(job).await {
@@ -215,9 +246,15 @@ async fn run(base: Store, mut queue: mpsc::Receiver<Job>, counters: Arc<Counters
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let batch = std::mem::take(&mut jobs);
-        let (changes, replies): (Vec<Change>, Vec<_>) =
-            batch.into_iter().map(|j| (j.change, j.reply)).unzip();
+        let (changes, replies): (Vec<Work>, Vec<_>) = batch.into_iter().map(|j| (j.work, j.reply)).unzip();
+        if base.is_closed() {
+            // The service's store was closed: so is the writer's pool, and nothing is written.
+            if let Some(store) = own.take() {
+                store.close_own_pool().await;
+            }
+        }
         let store = match &own {
+            _ if base.is_closed() => Err(StoreError::from(sqlx::Error::PoolClosed)),
             Some(store) => Ok(store.clone()),
             None => base.with_own_pool(WRITER_CONNECTIONS).await.inspect(|store| own = Some(store.clone())),
         };
@@ -241,8 +278,8 @@ async fn run(base: Store, mut queue: mpsc::Receiver<Job>, counters: Arc<Counters
     }
 }
 
-/// Writes a batch; one answer per change, in order.
-async fn write(store: &Store, changes: &[Change], counters: &Counters) -> Vec<Written> {
+/// Writes a batch; one answer per change or creation, in order.
+async fn write(store: &Store, changes: &[Work], counters: &Counters) -> Vec<Written> {
     match attempt(store, changes).await {
         Ok(answers) => answers,
         Err(e) => match e {
@@ -376,25 +413,35 @@ struct Applying<'a> {
 
 /// One try at a batch, in one transaction. `Err`: nothing is written (the transaction is
 /// dropped); the caller decides whether to try the changes one at a time.
-async fn attempt(store: &Store, changes: &[Change]) -> Result<Vec<Written>, ServiceError> {
+async fn attempt(store: &Store, works: &[Work]) -> Result<Vec<Written>, ServiceError> {
     let t0 = std::time::Instant::now();
     let mut tx = store.begin().await?;
     let t1 = t0.elapsed();
-    let ids: Vec<OrderId> = changes.iter().map(|c| c.before.id).collect();
-    let versions = tx.lock_versions(&ids).await?;
+    let mut answers: Vec<Option<Written>> = works.iter().map(|_| None).collect();
+    let made = make_creations(&mut tx, works, &mut answers).await?;
+    let changes: Vec<(usize, &Change)> = works
+        .iter()
+        .enumerate()
+        .filter_map(|(slot, w)| match w {
+            Work::Change(c) => Some((slot, &**c)),
+            Work::Create(_) => None,
+        })
+        .collect();
+    let ids: Vec<OrderId> = changes.iter().map(|(_, c)| c.before.id).collect();
+    let versions = if ids.is_empty() { HashMap::new() } else { tx.lock_versions(&ids).await? };
     let t2 = t0.elapsed();
     let keys: Vec<(OrderId, &str)> = changes
         .iter()
-        .filter_map(|c| c.idempotency.as_ref().map(|(k, _)| (c.before.id, k.as_str())))
+        .filter_map(|(_, c)| c.idempotency.as_ref().map(|(k, _)| (c.before.id, k.as_str())))
         .collect();
     let saved = if keys.is_empty() { HashMap::new() } else { tx.idempotent_results(&keys).await? };
 
-    let mut answers: Vec<Option<Written>> = changes.iter().map(|_| None).collect();
     let mut states: HashMap<OrderId, OrderState> = HashMap::new();
     let mut order_ids: Vec<OrderId> = Vec::new();
     let mut keys_seen: HashSet<(OrderId, &str)> = HashSet::new();
     let mut applying: Vec<Applying<'_>> = Vec::new();
-    for (slot, (c, answer)) in changes.iter().zip(answers.iter_mut()).enumerate() {
+    for &(slot, c) in &changes {
+        let Some(answer) = answers.get_mut(slot) else { continue };
         let id = c.before.id;
         if let Some((key, request)) = &c.idempotency {
             if let Some(first) = saved.get(&(id, key.clone())) {
@@ -526,14 +573,15 @@ async fn attempt(store: &Store, changes: &[Change]) -> Result<Vec<Written>, Serv
         tx.save_idempotent_results(&saves).await?;
     }
     let t4 = t0.elapsed();
-    let committed = if applying.is_empty() {
+    let committed = if applying.is_empty() && made == 0 {
         drop(tx);
         Ok(())
     } else {
         tx.commit().await
     };
     tracing::debug!(
-        changes = changes.len(),
+        changes = works.len(),
+        created = made,
         begun_us = t1.as_micros() as u64,
         locked_us = t2.as_micros() as u64,
         settled_us = t3.as_micros() as u64,
@@ -548,10 +596,49 @@ async fn attempt(store: &Store, changes: &[Change]) -> Result<Vec<Written>, Serv
             (Some(Written::Done(applied)), Err(_)) if applied.replayed => Written::Done(applied),
             (Some(Written::Done(_)), Err(StoreError::Conflict)) => Written::Again,
             (Some(Written::Done(_)), Err(e)) => Written::Failed(ServiceError::OutcomeUnknown(e.to_string())),
+            (Some(Written::Created(c)), Ok(())) => Written::Created(c),
+            // The order its external id names already: true whatever the commit did.
+            (Some(Written::Created(c)), Err(_)) if !c.created => Written::Created(c),
+            (Some(Written::Created(_)), Err(StoreError::Conflict)) => Written::Again,
+            (Some(Written::Created(_)), Err(e)) => {
+                Written::Failed(ServiceError::OutcomeUnknown(e.to_string()))
+            }
             (Some(other), _) => other,
             (None, _) => Written::Again,
         })
         .collect())
+}
+
+/// The batch's creations, first, each under a savepoint of its own: kept when it wrote an
+/// order, rolled back otherwise (refused, sent back, or failed alone), the transaction going
+/// on either way. Returns how many orders were written. `Err` (the database unavailable, or a
+/// savepoint that cannot be rolled back to) fails the batch.
+async fn make_creations(
+    tx: &mut crate::store::Tx,
+    works: &[Work],
+    answers: &mut [Option<Written>],
+) -> Result<usize, ServiceError> {
+    let mut made = 0;
+    for (w, answer) in works.iter().zip(answers.iter_mut()) {
+        let Work::Create(c) = w else { continue };
+        let mark = tx.savepoint().await?;
+        let result = creation::make_in_batch(tx, c).await;
+        if matches!(&result, Ok(Made::Created(m)) if m.created) {
+            tx.release(mark).await?;
+            made += 1;
+        } else {
+            tx.roll_back_to(mark).await?;
+        }
+        *answer = Some(match result {
+            Ok(Made::Created(m)) => Written::Created(m),
+            Ok(Made::Again) | Err(ServiceError::Store(StoreError::Conflict)) => Written::Again,
+            Ok(Made::NeedsHooks) => Written::NeedsHooks,
+            Ok(Made::Duplicate) => Written::Duplicate,
+            Err(e @ ServiceError::Store(StoreError::Unavailable(_))) => return Err(e),
+            Err(e) => Written::Failed(e),
+        });
+    }
+    Ok(made)
 }
 
 /// The order's whole history as the transaction sees it, up to the last row this change wrote

@@ -887,6 +887,94 @@ async fn one_failing_change_in_a_batch_fails_alone() {
     .await;
 }
 
+/// New orders go through the writer's batch too: many at once share one commit, and one that
+/// fails inside the batch (its number taken: a unique constraint) fails alone, writing nothing
+/// (not even its customer), while the others are written and answered. An external id seen
+/// before answers its order; two new orders with one new external id make one order.
+#[tokio::test]
+async fn creations_share_a_batch_and_one_failing_fails_alone() {
+    support::on_both("creations_share_a_batch_and_one_failing_fails_alone", |store| async move {
+        let (s, _) = service(store.clone()).await;
+        let s = Arc::new(s);
+        let blocker = s.create_order(&order("check", "pending", 4)).await.expect("created").order;
+        let with = |email: &str, number: Option<&str>, external_id: Option<&str>| {
+            let mut input = order("check", "pending", 1);
+            input.customer.email = email.into();
+            input.number = number.map(str::to_string);
+            input.external_id = external_id.map(str::to_string);
+            input
+        };
+        let taken = s.create_order(&with("first@x.com", Some("TAKEN-1"), None)).await.expect("created").order;
+        let seen = s.create_order(&with("seen@x.com", None, Some("EXT-SEEN"))).await.expect("created").order;
+
+        // Hold the writer on a change (its order locked, or the write turn taken), so that the
+        // creations queue up behind it and are written together.
+        let mut hold = store.begin().await.expect("a transaction");
+        hold.order_for_update(blocker.id).await.expect("locked");
+        let first = {
+            let s = s.clone();
+            let input = event("note", serde_json::json!({"text": "first"}));
+            tokio::spawn(async move { s.apply_event(blocker.id, &input, None).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let stats = s.write_stats();
+        let create = |input: NewOrder| {
+            let s = s.clone();
+            tokio::spawn(async move { s.create_order(&input).await })
+        };
+        let queued = vec![
+            create(with("good@x.com", None, None)),
+            create(with("dup@x.com", Some("TAKEN-1"), None)),
+            create(with("seen@x.com", None, Some("EXT-SEEN"))),
+            create(with("twice@x.com", None, Some("EXT-NEW"))),
+            create(with("twice@x.com", None, Some("EXT-NEW"))),
+            create(with("good2@x.com", None, None)),
+        ];
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        drop(hold);
+        first.await.expect("joined").expect("the change is written");
+        let mut answers = Vec::new();
+        for q in queued {
+            answers.push(q.await.expect("joined"));
+        }
+        let after = s.write_stats();
+        assert!(after.largest >= 6, "the six creations went in one batch: {after:?}");
+        // The second order with the new external id meets the first's in the batch, and is
+        // answered with it in the next.
+        assert!(after.batches - stats.batches <= 2, "{stats:?} {after:?}");
+        assert_eq!(after.split, stats.split, "a failing creation does not split its batch: {after:?}");
+
+        let [good, dup, again, new1, new2, good2] = <[_; 6]>::try_from(answers).expect("six answers");
+        for (answer, email) in [(good, "good@x.com"), (good2, "good2@x.com")] {
+            let created = answer.unwrap_or_else(|e| panic!("{email}: {e}"));
+            assert!(created.created);
+            let o = s.order(created.order.id).await.expect("stored");
+            assert_eq!(
+                (o.number.as_str(), o.customer.email.as_str()),
+                (created.order.number.as_str(), email)
+            );
+            let h = s.store().history(o.id).await.expect("history");
+            assert_eq!(h, created.history, "the answer's history is what was written");
+        }
+        match dup {
+            Err(ServiceError::Rejected(r)) => assert_eq!(r.code, "duplicate", "{r:?}"),
+            other => panic!("the taken number is refused: {other:?}"),
+        }
+        assert_eq!(s.order("TAKEN-1").await.expect("the first").id, taken.id);
+        let dups = s.search_customers("dup@x.com", 10).await.expect("search");
+        assert!(dups.is_empty(), "the refused order made no customer: {dups:?}");
+        let again = again.expect("an external id seen before answers its order");
+        assert!(!again.created);
+        assert_eq!(again.order.id, seen.id);
+        let (new1, new2) = (new1.expect("made"), new2.expect("answered"));
+        assert_eq!(new1.order.id, new2.order.id, "one order for one external id");
+        assert!(new1.created != new2.created, "one of the two made it: {} {}", new1.created, new2.created);
+        let twice = s.search_customers("twice@x.com", 10).await.expect("search");
+        assert_eq!(twice.len(), 1, "one customer for them: {twice:?}");
+    })
+    .await;
+}
+
 /// The snapshot a change is decided on (the row and its lines in one statement) is the order
 /// as every other read gives it: lines, shipments and fulfillment actions alike, by number and
 /// by id.

@@ -90,19 +90,26 @@ impl Tx {
         let mut ids = ids.to_vec();
         ids.sort_unstable();
         ids.dedup();
-        let sql = match self.backend() {
-            Backend::Sqlite => {
-                "SELECT id, version FROM orders WHERE id IN (SELECT value FROM json_each($1)) ORDER BY id"
-            }
-            Backend::Postgres => {
-                "SELECT id, version FROM orders WHERE id IN \
-                 (SELECT e::bigint FROM jsonb_array_elements_text($1::jsonb) AS e) ORDER BY id FOR UPDATE"
-            }
-        };
         let list = serde_json::to_string(&ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut versions = HashMap::with_capacity(ids.len());
-        for row in sqlx::query(sql).bind(list).fetch_all(self.conn()).await? {
-            versions.insert(get_i64(&row, "id")?, get_i64(&row, "version")?);
+        match self.backend() {
+            // One row, the pairs as a JSON array: rows would come back one by one across sqlx's
+            // connection thread.
+            Backend::Sqlite => {
+                let sql = "SELECT json_group_array(json_array(id, version)) AS pairs FROM orders \
+                           WHERE id IN (SELECT value FROM json_each($1))";
+                let row = sqlx::query(sql).bind(list).fetch_one(self.conn()).await?;
+                let pairs: Vec<(OrderId, i64)> = serde_json::from_str(&get_str(&row, "pairs")?)
+                    .map_err(|e| StoreError::Corrupt(format!("order versions: {e}")))?;
+                versions.extend(pairs);
+            }
+            Backend::Postgres => {
+                let sql = "SELECT id, version FROM orders WHERE id IN \
+                           (SELECT e::bigint FROM jsonb_array_elements_text($1::jsonb) AS e) ORDER BY id FOR UPDATE";
+                for row in sqlx::query(sql).bind(list).fetch_all(self.conn()).await? {
+                    versions.insert(get_i64(&row, "id")?, get_i64(&row, "version")?);
+                }
+            }
         }
         Ok(versions)
     }

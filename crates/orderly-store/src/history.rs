@@ -39,6 +39,8 @@ pub(crate) async fn insert(
 /// statement, whatever their number: the rows go as one bound JSON array (`json_each`,
 /// `jsonb_array_elements`), so the statement's text never changes and is prepared once.
 /// Returns them as stored (with their ids), in the order given.
+///
+/// On SQLite the caller holds the write lock (every `Tx` does: `BEGIN IMMEDIATE`).
 pub(crate) async fn insert_rows(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -52,7 +54,7 @@ pub(crate) async fn insert_rows(
             "INSERT INTO order_history (order_id, at, kind, event, from_status, to_status, actor, \
              workflow_version, detail) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, \
              value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8 FROM json_each($1) \
-             ORDER BY key RETURNING id"
+             ORDER BY key"
         }
         Backend::Postgres => {
             "INSERT INTO order_history (order_id, at, kind, event, from_status, to_status, actor, \
@@ -79,11 +81,35 @@ pub(crate) async fn insert_rows(
         .collect::<Result<Vec<_>, StoreError>>()?;
     let values =
         serde_json::to_string(&values).map_err(|e| StoreError::Corrupt(format!("history rows: {e}")))?;
-    let found = sqlx::query(sql).bind(values).fetch_all(&mut *conn).await?;
-    // One sequence hands out the ids in the order the rows are written: sorted, they pair
-    // with the rows.
-    let mut ids: Vec<i64> = found.iter().map(|r| get_i64(r, "id")).collect::<Result<_, _>>()?;
-    ids.sort_unstable();
+    let ids: Vec<i64> = match backend {
+        // The transaction holds SQLite's one write lock and the rows are inserted in the order
+        // given, each taking the next id of the table's AUTOINCREMENT sequence: the ids are the
+        // `rows.len()` up to the last one inserted (`last_insert_rowid()`, read on the same
+        // connection: sqlx's `Any` driver does not pass SQLite's on). No `RETURNING`: its rows
+        // would come back one by one across sqlx's connection thread, the writer woken for each.
+        Backend::Sqlite => {
+            let done = sqlx::query(sql).bind(values).execute(&mut *conn).await?;
+            let last = sqlx::query("SELECT last_insert_rowid() AS id").fetch_one(&mut *conn).await?;
+            let last = get_i64(&last, "id")?;
+            let n = rows.len() as i64;
+            if done.rows_affected() != rows.len() as u64 || last < n {
+                return Err(StoreError::Corrupt(format!(
+                    "{} history rows given, {} written, last id {last}",
+                    rows.len(),
+                    done.rows_affected()
+                )));
+            }
+            (last - n + 1..=last).collect()
+        }
+        // One sequence hands out the ids in the order the rows are written: sorted, they pair
+        // with the rows.
+        Backend::Postgres => {
+            let found = sqlx::query(sql).bind(values).fetch_all(&mut *conn).await?;
+            let mut ids: Vec<i64> = found.iter().map(|r| get_i64(r, "id")).collect::<Result<_, _>>()?;
+            ids.sort_unstable();
+            ids
+        }
+    };
     if ids.len() != rows.len() {
         return Err(StoreError::Corrupt(format!(
             "{} history rows written, {} ids returned",

@@ -62,7 +62,7 @@ pub use replay::{RecordedOrder, RecordedQuery};
 pub use sessions::StoredSession;
 pub use status_counts::StatusRename;
 pub use timers::StoredTimer;
-pub use tx::Tx;
+pub use tx::{Savepoint, Tx};
 pub use workflows::WorkflowVersion;
 
 use sqlx::any::AnyPoolOptions;
@@ -272,6 +272,11 @@ impl Store {
     /// Closes the pool: waits for connections in use to come back, then closes them all.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Whether [`Store::close`] was called (on this store, or on one sharing its pool).
+    pub fn is_closed(&self) -> bool {
+        self.pool.is_closed()
     }
 
     /// SQLite: waits for this process's turn to write (as long as the busy timeout, then

@@ -22,6 +22,14 @@ pub struct Tx {
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
+/// Where a transaction stood at [`Tx::savepoint`].
+#[derive(Debug)]
+#[must_use = "a savepoint is released or rolled back to"]
+pub struct Savepoint {
+    /// How many history rows the transaction had written.
+    written: usize,
+}
+
 impl std::fmt::Debug for Tx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tx").field("backend", &self.backend).finish_non_exhaustive()
@@ -75,6 +83,31 @@ impl Tx {
     /// Rows of other orders the transaction wrote (a related order a hook made) are not its.
     pub fn written_history(&self, order: OrderId) -> Vec<StoredHistory> {
         self.written.iter().filter(|(o, _)| *o == order).map(|(_, row)| row.clone()).collect()
+    }
+
+    /// Marks where the transaction stands, so that what one input writes after it can be undone
+    /// alone ([`Tx::roll_back_to`]) or kept ([`Tx::release`]), the rest of the transaction going
+    /// on either way (the writer's batch: one creation's failure does not fail the others). One
+    /// at a time: release or roll back a mark before taking the next.
+    pub async fn savepoint(&mut self) -> Result<Savepoint, StoreError> {
+        sqlx::query("SAVEPOINT orderly_input").execute(self.conn()).await?;
+        Ok(Savepoint { written: self.written.len() })
+    }
+
+    /// Keeps what was written since `mark`.
+    pub async fn release(&mut self, mark: Savepoint) -> Result<(), StoreError> {
+        let _ = mark;
+        sqlx::query("RELEASE SAVEPOINT orderly_input").execute(self.conn()).await?;
+        Ok(())
+    }
+
+    /// Undoes what was written since `mark` (also after a statement failed: on PostgreSQL the
+    /// transaction is usable again).
+    pub async fn roll_back_to(&mut self, mark: Savepoint) -> Result<(), StoreError> {
+        sqlx::query("ROLLBACK TO SAVEPOINT orderly_input").execute(self.conn()).await?;
+        sqlx::query("RELEASE SAVEPOINT orderly_input").execute(self.conn()).await?;
+        self.written.truncate(mark.written);
+        Ok(())
     }
 
     /// Commits everything written in this transaction. A commit that goes through tells the
