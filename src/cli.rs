@@ -510,7 +510,12 @@ fn serve_cmd(
         config.workflows = w;
     }
     crate::serve::init_tracing(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+        builder.worker_threads(request_workers());
+    }
+    let runtime = match builder.build() {
         Ok(r) => r,
         Err(e) => {
             errln!("error: cannot start the runtime: {e}");
@@ -524,4 +529,15 @@ fn serve_cmd(
             ExitCode::from(1)
         }
     }
+}
+
+/// How many threads serve requests: one per core but one, at least one. The core left is the
+/// writer's: every change is committed by its one thread (and its database connection's), and
+/// each of a batch's statements is a hand-over between them; with every core taken by request
+/// workers each hand-over waits for a time slice, and the writer, which all acknowledgements wait
+/// for, runs slower (on 2 cores: about 2,500 events/s with 2 workers, 3,300 with 1; see
+/// docs/benchmarks.md). `TOKIO_WORKER_THREADS` overrides it.
+fn request_workers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    cores.saturating_sub(1).max(1)
 }

@@ -75,9 +75,11 @@ impl Counters {
 /// The most changes one transaction carries.
 pub(crate) const MAX_BATCH: usize = 128;
 
-/// The writer's own connections: one transaction at a time, and one more for a connection being
-/// replaced.
-const WRITER_CONNECTIONS: u32 = 2;
+/// The writer's own connections: one, for one transaction at a time. (With two, a batch could
+/// begin while the last one's connection was still on its way back to the pool, open the
+/// second, and from then on the two take turns: on SQLite each then finds its page cache
+/// stale, the other having written since, and reads every page again.)
+const WRITER_CONNECTIONS: u32 = 1;
 
 /// Changes waiting for the writer, at most (senders wait beyond it).
 const QUEUE: usize = 4096;

@@ -148,17 +148,26 @@ impl Tx {
         orders: &[OrderWrite<'_>],
         inputs: &[InputWrite<'_>],
     ) -> Result<Vec<Vec<StoredHistory>>, StoreError> {
-        self.update_orders(orders).await?;
-        for o in orders {
-            orders::write_changed_parts(self.conn(), o.after.id, o.before, o.after).await?;
-        }
         // History: one statement for every input's rows; the answer splits them back.
         let rows: Vec<(OrderId, &HistoryEntry, i64)> = inputs
             .iter()
             .flat_map(|i| i.history.iter().map(move |h| (i.order, h, i.workflow_version)))
             .collect();
-        let backend = self.backend();
-        let mut stored = history::insert_rows(self.conn(), backend, &rows).await?.into_iter();
+        let (same, changed): (Vec<OrderWrite<'_>>, Vec<OrderWrite<'_>>) =
+            orders.iter().partition(|w| orders::same_row(w.before, w.after));
+        self.update_rows(&changed).await?;
+        for o in orders {
+            orders::write_changed_parts(self.conn(), o.after.id, o.before, o.after).await?;
+        }
+        let stored = match self.backend() {
+            Backend::Sqlite => self.sqlite_versions_inputs_history(&same, inputs, &rows).await?,
+            Backend::Postgres => {
+                self.update_versions(&same).await?;
+                self.insert_inputs(inputs).await?;
+                history::insert_rows(self.conn(), Backend::Postgres, &rows).await?
+            }
+        };
+        let mut stored = stored.into_iter();
         let mut written = Vec::with_capacity(inputs.len());
         for i in inputs {
             let mine: Vec<StoredHistory> = stored.by_ref().take(i.history.len()).collect();
@@ -167,7 +176,6 @@ impl Tx {
         }
         self.write_timers(inputs).await?;
         self.insert_outbox(inputs).await?;
-        self.insert_inputs(inputs).await?;
         Ok(written)
     }
 
@@ -208,15 +216,63 @@ impl Tx {
     /// then the body and the indexed columns are left alone), each row checked against the
     /// version it had.
     pub(crate) async fn update_orders(&mut self, orders: &[OrderWrite<'_>]) -> Result<(), StoreError> {
-        let (same, changed): (Vec<&OrderWrite<'_>>, Vec<&OrderWrite<'_>>) =
+        let (same, changed): (Vec<OrderWrite<'_>>, Vec<OrderWrite<'_>>) =
             orders.iter().partition(|w| orders::same_row(w.before, w.after));
+        self.update_versions(&same).await?;
+        self.update_rows(&changed).await
+    }
+
+    /// SQLite: the statements every batch runs, in one round trip to the connection's thread
+    /// (each is one: sqlx runs SQLite on a thread of its own): the orders whose version alone
+    /// moves, the inputs, the history rows, and what the checks need back (how many orders were
+    /// updated; how many history rows were written and the last one's id).
+    async fn sqlite_versions_inputs_history(
+        &mut self,
+        same: &[OrderWrite<'_>],
+        inputs: &[InputWrite<'_>],
+        history_rows: &[(OrderId, &HistoryEntry, i64)],
+    ) -> Result<Vec<StoredHistory>, StoreError> {
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "{}; SELECT changes() AS updated; {}; {}; SELECT changes() AS written, last_insert_rowid() AS last",
+                SQLITE_VERSIONS,
+                inputs::SQLITE_INSERT.replace("$1", "$2"),
+                history::SQLITE_INSERT.replace("$1", "$3"),
+            )
+        });
+        let rows: Vec<inputs::Row<'_>> = inputs.iter().map(input_row).collect();
+        let found = sqlx::query(&SQL)
+            .bind(versions_json(same)?)
+            .bind(inputs::json_rows(&rows)?)
+            .bind(history::json_rows(history_rows)?)
+            .fetch_all(self.conn())
+            .await?;
+        let [updated, written] = found.as_slice() else {
+            return Err(StoreError::Corrupt(format!(
+                "a batch's writes answered {} rows, not 2",
+                found.len()
+            )));
+        };
+        if get_i64(updated, "updated")? != same.len() as i64 {
+            return Err(StoreError::Conflict);
+        }
+        if history_rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = history::sqlite_ids(
+            history_rows.len(),
+            u64::try_from(get_i64(written, "written")?).unwrap_or_default(),
+            get_i64(written, "last")?,
+        )?;
+        Ok(history::stored(ids, history_rows))
+    }
+
+    /// The orders whose changes only moved the version: one statement, the rows bound as one
+    /// JSON array, each checked against the version it had.
+    async fn update_versions(&mut self, same: &[OrderWrite<'_>]) -> Result<(), StoreError> {
         if !same.is_empty() {
             let sql = match self.backend() {
-                Backend::Sqlite => {
-                    "UPDATE orders SET workflow_version = v.wv, version = v.nv, updated_at = v.at FROM \
-                     (SELECT value ->> 0 AS id, value ->> 1 AS wv, value ->> 2 AS nv, value ->> 3 AS at, \
-                     value ->> 4 AS ov FROM json_each($1)) AS v WHERE orders.id = v.id AND orders.version = v.ov"
-                }
+                Backend::Sqlite => SQLITE_VERSIONS,
                 Backend::Postgres => {
                     "UPDATE orders SET workflow_version = v.wv, version = v.nv, updated_at = v.at FROM \
                      (SELECT (e->>0)::bigint AS id, (e->>1)::bigint AS wv, (e->>2)::bigint AS nv, e->>3 AS at, \
@@ -224,23 +280,17 @@ impl Tx {
                      WHERE orders.id = v.id AND orders.version = v.ov"
                 }
             };
-            let rows: Vec<serde_json::Value> = same
-                .iter()
-                .map(|w| {
-                    serde_json::json!([
-                        w.after.id,
-                        w.workflow_version,
-                        w.version,
-                        encode::time(w.at),
-                        w.before.version
-                    ])
-                })
-                .collect();
-            let done = sqlx::query(sql).bind(json_text(&rows)?).execute(self.conn()).await?;
+            let done = sqlx::query(sql).bind(versions_json(same)?).execute(self.conn()).await?;
             if done.rows_affected() != same.len() as u64 {
                 return Err(StoreError::Conflict);
             }
         }
+        Ok(())
+    }
+
+    /// The orders whose row changed: `UPDATE ... FROM (VALUES ...)` in chunks, each row checked
+    /// against the version it had.
+    async fn update_rows(&mut self, changed: &[OrderWrite<'_>]) -> Result<(), StoreError> {
         for chunk in changed.chunks(CHUNK) {
             let sql = format!(
                 "UPDATE orders SET workflow = v.column2, workflow_version = v.column3, channel = v.column4, \
@@ -312,24 +362,43 @@ impl Tx {
     }
 
     async fn insert_inputs(&mut self, inputs: &[InputWrite<'_>]) -> Result<(), StoreError> {
-        let rows: Vec<inputs::Row<'_>> = inputs
-            .iter()
-            .map(|i| inputs::Row {
-                order: i.order,
-                at: i.at,
-                input: i.input,
-                outcome: i.outcome,
-                workflow_version: i.workflow_version,
-            })
-            .collect();
+        let rows: Vec<inputs::Row<'_>> = inputs.iter().map(input_row).collect();
         let backend = self.backend();
         inputs::insert_rows(self.conn(), backend, &rows).await
     }
 }
 
-/// Rows as the one JSON text a statement binds.
-fn json_text(rows: &[serde_json::Value]) -> Result<String, StoreError> {
-    serde_json::to_string(rows).map_err(|e| StoreError::Corrupt(format!("a batch's rows: {e}")))
+/// SQLite's update of the orders whose version alone moves, bound as one JSON array (`$1`,
+/// from [`versions_json`]).
+const SQLITE_VERSIONS: &str = "UPDATE orders SET workflow_version = v.wv, version = v.nv, updated_at = v.at \
+     FROM (SELECT value ->> 0 AS id, value ->> 1 AS wv, value ->> 2 AS nv, value ->> 3 AS at, value ->> 4 AS ov \
+     FROM json_each($1)) AS v WHERE orders.id = v.id AND orders.version = v.ov";
+
+/// The orders whose version alone moves, as the one JSON array the update binds.
+fn versions_json(same: &[OrderWrite<'_>]) -> Result<String, StoreError> {
+    let rows: Vec<serde_json::Value> = same
+        .iter()
+        .map(|w| {
+            serde_json::json!([
+                w.after.id,
+                w.workflow_version,
+                w.version,
+                encode::time(w.at),
+                w.before.version
+            ])
+        })
+        .collect();
+    serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(format!("a batch's rows: {e}")))
+}
+
+fn input_row<'a>(i: &InputWrite<'a>) -> inputs::Row<'a> {
+    inputs::Row {
+        order: i.order,
+        at: i.at,
+        input: i.input,
+        outcome: i.outcome,
+        workflow_version: i.workflow_version,
+    }
 }
 
 #[cfg(test)]

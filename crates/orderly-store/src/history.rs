@@ -50,12 +50,7 @@ pub(crate) async fn insert_rows(
         return Ok(Vec::new());
     }
     let sql = match backend {
-        Backend::Sqlite => {
-            "INSERT INTO order_history (order_id, at, kind, event, from_status, to_status, actor, \
-             workflow_version, detail) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, \
-             value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8 FROM json_each($1) \
-             ORDER BY key"
-        }
+        Backend::Sqlite => SQLITE_INSERT,
         Backend::Postgres => {
             "INSERT INTO order_history (order_id, at, kind, event, from_status, to_status, actor, \
              workflow_version, detail) SELECT (e->>0)::bigint, e->>1, e->>2, e->>3, e->>4, e->>5, e->>6, \
@@ -63,24 +58,7 @@ pub(crate) async fn insert_rows(
              ORDER BY n RETURNING id"
         }
     };
-    let values = rows
-        .iter()
-        .map(|(order, h, workflow_version)| {
-            Ok(serde_json::json!([
-                order,
-                encode::time(h.at),
-                h.kind,
-                h.event,
-                h.from_status,
-                h.to_status,
-                h.actor,
-                workflow_version,
-                encode::json("history detail", &h.detail)?,
-            ]))
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    let values =
-        serde_json::to_string(&values).map_err(|e| StoreError::Corrupt(format!("history rows: {e}")))?;
+    let values = json_rows(rows)?;
     let ids: Vec<i64> = match backend {
         // The transaction holds SQLite's one write lock and the rows are inserted in the order
         // given, each taking the next id of the table's AUTOINCREMENT sequence: the ids are the
@@ -90,16 +68,7 @@ pub(crate) async fn insert_rows(
         Backend::Sqlite => {
             let done = sqlx::query(sql).bind(values).execute(&mut *conn).await?;
             let last = sqlx::query("SELECT last_insert_rowid() AS id").fetch_one(&mut *conn).await?;
-            let last = get_i64(&last, "id")?;
-            let n = rows.len() as i64;
-            if done.rows_affected() != rows.len() as u64 || last < n {
-                return Err(StoreError::Corrupt(format!(
-                    "{} history rows given, {} written, last id {last}",
-                    rows.len(),
-                    done.rows_affected()
-                )));
-            }
-            (last - n + 1..=last).collect()
+            sqlite_ids(rows.len(), done.rows_affected(), get_i64(&last, "id")?)?
         }
         // One sequence hands out the ids in the order the rows are written: sorted, they pair
         // with the rows.
@@ -117,15 +86,58 @@ pub(crate) async fn insert_rows(
             ids.len()
         )));
     }
-    Ok(ids
-        .into_iter()
+    Ok(stored(ids, rows))
+}
+
+/// SQLite's insert of history rows, bound as one JSON array (`$1`, from [`json_rows`]).
+pub(crate) const SQLITE_INSERT: &str = "INSERT INTO order_history (order_id, at, kind, event, from_status, \
+     to_status, actor, workflow_version, detail) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, \
+     value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8 FROM json_each($1) ORDER BY key";
+
+/// History rows as the one JSON array the inserts bind.
+pub(crate) fn json_rows(rows: &[(OrderId, &HistoryEntry, i64)]) -> Result<String, StoreError> {
+    let values = rows
+        .iter()
+        .map(|(order, h, workflow_version)| {
+            Ok(serde_json::json!([
+                order,
+                encode::time(h.at),
+                h.kind,
+                h.event,
+                h.from_status,
+                h.to_status,
+                h.actor,
+                workflow_version,
+                encode::json("history detail", &h.detail)?,
+            ]))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    serde_json::to_string(&values).map_err(|e| StoreError::Corrupt(format!("history rows: {e}")))
+}
+
+/// The ids of `n` rows one SQLite insert wrote, `last` the last (`last_insert_rowid()`): the
+/// transaction holds the write lock and the rows took the next ids of the table's
+/// AUTOINCREMENT sequence in the order given.
+pub(crate) fn sqlite_ids(n: usize, written: u64, last: i64) -> Result<Vec<i64>, StoreError> {
+    let count = n as i64;
+    if written != n as u64 || last < count {
+        return Err(StoreError::Corrupt(format!(
+            "{n} history rows given, {written} written, last id {last}"
+        )));
+    }
+    Ok((last - count + 1..=last).collect())
+}
+
+/// The rows as stored, with their ids.
+pub(crate) fn stored(ids: Vec<i64>, rows: &[(OrderId, &HistoryEntry, i64)]) -> Vec<StoredHistory> {
+    ids.into_iter()
         .zip(rows)
         .map(|(id, (_, entry, workflow_version))| StoredHistory {
             id,
             workflow_version: *workflow_version,
             entry: (*entry).clone(),
         })
-        .collect())
+        .collect()
 }
 
 fn decode(row: &AnyRow) -> Result<StoredHistory, StoreError> {

@@ -30,17 +30,25 @@ pub(crate) async fn insert_rows(
         return Ok(());
     }
     let sql = match backend {
-        Backend::Sqlite => {
-            "INSERT INTO order_inputs (order_id, at, kind, workflow_version, input, outcome) \
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
-             FROM json_each($1) ORDER BY key"
-        }
+        Backend::Sqlite => SQLITE_INSERT,
         Backend::Postgres => {
             "INSERT INTO order_inputs (order_id, at, kind, workflow_version, input, outcome) \
              SELECT (e->>0)::bigint, e->>1, e->>2, (e->>3)::bigint, e->>4, e->>5 \
              FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n"
         }
     };
+    sqlx::query(sql).bind(json_rows(rows)?).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// SQLite's insert of inputs, bound as one JSON array (`$1`, from [`json_rows`]).
+pub(crate) const SQLITE_INSERT: &str =
+    "INSERT INTO order_inputs (order_id, at, kind, workflow_version, input, \
+     outcome) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
+     FROM json_each($1) ORDER BY key";
+
+/// Inputs as the one JSON array the inserts bind.
+pub(crate) fn json_rows(rows: &[Row<'_>]) -> Result<String, StoreError> {
     let values = rows
         .iter()
         .map(|r| {
@@ -54,10 +62,7 @@ pub(crate) async fn insert_rows(
             ]))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    let values =
-        serde_json::to_string(&values).map_err(|e| StoreError::Corrupt(format!("recorded inputs: {e}")))?;
-    sqlx::query(sql).bind(values).execute(&mut *conn).await?;
-    Ok(())
+    serde_json::to_string(&values).map_err(|e| StoreError::Corrupt(format!("recorded inputs: {e}")))
 }
 
 impl Tx {

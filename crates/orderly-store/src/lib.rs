@@ -318,6 +318,9 @@ async fn open_pool(
         if memory { options.min_connections(1).idle_timeout(None).max_lifetime(None) } else { options };
     let options = options
         .acquire_timeout(settings.acquire_timeout)
+        // A SQLite connection is a file in this process: a ping before each use (a round trip
+        // to its thread) finds nothing out. A PostgreSQL one may have been cut meanwhile.
+        .test_before_acquire(backend == Backend::Postgres)
         .after_release(move |conn, _meta| Box::pin(health::reusable(conn, backend)));
     let sync = settings.synchronous.pragma();
     let extra = Arc::new(settings.sqlite_pragmas.clone());
