@@ -8,8 +8,10 @@
 //! reload swaps both together ([`Service::swap_registry`], [`PausedInputs::swap`]) and an input
 //! already running finishes on the snapshot it took.
 //!
-//! Customers by hand (search, view, create, link to an order, merge) are in `customers`; a link
-//! is an input of its order like the others.
+//! Changes to existing orders and new orders are decided outside any write and written by the
+//! writer (`writer`), many per transaction; new orders are made in `creation`. Customers by hand
+//! (search, view, create, link to an order, merge) are in `customers`; a link is an input of its
+//! order like the others.
 
 use crate::engine::{
     self, AssignInput, Decision, EmailInput, EventInput, FulfillmentActionInput, Hooks, NewOrder, Rejection,

@@ -1,5 +1,7 @@
 //! The writer: changes to orders are decided outside, on a snapshot read without a write lock,
-//! and written here, many at once.
+//! and written here, many at once; new orders are made here too, first in the batch, each under
+//! a savepoint of its own ([`Creation`], `creation::make_in_batch`), so that one refused or
+//! failing creation rolls back alone.
 //!
 //! One task per [`Service`](super::Service) takes whatever changes are queued (up to
 //! [`MAX_BATCH`], never waiting for more to come), and in one transaction: locks their orders'
