@@ -234,10 +234,10 @@ impl Tx {
     ) -> Result<Vec<StoredHistory>, StoreError> {
         static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
             format!(
-                "{}; SELECT changes() AS updated; {}; {}; SELECT changes() AS written, last_insert_rowid() AS last",
+                "{}; SELECT changes() AS updated; {}; {}",
                 SQLITE_VERSIONS,
                 inputs::SQLITE_INSERT.replace("$1", "$2"),
-                history::SQLITE_INSERT.replace("$1", "$3"),
+                history::sqlite_insert_counted("$3"),
             )
         });
         let rows: Vec<inputs::Row<'_>> = inputs.iter().map(input_row).collect();
@@ -259,12 +259,7 @@ impl Tx {
         if history_rows.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = history::sqlite_ids(
-            history_rows.len(),
-            u64::try_from(get_i64(written, "written")?).unwrap_or_default(),
-            get_i64(written, "last")?,
-        )?;
-        Ok(history::stored(ids, history_rows))
+        history::sqlite_stored(written, history_rows)
     }
 
     /// The orders whose changes only moved the version: one statement, the rows bound as one

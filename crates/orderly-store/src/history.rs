@@ -49,36 +49,33 @@ pub(crate) async fn insert_rows(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = match backend {
-        Backend::Sqlite => SQLITE_INSERT,
-        Backend::Postgres => {
-            "INSERT INTO order_history (order_id, at, kind, event, from_status, to_status, actor, \
-             workflow_version, detail) SELECT (e->>0)::bigint, e->>1, e->>2, e->>3, e->>4, e->>5, e->>6, \
-             (e->>7)::bigint, e->>8 FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) \
-             ORDER BY n RETURNING id"
-        }
-    };
     let values = json_rows(rows)?;
-    let ids: Vec<i64> = match backend {
-        // The transaction holds SQLite's one write lock and the rows are inserted in the order
-        // given, each taking the next id of the table's AUTOINCREMENT sequence: the ids are the
-        // `rows.len()` up to the last one inserted (`last_insert_rowid()`, read on the same
-        // connection: sqlx's `Any` driver does not pass SQLite's on). No `RETURNING`: its rows
-        // would come back one by one across sqlx's connection thread, the writer woken for each.
-        Backend::Sqlite => {
-            let done = sqlx::query(sql).bind(values).execute(&mut *conn).await?;
-            let last = sqlx::query("SELECT last_insert_rowid() AS id").fetch_one(&mut *conn).await?;
-            sqlite_ids(rows.len(), done.rows_affected(), get_i64(&last, "id")?)?
-        }
-        // One sequence hands out the ids in the order the rows are written: sorted, they pair
-        // with the rows.
-        Backend::Postgres => {
-            let found = sqlx::query(sql).bind(values).fetch_all(&mut *conn).await?;
-            let mut ids: Vec<i64> = found.iter().map(|r| get_i64(r, "id")).collect::<Result<_, _>>()?;
-            ids.sort_unstable();
-            ids
-        }
-    };
+    if backend == Backend::Sqlite {
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| sqlite_insert_counted("$1"));
+        // `fetch_all`, as the writer's batch does: through sqlx's `Any` driver, `fetch_one` on
+        // this query of two statements failed (the rows of every statement come with `fetch_all`).
+        let found = sqlx::query(&SQL).bind(values).fetch_all(&mut *conn).await?;
+        let [counted] = found.as_slice() else {
+            return Err(StoreError::Corrupt(format!(
+                "a history insert answered {} rows, not 1",
+                found.len()
+            )));
+        };
+        return sqlite_stored(counted, rows);
+    }
+    let found = sqlx::query(
+        "INSERT INTO order_history (order_id, at, kind, event, from_status, to_status, actor, \
+         workflow_version, detail) SELECT (e->>0)::bigint, e->>1, e->>2, e->>3, e->>4, e->>5, e->>6, \
+         (e->>7)::bigint, e->>8 FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n) \
+         ORDER BY n RETURNING id",
+    )
+    .bind(values)
+    .fetch_all(&mut *conn)
+    .await?;
+    // One sequence hands out the ids in the order the rows are written: sorted, they pair
+    // with the rows.
+    let mut ids: Vec<i64> = found.iter().map(|r| get_i64(r, "id")).collect::<Result<_, _>>()?;
+    ids.sort_unstable();
     if ids.len() != rows.len() {
         return Err(StoreError::Corrupt(format!(
             "{} history rows written, {} ids returned",
@@ -89,8 +86,39 @@ pub(crate) async fn insert_rows(
     Ok(stored(ids, rows))
 }
 
+/// SQLite's insert of history rows, the rows bound as one JSON array at `param` (from
+/// [`json_rows`]), followed by what [`sqlite_stored`] needs back: how many rows were written
+/// and the last one's id. (No `RETURNING`: its rows would come back one by one across sqlx's
+/// connection thread, the writer woken for each; and sqlx's `Any` driver does not pass SQLite's
+/// last insert id on.)
+pub(crate) fn sqlite_insert_counted(param: &str) -> String {
+    format!(
+        "{}; SELECT changes() AS written, last_insert_rowid() AS last",
+        SQLITE_INSERT.replace("$1", param)
+    )
+}
+
+/// The rows [`sqlite_insert_counted`] wrote, as stored, from the row it answered. The
+/// transaction holds SQLite's one write lock and the rows were inserted in the order given,
+/// each taking the next id of the table's AUTOINCREMENT sequence: the ids are the
+/// `rows.len()` up to the last one inserted.
+pub(crate) fn sqlite_stored(
+    counted: &AnyRow,
+    rows: &[(OrderId, &HistoryEntry, i64)],
+) -> Result<Vec<StoredHistory>, StoreError> {
+    let written = get_i64(counted, "written")?;
+    let last = get_i64(counted, "last")?;
+    let n = rows.len() as i64;
+    if written != n || last < n {
+        return Err(StoreError::Corrupt(format!(
+            "{n} history rows given, {written} written, last id {last}"
+        )));
+    }
+    Ok(stored((last - n + 1..=last).collect(), rows))
+}
+
 /// SQLite's insert of history rows, bound as one JSON array (`$1`, from [`json_rows`]).
-pub(crate) const SQLITE_INSERT: &str = "INSERT INTO order_history (order_id, at, kind, event, from_status, \
+const SQLITE_INSERT: &str = "INSERT INTO order_history (order_id, at, kind, event, from_status, \
      to_status, actor, workflow_version, detail) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, \
      value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8 FROM json_each($1) ORDER BY key";
 
@@ -115,21 +143,8 @@ pub(crate) fn json_rows(rows: &[(OrderId, &HistoryEntry, i64)]) -> Result<String
     serde_json::to_string(&values).map_err(|e| StoreError::Corrupt(format!("history rows: {e}")))
 }
 
-/// The ids of `n` rows one SQLite insert wrote, `last` the last (`last_insert_rowid()`): the
-/// transaction holds the write lock and the rows took the next ids of the table's
-/// AUTOINCREMENT sequence in the order given.
-pub(crate) fn sqlite_ids(n: usize, written: u64, last: i64) -> Result<Vec<i64>, StoreError> {
-    let count = n as i64;
-    if written != n as u64 || last < count {
-        return Err(StoreError::Corrupt(format!(
-            "{n} history rows given, {written} written, last id {last}"
-        )));
-    }
-    Ok((last - count + 1..=last).collect())
-}
-
 /// The rows as stored, with their ids.
-pub(crate) fn stored(ids: Vec<i64>, rows: &[(OrderId, &HistoryEntry, i64)]) -> Vec<StoredHistory> {
+fn stored(ids: Vec<i64>, rows: &[(OrderId, &HistoryEntry, i64)]) -> Vec<StoredHistory> {
     ids.into_iter()
         .zip(rows)
         .map(|(id, (_, entry, workflow_version))| StoredHistory {
