@@ -22,9 +22,8 @@ impl Service {
     pub(super) async fn create_order_unnoted(&self, input: &NewOrder) -> Result<Created, ServiceError> {
         let input = Arc::new(input.clone());
         let wanted = Arc::new(wanted(&input));
-        let busy = || ServiceError::Busy(input.external_id.clone().unwrap_or_default(), RETRIES);
         let mut duplicate_seen = false;
-        for _ in 0..RETRIES {
+        retrying!(input.external_id.clone().unwrap_or_default(), async {
             let gate = self.gate.clone().read_owned().await;
             let current = self.current();
             let active = self.workflow_for(&current.registry, &input)?;
@@ -37,19 +36,19 @@ impl Service {
                 _gate: gate,
             };
             match self.writer.submit(writer::Work::Create(Box::new(creation))).await {
-                writer::Written::Created(created) => return Ok(*created),
-                writer::Written::Again => continue,
-                writer::Written::Duplicate => duplicate_seen = true,
-                writer::Written::NeedsHooks => return self.create_with_hooks(&input, &wanted).await,
-                writer::Written::Failed(e) => return Err(e),
-                writer::Written::Done(_) => {
-                    return Err(ServiceError::Store(StoreError::Corrupt(
-                        "the writer answered a creation with a change".into(),
-                    )))
+                writer::Written::Created(created) => Ok(Round::Done(*created)),
+                writer::Written::Again => Ok(Round::Again),
+                writer::Written::Duplicate => {
+                    duplicate_seen = true;
+                    Ok(Round::Again)
                 }
+                writer::Written::NeedsHooks => self.create_with_hooks(&input, &wanted).await.map(Round::Done),
+                writer::Written::Failed(e) => Err(e),
+                writer::Written::Done(_) => Err(ServiceError::Store(StoreError::Corrupt(
+                    "the writer answered a creation with a change".into(),
+                ))),
             }
-        }
-        Err(busy())
+        })
     }
 
     /// A creation whose decision runs hooks: decided outside any transaction (the hooks off
