@@ -199,10 +199,37 @@ fn skip_closing_braces(source: &str, mut pos: usize) -> usize {
 /// Parses `rest` again with pest's error detail on, to learn the punctuation it expected.
 /// Detail costs time, so it is only switched on to explain an error already found.
 fn detailed(rule: Rule, rest: &str) -> Option<pest::error::Error<Rule>> {
-    pest::set_error_detail(true);
-    let again = WorkflowParser::parse(rule, rest).err();
-    pest::set_error_detail(false);
-    again
+    let _detail = Detail::on();
+    WorkflowParser::parse(rule, rest).err()
+}
+
+/// Parses that need pest's error detail, which is one switch for the whole process: it is on
+/// while any runs. (Switched on and off by each parse alone, one parse switched it off under
+/// another running at the same time, on another thread, whose error then named less of what
+/// it expected: two checks at once in the studio, or tests in parallel.) A parse that does not
+/// need it and runs meanwhile is only slower.
+static DETAILED_PARSES: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+
+/// One parse that needs the detail, while it lives.
+struct Detail;
+
+impl Detail {
+    fn on() -> Detail {
+        let mut running = DETAILED_PARSES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *running += 1;
+        pest::set_error_detail(true);
+        Detail
+    }
+}
+
+impl Drop for Detail {
+    fn drop(&mut self) {
+        let mut running = DETAILED_PARSES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *running = running.saturating_sub(1);
+        if *running == 0 {
+            pest::set_error_detail(false);
+        }
+    }
 }
 
 /// The words of a piece of text (names, keywords, numbers).

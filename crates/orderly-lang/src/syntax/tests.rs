@@ -74,3 +74,23 @@ fn an_unclosed_block_does_not_swallow_the_next_item() {
     assert_eq!(parsed.diagnostics[0].message, "this text is not closed");
     assert!(parsed.file.items.iter().any(|i| matches!(i, Item::Status(s) if s.code.text == "b")));
 }
+
+/// pest's error detail is one switch for the whole process: parses that explain an error on
+/// several threads at once each get the whole explanation (here, that `}` may close the block),
+/// the same as one parse alone.
+#[test]
+fn errors_read_the_same_when_parsed_on_several_threads_at_once() {
+    let text =
+        "timer late aer 60d in open stay {\n    set flag overdue\n}\ntimer gone after 7d in a, b stay {\n";
+    let alone = parse(text).diagnostics;
+    assert!(alone.iter().any(|d| d.label.contains("or `}`")), "{alone:?}");
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..100 {
+                    assert_eq!(parse(text).diagnostics, alone);
+                }
+            });
+        }
+    });
+}
