@@ -36,7 +36,6 @@ mod customers;
 mod encode;
 mod error;
 mod grid;
-mod group_commit;
 mod health;
 mod history;
 mod inputs;
@@ -55,7 +54,6 @@ pub use customer_book::{CustomerDetail, CustomerOrder, CustomerSummary};
 pub use customers::{CustomerMatch, MatchedCustomer};
 pub use error::StoreError;
 pub use grid::{GridPage, GridQuery, GridRow};
-pub use group_commit::WalSync;
 pub use health::{PROBE_FRESH, WRITE_FAILURE_MEMORY};
 pub use history::StoredHistory;
 pub use orders::{generated_number, OrderKey};
@@ -221,20 +219,14 @@ impl Store {
         let Some(source) = &self.source else { return Ok(self.clone()) };
         let (url, settings) = &**source;
         let pool = open_pool(self.backend, url, false, connections.max(1), settings).await?;
-        Ok(self.sharing_all_but(pool))
-    }
-
-    /// This store on a pool of its own (`pool`, to the same database): health and SQLite's
-    /// write turn shared.
-    fn sharing_all_but(&self, pool: AnyPool) -> Store {
-        Store {
+        Ok(Store {
             pool,
             backend: self.backend,
             health: self.health.clone(),
             writer: self.writer.clone(),
             source: self.source.clone(),
             own_pool: true,
-        }
+        })
     }
 
     /// Closes a pool opened by [`Store::with_own_pool`]; a store that shares its pool is left
