@@ -154,7 +154,7 @@ impl Metrics {
         registry.register(
             "writer",
             "The writer since start: batches (transactions), changes they carried, the largest batch, \
-             batches split after a failed write",
+             batches split after a failed write, syncs of SQLite's WAL by its group commit",
             writes.clone(),
         );
         registry.register(
@@ -270,9 +270,13 @@ impl Metrics {
         self.pool.get_or_create(&PoolLabels { state: "idle".into() }).set(idle);
         self.pool.get_or_create(&PoolLabels { state: "busy".into() }).set((size - idle).max(0));
         let w = snapshot.writes;
-        for (what, n) in
-            [("batches", w.batches), ("changes", w.changes), ("largest", w.largest), ("split", w.split)]
-        {
+        for (what, n) in [
+            ("batches", w.batches),
+            ("changes", w.changes),
+            ("largest", w.largest),
+            ("split", w.split),
+            ("syncs", w.syncs),
+        ] {
             self.writes.get_or_create(&WriteLabels { what: what.into() }).set(gauge(n));
         }
         let mut out = String::new();
@@ -303,10 +307,11 @@ mod tests {
             pool_size: 5,
             pool_idle: 4,
             outbox_by_state: vec![("pending".into(), 2), ("dead".into(), 1)],
-            writes: crate::service::WriteStats { batches: 4, changes: 9, largest: 5, split: 1 },
+            writes: crate::service::WriteStats { batches: 4, changes: 9, largest: 5, split: 1, syncs: 3 },
         });
         assert!(page.contains(r#"orderly_writer{what="changes"} 9"#), "{page}");
         assert!(page.contains(r#"orderly_writer{what="largest"} 5"#), "{page}");
+        assert!(page.contains(r#"orderly_writer{what="syncs"} 3"#), "{page}");
         assert!(
             page.contains(r#"orderly_events_applied_total{workflow="retail",event="payment_received"} 2"#),
             "{page}"

@@ -9,10 +9,12 @@
 //! ([`settle`]: kept as decided when its order is still the version it was decided on, decided
 //! again in place when it is not, chained when an earlier change of the batch moved the same
 //! order), writes them all with a few set-based statements per table
-//! ([`Tx::write_batch`](crate::store::Tx::write_batch)), commits once and only then answers
-//! each. On SQLite that one task is the database's only writer of changes in this process (it
+//! ([`Tx::write_batch`](crate::store::Tx::write_batch)), commits once and answers each only
+//! when the commit is on the disk: on a SQLite file, after a sync of the WAL made by its group
+//! commit ([`Synced`], `crates/orderly-store/src/group_commit.rs`), which overlaps the next
+//! batch. On SQLite that one task is the database's only writer of changes in this process (it
 //! takes the store's write turn like every other writer), so the batch never waits in SQLite's
-//! busy handler; a commit costs one `fsync` however many changes it carries.
+//! busy handler; one `fsync` serves every batch committed since the last.
 //!
 //! One change's refusal or failure never fails the others: a refusal is settled before the
 //! writes, and a batch whose writes fail (a constraint, a corrupt row) is rolled back and its
@@ -46,6 +48,9 @@ pub struct WriteStats {
     pub largest: u64,
     /// Batches whose writes failed and whose changes were then written one at a time.
     pub split: u64,
+    /// Syncs of SQLite's WAL by the writer's group commit (each made every batch committed
+    /// before it durable); 0 where each commit syncs itself (PostgreSQL, `synchronous = normal`).
+    pub syncs: u64,
 }
 
 #[derive(Debug, Default)]
@@ -54,6 +59,7 @@ struct Counters {
     changes: AtomicU64,
     largest: AtomicU64,
     split: AtomicU64,
+    syncs: AtomicU64,
 }
 
 impl Counters {
@@ -70,6 +76,7 @@ impl Counters {
             changes: self.changes.load(Ordering::Relaxed),
             largest: self.largest.load(Ordering::Relaxed),
             split: self.split.load(Ordering::Relaxed),
+            syncs: self.syncs.load(Ordering::Relaxed),
         }
     }
 }
@@ -242,44 +249,144 @@ impl Writer {
     }
 }
 
+/// The writer's own pool, and on SQLite what makes its commits durable.
+struct Own {
+    store: Store,
+    /// `Some` when the pool commits without waiting for the disk: every answer then waits for
+    /// a sync of the WAL after its commit ([`Synced`]).
+    synced: Option<Synced>,
+}
+
 /// The writer: a batch of whatever is queued, written, answered; until every sender is gone.
-/// It writes through a pool of its own ([`Store::with_own_pool`], opened in its runtime at the
+/// It writes through a pool of its own ([`Store::syncing_pool`], opened in its runtime at the
 /// first batch, and again at the next if the database could not be reached).
 async fn run(base: Store, mut queue: mpsc::Receiver<Job>, counters: Arc<Counters>) {
-    let mut own: Option<Store> = None;
+    let mut own: Option<Own> = None;
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let batch = std::mem::take(&mut jobs);
         let (changes, replies): (Vec<Work>, Vec<_>) = batch.into_iter().map(|j| (j.work, j.reply)).unzip();
         if base.is_closed() {
             // The service's store was closed: so is the writer's pool, and nothing is written.
-            if let Some(store) = own.take() {
-                store.close_own_pool().await;
+            if let Some(own) = own.take() {
+                own.store.close_own_pool().await;
             }
         }
-        let store = match &own {
-            _ if base.is_closed() => Err(StoreError::from(sqlx::Error::PoolClosed)),
-            Some(store) => Ok(store.clone()),
-            None => base.with_own_pool(WRITER_CONNECTIONS).await.inspect(|store| own = Some(store.clone())),
+        if own.is_none() && !base.is_closed() {
+            own = match base.syncing_pool(WRITER_CONNECTIONS).await {
+                Ok((store, sync)) => {
+                    Some(Own { store, synced: sync.map(|s| Synced::start(s, counters.clone())) })
+                }
+                Err(e) => {
+                    answer_all(replies, &e);
+                    continue;
+                }
+            };
+        }
+        let Some(Own { store, synced }) = &own else {
+            answer_all(replies, &StoreError::from(sqlx::Error::PoolClosed));
+            continue;
         };
-        let answers = match store {
-            Ok(store) => {
-                counters.batch(changes.len());
-                write(&store, &changes, &counters).await
-            }
-            Err(e) => {
-                let e = ServiceError::Store(e);
-                changes.iter().map(|_| Written::Failed(ServiceError::Store(share(&e)))).collect()
-            }
-        };
-        for (reply, answer) in replies.into_iter().zip(answers) {
-            // A caller that has gone no longer needs its answer; the change stands.
-            let _ = reply.send(answer);
+        counters.batch(changes.len());
+        let answers = write(store, &changes, &counters).await;
+        let answered: Answers = replies.into_iter().zip(answers).collect();
+        match synced {
+            // Nothing else waiting: no next batch to overlap the sync with, so the writer syncs
+            // (one hand-over fewer for a lone change).
+            Some(synced) if queue.is_empty() => sync_and_answer(&synced.sync, &counters, answered),
+            Some(synced) => synced.answer_after_sync(answered),
+            None => answer(answered),
         }
     }
-    if let Some(store) = own {
-        store.close_own_pool().await;
+    if let Some(own) = own {
+        own.store.close_own_pool().await;
     }
+}
+
+/// Answers on their way to their callers.
+type Answers = Vec<(oneshot::Sender<Written>, Written)>;
+
+fn answer(answers: Answers) {
+    for (reply, answer) in answers {
+        // A caller that has gone no longer needs its answer; the change stands.
+        let _ = reply.send(answer);
+    }
+}
+
+/// Every caller of a batch that could not be tried: `e`.
+fn answer_all(replies: Vec<oneshot::Sender<Written>>, e: &StoreError) {
+    answer(replies.into_iter().map(|r| (r, Written::Failed(ServiceError::Store(share_store(e))))).collect());
+}
+
+/// The writer's group commit on SQLite ([`crate::store::WalSync`]): when more work is queued, a
+/// thread of its own syncs the WAL for whatever batches have committed since its last sync, then
+/// answers them, while the writer goes on with the next batch (when nothing is queued, the
+/// writer syncs itself). An answer is never sent before a sync that began after its batch's
+/// commit.
+struct Synced {
+    /// To the sync thread; `None` when it could not start (then the writer syncs, and waits).
+    queue: Option<std::sync::mpsc::Sender<Answers>>,
+    sync: Arc<crate::store::WalSync>,
+    counters: Arc<Counters>,
+}
+
+impl Synced {
+    fn start(sync: crate::store::WalSync, counters: Arc<Counters>) -> Synced {
+        let sync = Arc::new(sync);
+        let (queue, waiting) = std::sync::mpsc::channel::<Answers>();
+        let (on_thread, counted) = (sync.clone(), counters.clone());
+        let started = std::thread::Builder::new().name("orderly-sync".into()).spawn(move || {
+            // Ends when the writer's pool is dropped, after answering what it was given.
+            while let Ok(first) = waiting.recv() {
+                let mut batches = vec![first];
+                batches.extend(waiting.try_iter());
+                sync_and_answer(&on_thread, &counted, batches.into_iter().flatten().collect());
+            }
+        });
+        if let Err(e) = &started {
+            tracing::warn!(error = %e, "the writer's sync thread could not start: the writer syncs");
+        }
+        Synced { queue: started.ok().map(|_| queue), sync, counters }
+    }
+
+    fn answer_after_sync(&self, answers: Answers) {
+        let answers = match &self.queue {
+            Some(queue) => match queue.send(answers) {
+                Ok(()) => return,
+                Err(std::sync::mpsc::SendError(back)) => back,
+            },
+            None => answers,
+        };
+        sync_and_answer(&self.sync, &self.counters, answers);
+    }
+}
+
+/// One sync of the WAL, then the answers. When the disk does not confirm it, what was
+/// committed may or may not survive a power loss: those callers are told the outcome is
+/// unknown (what they sent is safe to send again: an idempotency key, or an event the order
+/// refuses once applied).
+fn sync_and_answer(sync: &crate::store::WalSync, counters: &Counters, answers: Answers) {
+    let synced = sync.sync();
+    counters.syncs.fetch_add(1, Ordering::Relaxed);
+    if let Err(e) = &synced {
+        tracing::error!(error = %e, "the disk did not confirm the writer's commits (fdatasync of the WAL failed)");
+    }
+    answer(
+        answers
+            .into_iter()
+            .map(|(reply, answer)| match (&synced, answer) {
+                (Err(e), Written::Done(a)) if !a.replayed => (reply, unconfirmed(e)),
+                (Err(e), Written::Created(c)) if c.created => (reply, unconfirmed(e)),
+                (_, answer) => (reply, answer),
+            })
+            .collect(),
+    );
+}
+
+fn unconfirmed(e: &std::io::Error) -> Written {
+    Written::Failed(ServiceError::OutcomeUnknown(format!(
+        "written, but the disk did not confirm it ({e}): send it again to learn its outcome"
+    )))
 }
 
 /// Writes a batch; one answer per change or creation, in order.
@@ -311,6 +418,14 @@ async fn write(store: &Store, changes: &[Work], counters: &Counters) -> Vec<Writ
             }
             e => vec![Written::Failed(e)],
         },
+    }
+}
+
+/// A copy of a store error for every caller of a batch.
+fn share_store(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Conflict => StoreError::Conflict,
+        other => unavailable(&other.to_string()),
     }
 }
 
@@ -756,5 +871,56 @@ on remark from open stay { note "remarked" }
         moved.version = 2;
         assert!(matches!(settle(&c, &moved), Settled::Again));
         assert!(matches!(settle(&c, &order), Settled::Apply(_)));
+    }
+
+    /// When the disk does not confirm the sync, a caller whose change was committed is told the
+    /// outcome is unknown (never "applied"); an answer that wrote nothing (a refusal, a replayed
+    /// idempotency key) is sent as it was. With the sync confirmed, every answer goes as it was.
+    #[test]
+    fn answers_wait_for_the_sync_and_an_unconfirmed_sync_is_an_unknown_outcome() {
+        let (_, order) = open_order();
+        let applied = |replayed| {
+            Written::Done(Box::new(Applied {
+                order: order.clone(),
+                steps: Vec::new(),
+                history: Vec::new(),
+                at: None,
+                replayed,
+                request: None,
+            }))
+        };
+        let dir = std::env::temp_dir().join(format!("orderly-writer-sync-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("a-file");
+        std::fs::write(&file, b"x").unwrap();
+        let broken = crate::store::WalSync::of_database(&file.join("db").display().to_string());
+        let fine = crate::store::WalSync::of_database(&dir.join("db").display().to_string());
+        for (sync, confirmed) in [(broken, false), (fine, true)] {
+            let counters = Counters::default();
+            let mut receivers = Vec::new();
+            let mut answers = Vec::new();
+            for written in [applied(false), applied(true), Written::Again] {
+                let (reply, receiver) = oneshot::channel();
+                receivers.push(receiver);
+                answers.push((reply, written));
+            }
+            sync_and_answer(&sync, &counters, answers);
+            assert_eq!(counters.read().syncs, 1);
+            let got: Vec<Written> = receivers.into_iter().map(|mut r| r.try_recv().unwrap()).collect();
+            match (confirmed, &got[..]) {
+                (
+                    false,
+                    [Written::Failed(ServiceError::OutcomeUnknown(why)), Written::Done(a), Written::Again],
+                ) => {
+                    assert!(why.contains("disk did not confirm"), "{why}");
+                    assert!(a.replayed);
+                }
+                (true, [Written::Done(a), Written::Done(b), Written::Again]) => {
+                    assert!(!a.replayed && b.replayed)
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -325,6 +325,55 @@ async fn a_thousand_concurrent_events_on_a_hundred_orders_all_apply_once() {
     .await;
 }
 
+/// On a SQLite file, the writer commits without waiting for the disk and answers after a sync
+/// of the WAL that covers its commit (group commit): every acknowledged change was synced, and
+/// concurrent changes share syncs. A second store reading the file sees every acknowledged
+/// change. On PostgreSQL each commit is durable when it returns: the writer never syncs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn acknowledged_changes_are_synced_and_share_syncs_on_sqlite() {
+    support::on_both_at(
+        "acknowledged_changes_are_synced_and_share_syncs_on_sqlite",
+        |store, url| async move {
+            let (s, _) = service(store.clone()).await;
+            let s = Arc::new(s);
+            let mut numbers = Vec::new();
+            for _ in 0..10 {
+                numbers
+                    .push(s.create_order(&order("check", "pending", 1)).await.expect("created").order.number);
+            }
+            let before = s.write_stats();
+            let mut tasks = tokio::task::JoinSet::new();
+            for i in 0..200 {
+                let (s, number) = (s.clone(), numbers[i % 10].clone());
+                tasks.spawn(async move {
+                    let e = event("note", serde_json::json!({"text": format!("event {i}")}));
+                    s.apply_event(&number, &e, None).await
+                });
+            }
+            while let Some(r) = tasks.join_next().await {
+                r.expect("task").expect("every event applies");
+            }
+            let after = s.write_stats();
+            let syncs = after.syncs - before.syncs;
+            match store.backend() {
+                orderly::store::Backend::Sqlite => {
+                    assert!(syncs >= 1, "acknowledged changes were synced: {after:?}");
+                    assert!(syncs < 200, "changes shared syncs ({syncs} for 200): {after:?}");
+                    assert!(syncs <= after.batches - before.batches, "at most one sync per batch: {after:?}");
+                }
+                orderly::store::Backend::Postgres => assert_eq!(syncs, 0, "{after:?}"),
+            }
+            let other = Store::connect(&url).await.expect("a second store");
+            for n in &numbers {
+                let o = other.order_by_number(n).await.expect("read").expect("order");
+                assert_eq!(o.version, 21, "order {n}: all 20 acknowledged changes are in the file");
+            }
+            other.close().await;
+        },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn the_priced_order_hook_replaces_a_zero_dollar_repair_in_one_transaction() {
     support::on_both(

@@ -36,6 +36,7 @@ mod customers;
 mod encode;
 mod error;
 mod grid;
+mod group_commit;
 mod health;
 mod history;
 mod inputs;
@@ -54,6 +55,7 @@ pub use customer_book::{CustomerDetail, CustomerOrder, CustomerSummary};
 pub use customers::{CustomerMatch, MatchedCustomer};
 pub use error::StoreError;
 pub use grid::{GridPage, GridQuery, GridRow};
+pub use group_commit::WalSync;
 pub use health::{PROBE_FRESH, WRITE_FAILURE_MEMORY};
 pub use history::StoredHistory;
 pub use orders::{generated_number, OrderKey};
@@ -219,14 +221,20 @@ impl Store {
         let Some(source) = &self.source else { return Ok(self.clone()) };
         let (url, settings) = &**source;
         let pool = open_pool(self.backend, url, false, connections.max(1), settings).await?;
-        Ok(Store {
+        Ok(self.sharing_all_but(pool))
+    }
+
+    /// This store on a pool of its own (`pool`, to the same database): health and SQLite's
+    /// write turn shared.
+    fn sharing_all_but(&self, pool: AnyPool) -> Store {
+        Store {
             pool,
             backend: self.backend,
             health: self.health.clone(),
             writer: self.writer.clone(),
             source: self.source.clone(),
             own_pool: true,
-        })
+        }
     }
 
     /// Closes a pool opened by [`Store::with_own_pool`]; a store that shares its pool is left
