@@ -21,7 +21,7 @@ use std::sync::Arc;
 impl Service {
     pub(super) async fn create_order_unnoted(&self, input: &NewOrder) -> Result<Created, ServiceError> {
         let input = Arc::new(input.clone());
-        let wanted = Arc::new(wanted(&input));
+        let wanted = Arc::new(CustomerMatch::of(&input));
         let mut duplicate_seen = false;
         retrying!(input.external_id.clone().unwrap_or_default(), async {
             let gate = self.gate.clone().read_owned().await;
@@ -260,27 +260,6 @@ async fn write_created(
 /// The answer for an order the channel's external id names already.
 fn existing(order: Order) -> Created {
     Created { order, created: false, steps: Vec::new(), history: Vec::new() }
-}
-
-/// The customer a new order asks for, as matching compares it.
-fn wanted(input: &NewOrder) -> CustomerMatch {
-    let c = &input.customer;
-    CustomerMatch {
-        email: c.email.clone(),
-        first_name: c.first_name.clone(),
-        last_name: c.last_name.clone(),
-        company: c.company.clone(),
-        phone: c.phone.clone(),
-        is_guest: c.guest,
-        // The billing address's postal code, or the shipping address's when there is none
-        // (as `CustomerMatch::zip` says).
-        zip: input
-            .billing_address
-            .as_ref()
-            .or(input.shipping_address.as_ref())
-            .map(|a| a.zip.clone())
-            .unwrap_or_default(),
-    }
 }
 
 /// Whether a decision made for customer `was` holds for `now` (the customer the write links).

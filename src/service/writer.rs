@@ -278,13 +278,13 @@ async fn run(base: Store, mut queue: mpsc::Receiver<Job>, counters: Arc<Counters
                     Some(Own { store, synced: sync.map(|s| Synced::start(s, counters.clone())) })
                 }
                 Err(e) => {
-                    answer_all(replies, &e);
+                    answer_all(replies, e);
                     continue;
                 }
             };
         }
         let Some(Own { store, synced }) = &own else {
-            answer_all(replies, &StoreError::from(sqlx::Error::PoolClosed));
+            answer_all(replies, StoreError::from(sqlx::Error::PoolClosed));
             continue;
         };
         counters.batch(changes.len());
@@ -314,8 +314,9 @@ fn answer(answers: Answers) {
 }
 
 /// Every caller of a batch that could not be tried: `e`.
-fn answer_all(replies: Vec<oneshot::Sender<Written>>, e: &StoreError) {
-    answer(replies.into_iter().map(|r| (r, Written::Failed(ServiceError::Store(share_store(e))))).collect());
+fn answer_all(replies: Vec<oneshot::Sender<Written>>, e: StoreError) {
+    let e = ServiceError::Store(e);
+    answer(replies.into_iter().map(|r| (r, Written::Failed(ServiceError::Store(share(&e))))).collect());
 }
 
 /// The writer's group commit on SQLite ([`crate::store::WalSync`]): when more work is queued, a
@@ -418,14 +419,6 @@ async fn write(store: &Store, changes: &[Work], counters: &Counters) -> Vec<Writ
             }
             e => vec![Written::Failed(e)],
         },
-    }
-}
-
-/// A copy of a store error for every caller of a batch.
-fn share_store(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::Conflict => StoreError::Conflict,
-        other => unavailable(&other.to_string()),
     }
 }
 

@@ -43,21 +43,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }))?;
     let now = chrono::Utc::now();
     let mut tx = store.begin().await?;
-    let c = &order.customer;
-    let matched = tx
-        .match_customer(
-            &CustomerMatch {
-                email: c.email.clone(),
-                first_name: c.first_name.clone(),
-                last_name: c.last_name.clone(),
-                company: c.company.clone(),
-                phone: c.phone.clone(),
-                is_guest: c.guest,
-                zip: String::new(),
-            },
-            now,
-        )
-        .await?;
+    let matched = tx.match_customer(&CustomerMatch::of(&order), now).await?;
     let created =
         engine::create(&workflow, &order, matched.customer, matched.possible_duplicate, now, &hooks)?;
     let id = tx.insert_order(&created, version, now).await?;

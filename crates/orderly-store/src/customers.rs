@@ -51,6 +51,28 @@ pub struct CustomerMatch {
     pub zip: String,
 }
 
+impl CustomerMatch {
+    /// The customer a new order asks for, as matching compares it: the order's customer, with
+    /// the billing address's postal code, or the shipping address's when there is none.
+    pub fn of(input: &orderly_engine::engine::NewOrder) -> CustomerMatch {
+        let c = &input.customer;
+        CustomerMatch {
+            email: c.email.clone(),
+            first_name: c.first_name.clone(),
+            last_name: c.last_name.clone(),
+            company: c.company.clone(),
+            phone: c.phone.clone(),
+            is_guest: c.guest,
+            zip: input
+                .billing_address
+                .as_ref()
+                .or(input.shipping_address.as_ref())
+                .map(|a| a.zip.clone())
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// The customer an order was linked to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MatchedCustomer {
