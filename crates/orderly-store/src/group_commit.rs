@@ -142,6 +142,37 @@ mod tests {
         std::fs::remove_dir_all(&dir).ok();
     }
 
+    /// Closing the store closes the pools of their own opened from it (the writer's), even
+    /// from another thread's runtime: once `close` returns, the last connection has
+    /// checkpointed and removed the WAL, and nothing more touches the file.
+    #[tokio::test]
+    async fn closing_the_store_closes_the_writers_pool_and_leaves_the_file_alone() {
+        let dir = std::env::temp_dir().join(format!("orderly-group-commit-close-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("c.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        let base = store.clone();
+        // The writer opens its pool on a runtime of its own, and keeps it open.
+        let (opened, writer_done) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                let (writer, _sync) = base.syncing_pool(1).await.unwrap();
+                sqlx::query("CREATE TABLE t (x INTEGER)").execute(&writer.pool).await.unwrap();
+                opened.0.send(writer.clone()).unwrap();
+                let _ = tokio::task::spawn_blocking(move || writer_done.1.recv()).await;
+            });
+        });
+        let writer = opened.1.recv().unwrap();
+        assert!(dir.join("c.db-wal").exists());
+        store.close().await;
+        assert!(writer.is_closed(), "the writer's pool was closed with the store");
+        assert!(!dir.join("c.db-wal").exists(), "the last connection checkpointed and removed the WAL");
+        writer_done.0.send(()).unwrap();
+        thread.join().unwrap();
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
     /// A WAL that is not there was checkpointed away: nothing to sync. One that cannot be
     /// opened is an error, never a silent success.
     #[test]

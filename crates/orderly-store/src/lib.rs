@@ -163,6 +163,22 @@ impl Default for ConnectOptions {
     }
 }
 
+/// Closes `pool` and every connection it opened. sqlx's `close` waits for the connections in
+/// use to come back, but one that comes back while it waits for the last of them is left idle
+/// and open (sqlx 0.8.6, `PoolInner::close`): a SQLite file is then still open, its WAL not
+/// checkpointed. Closing again closes what was left idle; connections come back on their own
+/// tasks, so a few rounds with a pause between suffice.
+async fn close_fully(pool: &AnyPool) {
+    for _ in 0..100 {
+        pool.close().await;
+        if pool.size() == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    tracing::warn!(open = pool.size(), "the pool was closed, but some of its connections are still open");
+}
+
 /// The connection pool, with the backend it talks to. Cheap to clone (the pool is shared).
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -180,6 +196,10 @@ pub struct Store {
     /// Whether the pool was opened by [`Store::with_own_pool`] (and is closed by
     /// [`Store::close_own_pool`]).
     own_pool: bool,
+    /// The pools opened by [`Store::with_own_pool`] from this store or its clones, still open
+    /// (shared by clones): [`Store::close`] closes them too, so that once it returns this
+    /// process no longer touches the database (SQLite's last connection has checkpointed).
+    own_pools: Arc<std::sync::Mutex<Vec<AnyPool>>>,
 }
 
 impl Store {
@@ -209,7 +229,15 @@ impl Store {
         schema::migrator(backend).await?.run(&pool).await?;
         // An in-memory database lives in its one connection: no second pool can reach it.
         let source = (!memory).then(|| Arc::new((url, settings)));
-        Ok(Store { pool, backend, health: Arc::default(), writer: Arc::default(), source, own_pool: false })
+        Ok(Store {
+            pool,
+            backend,
+            health: Arc::default(),
+            writer: Arc::default(),
+            source,
+            own_pool: false,
+            own_pools: Arc::default(),
+        })
     }
 
     /// This store with a pool of its own of `connections` connections to the same database,
@@ -227,6 +255,9 @@ impl Store {
     /// This store on a pool of its own (`pool`, to the same database): health and SQLite's
     /// write turn shared.
     fn sharing_all_but(&self, pool: AnyPool) -> Store {
+        let mut own_pools = self.own_pools.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        own_pools.retain(|p| !p.is_closed());
+        own_pools.push(pool.clone());
         Store {
             pool,
             backend: self.backend,
@@ -234,6 +265,7 @@ impl Store {
             writer: self.writer.clone(),
             source: self.source.clone(),
             own_pool: true,
+            own_pools: self.own_pools.clone(),
         }
     }
 
@@ -241,7 +273,7 @@ impl Store {
     /// alone (its owner closes it).
     pub async fn close_own_pool(&self) {
         if self.own_pool {
-            self.pool.close().await;
+            close_fully(&self.pool).await;
         }
     }
 
@@ -277,9 +309,16 @@ impl Store {
         (self.pool.size(), self.pool.num_idle())
     }
 
-    /// Closes the pool: waits for connections in use to come back, then closes them all.
+    /// Closes the pool, and every pool of its own opened from it ([`Store::with_own_pool`],
+    /// the service's writer's): waits for connections in use to come back, then closes them
+    /// all. Once it returns, this process no longer touches the database.
     pub async fn close(&self) {
-        self.pool.close().await;
+        close_fully(&self.pool).await;
+        let own: Vec<AnyPool> =
+            self.own_pools.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain(..).collect();
+        for pool in own {
+            close_fully(&pool).await;
+        }
     }
 
     /// Whether [`Store::close`] was called (on this store, or on one sharing its pool).

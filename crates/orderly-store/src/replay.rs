@@ -87,6 +87,7 @@ impl Store {
             writer: Arc::default(),
             source: None,
             own_pool: false,
+            own_pools: Arc::default(),
         };
         store.check_inputs_kept().await?;
         Ok(store)
