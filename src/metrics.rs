@@ -154,7 +154,8 @@ impl Metrics {
         registry.register(
             "writer",
             "The writer since start: batches (transactions), changes they carried, the largest batch, \
-             batches split after a failed write, syncs of SQLite's WAL by its group commit",
+             batches split after a failed write, syncs of SQLite's WAL by its group commit, checkpoints of \
+             that WAL beside the writer and by the writer itself past the WAL's bound",
             writes.clone(),
         );
         registry.register(
@@ -276,6 +277,8 @@ impl Metrics {
             ("largest", w.largest),
             ("split", w.split),
             ("syncs", w.syncs),
+            ("checkpoints", w.checkpoints),
+            ("bounded_checkpoints", w.bounded),
         ] {
             self.writes.get_or_create(&WriteLabels { what: what.into() }).set(gauge(n));
         }
@@ -307,11 +310,21 @@ mod tests {
             pool_size: 5,
             pool_idle: 4,
             outbox_by_state: vec![("pending".into(), 2), ("dead".into(), 1)],
-            writes: crate::service::WriteStats { batches: 4, changes: 9, largest: 5, split: 1, syncs: 3 },
+            writes: crate::service::WriteStats {
+                batches: 4,
+                changes: 9,
+                largest: 5,
+                split: 1,
+                syncs: 3,
+                checkpoints: 2,
+                bounded: 1,
+            },
         });
         assert!(page.contains(r#"orderly_writer{what="changes"} 9"#), "{page}");
         assert!(page.contains(r#"orderly_writer{what="largest"} 5"#), "{page}");
         assert!(page.contains(r#"orderly_writer{what="syncs"} 3"#), "{page}");
+        assert!(page.contains(r#"orderly_writer{what="checkpoints"} 2"#), "{page}");
+        assert!(page.contains(r#"orderly_writer{what="bounded_checkpoints"} 1"#), "{page}");
         assert!(
             page.contains(r#"orderly_events_applied_total{workflow="retail",event="payment_received"} 2"#),
             "{page}"

@@ -228,13 +228,22 @@ async fn postgres_rate(url: &str, clients: usize, secs: f64) -> Bare {
 }
 
 /// (batches, changes, largest) from the server's `/metrics`.
-async fn writer_stats(base: &str) -> (u64, u64, u64) {
+/// The writer's counters from `/metrics`: batches, changes, the largest batch, syncs,
+/// checkpoints beside it and checkpoints it made itself.
+async fn writer_stats(base: &str) -> (u64, u64, u64, u64, u64, u64) {
     let page = reqwest::get(format!("{base}/metrics")).await.expect("metrics").text().await.expect("text");
     let read = |what: &str| {
         let prefix = format!("orderly_writer{{what=\"{what}\"}} ");
         page.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
     };
-    (read("batches"), read("changes"), read("largest"))
+    (
+        read("batches"),
+        read("changes"),
+        read("largest"),
+        read("syncs"),
+        read("checkpoints"),
+        read("bounded_checkpoints"),
+    )
 }
 
 fn ms(h: &Histogram<u64>, q: f64) -> f64 {
@@ -265,9 +274,13 @@ pub(crate) async fn compare(
     let after = writer_stats(&server.base).await;
     let (batches, changes) = (after.0 - before.0, after.1 - before.1);
     println!(
-        "    the writer: {batches} batches, {changes} changes, {:.1} changes per batch (largest since start {})",
+        "    the writer: {batches} batches, {changes} changes, {:.1} changes per batch (largest since start {}); \
+         {} syncs, {} checkpoints beside it, {} by it past the WAL's bound",
         changes as f64 / batches.max(1) as f64,
-        after.2
+        after.2,
+        after.3 - before.3,
+        after.4 - before.4,
+        after.5 - before.5
     );
     let alone: Outcome = load(server, ids, Req::Event, 1, (secs / 2.0).max(1.0)).await;
     let (rate, p99, max) = (http.rate(), ms(&http.hist, 0.99), http.hist.max() as f64 / 1000.0);

@@ -51,6 +51,11 @@ pub struct WriteStats {
     /// Syncs of SQLite's WAL by the writer's group commit (each made every batch committed
     /// before it durable); 0 where each commit syncs itself (PostgreSQL, `synchronous = normal`).
     pub syncs: u64,
+    /// Checkpoints of SQLite's WAL made beside the writer (its connection makes none); 0 on
+    /// PostgreSQL and with `synchronous = normal`.
+    pub checkpoints: u64,
+    /// Checkpoints the writer made itself before a batch, its WAL having grown past its bound.
+    pub bounded: u64,
 }
 
 #[derive(Debug, Default)]
@@ -60,6 +65,8 @@ struct Counters {
     largest: AtomicU64,
     split: AtomicU64,
     syncs: AtomicU64,
+    checkpoints: AtomicU64,
+    bounded: AtomicU64,
 }
 
 impl Counters {
@@ -77,6 +84,8 @@ impl Counters {
             largest: self.largest.load(Ordering::Relaxed),
             split: self.split.load(Ordering::Relaxed),
             syncs: self.syncs.load(Ordering::Relaxed),
+            checkpoints: self.checkpoints.load(Ordering::Relaxed),
+            bounded: self.bounded.load(Ordering::Relaxed),
         }
     }
 }
@@ -255,6 +264,8 @@ struct Own {
     /// `Some` when the pool commits without waiting for the disk: every answer then waits for
     /// a sync of the WAL after its commit ([`Synced`]).
     synced: Option<Synced>,
+    /// With `synced`: what checkpoints the WAL, which the writer's connection does not.
+    checkpoints: Option<crate::store::Checkpointer>,
 }
 
 /// The writer: a batch of whatever is queued, written, answered; until every sender is gone.
@@ -269,26 +280,41 @@ async fn run(base: Store, mut queue: mpsc::Receiver<Job>, counters: Arc<Counters
         if base.is_closed() {
             // The service's store was closed: so is the writer's pool, and nothing is written.
             if let Some(own) = own.take() {
+                if let Some(checkpoints) = own.checkpoints {
+                    checkpoints.close().await;
+                }
                 own.store.close_own_pool().await;
             }
         }
         if own.is_none() && !base.is_closed() {
             own = match base.syncing_pool(WRITER_CONNECTIONS).await {
-                Ok((store, sync)) => {
-                    Some(Own { store, synced: sync.map(|s| Synced::start(s, counters.clone())) })
-                }
+                Ok((store, None)) => Some(Own { store, synced: None, checkpoints: None }),
+                Ok((store, Some(group))) => Some(Own {
+                    store,
+                    synced: Some(Synced::start(group.sync, counters.clone())),
+                    checkpoints: Some(group.checkpoints),
+                }),
                 Err(e) => {
                     answer_all(replies, e);
                     continue;
                 }
             };
         }
-        let Some(Own { store, synced }) = &own else {
+        let Some(Own { store, synced, checkpoints }) = &own else {
             answer_all(replies, StoreError::from(sqlx::Error::PoolClosed));
             continue;
         };
+        if let Some(checkpoints) = checkpoints {
+            if checkpoints.bound(store).await {
+                counters.bounded.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         counters.batch(changes.len());
         let answers = write(store, &changes, &counters).await;
+        if let Some(checkpoints) = checkpoints {
+            checkpoints.committed();
+            counters.checkpoints.store(checkpoints.made(), Ordering::Relaxed);
+        }
         let answered: Answers = replies.into_iter().zip(answers).collect();
         match synced {
             // Nothing else waiting: no next batch to overlap the sync with, so the writer syncs
@@ -299,6 +325,9 @@ async fn run(base: Store, mut queue: mpsc::Receiver<Job>, counters: Arc<Counters
         }
     }
     if let Some(own) = own {
+        if let Some(checkpoints) = own.checkpoints {
+            checkpoints.close().await;
+        }
         own.store.close_own_pool().await;
     }
 }

@@ -23,10 +23,30 @@
 //!   batch in the few milliseconds before its sync; the batch's callers have not been answered
 //!   yet, and would send again after a power loss.
 //!
+//! Checkpoints are off the writer's path too ([`Checkpointer`]). SQLite copies the WAL into the
+//! database file (a checkpoint: the copy, then an `fsync` of the database file) in the commit
+//! that finds the WAL 1,000 pages long, which made one commit in a hundred 5-9 ms slower and
+//! every caller of that batch wait. The writer's connection does not checkpoint
+//! (`wal_autocheckpoint = 0`); a task of its own does, on a connection of its own, at most every
+//! [`CHECKPOINT_EVERY`] while the writer commits, without waiting for anyone (`PASSIVE`). A busy
+//! writer never lets the WAL start over (SQLite restarts it only when a write begins with all of
+//! it copied), so when it has grown past [`WAL_FRAMES_BOUND`] pages the writer checkpoints the
+//! little that is left itself before its next batch, and the WAL starts over with that batch.
+//!
 //! Only on Unix (where a directory can be synced); elsewhere the writer commits with `FULL`.
 
 use super::{open_pool, Backend, Store, StoreError, Synchronous};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the [`Checkpointer`] checkpoints, at most, while the writer commits.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// The WAL's length, in pages, past which the writer checkpoints itself before its next batch
+/// (32 MiB with 4 KiB pages): the bound on the WAL of a writer that never pauses.
+pub const WAL_FRAMES_BOUND: i64 = 8_000;
 
 /// Makes the commits written to one SQLite database's WAL durable ([`WalSync::sync`]).
 #[derive(Debug)]
@@ -73,16 +93,18 @@ impl Store {
     /// A pool of its own of `connections` connections ([`Store::with_own_pool`]) for a writer
     /// that makes its commits durable itself: on a SQLite file whose commits are synced
     /// ([`Synchronous::Full`]), on Unix, its connections commit with `synchronous = NORMAL` and
-    /// the [`WalSync`] returned must be synced after a commit before it is acknowledged.
-    /// Anywhere else, the pool of [`Store::with_own_pool`] and no `WalSync`: each commit is
-    /// durable when it returns.
-    pub async fn syncing_pool(&self, connections: u32) -> Result<(Store, Option<WalSync>), StoreError> {
+    /// without checkpointing; the [`GroupCommit`] returned holds the [`WalSync`] that must be
+    /// synced after a commit before it is acknowledged, and the [`Checkpointer`] that
+    /// checkpoints instead (started on the caller's runtime). Anywhere else, the pool of
+    /// [`Store::with_own_pool`] and no `GroupCommit`: each commit is durable when it returns.
+    pub async fn syncing_pool(&self, connections: u32) -> Result<(Store, Option<GroupCommit>), StoreError> {
         let Some(source) = &self.source else { return Ok((self.clone(), None)) };
         let (url, settings) = &**source;
         if self.backend != Backend::Sqlite || settings.synchronous != Synchronous::Full || !cfg!(unix) {
             return Ok((self.with_own_pool(connections).await?, None));
         }
-        let settings = super::ConnectOptions { synchronous: Synchronous::Normal, ..settings.clone() };
+        let mut settings = super::ConnectOptions { synchronous: Synchronous::Normal, ..settings.clone() };
+        settings.sqlite_pragmas.push("PRAGMA wal_autocheckpoint = 0".into());
         let pool = open_pool(self.backend, url, false, connections.max(1), &settings).await?;
         let store = self.sharing_all_but(pool);
         let file: String = sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
@@ -92,7 +114,130 @@ impl Store {
             // No file (a temporary database): nothing survives a crash anyway.
             return Ok((store, None));
         }
-        Ok((store, Some(WalSync::of_database(&file))))
+        let checkpoints = Checkpointer::start(self.with_own_pool(1).await?, WAL_FRAMES_BOUND);
+        Ok((store, Some(GroupCommit { sync: WalSync::of_database(&file), checkpoints })))
+    }
+
+    /// A passive checkpoint on SQLite: copies what it can of the WAL into the database file
+    /// (and syncs it) without waiting for anyone. `None` on PostgreSQL, and on SQLite without a
+    /// WAL (an in-memory database).
+    pub async fn checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Ok(None);
+        }
+        let (busy, frames, copied): (i64, i64, i64) =
+            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&self.pool).await?;
+        // -1 pages: no WAL, or (busy) another connection was checkpointing and nothing was done.
+        Ok((frames >= 0 || busy != 0).then_some(Checkpoint { busy: busy != 0, frames, copied }))
+    }
+}
+
+/// What the writer's pool on a SQLite file comes with ([`Store::syncing_pool`]).
+#[derive(Debug)]
+pub struct GroupCommit {
+    /// Makes the writer's commits durable.
+    pub sync: WalSync,
+    /// Checkpoints the WAL the writer writes (its own connection does not).
+    pub checkpoints: Checkpointer,
+}
+
+/// What a checkpoint found and did (`PRAGMA wal_checkpoint`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Whether it could not finish (SQLite's `busy`): another connection was checkpointing, or
+    /// a reader still needed pages that were not copied.
+    pub busy: bool,
+    /// Pages in the WAL; -1 when another connection was checkpointing (nothing was done).
+    pub frames: i64,
+    /// Pages of the WAL copied into the database file (by this checkpoint and earlier ones).
+    pub copied: i64,
+}
+
+/// Checkpoints a writer's WAL on a connection and task of its own (see the module's doc): the
+/// writer calls [`Checkpointer::committed`] after each commit and [`Checkpointer::bound`] before
+/// each batch. Its task ends when it is dropped.
+#[derive(Debug)]
+pub struct Checkpointer {
+    store: Store,
+    wanted: Arc<tokio::sync::Notify>,
+    /// The WAL's length, in pages, at the last checkpoint.
+    frames: Arc<AtomicI64>,
+    made: Arc<AtomicU64>,
+    bound: i64,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Checkpointer {
+    /// Starts the task (on the caller's runtime), checkpointing through `store`.
+    fn start(store: Store, bound: i64) -> Checkpointer {
+        let (wanted, frames, made) = (Arc::new(tokio::sync::Notify::new()), Arc::default(), Arc::default());
+        let task =
+            tokio::spawn(Self::run(store.clone(), wanted.clone(), Arc::clone(&frames), Arc::clone(&made)));
+        Checkpointer { store, wanted, frames, made, bound, task }
+    }
+
+    async fn run(
+        store: Store,
+        wanted: Arc<tokio::sync::Notify>,
+        frames: Arc<AtomicI64>,
+        made: Arc<AtomicU64>,
+    ) {
+        loop {
+            wanted.notified().await;
+            match store.checkpoint().await {
+                Ok(Some(c)) if c.frames >= 0 => {
+                    frames.store(c.frames, Ordering::Relaxed);
+                    made.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(_) => {}
+                // The next commit asks again; meanwhile the writer's bound still holds.
+                Err(e) => tracing::warn!(error = %e, "a checkpoint of the writer's WAL failed"),
+            }
+            tokio::time::sleep(CHECKPOINT_EVERY).await;
+        }
+    }
+
+    /// The writer committed: a checkpoint is wanted (made at once, or when the last is
+    /// [`CHECKPOINT_EVERY`] old).
+    pub fn committed(&self) {
+        self.wanted.notify_one();
+    }
+
+    /// Before the writer's next batch: when the WAL has grown past its bound, checkpoints it
+    /// through the writer's own connection (`writer`), so that the batch starts it over.
+    /// Whether it did (not when the task was checkpointing at that moment: then it tries again
+    /// before the next batch).
+    pub async fn bound(&self, writer: &Store) -> bool {
+        if self.frames.load(Ordering::Relaxed) <= self.bound {
+            return false;
+        }
+        match writer.checkpoint().await {
+            // The task was checkpointing: nothing was done; again before the next batch.
+            Ok(Some(c)) if c.frames < 0 => return false,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "the writer could not checkpoint its WAL"),
+        }
+        // All copied, the batch starts the WAL over; else (a reader still needs some of it) the
+        // task measures it again.
+        self.frames.store(0, Ordering::Relaxed);
+        true
+    }
+
+    /// Checkpoints the task has made.
+    pub fn made(&self) -> u64 {
+        self.made.load(Ordering::Relaxed)
+    }
+
+    /// Stops the task and closes its connection.
+    pub async fn close(self) {
+        self.task.abort();
+        self.store.close_own_pool().await;
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
@@ -105,6 +250,67 @@ mod tests {
         sqlx::query_scalar("PRAGMA synchronous").fetch_one(&store.pool).await.unwrap()
     }
 
+    async fn autocheckpoint(store: &Store) -> i64 {
+        sqlx::query_scalar("PRAGMA wal_autocheckpoint").fetch_one(&store.pool).await.unwrap()
+    }
+
+    /// A writer that never pauses, on a connection that does not checkpoint: the checkpointer's
+    /// task copies its WAL into the database file, and the bound makes the WAL start over, so
+    /// the WAL file stays a fraction of what was written; everything is in the database after.
+    #[tokio::test]
+    async fn the_checkpointer_copies_a_busy_writers_wal_and_keeps_it_bounded() {
+        let dir = std::env::temp_dir().join(format!("orderly-checkpoints-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("k.db");
+        let store = Store::connect(&format!("sqlite://{}", file.display())).await.unwrap();
+        let (writer, group) = store.syncing_pool(1).await.unwrap();
+        let group = group.expect("a SQLite file");
+        let bounded = Checkpointer::start(store.with_own_pool(1).await.unwrap(), 50);
+        sqlx::query("CREATE TABLE t (x BLOB)").execute(&writer.pool).await.unwrap();
+        let (mut commits, mut bounds) = (0_i64, 0);
+        let began = std::time::Instant::now();
+        while began.elapsed() < Duration::from_millis(1500) {
+            bounds += i32::from(bounded.bound(&writer).await);
+            sqlx::query("INSERT INTO t (x) VALUES (randomblob(3000))").execute(&writer.pool).await.unwrap();
+            bounded.committed();
+            commits += 1;
+        }
+        assert!(bounded.made() >= 5, "{} checkpoints in 1.5 s", bounded.made());
+        assert!(bounds >= 1, "the WAL never passed its bound");
+        let page = 4096;
+        let wal_pages = std::fs::metadata(dir.join("k.db-wal")).unwrap().len() as i64 / page;
+        // Each commit writes about 3 pages: unbounded, the WAL holds them all (measured: 17,715
+        // pages for 5,748 commits); bounded, it starts over, and holds a fraction (a third on a
+        // quiet machine, under half on a busy one).
+        assert!(wal_pages < commits, "the WAL grew to {wal_pages} pages for {commits} commits");
+        bounded.close().await;
+        group.checkpoints.close().await;
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t").fetch_one(&store.pool).await.unwrap();
+        assert_eq!(rows, commits);
+        let copied = store.checkpoint().await.unwrap().expect("a WAL");
+        assert!(!copied.busy && copied.copied == copied.frames, "{copied:?}");
+        writer.close_own_pool().await;
+        store.close().await;
+        let db_pages = std::fs::metadata(&file).unwrap().len() as i64 / page;
+        assert!(
+            db_pages >= commits,
+            "{db_pages} pages in the database file for {commits} rows of 3,000 bytes"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// PostgreSQL has no WAL of SQLite's to checkpoint; an in-memory SQLite database neither.
+    #[tokio::test]
+    async fn a_database_without_a_wal_has_nothing_to_checkpoint() {
+        let memory = Store::connect("sqlite::memory:").await.unwrap();
+        assert_eq!(memory.checkpoint().await.unwrap(), None);
+        if let Ok(url) = std::env::var("ORDERLY_TEST_POSTGRES_URL") {
+            let pg = Store::connect(&url).await.unwrap();
+            assert_eq!(pg.checkpoint().await.unwrap(), None);
+            pg.close().await;
+        }
+    }
+
     /// On a SQLite file whose commits are synced, the writer's pool commits without waiting
     /// (NORMAL, 1) and comes with the WAL's sync; the store's own pool still syncs each commit
     /// (FULL, 2). Where commits are not synced, or there is no file, no sync is given.
@@ -114,9 +320,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite://{}", dir.join("g.db").display());
         let store = Store::connect(&url).await.unwrap();
-        let (writer, sync) = store.syncing_pool(1).await.unwrap();
-        let sync = sync.expect("a SQLite file with FULL gets a sync");
+        let (writer, group) = store.syncing_pool(1).await.unwrap();
+        let GroupCommit { sync, checkpoints } = group.expect("a SQLite file with FULL gets a sync");
         assert_eq!((synchronous(&store).await, synchronous(&writer).await), (2, 1));
+        assert_eq!((autocheckpoint(&store).await, autocheckpoint(&writer).await), (1000, 0));
         assert!(sync.wal.ends_with("g.db-wal"), "{:?}", sync.wal);
         sqlx::query("CREATE TABLE t (x INTEGER)").execute(&writer.pool).await.unwrap();
         assert!(sync.wal.exists(), "the commit went to the WAL");
@@ -125,6 +332,7 @@ mod tests {
             sync.last.lock().unwrap().is_some(),
             "the first sync noted the file (and synced its directory)"
         );
+        checkpoints.close().await;
         writer.close_own_pool().await;
         store.close().await;
 
@@ -157,7 +365,7 @@ mod tests {
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
-                let (writer, _sync) = base.syncing_pool(1).await.unwrap();
+                let (writer, _group) = base.syncing_pool(1).await.unwrap();
                 sqlx::query("CREATE TABLE t (x INTEGER)").execute(&writer.pool).await.unwrap();
                 opened.0.send(writer.clone()).unwrap();
                 let _ = tokio::task::spawn_blocking(move || writer_done.1.recv()).await;
