@@ -312,7 +312,7 @@ async fn run(base: Store, mut queue: mpsc::Receiver<Job>, counters: Arc<Counters
         counters.batch(changes.len());
         let answers = write(store, &changes, &counters).await;
         if let Some(checkpoints) = checkpoints {
-            checkpoints.committed();
+            checkpoints.committed(changes.len() as u64);
             counters.checkpoints.store(checkpoints.made(), Ordering::Relaxed);
         }
         let answered: Answers = replies.into_iter().zip(answers).collect();

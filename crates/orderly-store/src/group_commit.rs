@@ -27,8 +27,9 @@
 //! database file (a checkpoint: the copy, then an `fsync` of the database file) in the commit
 //! that finds the WAL 1,000 pages long, which made one commit in a hundred 5-9 ms slower and
 //! every caller of that batch wait. The writer's connection does not checkpoint
-//! (`wal_autocheckpoint = 0`); a task of its own does, on a connection of its own, at most every
-//! [`CHECKPOINT_EVERY`] while the writer commits, without waiting for anyone (`PASSIVE`). A busy
+//! (`wal_autocheckpoint = 0`); a task of its own does, on a connection of its own, after every
+//! [`CHECKPOINT_AFTER`] changes and at most every [`CHECKPOINT_EVERY`], without waiting for
+//! anyone (`PASSIVE`). A busy
 //! writer never lets the WAL start over (SQLite restarts it only when a write begins with all of
 //! it copied), so when it has grown past [`WAL_FRAMES_BOUND`] pages the writer checkpoints the
 //! little that is left itself before its next batch, and the WAL starts over with that batch.
@@ -43,6 +44,11 @@ use std::time::Duration;
 
 /// How often the [`Checkpointer`] checkpoints, at most, while the writer commits.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// How many changes the writer commits between two checkpoints, at least: about the 1,000 pages
+/// after which SQLite would checkpoint by itself (an event writes about four). Fewer
+/// checkpoints, fewer of a lone change's syncs that meet one writing the database file.
+pub const CHECKPOINT_AFTER: u64 = 256;
 
 /// The WAL's length, in pages, past which the writer checkpoints itself before its next batch
 /// (32 MiB with 4 KiB pages): the bound on the WAL of a writer that never pauses.
@@ -114,7 +120,8 @@ impl Store {
             // No file (a temporary database): nothing survives a crash anyway.
             return Ok((store, None));
         }
-        let checkpoints = Checkpointer::start(self.with_own_pool(1).await?, WAL_FRAMES_BOUND);
+        let checkpoints =
+            Checkpointer::start(self.with_own_pool(1).await?, WAL_FRAMES_BOUND, CHECKPOINT_AFTER);
         Ok((store, Some(GroupCommit { sync: WalSync::of_database(&file), checkpoints })))
     }
 
@@ -164,16 +171,19 @@ pub struct Checkpointer {
     frames: Arc<AtomicI64>,
     made: Arc<AtomicU64>,
     bound: i64,
+    /// Changes committed since the last checkpoint was asked for, and how many ask for one.
+    since: AtomicU64,
+    every: u64,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Checkpointer {
     /// Starts the task (on the caller's runtime), checkpointing through `store`.
-    fn start(store: Store, bound: i64) -> Checkpointer {
+    fn start(store: Store, bound: i64, every: u64) -> Checkpointer {
         let (wanted, frames, made) = (Arc::new(tokio::sync::Notify::new()), Arc::default(), Arc::default());
         let task =
             tokio::spawn(Self::run(store.clone(), wanted.clone(), Arc::clone(&frames), Arc::clone(&made)));
-        Checkpointer { store, wanted, frames, made, bound, task }
+        Checkpointer { store, wanted, frames, made, bound, since: AtomicU64::new(0), every, task }
     }
 
     async fn run(
@@ -197,9 +207,13 @@ impl Checkpointer {
         }
     }
 
-    /// The writer committed: a checkpoint is wanted (made at once, or when the last is
-    /// [`CHECKPOINT_EVERY`] old).
-    pub fn committed(&self) {
+    /// The writer committed `changes`: once [`CHECKPOINT_AFTER`] have been since the last, a
+    /// checkpoint is wanted (made at once, or when the last is [`CHECKPOINT_EVERY`] old).
+    pub fn committed(&self, changes: u64) {
+        if self.since.fetch_add(changes, Ordering::Relaxed) + changes < self.every {
+            return;
+        }
+        self.since.store(0, Ordering::Relaxed);
         self.wanted.notify_one();
     }
 
@@ -265,14 +279,14 @@ mod tests {
         let store = Store::connect(&format!("sqlite://{}", file.display())).await.unwrap();
         let (writer, group) = store.syncing_pool(1).await.unwrap();
         let group = group.expect("a SQLite file");
-        let bounded = Checkpointer::start(store.with_own_pool(1).await.unwrap(), 50);
+        let bounded = Checkpointer::start(store.with_own_pool(1).await.unwrap(), 50, 1);
         sqlx::query("CREATE TABLE t (x BLOB)").execute(&writer.pool).await.unwrap();
         let (mut commits, mut bounds) = (0_i64, 0);
         let began = std::time::Instant::now();
         while began.elapsed() < Duration::from_millis(1500) {
             bounds += i32::from(bounded.bound(&writer).await);
             sqlx::query("INSERT INTO t (x) VALUES (randomblob(3000))").execute(&writer.pool).await.unwrap();
-            bounded.committed();
+            bounded.committed(1);
             commits += 1;
         }
         assert!(bounded.made() >= 5, "{} checkpoints in 1.5 s", bounded.made());

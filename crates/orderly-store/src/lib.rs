@@ -55,7 +55,9 @@ pub use customer_book::{CustomerDetail, CustomerOrder, CustomerSummary};
 pub use customers::{CustomerMatch, MatchedCustomer};
 pub use error::StoreError;
 pub use grid::{GridPage, GridQuery, GridRow};
-pub use group_commit::{Checkpoint, Checkpointer, GroupCommit, WalSync, CHECKPOINT_EVERY, WAL_FRAMES_BOUND};
+pub use group_commit::{
+    Checkpoint, Checkpointer, GroupCommit, WalSync, CHECKPOINT_AFTER, CHECKPOINT_EVERY, WAL_FRAMES_BOUND,
+};
 pub use health::{PROBE_FRESH, WRITE_FAILURE_MEMORY};
 pub use history::StoredHistory;
 pub use orders::{generated_number, OrderKey};
