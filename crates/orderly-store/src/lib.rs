@@ -42,6 +42,7 @@ mod history;
 mod inputs;
 mod orders;
 mod outbox;
+mod readers;
 mod replay;
 mod schema;
 mod sessions;
@@ -202,6 +203,8 @@ pub struct Store {
     /// (shared by clones): [`Store::close`] closes them too, so that once it returns this
     /// process no longer touches the database (SQLite's last connection has checkpointed).
     own_pools: Arc<std::sync::Mutex<Vec<AnyPool>>>,
+    /// SQLite: connections of this pool held for deciding reads (`readers.rs`).
+    held: Arc<readers::Held>,
 }
 
 impl Store {
@@ -239,6 +242,7 @@ impl Store {
             source,
             own_pool: false,
             own_pools: Arc::default(),
+            held: Arc::default(),
         })
     }
 
@@ -268,6 +272,7 @@ impl Store {
             source: self.source.clone(),
             own_pool: true,
             own_pools: self.own_pools.clone(),
+            held: Arc::default(),
         }
     }
 
@@ -275,6 +280,9 @@ impl Store {
     /// alone (its owner closes it).
     pub async fn close_own_pool(&self) {
         if self.own_pool {
+            let closing = self.pool.close();
+            self.held.release_all();
+            closing.await;
             close_fully(&self.pool).await;
         }
     }
@@ -315,6 +323,10 @@ impl Store {
     /// the service's writer's): waits for connections in use to come back, then closes them
     /// all. Once it returns, this process no longer touches the database.
     pub async fn close(&self) {
+        // Marks the pool closed at once; then the held readers go back and are closed with it.
+        let closing = self.pool.close();
+        self.held.release_all();
+        closing.await;
         close_fully(&self.pool).await;
         let own: Vec<AnyPool> =
             self.own_pools.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain(..).collect();

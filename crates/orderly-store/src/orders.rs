@@ -644,15 +644,23 @@ impl Store {
     /// every change of a part moves, so a mixed read is caught there and decided again.
     pub async fn order_snapshot(&self, key: &OrderKey) -> Result<Option<Order>, StoreError> {
         let backend = usize::from(self.backend == super::Backend::Postgres);
-        let row = match key {
+        let query = match key {
             OrderKey::Id(id) => {
-                let sql = SNAPSHOT_BY_ID.get(backend).copied().unwrap_or_default();
-                sqlx::query(sql).bind(*id).fetch_optional(&self.pool).await?
+                sqlx::query(SNAPSHOT_BY_ID.get(backend).copied().unwrap_or_default()).bind(*id)
             }
             OrderKey::Number(n) => {
-                let sql = SNAPSHOT_BY_NUMBER.get(backend).copied().unwrap_or_default();
-                sqlx::query(sql).bind(n.as_str()).fetch_optional(&self.pool).await?
+                sqlx::query(SNAPSHOT_BY_NUMBER.get(backend).copied().unwrap_or_default()).bind(n.as_str())
             }
+        };
+        let row = match self.reader().await? {
+            Some(mut reader) => match query.fetch_optional(reader.conn()).await {
+                Ok(row) => row,
+                Err(e) => {
+                    reader.failed();
+                    return Err(e.into());
+                }
+            },
+            None => query.fetch_optional(&self.pool).await?,
         };
         let Some(row) = row else { return Ok(None) };
         let (mut order, shipments, actions) = decode(&row)?;

@@ -88,6 +88,7 @@ impl Store {
             source: None,
             own_pool: false,
             own_pools: Arc::default(),
+            held: Arc::default(),
         };
         store.check_inputs_kept().await?;
         Ok(store)
