@@ -170,14 +170,16 @@ impl Default for ConnectOptions {
 /// use to come back, but one that comes back while it waits for the last of them is left idle
 /// and open (sqlx 0.8.6, `PoolInner::close`): a SQLite file is then still open, its WAL not
 /// checkpointed. Closing again closes what was left idle; connections come back on their own
-/// tasks, so a few rounds with a pause between suffice.
+/// tasks, so it closes again, with a pause between, until none is left.
 async fn close_fully(pool: &AnyPool) {
-    for _ in 0..100 {
+    // Each connection left closes on a task of its own: on a loaded machine that can take a
+    // while, so up to 5 s (the close of a pool with nothing left returns at once).
+    for _ in 0..2500 {
         pool.close().await;
         if pool.size() == 0 {
             return;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     tracing::warn!(open = pool.size(), "the pool was closed, but some of its connections are still open");
 }

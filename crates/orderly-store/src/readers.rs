@@ -151,7 +151,9 @@ mod tests {
             .await
             .expect("the close waited for nothing");
         assert!(store.held.free().is_empty());
-        assert!(!dir.join("r.db-wal").exists(), "every connection was closed");
+        // (Not the WAL's removal: connections closing at the same moment may each find the
+        // other still open, and leave it for the next opening to recover.)
+        assert_eq!(store.pool_stats().0, 0, "every connection was closed");
         std::fs::remove_dir_all(&dir).ok();
     }
 }
