@@ -379,17 +379,7 @@ impl Service {
     pub fn preview_order(&self, input: &NewOrder) -> Result<(String, Decision), ServiceError> {
         let current = self.current();
         let active = self.workflow_for(&current.registry, input)?;
-        let c = &input.customer;
-        let customer = crate::order::Customer {
-            id: None,
-            email: c.email.clone(),
-            first_name: c.first_name.clone(),
-            last_name: c.last_name.clone(),
-            company: c.company.clone(),
-            phone: c.phone.clone(),
-            is_guest: c.guest,
-            is_new: true,
-        };
+        let customer = input.customer.as_given(true);
         let now = self.now();
         let decided = off_async_workers(|| {
             engine::create(&active.workflow, input, customer, false, now, &*current.hooks)

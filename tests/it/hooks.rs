@@ -25,17 +25,7 @@ fn workflow(file: &str) -> Workflow {
 /// An order as the engine creates it from a channel's input.
 fn create(w: &Workflow, input: serde_json::Value) -> Order {
     let input: NewOrder = serde_json::from_value(input).expect("a valid NewOrder");
-    let c = &input.customer;
-    let customer = Customer {
-        email: c.email.clone(),
-        first_name: c.first_name.clone(),
-        last_name: c.last_name.clone(),
-        company: c.company.clone(),
-        phone: c.phone.clone(),
-        is_guest: c.guest,
-        is_new: true,
-        ..Customer::default()
-    };
+    let customer = input.customer.as_given(true);
     let mut order =
         engine::create(w, &input, customer, false, now(), shipped()).expect("the order is created").order;
     order.id = 41;

@@ -91,6 +91,23 @@ pub struct CustomerInput {
     pub guest: bool,
 }
 
+impl CustomerInput {
+    /// The customer as the channel gave it, linked to no record yet (`is_new`: whether the
+    /// order creates its customer).
+    pub fn as_given(&self, is_new: bool) -> Customer {
+        Customer {
+            id: None,
+            email: self.email.clone(),
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            company: self.company.clone(),
+            phone: self.phone.clone(),
+            is_guest: self.guest,
+            is_new,
+        }
+    }
+}
+
 /// The payment of a new order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -497,16 +514,7 @@ fn created<'a>(
         return Err(r);
     };
     // Requirements are about what the channel sent: the customer as given, not as matched.
-    let sent = Customer {
-        id: None,
-        email: input.customer.email.clone(),
-        first_name: input.customer.first_name.clone(),
-        last_name: input.customer.last_name.clone(),
-        company: input.customer.company.clone(),
-        phone: input.customer.phone.clone(),
-        is_guest: input.customer.guest,
-        is_new: customer.is_new,
-    };
+    let sent = input.customer.as_given(customer.is_new);
     let mut order = build(w, &channel.code, input, sent, possible_duplicate, now);
     let mut found = missing(channel, &order, input.payment.as_ref(), now);
     order.customer = std::sync::Arc::new(customer);
