@@ -268,6 +268,16 @@ struct Own {
     checkpoints: Option<crate::store::Checkpointer>,
 }
 
+impl Own {
+    /// Closes the checkpointer's connection and the writer's pool.
+    async fn close(self) {
+        if let Some(checkpoints) = self.checkpoints {
+            checkpoints.close().await;
+        }
+        self.store.close_own_pool().await;
+    }
+}
+
 /// The writer: a batch of whatever is queued, written, answered; until every sender is gone.
 /// It writes through a pool of its own ([`Store::syncing_pool`], opened in its runtime at the
 /// first batch, and again at the next if the database could not be reached).
@@ -280,10 +290,7 @@ async fn run(base: Store, mut queue: mpsc::Receiver<Job>, counters: Arc<Counters
         if base.is_closed() {
             // The service's store was closed: so is the writer's pool, and nothing is written.
             if let Some(own) = own.take() {
-                if let Some(checkpoints) = own.checkpoints {
-                    checkpoints.close().await;
-                }
-                own.store.close_own_pool().await;
+                own.close().await;
             }
         }
         if own.is_none() && !base.is_closed() {
@@ -325,10 +332,7 @@ async fn run(base: Store, mut queue: mpsc::Receiver<Job>, counters: Arc<Counters
         }
     }
     if let Some(own) = own {
-        if let Some(checkpoints) = own.checkpoints {
-            checkpoints.close().await;
-        }
-        own.store.close_own_pool().await;
+        own.close().await;
     }
 }
 

@@ -282,10 +282,7 @@ impl Store {
     /// alone (its owner closes it).
     pub async fn close_own_pool(&self) {
         if self.own_pool {
-            let closing = self.pool.close();
-            self.held.release_all();
-            closing.await;
-            close_fully(&self.pool).await;
+            self.close_pool().await;
         }
     }
 
@@ -325,16 +322,21 @@ impl Store {
     /// the service's writer's): waits for connections in use to come back, then closes them
     /// all. Once it returns, this process no longer touches the database.
     pub async fn close(&self) {
-        // Marks the pool closed at once; then the held readers go back and are closed with it.
-        let closing = self.pool.close();
-        self.held.release_all();
-        closing.await;
-        close_fully(&self.pool).await;
+        self.close_pool().await;
         let own: Vec<AnyPool> =
             self.own_pools.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain(..).collect();
         for pool in own {
             close_fully(&pool).await;
         }
+    }
+
+    /// Closes this store's own pool to its last connection, the held readers with it.
+    async fn close_pool(&self) {
+        // Marks the pool closed at once; then the held readers go back and are closed with it.
+        let closing = self.pool.close();
+        self.held.release_all();
+        closing.await;
+        close_fully(&self.pool).await;
     }
 
     /// Whether [`Store::close`] was called (on this store, or on one sharing its pool).
