@@ -644,7 +644,7 @@ impl Store {
     /// every change of a part moves, so a mixed read is caught there and decided again.
     pub async fn order_snapshot(&self, key: &OrderKey) -> Result<Option<Order>, StoreError> {
         let backend = usize::from(self.backend == super::Backend::Postgres);
-        let query = match key {
+        let query = || match key {
             OrderKey::Id(id) => {
                 sqlx::query(SNAPSHOT_BY_ID.get(backend).copied().unwrap_or_default()).bind(*id)
             }
@@ -653,14 +653,21 @@ impl Store {
             }
         };
         let row = match self.reader().await? {
-            Some(mut reader) => match query.fetch_optional(reader.conn()).await {
+            Some(mut reader) => match query().fetch_optional(reader.conn()).await {
                 Ok(row) => row,
+                // A held connection skipped the pool's check before use: one the server cut
+                // meanwhile (PostgreSQL restarted, an idle connection dropped) fails here. It
+                // is closed, and the read tried once more through the pool, which checks.
+                Err(e) if super::readers::connection_lost(&e) => {
+                    reader.failed(&e);
+                    query().fetch_optional(&self.pool).await?
+                }
                 Err(e) => {
-                    reader.failed();
+                    reader.failed(&e);
                     return Err(e.into());
                 }
             },
-            None => query.fetch_optional(&self.pool).await?,
+            None => query().fetch_optional(&self.pool).await?,
         };
         let Some(row) = row else { return Ok(None) };
         let (mut order, shipments, actions) = decode(&row)?;

@@ -1,16 +1,18 @@
-//! Readers held between reads (SQLite): a few of the pool's connections kept in hand for the
-//! hottest read, the order an input is decided on ([`Store::order_snapshot`]), so that they do
-//! not go back to the pool after each read. sqlx pings every connection on its way back to the
-//! pool (one more round trip to the connection's thread, per read); a held reader skips it.
+//! Readers held between reads: a few of the pool's connections kept in hand for the hottest
+//! read, the order an input is decided on ([`Store::order_snapshot`]), so that they do not go
+//! through the pool for each read. On SQLite the pool checks every connection on its way back
+//! (one more round trip to the connection's thread), on PostgreSQL before each use (a round
+//! trip to the server, and a wake-up of its process, per read); a held reader skips both.
 //!
 //! At most [`HELD`] connections are held, under a fair (first come, first served) semaphore, so
 //! the rest of the pool stays for every other read and write. A reader whose read failed goes
-//! back to the pool (through its checks) instead of the hand. Closing the store drops the held
-//! ones first, so the pool's close does not wait for them. PostgreSQL reads through the pool
-//! (its check before use finds a connection the server cut), and so does an in-memory SQLite
-//! database (its pool is its one connection).
+//! back to the pool (through its checks) instead of the hand, and one whose connection was lost
+//! (the server restarted or cut it: [`connection_lost`]) is closed, the read tried once more
+//! through the pool. Closing the store drops the held ones first, so the pool's close does not
+//! wait for them. An in-memory SQLite database reads through the pool (its pool is its one
+//! connection).
 
-use super::{Backend, Store, StoreError};
+use super::{Store, StoreError};
 use sqlx::pool::PoolConnection;
 use sqlx::Any;
 use std::sync::Mutex;
@@ -44,6 +46,18 @@ impl Held {
     }
 }
 
+/// Whether `e` says the connection itself is gone (cut by the server or the network, or the
+/// server shutting down), so that the same read may succeed on another connection.
+pub(crate) fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => true,
+        // SQLSTATE class 08 (connection exception) and 57P (the server shutting down or
+        // terminating the session).
+        sqlx::Error::Database(d) => d.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
+    }
+}
+
 /// A held reader, in use: back in hand when dropped, unless [`Reader::failed`].
 pub(crate) struct Reader<'a> {
     conn: Option<PoolConnection<Any>>,
@@ -61,9 +75,14 @@ impl Reader<'_> {
         }
     }
 
-    /// The read failed: the connection goes back to the pool, through its checks.
-    pub(crate) fn failed(mut self) {
-        drop(self.conn.take());
+    /// The read failed with `e`: the connection goes back to the pool, through its checks, or
+    /// is closed when `e` says it was lost ([`connection_lost`]).
+    pub(crate) fn failed(mut self, e: &sqlx::Error) {
+        if let Some(mut conn) = self.conn.take() {
+            if connection_lost(e) {
+                conn.close_on_drop();
+            }
+        }
     }
 }
 
@@ -84,12 +103,10 @@ impl Drop for Reader<'_> {
 }
 
 impl Store {
-    /// A held reader on SQLite (waiting its turn among [`HELD`]); `None` on PostgreSQL, whose
-    /// reads go through the pool, and from a pool no larger than the hand (in memory: one
-    /// connection, which a held reader would keep from everyone else).
+    /// A held reader (waiting its turn among [`HELD`]); `None` from a pool no larger than the
+    /// hand (in memory: one connection, which a held reader would keep from everyone else).
     pub(crate) async fn reader(&self) -> Result<Option<Reader<'_>>, StoreError> {
-        // Only from a pool larger than the hand (an in-memory database has one connection).
-        if self.backend != Backend::Sqlite || self.pool.options().get_max_connections() <= HELD as u32 {
+        if self.pool.options().get_max_connections() <= HELD as u32 {
             return Ok(None);
         }
         let turn = self.held.turns.clone().acquire_owned().await.map_err(|_| sqlx::Error::PoolClosed)?;
@@ -155,5 +172,36 @@ mod tests {
         // other still open, and leave it for the next opening to recover.)
         assert_eq!(store.pool_stats().0, 0, "every connection was closed");
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// On PostgreSQL a held reader skips the pool's check before use; when the server cut its
+    /// connection meanwhile, the read is tried again through the pool, the lost connection is
+    /// closed and never held again.
+    #[tokio::test]
+    async fn a_held_reader_the_server_cut_is_replaced_and_the_read_succeeds() {
+        let Ok(url) = std::env::var("ORDERLY_TEST_POSTGRES_URL") else { return };
+        let name = format!("orderly_held_readers_{}", std::process::id());
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let store = Store::connect(&format!("{url}{separator}application_name={name}")).await.unwrap();
+        assert_eq!(store.order_snapshot(&OrderKey::Id(-1)).await.unwrap(), None);
+        assert_eq!(store.held.free().len(), 1, "the reader is held");
+        let cut: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&name)
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        assert!(!cut.is_empty() && cut.iter().all(|c| *c), "the held reader's connection was cut: {cut:?}");
+        for _ in 0..3 {
+            assert_eq!(
+                store.order_snapshot(&OrderKey::Id(-1)).await.unwrap(),
+                None,
+                "read once more through the pool"
+            );
+        }
+        assert_eq!(store.held.free().len(), 1, "a live connection is held in its place");
+        store.close().await;
     }
 }
