@@ -1,10 +1,11 @@
 //! Live updates for the board: `GET /events/orders`, server-sent events that say "orders
 //! changed" (event `orders`, the time of the last change as data) when any order changes.
 //!
-//! One watcher per process reads when an order last changed (`Store::last_order_change`, one
-//! indexed read) every [`TICK`] while at least one board listens, and tells every listener
-//! through a `watch` channel; so the cost does not grow with the number of boards, and a change
-//! made by another process on the same PostgreSQL is seen like one made here. Listeners are
+//! One watcher per process reads the newest change to any order (`Store::last_order_change`,
+//! one read at the end of an index) every [`TICK`] while at least one board listens, and tells
+//! every listener through a `watch` channel; so the cost does not grow with the number of
+//! boards, and a change made by another process on the same PostgreSQL is seen like one made
+//! here. Listeners are
 //! bounded ([`MAX_LISTENERS`]); past that a board is told 429 and works without live updates.
 //! The watcher holds the service weakly and stops when it is gone.
 
@@ -56,6 +57,7 @@ impl Live {
 
 /// The watcher: reads the last change while someone listens, and says when it moved.
 async fn watch_orders(state: Weak<AppState>) {
+    let mut seen = None;
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -66,15 +68,12 @@ async fn watch_orders(state: Weak<AppState>) {
             continue;
         }
         match state.service.store().last_order_change().await {
-            Ok(at) => {
-                live.changed.send_if_modified(|seen| {
-                    if *seen == at {
-                        return false;
-                    }
-                    *seen = at;
-                    true
-                });
+            Ok(last) if last != seen => {
+                let at = last.as_ref().map(|(_, at)| at.clone()).unwrap_or_default();
+                seen = last;
+                live.changed.send_replace(at);
             }
+            Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "the board's live updates could not read the last change"),
         }
     }

@@ -24,6 +24,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (7, "sessions", include_str!("../migrations/sqlite/0007_sessions.sql")),
     (8, "customer_merges", include_str!("../migrations/sqlite/0008_customer_merges.sql")),
     (9, "stuck_orders", include_str!("../migrations/sqlite/0009_stuck_orders.sql")),
+    (10, "orders_updated_at", include_str!("../migrations/sqlite/0010_orders_updated_at.sql")),
 ];
 
 /// (version, description, SQL) of each PostgreSQL migration, in order.
@@ -37,6 +38,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (7, "sessions", include_str!("../migrations/postgres/0007_sessions.sql")),
     (8, "customer_merges", include_str!("../migrations/postgres/0008_customer_merges.sql")),
     (9, "stuck_orders", include_str!("../migrations/postgres/0009_stuck_orders.sql")),
+    (10, "orders_updated_at", include_str!("../migrations/postgres/0010_orders_updated_at.sql")),
 ];
 
 /// Migrations compiled into the binary.

@@ -1,5 +1,5 @@
 //! Orders per workflow and status (what a reload checks a new workflow version against, and
-//! what the "orders by status" gauge shows), when an order last changed (the board's live
+//! what the "orders by status" gauge shows), the newest change to any order (the board's live
 //! updates), and moving the orders of a renamed status.
 
 use super::encode::{self, get_i64, get_str};
@@ -25,11 +25,15 @@ pub struct StatusRename {
 }
 
 impl Store {
-    /// When an order last changed (`updated_at`, as stored; empty with no orders): what the
-    /// board's live updates watch. One indexed read, whichever process made the change.
-    pub async fn last_order_change(&self) -> Result<String, StoreError> {
-        let row = sqlx::query("SELECT MAX(updated_at) AS at FROM orders").fetch_one(&self.pool).await?;
-        Ok(super::encode::get_opt_str(&row, "at")?.unwrap_or_default())
+    /// The newest change to any order, as `(input, at)`: the id and the time of the last input
+    /// recorded (`order_inputs`: every change to an order records one, in its transaction), or
+    /// `None` with none. What the board's live updates watch: one read at the end of the
+    /// primary key, whichever process made the change.
+    pub async fn last_order_change(&self) -> Result<Option<(i64, String)>, StoreError> {
+        let row = sqlx::query("SELECT id, at FROM order_inputs ORDER BY id DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| Ok((get_i64(&row, "id")?, get_str(&row, "at")?))).transpose()
     }
 
     /// How many orders are in each status of each workflow: `(workflow, status, count)`, only
