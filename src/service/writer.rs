@@ -400,7 +400,9 @@ impl Synced {
 /// unknown (what they sent is safe to send again: an idempotency key, or an event the order
 /// refuses once applied).
 fn sync_and_answer(sync: &crate::store::WalSync, counters: &Counters, answers: Answers) {
+    let started = std::time::Instant::now();
     let synced = sync.sync();
+    tracing::debug!(us = started.elapsed().as_micros() as u64, answers = answers.len(), "a sync of the WAL");
     counters.syncs.fetch_add(1, Ordering::Relaxed);
     if let Err(e) = &synced {
         tracing::error!(error = %e, "the disk did not confirm the writer's commits (fdatasync of the WAL failed)");

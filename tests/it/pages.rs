@@ -959,6 +959,29 @@ async fn the_board_hears_of_an_order_another_process_made() {
     .await;
 }
 
+/// What the board's live updates watch (the newest recorded input, now that `updated_at` has
+/// no index) moves with every change to an order, an event as well as a creation, and stays
+/// put without one.
+#[tokio::test]
+async fn the_last_change_moves_with_every_change_to_an_order() {
+    support::on_both("pages_last_change", |store| async move {
+        let (_app, service) = with_service(store.clone(), config_with_users(), Path::new("workflows")).await;
+        assert_eq!(store.last_order_change().await.unwrap(), None, "no orders, no change");
+        let order = json!({"workflow": "retail", "channel": "website", "number": "LC-1", "customer": {"email": "lc@example.com"},
+            "payment": {"method": "check", "outcome": "pending"}, "lines": [{"sku": "G-1", "qty": 1, "unit_price": "1.00"}]});
+        service.create_order(&serde_json::from_value(order).unwrap()).await.unwrap();
+        let created = store.last_order_change().await.unwrap().expect("a change");
+        assert!(created.1.starts_with("20"), "{created:?}");
+        assert_eq!(store.last_order_change().await.unwrap().as_ref(), Some(&created), "nothing changed since");
+        let note: orderly::engine::EventInput =
+            serde_json::from_value(json!({"name": "card_declined", "data": {"outcome": "declined"}})).unwrap();
+        service.apply_event(OrderKey::Number("LC-1".into()), &note, None).await.unwrap();
+        let noted = store.last_order_change().await.unwrap().expect("a change");
+        assert!(noted.0 > created.0, "an event is a change: {created:?} then {noted:?}");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn careless_and_hostile_forms_change_nothing_and_say_why() {
     support::on_both("pages_forms", |store| async move {

@@ -194,8 +194,15 @@ impl Checkpointer {
     ) {
         loop {
             wanted.notified().await;
+            let started = std::time::Instant::now();
             match store.checkpoint().await {
                 Ok(Some(c)) if c.frames >= 0 => {
+                    tracing::debug!(
+                        us = started.elapsed().as_micros() as u64,
+                        frames = c.frames,
+                        copied = c.copied,
+                        "a checkpoint beside the writer"
+                    );
                     frames.store(c.frames, Ordering::Relaxed);
                     made.fetch_add(1, Ordering::Relaxed);
                 }
@@ -225,10 +232,15 @@ impl Checkpointer {
         if self.frames.load(Ordering::Relaxed) <= self.bound {
             return false;
         }
+        let started = std::time::Instant::now();
         match writer.checkpoint().await {
             // The task was checkpointing: nothing was done; again before the next batch.
             Ok(Some(c)) if c.frames < 0 => return false,
-            Ok(_) => {}
+            Ok(c) => tracing::debug!(
+                us = started.elapsed().as_micros() as u64,
+                copied = c.map_or(0, |c| c.copied),
+                "the writer checkpointed its WAL, grown past its bound"
+            ),
             Err(e) => tracing::warn!(error = %e, "the writer could not checkpoint its WAL"),
         }
         // All copied, the batch starts the WAL over; else (a reader still needs some of it) the
