@@ -5,9 +5,8 @@
 //! one read at the end of an index) every [`TICK`] while at least one board listens, and tells
 //! every listener through a `watch` channel; so the cost does not grow with the number of
 //! boards, and a change made by another process on the same PostgreSQL is seen like one made
-//! here. Listeners are
-//! bounded ([`MAX_LISTENERS`]); past that a board is told 429 and works without live updates.
-//! The watcher holds the service weakly and stops when it is gone.
+//! here. Listeners are bounded ([`MAX_LISTENERS`]); past that a board is told 429 and works
+//! without live updates. The watcher holds the service weakly and stops when it is gone.
 
 use super::session::{Refusal, Staff};
 use crate::config::Scope;
