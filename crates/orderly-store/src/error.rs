@@ -125,6 +125,21 @@ fn is_unavailable(error: &sqlx::Error) -> bool {
     }
 }
 
+/// Whether `error` says the connection itself is gone, so that the same read may succeed on
+/// another one (a narrower question than [`is_unavailable`]): I/O, TLS or protocol errors, and
+/// PostgreSQL `08xxx` (connection exception) and `57Pxx` (the server shutting down, or ending
+/// the session: terminated, idle too long).
+pub(crate) fn connection_lost(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => {
+            db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some()
+                && db.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P"))
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +152,15 @@ mod tests {
         }
         assert!(!StoreError::from(sqlx::Error::RowNotFound).is_unavailable());
         assert!(!StoreError::from(sqlx::Error::Protocol("odd".into())).is_unavailable());
+    }
+
+    /// A lost connection is one whose error came from the wire, not from the request.
+    #[test]
+    fn a_lost_connection_is_told_from_a_failed_request() {
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(connection_lost(&sqlx::Error::Io(reset)));
+        assert!(connection_lost(&sqlx::Error::Protocol("unexpected end".into())));
+        assert!(!connection_lost(&sqlx::Error::RowNotFound));
+        assert!(!connection_lost(&sqlx::Error::PoolTimedOut));
     }
 }

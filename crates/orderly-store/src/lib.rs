@@ -205,7 +205,7 @@ pub struct Store {
     /// (shared by clones): [`Store::close`] closes them too, so that once it returns this
     /// process no longer touches the database (SQLite's last connection has checkpointed).
     own_pools: Arc<std::sync::Mutex<Vec<AnyPool>>>,
-    /// SQLite: connections of this pool held for deciding reads (`readers.rs`).
+    /// Connections of this pool held for deciding reads (`readers.rs`).
     held: Arc<readers::Held>,
 }
 

@@ -658,7 +658,7 @@ impl Store {
                 // A held connection skipped the pool's check before use: one the server cut
                 // meanwhile (PostgreSQL restarted, an idle connection dropped) fails here. It
                 // is closed, and the read tried once more through the pool, which checks.
-                Err(e) if super::readers::connection_lost(&e) => {
+                Err(e) if super::error::connection_lost(&e) => {
                     reader.failed(&e);
                     query().fetch_optional(&self.pool).await?
                 }

@@ -12,6 +12,7 @@
 //! wait for them. An in-memory SQLite database reads through the pool (its pool is its one
 //! connection).
 
+use super::error::connection_lost;
 use super::{Store, StoreError};
 use sqlx::pool::PoolConnection;
 use sqlx::Any;
@@ -43,18 +44,6 @@ impl Held {
     pub(crate) fn release_all(&self) {
         let held: Vec<_> = self.free().drain(..).collect();
         drop(held);
-    }
-}
-
-/// Whether `e` says the connection itself is gone (cut by the server or the network, or the
-/// server shutting down), so that the same read may succeed on another connection.
-pub(crate) fn connection_lost(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => true,
-        // SQLSTATE class 08 (connection exception) and 57P (the server shutting down or
-        // terminating the session).
-        sqlx::Error::Database(d) => d.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
-        _ => false,
     }
 }
 
