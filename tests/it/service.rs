@@ -364,14 +364,24 @@ async fn acknowledged_changes_are_synced_and_share_syncs_on_sqlite() {
                 orderly::store::Backend::Postgres => assert_eq!(syncs, 0, "{after:?}"),
             }
             // SQLite: the WAL is checkpointed beside the writer (whose connection does not),
-            // soon after it commits; PostgreSQL has nothing of the kind.
+            // once it has committed `CHECKPOINT_AFTER` changes; PostgreSQL has nothing of the kind.
             let mut extra = 0;
+            let enough = orderly::store::CHECKPOINT_AFTER as i64 + 200;
             while store.backend() == orderly::store::Backend::Sqlite && s.write_stats().checkpoints == 0 {
-                assert!(extra < 100, "no checkpoint after {extra} more events: {:?}", s.write_stats());
+                assert!(extra < enough, "no checkpoint after {extra} more events: {:?}", s.write_stats());
+                let mut more = tokio::task::JoinSet::new();
+                for _ in 0..32 {
+                    let (s, number) = (s.clone(), numbers[0].clone());
+                    more.spawn(async move {
+                        let e = event("note", serde_json::json!({"text": "one more"}));
+                        s.apply_event(&number, &e, None).await
+                    });
+                }
+                while let Some(r) = more.join_next().await {
+                    r.expect("task").expect("applies");
+                }
+                extra += 32;
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                let e = event("note", serde_json::json!({"text": "one more"}));
-                s.apply_event(&numbers[0], &e, None).await.expect("applies");
-                extra += 1;
             }
             if store.backend() == orderly::store::Backend::Postgres {
                 let stats = s.write_stats();

@@ -184,6 +184,9 @@ async fn close_fully(pool: &AnyPool) {
     tracing::warn!(open = pool.size(), "the pool was closed, but some of its connections are still open");
 }
 
+/// A pool opened by [`Store::with_own_pool`], with the connections its store holds out of it.
+type OwnPool = (AnyPool, Arc<readers::Held>);
+
 /// The connection pool, with the backend it talks to. Cheap to clone (the pool is shared).
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -204,9 +207,11 @@ pub struct Store {
     /// The pools opened by [`Store::with_own_pool`] from this store or its clones, still open
     /// (shared by clones): [`Store::close`] closes them too, so that once it returns this
     /// process no longer touches the database (SQLite's last connection has checkpointed).
-    own_pools: Arc<std::sync::Mutex<Vec<AnyPool>>>,
-    /// Connections of this pool held for deciding reads (`readers.rs`).
+    own_pools: Arc<std::sync::Mutex<Vec<OwnPool>>>,
+    /// Connections of this pool held for deciding reads (`readers.rs`), and the writer's.
     held: Arc<readers::Held>,
+    /// Whether transactions keep their connection between them ([`Store::keeping_connection`]).
+    keeps: bool,
 }
 
 impl Store {
@@ -245,6 +250,7 @@ impl Store {
             own_pool: false,
             own_pools: Arc::default(),
             held: Arc::default(),
+            keeps: false,
         })
     }
 
@@ -263,9 +269,10 @@ impl Store {
     /// This store on a pool of its own (`pool`, to the same database): health and SQLite's
     /// write turn shared.
     fn sharing_all_but(&self, pool: AnyPool) -> Store {
+        let held = Arc::<readers::Held>::default();
         let mut own_pools = self.own_pools.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        own_pools.retain(|p| !p.is_closed());
-        own_pools.push(pool.clone());
+        own_pools.retain(|(p, _)| !p.is_closed());
+        own_pools.push((pool.clone(), held.clone()));
         Store {
             pool,
             backend: self.backend,
@@ -274,8 +281,22 @@ impl Store {
             source: self.source.clone(),
             own_pool: true,
             own_pools: self.own_pools.clone(),
-            held: Arc::default(),
+            held,
+            keeps: false,
         }
+    }
+
+    /// This store, its transactions keeping their connection between them (a writer's, which
+    /// runs one transaction after another): after a commit the connection waits in the store
+    /// instead of going back to the pool, and the next [`Store::begin`] takes it from there,
+    /// skipping the pool's round trip to the connection on its way back and, on PostgreSQL,
+    /// the one before its use (a kept connection the server cut meanwhile is replaced by one
+    /// of the pool, which checks it). Transactions of this store and its clones take turns on
+    /// it. Not for a store without a pool of its own (an in-memory database's one connection
+    /// is everyone's): that one is returned as it is.
+    pub fn keeping_connection(mut self) -> Store {
+        self.keeps = self.own_pool;
+        self
     }
 
     /// Closes a pool opened by [`Store::with_own_pool`]; a store that shares its pool is left
@@ -295,16 +316,28 @@ impl Store {
     /// up to the busy timeout, then fails with [`StoreError::Conflict`]).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         let turn = self.write_turn().await?;
-        let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+        let statement = match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
         };
-        let tx = tx.map_err(|e| {
+        let tx = async {
+            let (conn, keep) = if self.keeps {
+                let mut slot = self.held.writer.clone().lock_owned().await;
+                let conn = match slot.take() {
+                    Some(conn) => conn,
+                    None => self.pool.acquire().await?,
+                };
+                (conn, Some((slot, self.pool.clone())))
+            } else {
+                (self.pool.acquire().await?, None)
+            };
+            Tx::begin(conn, statement, keep, self.backend, self.health.clone(), turn).await
+        };
+        tx.await.map_err(|e| {
             let e = StoreError::from(e);
             self.health.failed(&e);
             e
-        })?;
-        Ok(Tx::new(tx, self.backend, self.health.clone(), turn))
+        })
     }
 
     /// Checks that the database answers (`SELECT 1`).
@@ -323,9 +356,12 @@ impl Store {
     /// all. Once it returns, this process no longer touches the database.
     pub async fn close(&self) {
         self.close_pool().await;
-        let own: Vec<AnyPool> =
+        let own: Vec<_> =
             self.own_pools.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain(..).collect();
-        for pool in own {
+        for (pool, held) in own {
+            let closing = pool.close();
+            held.release_all();
+            closing.await;
             close_fully(&pool).await;
         }
     }

@@ -27,11 +27,18 @@ pub(crate) const HELD: usize = 4;
 pub(crate) struct Held {
     turns: std::sync::Arc<Semaphore>,
     free: Mutex<Vec<PoolConnection<Any>>>,
+    /// The connection a writer keeps between its transactions (`tx.rs`), on a store that keeps
+    /// one ([`Store::keeping_connection`]).
+    pub(crate) writer: crate::tx::Slot,
 }
 
 impl Default for Held {
     fn default() -> Self {
-        Held { turns: std::sync::Arc::new(Semaphore::new(HELD)), free: Mutex::new(Vec::new()) }
+        Held {
+            turns: std::sync::Arc::new(Semaphore::new(HELD)),
+            free: Mutex::new(Vec::new()),
+            writer: crate::tx::Slot::default(),
+        }
     }
 }
 
@@ -40,10 +47,21 @@ impl Held {
         self.free.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Drops every held connection (back to the pool, which closes them when it is closed).
+    /// Drops every held connection, the writer's kept one too (back to the pool, which closes
+    /// them when it is closed). A writer's connection in a transaction goes back when the
+    /// transaction ends (it finds the pool closed).
     pub(crate) fn release_all(&self) {
         let held: Vec<_> = self.free().drain(..).collect();
         drop(held);
+        match self.writer.clone().try_lock_owned() {
+            Ok(mut kept) => drop(kept.take()),
+            // A transaction that ended just before the pool was marked closed may be putting it
+            // back: taken once it has.
+            Err(_) => {
+                let slot = self.writer.clone();
+                tokio::spawn(async move { drop(slot.lock().await.take()) });
+            }
+        }
     }
 }
 

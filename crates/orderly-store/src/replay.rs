@@ -89,6 +89,7 @@ impl Store {
             own_pool: false,
             own_pools: Arc::default(),
             held: Arc::default(),
+            keeps: false,
         };
         store.check_inputs_kept().await?;
         Ok(store)
