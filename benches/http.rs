@@ -32,7 +32,8 @@
 //! BENCH_CONNECTIONS (64), BENCH_ROUNDS (3), BENCH_ORDERS (10000), BENCH_TOTAL_ORDERS (100000),
 //! BENCH_EDITS (20), BENCH_PERF (a path prefix: record a `perf` profile of the server during
 //! each event load), BENCH_LOG (the server's log level, its log kept in the temp folder),
-//! BENCH_KEEP (keep the PostgreSQL database).
+//! BENCH_KEEP (keep the PostgreSQL database), BENCH_SERVER_BIN (the `orderly` binary to run
+//! instead of this build's: another build, for a side-by-side in one session).
 
 #![allow(
     clippy::unwrap_used,
@@ -102,7 +103,8 @@ impl Server {
             Some(_) => std::env::temp_dir().join(format!("orderly-bench-serve-{port}.log")),
             None => work.join(format!("serve-{port}.log")),
         };
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_orderly"));
+        let bin = std::env::var("BENCH_SERVER_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_orderly").into());
+        let mut cmd = Command::new(bin);
         cmd.arg("serve").current_dir(work);
         for (key, _) in std::env::vars() {
             if key.starts_with("ORDERLY_") || key == "RUST_LOG" {

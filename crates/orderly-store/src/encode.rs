@@ -18,9 +18,28 @@ use std::collections::BTreeSet;
 /// The text form of times: fixed width, UTC, microseconds.
 const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
 
-/// A time as stored (sub-microsecond digits are dropped).
+/// A time as stored (sub-microsecond digits are dropped). Written by position (every change
+/// stores several, and chrono's formatter reads its format string each time); a year outside
+/// 0-9999 or a leap second goes through chrono's [`TIME_FORMAT`], which the result matches.
 pub(crate) fn time(t: Time) -> String {
-    t.format(TIME_FORMAT).to_string()
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write;
+    let (year, nanos) = (t.year(), t.nanosecond());
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        return t.format(TIME_FORMAT).to_string();
+    }
+    let mut s = String::with_capacity(27);
+    let _ = write!(
+        s,
+        "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        nanos / 1_000
+    );
+    s
 }
 
 /// A stored time, read back.
@@ -160,6 +179,30 @@ pub(crate) fn get_flags(row: &AnyRow, col: &str) -> Result<BTreeSet<String>, Sto
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    /// The positional writer gives what chrono's format gives, over times from year 0 to
+    /// 9999 (sub-microsecond digits included) and at a leap second.
+    #[test]
+    fn times_are_written_as_chronos_format_writes_them() {
+        let start = chrono::Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).single().unwrap();
+        let end = chrono::Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).single().unwrap();
+        let step = chrono::Duration::nanoseconds(3_155_760_000_000_123_457 / 20_011);
+        let mut t = start;
+        let mut seen = 0;
+        while t <= end {
+            assert_eq!(time(t), t.format(TIME_FORMAT).to_string());
+            t += step;
+            seen += 1;
+        }
+        assert!(seen > 20_000, "{seen} times");
+        let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+            .and_then(|d| d.and_hms_nano_opt(23, 59, 59, 1_500_000_000))
+            .unwrap()
+            .and_utc();
+        assert_eq!(time(leap), leap.format(TIME_FORMAT).to_string());
+        let far = chrono::Utc.with_ymd_and_hms(12_345, 1, 1, 0, 0, 0).single().unwrap();
+        assert_eq!(time(far), far.format(TIME_FORMAT).to_string());
+    }
 
     #[test]
     fn times_are_fixed_width_and_round_trip() {
