@@ -465,6 +465,15 @@ fn parse_url(url: &str) -> Result<(Backend, String, bool), StoreError> {
     )))
 }
 
+/// Test support: the PostgreSQL of `ORDERLY_TEST_POSTGRES_URL`, its connections named `name`
+/// (`application_name`, to find them in `pg_stat_activity`); `None` when it is not set.
+#[cfg(test)]
+pub(crate) fn test_postgres_url(name: &str) -> Option<String> {
+    let url = std::env::var("ORDERLY_TEST_POSTGRES_URL").ok()?;
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{separator}application_name={name}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -186,10 +186,9 @@ mod tests {
     /// closed and never held again.
     #[tokio::test]
     async fn a_held_reader_the_server_cut_is_replaced_and_the_read_succeeds() {
-        let Ok(url) = std::env::var("ORDERLY_TEST_POSTGRES_URL") else { return };
         let name = format!("orderly_held_readers_{}", std::process::id());
-        let separator = if url.contains('?') { '&' } else { '?' };
-        let store = Store::connect(&format!("{url}{separator}application_name={name}")).await.unwrap();
+        let Some(url) = crate::test_postgres_url(&name) else { return };
+        let store = Store::connect(&url).await.unwrap();
         assert_eq!(store.order_snapshot(&OrderKey::Id(-1)).await.unwrap(), None);
         assert_eq!(store.held.free().len(), 1, "the reader is held");
         let cut: Vec<bool> = sqlx::query_scalar(

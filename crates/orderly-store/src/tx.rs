@@ -206,12 +206,8 @@ mod tests {
             Store::connect(&format!("sqlite://{}", dir.join("k.db").display())).await.unwrap(),
             Some(dir),
         )];
-        if let Ok(url) = std::env::var("ORDERLY_TEST_POSTGRES_URL") {
-            let separator = if url.contains('?') { '&' } else { '?' };
-            all.push((
-                Store::connect(&format!("{url}{separator}application_name={name}")).await.unwrap(),
-                None,
-            ));
+        if let Some(url) = crate::test_postgres_url(name) {
+            all.push((Store::connect(&url).await.unwrap(), None));
         }
         all
     }
@@ -279,10 +275,10 @@ mod tests {
     /// meanwhile, the next transaction begins on one of the pool instead, and is kept after.
     #[tokio::test]
     async fn a_kept_connection_the_server_cut_is_replaced() {
-        let Ok(url) = std::env::var("ORDERLY_TEST_POSTGRES_URL") else { return };
-        let name = format!("orderly_kept_{}", std::process::id());
-        let separator = if url.contains('?') { '&' } else { '?' };
-        let store = Store::connect(&format!("{url}{separator}application_name={name}")).await.unwrap();
+        let Some(url) = crate::test_postgres_url(&format!("orderly_kept_{}", std::process::id())) else {
+            return;
+        };
+        let store = Store::connect(&url).await.unwrap();
         let writer = store.with_own_pool(1).await.unwrap().keeping_connection();
         writer.begin().await.unwrap().commit().await.unwrap();
         async fn pid(tx: &mut super::Tx) -> i32 {
