@@ -390,9 +390,10 @@ mod tests {
         std::fs::remove_dir_all(&dir).ok();
     }
 
-    /// Closing the store closes the pools of their own opened from it (the writer's), even
-    /// from another thread's runtime: once `close` returns, the last connection has
-    /// checkpointed and removed the WAL, and nothing more touches the file.
+    /// Closing the store closes the pools of their own opened from it (the writer's, with the
+    /// connection it keeps between transactions), even from another thread's runtime: once
+    /// `close` returns, the last connection has checkpointed and removed the WAL, and nothing
+    /// more touches the file.
     #[tokio::test]
     async fn closing_the_store_closes_the_writers_pool_and_leaves_the_file_alone() {
         let dir = std::env::temp_dir().join(format!("orderly-group-commit-close-{}", std::process::id()));
@@ -406,15 +407,21 @@ mod tests {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
                 let (writer, _group) = base.syncing_pool(1).await.unwrap();
-                sqlx::query("CREATE TABLE t (x INTEGER)").execute(&writer.pool).await.unwrap();
+                let mut tx = writer.begin().await.unwrap();
+                sqlx::query("CREATE TABLE t (x INTEGER)").execute(tx.conn()).await.unwrap();
+                tx.commit().await.unwrap();
+                assert!(writer.held.writer.lock().await.is_some(), "the writer keeps its connection");
                 opened.0.send(writer.clone()).unwrap();
                 let _ = tokio::task::spawn_blocking(move || writer_done.1.recv()).await;
             });
         });
         let writer = opened.1.recv().unwrap();
         assert!(dir.join("c.db-wal").exists());
-        store.close().await;
+        tokio::time::timeout(Duration::from_secs(10), store.close())
+            .await
+            .expect("the close waited for ever for the connection the writer keeps");
         assert!(writer.is_closed(), "the writer's pool was closed with the store");
+        assert_eq!(writer.pool_stats().0, 0, "its kept connection too");
         assert!(!dir.join("c.db-wal").exists(), "the last connection checkpointed and removed the WAL");
         writer_done.0.send(()).unwrap();
         thread.join().unwrap();
