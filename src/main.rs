@@ -2,7 +2,7 @@
 
 /// mimalloc instead of the system's allocator: the service allocates and frees on several
 /// threads at once (request workers, the writer, the database drivers' threads), where glibc's
-/// allocator spent a tenth of their time (see docs/benchmarks.md).
+/// `malloc` and `free` were 15-30 % of the busiest threads' time (see docs/benchmarks.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
