@@ -609,14 +609,20 @@ fn lock_step(
     }
 }
 
-#[test]
-fn random_inputs_keep_every_order_invariant() {
+/// The shipped workflows, checked, and the runtime cases run on.
+fn workflows_and_runtime() -> (Checked, tokio::runtime::Runtime) {
     let checked = Registry::check(Path::new("workflows")).expect("the shipped workflows check");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("a runtime");
+    (checked, rt)
+}
+
+#[test]
+fn random_inputs_keep_every_order_invariant() {
+    let (checked, rt) = workflows_and_runtime();
     let mut runner = TestRunner::new(Config { cases: 64, failure_persistence: None, ..Config::default() });
     let result = runner.run(&case(), |c| rt.block_on(run(&checked, &c)).map_err(TestCaseError::fail));
     if let Err(e) = result {
@@ -628,12 +634,7 @@ fn random_inputs_keep_every_order_invariant() {
 /// timer fired when the clock moved on; the order followed here had none due, and did not move.
 #[test]
 fn a_related_orders_timer_is_not_counted_as_the_orders_own() {
-    let checked = Registry::check(Path::new("workflows")).expect("the shipped workflows check");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let (checked, rt) = workflows_and_runtime();
     let case = Case {
         workflow: 1018882168418403237,
         channel: 0,
