@@ -566,10 +566,11 @@ async fn load(server: &Server, ids: &[i64], req: Req, connections: usize, secs: 
     barrier.wait().await;
     let started = Instant::now();
     let cpu = Cpu::start(Some(server.child.id()));
-    // BENCH_PERF=PREFIX: profile the server during the event load (`perf report -i PREFIX-PID.data`).
+    // BENCH_PERF=PREFIX: profile the server during each event load
+    // (`perf report -i PREFIX-PID-CONNECTIONS.data`).
     let perf = match std::env::var("BENCH_PERF") {
         Ok(prefix) if req == Req::Event => {
-            let file = format!("{prefix}-{}.data", server.pid());
+            let file = format!("{prefix}-{}-{connections}.data", server.pid());
             Command::new("perf")
                 .args(["record", "-F", "499", "-g", "-o", &file, "-p", &server.pid().to_string(), "--"])
                 .args(["sleep", &format!("{}", secs.floor().max(1.0))])

@@ -30,6 +30,7 @@ use crate::order::{Order, OrderId, Time};
 use crate::registry::Active;
 use crate::store::{CustomerMatch, InputWrite, OrderKey, OrderWrite, Store, StoreError, StoredHistory};
 use orderly_engine::replay::{Input, Outcome};
+use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -471,9 +472,13 @@ fn unavailable(why: &str) -> StoreError {
 
 /// What [`settle`] makes of a change on the order as it stands.
 #[derive(Debug)]
-pub(crate) enum Settled {
-    /// Write this decision.
-    Apply(Box<Decision>),
+#[expect(
+    clippy::large_enum_variant,
+    reason = "returned once per change and matched at once: a box would cost an allocation per change"
+)]
+pub(crate) enum Settled<'a> {
+    /// Write this decision: the change's own (borrowed), or the one made again.
+    Apply(Cow<'a, Decision>),
     /// The order moved and the change cannot be decided again here.
     Again,
     /// Decided again, and refused now.
@@ -484,9 +489,9 @@ pub(crate) enum Settled {
 /// now (`on`: as read, as an earlier change of the batch left it, or as read again in the
 /// writer's transaction). Kept when `on` is the version it was decided on; decided again when
 /// it can be; else sent back.
-pub(crate) fn settle(change: &Change, on: &Order) -> Settled {
+pub(crate) fn settle<'a>(change: &'a Change, on: &Order) -> Settled<'a> {
     if on.version == change.before.version {
-        return Settled::Apply(Box::new(change.decision.clone()));
+        return Settled::Apply(Cow::Borrowed(&change.decision));
     }
     let Some(decide) = &change.redecide else { return Settled::Again };
     let probe = Probe::default();
@@ -494,7 +499,7 @@ pub(crate) fn settle(change: &Change, on: &Order) -> Settled {
     match decided {
         // On this version the decision reaches a hook: its caller runs it, off the writer.
         _ if probe.asked() => Settled::Again,
-        Ok(d) => Settled::Apply(Box::new(d)),
+        Ok(d) => Settled::Apply(Cow::Owned(d)),
         Err(r) => Settled::Refused(r),
     }
 }
@@ -539,10 +544,11 @@ impl Hooks for Probe {
     }
 }
 
-/// One order of the batch: as stored at the start, and as its changes leave it.
-struct OrderState {
-    base: Order,
-    current: Order,
+/// An order the batch writes: as it stood when the batch began (the read it was decided on,
+/// borrowed, when its version is still the one locked) and as the batch's changes so far left it.
+struct OrderState<'a> {
+    base: Cow<'a, Order>,
+    current: Cow<'a, Order>,
     workflow_version: i64,
     at: Time,
     changed: bool,
@@ -553,7 +559,7 @@ struct Applying<'a> {
     change: &'a Change,
     /// Where its answer goes.
     slot: usize,
-    decision: Decision,
+    decision: Cow<'a, Decision>,
     outcome: Outcome,
     after: Order,
 }
@@ -612,10 +618,10 @@ async fn attempt(store: &Store, works: &[Work]) -> Result<Vec<Written>, ServiceE
             Entry::Occupied(o) => o.into_mut(),
             Entry::Vacant(v) => {
                 let base = if version == c.before.version {
-                    c.before.clone()
+                    Cow::Borrowed(&c.before)
                 } else {
                     match tx.order_for_update(id).await? {
-                        Some(o) => o,
+                        Some(o) => Cow::Owned(o),
                         None => {
                             *answer = Some(Written::Failed(ServiceError::NotFound(OrderKey::Id(id))));
                             continue;
@@ -633,7 +639,7 @@ async fn attempt(store: &Store, works: &[Work]) -> Result<Vec<Written>, ServiceE
             }
         };
         let mut decision = match settle(c, &state.current) {
-            Settled::Apply(d) => *d,
+            Settled::Apply(d) => d,
             Settled::Again => {
                 *answer = Some(Written::Again);
                 continue;
@@ -646,12 +652,12 @@ async fn attempt(store: &Store, works: &[Work]) -> Result<Vec<Written>, ServiceE
         let related = if c.related.is_empty() {
             Vec::new()
         } else {
-            super::insert_related(&mut tx, &mut decision, c.related.clone(), c.now).await?
+            super::insert_related(&mut tx, decision.to_mut(), c.related.clone(), c.now).await?
         };
         let after = stored(decision.order.clone(), &state.current, &c.active);
         let mut outcome = Outcome::of(&decision);
         outcome.related = related;
-        state.current = after.clone();
+        state.current = Cow::Owned(after.clone());
         state.workflow_version = c.active.version;
         state.at = c.now;
         state.changed = true;
@@ -695,11 +701,12 @@ async fn attempt(store: &Store, works: &[Work]) -> Result<Vec<Written>, ServiceE
     };
 
     let mut saves: Vec<(OrderId, &str, serde_json::Value, Time)> = Vec::new();
-    for (a, rows) in applying.iter().zip(written) {
+    let applied_any = !applying.is_empty();
+    for (a, rows) in applying.into_iter().zip(written) {
         let c = a.change;
         let history = if c.whole_history { whole_history(&mut tx, c.before.id, &rows).await? } else { rows };
         let mut applied = Applied {
-            order: a.after.clone(),
+            order: a.after,
             steps: a.decision.steps.clone(),
             history,
             at: Some(c.now),
@@ -720,7 +727,7 @@ async fn attempt(store: &Store, works: &[Work]) -> Result<Vec<Written>, ServiceE
         tx.save_idempotent_results(&saves).await?;
     }
     let t4 = t0.elapsed();
-    let committed = if applying.is_empty() && made == 0 {
+    let committed = if !applied_any && made == 0 {
         drop(tx);
         Ok(())
     } else {
@@ -869,7 +876,8 @@ on remark from open stay { note "remarked" }
         let (active, order) = open_order();
         let c = change(&active, &order, "remark");
         match settle(&c, &order) {
-            Settled::Apply(d) => assert_eq!(d.history, c.decision.history),
+            // The change's own decision, not a copy of it.
+            Settled::Apply(Cow::Borrowed(d)) => assert!(std::ptr::eq(d, &c.decision)),
             other => panic!("{other:?}"),
         }
     }
@@ -881,9 +889,15 @@ on remark from open stay { note "remarked" }
         let first = change(&active, &order, "close");
         let second = change(&active, &order, "close");
         let Settled::Apply(d) = settle(&first, &order) else { panic!("the first applies") };
-        let after = stored(d.order, &order, &active);
+        let after = stored(d.into_owned().order, &order, &active);
         assert_eq!(after.version, 2);
         assert_eq!(after.status, "closed");
+        let mut moved = order.clone();
+        moved.version = 2;
+        assert!(
+            matches!(settle(&second, &moved), Settled::Apply(Cow::Owned(_))),
+            "decided again on the order as it moved"
+        );
         match settle(&second, &after) {
             Settled::Refused(r) => assert!(r.message.contains("close"), "{}", r.message),
             other => panic!("the second is decided again on the cancelled order: {other:?}"),

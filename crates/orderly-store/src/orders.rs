@@ -436,9 +436,9 @@ pub(crate) fn same_row(a: &Order, b: &Order) -> bool {
         && a.external_id == b.external_id
         && a.status == b.status
         && a.status_since == b.status_since
-        && a.customer == b.customer
-        && a.shipping == b.shipping
-        && a.billing == b.billing
+        && (std::sync::Arc::ptr_eq(&a.customer, &b.customer) || a.customer == b.customer)
+        && (std::sync::Arc::ptr_eq(&a.shipping, &b.shipping) || a.shipping == b.shipping)
+        && (std::sync::Arc::ptr_eq(&a.billing, &b.billing) || a.billing == b.billing)
         && a.payment == b.payment
         && a.amount_paid == b.amount_paid
         && a.shipping_amount == b.shipping_amount
