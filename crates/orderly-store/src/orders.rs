@@ -436,9 +436,11 @@ pub(crate) fn same_row(a: &Order, b: &Order) -> bool {
         && a.external_id == b.external_id
         && a.status == b.status
         && a.status_since == b.status_since
-        && (std::sync::Arc::ptr_eq(&a.customer, &b.customer) || a.customer == b.customer)
-        && (std::sync::Arc::ptr_eq(&a.shipping, &b.shipping) || a.shipping == b.shipping)
-        && (std::sync::Arc::ptr_eq(&a.billing, &b.billing) || a.billing == b.billing)
+        // `Arc` of an `Eq` type: the same allocation (an order decided from another shares
+        // them) is equal without comparing the fields.
+        && a.customer == b.customer
+        && a.shipping == b.shipping
+        && a.billing == b.billing
         && a.payment == b.payment
         && a.amount_paid == b.amount_paid
         && a.shipping_amount == b.shipping_amount
