@@ -25,7 +25,8 @@
 //!    bare order-event transaction through rusqlite and sqlx (SQLite, `synchronous` FULL and
 //!    NORMAL) and from 8 clients on PostgreSQL, with the ratios issue 15 sets as targets;
 //! 6. **memory**: the child's RSS idle, after the loads, and after 100,000 orders in all (on a
-//!    restarted server when the reload part ran), then events on all of them.
+//!    restarted server when the reload part ran), then events on all of them, then reads of
+//!    them (`GET /v1/orders/{id}`); the peak RSS against the 60 MB target (issue 15).
 //!
 //! `cargo bench --bench http` runs everything; words after `--` pick parts: `sqlite`,
 //! `postgres` (backends), `writer`, `load`, `hooks`, `reload`, `memory` (parts). Environment: BENCH_SECONDS (10),
@@ -990,6 +991,15 @@ async fn run(label: &str, http_url: &str, store_url: &str, work: &Path, parts: &
         println!("  RSS after {} orders: {}", ids.len(), server.memory());
         load(&server, &ids, Req::Event, connections, (seconds / 2.0).max(1.0)).await;
         println!("  RSS after events on {} orders: {}; idle was {idle:.1} MiB", ids.len(), server.memory());
+        // Reads of whole orders (history included) fill the connections' page caches.
+        load(&server, &ids, Req::GetOrder, connections, (seconds / 2.0).max(1.0)).await;
+        let peak = status_mib(server.pid(), "VmHWM");
+        println!("  RSS after order reads on {} orders: {}", ids.len(), server.memory());
+        println!(
+            "  RESULT memory, {} orders: peak RSS {peak:.1} MiB [< 60: {}]",
+            ids.len(),
+            if peak < 60.0 { "met" } else { "NOT MET" }
+        );
         if parts.reload {
             api_reloads(&server, edits, &format!("({} orders)", ids.len())).await;
         }

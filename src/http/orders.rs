@@ -97,8 +97,11 @@ pub(super) async fn get(
 ) -> Result<Json<OrderView>, ApiError> {
     trace_order(&id, None);
     let key = super::order_key(&id)?;
-    let order = state.service.store().find_order(&key).await?.ok_or_else(|| ApiError::no_order(&key))?;
-    Ok(Json(view_of(&state, order).await?))
+    let (order, history) =
+        state.service.store().order_with_history(&key).await?.ok_or_else(|| ApiError::no_order(&key))?;
+    let registry = state.service.registry();
+    let workflow = registry.get(&order.workflow).map(|a| &*a.workflow);
+    Ok(Json(OrderView::new(order, workflow, history, state.service.now())))
 }
 
 /// Filters and paging of the order grid.

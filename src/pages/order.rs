@@ -121,8 +121,7 @@ async fn show(
     problem: Option<Problem>,
 ) -> Result<Response, Refusal> {
     let store = state.service.store();
-    let order = store.find_order(key).await.map_err(unavailable)?.ok_or_else(missing)?;
-    let history = store.history(order.id).await.map_err(unavailable)?;
+    let (order, history) = store.order_with_history(key).await.map_err(unavailable)?.ok_or_else(missing)?;
     let registry = state.service.registry();
     let active = registry.get(&order.workflow);
     let workflow = active.map(|a| &*a.workflow);

@@ -250,6 +250,17 @@ async fn a_full_order_round_trips_exactly() {
             payload: json!({ "total": "40.28", "lines": [1, 2] }),
         }];
 
+        // A detail that JSON in the database must carry through untouched: quotes, non-ASCII,
+        // an integer past 2^53, a decimal's trailing zero, nesting.
+        let mut note = entry("note", t("2024-05-01T09:30:01Z"), None, None);
+        note.detail = json!({
+            "text": "na\u{ef}ve \"quoted\" \u{1F600} \\ back",
+            "big": 12_345_678_901_234_567_i64,
+            "price": 1.50,
+            "nested": {"a": [1, null, true, "2.00"]},
+        });
+        d.history.push(note);
+
         let mut tx = store.begin().await.unwrap();
         let id = tx.insert_order(&d, 3, now).await.unwrap();
         tx.commit().await.unwrap();
@@ -264,9 +275,22 @@ async fn a_full_order_round_trips_exactly() {
         assert_eq!(got.customer.id, matched.customer.id);
 
         let history = store.history(id).await.unwrap();
-        assert_eq!(history.len(), 1);
+        assert_eq!(history.len(), 2);
         assert_eq!(history[0].workflow_version, 3);
         assert_eq!(history[0].entry, d.history[0]);
+        assert_eq!(history[1].entry, d.history[1]);
+
+        // Read whole in one statement (by number, with the history; and the deciding read): the
+        // same order and the same history, detail for detail.
+        let by_number = OrderKey::Number(expected.number.clone());
+        let (whole, whole_history) =
+            store.order_with_history(&by_number).await.unwrap().expect("found by its number");
+        assert_eq!(whole, expected);
+        assert_eq!(whole_history, history);
+        assert_eq!(whole_history[1].entry.detail.to_string(), d.history[1].detail.to_string());
+        assert_eq!(store.order_snapshot(&OrderKey::Id(id)).await.unwrap().as_ref(), Some(&expected));
+        assert_eq!(store.find_order(&by_number).await.unwrap().as_ref(), Some(&expected));
+        assert_eq!(store.order_with_history(&OrderKey::Number("nope".into())).await.unwrap(), None);
 
         let timers = store.timers(id).await.unwrap();
         assert_eq!(timers.len(), 1);

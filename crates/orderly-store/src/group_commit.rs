@@ -183,6 +183,7 @@ impl Store {
         }
         let mut settings = super::ConnectOptions { synchronous: Synchronous::Normal, ..settings.clone() };
         settings.sqlite_pragmas.push("PRAGMA wal_autocheckpoint = 0".into());
+        settings.sqlite_pragmas.push(super::WRITER_CACHE.into());
         let pool = open_pool(self.backend, url, false, connections.max(1), &settings).await?;
         let store = self.sharing_all_but(pool).keeping_connection();
         let file: String = sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")

@@ -171,6 +171,44 @@ fn decode(row: &AnyRow) -> Result<StoredHistory, StoreError> {
     })
 }
 
+/// One history row as `history_json` holds it (`orders.rs`, a whole order read in one
+/// statement): id, at (text), kind, event, from, to, actor, workflow version, detail.
+type RowJson = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+    serde_json::Value,
+);
+
+/// The history rows of `history_json`, oldest first (`None`: PostgreSQL's aggregate of no rows).
+pub(crate) fn decode_json(order: OrderId, text: Option<String>) -> Result<Vec<StoredHistory>, StoreError> {
+    let Some(text) = text else { return Ok(Vec::new()) };
+    let rows: Vec<RowJson> = serde_json::from_str(&text)
+        .map_err(|e| StoreError::Corrupt(format!("order {order}: its history: {e}")))?;
+    rows.into_iter()
+        .map(|(id, at, kind, event, from_status, to_status, actor, workflow_version, detail)| {
+            Ok(StoredHistory {
+                id,
+                workflow_version,
+                entry: HistoryEntry {
+                    at: super::orders::json_time(order, "a history row's time", &at)?,
+                    kind,
+                    event,
+                    from_status,
+                    to_status,
+                    actor,
+                    detail,
+                },
+            })
+        })
+        .collect()
+}
+
 const SELECT: &str = "SELECT id, at, kind, event, from_status, to_status, actor, workflow_version, detail \
                       FROM order_history WHERE order_id = $1 ORDER BY id";
 
