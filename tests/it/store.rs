@@ -288,6 +288,10 @@ async fn a_full_order_round_trips_exactly() {
         assert_eq!(whole, expected);
         assert_eq!(whole_history, history);
         assert_eq!(whole_history[1].entry.detail.to_string(), d.history[1].detail.to_string());
+        assert_eq!(
+            store.order_with_history(&OrderKey::Id(id)).await.unwrap(),
+            Some((expected.clone(), history))
+        );
         assert_eq!(store.order_snapshot(&OrderKey::Id(id)).await.unwrap().as_ref(), Some(&expected));
         assert_eq!(store.find_order(&by_number).await.unwrap().as_ref(), Some(&expected));
         assert_eq!(store.order_with_history(&OrderKey::Number("nope".into())).await.unwrap(), None);

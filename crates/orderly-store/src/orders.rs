@@ -343,93 +343,32 @@ macro_rules! history_json {
     };
 }
 
+/// The `SELECT` of a whole order on one backend (`sqlite`, `postgres`), by `id` or `number`
+/// (`$1`), with more columns after the parts (`history_json`).
+macro_rules! whole {
+    ($db:ident, $key:literal $(, $more:ident)?) => {
+        concat!(
+            "SELECT ", order_columns!(), ", ", lines_json!($db), ", ", parts_json!($db),
+            $(", ", $more!($db),)? " FROM orders WHERE ", $key, " = $1"
+        )
+    };
+}
+
 /// A whole order in one statement (so from one snapshot, on either backend): the row, its
-/// lines, shipments and fulfillment actions, and with `_HISTORY` its history too. By id
-/// (`$1`) or by number, per backend ([`whole_sql`] picks).
+/// lines, shipments and fulfillment actions, and in the last two of each backend its history
+/// too. By id (`$1`) or by number ([`whole_sql`] picks).
 const WHOLE: [[&str; 4]; 2] = [
     [
-        concat!(
-            "SELECT ",
-            order_columns!(),
-            ", ",
-            lines_json!(sqlite),
-            ", ",
-            parts_json!(sqlite),
-            " FROM orders WHERE id = $1"
-        ),
-        concat!(
-            "SELECT ",
-            order_columns!(),
-            ", ",
-            lines_json!(sqlite),
-            ", ",
-            parts_json!(sqlite),
-            " FROM orders WHERE number = $1"
-        ),
-        concat!(
-            "SELECT ",
-            order_columns!(),
-            ", ",
-            lines_json!(sqlite),
-            ", ",
-            parts_json!(sqlite),
-            ", ",
-            history_json!(sqlite),
-            " FROM orders WHERE id = $1"
-        ),
-        concat!(
-            "SELECT ",
-            order_columns!(),
-            ", ",
-            lines_json!(sqlite),
-            ", ",
-            parts_json!(sqlite),
-            ", ",
-            history_json!(sqlite),
-            " FROM orders WHERE number = $1"
-        ),
+        whole!(sqlite, "id"),
+        whole!(sqlite, "number"),
+        whole!(sqlite, "id", history_json),
+        whole!(sqlite, "number", history_json),
     ],
     [
-        concat!(
-            "SELECT ",
-            order_columns!(),
-            ", ",
-            lines_json!(postgres),
-            ", ",
-            parts_json!(postgres),
-            " FROM orders WHERE id = $1"
-        ),
-        concat!(
-            "SELECT ",
-            order_columns!(),
-            ", ",
-            lines_json!(postgres),
-            ", ",
-            parts_json!(postgres),
-            " FROM orders WHERE number = $1"
-        ),
-        concat!(
-            "SELECT ",
-            order_columns!(),
-            ", ",
-            lines_json!(postgres),
-            ", ",
-            parts_json!(postgres),
-            ", ",
-            history_json!(postgres),
-            " FROM orders WHERE id = $1"
-        ),
-        concat!(
-            "SELECT ",
-            order_columns!(),
-            ", ",
-            lines_json!(postgres),
-            ", ",
-            parts_json!(postgres),
-            ", ",
-            history_json!(postgres),
-            " FROM orders WHERE number = $1"
-        ),
+        whole!(postgres, "id"),
+        whole!(postgres, "number"),
+        whole!(postgres, "id", history_json),
+        whole!(postgres, "number", history_json),
     ],
 ];
 
