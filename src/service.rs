@@ -681,12 +681,10 @@ impl Service {
         // version, unchanged.
         if ttl.is_none() {
             let now = self.now();
-            let (order, history) = self
-                .store
-                .order_with_history(key)
-                .await?
-                .ok_or_else(|| ServiceError::NotFound(key.clone()))?;
+            let order =
+                self.store.order_snapshot(key).await?.ok_or_else(|| ServiceError::NotFound(key.clone()))?;
             if order.lock_at(now).is_none() {
+                let history = self.store.history(order.id).await?;
                 return Ok(Applied {
                     order,
                     steps: Vec::new(),

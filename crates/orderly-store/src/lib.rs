@@ -94,9 +94,9 @@ const SQLITE_BUSY: std::time::Duration = std::time::Duration::from_secs(5);
 ///
 /// The page cache is 512 KiB a connection instead of SQLite's 2 MB: the pool's eight each
 /// filled theirs under reads of many orders, 16 MB of the server's memory for pages the
-/// operating system caches anyway (measured: RSS after a minute of order reads at 64
+/// operating system caches anyway (measured: RSS after reads of 10,000 orders at 64
 /// connections 49.2 MiB against 61.4, reads a second unchanged, 6,415 against 6,144;
-/// docs/benchmarks.md). The writer's connection keeps SQLite's default
+/// docs/benchmarks.md, issue 15's ninth stop). The writer's connection keeps SQLite's default
 /// ([`WRITER_CACHE`]).
 const SQLITE_PRAGMAS: &[&str] = &[
     "PRAGMA busy_timeout = 5000",

@@ -798,7 +798,7 @@ impl Store {
     /// older; a write of a decision made on it checks the row's version, which every change of
     /// a part moves, so a mixed read is caught there and decided again. (Reading the parts in
     /// the one statement as [`Store::find_order`] does costs every deciding read two lookups
-    /// that most orders answer with nothing: measured, 10 % fewer events a second.)
+    /// that most orders answer with nothing: measured, 7-10 % fewer events a second.)
     pub async fn order_snapshot(&self, key: &OrderKey) -> Result<Option<Order>, StoreError> {
         let backend = usize::from(self.backend == super::Backend::Postgres);
         let query = || match key {
