@@ -6,7 +6,7 @@
 //! Every reader returns [`StoreError::Corrupt`] naming the column instead of panicking.
 
 use super::StoreError;
-use crate::order::Time;
+use crate::order::{OrderId, Time};
 use chrono::NaiveDateTime;
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
@@ -127,19 +127,32 @@ pub(crate) fn get_opt_str(row: &AnyRow, col: &str) -> Result<Option<String>, Sto
     row.try_get::<Option<String>, _>(col).map_err(|e| corrupt(col, e))
 }
 
+/// A stored boolean (0 or 1) read back; `None` for any other number.
+pub(crate) fn boolean_of(n: i64) -> Option<bool> {
+    match n {
+        0 => Some(false),
+        1 => Some(true),
+        _ => None,
+    }
+}
+
 /// A 0/1 column.
 pub(crate) fn get_bool(row: &AnyRow, col: &str) -> Result<bool, StoreError> {
-    match get_i64(row, col)? {
-        0 => Ok(false),
-        1 => Ok(true),
-        n => Err(corrupt(col, format!("`{n}` is not a boolean (0 or 1)"))),
-    }
+    let n = get_i64(row, col)?;
+    boolean_of(n).ok_or_else(|| corrupt(col, format!("`{n}` is not a boolean (0 or 1)")))
 }
 
 /// A line or action number (1, 2, ...).
 pub(crate) fn get_u32(row: &AnyRow, col: &str) -> Result<u32, StoreError> {
     let n = get_i64(row, col)?;
     u32::try_from(n).map_err(|_| corrupt(col, format!("`{n}` is out of range")))
+}
+
+/// A stored time inside one of an order's JSON columns (`orders.rs`, a whole order read in one
+/// statement): `what` says which, for the error.
+pub(crate) fn json_time(order: OrderId, what: &str, text: &str) -> Result<Time, StoreError> {
+    parse_time(text)
+        .ok_or_else(|| StoreError::Corrupt(format!("order {order}: {what} `{text}` is not a stored time")))
 }
 
 /// A non-null time column.

@@ -196,7 +196,7 @@ pub(crate) fn decode_json(order: OrderId, text: Option<String>) -> Result<Vec<St
                 id,
                 workflow_version,
                 entry: HistoryEntry {
-                    at: super::orders::json_time(order, "a history row's time", &at)?,
+                    at: encode::json_time(order, "a history row's time", &at)?,
                     kind,
                     event,
                     from_status,

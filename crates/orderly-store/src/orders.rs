@@ -425,7 +425,7 @@ fn decode_shipments_json(order: OrderId, text: Option<String>) -> Result<Vec<Shi
                         "order {order}: a shipment's amount `{amount}` is not a decimal: {e}"
                     ))
                 })?,
-                at: json_time(order, "a shipment's time", &at)?,
+                at: encode::json_time(order, "a shipment's time", &at)?,
                 carrier,
                 tracking_number,
                 lines,
@@ -443,18 +443,18 @@ fn decode_actions_json(order: OrderId, text: Option<String>) -> Result<Vec<Fulfi
     let Some(text) = text else { return Ok(Vec::new()) };
     let rows: Vec<ActionJson> = serde_json::from_str(&text)
         .map_err(|e| StoreError::Corrupt(format!("order {order}: its fulfillment actions: {e}")))?;
-    let boolean = |n: u32, what: &str, v: i64| match v {
-        0 => Ok(false),
-        1 => Ok(true),
-        v => Err(StoreError::Corrupt(format!("order {order}, action {n}: {what} `{v}` is not 0 or 1"))),
+    let boolean = |n: u32, what: &str, v: i64| {
+        encode::boolean_of(v).ok_or_else(|| {
+            StoreError::Corrupt(format!("order {order}, action {n}: {what} `{v}` is not 0 or 1"))
+        })
     };
     rows.into_iter()
         .map(|(n, name, complete, notify, note, contact, visible, at, updated_at)| {
             Ok(FulfillmentAction {
                 complete: boolean(n, "complete", complete)?,
                 visible: boolean(n, "visible", visible)?,
-                at: json_time(order, "an action's time", &at)?,
-                updated_at: json_time(order, "an action's change time", &updated_at)?,
+                at: encode::json_time(order, "an action's time", &at)?,
+                updated_at: encode::json_time(order, "an action's change time", &updated_at)?,
                 n,
                 name,
                 notify,
@@ -463,12 +463,6 @@ fn decode_actions_json(order: OrderId, text: Option<String>) -> Result<Vec<Fulfi
             })
         })
         .collect()
-}
-
-/// A stored time inside one of the JSON columns.
-pub(crate) fn json_time(order: OrderId, what: &str, text: &str) -> Result<Time, StoreError> {
-    encode::parse_time(text)
-        .ok_or_else(|| StoreError::Corrupt(format!("order {order}: {what} `{text}` is not a stored time")))
 }
 
 /// An order row and its lines in one statement, by id or by number, per backend.
